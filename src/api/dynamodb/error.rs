@@ -1,0 +1,134 @@
+//! DynamoDB's errors, each with its exact `__type`, namespace and status. The mapping is
+//! exhaustive: a new variant does not compile until it has a wire form.
+
+use serde_json::Map;
+
+use crate::api::wire::DecodeError;
+use crate::engine::{EngineError, WriteError};
+use crate::model::{self, Item, value};
+use crate::protocol::error::{Namespace, WireError};
+use crate::storage::StorageError;
+
+/// Every error a DynamoDB operation can return.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DynamoError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("serialization")]
+    Serialization(Option<String>),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceInUse(String),
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed { item: Option<Box<Item>> },
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DynamoError {
+    /// A ValidationException.
+    pub fn validation(message: impl Into<String>) -> Self {
+        DynamoError::Validation(message.into())
+    }
+
+    /// The ResourceNotFoundException item operations send for a missing table.
+    pub fn no_table() -> Self {
+        DynamoError::ResourceNotFound("Requested resource not found".into())
+    }
+
+    /// The ResourceNotFoundException table operations send, naming the table.
+    pub fn table_not_found(name: &str) -> Self {
+        DynamoError::ResourceNotFound(format!(
+            "Requested resource not found: Table: {name} not found"
+        ))
+    }
+
+    /// The wire form.
+    pub fn to_wire(&self) -> WireError {
+        use Namespace::{CoralService, CoralValidate, DynamoDb};
+        let msg = |m: &String| Some(m.clone());
+        match self {
+            DynamoError::Validation(m) => {
+                WireError::new(CoralValidate, "ValidationException", msg(m))
+            }
+            DynamoError::Serialization(m) => {
+                WireError::new(CoralService, "SerializationException", m.clone())
+            }
+            DynamoError::ResourceNotFound(m) => {
+                WireError::new(DynamoDb, "ResourceNotFoundException", msg(m))
+            }
+            DynamoError::ResourceInUse(m) => {
+                WireError::new(DynamoDb, "ResourceInUseException", msg(m))
+            }
+            DynamoError::ConditionalCheckFailed { item } => {
+                let mut e = WireError::new(
+                    DynamoDb,
+                    "ConditionalCheckFailedException",
+                    Some("The conditional request failed".into()),
+                );
+                if let Some(item) = item {
+                    e.extra = Map::from_iter([("Item".to_string(), value::item_to_json(item))]);
+                }
+                e
+            }
+            DynamoError::LimitExceeded(m) => {
+                WireError::new(DynamoDb, "LimitExceededException", msg(m))
+            }
+            DynamoError::Internal(m) => {
+                WireError { status: 500, ..WireError::new(DynamoDb, "InternalServerError", msg(m)) }
+            }
+        }
+    }
+}
+
+impl From<DecodeError> for DynamoError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Serialization(m) => DynamoError::Serialization(m),
+            DecodeError::Validation(m) => DynamoError::Validation(m),
+        }
+    }
+}
+
+impl From<model::Error> for DynamoError {
+    fn from(e: model::Error) -> Self {
+        match e {
+            model::Error::Validation(m) => DynamoError::Validation(m),
+            model::Error::Serialization(m) => DynamoError::Serialization(Some(m)),
+        }
+    }
+}
+
+impl From<StorageError> for DynamoError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!("{e}");
+        DynamoError::Internal("Internal server error".into())
+    }
+}
+
+impl From<EngineError> for DynamoError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            // Callers that can hit these map them with the table's name first.
+            EngineError::TableExists => DynamoError::ResourceInUse("Table already exists".into()),
+            EngineError::TableNotFound => DynamoError::no_table(),
+            EngineError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<WriteError> for DynamoError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::ConditionalCheckFailed { item } => {
+                DynamoError::ConditionalCheckFailed { item }
+            }
+            WriteError::Validation(m) => DynamoError::Validation(m),
+            WriteError::TableGone => DynamoError::no_table(),
+            WriteError::Storage(s) => s.into(),
+        }
+    }
+}

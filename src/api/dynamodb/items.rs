@@ -1,0 +1,514 @@
+//! Item operations: PutItem, GetItem, UpdateItem, DeleteItem. Expressions are parsed and
+//! checked here, before the write is queued; the partition writer then runs the mutator,
+//! which evaluates the condition and builds the new item against the real old one.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::DynamoError;
+use super::keys::{self, PrimaryKey};
+use super::tables::{check_table_name, resolve_table_name};
+use crate::api::validate::Validator;
+use crate::api::wire::{WireItem, WireValues};
+use crate::engine::{Engine, Table, WriteError, WriteOutcome};
+use crate::model::expr::{self, Condition, ExprContext, Projection, UpdateExpr};
+use crate::model::{Item, value};
+use crate::protocol::RequestContext;
+
+/// The expression-related members every item operation may carry.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExpressionMembers {
+    pub condition_expression: Option<String>,
+    pub expression_attribute_names: Option<HashMap<String, String>>,
+    pub expression_attribute_values: Option<WireValues>,
+    pub expected: Option<Value>,
+    pub conditional_operator: Option<String>,
+}
+
+/// Looks up a table that item operations may use (not missing, not still CREATING).
+fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Table>, DynamoError> {
+    let name = resolve_table_name(check_table_name(name)?);
+    let table = engine.table(name).ok_or_else(DynamoError::no_table)?;
+    if engine.is_creating(&table.meta()) {
+        return Err(DynamoError::no_table());
+    }
+    Ok(table)
+}
+
+fn check_return_values(v: &mut Validator, value: Option<&str>, allowed: &[&str]) {
+    v.one_of(value, "returnValues", &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]);
+    if let Some(rv) = value
+        && !allowed.contains(&rv)
+        && ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"].contains(&rv)
+    {
+        v.fail(
+            Some(rv),
+            "returnValues",
+            &format!("satisfy enum value set: [{}]", allowed.join(", ")),
+        );
+    }
+}
+
+fn check_common(
+    v: &mut Validator,
+    consumed: Option<&str>,
+    metrics: Option<&str>,
+    on_failure: Option<&str>,
+) {
+    v.one_of(consumed, "returnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"]);
+    v.one_of(metrics, "returnItemCollectionMetrics", &["SIZE", "NONE"]);
+    v.one_of(on_failure, "returnValuesOnConditionCheckFailure", &["ALL_OLD", "NONE"]);
+}
+
+/// The placeholder maps of a request, checked the way AWS checks them before parsing.
+fn expression_context<'a>(
+    names: Option<&'a HashMap<String, String>>,
+    values: Option<&'a WireValues>,
+    uses_expressions: bool,
+) -> Result<ExprContext<'a>, DynamoError> {
+    if !uses_expressions {
+        if names.is_some() {
+            return Err(DynamoError::validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        if values.is_some() {
+            return Err(DynamoError::validation(
+                "ExpressionAttributeValues can only be specified when using expressions",
+            ));
+        }
+    }
+    if names.is_some_and(HashMap::is_empty) {
+        return Err(DynamoError::validation("ExpressionAttributeNames must not be empty"));
+    }
+    if values.is_some_and(|v| v.0.is_empty()) {
+        return Err(DynamoError::validation("ExpressionAttributeValues must not be empty"));
+    }
+    Ok(ExprContext::new(names, values.map(|v| &v.0)))
+}
+
+fn no_mixing(
+    non_expression: &[(&str, bool)],
+    expression: &[(&str, bool)],
+) -> Result<(), DynamoError> {
+    let old: Vec<&str> = non_expression.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    let new: Vec<&str> = expression.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    if !old.is_empty() && !new.is_empty() {
+        return Err(DynamoError::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            old.join(", "),
+            new.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Parses the request's condition: ConditionExpression, or the legacy Expected.
+fn condition(
+    members: &ExpressionMembers,
+    ctx: &mut ExprContext,
+) -> Result<Option<Condition>, DynamoError> {
+    if let Some(text) = &members.condition_expression {
+        return Ok(Some(expr::parse_condition(text, expr::ConditionKind::Condition, ctx)?));
+    }
+    if let Some(expected) = &members.expected {
+        return Ok(expr::legacy::expected(expected, members.conditional_operator.as_deref())?);
+    }
+    Ok(None)
+}
+
+/// Evaluates `cond` against `old`, failing the write as AWS does.
+fn check_condition(
+    cond: Option<&Condition>,
+    old: Option<&Item>,
+    return_old: bool,
+) -> Result<(), WriteError> {
+    let Some(cond) = cond else { return Ok(()) };
+    let empty = Item::new();
+    match cond.eval(old.unwrap_or(&empty)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(WriteError::ConditionalCheckFailed {
+            item: old.filter(|_| return_old).map(|i| Box::new(i.clone())),
+        }),
+        Err(e) => Err(WriteError::Validation(e.message().to_string())),
+    }
+}
+
+/// ConsumedCapacity for one item operation, when asked for.
+fn consumed(table: &str, mode: Option<&str>, units: f64) -> Option<Value> {
+    match mode {
+        Some("TOTAL") => Some(json!({"TableName": table, "CapacityUnits": units})),
+        Some("INDEXES") => Some(
+            json!({"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}}),
+        ),
+        _ => None,
+    }
+}
+
+/// Write units: 1 per KB of the larger of the old and new item, at least 1.
+fn write_units(outcome: &WriteOutcome) -> f64 {
+    let size = |i: &Option<Item>| i.as_ref().map_or(0, value::item_size);
+    let bytes = size(&outcome.old).max(size(&outcome.new));
+    (bytes.div_ceil(1024)).max(1) as f64
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutItemInput {
+    pub table_name: Option<String>,
+    pub item: Option<WireItem>,
+    pub return_values: Option<String>,
+    pub return_consumed_capacity: Option<String>,
+    pub return_item_collection_metrics: Option<String>,
+    pub return_values_on_condition_check_failure: Option<String>,
+    #[serde(flatten)]
+    pub expression: ExpressionMembers,
+}
+
+/// The output of PutItem, UpdateItem and DeleteItem.
+#[derive(Serialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct WriteOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumed_capacity: Option<Value>,
+}
+
+/// PutItem.
+pub async fn put_item(
+    engine: &Arc<Engine>,
+    _ctx: &RequestContext,
+    input: PutItemInput,
+) -> Result<WriteOutput, DynamoError> {
+    check_table_name(input.table_name.as_deref())?;
+    let mut v = Validator::new();
+    v.not_null(input.item.as_ref(), "item");
+    check_return_values(&mut v, input.return_values.as_deref(), &["NONE", "ALL_OLD"]);
+    check_common(
+        &mut v,
+        input.return_consumed_capacity.as_deref(),
+        input.return_item_collection_metrics.as_deref(),
+        input.return_values_on_condition_check_failure.as_deref(),
+    );
+    v.finish().map_err(DynamoError::Validation)?;
+    if let Some(rv) = input.return_values.as_deref().filter(|rv| !["NONE", "ALL_OLD"].contains(rv))
+    {
+        let _ = rv;
+        return Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE"));
+    }
+    let e = &input.expression;
+    no_mixing(
+        &[("Expected", e.expected.is_some())],
+        &[("ConditionExpression", e.condition_expression.is_some())],
+    )?;
+    let mut ctx = expression_context(
+        e.expression_attribute_names.as_ref(),
+        e.expression_attribute_values.as_ref(),
+        e.condition_expression.is_some(),
+    )?;
+    let cond = condition(e, &mut ctx)?;
+    ctx.finish()?;
+    let item = input.item.map(|i| i.0).unwrap_or_default();
+    let table = usable_table(engine, input.table_name.as_deref())?;
+    let meta = table.meta();
+    let PrimaryKey { hash, storage_key, .. } = keys::from_item(&meta, &item)?;
+    value::check_item_size(&item)?;
+    let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+    let outcome = engine
+        .write(
+            &table,
+            &hash,
+            storage_key,
+            Box::new(move |old| {
+                check_condition(cond.as_ref(), old, return_old)?;
+                Ok(Some(item))
+            }),
+        )
+        .await?;
+    let attributes = match input.return_values.as_deref() {
+        Some("ALL_OLD") => outcome.old.as_ref().map(value::item_to_json),
+        _ => None,
+    };
+    let consumed_capacity =
+        consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
+    Ok(WriteOutput { attributes, consumed_capacity })
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetItemInput {
+    pub table_name: Option<String>,
+    pub key: Option<WireItem>,
+    pub consistent_read: Option<bool>,
+    pub projection_expression: Option<String>,
+    pub attributes_to_get: Option<Vec<String>>,
+    pub expression_attribute_names: Option<HashMap<String, String>>,
+    pub return_consumed_capacity: Option<String>,
+}
+
+#[derive(Serialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetItemOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumed_capacity: Option<Value>,
+}
+
+/// The projection of a read: ProjectionExpression or the legacy AttributesToGet.
+fn projection(
+    expression: Option<&String>,
+    attributes_to_get: Option<&Vec<String>>,
+    ctx: &mut ExprContext,
+) -> Result<Option<Projection>, DynamoError> {
+    no_mixing(
+        &[("AttributesToGet", attributes_to_get.is_some())],
+        &[("ProjectionExpression", expression.is_some())],
+    )?;
+    if let Some(text) = expression {
+        return Ok(Some(expr::parse_projection(text, ctx)?));
+    }
+    if let Some(names) = attributes_to_get {
+        let mut seen = BTreeSet::new();
+        for n in names {
+            if !seen.insert(n) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: Duplicate value in attribute name: {n}"
+                )));
+            }
+        }
+        return Ok(Some(expr::legacy::attributes_to_get(names)?));
+    }
+    Ok(None)
+}
+
+/// GetItem. Reads see every acknowledged write (strong and eventual reads alike).
+pub async fn get_item(
+    engine: &Arc<Engine>,
+    _ctx: &RequestContext,
+    input: GetItemInput,
+) -> Result<GetItemOutput, DynamoError> {
+    check_table_name(input.table_name.as_deref())?;
+    let mut v = Validator::new();
+    v.not_null(input.key.as_ref(), "key");
+    v.one_of(
+        input.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        &["INDEXES", "TOTAL", "NONE"],
+    );
+    v.finish().map_err(DynamoError::Validation)?;
+    let mut ctx = expression_context(
+        input.expression_attribute_names.as_ref(),
+        None,
+        input.projection_expression.is_some(),
+    )?;
+    let proj = projection(
+        input.projection_expression.as_ref(),
+        input.attributes_to_get.as_ref(),
+        &mut ctx,
+    )?;
+    ctx.finish()?;
+    let table = usable_table(engine, input.table_name.as_deref())?;
+    let meta = table.meta();
+    let key = keys::from_key(&meta, &input.key.unwrap_or_default().0)?;
+    let item = engine.get_item(&key.storage_key)?;
+    let size = item.as_ref().map_or(0, value::item_size);
+    let units = (size.div_ceil(4096)).max(1) as f64
+        * if input.consistent_read == Some(true) { 1.0 } else { 0.5 };
+    let item = item.map(|i| match &proj {
+        Some(p) => p.apply(&i),
+        None => i,
+    });
+    Ok(GetItemOutput {
+        item: item.as_ref().map(value::item_to_json),
+        consumed_capacity: consumed(&meta.name, input.return_consumed_capacity.as_deref(), units),
+    })
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateItemInput {
+    pub table_name: Option<String>,
+    pub key: Option<WireItem>,
+    pub update_expression: Option<String>,
+    pub attribute_updates: Option<Value>,
+    pub return_values: Option<String>,
+    pub return_consumed_capacity: Option<String>,
+    pub return_item_collection_metrics: Option<String>,
+    pub return_values_on_condition_check_failure: Option<String>,
+    #[serde(flatten)]
+    pub expression: ExpressionMembers,
+}
+
+/// UpdateItem: always an upsert, as on AWS.
+pub async fn update_item(
+    engine: &Arc<Engine>,
+    _ctx: &RequestContext,
+    input: UpdateItemInput,
+) -> Result<WriteOutput, DynamoError> {
+    check_table_name(input.table_name.as_deref())?;
+    let mut v = Validator::new();
+    v.not_null(input.key.as_ref(), "key");
+    check_return_values(
+        &mut v,
+        input.return_values.as_deref(),
+        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+    );
+    check_common(
+        &mut v,
+        input.return_consumed_capacity.as_deref(),
+        input.return_item_collection_metrics.as_deref(),
+        input.return_values_on_condition_check_failure.as_deref(),
+    );
+    v.finish().map_err(DynamoError::Validation)?;
+    let e = &input.expression;
+    no_mixing(
+        &[
+            ("AttributeUpdates", input.attribute_updates.is_some()),
+            ("Expected", e.expected.is_some()),
+        ],
+        &[
+            ("UpdateExpression", input.update_expression.is_some()),
+            ("ConditionExpression", e.condition_expression.is_some()),
+        ],
+    )?;
+    let mut ctx = expression_context(
+        e.expression_attribute_names.as_ref(),
+        e.expression_attribute_values.as_ref(),
+        e.condition_expression.is_some() || input.update_expression.is_some(),
+    )?;
+    let update: Option<UpdateExpr> = match (&input.update_expression, &input.attribute_updates) {
+        (Some(text), _) => Some(expr::parse_update(text, &mut ctx)?),
+        (None, Some(updates)) => Some(expr::legacy::attribute_updates(updates)?),
+        (None, None) => None,
+    };
+    let cond = condition(e, &mut ctx)?;
+    ctx.finish()?;
+    let table = usable_table(engine, input.table_name.as_deref())?;
+    let meta = table.meta();
+    let key = keys::from_key(&meta, &input.key.unwrap_or_default().0)?;
+    if let Some(update) = &update
+        && let Some(name) = meta.key_schema.names().find(|n| update.touches_attribute(n))
+    {
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
+        )));
+    }
+    let key_item: Item = meta
+        .key_schema
+        .names()
+        .zip([key.hash.clone()].into_iter().chain(key.range.clone()))
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+    let touched: Vec<String> = update.as_ref().map(|u| u.touched_attributes()).unwrap_or_default();
+    let outcome = engine
+        .write(
+            &table,
+            &key.hash,
+            key.storage_key,
+            Box::new(move |old| {
+                check_condition(cond.as_ref(), old, return_old)?;
+                let mut item = old.cloned().unwrap_or(key_item);
+                if let Some(update) = &update {
+                    update
+                        .apply(&mut item)
+                        .map_err(|e| WriteError::Validation(e.message().to_string()))?;
+                }
+                value::check_updated_item_size(&item)
+                    .map_err(|e| WriteError::Validation(e.message().to_string()))?;
+                Ok(Some(item))
+            }),
+        )
+        .await?;
+    let pick = |item: &Option<Item>| -> Option<Value> {
+        let item = item.as_ref()?;
+        let picked: Item =
+            touched.iter().filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone()))).collect();
+        (!picked.is_empty()).then(|| value::item_to_json(&picked))
+    };
+    let attributes = match input.return_values.as_deref() {
+        Some("ALL_OLD") => outcome.old.as_ref().map(value::item_to_json),
+        Some("ALL_NEW") => outcome.new.as_ref().map(value::item_to_json),
+        Some("UPDATED_OLD") => pick(&outcome.old),
+        Some("UPDATED_NEW") => pick(&outcome.new),
+        _ => None,
+    };
+    let consumed_capacity =
+        consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
+    Ok(WriteOutput { attributes, consumed_capacity })
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteItemInput {
+    pub table_name: Option<String>,
+    pub key: Option<WireItem>,
+    pub return_values: Option<String>,
+    pub return_consumed_capacity: Option<String>,
+    pub return_item_collection_metrics: Option<String>,
+    pub return_values_on_condition_check_failure: Option<String>,
+    #[serde(flatten)]
+    pub expression: ExpressionMembers,
+}
+
+/// DeleteItem.
+pub async fn delete_item(
+    engine: &Arc<Engine>,
+    _ctx: &RequestContext,
+    input: DeleteItemInput,
+) -> Result<WriteOutput, DynamoError> {
+    check_table_name(input.table_name.as_deref())?;
+    let mut v = Validator::new();
+    v.not_null(input.key.as_ref(), "key");
+    check_return_values(&mut v, input.return_values.as_deref(), &["NONE", "ALL_OLD"]);
+    check_common(
+        &mut v,
+        input.return_consumed_capacity.as_deref(),
+        input.return_item_collection_metrics.as_deref(),
+        input.return_values_on_condition_check_failure.as_deref(),
+    );
+    v.finish().map_err(DynamoError::Validation)?;
+    if input.return_values.as_deref().is_some_and(|rv| !["NONE", "ALL_OLD"].contains(&rv)) {
+        return Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE"));
+    }
+    let e = &input.expression;
+    no_mixing(
+        &[("Expected", e.expected.is_some())],
+        &[("ConditionExpression", e.condition_expression.is_some())],
+    )?;
+    let mut ctx = expression_context(
+        e.expression_attribute_names.as_ref(),
+        e.expression_attribute_values.as_ref(),
+        e.condition_expression.is_some(),
+    )?;
+    let cond = condition(e, &mut ctx)?;
+    ctx.finish()?;
+    let table = usable_table(engine, input.table_name.as_deref())?;
+    let meta = table.meta();
+    let key = keys::from_key(&meta, &input.key.unwrap_or_default().0)?;
+    let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+    let outcome = engine
+        .write(
+            &table,
+            &key.hash,
+            key.storage_key,
+            Box::new(move |old| {
+                check_condition(cond.as_ref(), old, return_old)?;
+                Ok(None)
+            }),
+        )
+        .await?;
+    let attributes = match input.return_values.as_deref() {
+        Some("ALL_OLD") => outcome.old.as_ref().map(value::item_to_json),
+        _ => None,
+    };
+    let consumed_capacity =
+        consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
+    Ok(WriteOutput { attributes, consumed_capacity })
+}

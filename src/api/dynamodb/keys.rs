@@ -1,0 +1,114 @@
+//! Primary keys of requests: pulling them out of a `Key` or an `Item` and checking them
+//! against the table's key schema with AWS's messages.
+
+use crate::engine::{Engine, KeyAttribute, TableMeta};
+use crate::model::{AttributeValue, Item};
+
+use super::DynamoError;
+
+const MAX_HASH_KEY_BYTES: usize = 2048;
+const MAX_RANGE_KEY_BYTES: usize = 1024;
+
+/// A validated primary key and its storage key.
+pub struct PrimaryKey {
+    pub hash: AttributeValue,
+    pub range: Option<AttributeValue>,
+    pub storage_key: Vec<u8>,
+}
+
+fn key_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::B(b) => b.len(),
+        AttributeValue::N(n) => n.to_string().len(),
+        _ => 0,
+    }
+}
+
+fn is_empty(value: &AttributeValue) -> bool {
+    matches!(value, AttributeValue::S(s) if s.is_empty())
+        || matches!(value, AttributeValue::B(b) if b.is_empty())
+}
+
+fn check_value(
+    attr: &KeyAttribute,
+    value: &AttributeValue,
+    is_hash: bool,
+) -> Result<(), DynamoError> {
+    if is_empty(value) {
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {}",
+            if matches!(value, AttributeValue::S(_)) { "string" } else { "binary" },
+            attr.name
+        )));
+    }
+    let size = key_bytes(value);
+    if is_hash && size > MAX_HASH_KEY_BYTES {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if !is_hash && size > MAX_RANGE_KEY_BYTES {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// The key of a `Key` parameter (GetItem, UpdateItem, DeleteItem): exactly the key
+/// attributes, of the right types.
+pub fn from_key(meta: &TableMeta, key: &Item) -> Result<PrimaryKey, DynamoError> {
+    let schema = &meta.key_schema;
+    let mismatch = || DynamoError::validation("The provided key element does not match the schema");
+    let expected = 1 + usize::from(schema.range.is_some());
+    if key.len() != expected {
+        return Err(mismatch());
+    }
+    let mut parts = Vec::with_capacity(2);
+    for (attr, is_hash) in
+        std::iter::once((&schema.hash, true)).chain(schema.range.iter().map(|r| (r, false)))
+    {
+        let value = key.get(&attr.name).ok_or_else(mismatch)?;
+        if !attr.ty.matches(value) {
+            return Err(mismatch());
+        }
+        check_value(attr, value, is_hash)?;
+        parts.push(value.clone());
+    }
+    Ok(build(meta, parts))
+}
+
+/// The key of a whole item (PutItem): every key attribute present, of the right type.
+pub fn from_item(meta: &TableMeta, item: &Item) -> Result<PrimaryKey, DynamoError> {
+    let schema = &meta.key_schema;
+    let mut parts = Vec::with_capacity(2);
+    for (attr, is_hash) in
+        std::iter::once((&schema.hash, true)).chain(schema.range.iter().map(|r| (r, false)))
+    {
+        let value = item.get(&attr.name).ok_or_else(|| {
+            DynamoError::validation(format!(
+                "One or more parameter values were invalid: Missing the key {} in the item",
+                attr.name
+            ))
+        })?;
+        if !attr.ty.matches(value) {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+                attr.name,
+                attr.ty.as_str(),
+                value.type_name()
+            )));
+        }
+        check_value(attr, value, is_hash)?;
+        parts.push(value.clone());
+    }
+    Ok(build(meta, parts))
+}
+
+fn build(meta: &TableMeta, mut parts: Vec<AttributeValue>) -> PrimaryKey {
+    let range = (parts.len() == 2).then(|| parts.pop()).flatten();
+    let hash = parts.pop().unwrap_or(AttributeValue::Null);
+    let storage_key = Engine::storage_key(meta, &hash, range.as_ref());
+    PrimaryKey { hash, range, storage_key }
+}

@@ -1,0 +1,101 @@
+//! The DynamoDB API: `X-Amz-Target` operation names become an `Operation` before any
+//! logic runs; each operation decodes its input, runs its handler and encodes its output.
+
+pub mod error;
+pub mod items;
+pub mod keys;
+pub mod misc;
+pub mod tables;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::api::Handled;
+use crate::engine::Engine;
+use crate::protocol::{ProtocolError, RequestContext};
+
+pub use error::DynamoError;
+
+macro_rules! operations {
+    ($($name:ident => $module:ident::$handler:ident),* $(,)?) => {
+        /// Every DynamoDB operation sluice serves.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation { $($name),* }
+
+        impl Operation {
+            /// Parses the operation part of `X-Amz-Target`.
+            pub fn from_name(name: &str) -> Option<Operation> {
+                match name {
+                    $(stringify!($name) => Some(Operation::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name, as the `operation` metric label.
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$name => stringify!($name)),* }
+            }
+        }
+
+        async fn run(engine: &Arc<Engine>, op: Operation, ctx: &RequestContext, body: Value) -> Result<Value, DynamoError> {
+            match op {
+                $(Operation::$name => {
+                    let input = crate::api::wire::decode(body)?;
+                    let output = $module::$handler(engine, ctx, input).await?;
+                    serde_json::to_value(output).map_err(|e| DynamoError::Internal(e.to_string()))
+                })*
+            }
+        }
+    };
+}
+
+operations! {
+    CreateTable => tables::create_table,
+    DescribeTable => tables::describe_table,
+    ListTables => tables::list_tables,
+    UpdateTable => tables::update_table,
+    DeleteTable => tables::delete_table,
+    PutItem => items::put_item,
+    GetItem => items::get_item,
+    UpdateItem => items::update_item,
+    DeleteItem => items::delete_item,
+    TagResource => misc::tag_resource,
+    UntagResource => misc::untag_resource,
+    ListTagsOfResource => misc::list_tags_of_resource,
+    DescribeLimits => misc::describe_limits,
+    DescribeEndpoints => misc::describe_endpoints,
+}
+
+/// Handles one DynamoDB request.
+pub async fn handle(
+    engine: &Arc<Engine>,
+    operation: &str,
+    ctx: &RequestContext,
+    body: Value,
+) -> Handled {
+    let Some(op) = Operation::from_name(operation) else {
+        return Handled {
+            operation: "unknown",
+            result: Err(ProtocolError::UnknownOperation.to_wire()),
+        };
+    };
+    Handled {
+        operation: op.name(),
+        result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Operation;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["PutItem", "CreateTable", "DescribeEndpoints"] {
+            assert_eq!(Operation::from_name(name).map(Operation::name), Some(name));
+        }
+        assert_eq!(Operation::from_name("putItem"), None);
+        assert_eq!(Operation::from_name("CreateBackup"), None);
+    }
+}

@@ -1,0 +1,168 @@
+//! Decoding JSON bodies into typed inputs: serde for the shape, the model for attribute
+//! values, and AWS's exception kinds for whatever does not fit.
+
+use std::collections::HashMap;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::model::{self, AttributeValue, Item, value};
+
+/// Marks a serde error message that carries a model error, so its kind survives serde.
+const VALIDATION_MARK: &str = "\u{1}validation:";
+const SERIALIZATION_MARK: &str = "\u{1}serialization:";
+
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// SerializationException, with AWS's message when we know it.
+    Serialization(Option<String>),
+    /// ValidationException with this message.
+    Validation(String),
+}
+
+/// Decodes `body` into `T`.
+pub fn decode<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
+    if !body.is_object() {
+        return Err(DecodeError::Serialization(None));
+    }
+    serde_json::from_value(body).map_err(|e| classify(&e.to_string()))
+}
+
+fn classify(message: &str) -> DecodeError {
+    if let Some(m) = message.strip_prefix(VALIDATION_MARK) {
+        return DecodeError::Validation(m.to_string());
+    }
+    if let Some(m) = message.strip_prefix(SERIALIZATION_MARK) {
+        return DecodeError::Serialization(Some(m.to_string()));
+    }
+    DecodeError::Serialization(type_mismatch(message))
+}
+
+/// Rewrites serde's "invalid type: integer `1`, expected a string" the way AWS's Jackson
+/// front end words it ("NUMBER_VALUE cannot be converted to String").
+fn type_mismatch(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("invalid type: ")?;
+    let (found, expected) = rest.split_once(", expected ")?;
+    let token = if found.starts_with("integer") || found.starts_with("floating point") {
+        "NUMBER_VALUE"
+    } else if found.starts_with("string") {
+        "VALUE_STRING"
+    } else if found == "boolean `true`" {
+        "VALUE_TRUE"
+    } else if found == "boolean `false`" {
+        "VALUE_FALSE"
+    } else if found == "map" {
+        "START_OBJECT"
+    } else if found == "sequence" {
+        "START_ARRAY"
+    } else {
+        return None;
+    };
+    let target = if expected.contains("string") {
+        "String"
+    } else if expected.contains("bool") {
+        "Boolean"
+    } else if expected.contains("i64") || expected.contains("u64") || expected.contains("i32") {
+        "Long"
+    } else if expected.contains("sequence") {
+        "List"
+    } else if expected.contains("map") || expected.starts_with("struct") {
+        "Structure"
+    } else {
+        return None;
+    };
+    Some(match token {
+        "START_OBJECT" | "START_ARRAY" => format!("Unexpected token received from parser"),
+        _ if target == "String" && token == "NUMBER_VALUE" => {
+            "NUMBER_VALUE cannot be converted to String".into()
+        }
+        _ => format!("{token} cannot be converted to {target}"),
+    })
+}
+
+fn model_error<E: serde::de::Error>(e: model::Error) -> E {
+    match e {
+        model::Error::Validation(m) => E::custom(format!("{VALIDATION_MARK}{m}")),
+        model::Error::Serialization(m) => E::custom(format!("{SERIALIZATION_MARK}{m}")),
+    }
+}
+
+/// An item (or key) in wire JSON, decoded through the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WireItem(pub Item);
+
+impl<'de> Deserialize<'de> for WireItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        if !raw.is_object() {
+            return Err(D::Error::custom(format!(
+                "{SERIALIZATION_MARK}Unexpected token received from parser"
+            )));
+        }
+        value::item_from_json(&raw).map(WireItem).map_err(model_error)
+    }
+}
+
+/// ExpressionAttributeValues: placeholder to value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WireValues(pub HashMap<String, AttributeValue>);
+
+impl<'de> Deserialize<'de> for WireValues {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Value::deserialize(d)?;
+        let Value::Object(map) = raw else {
+            return Err(D::Error::custom(format!(
+                "{SERIALIZATION_MARK}Unexpected token received from parser"
+            )));
+        };
+        let mut out = HashMap::with_capacity(map.len());
+        for (k, v) in map {
+            out.insert(k, AttributeValue::from_json(&v).map_err(model_error)?);
+        }
+        Ok(WireValues(out))
+    }
+}
+
+/// A JSON timestamp as awsJson writes it: epoch seconds with milliseconds.
+pub fn epoch_seconds(millis: i64) -> Value {
+    let secs = millis as f64 / 1000.0;
+    serde_json::Number::from_f64(secs).map(Value::Number).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "PascalCase")]
+    #[allow(dead_code)]
+    struct In {
+        table_name: Option<String>,
+        limit: Option<i64>,
+    }
+
+    #[test]
+    fn wrong_types_are_serialization_errors() {
+        let e = decode::<In>(serde_json::json!({"TableName": 1})).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::Serialization(Some("NUMBER_VALUE cannot be converted to String".into()))
+        );
+        let e = decode::<In>(serde_json::json!({"Limit": "x"})).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::Serialization(Some("VALUE_STRING cannot be converted to Long".into()))
+        );
+        assert!(matches!(
+            decode::<In>(serde_json::json!([])),
+            Err(DecodeError::Serialization(None))
+        ));
+    }
+
+    #[test]
+    fn timestamps_are_epoch_seconds() {
+        assert_eq!(epoch_seconds(1_700_000_000_123).to_string(), "1700000000.123");
+    }
+}

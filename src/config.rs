@@ -1,0 +1,368 @@
+//! The one `Config` struct and its loader: defaults < config file < `SLUICE_*` env < CLI flags.
+//!
+//! Unknown keys are errors everywhere (file and environment), so a typo never silently
+//! falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything sluice can be configured with. `config/sluice.toml` documents each key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub aws: AwsConfig,
+    pub dynamodb: DynamoDbConfig,
+    pub log: LogConfig,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the one listener (HTTP/1.1 and h2c on the same port).
+    pub listen: String,
+    /// Largest request body accepted; larger ones get 413 as AWS answers.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Where and how durably data is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// Keep nothing after exit: a temporary store, no fsync.
+    pub in_memory: bool,
+    /// `fsync` (reply after the group's fsync), `batch` (fsync every
+    /// `batch_interval_ms`), or `none` (leave it to the OS).
+    pub durability: Durability,
+    /// Interval of the background fsync when `durability = "batch"`.
+    pub batch_interval_ms: u64,
+    /// Most writes grouped into one storage batch and one fsync.
+    pub max_group_writes: usize,
+}
+
+/// How a write becomes durable before it is acknowledged.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Fsync,
+    Batch,
+    None,
+}
+
+/// Identity that ARNs and responses carry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Account id in every ARN.
+    pub account_id: String,
+    /// Region used when a request carries no SigV4 credential scope.
+    pub region: String,
+}
+
+/// DynamoDB table behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamoDbConfig {
+    /// Writer partitions per table: each owns a hash range of partition keys, its
+    /// writes and, later, one stream shard's sequence numbers.
+    pub partitions_per_table: u32,
+    /// How long a new table stays CREATING before it turns ACTIVE.
+    pub create_table_delay_ms: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `sluice=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            aws: AwsConfig::default(),
+            dynamodb: DynamoDbConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8000".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./data"),
+            in_memory: false,
+            durability: Durability::Fsync,
+            batch_interval_ms: 10,
+            max_group_writes: 1024,
+        }
+    }
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig { account_id: "000000000000".into(), region: "us-east-1".into() }
+    }
+}
+
+impl Default for DynamoDbConfig {
+    fn default() -> Self {
+        DynamoDbConfig { partitions_per_table: 4, create_table_delay_ms: 0 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+/// Command-line overrides (the highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub port: Option<u16>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub in_memory: bool,
+}
+
+/// Why a configuration could not be loaded; each names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("invalid environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The default config file, used when it exists and `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/sluice.toml";
+
+impl Config {
+    /// Loads defaults, then `file` (or the default file if present), then `SLUICE_*`
+    /// variables from `env`, then `overrides`, and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+        };
+        if let Some(path) = &path {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let from_file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                ConfigError::File { path: path.clone(), message: e.to_string() }
+            })?;
+            // Deserialize the file alone first so unknown keys are reported against it.
+            Config::from_table(from_file.clone())
+                .map_err(|message| ConfigError::File { path: path.clone(), message })?;
+            merge(&mut tree, from_file);
+        }
+        let mut env: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with("SLUICE_")).collect();
+        env.sort();
+        for (var, value) in env {
+            apply_env(&mut tree, &var, &value)?;
+        }
+        let mut config = Config::from_table(tree).map_err(ConfigError::Invalid)?;
+        if let Some(listen) = &overrides.listen {
+            config.server.listen = listen.clone();
+        }
+        if let Some(port) = overrides.port {
+            let addr = config.listen_addr()?;
+            config.server.listen = SocketAddr::new(addr.ip(), port).to_string();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.storage.data_dir = dir.clone();
+        }
+        if overrides.in_memory {
+            config.storage.in_memory = true;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Config, String> {
+        Config::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())
+    }
+
+    /// The listener address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "server.listen: '{}' is not an address such as 127.0.0.1:8000",
+                self.server.listen
+            ))
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if self.dynamodb.partitions_per_table == 0 || self.dynamodb.partitions_per_table > 256 {
+            return bad("dynamodb.partitions_per_table", "must be between 1 and 256");
+        }
+        if self.storage.max_group_writes == 0 {
+            return bad("storage.max_group_writes", "must be at least 1");
+        }
+        if self.storage.batch_interval_ms == 0 {
+            return bad("storage.batch_interval_ms", "must be at least 1");
+        }
+        if self.aws.account_id.len() != 12
+            || !self.aws.account_id.bytes().all(|b| b.is_ascii_digit())
+        {
+            return bad("aws.account_id", "must be 12 digits");
+        }
+        if self.aws.region.is_empty() {
+            return bad("aws.region", "must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// Overlays `from` onto `into`, table by table.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Applies `SLUICE_<SECTION>_<KEY>=value`, typing the value like the key's default.
+fn apply_env(tree: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let err = |message: String| ConfigError::Env { var: var.to_string(), message };
+    let rest = var["SLUICE_".len()..].to_ascii_lowercase();
+    let (section, key) = tree
+        .keys()
+        .filter_map(|s| rest.strip_prefix(&format!("{s}_")).map(|k| (s.clone(), k.to_string())))
+        .next()
+        .ok_or_else(|| {
+            err(format!("no config section matches; sections are {}", section_names(tree)))
+        })?;
+    let Some(toml::Value::Table(table)) = tree.get_mut(&section) else {
+        return Err(err(format!("{section} is not a section")));
+    };
+    let Some(current) = table.get(&key) else {
+        let keys: Vec<_> = table.keys().map(|k| format!("{section}.{k}")).collect();
+        return Err(err(format!("unknown key {section}.{key}; known keys: {}", keys.join(", "))));
+    };
+    let typed = match current {
+        toml::Value::String(_) => toml::Value::String(value.to_string()),
+        toml::Value::Integer(_) => value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| err(format!("{section}.{key} must be an integer, got '{value}'")))?,
+        toml::Value::Boolean(_) => value
+            .parse::<bool>()
+            .map(toml::Value::Boolean)
+            .map_err(|_| err(format!("{section}.{key} must be true or false, got '{value}'")))?,
+        toml::Value::Float(_) => value
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| err(format!("{section}.{key} must be a number, got '{value}'")))?,
+        _ => return Err(err(format!("{section}.{key} cannot be set from the environment"))),
+    };
+    table.insert(key, typed);
+    Ok(())
+}
+
+fn section_names(tree: &toml::Table) -> String {
+    tree.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        o: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env = env.iter().map(|(a, b)| (a.to_string(), b.to_string()));
+        Config::load(file.map(|_| path.as_path()), env, o)
+    }
+
+    #[test]
+    fn defaults_listen_on_8000_with_fsync() {
+        let c = load(Some(""), &[], &Overrides::default()).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8000");
+        assert_eq!(c.storage.durability, Durability::Fsync);
+        assert_eq!(c.aws.account_id, "000000000000");
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let file = "[storage]\ndurability = \"batch\"\n[aws]\nregion = \"eu-west-1\"\n";
+        let env = [("SLUICE_AWS_REGION", "ap-south-1"), ("SLUICE_STORAGE_DATA_DIR", "/x")];
+        let o = Overrides { port: Some(9000), ..Default::default() };
+        let c = load(Some(file), &env, &o).unwrap();
+        assert_eq!(c.storage.durability, Durability::Batch);
+        assert_eq!(c.aws.region, "ap-south-1");
+        assert_eq!(c.storage.data_dir, PathBuf::from("/x"));
+        assert_eq!(c.server.listen, "127.0.0.1:9000");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = load(Some("[storage]\ndurabilty = \"none\"\n"), &[], &Overrides::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("durabilty"), "{e}");
+        let e = load(None, &[("SLUICE_STORAGE_NOPE", "1")], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("SLUICE_STORAGE_NOPE"), "{e}");
+        let e = load(None, &[("SLUICE_NOPE", "1")], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("SLUICE_NOPE"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let e = load(Some("[storage]\ndurability = \"sometimes\"\n"), &[], &Overrides::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
+        let e = load(None, &[("SLUICE_DYNAMODB_PARTITIONS_PER_TABLE", "x")], &Overrides::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("partitions_per_table"), "{e}");
+        let e =
+            load(Some("[server]\nlisten = \"nope\"\n"), &[], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("server.listen"), "{e}");
+    }
+}

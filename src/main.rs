@@ -1,0 +1,98 @@
+//! `sluice`: DynamoDB tables with native Streams, forwarded into long-retention Kinesis
+//! streams, on one port. This file only parses the command line and starts the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use sluice::config::{Config, Overrides};
+use sluice::{clock, engine, metrics, server};
+
+/// DynamoDB + DynamoDB Streams + Kinesis on one port, with a durable embedded store.
+#[derive(Parser, Debug)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    /// Port to listen on (keeps the configured address's IP).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to listen on, such as 0.0.0.0:8000.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory of the embedded store.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Config file (default: config/sluice.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Keep nothing on disk: for tests and demos.
+    #[arg(long)]
+    in_memory: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        port: cli.port,
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+        in_memory: cli.in_memory,
+    };
+    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sluice: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let clock: clock::SharedClock = Arc::new(clock::SystemClock);
+    let engine =
+        engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
+    let addr = config.listen_addr().map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let storage = if config.storage.in_memory {
+        "in memory".to_string()
+    } else {
+        format!(
+            "{} (durability {:?})",
+            config.storage.data_dir.display(),
+            config.storage.durability
+        )
+    };
+    tracing::info!("sluice listening on http://{local}, data {storage}");
+    // Tests and scripts started with --port 0 read the chosen address from this line.
+    println!("sluice listening on http://{local}");
+    let state = Arc::new(server::AppState { config, engine, metrics });
+    server::serve(listener, state, server::shutdown_signal()).await;
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Errors on the wire: the AWS `__type` (with its namespace), the message and the status.
+//! Each API's error enum maps into `WireError` exhaustively; the server loop renders it.
+
+use serde_json::{Map, Value};
+
+use super::Service;
+
+/// The namespace an error's `__type` carries on the JSON 1.0 services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace {
+    /// `com.amazon.coral.service#`: framework errors (auth, serialization, routing).
+    CoralService,
+    /// `com.amazon.coral.validate#`: input validation.
+    CoralValidate,
+    /// `com.amazonaws.dynamodb.v20120810#`: DynamoDB's own modelled errors.
+    DynamoDb,
+}
+
+impl Namespace {
+    fn prefix(self) -> &'static str {
+        match self {
+            Namespace::CoralService => "com.amazon.coral.service#",
+            Namespace::CoralValidate => "com.amazon.coral.validate#",
+            Namespace::DynamoDb => "com.amazonaws.dynamodb.v20120810#",
+        }
+    }
+}
+
+/// An error ready to be written: status, `__type`, message and any extra members
+/// (such as `Item` on ConditionalCheckFailedException).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireError {
+    pub status: u16,
+    pub namespace: Namespace,
+    pub code: &'static str,
+    pub message: Option<String>,
+    pub extra: Map<String, Value>,
+}
+
+impl WireError {
+    /// A 400 error.
+    pub fn new(namespace: Namespace, code: &'static str, message: Option<String>) -> Self {
+        WireError { status: 400, namespace, code, message, extra: Map::new() }
+    }
+
+    /// The JSON body in `service`'s style: JSON 1.0 services namespace `__type`,
+    /// Kinesis (JSON 1.1) writes the bare name.
+    pub fn body(&self, service: Service) -> Value {
+        let mut body = Map::new();
+        let type_name = match service {
+            Service::Kinesis => self.code.to_string(),
+            Service::DynamoDb | Service::DynamoDbStreams => {
+                format!("{}{}", self.namespace.prefix(), self.code)
+            }
+        };
+        body.insert("__type".into(), Value::String(type_name));
+        if let Some(message) = &self.message {
+            // AWS writes `Message` for a few framework errors and `message` elsewhere;
+            // every SDK reads both.
+            body.insert("message".into(), Value::String(message.clone()));
+        }
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+/// Errors found before any API handler runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("unknown operation")]
+    UnknownOperation,
+    #[error("Request is missing Authentication Token")]
+    MissingAuthenticationToken,
+    #[error("{0}")]
+    IncompleteSignature(String),
+    /// Malformed JSON, or a member of the wrong JSON type.
+    #[error("serialization: {0:?}")]
+    Serialization(Option<String>),
+    #[error("request body too large")]
+    RequestTooLarge,
+}
+
+impl ProtocolError {
+    /// The wire form.
+    pub fn to_wire(&self) -> WireError {
+        use Namespace::CoralService as NS;
+        match self {
+            ProtocolError::UnknownOperation => {
+                WireError::new(NS, "UnknownOperationException", None)
+            }
+            ProtocolError::MissingAuthenticationToken => WireError::new(
+                NS,
+                "MissingAuthenticationTokenException",
+                Some("Request is missing Authentication Token".into()),
+            ),
+            ProtocolError::IncompleteSignature(m) => {
+                WireError::new(NS, "IncompleteSignatureException", Some(m.clone()))
+            }
+            ProtocolError::Serialization(m) => {
+                WireError::new(NS, "SerializationException", m.clone())
+            }
+            ProtocolError::RequestTooLarge => WireError {
+                status: 413,
+                ..WireError::new(
+                    NS,
+                    "RequestEntityTooLarge",
+                    Some("Request entity too large".into()),
+                )
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_follow_the_service() {
+        let e = WireError::new(Namespace::DynamoDb, "ResourceNotFoundException", Some("x".into()));
+        assert_eq!(
+            e.body(Service::DynamoDb),
+            serde_json::json!({"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "message": "x"})
+        );
+        assert_eq!(
+            e.body(Service::Kinesis),
+            serde_json::json!({"__type": "ResourceNotFoundException", "message": "x"})
+        );
+        let v = ProtocolError::UnknownOperation.to_wire().body(Service::DynamoDb);
+        assert_eq!(
+            v,
+            serde_json::json!({"__type": "com.amazon.coral.service#UnknownOperationException"})
+        );
+    }
+}

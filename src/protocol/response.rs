@@ -1,0 +1,56 @@
+//! Building awsJson responses: content type, request id and, for DynamoDB, the
+//! `x-amz-crc32` its clients verify.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+
+use super::Service;
+
+/// The response body type of every handler.
+pub type Body = Full<Bytes>;
+
+/// An awsJson response with `body` already serialized.
+pub fn json(service: Service, status: u16, body: Vec<u8>, request_id: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, service.content_type())
+        .header(CONTENT_LENGTH, body.len())
+        .header("x-amzn-RequestId", request_id);
+    if service.sends_crc32() {
+        builder = builder.header("x-amz-crc32", crc32fast::hash(&body).to_string());
+    }
+    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(500, "internal error"))
+}
+
+/// A plain-text response (health, metrics, odd requests).
+pub fn plain(status: u16, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// A plain-text response with an owned body and content type.
+pub fn text(status: u16, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamodb_carries_crc32_of_the_exact_body() {
+        let r = json(Service::DynamoDb, 200, b"{}".to_vec(), "ID");
+        // crc32("{}") = 2745614147, the value DynamoDB sends for an empty object.
+        assert_eq!(r.headers()["x-amz-crc32"], "2745614147");
+        assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.0");
+        let r = json(Service::Kinesis, 200, b"{}".to_vec(), "ID");
+        assert!(r.headers().get("x-amz-crc32").is_none());
+    }
+}

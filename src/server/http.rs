@@ -1,0 +1,110 @@
+//! One HTTP request, end to end: health and metrics, then the AWS front end in AWS's order
+//! (method, JSON, target, auth), the API call, and the one place where results and errors
+//! become responses and request metrics are recorded.
+
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response};
+use serde_json::Value;
+
+use super::AppState;
+use crate::api;
+use crate::protocol::response::{self, Body};
+use crate::protocol::target::guess_service;
+use crate::protocol::{
+    ProtocolError, RequestContext, Service, Target, WireError, auth, new_request_id,
+};
+
+/// Handles one request; never fails (errors are responses).
+pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => return response::plain(200, "ok\n"),
+        (&Method::GET, "/metrics") => {
+            return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
+        }
+        _ => {}
+    }
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let target_header = header("x-amz-target");
+    let content_type = header(CONTENT_TYPE.as_str());
+    let service = guess_service(target_header.as_deref(), content_type.as_deref());
+
+    if req.method() != Method::POST {
+        let mut r = response::plain(404, "<UnknownOperationException/>\n");
+        r.headers_mut().insert("x-amzn-RequestId", request_id.parse().expect("alphanumeric id"));
+        return r;
+    }
+    let (operation, result) = match front_end(state, req, &request_id).await {
+        Ok((target, ctx, body)) => {
+            let handled =
+                api::handle(&state.engine, target.service, &target.operation, &ctx, body).await;
+            (handled.operation, handled.result.map(|v| (target.service, v)))
+        }
+        Err(e) => ("unknown", Err(e.to_wire())),
+    };
+    let (service, status, body) = match result {
+        Ok((service, value)) => (service, 200, serde_json::to_vec(&value).unwrap_or_default()),
+        Err(error) => (service, error.status, render_error(&error, service)),
+    };
+    let m = &state.metrics;
+    m.requests_total.with_label_values(&[service.label(), operation, &status.to_string()]).inc();
+    m.request_duration_seconds
+        .with_label_values(&[service.label(), operation])
+        .observe(started.elapsed().as_secs_f64());
+    response::json(service, status, body, &request_id)
+}
+
+fn render_error(error: &WireError, service: Service) -> Vec<u8> {
+    if error.status >= 500 {
+        tracing::error!("{}: {:?}", error.code, error.message);
+    }
+    serde_json::to_vec(&error.body(service)).unwrap_or_default()
+}
+
+/// Body, JSON, target and auth checks, in the order AWS's front end applies them.
+async fn front_end(
+    state: &AppState,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<(Target, RequestContext, Value), ProtocolError> {
+    let limit = state.config.server.max_body_bytes;
+    let declared =
+        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ProtocolError::RequestTooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| ProtocolError::RequestTooLarge)?
+        .to_bytes();
+    let json: Option<Value> = if bytes.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice(&bytes).map_err(|_| ProtocolError::Serialization(None))?)
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let target =
+        header("x-amz-target").and_then(Target::parse).ok_or(ProtocolError::UnknownOperation)?;
+    let has_date = header("x-amz-date").is_some() || header("date").is_some();
+    let credential = match parts.uri.query().and_then(auth::parse_presigned) {
+        Some(c) => c,
+        None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date)?,
+    };
+    let body = json.ok_or(ProtocolError::Serialization(None))?;
+    let ctx = RequestContext {
+        region: credential.region.unwrap_or_else(|| state.config.aws.region.clone()),
+        account_id: state.config.aws.account_id.clone(),
+        request_id: request_id.to_string(),
+        host: header(HOST.as_str())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string())),
+    };
+    Ok((target, ctx, body))
+}

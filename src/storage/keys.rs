@@ -1,0 +1,191 @@
+//! Byte layouts of every storage key. Persisted: never renumber a tag or reorder a field.
+//!
+//! ```text
+//! meta keyspace
+//!   b"t" 0x00 <table name, UTF-8>              -> table record (JSON, versioned)
+//!   b"n" b"next_table_id"                       -> u64 BE
+//!   b"s" <table id u64 BE> <partition u32 BE>   -> partition stats: items i64 BE, bytes i64 BE
+//!   b"d" <table id u64 BE>                      -> table deleted, its items still being purged
+//! items keyspace
+//!   <table id u64 BE> <hash component> [<range component>]
+//!   hash component:  <type tag u8> <length u16 BE> <bytes>
+//!   range component: <type tag u8> <bytes>      (memcmp order == DynamoDB's sort order)
+//! ```
+//!
+//! Key bytes of a value: S is its UTF-8, B its raw bytes, N its order-preserving
+//! `Number::sort_key_bytes` (so "1" and "1.0" are one key). The hash component is length
+//! prefixed so one partition key's items are contiguous; the range component is last, so
+//! it needs no terminator and sorts by value.
+
+use crate::model::{AttributeValue, Number};
+
+use super::StorageError;
+
+/// Type tags of key components. Pinned: persisted in every item key.
+const TAG_S: u8 = 1;
+const TAG_N: u8 = 2;
+const TAG_B: u8 = 3;
+
+/// The catalog key of a table.
+pub fn table_record(name: &str) -> Vec<u8> {
+    let mut k = b"t\0".to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Prefix of every table record.
+pub const TABLE_RECORD_PREFIX: &[u8] = b"t\0";
+
+/// The next-table-id counter.
+pub const NEXT_TABLE_ID: &[u8] = b"nnext_table_id";
+
+/// A table partition's statistics.
+pub fn partition_stats(table_id: u64, partition: u32) -> Vec<u8> {
+    let mut k = b"s".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+/// Prefix of all statistics of one table.
+pub fn partition_stats_prefix(table_id: u64) -> Vec<u8> {
+    let mut k = b"s".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
+
+/// The marker of a deleted table whose items are still being purged.
+pub fn deleted_table(table_id: u64) -> Vec<u8> {
+    let mut k = b"d".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
+
+/// Prefix of every deleted-table marker.
+pub const DELETED_TABLE_PREFIX: &[u8] = b"d";
+
+/// Prefix of every item of a table.
+pub fn table_items_prefix(table_id: u64) -> Vec<u8> {
+    table_id.to_be_bytes().to_vec()
+}
+
+/// The storage key of an item, from its key attribute values.
+pub fn item_key(table_id: u64, hash: &AttributeValue, range: Option<&AttributeValue>) -> Vec<u8> {
+    let mut k = partition_prefix(table_id, hash);
+    if let Some(range) = range {
+        let (tag, bytes) = component(range);
+        k.push(tag);
+        k.extend_from_slice(&bytes);
+    }
+    k
+}
+
+/// Prefix of every item that shares one partition key value.
+pub fn partition_prefix(table_id: u64, hash: &AttributeValue) -> Vec<u8> {
+    let (tag, bytes) = component(hash);
+    let mut k = Vec::with_capacity(8 + 3 + bytes.len() + 16);
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.push(tag);
+    // Partition key values are at most 2048 bytes, so a u16 length always fits.
+    k.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    k.extend_from_slice(&bytes);
+    k
+}
+
+/// The hash component's bytes alone (stable input to partition routing).
+pub fn hash_component(hash: &AttributeValue) -> Vec<u8> {
+    let (tag, mut bytes) = component(hash);
+    bytes.insert(0, tag);
+    bytes
+}
+
+fn component(value: &AttributeValue) -> (u8, Vec<u8>) {
+    match value {
+        AttributeValue::S(s) => (TAG_S, s.as_bytes().to_vec()),
+        AttributeValue::N(n) => (TAG_N, n.sort_key_bytes()),
+        AttributeValue::B(b) => (TAG_B, b.clone()),
+        // Callers validate key types before building keys; anything else is a bug,
+        // encoded distinctly rather than panicking.
+        other => (0, format!("{other:?}").into_bytes()),
+    }
+}
+
+/// Decodes a key component back to its value (used to rebuild keys for paging).
+pub fn decode_component(tag: u8, bytes: &[u8]) -> Result<AttributeValue, StorageError> {
+    match tag {
+        TAG_S => String::from_utf8(bytes.to_vec())
+            .map(AttributeValue::S)
+            .map_err(|_| StorageError::Corrupt("key string is not UTF-8".into())),
+        TAG_N => Number::from_sort_key_bytes(bytes)
+            .map(AttributeValue::N)
+            .map_err(|e| StorageError::Corrupt(format!("key number: {e}"))),
+        TAG_B => Ok(AttributeValue::B(bytes.to_vec())),
+        other => Err(StorageError::Corrupt(format!("unknown key tag {other}"))),
+    }
+}
+
+/// Encodes partition statistics.
+pub fn encode_stats(items: i64, bytes: i64) -> Vec<u8> {
+    let mut v = items.to_be_bytes().to_vec();
+    v.extend_from_slice(&bytes.to_be_bytes());
+    v
+}
+
+/// Decodes partition statistics.
+pub fn decode_stats(v: &[u8]) -> Result<(i64, i64), StorageError> {
+    let bad = || StorageError::Corrupt("partition stats".into());
+    let items = i64::from_be_bytes(v.get(0..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let bytes = i64::from_be_bytes(v.get(8..16).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    Ok((items, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(s: &str) -> AttributeValue {
+        AttributeValue::N(Number::parse(s).unwrap())
+    }
+
+    #[test]
+    fn equal_numbers_make_equal_keys() {
+        assert_eq!(item_key(1, &n("1"), None), item_key(1, &n("1.0"), None));
+        assert_ne!(item_key(1, &n("1"), None), item_key(2, &n("1"), None));
+    }
+
+    #[test]
+    fn one_partition_is_contiguous() {
+        let s = |x: &str| AttributeValue::S(x.into());
+        let a = item_key(7, &s("a"), Some(&s("zzz")));
+        let ab = item_key(7, &s("ab"), Some(&s("")));
+        let prefix = partition_prefix(7, &s("a"));
+        assert!(a.starts_with(&prefix));
+        assert!(!ab.starts_with(&prefix));
+    }
+
+    proptest! {
+        #[test]
+        fn range_keys_sort_like_numbers(a in -1_000_000i64..1_000_000, b in -1_000_000i64..1_000_000, fa in 0u32..1000, fb in 0u32..1000) {
+            let (x, y) = (format!("{a}.{fa:03}"), format!("{b}.{fb:03}"));
+            let h = AttributeValue::S("h".into());
+            let kx = item_key(1, &h, Some(&n(&x)));
+            let ky = item_key(1, &h, Some(&n(&y)));
+            let (nx, ny) = (Number::parse(&x).unwrap(), Number::parse(&y).unwrap());
+            prop_assert_eq!(kx.cmp(&ky), nx.cmp(&ny));
+        }
+
+        #[test]
+        fn stats_round_trip(items in any::<i64>(), bytes in any::<i64>()) {
+            prop_assert_eq!(decode_stats(&encode_stats(items, bytes)).unwrap(), (items, bytes));
+        }
+
+        #[test]
+        fn components_round_trip(s in ".{0,40}", b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            for v in [AttributeValue::S(s.clone()), AttributeValue::B(b.clone())] {
+                let (tag, bytes) = component(&v);
+                prop_assert_eq!(decode_component(tag, &bytes).unwrap(), v);
+            }
+        }
+    }
+}
