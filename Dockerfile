@@ -1,0 +1,19 @@
+# Multi-stage build: compile in the Rust image, run in a small Debian one as a non-root user.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY config ./config
+RUN cargo build --release --locked --bin sluice
+
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 --home-dir /data sluice \
+    && mkdir -p /data /etc/sluice && chown sluice /data
+COPY --from=build /src/target/release/sluice /usr/local/bin/sluice
+COPY config/sluice.toml /etc/sluice/sluice.toml
+USER sluice
+VOLUME ["/data"]
+EXPOSE 8000
+# Listen on every interface inside the container; data on the /data volume.
+ENTRYPOINT ["/usr/local/bin/sluice", "--config", "/etc/sluice/sluice.toml", "--listen", "0.0.0.0:8000", "--data-dir", "/data"]
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8000 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
