@@ -74,7 +74,7 @@ fn type_mismatch(message: &str) -> Option<String> {
         return None;
     };
     Some(match token {
-        "START_OBJECT" | "START_ARRAY" => format!("Unexpected token received from parser"),
+        "START_OBJECT" | "START_ARRAY" => "Unexpected token received from parser".to_string(),
         _ if target == "String" && token == "NUMBER_VALUE" => {
             "NUMBER_VALUE cannot be converted to String".into()
         }

@@ -5,17 +5,22 @@
 /// `com.amazon.coral.service#SerializationException`, with the message verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
+    /// A `ValidationException` with AWS's message.
     Validation(String),
+    /// A `SerializationException` with AWS's message.
     Serialization(String),
 }
 
 impl Error {
+    /// A `ValidationException` with this message.
     pub fn validation(msg: impl Into<String>) -> Self {
         Error::Validation(msg.into())
     }
+    /// A `SerializationException` with this message.
     pub fn serialization(msg: impl Into<String>) -> Self {
         Error::Serialization(msg.into())
     }
+    /// The message AWS sends, whichever the exception.
     pub fn message(&self) -> &str {
         match self {
             Error::Validation(m) | Error::Serialization(m) => m,

@@ -1,9 +1,12 @@
 //! DynamoDB attribute values: set semantics, type names, AWS's size rule and limits.
 //!
 //! Submodules: `json` and `wire_types` (the wire codec and its AWS errors),
-//! `storage` (the compact binary form for the store) and, in tests only, `testing` (proptest strategies).
+//! `storage` (the compact binary form for the store) and, in tests only, `testing`
+//! (proptest strategies).
 
 mod json;
+#[cfg(test)]
+mod json_tests;
 mod storage;
 #[cfg(test)]
 pub mod testing;
@@ -49,15 +52,25 @@ pub const MSG_NESTING: &str = "Nesting Levels have exceeded supported limits: \
 /// Sets keep the caller's order (AWS echoes it back) but compare as sets.
 #[derive(Debug, Clone)]
 pub enum AttributeValue {
+    /// `{"S": "text"}`: a string (may be empty outside keys).
     S(String),
+    /// `{"N": "1.5"}`: a number.
     N(Number),
+    /// `{"B": "<base64>"}`: raw bytes (may be empty outside keys).
     B(Vec<u8>),
+    /// `{"SS": [...]}`: a non-empty string set, in the caller's order.
     Ss(Vec<String>),
+    /// `{"NS": [...]}`: a non-empty number set, in the caller's order.
     Ns(Vec<Number>),
+    /// `{"BS": [...]}`: a non-empty binary set, in the caller's order.
     Bs(Vec<Vec<u8>>),
+    /// `{"M": {...}}`: a map (document).
     M(Item),
+    /// `{"L": [...]}`: a list (document).
     L(Vec<AttributeValue>),
+    /// `{"BOOL": true}`.
     Bool(bool),
+    /// `{"NULL": true}`.
     Null,
 }
 

@@ -55,9 +55,16 @@ impl WireError {
         };
         body.insert("__type".into(), Value::String(type_name));
         if let Some(message) = &self.message {
-            // AWS writes `Message` for a few framework errors and `message` elsewhere;
-            // every SDK reads both.
-            body.insert("message".into(), Value::String(message.clone()));
+            // AWS's framework (coral service) errors write `Message`, everything else
+            // `message` (dynalite's recordings); every SDK reads both.
+            let key = if self.namespace == Namespace::CoralService
+                && self.code == "SerializationException"
+            {
+                "Message"
+            } else {
+                "message"
+            };
+            body.insert(key.into(), Value::String(message.clone()));
         }
         for (k, v) in &self.extra {
             body.insert(k.clone(), v.clone());
@@ -80,6 +87,9 @@ pub enum ProtocolError {
     Serialization(Option<String>),
     #[error("request body too large")]
     RequestTooLarge,
+    /// JSON nested deeper than any valid request (only attribute values nest that far).
+    #[error("nesting too deep")]
+    TooDeep,
 }
 
 impl ProtocolError {
@@ -101,6 +111,11 @@ impl ProtocolError {
             ProtocolError::Serialization(m) => {
                 WireError::new(NS, "SerializationException", m.clone())
             }
+            ProtocolError::TooDeep => WireError::new(
+                Namespace::CoralValidate,
+                "ValidationException",
+                Some(crate::model::value::MSG_NESTING.into()),
+            ),
             ProtocolError::RequestTooLarge => WireError {
                 status: 413,
                 ..WireError::new(

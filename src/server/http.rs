@@ -87,7 +87,15 @@ async fn front_end(
     let json: Option<Value> = if bytes.is_empty() {
         None
     } else {
-        Some(serde_json::from_slice(&bytes).map_err(|_| ProtocolError::Serialization(None))?)
+        Some(serde_json::from_slice(&bytes).map_err(|e| {
+            // serde_json stops at 128 levels; so deep a document can only be an
+            // attribute value nested past DynamoDB's limit.
+            if e.to_string().starts_with("recursion limit exceeded") {
+                ProtocolError::TooDeep
+            } else {
+                ProtocolError::Serialization(None)
+            }
+        })?)
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let target =

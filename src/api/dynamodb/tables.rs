@@ -591,9 +591,9 @@ pub async fn delete_table(
     let name = resolve_table_name(check_table_name(input.table_name.as_deref())?).to_string();
     let table = engine.table(&name).ok_or_else(|| DynamoError::table_not_found(&name))?;
     if table.meta().deletion_protection {
-        return Err(DynamoError::validation(format!(
-            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
-        )));
+        return Err(DynamoError::validation(
+            "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+        ));
     }
     let (meta, items, bytes) = engine.delete_table(&name).await.map_err(|e| match e {
         EngineError::TableNotFound => DynamoError::table_not_found(&name),
