@@ -7,6 +7,7 @@
 //! the DynamoDB data model and expression language used by `api` and `engine`.
 
 pub mod api;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod engine;

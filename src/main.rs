@@ -29,10 +29,57 @@ struct Cli {
     /// Keep nothing on disk: for tests and demos.
     #[arg(long)]
     in_memory: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Measure PutItem rate and latency against a running sluice, next to a bare hyper
+    /// server that only parses the JSON body (the baseline of the write budget).
+    Bench {
+        /// The sluice to measure.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        endpoint: std::net::SocketAddr,
+        /// Concurrent keep-alive connections, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Bytes of payload per item.
+        #[arg(long, default_value_t = 100)]
+        item_bytes: usize,
+        /// Skip the bare-hyper baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Bench { endpoint, connections, seconds, item_bytes, no_baseline }) =
+        cli.command
+    {
+        let opts = sluice::bench::BenchOptions {
+            endpoint,
+            connections,
+            duration: std::time::Duration::from_secs(seconds),
+            item_bytes,
+            baseline: !no_baseline,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+        return match runtime
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.block_on(sluice::bench::run(opts)))
+        {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sluice bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let overrides = Overrides {
         port: cli.port,
         listen: cli.listen,
