@@ -39,6 +39,10 @@ pub struct Table {
     meta: RwLock<Arc<TableMeta>>,
     writers: Vec<mpsc::Sender<WriterMsg>>,
     pub counters: Arc<TableCounters>,
+    /// This table's series of `sluice_table_items` / `sluice_table_size_bytes`, resolved
+    /// once so the write path does no label lookups.
+    items_gauge: prometheus::IntGauge,
+    bytes_gauge: prometheus::IntGauge,
 }
 
 impl Table {
@@ -144,7 +148,17 @@ impl Engine {
             writers.push(tx);
         }
         let name = meta.name.clone();
-        let table = Arc::new(Table { meta: RwLock::new(Arc::new(meta)), writers, counters });
+        let items_gauge = self.metrics.table_items.with_label_values(&[&name]);
+        let bytes_gauge = self.metrics.table_size_bytes.with_label_values(&[&name]);
+        items_gauge.set(counters.items.load(Ordering::Relaxed));
+        bytes_gauge.set(counters.bytes.load(Ordering::Relaxed));
+        let table = Arc::new(Table {
+            meta: RwLock::new(Arc::new(meta)),
+            writers,
+            counters,
+            items_gauge,
+            bytes_gauge,
+        });
         self.tables.insert(name, table.clone());
         Ok(table)
     }
@@ -287,15 +301,8 @@ impl Engine {
             .map_err(|_| WriteError::TableGone)?;
         let outcome = wait.await.map_err(|_| WriteError::TableGone)?;
         if outcome.as_ref().is_ok_and(WriteOutcome::changed) {
-            let meta = table.meta();
-            self.metrics
-                .table_items
-                .with_label_values(&[&meta.name])
-                .set(table.counters.items.load(Ordering::Relaxed));
-            self.metrics
-                .table_size_bytes
-                .with_label_values(&[&meta.name])
-                .set(table.counters.bytes.load(Ordering::Relaxed));
+            table.items_gauge.set(table.counters.items.load(Ordering::Relaxed));
+            table.bytes_gauge.set(table.counters.bytes.load(Ordering::Relaxed));
         }
         outcome
     }
