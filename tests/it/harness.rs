@@ -1,0 +1,303 @@
+//! The test harness: starts the real `sluice` binary on a free port with its own data
+//! directory, builds SDK clients for it, and speaks raw HTTP/1.1 to it for the requests
+//! an SDK would never send (malformed bodies, missing auth, odd methods).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A well-formed SigV4 header: sluice parses it but never checks the signature.
+pub const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123456789abcdef";
+
+/// One running daemon. Dropping it kills the process (SIGKILL) and, when the server owns
+/// its directory, removes the data.
+pub struct Server {
+    child: Child,
+    /// Kept open so the daemon never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    pub addr: SocketAddr,
+    pub endpoint: String,
+    _owned_dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A fresh daemon with an empty data directory of its own.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::start_in(dir.path());
+        server._owned_dir = Some(dir);
+        server
+    }
+
+    /// A daemon on `dir` (which the caller keeps, so a restart finds the same data).
+    pub fn start_in(dir: &Path) -> Server {
+        let data_dir = dir.join("data");
+        // An empty config file: the repository's config/sluice.toml (found relative to the
+        // working directory) must not decide how the tests run.
+        let config = dir.join("sluice.toml");
+        std::fs::write(&config, "").expect("write config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("sluice.log"))
+            .expect("open log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .arg("--port")
+            .arg("0")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        // A developer's SLUICE_* variables would change the daemon under test.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SLUICE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("spawn sluice");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let Some(url) = line.trim().strip_prefix("sluice listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.join("sluice.log")).unwrap_or_default();
+            panic!("sluice did not start ({read:?}, stdout {line:?}); its log:\n{log}");
+        };
+        let addr: SocketAddr =
+            url.strip_prefix("http://").and_then(|a| a.parse().ok()).expect("address in banner");
+        Server { child, _stdout: stdout, addr, endpoint: url.to_string(), _owned_dir: None }
+    }
+
+    /// SIGKILL, as a crash would: nothing gets a chance to flush.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill sluice");
+        self.child.wait().expect("reap sluice");
+    }
+
+    /// SIGTERM, then waits (up to `within`) for the process to exit on its own.
+    pub fn terminate(mut self, within: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("try_wait") {
+                return exit;
+            }
+            assert!(Instant::now() < deadline, "sluice did not exit within {within:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// An SDK client for this daemon: dummy credentials, us-east-1, plain HTTP, and no
+    /// retries, so an unexpected 5xx fails the test instead of being retried away.
+    pub fn client(&self) -> aws_sdk_dynamodb::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "it"))
+            .endpoint_url(&self.endpoint)
+            .http_client(http)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder().operation_timeout(Duration::from_secs(20)).build(),
+            )
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// A DynamoDB request with valid-looking auth: `X-Amz-Target: DynamoDB_20120810.<op>`
+    /// (or `target` as is when it contains a dot), plus `headers`, which replace the
+    /// defaults of the same name.
+    pub async fn post(&self, target: &str, body: &[u8], headers: &[(&str, &str)]) -> RawResponse {
+        let target = if target.contains('.') {
+            target.to_string()
+        } else {
+            format!("DynamoDB_20120810.{target}")
+        };
+        let mut all = vec![
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", target.as_str()),
+            ("X-Amz-Date", "20260101T000000Z"),
+            ("Authorization", AUTH),
+        ];
+        all.retain(|(name, _)| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
+        all.extend_from_slice(headers);
+        self.request("POST", "/", &all, body).await
+    }
+
+    /// Any HTTP/1.1 request: only `Host`, `Content-Length` and `Connection: close` are
+    /// added, so tests control every other header.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+        let mut wire = head.into_bytes();
+        wire.extend_from_slice(body);
+        self.exchange(wire).await
+    }
+
+    /// Writes `request` as is and reads the response until the server closes. Writing
+    /// runs alongside reading: a server may answer (413) before it has read everything.
+    pub async fn exchange(&self, request: Vec<u8>) -> RawResponse {
+        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        let (mut rd, mut wr) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            // A server that answers early may close before it read all of it: ignore that.
+            let _ = wr.write_all(&request).await;
+            let _ = wr.flush().await;
+            wr
+        });
+        let mut raw = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut raw)).await;
+        let read = read.expect("response within 20s");
+        // A reset after the whole response arrived is fine (the 413 case); parse what came.
+        if let Err(e) = read {
+            assert!(!raw.is_empty(), "reading the response failed before any byte: {e}");
+        }
+        drop(writer.await);
+        RawResponse::parse(&raw)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn parse(raw: &[u8]) -> RawResponse {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+        let head = std::str::from_utf8(&raw[..split]).expect("ASCII head");
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let rest = &raw[split + 4..];
+        let chunked = headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+        RawResponse { status, headers, body }
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { return body };
+        let size_text = std::str::from_utf8(&rest[..eol]).unwrap_or("0");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            return body;
+        }
+        let start = eol + 2;
+        let end = (start + size).min(rest.len());
+        body.extend_from_slice(&rest[start..end]);
+        rest = rest.get(end + 2..).unwrap_or_default();
+    }
+}
+
+/// The sanitized error code and message of a failed SDK call; panics on success.
+pub fn error_of<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, E>,
+) -> (String, String) {
+    match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => (
+            e.code().unwrap_or_else(|| panic!("error without a code: {e:?}")).to_string(),
+            e.message().unwrap_or_default().to_string(),
+        ),
+    }
+}
+
+/// Creates an on-demand table keyed by `pk` (S), and by `sk` (N) when `range` is set.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, range: bool) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = |n: &str, t| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(t).build().unwrap()
+    };
+    let key =
+        |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash));
+    if range {
+        request = request
+            .attribute_definitions(attr("sk", ScalarAttributeType::N))
+            .key_schema(key("sk", KeyType::Range));
+    }
+    request.send().await.expect("create table");
+}
