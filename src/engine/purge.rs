@@ -11,13 +11,21 @@ const PURGE_BATCH: usize = 1000;
 pub fn spawn(store: Arc<Store>, committer: CommitHandle, table_id: u64) {
     tokio::spawn(async move {
         let prefix = keys::table_items_prefix(table_id);
+        let end = keys::table_items_prefix(table_id + 1);
+        // Each batch resumes after the last key deleted, so no batch walks over the
+        // tombstones the previous ones left.
+        let mut start = prefix.clone();
         loop {
             let batch: Vec<Mutation> = store
-                .scan_prefix(Space::Items, &prefix)
+                .scan_range(Space::Items, start.clone(), end.clone())
                 .take(PURGE_BATCH)
                 .filter_map(Result::ok)
                 .map(|(k, _)| Mutation::delete(Space::Items, k))
                 .collect();
+            if let Some(last) = batch.last() {
+                start = last.key.clone();
+                start.push(0);
+            }
             let done = batch.len() < PURGE_BATCH;
             if !batch.is_empty() && committer.commit(batch, 0).await.is_err() {
                 return;
