@@ -266,6 +266,7 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 }
 
 /// The sanitized error code and message of a failed SDK call; panics on success.
+#[track_caller]
 pub fn error_of<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
     result: Result<T, E>,
 ) -> (String, String) {
