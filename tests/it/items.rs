@@ -205,7 +205,6 @@ async fn return_values_all_old_on_put_and_delete() {
 /// AWS answers PutItem/DeleteItem with a valid but disallowed ReturnValues with its own
 /// sentence (dynalite's recorded tests; ExtendDB verified it against us-east-1).
 #[tokio::test]
-#[ignore = "bug in src/api/dynamodb/items.rs: check_return_values reports the enum constraint instead of AWS's sentence"]
 async fn put_and_delete_refuse_other_return_values() {
     let server = Server::start();
     let client = server.client();
