@@ -119,7 +119,14 @@ impl<'de> Deserialize<'de> for WireValues {
         };
         let mut out = HashMap::with_capacity(map.len());
         for (k, v) in map {
-            out.insert(k, AttributeValue::from_json(&v).map_err(model_error)?);
+            // AWS names the placeholder whose value is invalid.
+            let value = AttributeValue::from_json(&v).map_err(|e| match e {
+                model::Error::Validation(m) => model_error(model::Error::Validation(format!(
+                    "ExpressionAttributeValues contains invalid value: {m} for key {k}"
+                ))),
+                other => model_error(other),
+            })?;
+            out.insert(k, value);
         }
         Ok(WireValues(out))
     }

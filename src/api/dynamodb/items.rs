@@ -15,7 +15,7 @@ use crate::api::validate::Validator;
 use crate::api::wire::{WireItem, WireValues};
 use crate::engine::{Engine, Table, WriteError, WriteOutcome};
 use crate::model::expr::{self, Condition, ExprContext, Projection, UpdateExpr};
-use crate::model::{Item, value};
+use crate::model::{Item, legacy, value};
 use crate::protocol::RequestContext;
 
 /// The expression-related members every item operation may carry.
@@ -74,13 +74,9 @@ fn expression_context<'a>(
             ));
         }
     }
-    if names.is_some_and(HashMap::is_empty) {
-        return Err(DynamoError::validation("ExpressionAttributeNames must not be empty"));
-    }
-    if values.is_some_and(|v| v.0.is_empty()) {
-        return Err(DynamoError::validation("ExpressionAttributeValues must not be empty"));
-    }
-    Ok(ExprContext::new(names, values.map(|v| &v.0)))
+    let ctx = ExprContext::new(names, values.map(|v| &v.0));
+    ctx.check_maps()?;
+    Ok(ctx)
 }
 
 fn no_mixing(
@@ -105,10 +101,10 @@ fn condition(
     ctx: &mut ExprContext,
 ) -> Result<Option<Condition>, DynamoError> {
     if let Some(text) = &members.condition_expression {
-        return Ok(Some(expr::parse_condition(text, expr::ConditionKind::Condition, ctx)?));
+        return Ok(Some(expr::parse_condition(text, expr::ExprKind::Condition, ctx)?));
     }
     if let Some(expected) = &members.expected {
-        return Ok(expr::legacy::expected(expected, members.conditional_operator.as_deref())?);
+        return Ok(legacy::expected(expected, members.conditional_operator.as_deref())?);
     }
     Ok(None)
 }
@@ -274,7 +270,7 @@ fn projection(
                 )));
             }
         }
-        return Ok(Some(expr::legacy::attributes_to_get(names)?));
+        return Ok(Some(legacy::attributes_to_get(names)?));
     }
     Ok(None)
 }
@@ -372,7 +368,7 @@ pub async fn update_item(
     )?;
     let update: Option<UpdateExpr> = match (&input.update_expression, &input.attribute_updates) {
         (Some(text), _) => Some(expr::parse_update(text, &mut ctx)?),
-        (None, Some(updates)) => Some(expr::legacy::attribute_updates(updates)?),
+        (None, Some(updates)) => Some(legacy::attribute_updates(updates)?),
         (None, None) => None,
     };
     let cond = condition(e, &mut ctx)?;
@@ -380,12 +376,8 @@ pub async fn update_item(
     let table = usable_table(engine, input.table_name.as_deref())?;
     let meta = table.meta();
     let key = keys::from_key(&meta, &input.key.unwrap_or_default().0)?;
-    if let Some(update) = &update
-        && let Some(name) = meta.key_schema.names().find(|n| update.touches_attribute(n))
-    {
-        return Err(DynamoError::validation(format!(
-            "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
-        )));
+    if let Some(update) = &update {
+        update.check_keys(&meta.key_schema.names().collect::<Vec<_>>())?;
     }
     let key_item: Item = meta
         .key_schema
@@ -394,7 +386,9 @@ pub async fn update_item(
         .map(|(n, v)| (n.to_string(), v))
         .collect();
     let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
-    let touched: Vec<String> = update.as_ref().map(|u| u.touched_attributes()).unwrap_or_default();
+    let update_for_return = update.clone();
+    // AttributeUpdates words type mismatches its own way.
+    let legacy_updates = input.update_expression.is_none() && input.attribute_updates.is_some();
     let outcome = engine
         .write(
             &table,
@@ -404,9 +398,19 @@ pub async fn update_item(
                 check_condition(cond.as_ref(), old, return_old)?;
                 let mut item = old.cloned().unwrap_or(key_item);
                 if let Some(update) = &update {
-                    update
-                        .apply(&mut item)
-                        .map_err(|e| WriteError::Validation(e.message().to_string()))?;
+                    // A missing item starts as just its key; AWS then ignores REMOVEs of
+                    // nested paths that cannot exist.
+                    let applied = if old.is_some() {
+                        update.apply(&mut item)
+                    } else {
+                        update.apply_to_new(&mut item)
+                    };
+                    let applied = if legacy_updates {
+                        applied.map_err(legacy::legacy_update_error)
+                    } else {
+                        applied
+                    };
+                    applied.map_err(|e| WriteError::Validation(e.message().to_string()))?;
                 }
                 value::check_updated_item_size(&item)
                     .map_err(|e| WriteError::Validation(e.message().to_string()))?;
@@ -415,9 +419,7 @@ pub async fn update_item(
         )
         .await?;
     let pick = |item: &Option<Item>| -> Option<Value> {
-        let item = item.as_ref()?;
-        let picked: Item =
-            touched.iter().filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone()))).collect();
+        let picked = update_for_return.as_ref()?.returned_attributes(item.as_ref()?);
         (!picked.is_empty()).then(|| value::item_to_json(&picked))
     };
     let attributes = match input.return_values.as_deref() {
