@@ -12,7 +12,7 @@ mod storage;
 pub mod testing;
 #[cfg(test)]
 mod tests;
-mod wire_types;
+pub(crate) mod wire_types;
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;

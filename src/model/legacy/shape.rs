@@ -19,9 +19,10 @@ use serde_json::{Map, Value};
 
 use crate::model::Error;
 use crate::model::value::check_value_json;
+use crate::model::value::wire_types::{
+    MSG_FIELD_TYPE, MSG_STRUCTURE, check_bool, check_string, coerce_bool, ser,
+};
 
-const MSG_STRUCTURE: &str = "Start of structure or map found where not expected";
-const MSG_FIELD_TYPE: &str = "Unexpected field type";
 const MODEL: &str = "com.amazonaws.dynamodb.v20120810";
 
 /// Which legacy structure a map holds.
@@ -43,10 +44,6 @@ impl Structure {
             Structure::Update => "AttributeValueUpdate",
         }
     }
-}
-
-fn ser(msg: impl Into<String>) -> Error {
-    Error::serialization(msg)
 }
 
 /// Checks the JSON types of a whole legacy map parameter (null is absent).
@@ -101,53 +98,12 @@ fn member(
     m.get(key).map_or(Ok(()), check)
 }
 
-/// Jackson's name for the JSON token found instead of the expected type.
-fn token_name(x: &Value) -> &'static str {
-    match x {
-        Value::Bool(true) => "TRUE_VALUE",
-        Value::Bool(false) => "FALSE_VALUE",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "NUMBER_VALUE",
-        Value::Number(_) => "DECIMAL_VALUE",
-        _ => "STRING_VALUE",
-    }
-}
-
-fn check_string(x: &Value) -> Result<(), Error> {
-    match x {
-        Value::String(_) | Value::Null => Ok(()),
-        Value::Array(_) => Err(ser("Unrecognized collection type class java.lang.String")),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        _ => Err(ser(format!("{} cannot be converted to String", token_name(x)))),
-    }
-}
-
-fn check_bool(x: &Value) -> Result<(), Error> {
-    match x {
-        Value::Bool(_) | Value::Null => Ok(()),
-        Value::String(s) if coerce_bool(s).is_some() => Ok(()),
-        Value::String(_) => Err(ser("Unexpected token received from parser")),
-        Value::Array(_) => Err(ser("Unrecognized collection type class java.lang.Boolean")),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        Value::Number(_) => Err(ser(format!("{} cannot be converted to Boolean", token_name(x)))),
-    }
-}
-
 fn check_value_list(x: &Value) -> Result<(), Error> {
     match x {
         Value::Null => Ok(()),
         Value::Array(items) => items.iter().try_for_each(check_value_json),
         Value::Object(_) => Err(ser(MSG_STRUCTURE)),
         _ => Err(ser(MSG_FIELD_TYPE)),
-    }
-}
-
-/// The strings AWS's deserializer takes for a boolean (the rule `value::wire_types`
-/// records for `BOOL` / `NULL`).
-fn coerce_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Some(true),
-        "false" | "no" | "0" => Some(false),
-        _ => None,
     }
 }
 

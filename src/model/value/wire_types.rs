@@ -11,12 +11,12 @@ use serde_json::Value;
 
 use crate::model::Error;
 
-pub(super) const MSG_STRUCTURE: &str = "Start of structure or map found where not expected";
-pub(super) const MSG_FIELD_TYPE: &str = "Unexpected field type";
+pub(crate) const MSG_STRUCTURE: &str = "Start of structure or map found where not expected";
+pub(crate) const MSG_FIELD_TYPE: &str = "Unexpected field type";
 const MSG_MAP_AS_LIST: &str = "Unrecognized collection type java.util.Map<java.lang.String, \
      com.amazonaws.dynamodb.v20120810.AttributeValue>";
 
-pub(super) fn ser(msg: impl Into<String>) -> Error {
+pub(crate) fn ser(msg: impl Into<String>) -> Error {
     Error::serialization(msg)
 }
 
@@ -72,7 +72,7 @@ fn token_name(x: &Value) -> &'static str {
     }
 }
 
-fn check_string(x: &Value) -> Result<(), Error> {
+pub(crate) fn check_string(x: &Value) -> Result<(), Error> {
     match x {
         Value::String(_) | Value::Null => Ok(()),
         Value::Array(_) => Err(ser("Unrecognized collection type class java.lang.String")),
@@ -81,7 +81,7 @@ fn check_string(x: &Value) -> Result<(), Error> {
     }
 }
 
-fn check_bool(x: &Value) -> Result<(), Error> {
+pub(crate) fn check_bool(x: &Value) -> Result<(), Error> {
     match x {
         Value::Bool(_) | Value::Null => Ok(()),
         Value::String(s) if coerce_bool(s).is_some() => Ok(()),
@@ -95,7 +95,7 @@ fn check_bool(x: &Value) -> Result<(), Error> {
 /// The strings AWS's deserializer takes for a boolean. The recordings show {"NULL":
 /// "no"} reaching validation as false while "23" is refused; the rest of this list
 /// (case-insensitive true/false/yes/no/1/0) is dynalite's older recorded rule.
-fn coerce_bool(s: &str) -> Option<bool> {
+pub(crate) fn coerce_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" => Some(true),
         "false" | "no" | "0" => Some(false),
