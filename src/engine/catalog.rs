@@ -118,9 +118,98 @@ pub struct TableMeta {
     pub table_class: Option<String>,
     /// Writer partitions, fixed at creation so routing never changes under stored data.
     pub partitions: u32,
+    /// Secondary indexes, in creation order (LSIs first, as CreateTable lists them).
+    #[serde(default)]
+    pub indexes: Vec<IndexMeta>,
+    /// The id the next index gets: ids prefix index storage keys and are never reused.
+    #[serde(default = "first_index_id")]
+    pub next_index_id: u32,
+}
+
+fn first_index_id() -> u32 {
+    1
+}
+
+/// Which attributes an index copies from the item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProjectionKind {
+    All,
+    KeysOnly,
+    Include(Vec<String>),
+}
+
+impl ProjectionKind {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProjectionKind::All => "ALL",
+            ProjectionKind::KeysOnly => "KEYS_ONLY",
+            ProjectionKind::Include(_) => "INCLUDE",
+        }
+    }
+}
+
+/// A secondary index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    /// Pinned within the table; prefixes the index's storage keys.
+    pub id: u32,
+    pub name: String,
+    /// A GSI (true) or an LSI (false).
+    pub global: bool,
+    pub key_schema: KeySchema,
+    pub projection: ProjectionKind,
+    /// GSIs of provisioned tables carry their own throughput.
+    pub throughput: Option<Throughput>,
+    /// True while a GSI added by UpdateTable is being filled from existing items.
+    pub backfilling: bool,
+}
+
+impl IndexMeta {
+    /// The item as this index stores it: its projection, always with the table's and
+    /// the index's key attributes. `None` when the item lacks an index key attribute.
+    pub fn entry(&self, table_keys: &KeySchema, item: &Item) -> Option<Item> {
+        let hash = item.get(&self.key_schema.hash.name)?;
+        if !self.key_schema.hash.ty.matches(hash) {
+            return None;
+        }
+        if let Some(range) = &self.key_schema.range {
+            let value = item.get(&range.name)?;
+            if !range.ty.matches(value) {
+                return None;
+            }
+        }
+        Some(match &self.projection {
+            ProjectionKind::All => item.clone(),
+            ProjectionKind::KeysOnly | ProjectionKind::Include(_) => {
+                let extra: &[String] = match &self.projection {
+                    ProjectionKind::Include(names) => names,
+                    _ => &[],
+                };
+                item.iter()
+                    .filter(|(name, _)| {
+                        table_keys.is_key(name)
+                            || self.key_schema.is_key(name)
+                            || extra.contains(name)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }
+        })
+    }
+
+    /// The index ARN.
+    pub fn arn(&self, table_arn: &str) -> String {
+        format!("{table_arn}/index/{}", self.name)
+    }
 }
 
 impl TableMeta {
+    /// An index by name.
+    pub fn index(&self, name: &str) -> Option<&IndexMeta> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
     /// The table ARN.
     pub fn arn(&self, region: &str, account: &str) -> String {
         format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name)

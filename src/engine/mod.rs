@@ -2,6 +2,8 @@
 //! layer above it speaks DynamoDB, the storage layer below it speaks bytes.
 
 pub mod catalog;
+pub mod index;
+pub mod indexes;
 pub mod purge;
 pub mod writer;
 
@@ -19,7 +21,7 @@ use crate::model::{AttributeValue, Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
 pub use catalog::{KeyAttribute, KeySchema, ScalarType, TableMeta};
-pub use writer::{Mutator, TableCounters, WriteError, WriteOutcome};
+pub use writer::{Mutator, SharedMeta, TableCounters, WriteError, WriteOutcome};
 
 use writer::{Partition, WriteRequest, WriterMsg};
 
@@ -36,7 +38,7 @@ pub enum EngineError {
 
 /// A live table: its metadata, its writers and its counters.
 pub struct Table {
-    meta: RwLock<Arc<TableMeta>>,
+    meta: SharedMeta,
     writers: Vec<mpsc::Sender<WriterMsg>>,
     pub counters: Arc<TableCounters>,
     /// This table's series of `sluice_table_items` / `sluice_table_size_bytes`, resolved
@@ -110,13 +112,14 @@ impl Engine {
                 .map_err(|e| StorageError::Corrupt(format!("table record: {e}")))?;
             engine.start_table(meta)?;
         }
+        engine.resume_index_work()?;
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
             let (key, _) = marker?;
             if let Some(id) = key.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
             {
-                purge::spawn(engine.store.clone(), engine.committer.clone(), id);
+                purge::table(engine.store.clone(), engine.committer.clone(), id);
             }
         }
         Ok(engine)
@@ -124,8 +127,23 @@ impl Engine {
 
     fn start_table(&self, meta: TableMeta) -> Result<Arc<Table>, StorageError> {
         let counters = Arc::new(TableCounters::default());
+        let shared: SharedMeta = Arc::new(RwLock::new(Arc::new(meta.clone())));
         let mut writers = Vec::new();
         for index in 0..meta.partitions {
+            let mut index_stats = std::collections::HashMap::new();
+            for idx in &meta.indexes {
+                let key = keys::index_stats(meta.id, idx.id, index);
+                if let Some(v) = self.store.get(Space::Meta, &key)? {
+                    index_stats.insert(idx.id, keys::decode_stats(&v)?);
+                }
+            }
+            {
+                let mut totals = counters.indexes.lock().unwrap_or_else(|e| e.into_inner());
+                for (id, (n, b)) in &index_stats {
+                    let total = totals.entry(*id).or_default();
+                    (total.0, total.1) = (total.0 + n, total.1 + b);
+                }
+            }
             let (items, bytes) =
                 match self.store.get(Space::Meta, &keys::partition_stats(meta.id, index))? {
                     Some(v) => keys::decode_stats(&v)?,
@@ -137,6 +155,8 @@ impl Engine {
             let partition = Partition {
                 table_id: meta.id,
                 index,
+                meta: shared.clone(),
+                index_stats,
                 store: self.store.clone(),
                 committer: self.committer.clone(),
                 counters: counters.clone(),
@@ -152,13 +172,7 @@ impl Engine {
         let bytes_gauge = self.metrics.table_size_bytes.with_label_values(&[&name]);
         items_gauge.set(counters.items.load(Ordering::Relaxed));
         bytes_gauge.set(counters.bytes.load(Ordering::Relaxed));
-        let table = Arc::new(Table {
-            meta: RwLock::new(Arc::new(meta)),
-            writers,
-            counters,
-            items_gauge,
-            bytes_gauge,
-        });
+        let table = Arc::new(Table { meta: shared, writers, counters, items_gauge, bytes_gauge });
         self.tables.insert(name, table.clone());
         Ok(table)
     }
@@ -239,7 +253,7 @@ impl Engine {
     pub async fn delete_table(
         &self,
         name: &str,
-    ) -> Result<(Arc<TableMeta>, i64, i64), EngineError> {
+    ) -> Result<(Arc<TableMeta>, Arc<TableCounters>), EngineError> {
         let _guard = self.control.lock().await;
         let (_, table) = self.tables.remove(name).ok_or(EngineError::TableNotFound)?;
         for writer in &table.writers {
@@ -259,10 +273,8 @@ impl Engine {
             )
             .await?;
         self.metrics.forget_table(name);
-        purge::spawn(self.store.clone(), self.committer.clone(), meta.id);
-        let items = table.counters.items.load(Ordering::Relaxed);
-        let bytes = table.counters.bytes.load(Ordering::Relaxed);
-        Ok((meta, items, bytes))
+        purge::table(self.store.clone(), self.committer.clone(), meta.id);
+        Ok((meta, table.counters.clone()))
     }
 
     /// Reads an item by its storage key (see `storage::keys::item_key`).

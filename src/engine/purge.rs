@@ -1,5 +1,6 @@
-//! Purging a deleted table's items in the background, in bounded batches, resumable after
-//! a restart (the deleted-table marker stays until the last item is gone).
+//! Purging what a deleted table or index left behind (items, index entries, statistics)
+//! in the background, in bounded batches, resumable after a restart: the deletion marker
+//! stays until the last key is gone and is removed in the same batch as the statistics.
 
 use std::sync::Arc;
 
@@ -7,42 +8,78 @@ use crate::storage::{CommitHandle, Mutation, Space, Store, keys};
 
 const PURGE_BATCH: usize = 1000;
 
-/// Starts purging table `table_id`'s items and statistics.
-pub fn spawn(store: Arc<Store>, committer: CommitHandle, table_id: u64) {
+/// Starts purging table `table_id`: its items, its index entries, its statistics.
+pub fn table(store: Arc<Store>, committer: CommitHandle, table_id: u64) {
+    let (start, end) = (keys::table_items_prefix(table_id), keys::table_items_prefix(table_id + 1));
+    let mut stats_prefix = b"x".to_vec();
+    stats_prefix.extend_from_slice(&table_id.to_be_bytes());
+    spawn(
+        store,
+        committer,
+        vec![(Space::Items, start.clone(), end.clone()), (Space::Indexes, start, end)],
+        vec![keys::partition_stats_prefix(table_id), stats_prefix],
+        keys::deleted_table(table_id),
+    );
+}
+
+/// Starts purging index `index_id` of table `table_id`: its entries and statistics.
+pub fn index(store: Arc<Store>, committer: CommitHandle, table_id: u64, index_id: u32) {
+    let start = keys::index_prefix(table_id, index_id);
+    let end = match index_id.checked_add(1) {
+        Some(next) => keys::index_prefix(table_id, next),
+        None => keys::table_items_prefix(table_id + 1),
+    };
+    spawn(
+        store,
+        committer,
+        vec![(Space::Indexes, start, end)],
+        vec![keys::index_stats_prefix(table_id, index_id)],
+        keys::deleted_index(table_id, index_id),
+    );
+}
+
+fn spawn(
+    store: Arc<Store>,
+    committer: CommitHandle,
+    ranges: Vec<(Space, Vec<u8>, Vec<u8>)>,
+    meta_prefixes: Vec<Vec<u8>>,
+    marker: Vec<u8>,
+) {
     tokio::spawn(async move {
-        let prefix = keys::table_items_prefix(table_id);
-        let end = keys::table_items_prefix(table_id + 1);
-        // Each batch resumes after the last key deleted, so no batch walks over the
-        // tombstones the previous ones left.
-        let mut start = prefix.clone();
-        loop {
-            let batch: Vec<Mutation> = store
-                .scan_range(Space::Items, start.clone(), end.clone())
-                .take(PURGE_BATCH)
-                .filter_map(Result::ok)
-                .map(|(k, _)| Mutation::delete(Space::Items, k))
-                .collect();
-            if let Some(last) = batch.last() {
-                start = last.key.clone();
-                start.push(0);
+        for (space, mut start, end) in ranges {
+            // Each batch resumes after the last key deleted, so no batch walks over the
+            // tombstones the previous ones left.
+            loop {
+                let batch: Vec<Mutation> = store
+                    .scan_range(space, start.clone(), end.clone())
+                    .take(PURGE_BATCH)
+                    .filter_map(Result::ok)
+                    .map(|(k, _)| Mutation::delete(space, k))
+                    .collect();
+                if let Some(last) = batch.last() {
+                    start = last.key.clone();
+                    start.push(0);
+                }
+                let done = batch.len() < PURGE_BATCH;
+                if !batch.is_empty() && committer.commit(batch, 0).await.is_err() {
+                    return;
+                }
+                if done {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
-            let done = batch.len() < PURGE_BATCH;
-            if !batch.is_empty() && committer.commit(batch, 0).await.is_err() {
-                return;
-            }
-            if done {
-                break;
-            }
-            tokio::task::yield_now().await;
         }
-        let mut last: Vec<Mutation> = store
-            .scan_prefix(Space::Meta, &keys::partition_stats_prefix(table_id))
-            .filter_map(Result::ok)
+        let mut last: Vec<Mutation> = meta_prefixes
+            .iter()
+            .flat_map(|p| {
+                store.scan_prefix(Space::Meta, p).filter_map(Result::ok).collect::<Vec<_>>()
+            })
             .map(|(k, _)| Mutation::delete(Space::Meta, k))
             .collect();
-        last.push(Mutation::delete(Space::Meta, keys::deleted_table(table_id)));
+        last.push(Mutation::delete(Space::Meta, marker));
         if let Err(e) = committer.commit(last, 0).await {
-            tracing::warn!("purge of table {table_id} will resume at next start: {e}");
+            tracing::warn!("purge will resume at next start: {e}");
         }
     });
 }

@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 pub enum Space {
     Meta,
     Items,
+    Indexes,
 }
 
 /// One put (`Some`) or delete (`None`) of a key.

@@ -6,11 +6,22 @@
 //!   b"n" b"next_table_id"                       -> u64 BE
 //!   b"s" <table id u64 BE> <partition u32 BE>   -> partition stats: items i64 BE, bytes i64 BE
 //!   b"d" <table id u64 BE>                      -> table deleted, its items still being purged
+//!   b"x" <table id u64 BE> <index id u32 BE> <partition u32 BE>
+//!                                               -> index stats: entries i64 BE, bytes i64 BE
+//!   b"e" <table id u64 BE> <index id u32 BE>    -> index deleted, its entries still being purged
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>
 //!   range component: <type tag u8> <bytes>      (memcmp order == DynamoDB's sort order)
 //! ```
+//!
+//! indexes keyspace (secondary indexes: one entry per item that has the index's keys)
+//!   <table id u64 BE> <index id u32 BE> <hash component> [<delimited range component>]
+//!   <item key without the table id>             -> the projected item
+//!   delimited range component: <type tag u8> then, for S and B, the bytes with 0x00
+//!   escaped as 0x00 0xFF and a 0x00 0x00 terminator; for N the self-delimiting
+//!   `Number::sort_key_bytes` (so entries still sort by the index range key, and the
+//!   table's primary key that follows makes each entry unique)
 //!
 //! Key bytes of a value: S is its UTF-8, B its raw bytes, N its order-preserving
 //! `Number::sort_key_bytes` (so "1" and "1.0" are one key). The hash component is length
@@ -82,14 +93,18 @@ pub fn item_key(table_id: u64, hash: &AttributeValue, range: Option<&AttributeVa
 
 /// Prefix of every item that shares one partition key value.
 pub fn partition_prefix(table_id: u64, hash: &AttributeValue) -> Vec<u8> {
-    let (tag, bytes) = component(hash);
-    let mut k = Vec::with_capacity(8 + 3 + bytes.len() + 16);
+    let mut k = Vec::with_capacity(64);
     k.extend_from_slice(&table_id.to_be_bytes());
+    push_hash_component(&mut k, hash);
+    k
+}
+
+fn push_hash_component(k: &mut Vec<u8>, hash: &AttributeValue) {
+    let (tag, bytes) = component(hash);
     k.push(tag);
     // Partition key values are at most 2048 bytes, so a u16 length always fits.
     k.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
     k.extend_from_slice(&bytes);
-    k
 }
 
 /// The hash component's bytes alone (stable input to partition routing).
@@ -122,6 +137,81 @@ pub fn decode_component(tag: u8, bytes: &[u8]) -> Result<AttributeValue, Storage
         TAG_B => Ok(AttributeValue::B(bytes.to_vec())),
         other => Err(StorageError::Corrupt(format!("unknown key tag {other}"))),
     }
+}
+
+/// An index's statistics for one table partition.
+pub fn index_stats(table_id: u64, index_id: u32, partition: u32) -> Vec<u8> {
+    let mut k = index_stats_prefix(table_id, index_id);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+/// Prefix of all statistics of one index.
+pub fn index_stats_prefix(table_id: u64, index_id: u32) -> Vec<u8> {
+    let mut k = b"x".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.extend_from_slice(&index_id.to_be_bytes());
+    k
+}
+
+/// The marker of a deleted index whose entries are still being purged.
+pub fn deleted_index(table_id: u64, index_id: u32) -> Vec<u8> {
+    let mut k = b"e".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.extend_from_slice(&index_id.to_be_bytes());
+    k
+}
+
+/// Prefix of every deleted-index marker.
+pub const DELETED_INDEX_PREFIX: &[u8] = b"e";
+
+/// Prefix of every entry of one index.
+pub fn index_prefix(table_id: u64, index_id: u32) -> Vec<u8> {
+    let mut k = table_id.to_be_bytes().to_vec();
+    k.extend_from_slice(&index_id.to_be_bytes());
+    k
+}
+
+/// Prefix of every entry of one index that shares one index partition key value.
+pub fn index_partition_prefix(table_id: u64, index_id: u32, hash: &AttributeValue) -> Vec<u8> {
+    let mut k = index_prefix(table_id, index_id);
+    push_hash_component(&mut k, hash);
+    k
+}
+
+/// The key of one index entry: the index's key values, then the item's own key
+/// (`item_key` without its table id), so entries with equal index keys stay distinct.
+pub fn index_entry_key(
+    table_id: u64,
+    index_id: u32,
+    hash: &AttributeValue,
+    range: Option<&AttributeValue>,
+    item_key: &[u8],
+) -> Vec<u8> {
+    let mut k = index_partition_prefix(table_id, index_id, hash);
+    if let Some(range) = range {
+        push_delimited_component(&mut k, range);
+    }
+    k.extend_from_slice(item_key.get(8..).unwrap_or_default());
+    k
+}
+
+/// Appends a range component that marks its own end and keeps memcmp order.
+pub fn push_delimited_component(k: &mut Vec<u8>, value: &AttributeValue) {
+    let (tag, bytes) = component(value);
+    k.push(tag);
+    if tag == TAG_N {
+        // Number sort-key bytes are self-delimiting.
+        k.extend_from_slice(&bytes);
+        return;
+    }
+    for b in bytes {
+        k.push(b);
+        if b == 0 {
+            k.push(0xFF);
+        }
+    }
+    k.extend_from_slice(&[0, 0]);
 }
 
 /// Encodes partition statistics.
@@ -164,7 +254,33 @@ mod tests {
         assert!(!ab.starts_with(&prefix));
     }
 
+    #[test]
+    fn index_entries_sort_by_index_range_then_item() {
+        let s = |x: &str| AttributeValue::S(x.into());
+        let item_a = item_key(3, &s("p1"), None);
+        let item_b = item_key(3, &s("p2"), None);
+        let k = |r: &str, item: &[u8]| index_entry_key(3, 1, &s("g"), Some(&s(r)), item);
+        // "a" < "a\0" < "ab": the terminator and escaping keep string order.
+        assert!(k("a", &item_b) < k("a\0", &item_a));
+        assert!(k("a\0", &item_b) < k("ab", &item_a));
+        assert!(k("a", &item_a) < k("a", &item_b));
+        assert!(k("a", &item_a).starts_with(&index_partition_prefix(3, 1, &s("g"))));
+    }
+
     proptest! {
+        #[test]
+        fn delimited_components_keep_order(a in proptest::collection::vec(any::<u8>(), 0..12), b in proptest::collection::vec(any::<u8>(), 0..12), suffix_a in proptest::collection::vec(any::<u8>(), 0..6), suffix_b in proptest::collection::vec(any::<u8>(), 0..6)) {
+            let mut ka = Vec::new();
+            push_delimited_component(&mut ka, &AttributeValue::B(a.clone()));
+            ka.extend_from_slice(&suffix_a);
+            let mut kb = Vec::new();
+            push_delimited_component(&mut kb, &AttributeValue::B(b.clone()));
+            kb.extend_from_slice(&suffix_b);
+            if a != b {
+                prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            }
+        }
+
         #[test]
         fn range_keys_sort_like_numbers(a in -1_000_000i64..1_000_000, b in -1_000_000i64..1_000_000, fa in 0u32..1000, fb in 0u32..1000) {
             let (x, y) = (format!("{a}.{fa:03}"), format!("{b}.{fb:03}"));

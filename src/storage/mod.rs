@@ -39,6 +39,8 @@ pub struct Store {
     pub meta: Keyspace,
     /// Items of every table, keyed by table id then item key.
     pub items: Keyspace,
+    /// Secondary index entries of every table.
+    pub indexes: Keyspace,
     durability: Durability,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -73,7 +75,8 @@ impl Store {
         let db = Database::builder(path).manual_journal_persist(true).open()?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
         let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
-        Ok(Store { db, meta, items, durability, _temp_dir: None })
+        let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
+        Ok(Store { db, meta, items, indexes, durability, _temp_dir: None })
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -85,6 +88,7 @@ impl Store {
         match space {
             Space::Meta => &self.meta,
             Space::Items => &self.items,
+            Space::Indexes => &self.indexes,
         }
     }
 

@@ -4,6 +4,7 @@
 mod errors;
 mod expressions;
 mod harness;
+mod indexes;
 mod items;
 mod restart;
 mod tables;

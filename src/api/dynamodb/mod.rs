@@ -2,6 +2,7 @@
 //! logic runs; each operation decodes its input, runs its handler and encodes its output.
 
 pub mod error;
+pub mod indexes;
 pub mod items;
 pub mod keys;
 pub mod misc;

@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::DynamoError;
+use super::indexes::{self, GsiUpdate, IndexChange, IndexInput};
 use crate::api::validate::Validator;
 use crate::api::wire::epoch_seconds;
 use crate::engine::catalog::{StreamSettings, Throughput};
-use crate::engine::{Engine, EngineError, KeyAttribute, KeySchema, ScalarType, TableMeta};
+use crate::engine::{
+    Engine, EngineError, KeyAttribute, KeySchema, ScalarType, TableCounters, TableMeta,
+};
 use crate::protocol::RequestContext;
 
 /// The largest capacity AWS accepts for either unit.
@@ -65,8 +68,8 @@ pub struct CreateTableInput {
     pub tags: Option<Vec<Tag>>,
     pub deletion_protection_enabled: Option<bool>,
     pub table_class: Option<String>,
-    pub local_secondary_indexes: Option<Value>,
-    pub global_secondary_indexes: Option<Value>,
+    pub local_secondary_indexes: Option<Vec<IndexInput>>,
+    pub global_secondary_indexes: Option<Vec<IndexInput>>,
 }
 
 /// `{"TableDescription": ...}`.
@@ -156,6 +159,12 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
             v.one_of(k.key_type.as_deref(), &format!("{at}.keyType"), &["HASH", "RANGE"]);
         }
     }
+    indexes::check_members(&mut v, input.local_secondary_indexes.as_ref(), "localSecondaryIndexes");
+    indexes::check_members(
+        &mut v,
+        input.global_secondary_indexes.as_ref(),
+        "globalSecondaryIndexes",
+    );
     v.one_of(input.billing_mode.as_deref(), "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
     if let Some(s) = &input.stream_specification {
         v.not_null(s.stream_enabled.as_ref(), "streamSpecification.streamEnabled");
@@ -256,11 +265,9 @@ fn key_schema(input: &CreateTableInput) -> Result<(KeySchema, Vec<KeyAttribute>)
             "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
         ));
     }
-    if input.local_secondary_indexes.is_some() || input.global_secondary_indexes.is_some() {
-        // Secondary indexes are the next issue's work; refusing beats ignoring them.
-        return Err(invalid("Secondary indexes are not supported by this version of sluice"));
-    }
-    if ks.len() != defs.len() {
+    let has_indexes =
+        input.local_secondary_indexes.is_some() || input.global_secondary_indexes.is_some();
+    if !has_indexes && ks.len() != defs.len() {
         return Err(invalid(
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
@@ -316,6 +323,17 @@ pub async fn create_table(
     let (mode, read, write) =
         billing(input.billing_mode.as_deref(), input.provisioned_throughput.as_ref())?;
     let (schema, defs) = key_schema(&input)?;
+    let secondary = indexes::create(
+        input.local_secondary_indexes.as_ref(),
+        input.global_secondary_indexes.as_ref(),
+        &defs,
+        &schema,
+        mode == "PAY_PER_REQUEST",
+    )?;
+    if !secondary.is_empty() {
+        indexes::check_definitions_used(&defs, &indexes::keys_used(&schema, &secondary))?;
+    }
+    let next_index_id = secondary.len() as u32 + 1;
     let stream = stream_settings(input.stream_specification.as_ref())?;
     let now = engine.clock.now_millis();
     let meta = TableMeta {
@@ -334,6 +352,8 @@ pub async fn create_table(
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         table_class: input.table_class.clone(),
         partitions: engine.config.dynamodb.partitions_per_table,
+        indexes: secondary,
+        next_index_id,
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
@@ -341,7 +361,7 @@ pub async fn create_table(
         }
         other => other.into(),
     })?;
-    let mut description = describe(engine, ctx, &meta, 0, 0);
+    let mut description = describe(engine, ctx, &meta, &TableCounters::default());
     description["TableStatus"] = json!("CREATING");
     Ok(TableDescriptionOutput { table_description: description })
 }
@@ -360,11 +380,7 @@ pub async fn describe_table(
 ) -> Result<DescribeTableOutput, DynamoError> {
     let name = resolve_table_name(check_table_name(input.table_name.as_deref())?);
     let table = engine.table(name).ok_or_else(|| DynamoError::table_not_found(name))?;
-    let (items, bytes) = (
-        table.counters.items.load(Ordering::Relaxed),
-        table.counters.bytes.load(Ordering::Relaxed),
-    );
-    Ok(DescribeTableOutput { table: describe(engine, ctx, &table.meta(), items, bytes) })
+    Ok(DescribeTableOutput { table: describe(engine, ctx, &table.meta(), &table.counters) })
 }
 
 /// The TableDescription of `meta`.
@@ -372,9 +388,10 @@ pub fn describe(
     engine: &Engine,
     ctx: &RequestContext,
     meta: &TableMeta,
-    items: i64,
-    bytes: i64,
+    counters: &TableCounters,
 ) -> Value {
+    let items = counters.items.load(Ordering::Relaxed);
+    let bytes = counters.bytes.load(Ordering::Relaxed);
     let key_schema: Vec<Value> =
         std::iter::once(json!({"AttributeName": meta.key_schema.hash.name, "KeyType": "HASH"}))
             .chain(
@@ -422,6 +439,13 @@ pub fn describe(
         "BillingModeSummary": billing,
         "DeletionProtectionEnabled": meta.deletion_protection,
     });
+    let (lsis, gsis) = indexes::describe(meta, counters, &meta.arn(&ctx.region, &ctx.account_id));
+    if let Some(lsis) = lsis {
+        d["LocalSecondaryIndexes"] = lsis;
+    }
+    if let Some(gsis) = gsis {
+        d["GlobalSecondaryIndexes"] = gsis;
+    }
     if let Some(s) = &meta.stream {
         d["StreamSpecification"] =
             json!({"StreamEnabled": s.enabled, "StreamViewType": s.view_type});
@@ -480,7 +504,7 @@ pub struct UpdateTableInput {
     pub stream_specification: Option<StreamSpecification>,
     pub deletion_protection_enabled: Option<bool>,
     pub table_class: Option<String>,
-    pub global_secondary_index_updates: Option<Value>,
+    pub global_secondary_index_updates: Option<Vec<GsiUpdate>>,
 }
 
 /// UpdateTable: billing mode, throughput, deletion protection and table class.
@@ -501,27 +525,47 @@ pub async fn update_table(
             v.at_least(value, path, 1);
         }
     }
+    let creates: Vec<IndexInput> = input
+        .global_secondary_index_updates
+        .iter()
+        .flatten()
+        .filter_map(|u| u.create.clone())
+        .collect();
+    indexes::check_members(&mut v, Some(&creates), "globalSecondaryIndexUpdates");
     v.finish().map_err(DynamoError::Validation)?;
-    if input.global_secondary_index_updates.is_some() {
-        return Err(invalid("Secondary indexes are not supported by this version of sluice"));
-    }
     if input.stream_specification.is_some() {
         // Enabling and disabling streams arrives with the native Streams issue.
         return Err(invalid(
             "StreamSpecification updates are not supported by this version of sluice",
         ));
     }
-    if input.billing_mode.is_none()
-        && input.provisioned_throughput.is_none()
-        && input.deletion_protection_enabled.is_none()
-        && input.table_class.is_none()
-    {
+    let index_updates = input.global_secondary_index_updates.clone().unwrap_or_default();
+    let other_updates = input.billing_mode.is_some()
+        || input.provisioned_throughput.is_some()
+        || input.deletion_protection_enabled.is_some()
+        || input.table_class.is_some();
+    if !other_updates && index_updates.is_empty() {
         return Err(DynamoError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
         ));
     }
     let now = engine.clock.now_millis();
     let table = engine.table(&name).ok_or_else(|| DynamoError::table_not_found(&name))?;
+    if !index_updates.is_empty() {
+        update_indexes(
+            engine,
+            &name,
+            &table.meta(),
+            &index_updates,
+            input.attribute_definitions.as_ref(),
+        )
+        .await?;
+        if !other_updates {
+            let mut description = describe(engine, ctx, &table.meta(), &table.counters);
+            description["TableStatus"] = json!("UPDATING");
+            return Ok(TableDescriptionOutput { table_description: description });
+        }
+    }
     let meta = engine
         .update_table(&name, |meta: &mut TableMeta| -> Result<(), DynamoError> {
             let mode = input.billing_mode.clone().unwrap_or_else(|| meta.billing_mode.clone());
@@ -573,13 +617,78 @@ pub async fn update_table(
             Ok(())
         })
         .await?;
-    let (items, bytes) = (
-        table.counters.items.load(Ordering::Relaxed),
-        table.counters.bytes.load(Ordering::Relaxed),
-    );
-    let mut description = describe(engine, ctx, &meta, items, bytes);
+    let mut description = describe(engine, ctx, &meta, &table.counters);
     description["TableStatus"] = json!("UPDATING");
     Ok(TableDescriptionOutput { table_description: description })
+}
+
+/// Applies GlobalSecondaryIndexUpdates: at most one create or delete, plus throughput
+/// changes. A new index's key attributes come from the request's AttributeDefinitions.
+async fn update_indexes(
+    engine: &Arc<Engine>,
+    name: &str,
+    meta: &TableMeta,
+    updates: &[indexes::GsiUpdate],
+    new_defs: Option<&Vec<AttributeDefinition>>,
+) -> Result<(), DynamoError> {
+    let mut defs = meta.attribute_definitions.clone();
+    for d in new_defs.into_iter().flatten() {
+        let (Some(n), Some(ty)) =
+            (&d.attribute_name, d.attribute_type.as_deref().and_then(ScalarType::parse))
+        else {
+            continue;
+        };
+        match defs.iter_mut().find(|x| &x.name == n) {
+            Some(existing) if existing.ty != ty => {
+                return Err(invalid(&format!(
+                    "Cannot change the type of attribute {n} while it is used by the table or an index"
+                )));
+            }
+            Some(_) => {}
+            None => defs.push(KeyAttribute { name: n.clone(), ty }),
+        }
+    }
+    for change in indexes::plan_update(updates, meta, &defs)? {
+        match change {
+            IndexChange::Create(index) => {
+                let defs = defs.clone();
+                engine
+                    .add_index(name, index, |m: &mut TableMeta| -> Result<(), DynamoError> {
+                        m.attribute_definitions = defs;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            IndexChange::Delete(index_name) => {
+                engine
+                    .remove_index(
+                        name,
+                        &index_name,
+                        |m: &mut TableMeta| -> Result<(), DynamoError> {
+                            // AWS drops the definitions nothing uses any more.
+                            let used: Vec<String> = indexes::keys_used(&m.key_schema, &m.indexes)
+                                .into_iter()
+                                .map(str::to_string)
+                                .collect();
+                            m.attribute_definitions.retain(|d| used.contains(&d.name));
+                            Ok(())
+                        },
+                    )
+                    .await?;
+            }
+            IndexChange::Throughput(index_name, throughput) => {
+                engine
+                    .update_table(name, |m: &mut TableMeta| -> Result<(), DynamoError> {
+                        if let Some(index) = m.indexes.iter_mut().find(|i| i.name == index_name) {
+                            index.throughput = Some(throughput);
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// DeleteTable.
@@ -595,11 +704,11 @@ pub async fn delete_table(
             "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
         ));
     }
-    let (meta, items, bytes) = engine.delete_table(&name).await.map_err(|e| match e {
+    let (meta, counters) = engine.delete_table(&name).await.map_err(|e| match e {
         EngineError::TableNotFound => DynamoError::table_not_found(&name),
         other => other.into(),
     })?;
-    let mut description = describe(engine, ctx, &meta, items, bytes);
+    let mut description = describe(engine, ctx, &meta, &counters);
     description["TableStatus"] = json!("DELETING");
     Ok(TableDescriptionOutput { table_description: description })
 }

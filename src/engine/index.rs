@@ -1,0 +1,178 @@
+//! Secondary index maintenance: the index entries an item change adds and removes, in
+//! the same storage batch as the item, so an index never disagrees with its table.
+
+use std::collections::HashMap;
+
+use crate::engine::catalog::{IndexMeta, TableMeta};
+use crate::model::{AttributeValue, Item, value};
+use crate::storage::{Mutation, Space, keys};
+
+/// Entry and byte count changes per index id, for one group of writes.
+pub type IndexDeltas = HashMap<u32, (i64, i64)>;
+
+/// Refuses an item whose index key attributes have the wrong type or are empty, with
+/// AWS's messages (an item merely lacking them is fine: it is not in that index).
+pub fn check_index_keys(meta: &TableMeta, item: &Item) -> Result<(), String> {
+    for index in &meta.indexes {
+        for attr in index.key_schema.names() {
+            let Some(value) = item.get(attr) else { continue };
+            let ty = if index.key_schema.hash.name == attr {
+                index.key_schema.hash.ty
+            } else {
+                index.key_schema.range.as_ref().map_or(index.key_schema.hash.ty, |r| r.ty)
+            };
+            if !ty.matches(value) {
+                return Err(format!(
+                    "One or more parameter values were invalid: Type mismatch for Index Key {attr} Expected: {} Actual: {} IndexName: {}",
+                    ty.as_str(),
+                    value.type_name(),
+                    index.name
+                ));
+            }
+            let empty = matches!(value, AttributeValue::S(s) if s.is_empty())
+                || matches!(value, AttributeValue::B(b) if b.is_empty());
+            if empty {
+                return Err(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {attr}",
+                    index.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The storage key and projected item of `item`'s entry in `index`, if it has one.
+pub fn entry(
+    meta: &TableMeta,
+    index: &IndexMeta,
+    item: &Item,
+    item_key: &[u8],
+) -> Option<(Vec<u8>, Item)> {
+    let projected = index.entry(&meta.key_schema, item)?;
+    let hash = item.get(&index.key_schema.hash.name)?;
+    let range = index.key_schema.range.as_ref().and_then(|r| item.get(&r.name));
+    let key = keys::index_entry_key(meta.id, index.id, hash, range, item_key);
+    Some((key, projected))
+}
+
+/// Adds to `mutations` what keeps every index of `meta` in step with the item at
+/// `item_key` changing from `old` to `new`, and counts the changes in `deltas`.
+pub fn maintain(
+    meta: &TableMeta,
+    item_key: &[u8],
+    old: Option<&Item>,
+    new: Option<&Item>,
+    mutations: &mut Vec<Mutation>,
+    deltas: &mut IndexDeltas,
+) {
+    for index in &meta.indexes {
+        let before = old.and_then(|i| entry(meta, index, i, item_key));
+        let after = new.and_then(|i| entry(meta, index, i, item_key));
+        if before.as_ref() == after.as_ref() {
+            continue;
+        }
+        let delta = deltas.entry(index.id).or_default();
+        if let Some((key, projected)) = &before {
+            delta.0 -= 1;
+            delta.1 -= value::item_size(projected) as i64;
+            if after.as_ref().is_none_or(|(k, _)| k != key) {
+                mutations.push(Mutation::delete(Space::Indexes, key.clone()));
+            }
+        }
+        if let Some((key, projected)) = after {
+            delta.0 += 1;
+            delta.1 += value::item_size(&projected) as i64;
+            mutations.push(Mutation::put(Space::Indexes, key, value::encode_item(&projected)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::catalog::{KeyAttribute, KeySchema, ProjectionKind, ScalarType, Throughput};
+
+    fn s(x: &str) -> AttributeValue {
+        AttributeValue::S(x.into())
+    }
+
+    fn meta() -> TableMeta {
+        let key = |n: &str| KeyAttribute { name: n.into(), ty: ScalarType::S };
+        TableMeta {
+            version: 1,
+            id: 9,
+            name: "t".into(),
+            uuid: String::new(),
+            created_ms: 0,
+            key_schema: KeySchema { hash: key("pk"), range: None },
+            attribute_definitions: vec![key("pk"), key("g")],
+            billing_mode: "PAY_PER_REQUEST".into(),
+            billing_mode_updated_ms: None,
+            throughput: Throughput::default(),
+            stream: None,
+            tags: vec![],
+            deletion_protection: false,
+            table_class: None,
+            partitions: 1,
+            indexes: vec![IndexMeta {
+                id: 1,
+                name: "gsi".into(),
+                global: true,
+                key_schema: KeySchema { hash: key("g"), range: None },
+                projection: ProjectionKind::KeysOnly,
+                throughput: None,
+                backfilling: false,
+            }],
+            next_index_id: 2,
+        }
+    }
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs.iter().map(|(k, v)| (k.to_string(), s(v))).collect()
+    }
+
+    #[test]
+    fn entries_follow_the_index_key() {
+        let m = meta();
+        let key = keys::item_key(9, &s("a"), None);
+        let (mut muts, mut deltas) = (Vec::new(), IndexDeltas::new());
+        // Without the index key: no entry.
+        maintain(&m, &key, None, Some(&item(&[("pk", "a")])), &mut muts, &mut deltas);
+        assert!(muts.is_empty());
+        // Gains it: one put of the keys-only projection.
+        let with = item(&[("pk", "a"), ("g", "x"), ("other", "y")]);
+        maintain(&m, &key, Some(&item(&[("pk", "a")])), Some(&with), &mut muts, &mut deltas);
+        assert_eq!(muts.len(), 1);
+        let projected = value::decode_item(muts[0].value.as_ref().unwrap()).unwrap();
+        assert_eq!(projected, item(&[("pk", "a"), ("g", "x")]));
+        // Index key changes: the old entry goes, the new one comes.
+        let moved = item(&[("pk", "a"), ("g", "z")]);
+        maintain(&m, &key, Some(&with), Some(&moved), &mut muts, &mut deltas);
+        assert_eq!(muts.len(), 3);
+        assert!(muts[1].value.is_none());
+        // Only a non-projected attribute changes: nothing to do.
+        let touched = item(&[("pk", "a"), ("g", "z"), ("other", "q")]);
+        maintain(&m, &key, Some(&moved), Some(&touched), &mut muts, &mut deltas);
+        assert_eq!(muts.len(), 3);
+        assert_eq!(deltas[&1].0, 1);
+    }
+
+    #[test]
+    fn wrong_or_empty_index_keys_are_refused() {
+        let m = meta();
+        let mut bad = item(&[("pk", "a")]);
+        bad.insert("g".into(), AttributeValue::Bool(true));
+        assert!(
+            check_index_keys(&m, &bad)
+                .unwrap_err()
+                .contains("Type mismatch for Index Key g Expected: S Actual: BOOL IndexName: gsi")
+        );
+        assert!(
+            check_index_keys(&m, &item(&[("pk", "a"), ("g", "")]))
+                .unwrap_err()
+                .contains("IndexName: gsi, IndexKey: g")
+        );
+        assert!(check_index_keys(&m, &item(&[("pk", "a")])).is_ok());
+    }
+}

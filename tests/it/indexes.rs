@@ -1,0 +1,459 @@
+//! Secondary indexes through the SDK: LSIs and GSIs on CreateTable, their DescribeTable
+//! form and counts, index key validation on writes, GSIs added (with backfill) and
+//! removed by UpdateTable, and indexes surviving a restart.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
+    IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    ProvisionedThroughput, ScalarAttributeType,
+};
+
+use crate::harness::{Server, error_of};
+
+fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+}
+
+fn key(name: &str, ty: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+}
+
+fn projection(ty: ProjectionType, include: &[&str]) -> Projection {
+    let mut p = Projection::builder().projection_type(ty);
+    for name in include {
+        p = p.non_key_attributes(*name);
+    }
+    p.build()
+}
+
+fn gsi(name: &str, hash: &str, range: Option<&str>, p: Projection) -> GlobalSecondaryIndex {
+    let mut g =
+        GlobalSecondaryIndex::builder().index_name(name).key_schema(key(hash, KeyType::Hash));
+    if let Some(range) = range {
+        g = g.key_schema(key(range, KeyType::Range));
+    }
+    g.projection(p).build().unwrap()
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: &str) -> AttributeValue {
+    AttributeValue::N(v.into())
+}
+
+/// A table keyed by (pk S, sk N) with an LSI on `lsk` (N, KEYS_ONLY), a GSI on
+/// `g` (S) / `gs` (N) projecting ALL and a GSI on `h` (S) including `x`.
+async fn create_indexed(client: &Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("sk", ScalarAttributeType::N))
+        .attribute_definitions(attr("lsk", ScalarAttributeType::N))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .attribute_definitions(attr("gs", ScalarAttributeType::N))
+        .attribute_definitions(attr("h", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("by-lsk")
+                .key_schema(key("pk", KeyType::Hash))
+                .key_schema(key("lsk", KeyType::Range))
+                .projection(projection(ProjectionType::KeysOnly, &[]))
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_indexes(gsi(
+            "by-g",
+            "g",
+            Some("gs"),
+            projection(ProjectionType::All, &[]),
+        ))
+        .global_secondary_indexes(gsi(
+            "by-h",
+            "h",
+            None,
+            projection(ProjectionType::Include, &["x"]),
+        ))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put(client: &Client, table: &str, pairs: &[(&str, AttributeValue)]) {
+    let mut request = client.put_item().table_name(table);
+    for (k, v) in pairs {
+        request = request.item(*k, v.clone());
+    }
+    request.send().await.unwrap();
+}
+
+/// (ItemCount, IndexSizeBytes) of each index, by name.
+async fn counts(client: &Client, table: &str) -> Vec<(String, i64, i64)> {
+    let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
+    let lsis = t.local_secondary_indexes().iter().map(|i| {
+        (
+            i.index_name().unwrap().to_string(),
+            i.item_count().unwrap(),
+            i.index_size_bytes().unwrap(),
+        )
+    });
+    let gsis = t.global_secondary_indexes().iter().map(|i| {
+        (
+            i.index_name().unwrap().to_string(),
+            i.item_count().unwrap(),
+            i.index_size_bytes().unwrap(),
+        )
+    });
+    lsis.chain(gsis).collect()
+}
+
+#[tokio::test]
+async fn indexes_are_described_and_counted() {
+    let server = Server::start();
+    let client = server.client();
+    create_indexed(&client, "idx").await;
+    let t = client.describe_table().table_name("idx").send().await.unwrap().table.unwrap();
+    let arn = t.table_arn().unwrap().to_string();
+    let lsi = &t.local_secondary_indexes()[0];
+    assert_eq!(lsi.index_name(), Some("by-lsk"));
+    assert_eq!(lsi.index_arn(), Some(format!("{arn}/index/by-lsk").as_str()));
+    assert_eq!(lsi.projection().unwrap().projection_type(), Some(&ProjectionType::KeysOnly));
+    let gsis = t.global_secondary_indexes();
+    assert_eq!(gsis.len(), 2);
+    assert_eq!(gsis[0].index_status(), Some(&IndexStatus::Active));
+    assert_eq!(gsis[0].key_schema().len(), 2);
+    assert_eq!(gsis[1].projection().unwrap().non_key_attributes(), ["x".to_string()]);
+    assert_eq!(gsis[1].provisioned_throughput().unwrap().read_capacity_units(), Some(0));
+
+    // Items without an index's key attributes are not in that index.
+    put(&client, "idx", &[("pk", s("a")), ("sk", n("1"))]).await;
+    put(&client, "idx", &[("pk", s("a")), ("sk", n("2")), ("lsk", n("5")), ("g", s("G"))]).await;
+    put(
+        &client,
+        "idx",
+        &[
+            ("pk", s("b")),
+            ("sk", n("1")),
+            ("g", s("G")),
+            ("gs", n("7")),
+            ("h", s("H")),
+            ("x", s("xx")),
+            ("y", s("yy")),
+        ],
+    )
+    .await;
+    let c = counts(&client, "idx").await;
+    assert_eq!(
+        c.iter().map(|(n, i, _)| (n.as_str(), *i)).collect::<Vec<_>>(),
+        [("by-lsk", 1), ("by-g", 1), ("by-h", 1)]
+    );
+    // by-h keeps pk, sk, h and x: 2+1 + 2+2 + 1+1 + 1+2 = 12 bytes ("sk" 1 is one byte + 1).
+    assert!(c[2].2 > 0 && c[2].2 < c[1].2, "INCLUDE projects less than ALL: {c:?}");
+
+    // Moving an item out of an index, and deleting it, keep the counts right.
+    put(&client, "idx", &[("pk", s("b")), ("sk", n("1")), ("h", s("H"))]).await;
+    client
+        .delete_item()
+        .table_name("idx")
+        .key("pk", s("a"))
+        .key("sk", n("2"))
+        .send()
+        .await
+        .unwrap();
+    let c = counts(&client, "idx").await;
+    assert_eq!(
+        c.iter().map(|(n, i, _)| (n.as_str(), *i)).collect::<Vec<_>>(),
+        [("by-lsk", 0), ("by-g", 0), ("by-h", 1)]
+    );
+    assert_eq!(c[0].2, 0);
+}
+
+#[tokio::test]
+async fn index_keys_of_the_wrong_type_are_refused() {
+    let server = Server::start();
+    let client = server.client();
+    create_indexed(&client, "idxtypes").await;
+    let (code, message) = error_of(
+        client
+            .put_item()
+            .table_name("idxtypes")
+            .item("pk", s("a"))
+            .item("sk", n("1"))
+            .item("g", n("3"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert_eq!(
+        message,
+        "One or more parameter values were invalid: Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g"
+    );
+    let (_, message) = error_of(
+        client
+            .update_item()
+            .table_name("idxtypes")
+            .key("pk", s("a"))
+            .key("sk", n("1"))
+            .update_expression("SET h = :e")
+            .expression_attribute_values(":e", s(""))
+            .send()
+            .await,
+    );
+    assert!(message.contains("IndexName: by-h, IndexKey: h"), "{message}");
+    // Neither write happened.
+    let got = client
+        .get_item()
+        .table_name("idxtypes")
+        .key("pk", s("a"))
+        .key("sk", n("1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none());
+}
+
+#[tokio::test]
+async fn index_definition_errors() {
+    let server = Server::start();
+    let client = server.client();
+    let base = || {
+        client
+            .create_table()
+            .table_name("bad")
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk", ScalarAttributeType::S))
+            .key_schema(key("pk", KeyType::Hash))
+    };
+    let lsi = LocalSecondaryIndex::builder()
+        .index_name("lsi1")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("pk2", KeyType::Range))
+        .projection(projection(ProjectionType::All, &[]))
+        .build()
+        .unwrap();
+    let cases = [
+        (
+            base()
+                .attribute_definitions(attr("pk2", ScalarAttributeType::S))
+                .local_secondary_indexes(lsi.clone())
+                .send()
+                .await,
+            "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+        ),
+        (
+            base()
+                .global_secondary_indexes(gsi(
+                    "gsi1",
+                    "nope",
+                    None,
+                    projection(ProjectionType::All, &[]),
+                ))
+                .send()
+                .await,
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [nope], AttributeDefinitions: [pk]",
+        ),
+        (
+            base()
+                .attribute_definitions(attr("g", ScalarAttributeType::S))
+                .global_secondary_indexes(gsi(
+                    "gsi1",
+                    "g",
+                    None,
+                    projection(ProjectionType::All, &[]),
+                ))
+                .global_secondary_indexes(gsi(
+                    "gsi1",
+                    "g",
+                    None,
+                    projection(ProjectionType::All, &[]),
+                ))
+                .send()
+                .await,
+            "One or more parameter values were invalid: Duplicate index name: gsi1",
+        ),
+        (
+            base()
+                .attribute_definitions(attr("g", ScalarAttributeType::S))
+                .attribute_definitions(attr("unused", ScalarAttributeType::S))
+                .global_secondary_indexes(gsi(
+                    "gsi1",
+                    "g",
+                    None,
+                    projection(ProjectionType::All, &[]),
+                ))
+                .send()
+                .await,
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [pk, g, unused], keys used: [pk, g]",
+        ),
+        (
+            base()
+                .attribute_definitions(attr("g", ScalarAttributeType::S))
+                .global_secondary_indexes(gsi(
+                    "gsi1",
+                    "g",
+                    None,
+                    projection(ProjectionType::KeysOnly, &["x"]),
+                ))
+                .send()
+                .await,
+            "One or more parameter values were invalid: ProjectionType is KEYS_ONLY, but NonKeyAttributes is specified",
+        ),
+        (
+            base()
+                .attribute_definitions(attr("g", ScalarAttributeType::S))
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name("gsi1")
+                        .key_schema(key("g", KeyType::Hash))
+                        .projection(projection(ProjectionType::All, &[]))
+                        .provisioned_throughput(
+                            ProvisionedThroughput::builder()
+                                .read_capacity_units(1)
+                                .write_capacity_units(1)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: gsi1 when BillingMode is PAY_PER_REQUEST",
+        ),
+    ];
+    for (result, want) in cases {
+        let (code, message) = error_of(result);
+        assert_eq!((code.as_str(), message.as_str()), ("ValidationException", want));
+    }
+}
+
+async fn wait_active(client: &Client, table: &str, index: &str) {
+    for _ in 0..200 {
+        let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
+        let status = t
+            .global_secondary_indexes()
+            .iter()
+            .find(|g| g.index_name() == Some(index))
+            .and_then(|g| g.index_status().cloned());
+        if status == Some(IndexStatus::Active) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("index {index} never became ACTIVE");
+}
+
+#[tokio::test]
+async fn gsi_added_later_is_backfilled_and_can_be_removed() {
+    let server = Server::start();
+    let client = server.client();
+    crate::harness::create_table(&client, "later", false).await;
+    for i in 0..700 {
+        let mut request = client.put_item().table_name("later").item("pk", s(&format!("k{i}")));
+        if i % 3 == 0 {
+            request = request.item("color", s(if i % 2 == 0 { "red" } else { "blue" }));
+        }
+        request.send().await.unwrap();
+    }
+    let out = client
+        .update_table()
+        .table_name("later")
+        .attribute_definitions(attr("color", ScalarAttributeType::S))
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .create(
+                    CreateGlobalSecondaryIndexAction::builder()
+                        .index_name("by-color")
+                        .key_schema(key("color", KeyType::Hash))
+                        .projection(projection(ProjectionType::KeysOnly, &[]))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let described = out.table_description.unwrap();
+    assert_eq!(described.global_secondary_indexes().len(), 1);
+    // A second online index change while one is being created is refused.
+    let (code, _) = error_of(
+        client
+            .update_table()
+            .table_name("later")
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .delete(
+                        DeleteGlobalSecondaryIndexAction::builder()
+                            .index_name("nope")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert!(code == "ResourceNotFoundException" || code == "LimitExceededException", "{code}");
+    wait_active(&client, "later", "by-color").await;
+    // Writes during and after the backfill are in the index too.
+    put(&client, "later", &[("pk", s("new")), ("color", s("green"))]).await;
+    let c = counts(&client, "later").await;
+    assert_eq!(c[0].1, 700 / 3 + 1 + 1, "{c:?}");
+
+    client
+        .update_table()
+        .table_name("later")
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by-color")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = client.describe_table().table_name("later").send().await.unwrap().table.unwrap();
+    assert!(t.global_secondary_indexes().is_empty());
+    assert_eq!(t.attribute_definitions().len(), 1, "the index's definition goes with it");
+    // The attribute is an ordinary one again: any type is fine.
+    put(&client, "later", &[("pk", s("n")), ("color", n("1"))]).await;
+}
+
+#[tokio::test]
+async fn indexes_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    create_indexed(&client, "kept").await;
+    put(&client, "kept", &[("pk", s("a")), ("sk", n("1")), ("g", s("G")), ("gs", n("1"))]).await;
+    let before = counts(&client, "kept").await;
+    server.kill();
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    assert_eq!(counts(&client, "kept").await, before);
+    let (_, message) = error_of(
+        client
+            .put_item()
+            .table_name("kept")
+            .item("pk", s("b"))
+            .item("sk", n("1"))
+            .item("gs", s("x"))
+            .send()
+            .await,
+    );
+    assert!(message.contains("Type mismatch for Index Key gs"), "{message}");
+}
