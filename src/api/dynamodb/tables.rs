@@ -334,6 +334,7 @@ pub async fn create_table(
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         table_class: input.table_class.clone(),
         partitions: engine.config.dynamodb.partitions_per_table,
+        ttl: Default::default(),
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
