@@ -7,3 +7,4 @@ mod harness;
 mod items;
 mod restart;
 mod tables;
+mod ttl;
