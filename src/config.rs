@@ -76,6 +76,11 @@ pub struct DynamoDbConfig {
     pub partitions_per_table: u32,
     /// How long a new table stays CREATING before it turns ACTIVE.
     pub create_table_delay_ms: u64,
+    /// How often the Time to Live task looks for expired items in tables with TTL on.
+    pub ttl_scan_interval_ms: u64,
+    /// How long after an UpdateTimeToLive another one is refused (AWS documents an
+    /// hour); 0 turns the rule off.
+    pub ttl_update_cooldown_ms: u64,
 }
 
 /// Logging.
@@ -116,7 +121,12 @@ impl Default for AwsConfig {
 
 impl Default for DynamoDbConfig {
     fn default() -> Self {
-        DynamoDbConfig { partitions_per_table: 4, create_table_delay_ms: 0 }
+        DynamoDbConfig {
+            partitions_per_table: 4,
+            create_table_delay_ms: 0,
+            ttl_scan_interval_ms: 1000,
+            ttl_update_cooldown_ms: 3_600_000,
+        }
     }
 }
 
@@ -219,6 +229,9 @@ impl Config {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         if self.dynamodb.partitions_per_table == 0 || self.dynamodb.partitions_per_table > 256 {
             return bad("dynamodb.partitions_per_table", "must be between 1 and 256");
+        }
+        if self.dynamodb.ttl_scan_interval_ms == 0 {
+            return bad("dynamodb.ttl_scan_interval_ms", "must be at least 1");
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");
@@ -352,5 +365,21 @@ mod tests {
         let e =
             load(Some("[server]\nlisten = \"nope\"\n"), &[], &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("server.listen"), "{e}");
+    }
+
+    #[test]
+    fn ttl_settings_come_from_the_environment_and_are_checked() {
+        let c = load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(c.dynamodb.ttl_scan_interval_ms, 1000);
+        assert_eq!(c.dynamodb.ttl_update_cooldown_ms, 3_600_000);
+        let env = [
+            ("SLUICE_DYNAMODB_TTL_SCAN_INTERVAL_MS", "25"),
+            ("SLUICE_DYNAMODB_TTL_UPDATE_COOLDOWN_MS", "0"),
+        ];
+        let c = load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!((c.dynamodb.ttl_scan_interval_ms, c.dynamodb.ttl_update_cooldown_ms), (25, 0));
+        let env = [("SLUICE_DYNAMODB_TTL_SCAN_INTERVAL_MS", "0")];
+        let e = load(None, &env, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("ttl_scan_interval_ms"), "{e}");
     }
 }

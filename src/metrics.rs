@@ -30,6 +30,8 @@ pub struct Metrics {
     pub table_items: IntGaugeVec,
     /// Item bytes per table, as DynamoDB counts item size.
     pub table_size_bytes: IntGaugeVec,
+    /// Items deleted by Time to Live expiry, per table.
+    pub ttl_deleted_items_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -87,6 +89,14 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let ttl_deleted_items_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_ttl_deleted_items_total",
+                "Items deleted because their Time to Live attribute had passed, per table.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration_seconds.clone()),
@@ -95,6 +105,7 @@ impl Metrics {
             Box::new(storage_commit_duration_seconds.clone()),
             Box::new(table_items.clone()),
             Box::new(table_size_bytes.clone()),
+            Box::new(ttl_deleted_items_total.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -112,6 +123,7 @@ impl Metrics {
             storage_commit_duration_seconds,
             table_items,
             table_size_bytes,
+            ttl_deleted_items_total,
         }
     }
 
@@ -119,6 +131,7 @@ impl Metrics {
     pub fn forget_table(&self, table: &str) {
         let _ = self.table_items.remove_label_values(&[table]);
         let _ = self.table_size_bytes.remove_label_values(&[table]);
+        let _ = self.ttl_deleted_items_total.remove_label_values(&[table]);
     }
 
     /// The Prometheus text exposition of every metric.

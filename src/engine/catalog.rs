@@ -95,6 +95,18 @@ pub struct StreamSettings {
     pub view_type: Option<String>,
 }
 
+/// The table's Time to Live setting (UpdateTimeToLive / DescribeTimeToLive).
+///
+/// Disabling forgets the attribute name, as AWS does: DescribeTimeToLive of a disabled
+/// table shows no AttributeName.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TimeToLive {
+    /// The TTL attribute while TTL is enabled; `None` while it is disabled.
+    pub attribute: Option<String>,
+    /// When TTL was last enabled or disabled: AWS refuses another change for a while.
+    pub changed_ms: Option<i64>,
+}
+
 /// Everything persisted about a table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableMeta {
@@ -124,6 +136,9 @@ pub struct TableMeta {
     /// The id the next index gets: ids prefix index storage keys and are never reused.
     #[serde(default = "first_index_id")]
     pub next_index_id: u32,
+    /// Added after version 1 shipped: absent in older records, which load as disabled.
+    #[serde(default)]
+    pub ttl: TimeToLive,
 }
 
 fn first_index_id() -> u32 {

@@ -125,6 +125,7 @@ mod tests {
                 backfilling: false,
             }],
             next_index_id: 2,
+            ttl: Default::default(),
         }
     }
 

@@ -5,6 +5,9 @@ pub mod catalog;
 pub mod index;
 pub mod indexes;
 pub mod purge;
+pub mod ttl;
+#[cfg(test)]
+mod ttl_tests;
 pub mod writer;
 
 use std::sync::atomic::Ordering;
@@ -21,7 +24,7 @@ use crate::model::{AttributeValue, Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
 pub use catalog::{KeyAttribute, KeySchema, ScalarType, TableMeta};
-pub use writer::{Mutator, SharedMeta, TableCounters, WriteError, WriteOutcome};
+pub use writer::{Mutator, SharedMeta, TableCounters, WriteError, WriteOrigin, WriteOutcome};
 
 use writer::{Partition, WriteRequest, WriterMsg};
 
@@ -113,6 +116,10 @@ impl Engine {
             engine.start_table(meta)?;
         }
         engine.resume_index_work()?;
+        ttl::spawn(
+            Arc::downgrade(&engine),
+            Duration::from_millis(engine.config.dynamodb.ttl_scan_interval_ms),
+        );
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
@@ -296,7 +303,7 @@ impl Engine {
         keys::item_key(meta.id, hash, range)
     }
 
-    /// Runs one write on the partition writer that owns `hash`.
+    /// Runs one client write on the partition writer that owns `hash`.
     pub async fn write(
         &self,
         table: &Table,
@@ -304,8 +311,20 @@ impl Engine {
         storage_key: Vec<u8>,
         mutate: Mutator,
     ) -> Result<WriteOutcome, WriteError> {
+        self.write_as(table, hash, storage_key, mutate, WriteOrigin::Client).await
+    }
+
+    /// Runs one write made by `origin` on the partition writer that owns `hash`.
+    pub async fn write_as(
+        &self,
+        table: &Table,
+        hash: &AttributeValue,
+        storage_key: Vec<u8>,
+        mutate: Mutator,
+        origin: WriteOrigin,
+    ) -> Result<WriteOutcome, WriteError> {
         let (reply, wait) = oneshot::channel();
-        let request = WriteRequest { storage_key, mutate, reply };
+        let request = WriteRequest { storage_key, mutate, origin, reply };
         table
             .writer_for(hash)
             .send(WriterMsg::Write(request))

@@ -48,10 +48,23 @@ impl WriteOutcome {
     }
 }
 
+/// Who made a write. Change records (the Streams issue) read it: AWS marks the deletes
+/// its Time to Live process makes with `userIdentity` `{"PrincipalId":
+/// "dynamodb.amazonaws.com", "Type": "Service"}` and client writes with none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteOrigin {
+    /// A client request (PutItem, UpdateItem, DeleteItem, ...).
+    #[default]
+    Client,
+    /// The Time to Live task deleting an expired item.
+    TtlExpiry,
+}
+
 /// One queued write.
 pub struct WriteRequest {
     pub storage_key: Vec<u8>,
     pub mutate: Mutator,
+    pub origin: WriteOrigin,
     pub reply: oneshot::Sender<Result<WriteOutcome, WriteError>>,
 }
 

@@ -38,13 +38,27 @@ impl Server {
         server
     }
 
+    /// A fresh daemon whose config file holds `config` (TOML), for tests that need
+    /// settings other than the defaults (short intervals, delays).
+    pub fn start_with_config(config: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::start_in_with(dir.path(), config);
+        server._owned_dir = Some(dir);
+        server
+    }
+
     /// A daemon on `dir` (which the caller keeps, so a restart finds the same data).
     pub fn start_in(dir: &Path) -> Server {
-        let data_dir = dir.join("data");
         // An empty config file: the repository's config/sluice.toml (found relative to the
         // working directory) must not decide how the tests run.
+        Server::start_in_with(dir, "")
+    }
+
+    /// A daemon on `dir` with `config_text` as its config file.
+    pub fn start_in_with(dir: &Path, config_text: &str) -> Server {
+        let data_dir = dir.join("data");
         let config = dir.join("sluice.toml");
-        std::fs::write(&config, "").expect("write config");
+        std::fs::write(&config, config_text).expect("write config");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

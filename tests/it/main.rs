@@ -8,3 +8,4 @@ mod indexes;
 mod items;
 mod restart;
 mod tables;
+mod ttl;

@@ -7,6 +7,7 @@ pub mod items;
 pub mod keys;
 pub mod misc;
 pub mod tables;
+pub mod ttl;
 
 use std::sync::Arc;
 
@@ -66,6 +67,8 @@ operations! {
     ListTagsOfResource => misc::list_tags_of_resource,
     DescribeLimits => misc::describe_limits,
     DescribeEndpoints => misc::describe_endpoints,
+    UpdateTimeToLive => ttl::update_time_to_live,
+    DescribeTimeToLive => ttl::describe_time_to_live,
 }
 
 /// Handles one DynamoDB request.

@@ -354,6 +354,7 @@ pub async fn create_table(
         partitions: engine.config.dynamodb.partitions_per_table,
         indexes: secondary,
         next_index_id,
+        ttl: Default::default(),
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
