@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod purge;
+pub mod read;
 pub mod writer;
 
 use std::sync::atomic::Ordering;

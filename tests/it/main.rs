@@ -5,5 +5,6 @@ mod errors;
 mod expressions;
 mod harness;
 mod items;
+mod query;
 mod restart;
 mod tables;

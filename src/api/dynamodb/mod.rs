@@ -5,6 +5,9 @@ pub mod error;
 pub mod items;
 pub mod keys;
 pub mod misc;
+pub mod query;
+pub mod read;
+pub mod scan;
 pub mod tables;
 
 use std::sync::Arc;
@@ -60,6 +63,8 @@ operations! {
     GetItem => items::get_item,
     UpdateItem => items::update_item,
     DeleteItem => items::delete_item,
+    Query => query::query,
+    Scan => scan::scan,
     TagResource => misc::tag_resource,
     UntagResource => misc::untag_resource,
     ListTagsOfResource => misc::list_tags_of_resource,
