@@ -6,5 +6,7 @@ mod expressions;
 mod harness;
 mod items;
 mod query;
+mod query_errors;
 mod restart;
+mod scan;
 mod tables;
