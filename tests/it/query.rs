@@ -249,6 +249,15 @@ async fn limit_and_start_keys_page_through_a_partition() {
         .unwrap();
     assert_eq!((filtered.count, filtered.scanned_count), (0, 1));
     assert_eq!(filtered.last_evaluated_key.unwrap()["sk"], n("0"));
+    // A condition on the whole key reads one item at most: nothing to continue.
+    let one = query()
+        .key_condition_expression("pk = :p AND sk = :v")
+        .expression_attribute_values(":v", n("7"))
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((one.count, one.last_evaluated_key), (1, None));
     // COUNT pages too, without items.
     let counted = query().select(Select::Count).limit(10).send().await.unwrap();
     assert_eq!((counted.count, counted.scanned_count), (10, 10));

@@ -9,6 +9,8 @@ pub mod query;
 pub mod read;
 pub mod scan;
 pub mod tables;
+#[cfg(test)]
+mod tests_read_prop;
 
 use std::sync::Arc;
 

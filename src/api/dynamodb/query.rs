@@ -204,7 +204,7 @@ pub async fn query(
         let at = Bound::Excluded(target.space.position(h, start_range));
         if forward { bounds.0 = at } else { bounds.1 = at }
     }
-    let page = engine
+    let mut page = engine
         .read_page(PageRequest {
             space: target.space,
             bounds,
@@ -214,6 +214,11 @@ pub async fn query(
             segment: None,
         })
         .await?;
+    // A condition on the whole primary key selects one item at most: there is nothing
+    // to continue, and AWS refuses a start key for it ("...cannot be restarted").
+    let one_item =
+        target.range.is_none() || matches!(&cond.range, Some(p) if matches!(p.op, KeyOp::Eq(_)));
+    page.truncated &= !one_item;
     read::respond(
         page,
         &Shape {
