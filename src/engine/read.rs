@@ -125,8 +125,16 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// Range-splits the hash after a finalizer: FNV-1a alone leaves the high bits of short,
+/// similar keys ("x1", "x2", ...) clustered, which would pile them into few segments.
 fn hash_segment(h: u64, total: u32) -> u32 {
-    ((u128::from(h) * u128::from(total)) >> 64) as u32
+    let mut x = h;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    ((u128::from(x) * u128::from(total)) >> 64) as u32
 }
 
 /// The partition prefix length and the segment hash of a table item key
@@ -238,6 +246,12 @@ mod tests {
             }
         }
         assert_eq!(segment_of(b"\x01anything", 1), 0);
+        // Similar short keys spread over the segments.
+        let mut counts = [0; 4];
+        for i in 0..400 {
+            counts[segment_of(format!("\x01x{i}").as_bytes(), 4) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (70..130).contains(c)), "{counts:?}");
     }
 
     #[test]

@@ -288,60 +288,6 @@ async fn limit_and_start_keys_page_through_a_partition() {
 }
 
 #[tokio::test]
-async fn pages_stop_after_one_megabyte_read() {
-    let server = Server::start();
-    let client = server.client();
-    create_table(&client, "big", true).await;
-    let filler = "x".repeat(100 * 1024);
-    for i in 0..25 {
-        let it = item(&[("pk", s("p")), ("sk", n(&i.to_string())), ("f", s(&filler))]);
-        put(&client, "big", it).await;
-    }
-    // The size cap counts items read before the filter, like Limit.
-    let first = client
-        .query()
-        .table_name("big")
-        .key_condition_expression("pk = :p")
-        .filter_expression("attribute_not_exists(nothing)")
-        .expression_attribute_values(":p", s("p"))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.count, 11, "11 items of ~100 KB make the first page past 1 MB");
-    assert_eq!(first.last_evaluated_key.unwrap()["sk"], n("10"));
-    // About 1.1 MB read, eventually consistent: 276 units of 4 KB, halved.
-    let units = first.consumed_capacity.unwrap().capacity_units.unwrap();
-    assert!((130.0..150.0).contains(&units), "{units}");
-    let all = client
-        .query()
-        .table_name("big")
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(":p", s("p"))
-        .projection_expression("sk")
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 25);
-    assert!(all.iter().all(|i| i.len() == 1));
-    // Scan pages by size the same way.
-    let scan_pages = client
-        .scan()
-        .table_name("big")
-        .select(Select::Count)
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
-    let counts: Vec<i32> = scan_pages.iter().map(|p| p.count).collect();
-    assert_eq!(counts, [11, 11, 3]);
-}
-
-#[tokio::test]
 async fn filters_projections_select_and_the_legacy_parameters() {
     let server = Server::start();
     let client = server.client();

@@ -1,13 +1,14 @@
 //! Scan through the SDK: whole-table pages, filters, projections, the legacy
-//! ScanFilter, parallel scans whose segments are disjoint and cover the table, and
-//! AWS's error for each bad request.
+//! ScanFilter, parallel scans whose segments are disjoint and cover the table, AWS's
+//! error for each bad request, and the 1 MB page of Query and Scan.
 
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ComparisonOperator, Condition, ConditionalOperator, Select,
+    AttributeValue, ComparisonOperator, Condition, ConditionalOperator, ReturnConsumedCapacity,
+    Select,
 };
 
 use crate::harness::{Server, create_table, error_of};
@@ -106,6 +107,26 @@ async fn scans_page_filter_and_project() {
     assert!(legacy.items().iter().all(|i| i.len() == 1));
     let counted = scan().select(Select::Count).consistent_read(true).send().await.unwrap();
     assert_eq!((counted.count, counted.scanned_count, counted.items.is_none()), (36, 36, true));
+
+    // A table without a sort key: Query finds one item and never continues.
+    create_table(&client, "hashonly", false).await;
+    for i in 0..9 {
+        put(&client, "hashonly", item(&[("pk", s(&format!("k{i}"))), ("i", n(&i.to_string()))]))
+            .await;
+    }
+    let (items, pages) = all_pages(|| client.scan().table_name("hashonly").limit(4)).await;
+    assert_eq!((items.len(), pages), (9, 3));
+    let one = client
+        .query()
+        .table_name("hashonly")
+        .key_condition_expression("pk = :k")
+        .expression_attribute_values(":k", s("k3"))
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.items(), [item(&[("pk", s("k3")), ("i", n("3"))])]);
+    assert!(one.last_evaluated_key.is_none());
 }
 
 #[tokio::test]
@@ -276,4 +297,58 @@ async fn scan_errors() {
             "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {FilterExpression}"
         )
     );
+}
+
+#[tokio::test]
+async fn pages_stop_after_one_megabyte_read() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "big", true).await;
+    let filler = "x".repeat(100 * 1024);
+    for i in 0..25 {
+        let it = item(&[("pk", s("p")), ("sk", n(&i.to_string())), ("f", s(&filler))]);
+        put(&client, "big", it).await;
+    }
+    // The size cap counts items read before the filter, like Limit.
+    let first = client
+        .query()
+        .table_name("big")
+        .key_condition_expression("pk = :p")
+        .filter_expression("attribute_not_exists(nothing)")
+        .expression_attribute_values(":p", s("p"))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.count, 11, "11 items of ~100 KB make the first page past 1 MB");
+    assert_eq!(first.last_evaluated_key.unwrap()["sk"], n("10"));
+    // About 1.1 MB read, eventually consistent: 276 units of 4 KB, halved.
+    let units = first.consumed_capacity.unwrap().capacity_units.unwrap();
+    assert!((130.0..150.0).contains(&units), "{units}");
+    let all = client
+        .query()
+        .table_name("big")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("p"))
+        .projection_expression("sk")
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 25);
+    assert!(all.iter().all(|i| i.len() == 1));
+    // Scan pages by size the same way.
+    let scan_pages = client
+        .scan()
+        .table_name("big")
+        .select(Select::Count)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    let counts: Vec<i32> = scan_pages.iter().map(|p| p.count).collect();
+    assert_eq!(counts, [11, 11, 3]);
 }
