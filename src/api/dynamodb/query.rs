@@ -161,9 +161,8 @@ pub async fn query(
         input.index_name.is_some(),
     )?;
     let start_hash = start.as_ref().map(|s| start_key_hash(s, &target)).transpose()?;
-    let schema = |a: &KeyAttribute| (a.name.clone(), a.ty.as_str());
-    let (hash, range) = (schema(&target.hash), target.range.as_ref().map(schema));
-    let (hash, range) = ((hash.0.as_str(), hash.1), range.as_ref().map(|r| (r.0.as_str(), r.1)));
+    let hash = (target.hash.name.as_str(), target.hash.ty.as_str());
+    let range = target.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str()));
     let cond = match (&key_expr, &legacy_keys) {
         (Some(k), _) => k.resolve(hash, range)?,
         (None, Some(k)) => k.resolve(hash, range)?,
