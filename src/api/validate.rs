@@ -100,6 +100,11 @@ impl Validator {
         }
     }
 
+    /// Adds violations already worded (the legacy parameters' member constraints).
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = String>) {
+        self.errors.extend(violations);
+    }
+
     /// The message AWS sends for the collected errors, if any.
     pub fn finish(self) -> Result<(), String> {
         match self.errors.len() {

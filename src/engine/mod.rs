@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod index;
 pub mod indexes;
 pub mod purge;
+pub mod read;
 pub mod ttl;
 #[cfg(test)]
 mod ttl_tests;

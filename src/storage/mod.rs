@@ -6,10 +6,11 @@
 pub mod commit;
 pub mod keys;
 
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable, Snapshot};
 
 use crate::config::{Durability, StorageConfig};
 
@@ -147,8 +148,95 @@ impl Store {
         })
     }
 
+    /// A point-in-time view for reads that span many keys (Query, Scan).
+    pub fn read_view(&self) -> ReadView {
+        ReadView {
+            snapshot: self.db.snapshot(),
+            meta: self.meta.clone(),
+            items: self.items.clone(),
+            indexes: self.indexes.clone(),
+        }
+    }
+
     /// Bytes the store occupies on disk.
     pub fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
+    }
+}
+
+/// Key/value pairs of a range read, in key order (or reversed with `next_back`).
+pub type KvIter =
+    Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + Send>;
+
+/// A consistent snapshot of the whole store. Reads through it see exactly the commits
+/// made before it was taken; writers never wait for it (fjall keeps the versions it
+/// needs until it is dropped), so keep it for one page of a read, not longer.
+pub struct ReadView {
+    snapshot: Snapshot,
+    meta: Keyspace,
+    items: Keyspace,
+    indexes: Keyspace,
+}
+
+impl ReadView {
+    /// The pairs of `space` between `lower` and `upper`. An empty or inverted range
+    /// yields nothing (rather than reaching the store with bounds it may reject).
+    pub fn range(&self, space: Space, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> KvIter {
+        if range_is_empty(&lower, &upper) {
+            return Box::new(std::iter::empty());
+        }
+        let keyspace = match space {
+            Space::Meta => &self.meta,
+            Space::Items => &self.items,
+            Space::Indexes => &self.indexes,
+        };
+        Box::new(self.snapshot.range(keyspace, (lower, upper)).map(|guard| {
+            let (k, v) = guard.into_inner()?;
+            Ok((k.to_vec(), v.to_vec()))
+        }))
+    }
+}
+
+/// Whether no key can lie between the bounds.
+fn range_is_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    use Bound::{Excluded, Included, Unbounded};
+    match (lower, upper) {
+        (Unbounded, _) | (_, Unbounded) => false,
+        (Included(l), Included(u)) => l > u,
+        (Included(l), Excluded(u)) | (Excluded(l), Included(u)) | (Excluded(l), Excluded(u)) => {
+            l >= u
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_do_not_see_later_writes() {
+        let config = StorageConfig { in_memory: true, ..StorageConfig::default() };
+        let store = Store::open(&config).unwrap();
+        let put = |k: &[u8]| Mutation::put(Space::Items, k.to_vec(), b"v".to_vec());
+        store.commit_now(&[put(b"a"), put(b"b")]).unwrap();
+        let view = store.read_view();
+        store.commit_now(&[put(b"c"), Mutation::delete(Space::Items, b"a".to_vec())]).unwrap();
+        let keys = |it: KvIter| it.map(|kv| kv.unwrap().0).collect::<Vec<_>>();
+        let all = || view.range(Space::Items, Bound::Unbounded, Bound::Unbounded);
+        assert_eq!(keys(all()), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(keys(Box::new(all().rev())), vec![b"b".to_vec(), b"a".to_vec()]);
+        let later = store.read_view();
+        assert_eq!(
+            keys(later.range(Space::Items, Bound::Included(b"b".to_vec()), Bound::Unbounded)),
+            vec![b"b".to_vec(), b"c".to_vec()]
+        );
+        // Inverted and empty ranges read nothing.
+        let (x, y) = (b"x".to_vec(), b"b".to_vec());
+        assert!(keys(later.range(Space::Items, Bound::Included(x), Bound::Included(y))).is_empty());
+        let b = b"b".to_vec();
+        assert!(
+            keys(later.range(Space::Items, Bound::Included(b.clone()), Bound::Excluded(b)))
+                .is_empty()
+        );
     }
 }

@@ -30,7 +30,7 @@ pub struct ExpressionMembers {
 }
 
 /// Looks up a table that item operations may use (not missing, not still CREATING).
-fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Table>, DynamoError> {
+pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Table>, DynamoError> {
     let name = resolve_table_name(check_table_name(name)?);
     let table = engine.table(name).ok_or_else(DynamoError::no_table)?;
     if engine.is_creating(&table.meta()) {
@@ -57,7 +57,7 @@ fn check_common(
 }
 
 /// The placeholder maps of a request, checked the way AWS checks them before parsing.
-fn expression_context<'a>(
+pub(super) fn expression_context<'a>(
     names: Option<&'a HashMap<String, String>>,
     values: Option<&'a WireValues>,
     uses_expressions: bool,
@@ -79,7 +79,7 @@ fn expression_context<'a>(
     Ok(ctx)
 }
 
-fn no_mixing(
+pub(super) fn no_mixing(
     non_expression: &[(&str, bool)],
     expression: &[(&str, bool)],
 ) -> Result<(), DynamoError> {
@@ -127,7 +127,7 @@ fn check_condition(
 }
 
 /// ConsumedCapacity for one item operation, when asked for.
-fn consumed(table: &str, mode: Option<&str>, units: f64) -> Option<Value> {
+pub(super) fn consumed(table: &str, mode: Option<&str>, units: f64) -> Option<Value> {
     match mode {
         Some("TOTAL") => Some(json!({"TableName": table, "CapacityUnits": units})),
         Some("INDEXES") => Some(

@@ -30,7 +30,7 @@ fn is_empty(value: &AttributeValue) -> bool {
         || matches!(value, AttributeValue::B(b) if b.is_empty())
 }
 
-fn check_value(
+pub(super) fn check_value(
     attr: &KeyAttribute,
     value: &AttributeValue,
     is_hash: bool,

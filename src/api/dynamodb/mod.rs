@@ -6,7 +6,12 @@ pub mod indexes;
 pub mod items;
 pub mod keys;
 pub mod misc;
+pub mod query;
+pub mod read;
+pub mod scan;
 pub mod tables;
+#[cfg(test)]
+mod tests_read_prop;
 pub mod ttl;
 
 use std::sync::Arc;
@@ -62,6 +67,8 @@ operations! {
     GetItem => items::get_item,
     UpdateItem => items::update_item,
     DeleteItem => items::delete_item,
+    Query => query::query,
+    Scan => scan::scan,
     TagResource => misc::tag_resource,
     UntagResource => misc::untag_resource,
     ListTagsOfResource => misc::list_tags_of_resource,

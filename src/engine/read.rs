@@ -1,0 +1,268 @@
+//! Range reads for Query and Scan: one page at a time, over a storage snapshot, so a
+//! read never waits for a writer and never sees half of a write group.
+//!
+//! A read walks a [`KeySpace`]: byte-ordered keys made of a partition prefix followed
+//! by an order-preserving sort component. Today that is a table's items
+//! (`storage::keys::item_key`); a secondary index is meant to plug in as another key
+//! space of the same shape, so the page loop and the bounds below serve both.
+//!
+//! A page stops after `limit` items were read or once `max_bytes` of items were read
+//! (DynamoDB's Limit and 1 MB page, both counted before any filter), and says so, so
+//! the caller can hand out a LastEvaluatedKey.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::model::expr::KeyOp;
+use crate::model::{AttributeValue, Item, value};
+use crate::storage::{ReadView, Space, StorageError, Store, keys};
+
+use super::Engine;
+
+/// DynamoDB's page size: a Query or Scan reads at most 1 MB of items per call.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// After skipping this many items of one partition outside the requested segment, the
+/// page loop seeks past the partition instead of reading on through it.
+const SEEK_AFTER_SKIPPED: usize = 16;
+
+/// A contiguous, ordered set of keys a read can walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpace {
+    /// The items of one table, keyed by the table's primary key.
+    Table { table_id: u64 },
+}
+
+/// Storage-key bounds of a read.
+pub type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+impl KeySpace {
+    fn prefix(&self) -> Vec<u8> {
+        match self {
+            KeySpace::Table { table_id } => keys::table_items_prefix(*table_id),
+        }
+    }
+
+    /// Every key of the key space (Scan).
+    pub fn whole(&self) -> KeyBounds {
+        let prefix = self.prefix();
+        let end = prefix_end(&prefix);
+        (Bound::Included(prefix), end)
+    }
+
+    /// The storage key of the entry with these key values (a start key's position).
+    pub fn position(&self, hash: &AttributeValue, range: Option<&AttributeValue>) -> Vec<u8> {
+        match self {
+            KeySpace::Table { table_id } => keys::item_key(*table_id, hash, range),
+        }
+    }
+
+    /// The keys of partition `hash` whose sort key satisfies `op` (all of the partition
+    /// when `op` is `None`). The sort component is order-preserving and last in the key,
+    /// so each operator is one contiguous key range.
+    pub fn query(&self, hash: &AttributeValue, op: Option<&KeyOp>) -> KeyBounds {
+        let partition = match self {
+            KeySpace::Table { table_id } => keys::partition_prefix(*table_id, hash),
+        };
+        let start = || Bound::Included(partition.clone());
+        let end = || prefix_end(&partition);
+        let at = |v: &AttributeValue| self.position(hash, Some(v));
+        use Bound::{Excluded, Included};
+        match op {
+            None => (start(), end()),
+            Some(KeyOp::Eq(v)) => (Included(at(v)), Included(at(v))),
+            Some(KeyOp::Lt(v)) => (start(), Excluded(at(v))),
+            Some(KeyOp::Le(v)) => (start(), Included(at(v))),
+            Some(KeyOp::Gt(v)) => (Excluded(at(v)), end()),
+            Some(KeyOp::Ge(v)) => (Included(at(v)), end()),
+            Some(KeyOp::Between(lo, hi)) => (Included(at(lo)), Included(at(hi))),
+            Some(KeyOp::BeginsWith(prefix)) => {
+                // S and B sort components are the raw bytes, so "begins with" is a
+                // byte-prefix range.
+                let from = at(prefix);
+                let to = prefix_end(&from);
+                (Included(from), to)
+            }
+        }
+    }
+}
+
+/// The first key after every key that starts with `prefix` (unbounded when there is
+/// none, i.e. the prefix is all 0xFF).
+pub fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+/// One segment of a parallel scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub index: u32,
+    pub total: u32,
+}
+
+/// The segment of the partition whose hash component (`keys::hash_component`) is
+/// `component`, out of `total`. Segments split a stable 64-bit hash of the partition
+/// key into equal contiguous ranges, as DynamoDB splits its hash space: every item of
+/// one partition lands in one segment, and the segments are disjoint and cover all.
+pub fn segment_of(component: &[u8], total: u32) -> u32 {
+    hash_segment(fnv(FNV_START, component), total)
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Range-splits the hash after a finalizer: FNV-1a alone leaves the high bits of short,
+/// similar keys ("x1", "x2", ...) clustered, which would pile them into few segments.
+fn hash_segment(h: u64, total: u32) -> u32 {
+    let mut x = h;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    ((u128::from(x) * u128::from(total)) >> 64) as u32
+}
+
+/// The partition prefix length and the segment hash of a table item key
+/// (`<table id> <tag> <len u16> <bytes> ...`).
+fn partition_of(key: &[u8]) -> Result<(usize, u64), StorageError> {
+    let bad = || StorageError::Corrupt("item key layout".into());
+    let tag = *key.get(8).ok_or_else(bad)?;
+    let len = key.get(9..11).ok_or_else(bad)?;
+    let end = 11 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let bytes = key.get(11..end).ok_or_else(bad)?;
+    Ok((end, fnv(fnv(FNV_START, &[tag]), bytes)))
+}
+
+/// What to read for one page.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub space: KeySpace,
+    pub bounds: KeyBounds,
+    /// Key order (`true`) or reverse key order.
+    pub forward: bool,
+    /// Read at most this many items (DynamoDB's Limit).
+    pub limit: Option<usize>,
+    /// Stop once this many bytes of items were read.
+    pub max_bytes: usize,
+    /// Only items of partitions in this segment (forward reads only).
+    pub segment: Option<Segment>,
+}
+
+/// One page: every item read, in order, before any filter.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// The summed DynamoDB sizes of `items`.
+    pub bytes: usize,
+    /// The page stopped at the limit or the size cap: more items may follow the last.
+    pub truncated: bool,
+}
+
+impl Engine {
+    /// Reads one page on the blocking pool: decoding up to a megabyte of items is too
+    /// much work for an async worker thread.
+    pub async fn read_page(&self, request: PageRequest) -> Result<Page, StorageError> {
+        let store: Arc<Store> = self.store.clone();
+        tokio::task::spawn_blocking(move || read_page(&store.read_view(), &request))
+            .await
+            .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
+    }
+}
+
+/// The page loop over one snapshot.
+pub fn read_page(view: &ReadView, req: &PageRequest) -> Result<Page, StorageError> {
+    let mut page = Page::default();
+    let mut lower = req.bounds.0.clone();
+    // Restarted only to seek past a partition outside the segment.
+    'seek: loop {
+        let mut iter = view.range(Space::Items, lower.clone(), req.bounds.1.clone());
+        let mut skipped = 0;
+        loop {
+            let next = if req.forward { iter.next() } else { iter.next_back() };
+            let Some(entry) = next else { break 'seek };
+            let (key, bytes) = entry?;
+            if let Some(segment) = req.segment.filter(|s| s.total > 1) {
+                let (prefix_len, hash) = partition_of(&key)?;
+                if hash_segment(hash, segment.total) != segment.index {
+                    skipped += 1;
+                    if skipped >= SEEK_AFTER_SKIPPED && req.forward {
+                        lower = prefix_end(&key[..prefix_len]);
+                        if lower == Bound::Unbounded {
+                            break 'seek;
+                        }
+                        continue 'seek;
+                    }
+                    continue;
+                }
+                skipped = 0;
+            }
+            let item = value::decode_item(&bytes)
+                .map_err(|e| StorageError::Corrupt(format!("item: {}", e.message())))?;
+            page.bytes += value::item_size(&item);
+            page.items.push(item);
+            let full = req.limit.is_some_and(|l| page.items.len() >= l);
+            if full || page.bytes >= req.max_bytes {
+                page.truncated = true;
+                break 'seek;
+            }
+        }
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_next_prefix() {
+        assert_eq!(prefix_end(b"ab"), Bound::Excluded(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Bound::Excluded(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), Bound::Unbounded);
+    }
+
+    #[test]
+    fn segments_are_stable_and_in_range() {
+        for total in [1, 2, 3, 7, 1_000_000] {
+            for key in [&b"\x01a"[..], b"\x02\x80", b"", b"\x03xyz"] {
+                let s = segment_of(key, total);
+                assert!(s < total);
+                assert_eq!(s, segment_of(key, total));
+            }
+        }
+        assert_eq!(segment_of(b"\x01anything", 1), 0);
+        // Similar short keys spread over the segments.
+        let mut counts = [0; 4];
+        for i in 0..400 {
+            counts[segment_of(format!("\x01x{i}").as_bytes(), 4) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (70..130).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn key_hash_matches_component_hash() {
+        let h = AttributeValue::S("part".into());
+        let key = keys::item_key(9, &h, Some(&AttributeValue::S("x".into())));
+        let (len, hash) = partition_of(&key).unwrap();
+        assert_eq!(&key[..len], keys::partition_prefix(9, &h).as_slice());
+        for total in [2, 5, 64] {
+            assert_eq!(hash_segment(hash, total), segment_of(&keys::hash_component(&h), total));
+        }
+        assert!(partition_of(b"short").is_err());
+    }
+}
