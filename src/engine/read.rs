@@ -2,9 +2,10 @@
 //! read never waits for a writer and never sees half of a write group.
 //!
 //! A read walks a [`KeySpace`]: byte-ordered keys made of a partition prefix followed
-//! by an order-preserving sort component. Today that is a table's items
-//! (`storage::keys::item_key`); a secondary index is meant to plug in as another key
-//! space of the same shape, so the page loop and the bounds below serve both.
+//! by an order-preserving sort component: a table's items (`storage::keys::item_key`)
+//! or a secondary index's entries (`storage::keys::index_entry_key`, whose sort
+//! component is delimited and followed by the item's own key), so the page loop and the
+//! bounds below serve both.
 //!
 //! A page stops after `limit` items were read or once `max_bytes` of items were read
 //! (DynamoDB's Limit and 1 MB page, both counted before any filter), and says so, so
@@ -31,6 +32,8 @@ const SEEK_AFTER_SKIPPED: usize = 16;
 pub enum KeySpace {
     /// The items of one table, keyed by the table's primary key.
     Table { table_id: u64 },
+    /// The entries of one secondary index, keyed by the index key then the item key.
+    Index { table_id: u64, index_id: u32 },
 }
 
 /// Storage-key bounds of a read.
@@ -40,6 +43,14 @@ impl KeySpace {
     fn prefix(&self) -> Vec<u8> {
         match self {
             KeySpace::Table { table_id } => keys::table_items_prefix(*table_id),
+            KeySpace::Index { table_id, index_id } => keys::index_prefix(*table_id, *index_id),
+        }
+    }
+
+    fn space(&self) -> Space {
+        match self {
+            KeySpace::Table { .. } => Space::Items,
+            KeySpace::Index { .. } => Space::Indexes,
         }
     }
 
@@ -51,38 +62,91 @@ impl KeySpace {
     }
 
     /// The storage key of the entry with these key values (a start key's position).
-    pub fn position(&self, hash: &AttributeValue, range: Option<&AttributeValue>) -> Vec<u8> {
+    /// `item_key` is the item's own storage key, which follows an index's key values.
+    pub fn position(
+        &self,
+        hash: &AttributeValue,
+        range: Option<&AttributeValue>,
+        item_key: &[u8],
+    ) -> Vec<u8> {
         match self {
             KeySpace::Table { table_id } => keys::item_key(*table_id, hash, range),
+            KeySpace::Index { table_id, index_id } => {
+                keys::index_entry_key(*table_id, *index_id, hash, range, item_key)
+            }
         }
     }
 
     /// The keys of partition `hash` whose sort key satisfies `op` (all of the partition
-    /// when `op` is `None`). The sort component is order-preserving and last in the key,
-    /// so each operator is one contiguous key range.
+    /// when `op` is `None`). The sort component is order-preserving, so each operator is
+    /// one contiguous key range.
     pub fn query(&self, hash: &AttributeValue, op: Option<&KeyOp>) -> KeyBounds {
+        use Bound::{Excluded, Included};
         let partition = match self {
             KeySpace::Table { table_id } => keys::partition_prefix(*table_id, hash),
+            KeySpace::Index { table_id, index_id } => {
+                keys::index_partition_prefix(*table_id, *index_id, hash)
+            }
         };
         let start = || Bound::Included(partition.clone());
         let end = || prefix_end(&partition);
-        let at = |v: &AttributeValue| self.position(hash, Some(v));
-        use Bound::{Excluded, Included};
-        match op {
-            None => (start(), end()),
-            Some(KeyOp::Eq(v)) => (Included(at(v)), Included(at(v))),
-            Some(KeyOp::Lt(v)) => (start(), Excluded(at(v))),
-            Some(KeyOp::Le(v)) => (start(), Included(at(v))),
-            Some(KeyOp::Gt(v)) => (Excluded(at(v)), end()),
-            Some(KeyOp::Ge(v)) => (Included(at(v)), end()),
-            Some(KeyOp::Between(lo, hi)) => (Included(at(lo)), Included(at(hi))),
-            Some(KeyOp::BeginsWith(prefix)) => {
-                // S and B sort components are the raw bytes, so "begins with" is a
-                // byte-prefix range.
-                let from = at(prefix);
-                let to = prefix_end(&from);
-                (Included(from), to)
+        match self {
+            KeySpace::Table { .. } => {
+                // The sort component is last in a table key: a value's key is exact.
+                let at = |v: &AttributeValue| self.position(hash, Some(v), &[]);
+                match op {
+                    None => (start(), end()),
+                    Some(KeyOp::Eq(v)) => (Included(at(v)), Included(at(v))),
+                    Some(KeyOp::Lt(v)) => (start(), Excluded(at(v))),
+                    Some(KeyOp::Le(v)) => (start(), Included(at(v))),
+                    Some(KeyOp::Gt(v)) => (Excluded(at(v)), end()),
+                    Some(KeyOp::Ge(v)) => (Included(at(v)), end()),
+                    Some(KeyOp::Between(lo, hi)) => (Included(at(lo)), Included(at(hi))),
+                    Some(KeyOp::BeginsWith(prefix)) => {
+                        // S and B sort components are the raw bytes, so "begins with"
+                        // is a byte-prefix range.
+                        let from = at(prefix);
+                        let to = prefix_end(&from);
+                        (Included(from), to)
+                    }
+                }
             }
+            KeySpace::Index { .. } => {
+                // In an index key the sort component is followed by the item key, so a
+                // value stands for every key it prefixes.
+                let at = |v: &AttributeValue| {
+                    let mut k = partition.clone();
+                    keys::push_delimited_component(&mut k, v);
+                    k
+                };
+                let after = |v: &AttributeValue| prefix_end(&at(v));
+                match op {
+                    None => (start(), end()),
+                    Some(KeyOp::Eq(v)) => (Included(at(v)), after(v)),
+                    Some(KeyOp::Lt(v)) => (start(), Excluded(at(v))),
+                    Some(KeyOp::Le(v)) => (start(), after(v)),
+                    Some(KeyOp::Gt(v)) => (after(v), end()),
+                    Some(KeyOp::Ge(v)) => (Included(at(v)), end()),
+                    Some(KeyOp::Between(lo, hi)) => (Included(at(lo)), after(hi)),
+                    Some(KeyOp::BeginsWith(prefix)) => {
+                        // The delimited form of a prefix, without its terminator,
+                        // prefixes the form of every value that begins with it.
+                        let mut from = partition.clone();
+                        keys::push_delimited_component(&mut from, prefix);
+                        from.truncate(from.len() - 2);
+                        let to = prefix_end(&from);
+                        (Included(from), to)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the partition key component starts in this key space's keys.
+    fn partition_offset(&self) -> usize {
+        match self {
+            KeySpace::Table { .. } => 8,
+            KeySpace::Index { .. } => 12,
         }
     }
 }
@@ -137,14 +201,14 @@ fn hash_segment(h: u64, total: u32) -> u32 {
     ((u128::from(x) * u128::from(total)) >> 64) as u32
 }
 
-/// The partition prefix length and the segment hash of a table item key
-/// (`<table id> <tag> <len u16> <bytes> ...`).
-fn partition_of(key: &[u8]) -> Result<(usize, u64), StorageError> {
+/// The partition prefix length and the segment hash of a key whose partition component
+/// (`<tag> <len u16> <bytes>`) starts at `at`.
+fn partition_of(key: &[u8], at: usize) -> Result<(usize, u64), StorageError> {
     let bad = || StorageError::Corrupt("item key layout".into());
-    let tag = *key.get(8).ok_or_else(bad)?;
-    let len = key.get(9..11).ok_or_else(bad)?;
-    let end = 11 + usize::from(u16::from_be_bytes([len[0], len[1]]));
-    let bytes = key.get(11..end).ok_or_else(bad)?;
+    let tag = *key.get(at).ok_or_else(bad)?;
+    let len = key.get(at + 1..at + 3).ok_or_else(bad)?;
+    let end = at + 3 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let bytes = key.get(at + 3..end).ok_or_else(bad)?;
     Ok((end, fnv(fnv(FNV_START, &[tag]), bytes)))
 }
 
@@ -190,14 +254,14 @@ pub fn read_page(view: &ReadView, req: &PageRequest) -> Result<Page, StorageErro
     let mut lower = req.bounds.0.clone();
     // Restarted only to seek past a partition outside the segment.
     'seek: loop {
-        let mut iter = view.range(Space::Items, lower.clone(), req.bounds.1.clone());
+        let mut iter = view.range(req.space.space(), lower.clone(), req.bounds.1.clone());
         let mut skipped = 0;
         loop {
             let next = if req.forward { iter.next() } else { iter.next_back() };
             let Some(entry) = next else { break 'seek };
             let (key, bytes) = entry?;
             if let Some(segment) = req.segment.filter(|s| s.total > 1) {
-                let (prefix_len, hash) = partition_of(&key)?;
+                let (prefix_len, hash) = partition_of(&key, req.space.partition_offset())?;
                 if hash_segment(hash, segment.total) != segment.index {
                     skipped += 1;
                     if skipped >= SEEK_AFTER_SKIPPED && req.forward {
@@ -230,6 +294,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn index_bounds_select_exactly_the_matching_entries() {
+        let space = KeySpace::Index { table_id: 4, index_id: 2 };
+        let s = |x: &str| AttributeValue::S(x.into());
+        let h = s("part");
+        let values = ["", "a", "a\0", "ab", "abc", "b", "b\0x"];
+        let entry = |v: &str, item: &str| {
+            keys::index_entry_key(4, 2, &h, Some(&s(v)), &keys::item_key(4, &s(item), None))
+        };
+        let within = |(lo, hi): &KeyBounds, k: &Vec<u8>| {
+            let above = match lo {
+                Bound::Included(b) => k >= b,
+                Bound::Excluded(b) => k > b,
+                Bound::Unbounded => true,
+            };
+            let below = match hi {
+                Bound::Included(b) => k <= b,
+                Bound::Excluded(b) => k < b,
+                Bound::Unbounded => true,
+            };
+            above && below
+        };
+        type Case = (KeyOp, fn(&str) -> bool);
+        let cases: Vec<Case> = vec![
+            (KeyOp::Eq(s("a")), |v| v == "a"),
+            (KeyOp::Lt(s("ab")), |v| v < "ab"),
+            (KeyOp::Le(s("ab")), |v| v <= "ab"),
+            (KeyOp::Gt(s("a")), |v| v > "a"),
+            (KeyOp::Ge(s("a\0")), |v| v >= "a\0"),
+            (KeyOp::Between(s("a"), s("abc")), |v| ("a"..="abc").contains(&v)),
+            (KeyOp::BeginsWith(s("a")), |v| v.starts_with('a')),
+            (KeyOp::BeginsWith(s("b\0")), |v| v.starts_with("b\0")),
+        ];
+        for (op, expected) in cases {
+            let bounds = space.query(&h, Some(&op));
+            for v in values {
+                for item in ["i1", "i2"] {
+                    assert_eq!(within(&bounds, &entry(v, item)), expected(v), "{op:?} on {v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn prefix_end_is_the_next_prefix() {
         assert_eq!(prefix_end(b"ab"), Bound::Excluded(b"ac".to_vec()));
         assert_eq!(prefix_end(b"a\xff"), Bound::Excluded(b"b".to_vec()));
@@ -258,11 +365,11 @@ mod tests {
     fn key_hash_matches_component_hash() {
         let h = AttributeValue::S("part".into());
         let key = keys::item_key(9, &h, Some(&AttributeValue::S("x".into())));
-        let (len, hash) = partition_of(&key).unwrap();
+        let (len, hash) = partition_of(&key, 8).unwrap();
         assert_eq!(&key[..len], keys::partition_prefix(9, &h).as_slice());
         for total in [2, 5, 64] {
             assert_eq!(hash_segment(hash, total), segment_of(&keys::hash_component(&h), total));
         }
-        assert!(partition_of(b"short").is_err());
+        assert!(partition_of(b"short", 8).is_err());
     }
 }

@@ -457,3 +457,175 @@ async fn indexes_survive_a_restart() {
     );
     assert!(message.contains("Type mismatch for Index Key gs"), "{message}");
 }
+
+/// Query's items' values of attribute `attr`, in order.
+fn column(items: &[std::collections::HashMap<String, AttributeValue>], attr: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| match i.get(attr) {
+            Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => v.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn queries_and_scans_read_indexes() {
+    let server = Server::start();
+    let client = server.client();
+    create_indexed(&client, "qidx").await;
+    for (pk, sk, g, gs, lsk) in [
+        ("a", "1", "red", "3", "30"),
+        ("a", "2", "red", "1", "10"),
+        ("b", "1", "red", "2", "20"),
+        ("b", "2", "blue", "1", "5"),
+        ("c", "1", "", "", ""),
+    ] {
+        let mut pairs = vec![("pk", s(pk)), ("sk", n(sk)), ("extra", s(&format!("{pk}{sk}")))];
+        if !g.is_empty() {
+            pairs.extend([("g", s(g)), ("gs", n(gs)), ("h", s(g)), ("x", s("xv"))]);
+        }
+        if !lsk.is_empty() {
+            pairs.push(("lsk", n(lsk)));
+        }
+        put(&client, "qidx", &pairs).await;
+    }
+    // GSI with a range condition, in index order, both directions.
+    let q = |forward: bool| {
+        client
+            .query()
+            .table_name("qidx")
+            .index_name("by-g")
+            .key_condition_expression("g = :g AND gs >= :lo")
+            .expression_attribute_values(":g", s("red"))
+            .expression_attribute_values(":lo", n("2"))
+            .scan_index_forward(forward)
+    };
+    let out = q(true).send().await.unwrap();
+    assert_eq!(column(out.items(), "gs"), ["2", "3"]);
+    assert_eq!(column(out.items(), "extra"), ["b1", "a1"], "ALL projection returns whole items");
+    let out = q(false).send().await.unwrap();
+    assert_eq!(column(out.items(), "gs"), ["3", "2"]);
+
+    // Paging an index: LastEvaluatedKey holds the table's and the index's keys.
+    let page = client
+        .query()
+        .table_name("qidx")
+        .index_name("by-g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("red"))
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let lek = page.last_evaluated_key().unwrap();
+    let mut names: Vec<&str> = lek.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["g", "gs", "pk", "sk"]);
+    let all: Vec<_> = client
+        .query()
+        .table_name("qidx")
+        .index_name("by-g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("red"))
+        .limit(1)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(column(&all, "gs"), ["1", "2", "3"]);
+
+    // An INCLUDE projection returns only what it projects.
+    let out = client
+        .query()
+        .table_name("qidx")
+        .index_name("by-h")
+        .key_condition_expression("h = :h")
+        .expression_attribute_values(":h", s("blue"))
+        .send()
+        .await
+        .unwrap();
+    let mut attrs: Vec<&str> = out.items()[0].keys().map(String::as_str).collect();
+    attrs.sort();
+    assert_eq!(attrs, ["h", "pk", "sk", "x"]);
+
+    // An LSI in its own order; ALL_ATTRIBUTES fetches what a KEYS_ONLY LSI lacks.
+    let out = client
+        .query()
+        .table_name("qidx")
+        .index_name("by-lsk")
+        .key_condition_expression("pk = :p AND lsk BETWEEN :a AND :b")
+        .expression_attribute_values(":p", s("a"))
+        .expression_attribute_values(":a", n("0"))
+        .expression_attribute_values(":b", n("100"))
+        .select(aws_sdk_dynamodb::types::Select::AllAttributes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(column(out.items(), "lsk"), ["10", "30"]);
+    assert_eq!(column(out.items(), "extra"), ["a2", "a1"]);
+    let out = client
+        .query()
+        .table_name("qidx")
+        .index_name("by-lsk")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("a"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.items()[0].get("extra").is_none(), "ALL_PROJECTED_ATTRIBUTES is the default");
+
+    // Scanning an index sees only the items in it.
+    let out = client.scan().table_name("qidx").index_name("by-g").send().await.unwrap();
+    assert_eq!(out.count(), 4);
+    let seg: i32 = {
+        let mut total = 0;
+        for segment in 0..3 {
+            let out = client
+                .scan()
+                .table_name("qidx")
+                .index_name("by-lsk")
+                .segment(segment)
+                .total_segments(3)
+                .send()
+                .await
+                .unwrap();
+            total += out.count();
+        }
+        total
+    };
+    assert_eq!(seg, 4);
+
+    // AWS's refusals.
+    let (_, message) = error_of(
+        client
+            .query()
+            .table_name("qidx")
+            .index_name("by-g")
+            .key_condition_expression("g = :g")
+            .expression_attribute_values(":g", s("red"))
+            .consistent_read(true)
+            .send()
+            .await,
+    );
+    assert_eq!(message, "Consistent reads are not supported on global secondary indexes");
+    let (_, message) = error_of(
+        client
+            .query()
+            .table_name("qidx")
+            .index_name("by-h")
+            .key_condition_expression("h = :h")
+            .expression_attribute_values(":h", s("red"))
+            .select(aws_sdk_dynamodb::types::Select::AllAttributes)
+            .send()
+            .await,
+    );
+    assert_eq!(
+        message,
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index by-h because its projection type is not ALL"
+    );
+    let (_, message) = error_of(client.scan().table_name("qidx").index_name("nope").send().await);
+    assert_eq!(message, "The table does not have the specified index: nope");
+}

@@ -153,13 +153,15 @@ pub async fn query(
 
     let table = usable_table(engine, input.table_name.as_deref())?;
     let meta = table.meta();
-    let target = read::target(&meta, input.index_name.as_deref())?;
+    let target =
+        read::target(&meta, input.index_name.as_deref(), input.consistent_read == Some(true))?;
     let select = read::select(
         input.select.as_deref(),
         input.attributes_to_get.is_some(),
         input.projection_expression.is_some(),
         input.index_name.is_some(),
     )?;
+    let fetch = read::check_index_select(&target, select)?;
     let start_hash = start.as_ref().map(|s| start_key_hash(s, &target)).transpose()?;
     let hash = (target.hash.name.as_str(), target.hash.ty.as_str());
     let range = target.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str()));
@@ -199,8 +201,8 @@ pub async fn query(
 
     let forward = input.scan_index_forward != Some(false);
     let mut bounds = target.space.query(&cond.hash.1, cond.range.as_ref().map(|r| &r.op));
-    if let Some(h) = start_hash {
-        let at = Bound::Excluded(target.space.position(h, start_range));
+    if let Some(start) = &start {
+        let at = Bound::Excluded(target.start_position(meta.id, start)?);
         if forward { bounds.0 = at } else { bounds.1 = at }
     }
     let mut page = engine
@@ -218,6 +220,9 @@ pub async fn query(
     let one_item =
         target.range.is_none() || matches!(&cond.range, Some(p) if matches!(p.op, KeyOp::Eq(_)));
     page.truncated &= !one_item;
+    if fetch {
+        read::fetch_from_table(engine, &target, meta.id, &mut page)?;
+    }
     read::respond(
         page,
         &Shape {

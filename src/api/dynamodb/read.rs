@@ -11,10 +11,12 @@ use serde_json::Value;
 
 use super::DynamoError;
 use super::items::consumed;
+use crate::engine::catalog::{IndexMeta, ProjectionKind};
 use crate::engine::read::{KeySpace, Page};
-use crate::engine::{KeyAttribute, TableMeta};
+use crate::engine::{Engine, KeyAttribute, KeySchema, TableMeta};
 use crate::model::expr::{Condition, Operand, Path, Projection};
-use crate::model::{Item, value};
+use crate::model::{AttributeValue, Item, value};
+use crate::storage::keys;
 
 /// The output of Query and Scan.
 #[derive(Serialize, Debug, Default)]
@@ -39,23 +41,138 @@ pub struct Target {
     pub range: Option<KeyAttribute>,
     /// The attributes a LastEvaluatedKey holds: the table's key, plus an index's.
     pub key_names: Vec<String>,
+    /// The index read, if any.
+    pub index: Option<IndexMeta>,
+    /// The table's own primary key (an index's entries also carry it).
+    pub table_key: KeySchema,
 }
 
-/// The key space `index_name` names on `meta`'s table (the table itself when `None`).
-/// Secondary indexes are not built yet, so every index name is unknown (the wording is
-/// dynalite's, recorded from AWS: a ValidationException).
-pub fn target(meta: &TableMeta, index_name: Option<&str>) -> Result<Target, DynamoError> {
-    if let Some(name) = index_name {
+impl Target {
+    /// Where a read resumes after `start` (an ExclusiveStartKey already checked to hold
+    /// this target's key attributes): an item key, or an index key followed by the
+    /// item's own key.
+    pub fn start_position(&self, table_id: u64, start: &Item) -> Result<Vec<u8>, DynamoError> {
+        let invalid = || DynamoError::validation("The provided starting key is invalid");
+        let get = |name: &str| start.get(name).ok_or_else(invalid);
+        let table_range = self.table_key.range.as_ref().map(|r| get(&r.name)).transpose()?;
+        let item_key = keys::item_key(table_id, get(&self.table_key.hash.name)?, table_range);
+        let range = self.range.as_ref().map(|r| get(&r.name)).transpose()?;
+        Ok(self.space.position(get(&self.hash.name)?, range, &item_key))
+    }
+
+    /// Whether the target is a global secondary index.
+    pub fn global(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.global)
+    }
+}
+
+/// The key space `index_name` names on `meta`'s table (the table itself when `None`),
+/// with AWS's errors for a missing index, a GSI still being backfilled and a
+/// consistent read of a GSI.
+pub fn target(
+    meta: &TableMeta,
+    index_name: Option<&str>,
+    consistent: bool,
+) -> Result<Target, DynamoError> {
+    let Some(name) = index_name else {
+        return Ok(Target {
+            space: KeySpace::Table { table_id: meta.id },
+            hash: meta.key_schema.hash.clone(),
+            range: meta.key_schema.range.clone(),
+            key_names: meta.key_schema.names().map(str::to_string).collect(),
+            index: None,
+            table_key: meta.key_schema.clone(),
+        });
+    };
+    // The wording is dynalite's, recorded from AWS: a ValidationException.
+    let index = meta.index(name).ok_or_else(|| {
+        DynamoError::validation(format!("The table does not have the specified index: {name}"))
+    })?;
+    if index.global && consistent {
+        return Err(DynamoError::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    if index.backfilling {
         return Err(DynamoError::validation(format!(
-            "The table does not have the specified index: {name}"
+            "Cannot read from backfilling global secondary index: {name}"
         )));
     }
+    let mut key_names: Vec<String> = meta.key_schema.names().map(str::to_string).collect();
+    for n in index.key_schema.names() {
+        if !key_names.iter().any(|k| k == n) {
+            key_names.push(n.to_string());
+        }
+    }
     Ok(Target {
-        space: KeySpace::Table { table_id: meta.id },
-        hash: meta.key_schema.hash.clone(),
-        range: meta.key_schema.range.clone(),
-        key_names: meta.key_schema.names().map(str::to_string).collect(),
+        space: KeySpace::Index { table_id: meta.id, index_id: index.id },
+        hash: index.key_schema.hash.clone(),
+        range: index.key_schema.range.clone(),
+        key_names,
+        index: Some(index.clone()),
+        table_key: meta.key_schema.clone(),
     })
+}
+
+/// Checks Select against the index's projection: a GSI holds only what it projects
+/// (AWS refuses ALL_ATTRIBUTES on one that does not project ALL); an LSI that does not
+/// project everything answers ALL_ATTRIBUTES and specific attributes from the table.
+/// Returns whether items must be fetched from the table.
+pub fn check_index_select(target: &Target, select: Select) -> Result<bool, DynamoError> {
+    let Some(index) = &target.index else { return Ok(false) };
+    let all = matches!(index.projection, ProjectionKind::All);
+    match select {
+        Select::All if index.global && !all => Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+            index.name
+        ))),
+        Select::All | Select::Specific => Ok(!index.global && !all),
+        Select::AllProjected | Select::Count => Ok(false),
+    }
+}
+
+/// Checks an index read's ExclusiveStartKey: exactly the table's and the index's key
+/// attributes, of their types. Returns the index partition key value.
+pub fn index_start_key<'a>(
+    target: &Target,
+    start: &'a Item,
+) -> Result<&'a AttributeValue, DynamoError> {
+    let invalid = || DynamoError::validation("The provided starting key is invalid");
+    if start.len() != target.key_names.len() {
+        return Err(invalid());
+    }
+    let attrs = [
+        Some(&target.table_key.hash),
+        target.table_key.range.as_ref(),
+        Some(&target.hash),
+        target.range.as_ref(),
+    ];
+    for attr in attrs.into_iter().flatten() {
+        let v = start.get(&attr.name).ok_or_else(invalid)?;
+        if !attr.ty.matches(v) {
+            return Err(invalid());
+        }
+    }
+    start.get(&target.hash.name).ok_or_else(invalid)
+}
+
+/// Replaces each entry of an LSI page by its table item, for reads that want more
+/// than the index projects (the entry holds the table key). Entries whose item is gone
+/// meanwhile keep their projection.
+pub fn fetch_from_table(
+    engine: &Engine,
+    target: &Target,
+    table_id: u64,
+    page: &mut Page,
+) -> Result<(), DynamoError> {
+    for entry in &mut page.items {
+        let Some(hash) = entry.get(&target.table_key.hash.name) else { continue };
+        let range = target.table_key.range.as_ref().and_then(|r| entry.get(&r.name));
+        if let Some(item) = engine.get_item(&keys::item_key(table_id, hash, range))? {
+            *entry = item;
+        }
+    }
+    Ok(())
 }
 
 /// What a read returns per item.

@@ -148,24 +148,30 @@ pub async fn scan(
 
     let table = usable_table(engine, input.table_name.as_deref())?;
     let meta = table.meta();
-    let target = read::target(&meta, input.index_name.as_deref())?;
+    let target =
+        read::target(&meta, input.index_name.as_deref(), input.consistent_read == Some(true))?;
     let select = read::select(
         input.select.as_deref(),
         input.attributes_to_get.is_some(),
         input.projection_expression.is_some(),
         input.index_name.is_some(),
     )?;
+    let fetch = read::check_index_select(&target, select)?;
     // On a table, every fault of the start key reads the same (dynalite test/scan.js,
     // recorded from AWS; nubo-db's suite agrees).
-    let start = start
-        .map(|s| {
-            keys::from_key(&meta, &s).map_err(|e| {
-                DynamoError::validation(format!("The provided starting key is invalid: {e}"))
-            })
-        })
-        .transpose()?;
-    if let (Some(start), Some(seg)) = (&start, segment)
-        && segment_of(&hash_component(&start.hash), seg.total) != seg.index
+    let start_hash = match &start {
+        Some(s) if target.index.is_none() => Some(
+            keys::from_key(&meta, s)
+                .map_err(|e| {
+                    DynamoError::validation(format!("The provided starting key is invalid: {e}"))
+                })?
+                .hash,
+        ),
+        Some(s) => Some(read::index_start_key(&target, s)?.clone()),
+        None => None,
+    };
+    if let (Some(hash), Some(seg)) = (&start_hash, segment)
+        && segment_of(&hash_component(hash), seg.total) != seg.index
     {
         // Recorded from AWS (Scylla's alternator tests, PR 9270 review).
         return Err(DynamoError::validation(format!(
@@ -182,9 +188,9 @@ pub async fn scan(
 
     let mut bounds = target.space.whole();
     if let Some(start) = &start {
-        bounds.0 = Bound::Excluded(target.space.position(&start.hash, start.range.as_ref()));
+        bounds.0 = Bound::Excluded(target.start_position(meta.id, start)?);
     }
-    let page = engine
+    let mut page = engine
         .read_page(PageRequest {
             space: target.space,
             bounds,
@@ -194,6 +200,9 @@ pub async fn scan(
             segment,
         })
         .await?;
+    if fetch {
+        read::fetch_from_table(engine, &target, meta.id, &mut page)?;
+    }
     read::respond(
         page,
         &Shape {
