@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::txn::TxnJoin;
 use crate::model::{Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
@@ -56,8 +57,27 @@ pub struct WriteRequest {
 /// Messages a partition writer takes.
 pub enum WriterMsg {
     Write(WriteRequest),
+    /// Finish what is queued before this, then lend the partition to a transaction until
+    /// it commits or gives up (see `txn.rs`).
+    Txn(TxnJoin),
     /// Finish what is queued before this, then stop (table deletion).
     Stop(oneshot::Sender<()>),
+}
+
+/// A message that ends a group: the writer applies what it gathered first.
+enum Control {
+    Txn(TxnJoin),
+    Stop(oneshot::Sender<()>),
+}
+
+impl WriterMsg {
+    fn split(self) -> Result<WriteRequest, Control> {
+        match self {
+            WriterMsg::Write(w) => Ok(w),
+            WriterMsg::Txn(join) => Err(Control::Txn(join)),
+            WriterMsg::Stop(done) => Err(Control::Stop(done)),
+        }
+    }
 }
 
 /// Item count and bytes of a whole table, summed over its partitions' writers.
@@ -65,6 +85,13 @@ pub enum WriterMsg {
 pub struct TableCounters {
     pub items: AtomicI64,
     pub bytes: AtomicI64,
+}
+
+/// A partition's item count and bytes while a batch is being built.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub items: i64,
+    pub bytes: i64,
 }
 
 /// Everything a partition writer needs.
@@ -86,30 +113,32 @@ impl Partition {
         let mut group = Vec::new();
         loop {
             let Some(first) = rx.recv().await else { return };
-            let mut stop = None;
-            match first {
-                WriterMsg::Write(w) => group.push(w),
-                WriterMsg::Stop(done) => stop = Some(done),
-            }
-            while stop.is_none() && group.len() < self.max_group {
+            let mut control = first.split().map(|w| group.push(w)).err();
+            while control.is_none() && group.len() < self.max_group {
                 match rx.try_recv() {
-                    Ok(WriterMsg::Write(w)) => group.push(w),
-                    Ok(WriterMsg::Stop(done)) => stop = Some(done),
+                    Ok(msg) => control = msg.split().map(|w| group.push(w)).err(),
                     Err(_) => break,
                 }
             }
             if !group.is_empty() {
                 self.apply_group(std::mem::take(&mut group)).await;
             }
-            if let Some(done) = stop {
-                rx.close();
-                while let Ok(msg) = rx.try_recv() {
-                    if let WriterMsg::Write(w) = msg {
-                        let _ = w.reply.send(Err(WriteError::TableGone));
+            match control {
+                None => {}
+                // Everything queued before the transaction is committed by now, so it
+                // reads what every earlier write left.
+                Some(Control::Txn(join)) => self.join_txn(join).await,
+                Some(Control::Stop(done)) => {
+                    rx.close();
+                    while let Ok(msg) = rx.try_recv() {
+                        // A transaction dropped here sees its partition gone.
+                        if let WriterMsg::Write(w) = msg {
+                            let _ = w.reply.send(Err(WriteError::TableGone));
+                        }
                     }
+                    let _ = done.send(());
+                    return;
                 }
-                let _ = done.send(());
-                return;
             }
         }
     }
@@ -119,7 +148,7 @@ impl Partition {
         let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
         let mut mutations = Vec::new();
         let mut replies = Vec::with_capacity(group.len());
-        let (mut items, mut bytes) = (self.items, self.bytes);
+        let mut counts = Counts { items: self.items, bytes: self.bytes };
         for w in group {
             let old = match overlay.get(&w.storage_key) {
                 Some(item) => Ok(item.clone()),
@@ -132,42 +161,62 @@ impl Partition {
             if let Ok(outcome) = &result
                 && outcome.changed()
             {
-                let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
-                items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
-                bytes += size(&outcome.new) - size(&outcome.old);
-                mutations.push(match &outcome.new {
-                    Some(item) => {
-                        Mutation::put(Space::Items, w.storage_key.clone(), value::encode_item(item))
-                    }
-                    None => Mutation::delete(Space::Items, w.storage_key.clone()),
-                });
+                self.stage(&w.storage_key, outcome, &mut counts, &mut mutations);
                 overlay.insert(w.storage_key, outcome.new.clone());
             }
             replies.push((w.reply, result));
         }
         if !mutations.is_empty() {
             let writes = mutations.len();
-            mutations.push(Mutation::put(
-                Space::Meta,
-                keys::partition_stats(self.table_id, self.index),
-                keys::encode_stats(items, bytes),
-            ));
+            mutations.push(self.stats_mutation(counts));
             if let Err(e) = self.committer.commit(mutations, writes).await {
                 for (reply, result) in replies {
                     let _ = reply.send(result.and(Err(WriteError::Storage(e.clone()))));
                 }
                 return;
             }
-            self.counters.items.fetch_add(items - self.items, Ordering::Relaxed);
-            self.counters.bytes.fetch_add(bytes - self.bytes, Ordering::Relaxed);
-            (self.items, self.bytes) = (items, bytes);
+            self.committed(counts);
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
         }
     }
 
-    fn read(&self, key: &[u8]) -> Result<Option<Item>, StorageError> {
+    /// Adds the storage mutations of one changed item to `mutations` and its effect to
+    /// `counts`. Single writes and transactions both store a change through here.
+    pub(super) fn stage(
+        &self,
+        key: &[u8],
+        outcome: &WriteOutcome,
+        counts: &mut Counts,
+        mutations: &mut Vec<Mutation>,
+    ) {
+        let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
+        counts.items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
+        counts.bytes += size(&outcome.new) - size(&outcome.old);
+        mutations.push(match &outcome.new {
+            Some(item) => Mutation::put(Space::Items, key.to_vec(), value::encode_item(item)),
+            None => Mutation::delete(Space::Items, key.to_vec()),
+        });
+    }
+
+    /// The mutation persisting this partition's counts, committed with the changes.
+    pub(super) fn stats_mutation(&self, counts: Counts) -> Mutation {
+        Mutation::put(
+            Space::Meta,
+            keys::partition_stats(self.table_id, self.index),
+            keys::encode_stats(counts.items, counts.bytes),
+        )
+    }
+
+    /// Makes `counts` this partition's own once the batch carrying them is durable.
+    pub(super) fn committed(&mut self, counts: Counts) {
+        self.counters.items.fetch_add(counts.items - self.items, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(counts.bytes - self.bytes, Ordering::Relaxed);
+        (self.items, self.bytes) = (counts.items, counts.bytes);
+    }
+
+    pub(super) fn read(&self, key: &[u8]) -> Result<Option<Item>, StorageError> {
         match self.store.get(Space::Items, key)? {
             Some(bytes) => value::decode_item(&bytes)
                 .map(Some)

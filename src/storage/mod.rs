@@ -143,8 +143,28 @@ impl Store {
         })
     }
 
+    /// A consistent view of every keyspace as of now.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot { store: self, inner: self.db.snapshot() }
+    }
+
     /// Bytes the store occupies on disk.
     pub fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
+    }
+}
+
+/// A read-only view of the store at one instant: later commits are invisible to it, and
+/// a batch is visible whole or not at all.
+pub struct Snapshot<'a> {
+    store: &'a Store,
+    inner: fjall::Snapshot,
+}
+
+impl Snapshot<'_> {
+    /// Reads one key as of the snapshot.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        use fjall::Readable;
+        Ok(self.inner.get(self.store.keyspace(space), key)?.map(|v| v.to_vec()))
     }
 }
