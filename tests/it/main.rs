@@ -1,9 +1,11 @@
 //! The integration test binary: the real `sluice` daemon, started per test on a free port
 //! with its own data directory, driven by the official AWS SDK for Rust and by raw HTTP.
 
+mod batch;
 mod errors;
 mod expressions;
 mod harness;
 mod items;
 mod restart;
 mod tables;
+mod transactions;

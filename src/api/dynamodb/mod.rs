@@ -1,11 +1,17 @@
 //! The DynamoDB API: `X-Amz-Target` operation names become an `Operation` before any
 //! logic runs; each operation decodes its input, runs its handler and encodes its output.
 
+pub mod batch_get;
+pub mod batch_write;
 pub mod error;
 pub mod items;
+mod java_dump;
 pub mod keys;
 pub mod misc;
+mod mutators;
 pub mod tables;
+pub mod transact_get;
+pub mod transact_write;
 
 use std::sync::Arc;
 
@@ -60,6 +66,10 @@ operations! {
     GetItem => items::get_item,
     UpdateItem => items::update_item,
     DeleteItem => items::delete_item,
+    BatchGetItem => batch_get::batch_get_item,
+    BatchWriteItem => batch_write::batch_write_item,
+    TransactWriteItems => transact_write::transact_write_items,
+    TransactGetItems => transact_get::transact_get_items,
     TagResource => misc::tag_resource,
     UntagResource => misc::untag_resource,
     ListTagsOfResource => misc::list_tags_of_resource,
