@@ -87,7 +87,7 @@ pub struct Engine {
     control: tokio::sync::Mutex<()>,
     /// TransactWriteItems ClientRequestTokens of the last 10 minutes, with the tables
     /// and item counts each one wrote (a replay reports reading them).
-    pub transaction_tokens: TokenCache<Vec<(String, usize)>>,
+    pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
 }
 
 impl Engine {
@@ -112,7 +112,7 @@ impl Engine {
             committer,
             tables: DashMap::new(),
             control: tokio::sync::Mutex::new(()),
-            transaction_tokens: TokenCache::default(),
+            transaction_tokens: Arc::default(),
         });
         let records: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::TABLE_RECORD_PREFIX).collect();

@@ -9,7 +9,7 @@
 //! without sleeping. Tokens live in memory: a restart forgets them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How long a completed token is remembered, as on AWS.
 pub const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
@@ -42,9 +42,11 @@ impl<T> Default for TokenCache<T> {
 }
 
 /// What a request with a token should do.
-pub enum Claim<'a, T> {
-    /// Run it; complete the guard on success (dropping it forgets the token).
-    Fresh(TokenGuard<'a, T>),
+pub enum Claim<T> {
+    /// Run it; complete the guard on success (dropping it forgets the token). The guard
+    /// owns its cache, so it can travel with a write that must finish even if the
+    /// client goes away.
+    Fresh(TokenGuard<T>),
     /// The same request already succeeded: answer from this, write nothing.
     Replay(T),
     /// The token was used by a different request.
@@ -54,15 +56,15 @@ pub enum Claim<'a, T> {
 }
 
 /// A claimed token whose request is running.
-pub struct TokenGuard<'a, T> {
-    cache: &'a TokenCache<T>,
+pub struct TokenGuard<T> {
+    cache: Arc<TokenCache<T>>,
     token: String,
     done: bool,
 }
 
 impl<T: Clone> TokenCache<T> {
     /// Looks `token` up for a request with `fingerprint` at `now_ms`.
-    pub fn claim(&self, token: &str, fingerprint: u64, now_ms: i64) -> Claim<'_, T> {
+    pub fn claim(self: &Arc<Self>, token: &str, fingerprint: u64, now_ms: i64) -> Claim<T> {
         let mut inner = self.lock();
         inner.expire(now_ms);
         if let Some(entry) = inner.entries.get(token) {
@@ -75,7 +77,7 @@ impl<T: Clone> TokenCache<T> {
             };
         }
         inner.entries.insert(token.to_string(), Entry { fingerprint, state: State::Running });
-        Claim::Fresh(TokenGuard { cache: self, token: token.to_string(), done: false })
+        Claim::Fresh(TokenGuard { cache: self.clone(), token: token.to_string(), done: false })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
@@ -98,7 +100,7 @@ impl<T> Inner<T> {
     }
 }
 
-impl<T> TokenGuard<'_, T> {
+impl<T> TokenGuard<T> {
     /// Records success at `now_ms`; the 10 minutes start now.
     pub fn complete(mut self, value: T, now_ms: i64) {
         let mut inner = self.cache.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,7 +112,7 @@ impl<T> TokenGuard<'_, T> {
     }
 }
 
-impl<T> Drop for TokenGuard<'_, T> {
+impl<T> Drop for TokenGuard<T> {
     fn drop(&mut self) {
         if !self.done {
             let mut inner = self.cache.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,7 +125,7 @@ impl<T> Drop for TokenGuard<'_, T> {
 mod tests {
     use super::*;
 
-    fn fresh(claim: Claim<'_, u32>) -> TokenGuard<'_, u32> {
+    fn fresh(claim: Claim<u32>) -> TokenGuard<u32> {
         match claim {
             Claim::Fresh(guard) => guard,
             _ => panic!("expected a fresh claim"),
@@ -132,7 +134,7 @@ mod tests {
 
     #[test]
     fn replays_the_same_request_and_refuses_another() {
-        let cache = TokenCache::default();
+        let cache = Arc::new(TokenCache::default());
         fresh(cache.claim("t", 1, 0)).complete(7, 100);
         assert!(matches!(cache.claim("t", 1, 200), Claim::Replay(7)));
         assert!(matches!(cache.claim("t", 2, 200), Claim::Mismatch));
@@ -142,7 +144,7 @@ mod tests {
 
     #[test]
     fn running_requests_are_in_progress_and_failures_are_forgotten() {
-        let cache = TokenCache::<u32>::default();
+        let cache = Arc::new(TokenCache::<u32>::default());
         let guard = fresh(cache.claim("t", 1, 0));
         assert!(matches!(cache.claim("t", 1, 1), Claim::InProgress));
         assert!(matches!(cache.claim("t", 9, 1), Claim::Mismatch));
@@ -152,7 +154,7 @@ mod tests {
 
     #[test]
     fn tokens_expire_ten_minutes_after_completion() {
-        let cache = TokenCache::default();
+        let cache = Arc::new(TokenCache::default());
         let guard = fresh(cache.claim("t", 1, 0));
         // The window starts when the request completes, not when it started.
         guard.complete(3, 5_000);

@@ -204,6 +204,18 @@ fn reason(error: Option<WriteError>) -> Result<CancellationReason, DynamoError> 
     })
 }
 
+/// How many actions each table had, in first-seen order (what a replay reports reading).
+fn action_counts(tables: &[String]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for table in tables {
+        match counts.iter_mut().find(|(t, _)| t == table) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((table.clone(), 1)),
+        }
+    }
+    counts
+}
+
 /// TransactWriteItems.
 pub async fn transact_write_items(
     engine: &Arc<Engine>,
@@ -231,10 +243,10 @@ pub async fn transact_write_items(
     }
     let mode = input.return_consumed_capacity.as_deref();
     let fingerprint = input.transact_items.as_ref().map_or(0, |f| f.fingerprint);
-    let now = || engine.clock.now_millis();
+    let now = engine.clock.now_millis();
     let guard = match input.client_request_token.as_deref() {
         None => None,
-        Some(token) => match engine.transaction_tokens.claim(token, fingerprint, now()) {
+        Some(token) => match engine.transaction_tokens.claim(token, fingerprint, now) {
             Claim::Fresh(guard) => Some(guard),
             Claim::Replay(tables) => {
                 // A replay writes nothing; AWS reports the reads it took instead.
@@ -256,7 +268,21 @@ pub async fn transact_write_items(
         },
     };
     let tables: Vec<String> = prepared.iter().map(|p| p.table.clone()).collect();
-    let outcomes = match engine.transact(prepared.into_iter().map(|p| p.write).collect()).await {
+    let writes: Vec<ItemWrite> = prepared.into_iter().map(|p| p.write).collect();
+    // The token is settled in the same task as the commit: a client that hangs up and
+    // retries must find it recorded, not forgotten, once the transaction committed.
+    let task = {
+        let (engine, tables) = (engine.clone(), tables.clone());
+        tokio::spawn(async move {
+            let result = engine.transact(writes).await;
+            if let (Ok(_), Some(guard)) = (&result, guard) {
+                guard.complete(action_counts(&tables), engine.clock.now_millis());
+            }
+            result
+        })
+    };
+    let result = task.await.map_err(|e| DynamoError::Internal(e.to_string()))?;
+    let outcomes = match result {
         Ok(outcomes) => outcomes,
         Err(TxnError::Cancelled(errors)) => {
             let reasons = errors.into_iter().map(reason).collect::<Result<_, _>>()?;
@@ -265,17 +291,9 @@ pub async fn transact_write_items(
         Err(TxnError::Failed(e)) => return Err(e.into()),
     };
     let mut written = Vec::new();
-    let mut counts: Vec<(String, usize)> = Vec::new();
     for (table, outcome) in tables.iter().zip(&outcomes) {
         // Transactional writes cost twice a standard write.
         add_units(&mut written, table, 2.0 * write_units(outcome));
-        match counts.iter_mut().find(|(t, _)| t == table) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((table.clone(), 1)),
-        }
-    }
-    if let Some(guard) = guard {
-        guard.complete(counts, now());
     }
     Ok(TransactWriteItemsOutput {
         consumed_capacity: transaction_capacity(mode, &written, "WriteCapacityUnits"),
