@@ -1,6 +1,7 @@
 //! Transactions against real partition writers: overlapping transactions taken in
-//! opposite action orders finish (no deadlock), conserve a moved counter, and leave
-//! their partitions usable after a cancellation.
+//! opposite action orders finish (no deadlock) and conserve a moved counter, a write
+//! queued behind a transaction waits for it and sees its result, and a cancellation
+//! leaves its partitions usable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,4 +184,34 @@ async fn a_deleted_table_fails_the_transaction() {
     engine.delete_table("gone").await.expect("delete");
     let result = engine.transact(vec![write(&t, "x", add("x", 1))]).await;
     assert!(matches!(result, Err(TxnError::Failed(WriteError::TableGone))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_queued_behind_a_transaction_waits_and_sees_its_result() {
+    let engine = engine();
+    let t = table(&engine, "order").await;
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    // A mutator that holds the transaction open until the test lets it go.
+    let slow: Mutator = Box::new(move |old| {
+        let _ = entered_tx.send(());
+        let _ = go_rx.recv();
+        Ok(Some(counter("x", value_of(old) + 10)))
+    });
+    let txn = tokio::spawn({
+        let (engine, t) = (engine.clone(), t.clone());
+        async move { engine.transact(vec![write(&t, "x", slow)]).await }
+    });
+    tokio::task::spawn_blocking(move || entered_rx.recv()).await.expect("join").expect("entered");
+    let plain = tokio::spawn({
+        let (engine, t) = (engine.clone(), t.clone());
+        async move { engine.write_many(vec![write(&t, "x", add("x", 1))]).await.remove(0) }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!plain.is_finished(), "a write to a partition a transaction holds waits for it");
+    go_tx.send(()).expect("release");
+    txn.await.expect("join").expect("transaction");
+    let outcome = plain.await.expect("join").expect("write");
+    assert_eq!(value_of(outcome.old.as_ref()), 10, "the write saw the transaction's result");
+    assert_eq!(read(&engine, &t, "x").await, 11);
 }
