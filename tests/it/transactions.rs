@@ -346,3 +346,27 @@ async fn client_request_tokens_replay_successes_and_refuse_changed_requests() {
     send("token-2", -10).await.unwrap();
     assert_eq!(balance(get(&client, "idem", "c").await.as_ref()), 5);
 }
+
+#[tokio::test]
+async fn transactions_and_their_item_counts_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    create_table(&client, "durable", false).await;
+    client
+        .transact_write_items()
+        .transact_items(put("durable", &[("pk", s("a")), ("balance", n("1"))]))
+        .transact_items(put("durable", &[("pk", s("b")), ("balance", n("2"))]))
+        .transact_items(put("durable", &[("pk", s("c")), ("balance", n("3"))]))
+        .send()
+        .await
+        .unwrap();
+    client.transact_write_items().transact_items(delete("durable", "c")).send().await.unwrap();
+    server.kill();
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    assert_eq!(balance(get(&client, "durable", "b").await.as_ref()), 2);
+    assert_eq!(get(&client, "durable", "c").await, None);
+    let table = client.describe_table().table_name("durable").send().await.unwrap();
+    assert_eq!(table.table().and_then(|t| t.item_count()), Some(2));
+}
