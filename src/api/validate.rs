@@ -21,12 +21,23 @@ impl Validator {
         Validator::default()
     }
 
-    /// Records that `value` at `path` breaks `constraint`.
+    /// Records that `value` at `path` breaks `constraint` ("Member must <constraint>").
     pub fn fail(&mut self, value: Option<&str>, path: &str, constraint: &str) {
+        self.fail_constraint(value, path, &format!("Member must {constraint}"));
+    }
+
+    /// Records a violation AWS words without "Member must" ("Map keys must satisfy
+    /// constraint: [...]").
+    pub fn fail_constraint(&mut self, value: Option<&str>, path: &str, constraint: &str) {
         self.errors.push(format!(
-            "Value {} at '{path}' failed to satisfy constraint: Member must {constraint}",
+            "Value {} at '{path}' failed to satisfy constraint: {constraint}",
             show(value)
         ));
+    }
+
+    /// Records violations already worded (the model's legacy-parameter checks).
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = String>) {
+        self.errors.extend(violations);
     }
 
     /// A required member.
@@ -98,11 +109,6 @@ impl Validator {
                 self.fail(Some(v), path, &format!("have length less than or equal to {max}"));
             }
         }
-    }
-
-    /// Adds violations already worded (the legacy parameters' member constraints).
-    pub fn extend(&mut self, violations: impl IntoIterator<Item = String>) {
-        self.errors.extend(violations);
     }
 
     /// The message AWS sends for the collected errors, if any.

@@ -132,6 +132,27 @@ impl<'de> Deserialize<'de> for WireValues {
     }
 }
 
+/// A decoded member together with a fingerprint of its JSON, so two requests can be
+/// compared (TransactWriteItems' ClientRequestToken). serde_json's maps are sorted, so
+/// the fingerprint does not depend on the order the client wrote members in.
+#[derive(Debug)]
+pub struct Fingerprinted<T> {
+    pub value: T,
+    pub fingerprint: u64,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Fingerprinted<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use std::hash::{Hash, Hasher};
+        let raw = Value::deserialize(d)?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        raw.to_string().hash(&mut hasher);
+        // The inner error's text carries its kind (see `classify`), so pass it through.
+        let value = T::deserialize(raw).map_err(|e| D::Error::custom(e.to_string()))?;
+        Ok(Fingerprinted { value, fingerprint: hasher.finish() })
+    }
+}
+
 /// A JSON timestamp as awsJson writes it: epoch seconds with milliseconds.
 pub fn epoch_seconds(millis: i64) -> Value {
     let secs = millis as f64 / 1000.0;
@@ -166,6 +187,29 @@ mod tests {
             decode::<In>(serde_json::json!([])),
             Err(DecodeError::Serialization(None))
         ));
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "PascalCase")]
+    struct WithItems {
+        items: Option<Fingerprinted<Vec<WireItem>>>,
+    }
+
+    #[test]
+    fn fingerprints_ignore_member_order_and_keep_error_kinds() {
+        let a: WithItems =
+            decode(serde_json::json!({"Items": [{"a": {"S": "x"}, "b": {"N": "1"}}]})).unwrap();
+        let b: WithItems =
+            decode(serde_json::json!({"Items": [{"b": {"N": "1"}, "a": {"S": "x"}}]})).unwrap();
+        let c: WithItems = decode(serde_json::json!({"Items": [{"a": {"S": "y"}}]})).unwrap();
+        let fp = |w: &WithItems| w.items.as_ref().map(|f| f.fingerprint);
+        assert_eq!(fp(&a), fp(&b));
+        assert_ne!(fp(&a), fp(&c));
+        assert_eq!(a.items.unwrap().value[0].0.len(), 2);
+        let e = decode::<WithItems>(serde_json::json!({"Items": [{"a": {"N": "x"}}]})).unwrap_err();
+        assert!(matches!(e, DecodeError::Validation(_)), "{e:?}");
+        let e = decode::<WithItems>(serde_json::json!({"Items": 1})).unwrap_err();
+        assert!(matches!(e, DecodeError::Serialization(_)), "{e:?}");
     }
 
     #[test]

@@ -220,6 +220,33 @@ impl IndexMeta {
 }
 
 impl TableMeta {
+    /// A table record with every optional setting at its default (billing on demand, no
+    /// stream, index, tags or TTL); `id` is assigned by `Engine::create_table`.
+    pub fn new(name: &str, key_schema: KeySchema, partitions: u32) -> TableMeta {
+        let attribute_definitions =
+            std::iter::once(key_schema.hash.clone()).chain(key_schema.range.clone()).collect();
+        TableMeta {
+            version: TABLE_RECORD_VERSION,
+            id: 0,
+            name: name.to_string(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            created_ms: 0,
+            key_schema,
+            attribute_definitions,
+            billing_mode: "PAY_PER_REQUEST".into(),
+            billing_mode_updated_ms: None,
+            throughput: Throughput::default(),
+            stream: None,
+            tags: vec![],
+            deletion_protection: false,
+            table_class: None,
+            partitions,
+            indexes: vec![],
+            next_index_id: first_index_id(),
+            ttl: TimeToLive::default(),
+        }
+    }
+
     /// An index by name.
     pub fn index(&self, name: &str) -> Option<&IndexMeta> {
         self.indexes.iter().find(|i| i.name == name)

@@ -91,7 +91,7 @@ pub fn maintain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::catalog::{KeyAttribute, KeySchema, ProjectionKind, ScalarType, Throughput};
+    use crate::engine::catalog::{KeyAttribute, KeySchema, ProjectionKind, ScalarType};
 
     fn s(x: &str) -> AttributeValue {
         AttributeValue::S(x.into())
@@ -99,34 +99,20 @@ mod tests {
 
     fn meta() -> TableMeta {
         let key = |n: &str| KeyAttribute { name: n.into(), ty: ScalarType::S };
-        TableMeta {
-            version: 1,
-            id: 9,
-            name: "t".into(),
-            uuid: String::new(),
-            created_ms: 0,
-            key_schema: KeySchema { hash: key("pk"), range: None },
-            attribute_definitions: vec![key("pk"), key("g")],
-            billing_mode: "PAY_PER_REQUEST".into(),
-            billing_mode_updated_ms: None,
-            throughput: Throughput::default(),
-            stream: None,
-            tags: vec![],
-            deletion_protection: false,
-            table_class: None,
-            partitions: 1,
-            indexes: vec![IndexMeta {
-                id: 1,
-                name: "gsi".into(),
-                global: true,
-                key_schema: KeySchema { hash: key("g"), range: None },
-                projection: ProjectionKind::KeysOnly,
-                throughput: None,
-                backfilling: false,
-            }],
-            next_index_id: 2,
-            ttl: Default::default(),
-        }
+        let mut meta = TableMeta::new("t", KeySchema { hash: key("pk"), range: None }, 1);
+        meta.id = 9;
+        meta.attribute_definitions.push(key("g"));
+        meta.indexes.push(IndexMeta {
+            id: 1,
+            name: "gsi".into(),
+            global: true,
+            key_schema: KeySchema { hash: key("g"), range: None },
+            projection: ProjectionKind::KeysOnly,
+            throughput: None,
+            backfilling: false,
+        });
+        meta.next_index_id = 2;
+        meta
     }
 
     fn item(pairs: &[(&str, &str)]) -> Item {

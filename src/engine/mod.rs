@@ -6,9 +6,11 @@ pub mod index;
 pub mod indexes;
 pub mod purge;
 pub mod read;
+pub mod tokens;
 pub mod ttl;
 #[cfg(test)]
 mod ttl_tests;
+pub mod txn;
 pub mod writer;
 
 use std::sync::atomic::Ordering;
@@ -25,6 +27,8 @@ use crate::model::{AttributeValue, Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
 pub use catalog::{KeyAttribute, KeySchema, ScalarType, TableMeta};
+pub use tokens::TokenCache;
+pub use txn::{ItemWrite, TxnError};
 pub use writer::{Mutator, SharedMeta, TableCounters, WriteError, WriteOrigin, WriteOutcome};
 
 use writer::{Partition, WriteRequest, WriterMsg};
@@ -57,9 +61,13 @@ impl Table {
         self.meta.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The partition that owns items with this partition key.
+    fn partition_of(&self, hash: &AttributeValue) -> usize {
+        route(&keys::hash_component(hash), self.writers.len())
+    }
+
     fn writer_for(&self, hash: &AttributeValue) -> &mpsc::Sender<WriterMsg> {
-        let index = route(&keys::hash_component(hash), self.writers.len());
-        &self.writers[index]
+        &self.writers[self.partition_of(hash)]
     }
 }
 
@@ -83,6 +91,9 @@ pub struct Engine {
     tables: DashMap<String, Arc<Table>>,
     /// Serializes control-plane changes (create, update, delete) with each other.
     control: tokio::sync::Mutex<()>,
+    /// TransactWriteItems ClientRequestTokens of the last 10 minutes, with the tables
+    /// and item counts each one wrote (a replay reports reading them).
+    pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
 }
 
 impl Engine {
@@ -107,6 +118,7 @@ impl Engine {
             committer,
             tables: DashMap::new(),
             control: tokio::sync::Mutex::new(()),
+            transaction_tokens: Arc::default(),
         });
         let records: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::TABLE_RECORD_PREFIX).collect();
@@ -293,6 +305,24 @@ impl Engine {
                 .map_err(|e| StorageError::Corrupt(e.to_string())),
             None => Ok(None),
         }
+    }
+
+    /// Reads several items from one storage snapshot, so they are consistent with each
+    /// other: a transaction's changes are either all visible or none is.
+    pub fn get_items_consistent(
+        &self,
+        storage_keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Item>>, StorageError> {
+        let snapshot = self.store.read_view();
+        storage_keys
+            .iter()
+            .map(|key| match snapshot.get(Space::Items, key)? {
+                Some(bytes) => value::decode_item(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::Corrupt(e.to_string())),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     /// The storage key of the item with these key attribute values in `meta`'s table.

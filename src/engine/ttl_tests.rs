@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::catalog::{KeyAttribute, KeySchema, ScalarType, Throughput, TimeToLive};
+use super::catalog::{KeyAttribute, KeySchema, ScalarType, TimeToLive};
 use super::ttl::{self, MAX_AGE_SECS, expired};
 use super::{Engine, TableMeta};
 use crate::clock::{ManualClock, SharedClock};
@@ -25,26 +25,8 @@ fn open(clock: SharedClock) -> Arc<Engine> {
 
 async fn create(engine: &Engine, name: &str, ttl_attribute: Option<&str>) {
     let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = TableMeta {
-        version: 1,
-        id: 0,
-        name: name.into(),
-        uuid: "00000000-0000-0000-0000-000000000000".into(),
-        created_ms: 0,
-        key_schema: KeySchema { hash: key.clone(), range: None },
-        attribute_definitions: vec![key],
-        billing_mode: "PAY_PER_REQUEST".into(),
-        billing_mode_updated_ms: None,
-        throughput: Throughput::default(),
-        stream: None,
-        tags: vec![],
-        deletion_protection: false,
-        table_class: None,
-        partitions: 2,
-        indexes: vec![],
-        next_index_id: 1,
-        ttl: TimeToLive { attribute: ttl_attribute.map(String::from), changed_ms: None },
-    };
+    let mut meta = TableMeta::new(name, KeySchema { hash: key, range: None }, 2);
+    meta.ttl = TimeToLive { attribute: ttl_attribute.map(String::from), changed_ms: None };
     engine.create_table(meta).await.expect("create table");
 }
 

@@ -1,7 +1,8 @@
 //! The single writer of one table partition. It owns every write to its key range: reads
 //! the old item, lets the caller's mutator decide the new one, and sends the group's
-//! mutations to the group committer. Replies go out only after the commit, so an
-//! acknowledged write is durable. No locks on this path: one task, one owner.
+//! mutations (item, index entries, statistics) to the group committer. Replies go out
+//! only after the commit, so an acknowledged write is durable. No locks on this path:
+//! one task, one owner.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::TableMeta;
 use super::index::{self, IndexDeltas};
+use super::txn::TxnJoin;
 use crate::model::{Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
@@ -80,8 +82,34 @@ pub struct BackfillRequest {
 pub enum WriterMsg {
     Write(WriteRequest),
     Backfill(BackfillRequest),
+    /// Finish what is queued before this, then lend the partition to a transaction until
+    /// it commits or gives up (see `txn.rs`).
+    Txn(TxnJoin),
     /// Finish what is queued before this, then stop (table deletion).
     Stop(oneshot::Sender<()>),
+}
+
+/// One unit of a write group.
+enum Job {
+    Write(WriteRequest),
+    Backfill(BackfillRequest),
+}
+
+/// A message that ends a group: the writer applies what it gathered first.
+enum Control {
+    Txn(TxnJoin),
+    Stop(oneshot::Sender<()>),
+}
+
+impl WriterMsg {
+    fn split(self) -> Result<Job, Control> {
+        match self {
+            WriterMsg::Write(w) => Ok(Job::Write(w)),
+            WriterMsg::Backfill(b) => Ok(Job::Backfill(b)),
+            WriterMsg::Txn(join) => Err(Control::Txn(join)),
+            WriterMsg::Stop(done) => Err(Control::Stop(done)),
+        }
+    }
 }
 
 /// Item count and bytes of a whole table, summed over its partitions' writers.
@@ -96,12 +124,8 @@ pub struct TableCounters {
 impl TableCounters {
     /// Entries and bytes of one index.
     pub fn index(&self, index_id: u32) -> (i64, i64) {
-        self.indexes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&index_id)
-            .copied()
-            .unwrap_or_default()
+        let all = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(&index_id).copied().unwrap_or_default()
     }
 
     fn add_index(&self, deltas: &IndexDeltas) {
@@ -117,9 +141,42 @@ impl TableCounters {
 /// The table's metadata, shared with the writers so they see index changes.
 pub type SharedMeta = Arc<RwLock<Arc<TableMeta>>>;
 
-enum Job {
-    Write(WriteRequest),
-    Backfill(BackfillRequest),
+/// A partition's item count and bytes, and each index's entries and bytes in it, while
+/// a batch is being built.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub items: i64,
+    pub bytes: i64,
+    /// Changes to the partition's index statistics made by this batch.
+    pub index_deltas: IndexDeltas,
+}
+
+/// Everything a partition writer needs.
+pub struct Partition {
+    pub table_id: u64,
+    pub index: u32,
+    pub meta: SharedMeta,
+    pub store: Arc<Store>,
+    pub committer: CommitHandle,
+    pub counters: Arc<TableCounters>,
+    /// This partition's own share of the counters, as persisted.
+    pub items: i64,
+    pub bytes: i64,
+    /// This partition's share of each index's entries and bytes, as persisted.
+    pub index_stats: HashMap<u32, (i64, i64)>,
+    pub max_group: usize,
+}
+
+/// Sends a result; if the group's commit failed, a success becomes that failure.
+fn reply<T>(
+    tx: oneshot::Sender<Result<T, WriteError>>,
+    result: Result<T, WriteError>,
+    failed: Option<&StorageError>,
+) {
+    let _ = tx.send(match failed {
+        Some(e) => result.and(Err(WriteError::Storage(e.clone()))),
+        None => result,
+    });
 }
 
 enum Reply {
@@ -128,42 +185,12 @@ enum Reply {
 }
 
 impl Reply {
-    /// Sends the result; if the group's commit failed, a success becomes that failure.
     fn send(self, failed: Option<&StorageError>) {
-        fn with<T>(
-            r: Result<T, WriteError>,
-            failed: Option<&StorageError>,
-        ) -> Result<T, WriteError> {
-            match failed {
-                Some(e) => r.and(Err(WriteError::Storage(e.clone()))),
-                None => r,
-            }
-        }
         match self {
-            Reply::Write(tx, r) => {
-                let _ = tx.send(with(r, failed));
-            }
-            Reply::Backfill(tx, r) => {
-                let _ = tx.send(with(r, failed));
-            }
+            Reply::Write(tx, r) => reply(tx, r, failed),
+            Reply::Backfill(tx, r) => reply(tx, r, failed),
         }
     }
-}
-
-/// Everything a partition writer needs.
-pub struct Partition {
-    pub table_id: u64,
-    pub index: u32,
-    pub meta: SharedMeta,
-    /// This partition's share of each index's entries and bytes, as persisted.
-    pub index_stats: HashMap<u32, (i64, i64)>,
-    pub store: Arc<Store>,
-    pub committer: CommitHandle,
-    pub counters: Arc<TableCounters>,
-    /// This partition's own share of the counters, as persisted.
-    pub items: i64,
-    pub bytes: i64,
-    pub max_group: usize,
 }
 
 impl Partition {
@@ -172,55 +199,64 @@ impl Partition {
         let mut group = Vec::new();
         loop {
             let Some(first) = rx.recv().await else { return };
-            let mut stop = None;
-            match first {
-                WriterMsg::Write(w) => group.push(Job::Write(w)),
-                WriterMsg::Backfill(b) => group.push(Job::Backfill(b)),
-                WriterMsg::Stop(done) => stop = Some(done),
-            }
-            while stop.is_none() && group.len() < self.max_group {
+            let mut control = first.split().map(|w| group.push(w)).err();
+            while control.is_none() && group.len() < self.max_group {
                 match rx.try_recv() {
-                    Ok(WriterMsg::Write(w)) => group.push(Job::Write(w)),
-                    Ok(WriterMsg::Backfill(b)) => group.push(Job::Backfill(b)),
-                    Ok(WriterMsg::Stop(done)) => stop = Some(done),
+                    Ok(msg) => control = msg.split().map(|w| group.push(w)).err(),
                     Err(_) => break,
                 }
             }
             if !group.is_empty() {
                 self.apply_group(std::mem::take(&mut group)).await;
             }
-            if let Some(done) = stop {
-                rx.close();
-                while let Ok(msg) = rx.try_recv() {
-                    match msg {
-                        WriterMsg::Write(w) => {
-                            let _ = w.reply.send(Err(WriteError::TableGone));
+            match control {
+                None => {}
+                // Everything queued before the transaction is committed by now, so it
+                // reads what every earlier write left.
+                Some(Control::Txn(join)) => self.join_txn(join).await,
+                Some(Control::Stop(done)) => {
+                    rx.close();
+                    while let Ok(msg) = rx.try_recv() {
+                        // A transaction dropped here sees its partition gone.
+                        match msg {
+                            WriterMsg::Write(w) => {
+                                let _ = w.reply.send(Err(WriteError::TableGone));
+                            }
+                            WriterMsg::Backfill(b) => {
+                                let _ = b.reply.send(Err(WriteError::TableGone));
+                            }
+                            WriterMsg::Txn(_) | WriterMsg::Stop(_) => {}
                         }
-                        WriterMsg::Backfill(b) => {
-                            let _ = b.reply.send(Err(WriteError::TableGone));
-                        }
-                        WriterMsg::Stop(_) => {}
                     }
+                    let _ = done.send(());
+                    return;
                 }
-                let _ = done.send(());
-                return;
             }
         }
     }
 
+    /// The table's metadata as of now (index definitions may change between groups).
+    pub(super) fn current_meta(&self) -> Arc<TableMeta> {
+        self.meta.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Counts to build a batch on, starting from this partition's persisted ones.
+    pub(super) fn start_counts(&self) -> Counts {
+        Counts { items: self.items, bytes: self.bytes, index_deltas: IndexDeltas::new() }
+    }
+
     async fn apply_group(&mut self, group: Vec<Job>) {
-        let meta = self.meta.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let meta = self.current_meta();
         // Writes earlier in the group are not committed yet; later ones must see them.
         let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
         let mut mutations = Vec::new();
         let mut replies = Vec::with_capacity(group.len());
-        let (mut items, mut bytes) = (self.items, self.bytes);
-        let mut deltas = IndexDeltas::new();
+        let mut counts = self.start_counts();
         for job in group {
             let w = match job {
                 Job::Write(w) => w,
                 Job::Backfill(b) => {
-                    let result = self.backfill(&meta, &b, &overlay, &mut mutations, &mut deltas);
+                    let result = self.backfill(&meta, &b, &overlay, &mut mutations, &mut counts);
                     replies.push(Reply::Backfill(b.reply, result));
                     continue;
                 }
@@ -231,66 +267,89 @@ impl Partition {
             };
             let result = old.map_err(WriteError::from).and_then(|old| {
                 let new = (w.mutate)(old.as_ref())?;
-                if let Some(new) = &new {
-                    index::check_index_keys(&meta, new).map_err(WriteError::Validation)?;
-                }
+                check_new_item(&meta, new.as_ref())?;
                 Ok(WriteOutcome { old, new })
             });
             if let Ok(outcome) = &result
                 && outcome.changed()
             {
-                let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
-                items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
-                bytes += size(&outcome.new) - size(&outcome.old);
-                mutations.push(match &outcome.new {
-                    Some(item) => {
-                        Mutation::put(Space::Items, w.storage_key.clone(), value::encode_item(item))
-                    }
-                    None => Mutation::delete(Space::Items, w.storage_key.clone()),
-                });
-                index::maintain(
-                    &meta,
-                    &w.storage_key,
-                    outcome.old.as_ref(),
-                    outcome.new.as_ref(),
-                    &mut mutations,
-                    &mut deltas,
-                );
+                self.stage(&meta, &w.storage_key, outcome, &mut counts, &mut mutations);
                 overlay.insert(w.storage_key, outcome.new.clone());
             }
             replies.push(Reply::Write(w.reply, result));
         }
         if !mutations.is_empty() {
             let writes = replies.len();
-            mutations.push(Mutation::put(
-                Space::Meta,
-                keys::partition_stats(self.table_id, self.index),
-                keys::encode_stats(items, bytes),
-            ));
-            let mut index_stats = self.index_stats.clone();
-            for (id, (n, b)) in &deltas {
-                let stat = index_stats.entry(*id).or_default();
-                (stat.0, stat.1) = (stat.0 + n, stat.1 + b);
-                mutations.push(Mutation::put(
-                    Space::Meta,
-                    keys::index_stats(self.table_id, *id, self.index),
-                    keys::encode_stats(stat.0, stat.1),
-                ));
-            }
+            mutations.extend(self.stats_mutations(&counts));
             if let Err(e) = self.committer.commit(mutations, writes).await {
-                for reply in replies {
-                    reply.send(Some(&e));
+                for r in replies {
+                    r.send(Some(&e));
                 }
                 return;
             }
-            self.counters.items.fetch_add(items - self.items, Ordering::Relaxed);
-            self.counters.bytes.fetch_add(bytes - self.bytes, Ordering::Relaxed);
-            self.counters.add_index(&deltas);
-            (self.items, self.bytes, self.index_stats) = (items, bytes, index_stats);
+            self.committed(counts);
         }
-        for reply in replies {
-            reply.send(None);
+        for r in replies {
+            r.send(None);
         }
+    }
+
+    /// Adds the storage mutations of one changed item (the item, its index entries) to
+    /// `mutations` and its effect to `counts`. Single writes and transactions both store
+    /// a change through here.
+    pub(super) fn stage(
+        &self,
+        meta: &TableMeta,
+        key: &[u8],
+        outcome: &WriteOutcome,
+        counts: &mut Counts,
+        mutations: &mut Vec<Mutation>,
+    ) {
+        let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
+        counts.items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
+        counts.bytes += size(&outcome.new) - size(&outcome.old);
+        mutations.push(match &outcome.new {
+            Some(item) => Mutation::put(Space::Items, key.to_vec(), value::encode_item(item)),
+            None => Mutation::delete(Space::Items, key.to_vec()),
+        });
+        index::maintain(
+            meta,
+            key,
+            outcome.old.as_ref(),
+            outcome.new.as_ref(),
+            mutations,
+            &mut counts.index_deltas,
+        );
+    }
+
+    /// The mutations persisting this partition's counts, committed with the changes.
+    pub(super) fn stats_mutations(&self, counts: &Counts) -> Vec<Mutation> {
+        let mut out = vec![Mutation::put(
+            Space::Meta,
+            keys::partition_stats(self.table_id, self.index),
+            keys::encode_stats(counts.items, counts.bytes),
+        )];
+        for (id, (n, b)) in &counts.index_deltas {
+            let (items, bytes) = self.index_stats.get(id).copied().unwrap_or_default();
+            out.push(Mutation::put(
+                Space::Meta,
+                keys::index_stats(self.table_id, *id, self.index),
+                keys::encode_stats(items + n, bytes + b),
+            ));
+        }
+        out
+    }
+
+    /// Makes `counts` this partition's own once the batch carrying them is durable.
+    pub(super) fn committed(&mut self, counts: Counts) {
+        self.counters.items.fetch_add(counts.items - self.items, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(counts.bytes - self.bytes, Ordering::Relaxed);
+        self.counters.add_index(&counts.index_deltas);
+        for (id, (n, b)) in &counts.index_deltas {
+            let stat = self.index_stats.entry(*id).or_default();
+            (stat.0, stat.1) = (stat.0 + n, stat.1 + b);
+        }
+        (self.items, self.bytes) = (counts.items, counts.bytes);
     }
 
     /// Writes one item's entry into an index being filled, unless it is already there
@@ -301,7 +360,7 @@ impl Partition {
         b: &BackfillRequest,
         overlay: &HashMap<Vec<u8>, Option<Item>>,
         mutations: &mut Vec<Mutation>,
-        deltas: &mut IndexDeltas,
+        counts: &mut Counts,
     ) -> Result<(), WriteError> {
         // Writes in this group already maintained the index for their items.
         if overlay.contains_key(&b.storage_key) {
@@ -318,19 +377,28 @@ impl Partition {
         {
             return Ok(());
         }
-        let delta = deltas.entry(index.id).or_default();
+        let delta = counts.index_deltas.entry(index.id).or_default();
         delta.0 += 1;
         delta.1 += value::item_size(&projected) as i64;
         mutations.push(Mutation::put(Space::Indexes, key, value::encode_item(&projected)));
         Ok(())
     }
 
-    fn read(&self, key: &[u8]) -> Result<Option<Item>, StorageError> {
+    pub(super) fn read(&self, key: &[u8]) -> Result<Option<Item>, StorageError> {
         match self.store.get(Space::Items, key)? {
             Some(bytes) => value::decode_item(&bytes)
                 .map(Some)
                 .map_err(|e| StorageError::Corrupt(e.to_string())),
             None => Ok(None),
         }
+    }
+}
+
+/// Refuses a new item whose index key attributes break an index's schema (AWS refuses
+/// the write; it does not just leave the item out of the index).
+pub(super) fn check_new_item(meta: &TableMeta, new: Option<&Item>) -> Result<(), WriteError> {
+    match new {
+        Some(item) => index::check_index_keys(meta, item).map_err(WriteError::Validation),
+        None => Ok(()),
     }
 }

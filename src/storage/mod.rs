@@ -179,18 +179,27 @@ pub struct ReadView {
 }
 
 impl ReadView {
+    /// Reads one key as of the snapshot.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        use fjall::Readable;
+        Ok(self.snapshot.get(self.keyspace(space), key)?.map(|v| v.to_vec()))
+    }
+
+    fn keyspace(&self, space: Space) -> &Keyspace {
+        match space {
+            Space::Meta => &self.meta,
+            Space::Items => &self.items,
+            Space::Indexes => &self.indexes,
+        }
+    }
+
     /// The pairs of `space` between `lower` and `upper`. An empty or inverted range
     /// yields nothing (rather than reaching the store with bounds it may reject).
     pub fn range(&self, space: Space, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> KvIter {
         if range_is_empty(&lower, &upper) {
             return Box::new(std::iter::empty());
         }
-        let keyspace = match space {
-            Space::Meta => &self.meta,
-            Space::Items => &self.items,
-            Space::Indexes => &self.indexes,
-        };
-        Box::new(self.snapshot.range(keyspace, (lower, upper)).map(|guard| {
+        Box::new(self.snapshot.range(self.keyspace(space), (lower, upper)).map(|guard| {
             let (k, v) = guard.into_inner()?;
             Ok((k.to_vec(), v.to_vec()))
         }))

@@ -629,3 +629,67 @@ async fn queries_and_scans_read_indexes() {
     let (_, message) = error_of(client.scan().table_name("qidx").index_name("nope").send().await);
     assert_eq!(message, "The table does not have the specified index: nope");
 }
+
+#[tokio::test]
+async fn batches_and_transactions_maintain_indexes() {
+    use aws_sdk_dynamodb::types::{Put, PutRequest, TransactWriteItem, WriteRequest};
+    let server = Server::start();
+    let client = server.client();
+    create_indexed(&client, "bidx").await;
+    let item = |pk: &str, g: AttributeValue| {
+        std::collections::HashMap::from([
+            ("pk".to_string(), s(pk)),
+            ("sk".to_string(), n("1")),
+            ("g".to_string(), g),
+            ("gs".to_string(), n("1")),
+        ])
+    };
+    client
+        .batch_write_item()
+        .request_items(
+            "bidx",
+            vec![
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder().set_item(Some(item("a", s("G")))).build().unwrap(),
+                    )
+                    .build(),
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder().set_item(Some(item("b", s("G")))).build().unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = |pk: &str, g| {
+        TransactWriteItem::builder()
+            .put(Put::builder().table_name("bidx").set_item(Some(item(pk, g))).build().unwrap())
+            .build()
+    };
+    client.transact_write_items().transact_items(put("c", s("G"))).send().await.unwrap();
+    assert_eq!(counts(&client, "bidx").await[1].1, 3);
+    // A transaction writing a wrong index key type is cancelled whole.
+    let (code, message) = error_of(
+        client
+            .transact_write_items()
+            .transact_items(put("d", s("G")))
+            .transact_items(put("e", n("5")))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "TransactionCanceledException");
+    assert!(message.contains("[None, ValidationError]"), "{message}");
+    let out = client
+        .query()
+        .table_name("bidx")
+        .index_name("by-g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("G"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count(), 3);
+}

@@ -1,6 +1,7 @@
 //! The integration test binary: the real `sluice` daemon, started per test on a free port
 //! with its own data directory, driven by the official AWS SDK for Rust and by raw HTTP.
 
+mod batch;
 mod errors;
 mod expressions;
 mod harness;
@@ -11,4 +12,5 @@ mod query_errors;
 mod restart;
 mod scan;
 mod tables;
+mod transactions;
 mod ttl;

@@ -1,7 +1,7 @@
 //! DynamoDB's errors, each with its exact `__type`, namespace and status. The mapping is
 //! exhaustive: a new variant does not compile until it has a wire form.
 
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use crate::api::wire::DecodeError;
 use crate::engine::{EngineError, WriteError};
@@ -24,8 +24,60 @@ pub enum DynamoError {
     ConditionalCheckFailed { item: Option<Box<Item>> },
     #[error("{0}")]
     LimitExceeded(String),
+    /// A TransactWriteItems (or TransactGetItems) that did not happen: one reason per
+    /// action, in request order.
+    #[error("{}", cancelled_message(.0))]
+    TransactionCanceled(Vec<CancellationReason>),
+    #[error("{0}")]
+    IdempotentParameterMismatch(String),
+    #[error("{0}")]
+    TransactionInProgress(String),
     #[error("{0}")]
     Internal(String),
+}
+
+/// Why one action of a cancelled transaction failed (`Code` "None" when it did not).
+#[derive(Debug, Clone)]
+pub struct CancellationReason {
+    pub code: &'static str,
+    pub message: Option<String>,
+    /// The current item, for ReturnValuesOnConditionCheckFailure=ALL_OLD.
+    pub item: Option<Box<Item>>,
+}
+
+impl CancellationReason {
+    /// The reason of an action that would have succeeded.
+    pub fn none() -> Self {
+        CancellationReason { code: "None", message: None, item: None }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut reason = Map::new();
+        if let Some(item) = &self.item {
+            reason.insert("Item".into(), value::item_to_json(item));
+        }
+        reason.insert("Code".into(), Value::String(self.code.into()));
+        if let Some(message) = &self.message {
+            reason.insert("Message".into(), Value::String(message.clone()));
+        }
+        Value::Object(reason)
+    }
+}
+
+/// AWS's top-level message: the codes in action order.
+fn cancelled_message(reasons: &[CancellationReason]) -> String {
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code).collect();
+    format!(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+        codes.join(", ")
+    )
+}
+
+/// An error whose modelled message member is `Message` (the transaction errors), which
+/// AWS writes capitalized; the protocol layer writes `message` for the rest.
+fn capitalized(code: &'static str, message: String, mut extra: Map<String, Value>) -> WireError {
+    extra.insert("Message".into(), Value::String(message));
+    WireError { extra, ..WireError::new(Namespace::DynamoDb, code, None) }
 }
 
 impl DynamoError {
@@ -76,6 +128,20 @@ impl DynamoError {
             }
             DynamoError::LimitExceeded(m) => {
                 WireError::new(DynamoDb, "LimitExceededException", msg(m))
+            }
+            DynamoError::TransactionCanceled(reasons) => capitalized(
+                "TransactionCanceledException",
+                cancelled_message(reasons),
+                Map::from_iter([(
+                    "CancellationReasons".to_string(),
+                    Value::Array(reasons.iter().map(CancellationReason::to_json).collect()),
+                )]),
+            ),
+            DynamoError::IdempotentParameterMismatch(m) => {
+                capitalized("IdempotentParameterMismatchException", m.clone(), Map::new())
+            }
+            DynamoError::TransactionInProgress(m) => {
+                capitalized("TransactionInProgressException", m.clone(), Map::new())
             }
             DynamoError::Internal(m) => {
                 WireError { status: 500, ..WireError::new(DynamoDb, "InternalServerError", msg(m)) }

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 
 use super::DynamoError;
 use super::keys::{self, PrimaryKey};
+use super::mutators;
 use super::tables::{check_table_name, resolve_table_name};
 use crate::api::validate::Validator;
 use crate::api::wire::{WireItem, WireValues};
-use crate::engine::{Engine, Table, WriteError, WriteOutcome};
+use crate::engine::{Engine, Table, WriteOutcome};
 use crate::model::expr::{self, Condition, ExprContext, Projection, UpdateExpr};
 use crate::model::{Item, legacy, value};
 use crate::protocol::RequestContext;
@@ -41,11 +42,11 @@ pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Ta
 
 /// ReturnValues must name a known value; which ones an operation accepts is checked
 /// after the other constraints, with its own message.
-fn check_return_values(v: &mut Validator, value: Option<&str>) {
+pub(super) fn check_return_values(v: &mut Validator, value: Option<&str>) {
     v.one_of(value, "returnValues", &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]);
 }
 
-fn check_common(
+pub(super) fn check_common(
     v: &mut Validator,
     consumed: Option<&str>,
     metrics: Option<&str>,
@@ -96,7 +97,7 @@ pub(super) fn no_mixing(
 }
 
 /// Parses the request's condition: ConditionExpression, or the legacy Expected.
-fn condition(
+pub(super) fn condition(
     members: &ExpressionMembers,
     ctx: &mut ExprContext,
 ) -> Result<Option<Condition>, DynamoError> {
@@ -107,23 +108,6 @@ fn condition(
         return Ok(legacy::expected(expected, members.conditional_operator.as_deref())?);
     }
     Ok(None)
-}
-
-/// Evaluates `cond` against `old`, failing the write as AWS does.
-fn check_condition(
-    cond: Option<&Condition>,
-    old: Option<&Item>,
-    return_old: bool,
-) -> Result<(), WriteError> {
-    let Some(cond) = cond else { return Ok(()) };
-    let empty = Item::new();
-    match cond.eval(old.unwrap_or(&empty)) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(WriteError::ConditionalCheckFailed {
-            item: old.filter(|_| return_old).map(|i| Box::new(i.clone())),
-        }),
-        Err(e) => Err(WriteError::Validation(e.message().to_string())),
-    }
 }
 
 /// ConsumedCapacity for one item operation, when asked for.
@@ -138,7 +122,7 @@ pub(super) fn consumed(table: &str, mode: Option<&str>, units: f64) -> Option<Va
 }
 
 /// Write units: 1 per KB of the larger of the old and new item, at least 1.
-fn write_units(outcome: &WriteOutcome) -> f64 {
+pub(super) fn write_units(outcome: &WriteOutcome) -> f64 {
     let size = |i: &Option<Item>| i.as_ref().map_or(0, value::item_size);
     let bytes = size(&outcome.old).max(size(&outcome.new));
     (bytes.div_ceil(1024)).max(1) as f64
@@ -207,17 +191,8 @@ pub async fn put_item(
     let PrimaryKey { hash, storage_key, .. } = keys::from_item(&meta, &item)?;
     value::check_item_size(&item)?;
     let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
-    let outcome = engine
-        .write(
-            &table,
-            &hash,
-            storage_key,
-            Box::new(move |old| {
-                check_condition(cond.as_ref(), old, return_old)?;
-                Ok(Some(item))
-            }),
-        )
-        .await?;
+    let outcome =
+        engine.write(&table, &hash, storage_key, mutators::put(cond, item, return_old)).await?;
     let attributes = match input.return_values.as_deref() {
         Some("ALL_OLD") => outcome.old.as_ref().map(value::item_to_json),
         _ => None,
@@ -249,7 +224,7 @@ pub struct GetItemOutput {
 }
 
 /// The projection of a read: ProjectionExpression or the legacy AttributesToGet.
-fn projection(
+pub(super) fn projection(
     expression: Option<&String>,
     attributes_to_get: Option<&Vec<String>>,
     ctx: &mut ExprContext,
@@ -379,12 +354,7 @@ pub async fn update_item(
     if let Some(update) = &update {
         update.check_keys(&meta.key_schema.names().collect::<Vec<_>>())?;
     }
-    let key_item: Item = meta
-        .key_schema
-        .names()
-        .zip([key.hash.clone()].into_iter().chain(key.range.clone()))
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
+    let key_item = mutators::key_item(&meta, &key);
     let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
     let update_for_return = update.clone();
     // AttributeUpdates words type mismatches its own way.
@@ -394,28 +364,7 @@ pub async fn update_item(
             &table,
             &key.hash,
             key.storage_key,
-            Box::new(move |old| {
-                check_condition(cond.as_ref(), old, return_old)?;
-                let mut item = old.cloned().unwrap_or(key_item);
-                if let Some(update) = &update {
-                    // A missing item starts as just its key; AWS then ignores REMOVEs of
-                    // nested paths that cannot exist.
-                    let applied = if old.is_some() {
-                        update.apply(&mut item)
-                    } else {
-                        update.apply_to_new(&mut item)
-                    };
-                    let applied = if legacy_updates {
-                        applied.map_err(legacy::legacy_update_error)
-                    } else {
-                        applied
-                    };
-                    applied.map_err(|e| WriteError::Validation(e.message().to_string()))?;
-                }
-                value::check_updated_item_size(&item)
-                    .map_err(|e| WriteError::Validation(e.message().to_string()))?;
-                Ok(Some(item))
-            }),
+            mutators::update(cond, update, key_item, return_old, legacy_updates),
         )
         .await?;
     let pick = |item: &Option<Item>| -> Option<Value> {
@@ -484,15 +433,7 @@ pub async fn delete_item(
     let key = keys::from_key(&meta, &input.key.unwrap_or_default().0)?;
     let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
     let outcome = engine
-        .write(
-            &table,
-            &key.hash,
-            key.storage_key,
-            Box::new(move |old| {
-                check_condition(cond.as_ref(), old, return_old)?;
-                Ok(None)
-            }),
-        )
+        .write(&table, &key.hash, key.storage_key, mutators::delete(cond, return_old))
         .await?;
     let attributes = match input.return_values.as_deref() {
         Some("ALL_OLD") => outcome.old.as_ref().map(value::item_to_json),

@@ -1,17 +1,23 @@
 //! The DynamoDB API: `X-Amz-Target` operation names become an `Operation` before any
 //! logic runs; each operation decodes its input, runs its handler and encodes its output.
 
+pub mod batch_get;
+pub mod batch_write;
 pub mod error;
 pub mod indexes;
 pub mod items;
+mod java_dump;
 pub mod keys;
 pub mod misc;
+mod mutators;
 pub mod query;
 pub mod read;
 pub mod scan;
 pub mod tables;
 #[cfg(test)]
 mod tests_read_prop;
+pub mod transact_get;
+pub mod transact_write;
 pub mod ttl;
 
 use std::sync::Arc;
@@ -69,6 +75,10 @@ operations! {
     DeleteItem => items::delete_item,
     Query => query::query,
     Scan => scan::scan,
+    BatchGetItem => batch_get::batch_get_item,
+    BatchWriteItem => batch_write::batch_write_item,
+    TransactWriteItems => transact_write::transact_write_items,
+    TransactGetItems => transact_get::transact_get_items,
     TagResource => misc::tag_resource,
     UntagResource => misc::untag_resource,
     ListTagsOfResource => misc::list_tags_of_resource,
