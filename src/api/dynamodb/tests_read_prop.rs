@@ -5,7 +5,9 @@
 //! PutItem into a fresh table of an in-memory engine, then pages through random key
 //! conditions (every operator, both directions, small Limits, an optional filter) and
 //! through parallel scans, following LastEvaluatedKey, and compares with the model:
-//! a sorted map filtered by the same rules.
+//! a sorted map filtered by the same rules. The same queries also run against a GSI
+//! keyed by (`gp`, `sk`) that merges partitions, so equal index keys from different
+//! items must come back ordered by the items' own keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -204,7 +206,7 @@ fn pages(
 }
 
 fn item_json(p: u8, k: &Sort, v: i64) -> Value {
-    json!({"pk": {"S": format!("p{p}")}, "sk": k.json(), "v": {"N": v.to_string()}})
+    json!({"pk": {"S": format!("p{p}")}, "sk": k.json(), "v": {"N": v.to_string()}, "gp": {"S": format!("g{}", p % 2)}})
 }
 
 #[test]
@@ -230,8 +232,10 @@ fn query_and_scan_match_a_model_across_pages() {
         let sort_type = ["N", "S", "B"][usize::from(case.kind)];
         call(&rt, &engine, "CreateTable", json!({
             "TableName": table, "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": sort_type}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": sort_type}, {"AttributeName": "gp", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "GlobalSecondaryIndexes": [{"IndexName": "gsi", "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": "gp", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}],
         }));
         let mut model: BTreeMap<(u8, Sort), i64> = BTreeMap::new();
         for (p, k, v) in &case.items {
@@ -261,8 +265,27 @@ fn query_and_scan_match_a_model_across_pages() {
                 .filter(|(_, v)| above.is_none_or(|a| **v > a))
                 .map(|((p, k), v)| item_json(*p, k, **v))
                 .collect();
-            let (items, count, scanned) = pages(&rt, &engine, "Query", body);
+            let (items, count, scanned) = pages(&rt, &engine, "Query", body.clone());
             prop_assert_eq!(&items, &expected, "query {:?} {:?} forward {}", p, op, forward);
+            prop_assert_eq!((count, scanned), (expected.len() as u64, read.len() as u64));
+
+            // The GSI: partition g{p % 2}, ordered by sort key, then by the item's key.
+            let g = p % 2;
+            body["IndexName"] = json!("gsi");
+            body["KeyConditionExpression"] = json!(expr.replacen("pk = :p", "gp = :p", 1));
+            body["ExpressionAttributeValues"][":p"] = json!({"S": format!("g{g}")});
+            let mut read: Vec<_> = model.iter().filter(|((mp, k), _)| mp % 2 == g && op.matches(k)).collect();
+            read.sort_by(|((pa, ka), _), ((pb, kb), _)| (ka, pa).cmp(&(kb, pb)));
+            if !forward {
+                read.reverse();
+            }
+            let expected: Vec<Value> = read
+                .iter()
+                .filter(|(_, v)| above.is_none_or(|a| **v > a))
+                .map(|((p, k), v)| item_json(*p, k, **v))
+                .collect();
+            let (items, count, scanned) = pages(&rt, &engine, "Query", body);
+            prop_assert_eq!(&items, &expected, "index query g{} {:?} forward {}", g, op, forward);
             prop_assert_eq!((count, scanned), (expected.len() as u64, read.len() as u64));
         }
         let all: BTreeSet<String> = model.iter().map(|((p, k), v)| item_json(*p, k, *v).to_string()).collect();
