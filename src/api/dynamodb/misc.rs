@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::DynamoError;
-use super::tables::{Tag, tags};
+use super::table_create::tags;
+use super::tables::Tag;
 use crate::api::validate::Validator;
 use crate::engine::{Engine, Table, TableMeta};
 use crate::protocol::RequestContext;

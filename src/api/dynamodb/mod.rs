@@ -13,6 +13,8 @@ mod mutators;
 pub mod query;
 pub mod read;
 pub mod scan;
+pub mod table_create;
+pub mod table_update;
 pub mod tables;
 #[cfg(test)]
 mod tests_read_prop;
@@ -64,10 +66,10 @@ macro_rules! operations {
 }
 
 operations! {
-    CreateTable => tables::create_table,
+    CreateTable => table_create::create_table,
     DescribeTable => tables::describe_table,
     ListTables => tables::list_tables,
-    UpdateTable => tables::update_table,
+    UpdateTable => table_update::update_table,
     DeleteTable => tables::delete_table,
     PutItem => items::put_item,
     GetItem => items::get_item,
