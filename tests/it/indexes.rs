@@ -693,3 +693,67 @@ async fn batches_and_transactions_maintain_indexes() {
         .unwrap();
     assert_eq!(out.count(), 3);
 }
+
+#[tokio::test]
+async fn provisioned_gsis_carry_their_own_throughput() {
+    use aws_sdk_dynamodb::types::UpdateGlobalSecondaryIndexAction;
+    let server = Server::start();
+    let client = server.client();
+    let tp = |r, w| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(r)
+            .write_capacity_units(w)
+            .build()
+            .unwrap()
+    };
+    let base = || {
+        client
+            .create_table()
+            .table_name("prov")
+            .attribute_definitions(attr("pk", ScalarAttributeType::S))
+            .attribute_definitions(attr("g", ScalarAttributeType::S))
+            .key_schema(key("pk", KeyType::Hash))
+            .provisioned_throughput(tp(5, 5))
+    };
+    let (_, message) = error_of(
+        base()
+            .global_secondary_indexes(gsi("by-g", "g", None, projection(ProjectionType::All, &[])))
+            .send()
+            .await,
+    );
+    assert_eq!(
+        message,
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: by-g"
+    );
+    let index = GlobalSecondaryIndex::builder()
+        .index_name("by-g")
+        .key_schema(key("g", KeyType::Hash))
+        .projection(projection(ProjectionType::All, &[]))
+        .provisioned_throughput(tp(3, 4))
+        .build()
+        .unwrap();
+    base().global_secondary_indexes(index).send().await.unwrap();
+    let t = client.describe_table().table_name("prov").send().await.unwrap().table.unwrap();
+    let pt = t.global_secondary_indexes()[0].provisioned_throughput().unwrap();
+    assert_eq!((pt.read_capacity_units(), pt.write_capacity_units()), (Some(3), Some(4)));
+    client
+        .update_table()
+        .table_name("prov")
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .update(
+                    UpdateGlobalSecondaryIndexAction::builder()
+                        .index_name("by-g")
+                        .provisioned_throughput(tp(7, 8))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = client.describe_table().table_name("prov").send().await.unwrap().table.unwrap();
+    let pt = t.global_secondary_indexes()[0].provisioned_throughput().unwrap();
+    assert_eq!((pt.read_capacity_units(), pt.write_capacity_units()), (Some(7), Some(8)));
+}
