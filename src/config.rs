@@ -16,7 +16,31 @@ pub struct Config {
     pub storage: StorageConfig,
     pub aws: AwsConfig,
     pub dynamodb: DynamoDbConfig,
+    pub streams: StreamsConfig,
     pub log: LogConfig,
+}
+
+/// DynamoDB Streams.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamsConfig {
+    /// How long change records stay readable (AWS: 24 hours).
+    pub retention_seconds: u64,
+    /// How long a shard stays open before it closes and a child takes over (AWS rolls
+    /// shards over about every 4 hours).
+    pub shard_rollover_seconds: u64,
+    /// How often rollover and trimming run.
+    pub maintenance_interval_ms: u64,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsConfig {
+            retention_seconds: 24 * 3600,
+            shard_rollover_seconds: 4 * 3600,
+            maintenance_interval_ms: 1000,
+        }
+    }
 }
 
 /// The HTTP listener.
@@ -235,6 +259,15 @@ impl Config {
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");
+        }
+        if self.streams.retention_seconds == 0 || self.streams.shard_rollover_seconds == 0 {
+            return bad(
+                "streams",
+                "retention_seconds and shard_rollover_seconds must be at least 1",
+            );
+        }
+        if self.streams.maintenance_interval_ms == 0 {
+            return bad("streams.maintenance_interval_ms", "must be at least 1");
         }
         if self.storage.batch_interval_ms == 0 {
             return bad("storage.batch_interval_ms", "must be at least 1");

@@ -125,6 +125,9 @@ pub struct TableMeta {
     pub billing_mode_updated_ms: Option<i64>,
     pub throughput: Throughput,
     pub stream: Option<StreamSettings>,
+    /// The label of the table's most recent stream (DescribeTable's LatestStreamLabel).
+    #[serde(default)]
+    pub latest_stream_label: Option<String>,
     pub tags: Vec<(String, String)>,
     pub deletion_protection: bool,
     pub table_class: Option<String>,
@@ -220,6 +223,12 @@ impl IndexMeta {
 }
 
 impl TableMeta {
+    /// Whether writes must produce change records: a stream is enabled (the Kinesis
+    /// bridge will add its destination here).
+    pub fn logs_changes(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.enabled)
+    }
+
     /// A table record with every optional setting at its default (billing on demand, no
     /// stream, index, tags or TTL); `id` is assigned by `Engine::create_table`.
     pub fn new(name: &str, key_schema: KeySchema, partitions: u32) -> TableMeta {
@@ -237,6 +246,7 @@ impl TableMeta {
             billing_mode_updated_ms: None,
             throughput: Throughput::default(),
             stream: None,
+            latest_stream_label: None,
             tags: vec![],
             deletion_protection: false,
             table_class: None,

@@ -2,10 +2,15 @@
 //! layer above it speaks DynamoDB, the storage layer below it speaks bytes.
 
 pub mod catalog;
+pub mod changelog;
 pub mod index;
 pub mod indexes;
 pub mod purge;
 pub mod read;
+pub mod stream_ops;
+#[cfg(test)]
+mod stream_tests;
+pub mod streams;
 pub mod tokens;
 pub mod ttl;
 #[cfg(test)]
@@ -94,6 +99,8 @@ pub struct Engine {
     /// TransactWriteItems ClientRequestTokens of the last 10 minutes, with the tables
     /// and item counts each one wrote (a replay reports reading them).
     pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
+    /// Every DynamoDB stream, enabled or kept for its retention period.
+    streams: stream_ops::StreamRegistry,
 }
 
 impl Engine {
@@ -119,7 +126,9 @@ impl Engine {
             tables: DashMap::new(),
             control: tokio::sync::Mutex::new(()),
             transaction_tokens: Arc::default(),
+            streams: Default::default(),
         });
+        engine.load_streams()?;
         let records: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::TABLE_RECORD_PREFIX).collect();
         for record in records {
@@ -133,6 +142,7 @@ impl Engine {
             Arc::downgrade(&engine),
             Duration::from_millis(engine.config.dynamodb.ttl_scan_interval_ms),
         );
+        engine.spawn_stream_maintenance();
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
@@ -146,10 +156,26 @@ impl Engine {
     }
 
     fn start_table(&self, meta: TableMeta) -> Result<Arc<Table>, StorageError> {
-        let counters = Arc::new(TableCounters::default());
+        let mut stats = Vec::new();
+        for index in 0..meta.partitions {
+            stats.push(
+                match self.store.get(Space::Meta, &keys::partition_stats(meta.id, index))? {
+                    // Sequence numbers start at 1 and are never reused.
+                    Some(v) => (keys::decode_stats(&v)?, keys::decode_last_seq(&v).max(1)),
+                    None => ((0, 0), 1),
+                },
+            );
+        }
+        let counters = Arc::new(TableCounters {
+            next_seqs: stats
+                .iter()
+                .map(|(_, seq)| std::sync::atomic::AtomicU64::new(*seq))
+                .collect(),
+            ..TableCounters::default()
+        });
         let shared: SharedMeta = Arc::new(RwLock::new(Arc::new(meta.clone())));
         let mut writers = Vec::new();
-        for index in 0..meta.partitions {
+        for (index, ((items, bytes), next_seq)) in (0..meta.partitions).zip(stats) {
             let mut index_stats = std::collections::HashMap::new();
             for idx in &meta.indexes {
                 let key = keys::index_stats(meta.id, idx.id, index);
@@ -164,11 +190,6 @@ impl Engine {
                     (total.0, total.1) = (total.0 + n, total.1 + b);
                 }
             }
-            let (items, bytes) =
-                match self.store.get(Space::Meta, &keys::partition_stats(meta.id, index))? {
-                    Some(v) => keys::decode_stats(&v)?,
-                    None => (0, 0),
-                };
             counters.items.fetch_add(items, Ordering::Relaxed);
             counters.bytes.fetch_add(bytes, Ordering::Relaxed);
             let (tx, rx) = mpsc::channel(4096);
@@ -176,7 +197,9 @@ impl Engine {
                 table_id: meta.id,
                 index,
                 meta: shared.clone(),
+                clock: self.clock.clone(),
                 index_stats,
+                next_seq,
                 store: self.store.clone(),
                 committer: self.committer.clone(),
                 counters: counters.clone(),
@@ -283,6 +306,11 @@ impl Engine {
             }
         }
         let meta = table.meta();
+        // Deleting a table disables its stream, which stays readable for the retention
+        // period; every write is committed now, so the counters hold the last sequence.
+        let next: Vec<u64> =
+            table.counters.next_seqs.iter().map(|s| s.load(Ordering::Acquire)).collect();
+        self.close_stream(name, &meta, &next).await?;
         self.committer
             .commit(
                 vec![

@@ -77,7 +77,14 @@ impl Partition {
         let mut mutations = Vec::new();
         for (key, outcome) in join.keys.iter().zip(&plan.outcomes) {
             if outcome.changed() {
-                self.stage(&meta, key, outcome, &mut counts, &mut mutations);
+                self.stage(
+                    &meta,
+                    key,
+                    outcome,
+                    super::WriteOrigin::Client,
+                    &mut counts,
+                    &mut mutations,
+                );
             }
         }
         if !mutations.is_empty() {

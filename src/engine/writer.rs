@@ -5,14 +5,16 @@
 //! one task, one owner.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::TableMeta;
+use super::changelog::{ChangeRecord, EventName, new_event_id};
 use super::index::{self, IndexDeltas};
 use super::txn::TxnJoin;
+use crate::clock::SharedClock;
 use crate::model::{Item, value};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError, Store, keys};
 
@@ -85,6 +87,9 @@ pub enum WriterMsg {
     /// Finish what is queued before this, then lend the partition to a transaction until
     /// it commits or gives up (see `txn.rs`).
     Txn(TxnJoin),
+    /// Finish what is queued before this, then answer with the next sequence number:
+    /// every record after the answer takes it or a later one (stream boundaries).
+    Boundary(oneshot::Sender<u64>),
     /// Finish what is queued before this, then stop (table deletion).
     Stop(oneshot::Sender<()>),
 }
@@ -98,6 +103,7 @@ enum Job {
 /// A message that ends a group: the writer applies what it gathered first.
 enum Control {
     Txn(TxnJoin),
+    Boundary(oneshot::Sender<u64>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -107,6 +113,7 @@ impl WriterMsg {
             WriterMsg::Write(w) => Ok(Job::Write(w)),
             WriterMsg::Backfill(b) => Ok(Job::Backfill(b)),
             WriterMsg::Txn(join) => Err(Control::Txn(join)),
+            WriterMsg::Boundary(tx) => Err(Control::Boundary(tx)),
             WriterMsg::Stop(done) => Err(Control::Stop(done)),
         }
     }
@@ -119,6 +126,8 @@ pub struct TableCounters {
     pub bytes: AtomicI64,
     /// Entries and bytes per index id.
     pub indexes: Mutex<HashMap<u32, (i64, i64)>>,
+    /// Each partition's next change-log sequence number, as committed.
+    pub next_seqs: Vec<AtomicU64>,
 }
 
 impl TableCounters {
@@ -149,6 +158,8 @@ pub struct Counts {
     pub bytes: i64,
     /// Changes to the partition's index statistics made by this batch.
     pub index_deltas: IndexDeltas,
+    /// The sequence number the next change record takes.
+    pub next_seq: u64,
 }
 
 /// Everything a partition writer needs.
@@ -156,6 +167,7 @@ pub struct Partition {
     pub table_id: u64,
     pub index: u32,
     pub meta: SharedMeta,
+    pub clock: SharedClock,
     pub store: Arc<Store>,
     pub committer: CommitHandle,
     pub counters: Arc<TableCounters>,
@@ -164,6 +176,8 @@ pub struct Partition {
     pub bytes: i64,
     /// This partition's share of each index's entries and bytes, as persisted.
     pub index_stats: HashMap<u32, (i64, i64)>,
+    /// The sequence number the next change record takes (never reused).
+    pub next_seq: u64,
     pub max_group: usize,
 }
 
@@ -214,6 +228,9 @@ impl Partition {
                 // Everything queued before the transaction is committed by now, so it
                 // reads what every earlier write left.
                 Some(Control::Txn(join)) => self.join_txn(join).await,
+                Some(Control::Boundary(tx)) => {
+                    let _ = tx.send(self.next_seq);
+                }
                 Some(Control::Stop(done)) => {
                     rx.close();
                     while let Ok(msg) = rx.try_recv() {
@@ -225,7 +242,7 @@ impl Partition {
                             WriterMsg::Backfill(b) => {
                                 let _ = b.reply.send(Err(WriteError::TableGone));
                             }
-                            WriterMsg::Txn(_) | WriterMsg::Stop(_) => {}
+                            WriterMsg::Txn(_) | WriterMsg::Boundary(_) | WriterMsg::Stop(_) => {}
                         }
                     }
                     let _ = done.send(());
@@ -242,7 +259,12 @@ impl Partition {
 
     /// Counts to build a batch on, starting from this partition's persisted ones.
     pub(super) fn start_counts(&self) -> Counts {
-        Counts { items: self.items, bytes: self.bytes, index_deltas: IndexDeltas::new() }
+        Counts {
+            items: self.items,
+            bytes: self.bytes,
+            index_deltas: IndexDeltas::new(),
+            next_seq: self.next_seq,
+        }
     }
 
     async fn apply_group(&mut self, group: Vec<Job>) {
@@ -273,7 +295,7 @@ impl Partition {
             if let Ok(outcome) = &result
                 && outcome.changed()
             {
-                self.stage(&meta, &w.storage_key, outcome, &mut counts, &mut mutations);
+                self.stage(&meta, &w.storage_key, outcome, w.origin, &mut counts, &mut mutations);
                 overlay.insert(w.storage_key, outcome.new.clone());
             }
             replies.push(Reply::Write(w.reply, result));
@@ -294,17 +316,37 @@ impl Partition {
         }
     }
 
-    /// Adds the storage mutations of one changed item (the item, its index entries) to
-    /// `mutations` and its effect to `counts`. Single writes and transactions both store
-    /// a change through here.
+    /// Adds the storage mutations of one changed item (the item, its index entries and,
+    /// when the table logs changes, its change record) to `mutations` and its effect to
+    /// `counts`. Single writes and transactions both store a change through here.
     pub(super) fn stage(
         &self,
         meta: &TableMeta,
         key: &[u8],
         outcome: &WriteOutcome,
+        origin: super::WriteOrigin,
         counts: &mut Counts,
         mutations: &mut Vec<Mutation>,
     ) {
+        if meta.logs_changes()
+            && let Some(event) = EventName::of(outcome.old.as_ref(), outcome.new.as_ref())
+        {
+            let record = ChangeRecord {
+                seq: counts.next_seq,
+                created_ms: self.clock.now_millis(),
+                event,
+                origin,
+                event_id: new_event_id(),
+                old: outcome.old.clone(),
+                new: outcome.new.clone(),
+            };
+            mutations.push(Mutation::put(
+                Space::Changes,
+                keys::change_key(self.table_id, self.index, record.seq),
+                record.encode(),
+            ));
+            counts.next_seq += 1;
+        }
         let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
         counts.items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
         counts.bytes += size(&outcome.new) - size(&outcome.old);
@@ -327,7 +369,7 @@ impl Partition {
         let mut out = vec![Mutation::put(
             Space::Meta,
             keys::partition_stats(self.table_id, self.index),
-            keys::encode_stats(counts.items, counts.bytes),
+            keys::encode_partition_stats(counts.items, counts.bytes, counts.next_seq),
         )];
         for (id, (n, b)) in &counts.index_deltas {
             let (items, bytes) = self.index_stats.get(id).copied().unwrap_or_default();
@@ -349,7 +391,10 @@ impl Partition {
             let stat = self.index_stats.entry(*id).or_default();
             (stat.0, stat.1) = (stat.0 + n, stat.1 + b);
         }
-        (self.items, self.bytes) = (counts.items, counts.bytes);
+        (self.items, self.bytes, self.next_seq) = (counts.items, counts.bytes, counts.next_seq);
+        if let Some(seq) = self.counters.next_seqs.get(self.index as usize) {
+            seq.store(self.next_seq, Ordering::Release);
+        }
     }
 
     /// Writes one item's entry into an index being filled, unless it is already there

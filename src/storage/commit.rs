@@ -18,6 +18,7 @@ pub enum Space {
     Meta,
     Items,
     Indexes,
+    Changes,
 }
 
 /// One put (`Some`) or delete (`None`) of a key.

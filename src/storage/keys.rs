@@ -9,6 +9,9 @@
 //!   b"x" <table id u64 BE> <index id u32 BE> <partition u32 BE>
 //!                                               -> index stats: entries i64 BE, bytes i64 BE
 //!   b"e" <table id u64 BE> <index id u32 BE>    -> index deleted, its entries still being purged
+//!   b"r" <table name, UTF-8> 0x00 <stream label> -> stream record (JSON, versioned)
+//! changes keyspace (the change log)
+//!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>
@@ -214,11 +217,50 @@ pub fn push_delimited_component(k: &mut Vec<u8>, value: &AttributeValue) {
     k.extend_from_slice(&[0, 0]);
 }
 
+/// The meta key of a stream.
+pub fn stream_record(table: &str, label: &str) -> Vec<u8> {
+    let mut k = b"r".to_vec();
+    k.extend_from_slice(table.as_bytes());
+    k.push(0);
+    k.extend_from_slice(label.as_bytes());
+    k
+}
+
+/// Prefix of every stream record.
+pub const STREAM_RECORD_PREFIX: &[u8] = b"r";
+
+/// The change-log key of record `seq` of a table partition.
+pub fn change_key(table_id: u64, partition: u32, seq: u64) -> Vec<u8> {
+    let mut k = change_prefix(table_id, partition);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Prefix of one table partition's change log.
+pub fn change_prefix(table_id: u64, partition: u32) -> Vec<u8> {
+    let mut k = table_id.to_be_bytes().to_vec();
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
 /// Encodes partition statistics.
 pub fn encode_stats(items: i64, bytes: i64) -> Vec<u8> {
     let mut v = items.to_be_bytes().to_vec();
     v.extend_from_slice(&bytes.to_be_bytes());
     v
+}
+
+/// Encodes a table partition's statistics with its last change-log sequence number
+/// (a third field; records written before the change log have only two).
+pub fn encode_partition_stats(items: i64, bytes: i64, last_seq: u64) -> Vec<u8> {
+    let mut v = encode_stats(items, bytes);
+    v.extend_from_slice(&last_seq.to_be_bytes());
+    v
+}
+
+/// The last sequence number of partition statistics (0 when the record has none).
+pub fn decode_last_seq(v: &[u8]) -> u64 {
+    v.get(16..24).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
 }
 
 /// Decodes partition statistics.

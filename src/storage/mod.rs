@@ -42,6 +42,8 @@ pub struct Store {
     pub items: Keyspace,
     /// Secondary index entries of every table.
     pub indexes: Keyspace,
+    /// The change log of every table.
+    pub changes: Keyspace,
     durability: Durability,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -77,7 +79,8 @@ impl Store {
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
         let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
         let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
-        Ok(Store { db, meta, items, indexes, durability, _temp_dir: None })
+        let changes = db.keyspace("changes", KeyspaceCreateOptions::default)?;
+        Ok(Store { db, meta, items, indexes, changes, durability, _temp_dir: None })
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -90,6 +93,7 @@ impl Store {
             Space::Meta => &self.meta,
             Space::Items => &self.items,
             Space::Indexes => &self.indexes,
+            Space::Changes => &self.changes,
         }
     }
 
@@ -155,6 +159,7 @@ impl Store {
             meta: self.meta.clone(),
             items: self.items.clone(),
             indexes: self.indexes.clone(),
+            changes: self.changes.clone(),
         }
     }
 
@@ -176,6 +181,7 @@ pub struct ReadView {
     meta: Keyspace,
     items: Keyspace,
     indexes: Keyspace,
+    changes: Keyspace,
 }
 
 impl ReadView {
@@ -190,6 +196,7 @@ impl ReadView {
             Space::Meta => &self.meta,
             Space::Items => &self.items,
             Space::Indexes => &self.indexes,
+            Space::Changes => &self.changes,
         }
     }
 

@@ -13,7 +13,8 @@ use super::tables::{
     StreamSpecification, TableDescriptionOutput, Tag, check_table_name, describe, invalid,
 };
 use crate::api::validate::Validator;
-use crate::engine::catalog::{StreamSettings, Throughput};
+use crate::engine::catalog::Throughput;
+use crate::engine::streams::ViewType;
 use crate::engine::{
     Engine, EngineError, KeyAttribute, KeySchema, ScalarType, TableCounters, TableMeta,
 };
@@ -202,9 +203,11 @@ fn key_schema(input: &CreateTableInput) -> Result<(KeySchema, Vec<KeyAttribute>)
     Ok((schema, defs))
 }
 
-fn stream_settings(
+/// The view type a StreamSpecification enables (`None` for a disabled one), with AWS's
+/// checks of the combination.
+pub(super) fn stream_view(
     spec: Option<&StreamSpecification>,
-) -> Result<Option<StreamSettings>, DynamoError> {
+) -> Result<Option<ViewType>, DynamoError> {
     let Some(spec) = spec else { return Ok(None) };
     let enabled = spec.stream_enabled.unwrap_or(false);
     if enabled && spec.stream_view_type.is_none() {
@@ -213,7 +216,7 @@ fn stream_settings(
     if !enabled && spec.stream_view_type.is_some() {
         return Err(invalid("You cannot modify stream view type if stream is not enabled"));
     }
-    Ok(enabled.then(|| StreamSettings { enabled, view_type: spec.stream_view_type.clone() }))
+    Ok(spec.stream_view_type.as_deref().and_then(ViewType::parse).filter(|_| enabled))
 }
 
 pub(super) fn tags(list: Option<&Vec<Tag>>) -> Result<Vec<(String, String)>, DynamoError> {
@@ -259,7 +262,7 @@ pub async fn create_table(
         indexes::check_definitions_used(&defs, &indexes::keys_used(&schema, &secondary))?;
     }
     let next_index_id = secondary.len() as u32 + 1;
-    let stream = stream_settings(input.stream_specification.as_ref())?;
+    let stream = stream_view(input.stream_specification.as_ref())?;
     let now = engine.clock.now_millis();
     let meta = TableMeta {
         version: crate::engine::catalog::TABLE_RECORD_VERSION,
@@ -272,7 +275,9 @@ pub async fn create_table(
         billing_mode_updated_ms: (mode == "PAY_PER_REQUEST").then_some(now),
         billing_mode: mode,
         throughput: Throughput { read, write, ..Default::default() },
-        stream,
+        // The stream is enabled once the table exists, through the writers.
+        stream: None,
+        latest_stream_label: None,
         tags: tags(input.tags.as_ref())?,
         deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
         table_class: input.table_class.clone(),
@@ -287,6 +292,13 @@ pub async fn create_table(
         }
         other => other.into(),
     })?;
+    let meta = match stream {
+        Some(view) => {
+            engine.enable_stream(&name, view).await?;
+            engine.table(&name).map(|t| t.meta()).unwrap_or(meta)
+        }
+        None => meta,
+    };
     let mut description = describe(engine, ctx, &meta, &TableCounters::default());
     description["TableStatus"] = json!("CREATING");
     Ok(TableDescriptionOutput { table_description: description })

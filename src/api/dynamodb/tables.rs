@@ -173,9 +173,14 @@ pub fn describe(
     if let Some(gsis) = gsis {
         d["GlobalSecondaryIndexes"] = gsis;
     }
-    if let Some(s) = &meta.stream {
-        d["StreamSpecification"] =
-            json!({"StreamEnabled": s.enabled, "StreamViewType": s.view_type});
+    if let Some(s) = meta.stream.as_ref().filter(|s| s.enabled) {
+        d["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": s.view_type});
+    }
+    // AWS keeps naming the latest stream after it is disabled.
+    if let Some(label) = &meta.latest_stream_label {
+        d["LatestStreamLabel"] = json!(label);
+        d["LatestStreamArn"] =
+            json!(format!("{}/stream/{label}", meta.arn(&ctx.region, &ctx.account_id)));
     }
     if let Some(class) = &meta.table_class {
         d["TableClassSummary"] = json!({"TableClass": class});

@@ -1,0 +1,357 @@
+//! The engine's side of DynamoDB Streams: enabling and disabling a table's stream,
+//! listing streams, reading a shard's records from the change log, and the maintenance
+//! task that rolls shards over and trims records past the retention period.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::catalog::{StreamSettings, TableMeta};
+use super::changelog::ChangeRecord;
+use super::read::prefix_end;
+use super::streams::{ShardMeta, StreamMeta, ViewType, label_of, new_shard_id};
+use super::writer::WriterMsg;
+use super::{Engine, EngineError, Table};
+use crate::storage::{Mutation, Space, StorageError, keys};
+
+/// Records deleted per trimming batch.
+const TRIM_BATCH: usize = 1000;
+
+/// Every stream sluice knows, by (table name, label).
+pub type StreamRegistry = std::sync::RwLock<BTreeMap<(String, String), Arc<StreamMeta>>>;
+
+impl Engine {
+    /// Loads the persisted stream records (at open).
+    pub(super) fn load_streams(&self) -> Result<(), StorageError> {
+        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        for record in self.store.scan_prefix(Space::Meta, keys::STREAM_RECORD_PREFIX) {
+            let (_, bytes) = record?;
+            let stream: StreamMeta = serde_json::from_slice(&bytes)
+                .map_err(|e| StorageError::Corrupt(format!("stream record: {e}")))?;
+            all.insert((stream.table_name.clone(), stream.label.clone()), Arc::new(stream));
+        }
+        Ok(())
+    }
+
+    /// Every stream still listed (enabled, or disabled within the retention period), by
+    /// table name then creation.
+    pub fn list_streams(&self) -> Vec<Arc<StreamMeta>> {
+        let all = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Arc<StreamMeta>> = all.values().cloned().collect();
+        out.sort_by(|a, b| (&a.table_name, a.created_ms).cmp(&(&b.table_name, b.created_ms)));
+        out
+    }
+
+    /// One stream by table name and label.
+    pub fn stream(&self, table: &str, label: &str) -> Option<Arc<StreamMeta>> {
+        let all = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        all.get(&(table.to_string(), label.to_string())).cloned()
+    }
+
+    /// The next sequence number partition `partition` of the stream's table will assign:
+    /// where LATEST points. For a table that is gone, the position after its last shard.
+    pub fn next_seq(&self, stream: &StreamMeta, partition: u32) -> u64 {
+        if let Some(table) = self.table(&stream.table_name)
+            && table.meta().id == stream.table_id
+            && let Some(seq) = table.counters.next_seqs.get(partition as usize)
+        {
+            return seq.load(std::sync::atomic::Ordering::Acquire);
+        }
+        let ends = stream.shards.iter().filter(|s| s.partition == partition);
+        ends.map(|s| s.end_seq.map_or(s.start_seq, |e| e + 1)).max().unwrap_or(1)
+    }
+
+    /// The sequence number of the oldest record still kept for a partition, if any.
+    pub fn first_retained_seq(
+        &self,
+        table_id: u64,
+        partition: u32,
+    ) -> Result<Option<u64>, StorageError> {
+        let prefix = keys::change_prefix(table_id, partition);
+        match self.store.scan_prefix(Space::Changes, &prefix).next() {
+            Some(entry) => Ok(Some(seq_of(&entry?.0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads records `from..=to` (`to` unbounded when `None`) of a partition's change log,
+    /// at most `limit` of them and stopping after `max_bytes` of encoded records, from one
+    /// snapshot on the blocking pool.
+    pub async fn read_changes(
+        &self,
+        table_id: u64,
+        partition: u32,
+        from: u64,
+        to: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<ChangeRecord>, StorageError> {
+        let view = self.store.read_view();
+        tokio::task::spawn_blocking(move || {
+            let lower = Bound::Included(keys::change_key(table_id, partition, from));
+            let upper = match to {
+                Some(to) => Bound::Included(keys::change_key(table_id, partition, to)),
+                None => prefix_end(&keys::change_prefix(table_id, partition)),
+            };
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            for entry in view.range(Space::Changes, lower, upper) {
+                let (_, value) = entry?;
+                bytes += value.len();
+                out.push(ChangeRecord::decode(&value)?);
+                if out.len() >= limit || bytes >= max_bytes {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
+    }
+
+    /// Enables a stream on `table_name` (whose metadata must not have one enabled):
+    /// turns change logging on, then opens one shard per partition at the partition's
+    /// next sequence number.
+    pub async fn enable_stream(
+        &self,
+        table_name: &str,
+        view: ViewType,
+    ) -> Result<Arc<StreamMeta>, EngineError> {
+        let table = self.table(table_name).ok_or(EngineError::TableNotFound)?;
+        let mut now = self.clock.now_millis();
+        // Labels must differ per table: a second enable within the same millisecond
+        // takes the next one.
+        while self.stream(table_name, &label_of(now)).is_some() {
+            now += 1;
+        }
+        let label = label_of(now);
+        let meta = self
+            .update_table(table_name, |m: &mut TableMeta| {
+                m.stream =
+                    Some(StreamSettings { enabled: true, view_type: Some(view.as_str().into()) });
+                m.latest_stream_label = Some(label.clone());
+                Ok::<(), EngineError>(())
+            })
+            .await?;
+        let starts = boundaries(&table).await?;
+        let shards = starts
+            .iter()
+            .enumerate()
+            .map(|(p, start)| ShardMeta {
+                id: new_shard_id(now),
+                partition: p as u32,
+                start_seq: *start,
+                end_seq: None,
+                parent: None,
+                created_ms: now,
+                closed_ms: None,
+            })
+            .collect();
+        let stream = StreamMeta {
+            table_name: table_name.to_string(),
+            table_id: meta.id,
+            label,
+            view_type: view,
+            created_ms: now,
+            disabled_ms: None,
+            key_schema: meta.key_schema.clone(),
+            shards,
+        };
+        self.save_stream(stream).await
+    }
+
+    /// Disables the table's enabled stream: closes its open shards at each partition's
+    /// last sequence number, then turns change logging off.
+    pub async fn disable_stream(&self, table_name: &str) -> Result<(), EngineError> {
+        let table = self.table(table_name).ok_or(EngineError::TableNotFound)?;
+        let ends = boundaries(&table).await?;
+        self.close_stream(table_name, &table.meta(), &ends).await?;
+        self.update_table(table_name, |m: &mut TableMeta| {
+            m.stream = None;
+            Ok::<(), EngineError>(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Closes the open shards of the table's enabled stream, each at the sequence number
+    /// before `next[partition]`, and marks the stream disabled (also used when the table
+    /// is deleted, with its writers already stopped).
+    pub(super) async fn close_stream(
+        &self,
+        table_name: &str,
+        meta: &TableMeta,
+        next: &[u64],
+    ) -> Result<(), EngineError> {
+        let Some(label) = meta.latest_stream_label.as_deref() else { return Ok(()) };
+        let Some(stream) = self.stream(table_name, label).filter(|s| s.disabled_ms.is_none())
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now_millis();
+        let mut stream = (*stream).clone();
+        for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
+            let next = next.get(shard.partition as usize).copied().unwrap_or(shard.start_seq);
+            // An empty shard ends just before it starts.
+            shard.end_seq = Some(next.saturating_sub(1).max(shard.start_seq.saturating_sub(1)));
+            shard.closed_ms = Some(now);
+        }
+        stream.disabled_ms = Some(now);
+        self.save_stream(stream).await?;
+        Ok(())
+    }
+
+    /// Closes every open shard of `stream` and opens a child on the same partition.
+    async fn roll_over(&self, stream: &StreamMeta) -> Result<(), EngineError> {
+        let table = self.table(&stream.table_name).ok_or(EngineError::TableNotFound)?;
+        let next = boundaries(&table).await?;
+        let now = self.clock.now_millis();
+        let mut stream = stream.clone();
+        let mut children = Vec::new();
+        for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
+            let start = next.get(shard.partition as usize).copied().unwrap_or(shard.start_seq);
+            shard.end_seq = Some(start.saturating_sub(1).max(shard.start_seq.saturating_sub(1)));
+            shard.closed_ms = Some(now);
+            children.push(ShardMeta {
+                id: new_shard_id(now),
+                partition: shard.partition,
+                start_seq: start.max(shard.start_seq),
+                end_seq: None,
+                parent: Some(shard.id.clone()),
+                created_ms: now,
+                closed_ms: None,
+            });
+        }
+        stream.shards.extend(children);
+        self.save_stream(stream).await?;
+        Ok(())
+    }
+
+    async fn save_stream(&self, stream: StreamMeta) -> Result<Arc<StreamMeta>, EngineError> {
+        let record =
+            serde_json::to_vec(&stream).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let key = keys::stream_record(&stream.table_name, &stream.label);
+        self.committer.commit(vec![Mutation::put(Space::Meta, key, record)], 0).await?;
+        let stream = Arc::new(stream);
+        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        all.insert((stream.table_name.clone(), stream.label.clone()), stream.clone());
+        Ok(stream)
+    }
+
+    async fn forget_stream(&self, stream: &StreamMeta) -> Result<(), EngineError> {
+        let key = keys::stream_record(&stream.table_name, &stream.label);
+        self.committer.commit(vec![Mutation::delete(Space::Meta, key)], 0).await?;
+        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        all.remove(&(stream.table_name.clone(), stream.label.clone()));
+        Ok(())
+    }
+
+    /// One maintenance pass: roll over shards older than the rollover interval, trim
+    /// records older than the retention period, forget shards and streams whose records
+    /// are all gone.
+    pub async fn maintain_streams(&self) -> Result<(), EngineError> {
+        let now = self.clock.now_millis();
+        let rollover = (self.config.streams.shard_rollover_seconds * 1000) as i64;
+        let cutoff = now - (self.config.streams.retention_seconds * 1000) as i64;
+        for stream in self.list_streams() {
+            let open_since =
+                stream.shards.iter().filter(|s| s.end_seq.is_none()).map(|s| s.created_ms).min();
+            if stream.disabled_ms.is_none() && open_since.is_some_and(|t| now - t >= rollover) {
+                match self.roll_over(&stream).await {
+                    Ok(()) | Err(EngineError::TableNotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut logs: Vec<(u64, u32)> = self
+            .tables
+            .iter()
+            .flat_map(|t| {
+                let meta = t.meta();
+                (0..meta.partitions).map(move |p| (meta.id, p))
+            })
+            .collect();
+        for stream in self.list_streams() {
+            logs.extend(stream.shards.iter().map(|s| (stream.table_id, s.partition)));
+        }
+        logs.sort_unstable();
+        logs.dedup();
+        for (table_id, partition) in logs {
+            self.trim(table_id, partition, cutoff).await?;
+        }
+        for stream in self.list_streams() {
+            // A closed shard's records are all older than its closing: once that is past
+            // the retention period, nothing of it is left to read.
+            let expired = |s: &ShardMeta| s.closed_ms.is_some_and(|t| t < cutoff);
+            if stream.disabled_ms.is_some_and(|t| t < cutoff) {
+                self.forget_stream(&stream).await?;
+            } else if stream.shards.iter().any(expired) {
+                let mut kept = (*stream).clone();
+                kept.shards.retain(|s| !expired(s));
+                self.save_stream(kept).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a partition's records older than `cutoff`, oldest first.
+    async fn trim(&self, table_id: u64, partition: u32, cutoff: i64) -> Result<(), EngineError> {
+        let prefix = keys::change_prefix(table_id, partition);
+        loop {
+            let mut batch = Vec::new();
+            for entry in self.store.scan_prefix(Space::Changes, &prefix).take(TRIM_BATCH) {
+                let (key, value) = entry?;
+                if ChangeRecord::decode(&value)?.created_ms >= cutoff {
+                    break;
+                }
+                batch.push(Mutation::delete(Space::Changes, key));
+            }
+            let full = batch.len() == TRIM_BATCH;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.committer.commit(batch, 0).await?;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Starts the stream maintenance task; it stops once the engine is dropped.
+    pub(super) fn spawn_stream_maintenance(self: &Arc<Self>) {
+        let engine: Weak<Engine> = Arc::downgrade(self);
+        let interval = Duration::from_millis(self.config.streams.maintenance_interval_ms);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(engine) = engine.upgrade() else { return };
+                if let Err(e) = engine.maintain_streams().await {
+                    tracing::warn!("stream maintenance: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// Asks every partition writer of `table` for its next sequence number, after the writes
+/// queued before the question.
+async fn boundaries(table: &Table) -> Result<Vec<u64>, EngineError> {
+    let mut out = Vec::with_capacity(table.writers.len());
+    for writer in &table.writers {
+        let (tx, rx) = oneshot::channel();
+        writer.send(WriterMsg::Boundary(tx)).await.map_err(|_| EngineError::TableNotFound)?;
+        out.push(rx.await.map_err(|_| EngineError::TableNotFound)?);
+    }
+    Ok(out)
+}
+
+/// The sequence number at the end of a change-log key.
+fn seq_of(key: &[u8]) -> Result<u64, StorageError> {
+    key.get(12..20)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StorageError::Corrupt("change key layout".into()))
+}
