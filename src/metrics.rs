@@ -32,6 +32,10 @@ pub struct Metrics {
     pub table_size_bytes: IntGaugeVec,
     /// Items deleted by Time to Live expiry, per table.
     pub ttl_deleted_items_total: IntCounterVec,
+    /// Change records written to the change log, per table.
+    pub stream_records_written_total: IntCounterVec,
+    /// Bytes of change records written, per table.
+    pub stream_written_bytes_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -97,8 +101,26 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let stream_records_written_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_stream_records_written_total",
+                "Change records written (one per data-changing write while a stream is enabled), per table.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let stream_written_bytes_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_stream_written_bytes_total",
+                "Bytes of change records written (stored form, full images), per table.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(stream_records_written_total.clone()),
+            Box::new(stream_written_bytes_total.clone()),
             Box::new(request_duration_seconds.clone()),
             Box::new(storage_write_batches_total.clone()),
             Box::new(storage_group_writes.clone()),
@@ -124,6 +146,8 @@ impl Metrics {
             table_items,
             table_size_bytes,
             ttl_deleted_items_total,
+            stream_records_written_total,
+            stream_written_bytes_total,
         }
     }
 
@@ -132,6 +156,8 @@ impl Metrics {
         let _ = self.table_items.remove_label_values(&[table]);
         let _ = self.table_size_bytes.remove_label_values(&[table]);
         let _ = self.ttl_deleted_items_total.remove_label_values(&[table]);
+        let _ = self.stream_records_written_total.remove_label_values(&[table]);
+        let _ = self.stream_written_bytes_total.remove_label_values(&[table]);
     }
 
     /// The Prometheus text exposition of every metric.

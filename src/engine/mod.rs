@@ -200,6 +200,14 @@ impl Engine {
                 clock: self.clock.clone(),
                 index_stats,
                 next_seq,
+                records_written: self
+                    .metrics
+                    .stream_records_written_total
+                    .with_label_values(&[&meta.name]),
+                record_bytes_written: self
+                    .metrics
+                    .stream_written_bytes_total
+                    .with_label_values(&[&meta.name]),
                 store: self.store.clone(),
                 committer: self.committer.clone(),
                 counters: counters.clone(),

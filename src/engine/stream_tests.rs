@@ -79,6 +79,9 @@ async fn records_follow_writes_and_shards_follow_the_stream() {
     let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, [first, first + 1, first + 2]);
     assert_eq!(engine.next_seq(&stream, 0), first + 3);
+    let written = engine.metrics.stream_records_written_total.with_label_values(&["t"]);
+    assert_eq!(written.get(), 3);
+    assert!(engine.metrics.stream_written_bytes_total.with_label_values(&["t"]).get() > 0);
 
     // Rollover closes the shard at the last record and opens a child after it.
     clock.advance_millis(31_000);

@@ -160,6 +160,9 @@ pub struct Counts {
     pub index_deltas: IndexDeltas,
     /// The sequence number the next change record takes.
     pub next_seq: u64,
+    /// Change records, and their bytes, this batch writes.
+    pub records: u64,
+    pub record_bytes: u64,
 }
 
 /// Everything a partition writer needs.
@@ -179,6 +182,9 @@ pub struct Partition {
     /// The sequence number the next change record takes (never reused).
     pub next_seq: u64,
     pub max_group: usize,
+    /// This table's `sluice_stream_records_written_total` and `_written_bytes_total`.
+    pub records_written: prometheus::IntCounter,
+    pub record_bytes_written: prometheus::IntCounter,
 }
 
 /// Sends a result; if the group's commit failed, a success becomes that failure.
@@ -264,6 +270,8 @@ impl Partition {
             bytes: self.bytes,
             index_deltas: IndexDeltas::new(),
             next_seq: self.next_seq,
+            records: 0,
+            record_bytes: 0,
         }
     }
 
@@ -340,10 +348,13 @@ impl Partition {
                 old: outcome.old.clone(),
                 new: outcome.new.clone(),
             };
+            let encoded = record.encode();
+            counts.records += 1;
+            counts.record_bytes += encoded.len() as u64;
             mutations.push(Mutation::put(
                 Space::Changes,
                 keys::change_key(self.table_id, self.index, record.seq),
-                record.encode(),
+                encoded,
             ));
             counts.next_seq += 1;
         }
@@ -392,6 +403,8 @@ impl Partition {
             (stat.0, stat.1) = (stat.0 + n, stat.1 + b);
         }
         (self.items, self.bytes, self.next_seq) = (counts.items, counts.bytes, counts.next_seq);
+        self.records_written.inc_by(counts.records);
+        self.record_bytes_written.inc_by(counts.record_bytes);
         if let Some(seq) = self.counters.next_seqs.get(self.index as usize) {
             seq.store(self.next_seq, Ordering::Release);
         }
