@@ -18,6 +18,8 @@ pub mod table_update;
 pub mod tables;
 #[cfg(test)]
 mod tests_read_prop;
+#[cfg(test)]
+mod tests_stream_prop;
 pub mod transact_get;
 pub mod transact_write;
 pub mod ttl;
