@@ -70,7 +70,14 @@ fn change(
     new: Option<Item>,
 ) {
     let old = model.get(&k).cloned();
-    if let Some(event) = EventName::of(old.as_ref(), new.as_ref()) {
+    // The model's own rule (not EventName::of, which the engine uses).
+    let event = match (&old, &new) {
+        (None, Some(_)) => Some(EventName::Insert),
+        (Some(o), Some(n)) if o != n => Some(EventName::Modify),
+        (Some(_), None) => Some(EventName::Remove),
+        _ => None,
+    };
+    if let Some(event) = event {
         log.entry(k).or_default().push((event, old, new.clone()));
     }
     match new {
