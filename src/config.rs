@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     pub shutdown_grace_seconds: u64,
+    /// An extra listener serving only `/metrics` and `/health` (e.g. `0.0.0.0:9100`),
+    /// for scrapers kept off the API port; empty for none. The API port serves both too.
+    pub metrics_listen: String,
 }
 
 /// Where and how durably data is kept.
@@ -113,6 +116,16 @@ pub struct DynamoDbConfig {
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `sluice=debug`; `RUST_LOG` wins when set.
     pub level: String,
+    /// `text` (human-readable) or `json` (one JSON object per line, for log shippers).
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +134,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8000".into(),
             max_body_bytes: 16 * 1024 * 1024,
             shutdown_grace_seconds: 10,
+            metrics_listen: String::new(),
         }
     }
 }
@@ -156,7 +170,7 @@ impl Default for DynamoDbConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig { level: "info,fjall=warn,lsm_tree=warn".into(), format: LogFormat::Text }
     }
 }
 
@@ -248,8 +262,22 @@ impl Config {
         })
     }
 
+    /// The extra metrics listener's address, if one is configured.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.server.metrics_listen.is_empty() {
+            return Ok(None);
+        }
+        self.server.metrics_listen.parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "server.metrics_listen: '{}' is not an address such as 0.0.0.0:9100",
+                self.server.metrics_listen
+            ))
+        })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.metrics_addr()?;
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
         if self.dynamodb.partitions_per_table == 0 || self.dynamodb.partitions_per_table > 256 {
             return bad("dynamodb.partitions_per_table", "must be between 1 and 256");
@@ -385,6 +413,46 @@ mod tests {
         assert!(e.to_string().contains("SLUICE_STORAGE_NOPE"), "{e}");
         let e = load(None, &[("SLUICE_NOPE", "1")], &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("SLUICE_NOPE"), "{e}");
+    }
+
+    #[test]
+    fn every_key_is_documented_in_the_shipped_config_and_settable_by_env() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sluice.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let shipped: toml::Table = text.parse().unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        // The shipped file spells out every key with its default value.
+        assert_eq!(shipped, defaults, "config/sluice.toml must list every key at its default");
+        // Each key has a comment line right above it.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains(" = ") && !line.starts_with('#') {
+                assert!(lines[i - 1].starts_with('#'), "undocumented key: {line}");
+            }
+        }
+        // And each can be set from the environment, typed like its default.
+        for (section, keys) in &defaults {
+            for (key, value) in keys.as_table().unwrap() {
+                let var = format!("SLUICE_{}_{}", section.to_uppercase(), key.to_uppercase());
+                let v = match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                load(None, &[(&var, &v)], &Overrides::default())
+                    .unwrap_or_else(|e| panic!("{var}={v}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn log_format_and_metrics_listener_are_checked() {
+        let c = load(Some("[log]\nformat = \"json\"\n"), &[], &Overrides::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = load(None, &[("SLUICE_LOG_FORMAT", "xml")], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("xml"), "{e}");
+        let e = load(None, &[("SLUICE_SERVER_METRICS_LISTEN", "nope")], &Overrides::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("server.metrics_listen"), "{e}");
     }
 
     #[test]

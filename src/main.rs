@@ -94,13 +94,15 @@ fn main() -> ExitCode {
         }
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let env_filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr);
+    match config.log.format {
+        sluice::config::LogFormat::Json => logs.json().init(),
+        sluice::config::LogFormat::Text => {
+            logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init()
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -137,9 +139,18 @@ async fn run(config: Config) -> Result<(), String> {
             config.storage.durability
         )
     };
-    tracing::info!("sluice listening on http://{local}, data {storage}");
+    tracing::info!(address = %local, data = %storage, "sluice listening on http://{local}, data {storage}");
     // Tests and scripts started with --port 0 read the chosen address from this line.
     println!("sluice listening on http://{local}");
+    if let Some(addr) = config.metrics_addr().map_err(|e| e.to_string())? {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(address = %bound, "metrics also served on http://{bound}/metrics");
+        println!("sluice metrics on http://{bound}");
+        server::metrics_listener::spawn(listener, metrics.clone());
+    }
     let state = Arc::new(server::AppState { config, engine, metrics });
     server::serve(listener, state, server::shutdown_signal()).await;
     Ok(())

@@ -3,6 +3,7 @@
 //! in-flight requests under a deadline, stop the writers, sync storage.
 
 pub mod http;
+pub mod metrics_listener;
 
 use std::future::Future;
 use std::sync::Arc;
