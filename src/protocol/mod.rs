@@ -4,6 +4,7 @@
 //! Nothing here knows about tables or storage; handlers never see HTTP.
 
 pub mod auth;
+pub mod cbor;
 pub mod error;
 pub mod response;
 pub mod target;
