@@ -13,7 +13,10 @@ use super::{Error, Shape, decode_to_json, encode_input, encode_output, encode_pl
 
 #[test]
 fn put_record_data_byte_string_becomes_base64() {
-    // Jackson writes structures as indefinite-length maps, members in model order.
+    // Jackson writes structures as indefinite-length maps, members in model order. These
+    // bytes, and the tag-1 timestamp form below, are what jackson-dataformat-cbor's
+    // CBORGenerator wrote for the SDK's call sequence (checked with Debian's 2.7.8 build),
+    // and its CBORParser read the GetRecords bytes below as embedded binary and a LONG.
     let body =
         hex("bf 6a 'StreamName' 66 'stream' 64 'Data' 45 'hello' 6c 'PartitionKey' 63 'key' ff");
     let want = json!({"StreamName": "stream", "Data": "aGVsbG8=", "PartitionKey": "key"});
