@@ -1,13 +1,16 @@
-//! The wire: which service and operation a request is for, its auth header, its body,
-//! and how a typed result or error becomes an HTTP response.
+//! The wire: which service and operation a request is for, its auth header, its body
+//! (awsJson, or CBOR for Kinesis), and how a typed result or error becomes an HTTP response.
 //!
 //! Nothing here knows about tables or storage; handlers never see HTTP.
 
 pub mod auth;
+pub mod cbor;
+pub mod codec;
 pub mod error;
 pub mod response;
 pub mod target;
 
+pub use codec::Codec;
 pub use error::{ProtocolError, WireError};
 pub use target::{Service, Target};
 

@@ -1,5 +1,5 @@
-//! Building awsJson responses: content type, request id and, for DynamoDB, the
-//! `x-amz-crc32` its clients verify.
+//! Building API responses (awsJson, or CBOR for Kinesis): content type, request id and,
+//! for DynamoDB, the `x-amz-crc32` its clients verify.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -13,9 +13,20 @@ pub type Body = Full<Bytes>;
 
 /// An awsJson response with `body` already serialized.
 pub fn json(service: Service, status: u16, body: Vec<u8>, request_id: &str) -> Response<Body> {
+    encoded(service, service.content_type(), status, body, request_id)
+}
+
+/// An API response with `body` already encoded as `content_type` (the request's codec).
+pub fn encoded(
+    service: Service,
+    content_type: &'static str,
+    status: u16,
+    body: Vec<u8>,
+    request_id: &str,
+) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
-        .header(CONTENT_TYPE, service.content_type())
+        .header(CONTENT_TYPE, content_type)
         .header(CONTENT_LENGTH, body.len())
         .header("x-amzn-RequestId", request_id);
     if service.sends_crc32() {
@@ -52,5 +63,13 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.0");
         let r = json(Service::Kinesis, 200, b"{}".to_vec(), "ID");
         assert!(r.headers().get("x-amz-crc32").is_none());
+    }
+
+    #[test]
+    fn cbor_answers_carry_the_cbor_content_type() {
+        let r = encoded(Service::Kinesis, "application/x-amz-cbor-1.1", 400, vec![0xa0], "ID");
+        assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
+        assert_eq!(r.headers()["content-length"], "1");
+        assert_eq!(r.status(), 400);
     }
 }

@@ -1,5 +1,5 @@
 //! One HTTP request, end to end: health and metrics, then the AWS front end in AWS's order
-//! (method, JSON, target, auth), the API call, and the one place where results and errors
+//! (method, body codec, target, auth), the API call, and the one place where results and errors
 //! become responses and request metrics are recorded.
 
 use std::time::Instant;
@@ -15,7 +15,7 @@ use crate::api;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
-    ProtocolError, RequestContext, Service, Target, WireError, auth, new_request_id,
+    Codec, ProtocolError, RequestContext, Service, Target, WireError, auth, new_request_id,
 };
 
 /// Handles one request; never fails (errors are responses).
@@ -39,37 +39,40 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         r.headers_mut().insert("x-amzn-RequestId", request_id.parse().expect("alphanumeric id"));
         return r;
     }
-    let (operation, result) = match front_end(state, req, &request_id).await {
+    let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
+    let (operation, result) = match front_end(state, req, codec, &request_id).await {
         Ok((target, ctx, body)) => {
             let handled =
                 api::handle(&state.engine, target.service, &target.operation, &ctx, body).await;
-            (handled.operation, handled.result.map(|v| (target.service, v)))
+            let encoded = handled.result.and_then(|v| codec.encode_output(&target.operation, &v));
+            (handled.operation, encoded.map(|body| (target.service, body)))
         }
         Err(e) => ("unknown", Err(e.to_wire())),
     };
     let (service, status, body) = match result {
-        Ok((service, value)) => (service, 200, serde_json::to_vec(&value).unwrap_or_default()),
-        Err(error) => (service, error.status, render_error(&error, service)),
+        Ok((service, body)) => (service, 200, body),
+        Err(error) => (service, error.status, render_error(&error, service, codec)),
     };
     let m = &state.metrics;
     m.requests_total.with_label_values(&[service.label(), operation, &status.to_string()]).inc();
     m.request_duration_seconds
         .with_label_values(&[service.label(), operation])
         .observe(started.elapsed().as_secs_f64());
-    response::json(service, status, body, &request_id)
+    response::encoded(service, codec.content_type(service), status, body, &request_id)
 }
 
-fn render_error(error: &WireError, service: Service) -> Vec<u8> {
+fn render_error(error: &WireError, service: Service, codec: Codec) -> Vec<u8> {
     if error.status >= 500 {
         tracing::error!("{}: {:?}", error.code, error.message);
     }
-    serde_json::to_vec(&error.body(service)).unwrap_or_default()
+    codec.encode_error(error, service)
 }
 
-/// Body, JSON, target and auth checks, in the order AWS's front end applies them.
+/// Body, body codec, target and auth checks, in the order AWS's front end applies them.
 async fn front_end(
     state: &AppState,
     req: Request<Incoming>,
+    codec: Codec,
     request_id: &str,
 ) -> Result<(Target, RequestContext, Value), ProtocolError> {
     let limit = state.config.server.max_body_bytes;
@@ -84,19 +87,7 @@ async fn front_end(
         .await
         .map_err(|_| ProtocolError::RequestTooLarge)?
         .to_bytes();
-    let json: Option<Value> = if bytes.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_slice(&bytes).map_err(|e| {
-            // serde_json stops at 128 levels; so deep a document can only be an
-            // attribute value nested past DynamoDB's limit.
-            if e.to_string().starts_with("recursion limit exceeded") {
-                ProtocolError::TooDeep
-            } else {
-                ProtocolError::Serialization(None)
-            }
-        })?)
-    };
+    let json: Option<Value> = if bytes.is_empty() { None } else { Some(codec.decode(&bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let target =
         header("x-amz-target").and_then(Target::parse).ok_or(ProtocolError::UnknownOperation)?;
