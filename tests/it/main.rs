@@ -11,6 +11,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod streams;
 mod tables;
 mod transactions;
 mod ttl;
