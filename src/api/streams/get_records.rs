@@ -94,7 +94,7 @@ pub async fn get_records(
     {
         return Err(StreamsError::TrimmedDataAccess);
     }
-    let position = changes.last().map_or(from, |c| c.seq + 1);
+    let position = changes.last().map_or(from, |c| c.seq.saturating_add(1));
     let records: Vec<Record> =
         changes.iter().map(|c| record::render(c, &stream, &ctx.region)).collect();
     record_reads(engine, &stream, &records, changes.first().map(|c| c.created_ms), now);

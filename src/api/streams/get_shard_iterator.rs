@@ -135,7 +135,7 @@ async fn position(
         let seq = parse_wire_seq(wire)
             .filter(|s| (shard.start_seq..=last).contains(s))
             .ok_or_else(|| StreamsError::validation("Invalid SequenceNumber for the shard"))?;
-        let at = if after { seq + 1 } else { seq };
+        let at = if after { seq.saturating_add(1) } else { seq };
         if at < trim && shard.end_seq.is_none_or(|end| at <= end) {
             return Err(StreamsError::TrimmedDataAccess);
         }
@@ -160,7 +160,7 @@ async fn position(
 /// its partition will assign.
 pub(crate) fn past_end(engine: &Engine, stream: &StreamMeta, shard: &ShardMeta) -> u64 {
     match shard.end_seq {
-        Some(end) => (end + 1).max(shard.start_seq),
+        Some(end) => end.saturating_add(1).max(shard.start_seq),
         None => engine.next_seq(stream, shard.partition).max(shard.start_seq),
     }
 }

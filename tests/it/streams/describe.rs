@@ -217,3 +217,33 @@ async fn deleting_the_table_disables_its_stream() {
     let e = error_of(streams.list_streams().table_name("tbl").send().await);
     assert_eq!(e.0, "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn malformed_requests_get_aws_s_framework_errors() {
+    let server = Server::start();
+    let cases: [(&str, &str, &str); 6] = [
+        ("ListStreams", r#"{"Limit": "x"}"#, "SerializationException"),
+        ("DescribeStream", r#"{"StreamArn": 5}"#, "SerializationException"),
+        (
+            "DescribeStream",
+            r#"{"StreamArn": "arn", "ShardFilter": "CHILD_SHARDS"}"#,
+            "SerializationException",
+        ),
+        ("GetShardIterator", r#"{"Timestamp": "yesterday"}"#, "SerializationException"),
+        ("GetRecords", "[]", "SerializationException"),
+        ("PutItem", "{}", "UnknownOperationException"),
+    ];
+    for (op, body, code) in cases {
+        let target = format!("DynamoDBStreams_20120810.{op}");
+        let r = server.post(&target, body.as_bytes(), &[]).await;
+        assert_eq!(r.status, 400, "{op} {body}: {}", r.text());
+        let kind = r.json()["__type"].as_str().unwrap().to_string();
+        assert!(kind.ends_with(&format!("#{code}")), "{op} {body}: {kind}");
+    }
+    // Every required member missing at once, in one framework message.
+    let r = server.post("DynamoDBStreams_20120810.GetShardIterator", b"{}", &[]).await;
+    assert_eq!(
+        r.json()["message"],
+        "3 validation errors detected: Value null at 'streamArn' failed to satisfy constraint: Member must not be null; Value null at 'shardId' failed to satisfy constraint: Member must not be null; Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null"
+    );
+}
