@@ -4,7 +4,8 @@
 //! Labels are bounded: service, operation (a closed set) and status class.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets in seconds: 100 µs to 10 s.
@@ -36,6 +37,13 @@ pub struct Metrics {
     pub stream_records_written_total: IntCounterVec,
     /// Bytes of change records written, per table.
     pub stream_written_bytes_total: IntCounterVec,
+    /// DynamoDB Streams records returned by GetRecords, per table.
+    pub stream_records_read_total: IntCounterVec,
+    /// Their bytes, as the records' `SizeBytes` count them, per table.
+    pub stream_read_bytes_total: IntCounterVec,
+    /// Age of the oldest unread record the latest GetRecords on a table returned; 0 when
+    /// that reader was caught up.
+    pub stream_iterator_age_seconds: GaugeVec,
 }
 
 impl Metrics {
@@ -117,10 +125,32 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let stream_records_read_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_stream_records_read_total",
+                "DynamoDB Streams records returned by GetRecords, per table.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let stream_read_bytes_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_stream_read_bytes_total",
+                "Bytes of DynamoDB Streams records returned by GetRecords (their SizeBytes), per table.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let stream_iterator_age_seconds = GaugeVec::new(
+            Opts::new(
+                "sluice_stream_iterator_age_seconds",
+                "Age of the oldest unread record seen by the latest GetRecords on a table (0 when caught up).",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(stream_records_written_total.clone()),
-            Box::new(stream_written_bytes_total.clone()),
             Box::new(request_duration_seconds.clone()),
             Box::new(storage_write_batches_total.clone()),
             Box::new(storage_group_writes.clone()),
@@ -128,6 +158,11 @@ impl Metrics {
             Box::new(table_items.clone()),
             Box::new(table_size_bytes.clone()),
             Box::new(ttl_deleted_items_total.clone()),
+            Box::new(stream_records_written_total.clone()),
+            Box::new(stream_written_bytes_total.clone()),
+            Box::new(stream_records_read_total.clone()),
+            Box::new(stream_read_bytes_total.clone()),
+            Box::new(stream_iterator_age_seconds.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -148,6 +183,9 @@ impl Metrics {
             ttl_deleted_items_total,
             stream_records_written_total,
             stream_written_bytes_total,
+            stream_records_read_total,
+            stream_read_bytes_total,
+            stream_iterator_age_seconds,
         }
     }
 
@@ -158,6 +196,9 @@ impl Metrics {
         let _ = self.ttl_deleted_items_total.remove_label_values(&[table]);
         let _ = self.stream_records_written_total.remove_label_values(&[table]);
         let _ = self.stream_written_bytes_total.remove_label_values(&[table]);
+        let _ = self.stream_records_read_total.remove_label_values(&[table]);
+        let _ = self.stream_read_bytes_total.remove_label_values(&[table]);
+        let _ = self.stream_iterator_age_seconds.remove_label_values(&[table]);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -20,13 +20,24 @@ use crate::storage::{Mutation, Space, StorageError, keys};
 /// Records deleted per trimming batch.
 const TRIM_BATCH: usize = 1000;
 
-/// Every stream sluice knows, by (table name, label).
-pub type StreamRegistry = std::sync::RwLock<BTreeMap<(String, String), Arc<StreamMeta>>>;
+/// Every stream sluice knows, by (table name, label), and the gate that holds shard
+/// boundaries still.
+#[derive(Default)]
+pub struct StreamRegistry {
+    streams: std::sync::RwLock<BTreeMap<(String, String), Arc<StreamMeta>>>,
+    /// Taken for writing from the moment a shard's end is asked of the writers until
+    /// the closed shard is in the registry (rollover, disable), and by every other change
+    /// of a stream record, so none works on a stale copy. Readers hold it for reading
+    /// while they look a shard up and read it: a shard they see open then cannot have
+    /// an end they do not know, so reading its partition's log without an upper bound
+    /// never returns a record that belongs to its child.
+    gate: tokio::sync::RwLock<()>,
+}
 
 impl Engine {
     /// Loads the persisted stream records (at open).
     pub(super) fn load_streams(&self) -> Result<(), StorageError> {
-        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
         for record in self.store.scan_prefix(Space::Meta, keys::STREAM_RECORD_PREFIX) {
             let (_, bytes) = record?;
             let stream: StreamMeta = serde_json::from_slice(&bytes)
@@ -39,7 +50,7 @@ impl Engine {
     /// Every stream still listed (enabled, or disabled within the retention period), by
     /// table name then creation.
     pub fn list_streams(&self) -> Vec<Arc<StreamMeta>> {
-        let all = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let all = self.streams.streams.read().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<Arc<StreamMeta>> = all.values().cloned().collect();
         out.sort_by(|a, b| (&a.table_name, a.created_ms).cmp(&(&b.table_name, b.created_ms)));
         out
@@ -47,8 +58,14 @@ impl Engine {
 
     /// One stream by table name and label.
     pub fn stream(&self, table: &str, label: &str) -> Option<Arc<StreamMeta>> {
-        let all = self.streams.read().unwrap_or_else(|e| e.into_inner());
+        let all = self.streams.streams.read().unwrap_or_else(|e| e.into_inner());
         all.get(&(table.to_string(), label.to_string())).cloned()
+    }
+
+    /// Holds every shard's boundaries still while the guard lives (see `StreamRegistry`):
+    /// look a shard up and read it under one guard.
+    pub async fn hold_shard_boundaries(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.streams.gate.read().await
     }
 
     /// The next sequence number partition `partition` of the stream's table will assign:
@@ -167,8 +184,10 @@ impl Engine {
     /// last sequence number, then turns change logging off.
     pub async fn disable_stream(&self, table_name: &str) -> Result<(), EngineError> {
         let table = self.table(table_name).ok_or(EngineError::TableNotFound)?;
+        let gate = self.streams.gate.write().await;
         let ends = boundaries(&table).await?;
-        self.close_stream(table_name, &table.meta(), &ends).await?;
+        self.close_stream_gated(table_name, &table.meta(), &ends).await?;
+        drop(gate);
         self.update_table(table_name, |m: &mut TableMeta| {
             m.stream = None;
             Ok::<(), EngineError>(())
@@ -181,6 +200,17 @@ impl Engine {
     /// before `next[partition]`, and marks the stream disabled (also used when the table
     /// is deleted, with its writers already stopped).
     pub(super) async fn close_stream(
+        &self,
+        table_name: &str,
+        meta: &TableMeta,
+        next: &[u64],
+    ) -> Result<(), EngineError> {
+        let _gate = self.streams.gate.write().await;
+        self.close_stream_gated(table_name, meta, next).await
+    }
+
+    /// `close_stream` for a caller that holds the gate.
+    async fn close_stream_gated(
         &self,
         table_name: &str,
         meta: &TableMeta,
@@ -207,9 +237,15 @@ impl Engine {
     /// Closes every open shard of `stream` and opens a child on the same partition.
     async fn roll_over(&self, stream: &StreamMeta) -> Result<(), EngineError> {
         let table = self.table(&stream.table_name).ok_or(EngineError::TableNotFound)?;
+        let _gate = self.streams.gate.write().await;
+        // The caller's copy may predate a disable: work on the current one.
+        let Some(stream) = self.stream(&stream.table_name, &stream.label) else { return Ok(()) };
+        if stream.disabled_ms.is_some() {
+            return Ok(());
+        }
         let next = boundaries(&table).await?;
         let now = self.clock.now_millis();
-        let mut stream = stream.clone();
+        let mut stream = (*stream).clone();
         let mut children = Vec::new();
         for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
             let start = next.get(shard.partition as usize).copied().unwrap_or(shard.start_seq);
@@ -236,7 +272,7 @@ impl Engine {
         let key = keys::stream_record(&stream.table_name, &stream.label);
         self.committer.commit(vec![Mutation::put(Space::Meta, key, record)], 0).await?;
         let stream = Arc::new(stream);
-        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
         all.insert((stream.table_name.clone(), stream.label.clone()), stream.clone());
         Ok(stream)
     }
@@ -244,7 +280,7 @@ impl Engine {
     async fn forget_stream(&self, stream: &StreamMeta) -> Result<(), EngineError> {
         let key = keys::stream_record(&stream.table_name, &stream.label);
         self.committer.commit(vec![Mutation::delete(Space::Meta, key)], 0).await?;
-        let mut all = self.streams.write().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
         all.remove(&(stream.table_name.clone(), stream.label.clone()));
         Ok(())
     }
@@ -282,10 +318,12 @@ impl Engine {
         for (table_id, partition) in logs {
             self.trim(table_id, partition, cutoff).await?;
         }
-        for stream in self.list_streams() {
+        for listed in self.list_streams() {
             // A closed shard's records are all older than its closing: once that is past
             // the retention period, nothing of it is left to read.
             let expired = |s: &ShardMeta| s.closed_ms.is_some_and(|t| t < cutoff);
+            let _gate = self.streams.gate.write().await;
+            let Some(stream) = self.stream(&listed.table_name, &listed.label) else { continue };
             if stream.disabled_ms.is_some_and(|t| t < cutoff) {
                 self.forget_stream(&stream).await?;
             } else if stream.shards.iter().any(expired) {

@@ -139,6 +139,27 @@ impl Server {
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 
+    /// A DynamoDB Streams SDK client for this daemon, configured as `client()` is (the
+    /// same endpoint: sluice serves every API on one port).
+    pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
+        use aws_sdk_dynamodbstreams::config::{
+            BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
+        };
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "it"))
+            .endpoint_url(&self.endpoint)
+            .http_client(http)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder().operation_timeout(Duration::from_secs(20)).build(),
+            )
+            .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(config)
+    }
+
     /// A DynamoDB request with valid-looking auth: `X-Amz-Target: DynamoDB_20120810.<op>`
     /// (or `target` as is when it contains a dot), plus `headers`, which replace the
     /// defaults of the same name.

@@ -12,6 +12,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod streams;
 mod tables;
 mod transactions;
 mod ttl;
