@@ -2,6 +2,50 @@
 //! operation name and JSON body here, calls its handler, and encodes the result; the
 //! server loop alone turns results and errors into HTTP responses.
 
+/// Declares a service's operations: the `Operation` enum (parsed from the
+/// `X-Amz-Target` operation name, named for the metrics label) and `run`, which decodes
+/// the JSON input, calls the handler and encodes its output. `$error` is the service's
+/// error enum and `$internal` its internal-error constructor.
+macro_rules! operations {
+    (error: $error:ty, internal: $internal:path; $($name:ident => $module:ident::$handler:ident),* $(,)?) => {
+        /// Every operation of the service sluice serves.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation { $($name),* }
+
+        impl Operation {
+            /// Parses the operation part of `X-Amz-Target`.
+            pub fn from_name(name: &str) -> Option<Operation> {
+                match name {
+                    $(stringify!($name) => Some(Operation::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name, as the `operation` metric label.
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$name => stringify!($name)),* }
+            }
+        }
+
+        async fn run(
+            engine: &std::sync::Arc<crate::engine::Engine>,
+            op: Operation,
+            ctx: &crate::protocol::RequestContext,
+            body: serde_json::Value,
+        ) -> Result<serde_json::Value, $error> {
+            match op {
+                $(Operation::$name => {
+                    let input = crate::api::wire::decode(body)?;
+                    let output = $module::$handler(engine, ctx, input).await?;
+                    serde_json::to_value(output).map_err(|e| $internal(e.to_string()))
+                })*
+            }
+        }
+    };
+}
+
+pub(crate) use operations;
+
 pub mod dynamodb;
 pub mod streams;
 pub mod validate;

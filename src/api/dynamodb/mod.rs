@@ -34,40 +34,8 @@ use crate::protocol::{ProtocolError, RequestContext};
 
 pub use error::DynamoError;
 
-macro_rules! operations {
-    ($($name:ident => $module:ident::$handler:ident),* $(,)?) => {
-        /// Every DynamoDB operation sluice serves.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            /// Parses the operation part of `X-Amz-Target`.
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name {
-                    $(stringify!($name) => Some(Operation::$name),)*
-                    _ => None,
-                }
-            }
-
-            /// The name, as the `operation` metric label.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-        }
-
-        async fn run(engine: &Arc<Engine>, op: Operation, ctx: &RequestContext, body: Value) -> Result<Value, DynamoError> {
-            match op {
-                $(Operation::$name => {
-                    let input = crate::api::wire::decode(body)?;
-                    let output = $module::$handler(engine, ctx, input).await?;
-                    serde_json::to_value(output).map_err(|e| DynamoError::Internal(e.to_string()))
-                })*
-            }
-        }
-    };
-}
-
-operations! {
+crate::api::operations! {
+    error: DynamoError, internal: DynamoError::Internal;
     CreateTable => table_create::create_table,
     DescribeTable => tables::describe_table,
     ListTables => tables::list_tables,

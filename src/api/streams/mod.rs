@@ -25,40 +25,8 @@ use crate::protocol::{ProtocolError, RequestContext};
 
 pub use error::StreamsError;
 
-macro_rules! operations {
-    ($($name:ident => $module:ident::$handler:ident),* $(,)?) => {
-        /// Every DynamoDB Streams operation.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            /// Parses the operation part of `X-Amz-Target`.
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name {
-                    $(stringify!($name) => Some(Operation::$name),)*
-                    _ => None,
-                }
-            }
-
-            /// The name, as the `operation` metric label.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-        }
-
-        async fn run(engine: &Arc<Engine>, op: Operation, ctx: &RequestContext, body: Value) -> Result<Value, StreamsError> {
-            match op {
-                $(Operation::$name => {
-                    let input = crate::api::wire::decode(body)?;
-                    let output = $module::$handler(engine, ctx, input).await?;
-                    serde_json::to_value(output).map_err(|e| StreamsError::Internal(e.to_string()))
-                })*
-            }
-        }
-    };
-}
-
-operations! {
+crate::api::operations! {
+    error: StreamsError, internal: StreamsError::Internal;
     ListStreams => list_streams::list_streams,
     DescribeStream => describe_stream::describe_stream,
     GetShardIterator => get_shard_iterator::get_shard_iterator,
