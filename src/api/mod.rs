@@ -3,6 +3,7 @@
 //! server loop alone turns results and errors into HTTP responses.
 
 pub mod dynamodb;
+pub mod kinesis;
 pub mod validate;
 pub mod wire;
 
@@ -29,8 +30,9 @@ pub async fn handle(
 ) -> Handled {
     match service {
         Service::DynamoDb => dynamodb::handle(engine, operation, ctx, body).await,
-        // Their issues have not landed: AWS's answer for an operation it does not know.
-        Service::DynamoDbStreams | Service::Kinesis => {
+        Service::Kinesis => kinesis::handle(engine, operation, ctx, body).await,
+        // Its issue has not landed: AWS's answer for an operation it does not know.
+        Service::DynamoDbStreams => {
             Handled { operation: "unknown", result: Err(ProtocolError::UnknownOperation.to_wire()) }
         }
     }

@@ -7,6 +7,7 @@ mod expressions;
 mod harness;
 mod indexes;
 mod items;
+mod kinesis;
 mod query;
 mod query_errors;
 mod restart;
