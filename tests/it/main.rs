@@ -8,6 +8,8 @@ mod harness;
 mod indexes;
 mod items;
 mod kinesis;
+mod kinesis_records;
+mod kinesis_reshard;
 mod query;
 mod query_errors;
 mod restart;
