@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod input;
+#[cfg(test)]
+mod iterator_tests;
 pub mod paging;
 pub mod reads;
 pub mod records;

@@ -184,7 +184,7 @@ impl StreamMeta {
     /// than its closing, so the trimmer has removed (or may now remove) every one, and
     /// AWS no longer lists it.
     pub fn is_expired(&self, shard: &ShardMeta, now_ms: i64) -> bool {
-        shard.closed_ms.is_some_and(|t| t.saturating_add(self.retention_ms()) <= now_ms)
+        shard.closed_ms.is_some_and(|t| t.saturating_add(self.retention_ms()) < now_ms)
     }
 
     /// The shards AWS still lists (open, or closed within the retention period).

@@ -25,6 +25,11 @@ pub mod seqno;
 pub mod trim;
 mod writer;
 
+#[cfg(test)]
+mod append_tests;
+#[cfg(test)]
+mod trim_tests;
+
 use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
