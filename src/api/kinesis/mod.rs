@@ -8,6 +8,7 @@ pub mod error;
 pub mod input;
 #[cfg(test)]
 mod iterator_tests;
+pub mod list_streams;
 pub mod paging;
 pub mod reads;
 pub mod records;
@@ -71,7 +72,7 @@ operations! {
     DeleteStream => streams::delete_stream,
     DescribeStream => streams::describe_stream,
     DescribeStreamSummary => streams::describe_stream_summary,
-    ListStreams => streams::list_streams,
+    ListStreams => list_streams::list_streams,
     ListShards => shards::list_shards,
     PutRecord => records::put_record,
     PutRecords => records::put_records,
