@@ -17,7 +17,43 @@ pub struct Config {
     pub aws: AwsConfig,
     pub dynamodb: DynamoDbConfig,
     pub streams: StreamsConfig,
+    pub kinesis: KinesisConfig,
     pub log: LogConfig,
+}
+
+/// Kinesis Data Streams.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KinesisConfig {
+    /// How long a new stream reports CREATING (data operations answer
+    /// ResourceNotFoundException meanwhile, as on AWS).
+    pub create_stream_delay_ms: u64,
+    /// How long a stream reports UPDATING after resharding, a mode change or an encryption
+    /// change (reads and writes go on; other updates are refused meanwhile).
+    pub update_stream_delay_ms: u64,
+    /// Enforce AWS's per-shard limits (1 MiB/s or 1,000 records/s in; 5 reads/s and
+    /// 2 MiB/s out) with ProvisionedThroughputExceededException.
+    pub enforce_limits: bool,
+    /// Export per-shard series as well as per-stream ones.
+    pub per_shard_metrics: bool,
+    /// How often the retention trimmer runs.
+    pub trim_interval_ms: u64,
+    /// The account's shard limit (DescribeLimits; CreateStream and resharding past it
+    /// answer LimitExceededException). AWS: 500 in the largest regions, 200 elsewhere.
+    pub shard_limit: u32,
+}
+
+impl Default for KinesisConfig {
+    fn default() -> Self {
+        KinesisConfig {
+            create_stream_delay_ms: 0,
+            update_stream_delay_ms: 0,
+            enforce_limits: false,
+            per_shard_metrics: false,
+            trim_interval_ms: 1000,
+            shard_limit: 500,
+        }
+    }
 }
 
 /// DynamoDB Streams.
@@ -296,6 +332,9 @@ impl Config {
         }
         if self.streams.maintenance_interval_ms == 0 {
             return bad("streams.maintenance_interval_ms", "must be at least 1");
+        }
+        if self.kinesis.trim_interval_ms == 0 {
+            return bad("kinesis.trim_interval_ms", "must be at least 1");
         }
         if self.storage.batch_interval_ms == 0 {
             return bad("storage.batch_interval_ms", "must be at least 1");

@@ -1,7 +1,9 @@
 //! Every metric sluice exports, defined in one place on one explicit registry.
 //!
 //! Names follow Prometheus conventions (`sluice_` prefix, base units, `_total` counters).
-//! Labels are bounded: service, operation (a closed set) and status class.
+//! Labels are bounded: service, operation (a closed set) and status class; tables and
+//! streams (series removed when they are deleted); Kinesis shards only when
+//! `kinesis.per_shard_metrics` is on.
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -44,6 +46,168 @@ pub struct Metrics {
     /// Age of the oldest unread record the latest GetRecords on a table returned; 0 when
     /// that reader was caught up.
     pub stream_iterator_age_seconds: GaugeVec,
+    /// Kinesis: the stream-level and shard-level series (see `KinesisMetrics`).
+    pub kinesis: KinesisMetrics,
+}
+
+/// Kinesis series, per stream and, where configured, per shard.
+pub struct KinesisMetrics {
+    /// Records and bytes (data plus partition key) appended, per stream.
+    pub incoming_records_total: IntCounterVec,
+    pub incoming_bytes_total: IntCounterVec,
+    /// Records and bytes read, per stream and reader kind (`polling` for GetRecords,
+    /// `fanout` for SubscribeToShard).
+    pub outgoing_records_total: IntCounterVec,
+    pub outgoing_bytes_total: IntCounterVec,
+    /// MillisBehindLatest of the last read, per stream.
+    pub iterator_age_milliseconds: IntGaugeVec,
+    /// Requests refused with ProvisionedThroughputExceededException, per stream and
+    /// operation (PutRecords counts each refused entry).
+    pub throttled_total: IntCounterVec,
+    /// Records and bytes kept on disk (within retention), per stream.
+    pub retained_records: IntGaugeVec,
+    pub retained_bytes: IntGaugeVec,
+    /// The same per shard (`kinesis.per_shard_metrics`).
+    pub shard_incoming_records_total: IntCounterVec,
+    pub shard_incoming_bytes_total: IntCounterVec,
+    pub shard_outgoing_records_total: IntCounterVec,
+    pub shard_outgoing_bytes_total: IntCounterVec,
+    pub shard_iterator_age_milliseconds: IntGaugeVec,
+}
+
+/// Reader kinds of the outgoing series.
+pub const KINESIS_READERS: [&str; 2] = ["polling", "fanout"];
+/// Operations of the throttled series.
+pub const KINESIS_THROTTLED_OPERATIONS: [&str; 3] = ["PutRecord", "PutRecords", "GetRecords"];
+
+impl KinesisMetrics {
+    fn new() -> KinesisMetrics {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        let (s, ss, sr, ssr) = (
+            &["stream"][..],
+            &["stream", "shard"][..],
+            &["stream", "reader"][..],
+            &["stream", "shard", "reader"][..],
+        );
+        KinesisMetrics {
+            incoming_records_total: counter(
+                "sluice_kinesis_incoming_records_total",
+                "Kinesis records appended, per stream.",
+                s,
+            ),
+            incoming_bytes_total: counter(
+                "sluice_kinesis_incoming_bytes_total",
+                "Kinesis bytes appended (data plus partition key), per stream.",
+                s,
+            ),
+            outgoing_records_total: counter(
+                "sluice_kinesis_outgoing_records_total",
+                "Kinesis records read, per stream and reader kind.",
+                sr,
+            ),
+            outgoing_bytes_total: counter(
+                "sluice_kinesis_outgoing_bytes_total",
+                "Kinesis bytes read (data plus partition key), per stream and reader kind.",
+                sr,
+            ),
+            iterator_age_milliseconds: gauge(
+                "sluice_kinesis_iterator_age_milliseconds",
+                "MillisBehindLatest of the last read, per stream.",
+                s,
+            ),
+            throttled_total: counter(
+                "sluice_kinesis_throttled_requests_total",
+                "Kinesis requests (or PutRecords entries) refused with ProvisionedThroughputExceededException, per stream and operation.",
+                &["stream", "operation"],
+            ),
+            retained_records: gauge(
+                "sluice_kinesis_retained_records",
+                "Kinesis records kept within retention, per stream.",
+                s,
+            ),
+            retained_bytes: gauge(
+                "sluice_kinesis_retained_bytes",
+                "Kinesis bytes kept within retention (data plus partition key), per stream.",
+                s,
+            ),
+            shard_incoming_records_total: counter(
+                "sluice_kinesis_shard_incoming_records_total",
+                "Kinesis records appended, per shard (kinesis.per_shard_metrics).",
+                ss,
+            ),
+            shard_incoming_bytes_total: counter(
+                "sluice_kinesis_shard_incoming_bytes_total",
+                "Kinesis bytes appended, per shard (kinesis.per_shard_metrics).",
+                ss,
+            ),
+            shard_outgoing_records_total: counter(
+                "sluice_kinesis_shard_outgoing_records_total",
+                "Kinesis records read, per shard and reader kind (kinesis.per_shard_metrics).",
+                ssr,
+            ),
+            shard_outgoing_bytes_total: counter(
+                "sluice_kinesis_shard_outgoing_bytes_total",
+                "Kinesis bytes read, per shard and reader kind (kinesis.per_shard_metrics).",
+                ssr,
+            ),
+            shard_iterator_age_milliseconds: gauge(
+                "sluice_kinesis_shard_iterator_age_milliseconds",
+                "MillisBehindLatest of the last read, per shard (kinesis.per_shard_metrics).",
+                ss,
+            ),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.incoming_records_total.clone()),
+            Box::new(self.incoming_bytes_total.clone()),
+            Box::new(self.outgoing_records_total.clone()),
+            Box::new(self.outgoing_bytes_total.clone()),
+            Box::new(self.iterator_age_milliseconds.clone()),
+            Box::new(self.throttled_total.clone()),
+            Box::new(self.retained_records.clone()),
+            Box::new(self.retained_bytes.clone()),
+            Box::new(self.shard_incoming_records_total.clone()),
+            Box::new(self.shard_incoming_bytes_total.clone()),
+            Box::new(self.shard_outgoing_records_total.clone()),
+            Box::new(self.shard_outgoing_bytes_total.clone()),
+            Box::new(self.shard_iterator_age_milliseconds.clone()),
+        ]
+    }
+
+    /// Removes a deleted stream's series (and its shards' `shard_ids`).
+    pub fn forget_stream(&self, stream: &str, shard_ids: &[String]) {
+        for v in [&self.incoming_records_total, &self.incoming_bytes_total] {
+            let _ = v.remove_label_values(&[stream]);
+        }
+        for v in [&self.iterator_age_milliseconds, &self.retained_records, &self.retained_bytes] {
+            let _ = v.remove_label_values(&[stream]);
+        }
+        for reader in KINESIS_READERS {
+            let _ = self.outgoing_records_total.remove_label_values(&[stream, reader]);
+            let _ = self.outgoing_bytes_total.remove_label_values(&[stream, reader]);
+        }
+        for op in KINESIS_THROTTLED_OPERATIONS {
+            let _ = self.throttled_total.remove_label_values(&[stream, op]);
+        }
+        for shard in shard_ids {
+            let _ = self.shard_incoming_records_total.remove_label_values(&[stream, shard]);
+            let _ = self.shard_incoming_bytes_total.remove_label_values(&[stream, shard]);
+            let _ = self.shard_iterator_age_milliseconds.remove_label_values(&[stream, shard]);
+            for reader in KINESIS_READERS {
+                let _ =
+                    self.shard_outgoing_records_total.remove_label_values(&[stream, shard, reader]);
+                let _ =
+                    self.shard_outgoing_bytes_total.remove_label_values(&[stream, shard, reader]);
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -151,6 +315,8 @@ impl Metrics {
         .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(stream_records_written_total.clone()),
+            Box::new(stream_written_bytes_total.clone()),
             Box::new(request_duration_seconds.clone()),
             Box::new(storage_write_batches_total.clone()),
             Box::new(storage_group_writes.clone()),
@@ -158,12 +324,14 @@ impl Metrics {
             Box::new(table_items.clone()),
             Box::new(table_size_bytes.clone()),
             Box::new(ttl_deleted_items_total.clone()),
-            Box::new(stream_records_written_total.clone()),
-            Box::new(stream_written_bytes_total.clone()),
             Box::new(stream_records_read_total.clone()),
             Box::new(stream_read_bytes_total.clone()),
             Box::new(stream_iterator_age_seconds.clone()),
         ] {
+            registry.register(c).expect("metric registered once");
+        }
+        let kinesis = KinesisMetrics::new();
+        for c in kinesis.collectors() {
             registry.register(c).expect("metric registered once");
         }
         #[cfg(target_os = "linux")]
@@ -186,6 +354,7 @@ impl Metrics {
             stream_records_read_total,
             stream_read_bytes_total,
             stream_iterator_age_seconds,
+            kinesis,
         }
     }
 

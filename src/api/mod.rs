@@ -47,6 +47,7 @@ macro_rules! operations {
 pub(crate) use operations;
 
 pub mod dynamodb;
+pub mod kinesis;
 pub mod streams;
 pub mod validate;
 pub mod wire;
@@ -56,7 +57,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::protocol::{ProtocolError, RequestContext, Service, WireError};
+use crate::protocol::{RequestContext, Service, WireError};
 
 /// What one API call produced: the operation label for metrics and the result.
 pub struct Handled {
@@ -75,9 +76,6 @@ pub async fn handle(
     match service {
         Service::DynamoDb => dynamodb::handle(engine, operation, ctx, body).await,
         Service::DynamoDbStreams => streams::handle(engine, operation, ctx, body).await,
-        // Its issue has not landed: AWS's answer for an operation it does not know.
-        Service::Kinesis => {
-            Handled { operation: "unknown", result: Err(ProtocolError::UnknownOperation.to_wire()) }
-        }
+        Service::Kinesis => kinesis::handle(engine, operation, ctx, body).await,
     }
 }

@@ -41,7 +41,7 @@ impl Validator {
     }
 
     /// A required member.
-    pub fn not_null<T>(&mut self, value: Option<&T>, path: &str) -> bool {
+    pub fn not_null<T: ?Sized>(&mut self, value: Option<&T>, path: &str) -> bool {
         if value.is_none() {
             self.fail(None, path, "not be null");
         }

@@ -82,6 +82,17 @@ fn type_mismatch(message: &str) -> Option<String> {
     })
 }
 
+/// A serde error that decodes as a SerializationException with `message` (for members
+/// whose own deserializers know AWS's wording, such as Kinesis blobs).
+pub fn serialization_error<E: serde::de::Error>(message: &str) -> E {
+    E::custom(format!("{SERIALIZATION_MARK}{message}"))
+}
+
+/// A serde error that decodes as a ValidationException with `message`.
+pub fn validation_error<E: serde::de::Error>(message: &str) -> E {
+    E::custom(format!("{VALIDATION_MARK}{message}"))
+}
+
 fn model_error<E: serde::de::Error>(e: model::Error) -> E {
     match e {
         model::Error::Validation(m) => E::custom(format!("{VALIDATION_MARK}{m}")),

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod changelog;
 pub mod index;
 pub mod indexes;
+pub mod kinesis;
 pub mod purge;
 pub mod read;
 pub mod stream_ops;
@@ -102,6 +103,8 @@ pub struct Engine {
     pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
     /// Every DynamoDB stream, enabled or kept for its retention period.
     streams: stream_ops::StreamRegistry,
+    /// Every Kinesis stream.
+    pub kinesis: kinesis::Registry,
 }
 
 impl Engine {
@@ -128,6 +131,7 @@ impl Engine {
             control: tokio::sync::Mutex::new(()),
             transaction_tokens: Arc::default(),
             streams: Default::default(),
+            kinesis: Default::default(),
         });
         engine.load_streams()?;
         let records: Vec<_> =
@@ -144,6 +148,7 @@ impl Engine {
             Duration::from_millis(engine.config.dynamodb.ttl_scan_interval_ms),
         );
         engine.spawn_stream_maintenance();
+        engine.open_kinesis()?;
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
@@ -406,7 +411,8 @@ impl Engine {
         outcome
     }
 
-    /// Stops every writer (so queued writes finish) and syncs the store.
+    /// Stops every writer, tables' and streams' (so queued writes finish), and syncs the
+    /// store.
     pub async fn shutdown(&self) {
         let tables: Vec<Arc<Table>> = self.tables.iter().map(|t| t.value().clone()).collect();
         for table in tables {
@@ -417,6 +423,7 @@ impl Engine {
                 }
             }
         }
+        self.stop_kinesis().await;
         if let Err(e) = self.store.sync() {
             tracing::error!("final sync failed: {e}");
         }

@@ -1,6 +1,7 @@
-//! Purging what a deleted table or index left behind (items, index entries, statistics)
-//! in the background, in bounded batches, resumable after a restart: the deletion marker
-//! stays until the last key is gone and is removed in the same batch as the statistics.
+//! Purging what a deleted table, index or Kinesis stream left behind (items, index
+//! entries, statistics, stream records) in the background, in bounded batches, resumable
+//! after a restart: the deletion marker stays until the last key is gone and is removed
+//! in the same batch as the statistics.
 
 use std::sync::Arc;
 
@@ -35,6 +36,21 @@ pub fn index(store: Arc<Store>, committer: CommitHandle, table_id: u64, index_id
         vec![(Space::Indexes, start, end)],
         vec![keys::index_stats_prefix(table_id, index_id)],
         keys::deleted_index(table_id, index_id),
+    );
+}
+
+/// Starts purging Kinesis stream `stream_id`: its records and shard counters.
+pub fn kinesis_stream(store: Arc<Store>, committer: CommitHandle, stream_id: u64) {
+    use crate::storage::keys::kinesis;
+    let (start, end) = (kinesis::stream_prefix(stream_id), kinesis::stream_prefix(stream_id + 1));
+    let mut counters = b"q".to_vec();
+    counters.extend_from_slice(&stream_id.to_be_bytes());
+    spawn(
+        store,
+        committer,
+        vec![(Space::Kinesis, start, end)],
+        vec![counters],
+        kinesis::deleted_stream(stream_id),
     );
 }
 

@@ -19,6 +19,8 @@ pub enum Space {
     Items,
     Indexes,
     Changes,
+    /// Records of every Kinesis stream.
+    Kinesis,
 }
 
 /// One put (`Some`) or delete (`None`) of a key.

@@ -10,8 +10,15 @@
 //!                                               -> index stats: entries i64 BE, bytes i64 BE
 //!   b"e" <table id u64 BE> <index id u32 BE>    -> index deleted, its entries still being purged
 //!   b"r" <table name, UTF-8> 0x00 <stream label> -> stream record (JSON, versioned)
+//!   b"k" 0x00 <Kinesis stream name, UTF-8>     -> Kinesis stream record (JSON, versioned)
+//!   b"n" b"next_kinesis_stream_id"              -> u64 BE
+//!   b"q" <stream id u64 BE> <shard index u32 BE> -> Kinesis shard counters (`kinesis::Counters`)
+//!   b"K" <stream id u64 BE>                     -> Kinesis stream deleted, records still being purged
+//!   b"i" b"kinesis_iterator_secret"             -> 16 random bytes keying shard iterator checksums
 //! changes keyspace (the change log)
 //!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
+//! kinesis keyspace (the Kinesis log)
+//!   <stream id u64 BE> <shard index u32 BE> <seq u64 BE>  -> record (`kinesis::encode_record`)
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>
@@ -30,6 +37,8 @@
 //! `Number::sort_key_bytes` (so "1" and "1.0" are one key). The hash component is length
 //! prefixed so one partition key's items are contiguous; the range component is last, so
 //! it needs no terminator and sorts by value.
+
+pub mod kinesis;
 
 use crate::model::{AttributeValue, Number};
 

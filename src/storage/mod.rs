@@ -44,6 +44,8 @@ pub struct Store {
     pub indexes: Keyspace,
     /// The change log of every table.
     pub changes: Keyspace,
+    /// Records of every Kinesis stream.
+    pub kinesis: Keyspace,
     durability: Durability,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -80,7 +82,8 @@ impl Store {
         let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
         let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
         let changes = db.keyspace("changes", KeyspaceCreateOptions::default)?;
-        Ok(Store { db, meta, items, indexes, changes, durability, _temp_dir: None })
+        let kinesis = db.keyspace("kinesis", KeyspaceCreateOptions::default)?;
+        Ok(Store { db, meta, items, indexes, changes, kinesis, durability, _temp_dir: None })
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -94,6 +97,7 @@ impl Store {
             Space::Items => &self.items,
             Space::Indexes => &self.indexes,
             Space::Changes => &self.changes,
+            Space::Kinesis => &self.kinesis,
         }
     }
 
@@ -160,6 +164,7 @@ impl Store {
             items: self.items.clone(),
             indexes: self.indexes.clone(),
             changes: self.changes.clone(),
+            kinesis: self.kinesis.clone(),
         }
     }
 
@@ -182,6 +187,7 @@ pub struct ReadView {
     items: Keyspace,
     indexes: Keyspace,
     changes: Keyspace,
+    kinesis: Keyspace,
 }
 
 impl ReadView {
@@ -197,6 +203,7 @@ impl ReadView {
             Space::Items => &self.items,
             Space::Indexes => &self.indexes,
             Space::Changes => &self.changes,
+            Space::Kinesis => &self.kinesis,
         }
     }
 

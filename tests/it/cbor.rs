@@ -1,7 +1,7 @@
 //! CBOR on the wire, as the Java SDK and the KCL speak it to Kinesis: raw requests with
 //! `Content-Type: application/x-amz-cbor-1.1` against the real daemon, answered in CBOR
-//! with the same content type, errors included. (Success paths arrive with the Kinesis
-//! operations.)
+//! with the same content type, errors included, and a PutRecord / GetRecords round trip
+//! whose `Data` travels as CBOR byte strings.
 
 use serde_json::json;
 use sluice::protocol::cbor;
@@ -47,7 +47,7 @@ async fn unknown_kinesis_operations_answer_in_cbor() {
     let unknown = hex("a1 66 '__type' 78 19 'UnknownOperationException'");
     // A ListStreams body as the Java SDK writes it: an indefinite-length map.
     let body = hex("bf 65 'Limit' 0a ff");
-    for target in ["Kinesis_20131202.ListStreams", "Kinesis_20131202.NoSuchOperation"] {
+    for target in ["Kinesis_20131202.CreateQueue", "Kinesis_20131202.NoSuchOperation"] {
         let r = post_cbor(&server, target, &body).await;
         assert_cbor_error(&r, &unknown, "UnknownOperationException");
     }
@@ -76,9 +76,10 @@ async fn malformed_cbor_is_a_cbor_serialization_exception() {
         let r = post_cbor(&server, "Kinesis_20131202.PutRecord", &body).await;
         assert_cbor_error(&r, &serialization, "SerializationException");
     }
-    // The daemon is still up and serving.
+    // The daemon is still up and serving, in CBOR.
     let r = post_cbor(&server, "Kinesis_20131202.ListStreams", &hex("a0")).await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(CBOR));
 }
 
 #[tokio::test]
@@ -92,10 +93,49 @@ async fn json_requests_are_unchanged() {
         )
         .await;
     assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
-    assert_eq!(r.json(), json!({"__type": "UnknownOperationException"}));
+    assert_eq!(
+        r.json(),
+        json!({"HasMoreStreams": false, "StreamNames": [], "StreamSummaries": []})
+    );
     // DynamoDB has no CBOR protocol: a CBOR content type does not change its JSON path.
     let r = post_cbor(&server, "DynamoDB_20120810.ListTables", b"{}").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({"TableNames": []}));
     assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.0"));
+}
+
+#[tokio::test]
+async fn records_round_trip_with_byte_string_data() {
+    let server = Server::start();
+    let create =
+        cbor::encode_input("CreateStream", &json!({"StreamName": "cbor-s", "ShardCount": 1}))
+            .unwrap();
+    let r = post_cbor(&server, "Kinesis_20131202.CreateStream", &create).await;
+    assert_eq!(r.status, 200, "{:02x?}", r.body);
+    // PutRecord as the Java SDK sends it: Data is a byte string (major type 2), not base64.
+    let put =
+        hex("bf 64 'Data' 43 01 02 ff 6c 'PartitionKey' 61 'k' 6a 'StreamName' 66 'cbor-s' ff");
+    let r = post_cbor(&server, "Kinesis_20131202.PutRecord", &put).await;
+    assert_eq!(r.status, 200, "{:02x?}", r.body);
+    assert_eq!(r.header("content-type"), Some(CBOR));
+    let put_out = cbor::decode_to_json(&r.body).unwrap();
+    assert_eq!(put_out["ShardId"], "shardId-000000000000");
+    let it = cbor::encode_input(
+        "GetShardIterator",
+        &json!({"StreamName": "cbor-s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}),
+    )
+    .unwrap();
+    let r = post_cbor(&server, "Kinesis_20131202.GetShardIterator", &it).await;
+    let iterator = cbor::decode_to_json(&r.body).unwrap()["ShardIterator"].clone();
+    let get = cbor::encode_input("GetRecords", &json!({"ShardIterator": iterator})).unwrap();
+    let r = post_cbor(&server, "Kinesis_20131202.GetRecords", &get).await;
+    assert_eq!(r.status, 200, "{:02x?}", r.body);
+    // The raw answer carries Data as a byte string and the arrival time as tag 1.
+    let raw = cbor::decode(&r.body).unwrap();
+    let text = format!("{raw:?}");
+    assert!(text.contains("Bytes([1, 2, 255])"), "{text}");
+    assert!(text.contains("Tag(1"), "{text}");
+    let out = cbor::decode_to_json(&r.body).unwrap();
+    assert_eq!(out["Records"][0]["Data"], "AQL/");
+    assert_eq!(out["Records"][0]["SequenceNumber"], put_out["SequenceNumber"]);
 }

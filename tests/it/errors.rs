@@ -52,10 +52,10 @@ async fn unknown_targets_are_unknown_operations() {
         )
         .await;
     assert_error(&r, 400, unknown);
-    // Kinesis has not landed yet: its own (JSON 1.1, unnamespaced) form, and no CRC32.
+    // An operation Kinesis does not serve: its own (JSON 1.1, unnamespaced) form, no CRC32.
     let r = server
         .post(
-            "Kinesis_20131202.ListStreams",
+            "Kinesis_20131202.CreateQueue",
             b"{}",
             &[("Content-Type", "application/x-amz-json-1.1")],
         )

@@ -160,6 +160,31 @@ impl Server {
         aws_sdk_dynamodbstreams::Client::from_conf(config)
     }
 
+    /// A Kinesis SDK client for this daemon, configured like `client()`.
+    pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+            .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "it",
+            ))
+            .endpoint_url(&self.endpoint)
+            .http_client(http)
+            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_kinesis::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(20))
+                    .build(),
+            )
+            .build();
+        aws_sdk_kinesis::Client::from_conf(config)
+    }
+
     /// A DynamoDB request with valid-looking auth: `X-Amz-Target: DynamoDB_20120810.<op>`
     /// (or `target` as is when it contains a dot), plus `headers`, which replace the
     /// defaults of the same name.

@@ -177,7 +177,7 @@ pub async fn query(
         _ => None,
     };
     if let Some(h) = start_hash {
-        check_start_in_bounds(&cond, h, start_range)?;
+        check_start_in_bounds(&cond, h, start_range, target.index.is_none())?;
     }
 
     let projection = projection_expr.or(legacy_projection);
@@ -217,8 +217,9 @@ pub async fn query(
         .await?;
     // A condition on the whole primary key selects one item at most: there is nothing
     // to continue, and AWS refuses a start key for it ("...cannot be restarted").
-    let one_item =
-        target.range.is_none() || matches!(&cond.range, Some(p) if matches!(p.op, KeyOp::Eq(_)));
+    let one_item = target.index.is_none()
+        && (target.range.is_none()
+            || matches!(&cond.range, Some(p) if matches!(p.op, KeyOp::Eq(_))));
     page.truncated &= !one_item;
     if fetch {
         read::fetch_from_table(engine, &target, meta.id, &mut page)?;
@@ -272,6 +273,7 @@ fn check_start_in_bounds(
     cond: &KeyCondition,
     hash: &AttributeValue,
     range: Option<&AttributeValue>,
+    unique_keys: bool,
 ) -> Result<(), DynamoError> {
     let one_row =
         || DynamoError::validation("The query can return at most one row and cannot be restarted");
@@ -283,7 +285,9 @@ fn check_start_in_bounds(
         }
         return Ok(());
     };
-    if matches!(part.op, KeyOp::Eq(_)) {
+    // On a table, a condition on the whole primary key names one item; an index's keys
+    // are not unique, so there the query pages like any other.
+    if unique_keys && matches!(part.op, KeyOp::Eq(_)) {
         return Err(one_row());
     }
     if range.is_some_and(|r| !part.op.matches(r)) {

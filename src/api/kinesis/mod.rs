@@ -1,0 +1,131 @@
+//! The Kinesis Data Streams API (awsJson 1.1): `X-Amz-Target` operation names become an
+//! `Operation` before any logic runs; each operation decodes its typed input, runs its
+//! handler and encodes its typed output. Blobs are base64 and timestamps epoch seconds
+//! here; the CBOR codec (Java SDK, KCL) converts to and from this JSON at the protocol
+//! layer, so handlers never see which one the client spoke.
+
+pub mod error;
+pub mod input;
+#[cfg(test)]
+mod iterator_tests;
+pub mod list_streams;
+pub mod paging;
+pub mod reads;
+pub mod records;
+pub mod reshard;
+pub mod settings;
+pub mod shapes;
+pub mod shards;
+pub mod streams;
+pub mod tags;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::Handled;
+use crate::engine::Engine;
+use crate::protocol::{ProtocolError, RequestContext};
+
+pub use error::KinesisError;
+
+/// An empty JSON object, the output of operations that return nothing.
+#[derive(Serialize, Debug)]
+pub struct Empty {}
+
+macro_rules! operations {
+    ($($name:ident => $module:ident::$handler:ident),* $(,)?) => {
+        /// Every Kinesis operation sluice serves.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation { $($name),* }
+
+        impl Operation {
+            /// Parses the operation part of `X-Amz-Target`.
+            pub fn from_name(name: &str) -> Option<Operation> {
+                match name {
+                    $(stringify!($name) => Some(Operation::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name, as the `operation` metric label.
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$name => stringify!($name)),* }
+            }
+        }
+
+        async fn run(engine: &Arc<Engine>, op: Operation, ctx: &RequestContext, body: Value) -> Result<Value, KinesisError> {
+            match op {
+                $(Operation::$name => {
+                    let input = crate::api::wire::decode(body)?;
+                    let output = $module::$handler(engine, ctx, input).await?;
+                    serde_json::to_value(output).map_err(|e| KinesisError::InternalFailure(e.to_string()))
+                })*
+            }
+        }
+    };
+}
+
+operations! {
+    CreateStream => streams::create_stream,
+    DeleteStream => streams::delete_stream,
+    DescribeStream => streams::describe_stream,
+    DescribeStreamSummary => streams::describe_stream_summary,
+    ListStreams => list_streams::list_streams,
+    ListShards => shards::list_shards,
+    PutRecord => records::put_record,
+    PutRecords => records::put_records,
+    GetShardIterator => reads::get_shard_iterator,
+    GetRecords => reads::get_records,
+    IncreaseStreamRetentionPeriod => settings::increase_stream_retention_period,
+    DecreaseStreamRetentionPeriod => settings::decrease_stream_retention_period,
+    SplitShard => reshard::split_shard,
+    MergeShards => reshard::merge_shards,
+    UpdateShardCount => reshard::update_shard_count,
+    UpdateStreamMode => settings::update_stream_mode,
+    UpdateMaxRecordSize => settings::update_max_record_size,
+    StartStreamEncryption => settings::start_stream_encryption,
+    StopStreamEncryption => settings::stop_stream_encryption,
+    EnableEnhancedMonitoring => settings::enable_enhanced_monitoring,
+    DisableEnhancedMonitoring => settings::disable_enhanced_monitoring,
+    DescribeLimits => settings::describe_limits,
+    AddTagsToStream => tags::add_tags_to_stream,
+    RemoveTagsFromStream => tags::remove_tags_from_stream,
+    ListTagsForStream => tags::list_tags_for_stream,
+    TagResource => tags::tag_resource,
+    UntagResource => tags::untag_resource,
+    ListTagsForResource => tags::list_tags_for_resource,
+}
+
+/// Handles one Kinesis request.
+pub async fn handle(
+    engine: &Arc<Engine>,
+    operation: &str,
+    ctx: &RequestContext,
+    body: Value,
+) -> Handled {
+    let Some(op) = Operation::from_name(operation) else {
+        return Handled {
+            operation: "unknown",
+            result: Err(ProtocolError::UnknownOperation.to_wire()),
+        };
+    };
+    Handled {
+        operation: op.name(),
+        result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Operation;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["PutRecords", "GetShardIterator", "ListTagsForResource"] {
+            assert_eq!(Operation::from_name(name).map(Operation::name), Some(name));
+        }
+        assert_eq!(Operation::from_name("SubscribeToShard"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! The control plane: loading streams at start, creating, updating, resharding and
+//! deleting them. Each stream's changes are serialized by its own lock; resharding runs
+//! through its writer so it lands at an exact point between appends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::meta::StreamMeta;
+use super::writer::{ReshardRequest, Writer, WriterMsg};
+use super::{LiveStream, ShardTip, StreamError, StreamShared, limits};
+use crate::engine::{Engine, purge};
+use crate::storage::keys::kinesis::{self as kkeys, Counters};
+use crate::storage::{Mutation, Space, StorageError};
+
+impl Engine {
+    /// Loads every stream, resumes purges of deleted ones and starts the trimmer (at open).
+    pub(crate) fn open_kinesis(self: &Arc<Self>) -> Result<(), StorageError> {
+        let secret = match self.store.get(Space::Meta, kkeys::ITERATOR_SECRET)? {
+            Some(v) if v.len() == 16 => v.try_into().unwrap_or([0; 16]),
+            _ => {
+                let fresh = *uuid::Uuid::new_v4().as_bytes();
+                let put =
+                    Mutation::put(Space::Meta, kkeys::ITERATOR_SECRET.to_vec(), fresh.to_vec());
+                self.store.commit_now(&[put])?;
+                fresh
+            }
+        };
+        let _ = self.kinesis.secret.set(secret);
+        let records: Vec<_> =
+            self.store.scan_prefix(Space::Meta, kkeys::STREAM_RECORD_PREFIX).collect();
+        for record in records {
+            let (_, bytes) = record?;
+            let meta: StreamMeta = serde_json::from_slice(&bytes)
+                .map_err(|e| StorageError::Corrupt(format!("kinesis stream record: {e}")))?;
+            self.start_stream(meta)?;
+        }
+        let deleted: Vec<_> =
+            self.store.scan_prefix(Space::Meta, kkeys::DELETED_STREAM_PREFIX).collect();
+        for marker in deleted {
+            let (key, _) = marker?;
+            if let Some(id) = key.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+            {
+                purge::kinesis_stream(self.store.clone(), self.committer.clone(), id);
+            }
+        }
+        let interval = Duration::from_millis(self.config.kinesis.trim_interval_ms);
+        super::trim::spawn(Arc::downgrade(self) as Weak<Engine>, interval);
+        Ok(())
+    }
+
+    /// Starts a stream's writer from its persisted record and counters.
+    fn start_stream(&self, meta: StreamMeta) -> Result<Arc<LiveStream>, StorageError> {
+        let mut counters = HashMap::new();
+        let mut tips = Vec::with_capacity(meta.shards.len());
+        for shard in &meta.shards {
+            let key = kkeys::shard_counters(meta.id, shard.index);
+            let c = match self.store.get(Space::Meta, &key)? {
+                Some(v) => Counters::decode(&v)?,
+                None => Counters::default(),
+            };
+            counters.insert(shard.index, c);
+            let tip = ShardTip { first: c.first, next: c.next, closed: !shard.is_open() };
+            tips.push(watch::Sender::new(tip));
+        }
+        let (id, name) = (meta.id, meta.name.clone());
+        let shared = Arc::new(StreamShared {
+            id,
+            name: name.clone(),
+            meta: watch::Sender::new(Arc::new(meta)),
+            tips: RwLock::new(tips),
+        });
+        let (tx, rx) = mpsc::channel(4096);
+        let writer = Writer {
+            shared: shared.clone(),
+            committer: self.committer.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            per_shard_metrics: self.config.kinesis.per_shard_metrics,
+            max_group: self.config.storage.max_group_writes,
+            counters,
+        };
+        let (records, bytes) =
+            writer.counters.values().fold((0, 0), |(r, b), c| (r + c.records, b + c.bytes));
+        self.metrics.kinesis.retained_records.with_label_values(&[&name]).set(records);
+        self.metrics.kinesis.retained_bytes.with_label_values(&[&name]).set(bytes);
+        tokio::spawn(writer.run(rx));
+        let limits = self
+            .config
+            .kinesis
+            .enforce_limits
+            .then(|| limits::StreamLimits::new(self.clock.clone()));
+        let live = Arc::new(LiveStream {
+            shared,
+            writer: tx,
+            control: tokio::sync::Mutex::new(()),
+            limits,
+        });
+        self.kinesis.insert(live.clone());
+        Ok(live)
+    }
+
+    /// Registered consumers of a stream (enhanced fan-out, issue 6, replaces this: until
+    /// then a stream has none, so DeleteStream never needs EnforceConsumerDeletion).
+    pub fn kinesis_consumer_count(&self, _stream: &LiveStream) -> u32 {
+        0
+    }
+
+    /// Open shards across every stream (the account's shard count for limits).
+    pub fn kinesis_open_shards(&self) -> usize {
+        self.kinesis.all().iter().map(|s| s.meta().open_shards().count()).sum()
+    }
+
+    /// Creates a stream from `meta` (its `id` is assigned here), with `check` run under
+    /// the creation lock (limits that depend on other streams).
+    pub async fn create_kinesis_stream<E: From<StreamError>>(
+        &self,
+        mut meta: StreamMeta,
+        check: impl FnOnce(&Engine) -> Result<(), E>,
+    ) -> Result<Arc<LiveStream>, E> {
+        let _guard = self.kinesis.control.lock().await;
+        if self.kinesis.get(&meta.name).is_some() {
+            return Err(StreamError::Exists.into());
+        }
+        check(self)?;
+        let next =
+            match self.store.get(Space::Meta, kkeys::NEXT_STREAM_ID).map_err(StreamError::from)? {
+                Some(v) => v.try_into().map(u64::from_be_bytes).map_err(|_| {
+                    StreamError::from(StorageError::Corrupt("stream id counter".into()))
+                })?,
+                None => 1,
+            };
+        meta.id = next;
+        let mut mutations = vec![
+            Mutation::put(
+                Space::Meta,
+                kkeys::NEXT_STREAM_ID.to_vec(),
+                (next + 1).to_be_bytes().to_vec(),
+            ),
+            Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), encode(&meta)?),
+        ];
+        for shard in &meta.shards {
+            let key = kkeys::shard_counters(meta.id, shard.index);
+            mutations.push(Mutation::put(Space::Meta, key, Counters::default().encode()));
+        }
+        self.committer.commit(mutations, 1).await.map_err(StreamError::from)?;
+        Ok(self.start_stream(meta).map_err(StreamError::from)?)
+    }
+
+    /// Changes a stream's metadata with `change` and persists it. Shards are not changed
+    /// here (see `reshard_kinesis_stream`).
+    pub async fn update_kinesis_stream<E: From<StreamError>>(
+        &self,
+        stream: &LiveStream,
+        change: impl FnOnce(&mut StreamMeta) -> Result<(), E>,
+    ) -> Result<Arc<StreamMeta>, E> {
+        let _guard = stream.control.lock().await;
+        if self.kinesis.by_id(stream.id()).is_none() {
+            return Err(StreamError::NotFound.into());
+        }
+        let mut meta = (*stream.meta()).clone();
+        change(&mut meta)?;
+        let record = Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), encode(&meta)?);
+        self.committer.commit(vec![record], 1).await.map_err(StreamError::from)?;
+        Ok(stream.shared.publish(meta))
+    }
+
+    /// Reshards: `plan` turns the current metadata into the next one and names the shards
+    /// it closes. The writer closes them after committing everything queued before, and
+    /// routes everything after to the open shards of the new metadata.
+    pub async fn reshard_kinesis_stream<E: From<StreamError>>(
+        &self,
+        stream: &LiveStream,
+        plan: impl FnOnce(&StreamMeta) -> Result<(StreamMeta, Vec<u32>), E>,
+    ) -> Result<Arc<StreamMeta>, E> {
+        let _guard = stream.control.lock().await;
+        if self.kinesis.by_id(stream.id()).is_none() {
+            return Err(StreamError::NotFound.into());
+        }
+        let (meta, close) = plan(&stream.meta())?;
+        let (reply, wait) = oneshot::channel();
+        let msg = WriterMsg::Reshard(ReshardRequest { meta, close, reply });
+        stream.writer.send(msg).await.map_err(|_| StreamError::NotFound)?;
+        let meta = wait.await.map_err(|_| StreamError::NotFound)?.map_err(StreamError::from)?;
+        Ok(meta)
+    }
+
+    /// Deletes a stream: stops its writer (queued appends finish first), drops its record
+    /// and purges its records in the background.
+    pub async fn delete_kinesis_stream(&self, name: &str) -> Result<Arc<StreamMeta>, StreamError> {
+        let _guard = self.kinesis.control.lock().await;
+        let stream = self.kinesis.get(name).ok_or(StreamError::NotFound)?;
+        let _stream_guard = stream.control.lock().await;
+        stop(&stream).await;
+        self.kinesis.remove(name);
+        let meta = stream.meta();
+        self.committer
+            .commit(
+                vec![
+                    Mutation::delete(Space::Meta, kkeys::stream_record(name)),
+                    Mutation::put(Space::Meta, kkeys::deleted_stream(meta.id), Vec::new()),
+                ],
+                1,
+            )
+            .await?;
+        let shard_ids: Vec<String> = meta.shards.iter().map(|s| s.id()).collect();
+        self.metrics.kinesis.forget_stream(name, &shard_ids);
+        purge::kinesis_stream(self.store.clone(), self.committer.clone(), meta.id);
+        Ok(meta)
+    }
+
+    /// Stops every stream writer (queued appends finish first).
+    pub(crate) async fn stop_kinesis(&self) {
+        for stream in self.kinesis.all() {
+            stop(&stream).await;
+        }
+    }
+}
+
+async fn stop(stream: &LiveStream) {
+    let (done, wait) = oneshot::channel();
+    if stream.writer.send(WriterMsg::Stop(done)).await.is_ok() {
+        let _ = wait.await;
+    }
+}
+
+fn encode(meta: &StreamMeta) -> Result<Vec<u8>, StreamError> {
+    serde_json::to_vec(meta).map_err(|e| StreamError::Storage(StorageError::Corrupt(e.to_string())))
+}

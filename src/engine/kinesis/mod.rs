@@ -1,0 +1,183 @@
+//! The engine's Kinesis side: streams, their writer, reads, resharding and retention.
+//!
+//! One writer task per stream (not per shard) assigns sequence numbers and appends. One
+//! owner per stream makes three things exact and simple at once:
+//! - an append that spans shards (PutRecords, or the bridge's batch plus its cursor) is
+//!   ONE storage batch: the bridge's exactly-once delivery needs exactly that;
+//! - resharding is a message in the writer's queue: everything queued before it is
+//!   committed to the parents, everything after goes to the children, with no retry or
+//!   re-routing dance between separate shard owners;
+//! - the retained-records counters have a single writer (the trimmer asks it to commit).
+//!
+//! Throughput stays high because the writer only encodes keys (hashing happens in the
+//! request task) and its batches ride the shared group committer: many requests, one
+//! batch, one fsync. After each commit the writer bumps the committed tip of every shard it
+//! touched; readers (GetRecords now, SubscribeToShard later) wait on those `watch`es.
+
+pub mod append;
+pub mod control;
+pub mod iterator;
+pub mod limits;
+pub mod meta;
+pub mod read;
+pub mod reshard;
+pub mod seqno;
+pub mod trim;
+mod writer;
+
+#[cfg(test)]
+mod append_tests;
+#[cfg(test)]
+mod trim_tests;
+
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use tokio::sync::{mpsc, watch};
+
+use crate::storage::StorageError;
+
+pub use append::{Appended, NewRecord};
+pub use limits::ShardLimits;
+pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
+pub use read::{ReadBatch, ReadRecord};
+
+use writer::WriterMsg;
+
+/// Control-plane and data-plane failures the api layer words for the wire.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream not found")]
+    NotFound,
+    #[error("stream already exists")]
+    Exists,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A shard's committed extent, published after every commit that changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShardTip {
+    /// The oldest sequence number still kept (the trim horizon).
+    pub first: u64,
+    /// The sequence number the next record will take: everything before it is durable.
+    pub next: u64,
+    /// Set once the shard is closed: `next` will never move again.
+    pub closed: bool,
+}
+
+/// What a stream's writer and its readers share.
+pub struct StreamShared {
+    pub id: u64,
+    pub name: String,
+    meta: watch::Sender<Arc<StreamMeta>>,
+    /// One tip per shard, indexed by shard index (indexes are dense).
+    tips: RwLock<Vec<watch::Sender<ShardTip>>>,
+}
+
+impl StreamShared {
+    /// The current metadata.
+    pub fn meta(&self) -> Arc<StreamMeta> {
+        self.meta.borrow().clone()
+    }
+
+    /// Replaces the metadata (its record is already committed).
+    fn publish(&self, meta: StreamMeta) -> Arc<StreamMeta> {
+        let meta = Arc::new(meta);
+        self.meta.send_replace(meta.clone());
+        meta
+    }
+
+    /// A shard's committed tip.
+    pub fn tip(&self, shard: u32) -> Option<ShardTip> {
+        let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
+        tips.get(shard as usize).map(|t| *t.borrow())
+    }
+
+    /// A receiver woken after every commit that appends to (or trims, or closes) `shard`.
+    /// SubscribeToShard waits on this instead of polling.
+    pub fn subscribe(&self, shard: u32) -> Option<watch::Receiver<ShardTip>> {
+        let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
+        tips.get(shard as usize).map(watch::Sender::subscribe)
+    }
+
+    /// Changes one shard's tip, waking its readers; adds tips up to `shard` if needed.
+    fn update_tip(&self, shard: u32, change: impl FnOnce(&mut ShardTip)) {
+        let mut tips = self.tips.write().unwrap_or_else(|e| e.into_inner());
+        while tips.len() <= shard as usize {
+            tips.push(watch::Sender::new(ShardTip::default()));
+        }
+        tips[shard as usize].send_modify(change);
+    }
+}
+
+/// A live stream: its shared state, its writer and its limits.
+pub struct LiveStream {
+    pub shared: Arc<StreamShared>,
+    writer: mpsc::Sender<WriterMsg>,
+    /// Serializes this stream's control-plane changes with each other.
+    control: tokio::sync::Mutex<()>,
+    /// Per-shard rate limiters, when `kinesis.enforce_limits` is on.
+    pub limits: Option<limits::StreamLimits>,
+}
+
+impl LiveStream {
+    /// The current metadata.
+    pub fn meta(&self) -> Arc<StreamMeta> {
+        self.shared.meta()
+    }
+
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+}
+
+/// Every live Kinesis stream, by name and by id.
+#[derive(Default)]
+pub struct Registry {
+    by_name: DashMap<String, Arc<LiveStream>>,
+    by_id: DashMap<u64, Arc<LiveStream>>,
+    /// Serializes stream creation and deletion.
+    control: tokio::sync::Mutex<()>,
+    /// Keys shard iterator checksums; persisted so iterators survive restarts.
+    secret: std::sync::OnceLock<[u8; 16]>,
+}
+
+impl Registry {
+    /// A stream by name.
+    pub fn get(&self, name: &str) -> Option<Arc<LiveStream>> {
+        self.by_name.get(name).map(|s| s.clone())
+    }
+
+    /// A stream by id (iterators carry ids, so a recreated stream never reads the old one).
+    pub fn by_id(&self, id: u64) -> Option<Arc<LiveStream>> {
+        self.by_id.get(&id).map(|s| s.clone())
+    }
+
+    /// Every stream, sorted by name.
+    pub fn all(&self) -> Vec<Arc<LiveStream>> {
+        let mut all: Vec<Arc<LiveStream>> = self.by_name.iter().map(|s| s.clone()).collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+
+    /// The iterator secret.
+    pub fn secret(&self) -> &[u8; 16] {
+        self.secret.get_or_init(|| [0; 16])
+    }
+
+    fn insert(&self, stream: Arc<LiveStream>) {
+        self.by_id.insert(stream.id(), stream.clone());
+        self.by_name.insert(stream.name().to_string(), stream);
+    }
+
+    fn remove(&self, name: &str) -> Option<Arc<LiveStream>> {
+        let (_, stream) = self.by_name.remove(name)?;
+        self.by_id.remove(&stream.id());
+        Some(stream)
+    }
+}

@@ -1,0 +1,106 @@
+//! The shard read path, shared by GetRecords and (later) SubscribeToShard: read a run of
+//! records from a position out of one storage snapshot, find where a timestamp falls,
+//! and say where a shard ends. Readers never block the writer; to wait for new records
+//! they use `StreamShared::subscribe`.
+
+use std::ops::Bound;
+
+use crate::engine::Engine;
+use crate::engine::read::prefix_end;
+use crate::storage::keys::kinesis::{self as kkeys, StoredRecord};
+use crate::storage::{Space, StorageError};
+
+/// One record read back, with its shard sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub seq: u64,
+    pub record: StoredRecord,
+}
+
+/// A run of records and what follows it.
+#[derive(Debug, Clone, Default)]
+pub struct ReadBatch {
+    pub records: Vec<ReadRecord>,
+    /// The position after the run: the next sequence number to read.
+    pub next: u64,
+    /// Bytes (data plus partition key) of the run.
+    pub bytes: usize,
+    /// Arrival time of the first record after the run, if one was already committed
+    /// (MillisBehindLatest measures from it; `None` means the reader is caught up).
+    pub next_arrival_ms: Option<i64>,
+}
+
+impl Engine {
+    /// Reads up to `limit` records of shard `shard` of stream `stream_id` from sequence
+    /// number `from`, stopping before `max_bytes` would be passed (but always returning at
+    /// least one record when there is one), from one snapshot on the blocking pool.
+    pub async fn kinesis_read(
+        &self,
+        stream_id: u64,
+        shard: u32,
+        from: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<ReadBatch, StorageError> {
+        let view = self.store.read_view();
+        let read = move || {
+            let lower = Bound::Included(kkeys::record_key(stream_id, shard, from));
+            let upper = prefix_end(&kkeys::shard_prefix(stream_id, shard));
+            let mut batch = ReadBatch { next: from, ..ReadBatch::default() };
+            for entry in view.range(Space::Kinesis, lower, upper) {
+                let (key, value) = entry?;
+                let size = kkeys::record_size(&value);
+                let full = batch.records.len() >= limit
+                    || (!batch.records.is_empty() && batch.bytes + size > max_bytes);
+                if full {
+                    batch.next_arrival_ms = Some(kkeys::record_arrival(&value)?);
+                    break;
+                }
+                let seq = kkeys::seq_of(&key)?;
+                batch.bytes += size;
+                batch.next = seq + 1;
+                batch.records.push(ReadRecord { seq, record: kkeys::decode_record(&value)? });
+            }
+            Ok(batch)
+        };
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
+    }
+
+    /// The sequence number of the first record of a shard that arrived at or after
+    /// `at_ms`, searching the retained interval `[first, next)` (sequence numbers are dense
+    /// there and arrival times never go back, so a binary search of point reads finds
+    /// it); `next` when every record is older.
+    pub async fn kinesis_seq_at(
+        &self,
+        stream_id: u64,
+        shard: u32,
+        at_ms: i64,
+        first: u64,
+        next: u64,
+    ) -> Result<u64, StorageError> {
+        let view = self.store.read_view();
+        let search = move || {
+            let (mut lo, mut hi) = (first, next);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let arrival =
+                    match view.get(Space::Kinesis, &kkeys::record_key(stream_id, shard, mid))? {
+                        Some(v) => kkeys::record_arrival(&v)?,
+                        // Trimmed since `first` was read: older than anything kept.
+                        None => i64::MIN,
+                    };
+                if arrival >= at_ms {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            Ok(lo)
+        };
+        tokio::task::spawn_blocking(search)
+            .await
+            .map_err(|e| StorageError::Fjall(format!("search task: {e}")))?
+    }
+}

@@ -1,0 +1,294 @@
+//! The single writer of one stream (see `mod.rs` for why one per stream). It gathers
+//! queued appends into a group, assigns each record the next sequence number of the open
+//! shard whose hash range holds it, commits the group (records, any extra mutations the
+//! callers brought, the shards' counters) as one batch through the group committer,
+//! publishes the new tips, then replies. Resharding and trimming are messages in the same
+//! queue, so they take effect at an exact point between appends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::append::{Appended, NewRecord};
+use super::meta::StreamMeta;
+use super::{ShardTip, StreamShared};
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::storage::keys::kinesis::{self as kkeys, Counters};
+use crate::storage::{CommitHandle, Mutation, Space, StorageError};
+
+/// One append: records in caller order, plus mutations to commit in the same batch.
+pub(super) struct AppendRequest {
+    pub records: Vec<NewRecord>,
+    pub extra: Vec<Mutation>,
+    pub reply: oneshot::Sender<Result<Vec<Appended>, StorageError>>,
+}
+
+/// Closes shards and opens others: `meta` is the stream's next metadata, whose shards in
+/// `close` are marked closed; the writer records where each one ends.
+pub(super) struct ReshardRequest {
+    pub meta: StreamMeta,
+    pub close: Vec<u32>,
+    pub reply: oneshot::Sender<Result<Arc<StreamMeta>, StorageError>>,
+}
+
+/// Deletes the oldest records of a shard, up to (not including) `upto`.
+pub(super) struct TrimRequest {
+    pub shard: u32,
+    pub upto: u64,
+    pub keys: Vec<Vec<u8>>,
+    pub bytes: i64,
+    pub reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+pub(super) enum WriterMsg {
+    Append(AppendRequest),
+    Reshard(ReshardRequest),
+    Trim(TrimRequest),
+    /// Finish what is queued before this, then stop (stream deletion, shutdown).
+    Stop(oneshot::Sender<()>),
+}
+
+pub(super) struct Writer {
+    pub shared: Arc<StreamShared>,
+    pub committer: CommitHandle,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+    pub per_shard_metrics: bool,
+    pub max_group: usize,
+    /// Every shard's counters, as committed.
+    pub counters: HashMap<u32, Counters>,
+}
+
+type Reply =
+    (oneshot::Sender<Result<Vec<Appended>, StorageError>>, Result<Vec<Appended>, StorageError>);
+
+impl Writer {
+    pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
+        let mut routes = routes(&self.shared.meta());
+        let mut group = Vec::new();
+        loop {
+            let Some(first) = rx.recv().await else { return };
+            let mut records = 0;
+            let mut control = None;
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    WriterMsg::Append(a) => {
+                        records += a.records.len().max(1);
+                        group.push(a);
+                    }
+                    other => {
+                        control = Some(other);
+                        break;
+                    }
+                }
+                if records < self.max_group {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !group.is_empty() {
+                self.append(std::mem::take(&mut group), &routes).await;
+            }
+            match control {
+                None | Some(WriterMsg::Append(_)) => {}
+                Some(WriterMsg::Reshard(r)) => {
+                    let result = self.reshard(r.meta, &r.close).await;
+                    if let Ok(meta) = &result {
+                        routes = self::routes(meta);
+                    }
+                    let _ = r.reply.send(result);
+                }
+                Some(WriterMsg::Trim(t)) => {
+                    let result = self.trim(&t).await;
+                    let _ = t.reply.send(result);
+                }
+                Some(WriterMsg::Stop(done)) => {
+                    rx.close();
+                    while let Ok(msg) = rx.try_recv() {
+                        if let WriterMsg::Append(a) = msg {
+                            let _ = a.reply.send(Err(StorageError::Closed));
+                        }
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn append(&mut self, group: Vec<AppendRequest>, routes: &[(u128, u128, u32)]) {
+        let now = self.clock.now_millis();
+        let id = self.shared.id;
+        let mut touched: HashMap<u32, Counters> = HashMap::new();
+        let mut mutations = Vec::new();
+        let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+        let mut written = 0usize;
+        for request in group {
+            let shards: Option<Vec<u32>> =
+                request.records.iter().map(|r| route(routes, r.hash)).collect();
+            let Some(shards) = shards else {
+                let e = StorageError::Corrupt("no open shard holds the hash key".into());
+                replies.push((request.reply, Err(e)));
+                continue;
+            };
+            let mut out = Vec::with_capacity(shards.len());
+            for (record, shard) in request.records.into_iter().zip(shards) {
+                let c = touched
+                    .entry(shard)
+                    .or_insert_with(|| self.counters.get(&shard).copied().unwrap_or_default());
+                let arrival_ms = now.max(c.last_arrival_ms);
+                let seq = c.next;
+                let size = record.size() as i64;
+                (c.next, c.last_arrival_ms) = (seq + 1, arrival_ms);
+                (c.records, c.bytes) = (c.records + 1, c.bytes + size);
+                mutations.push(Mutation::put(
+                    Space::Kinesis,
+                    kkeys::record_key(id, shard, seq),
+                    kkeys::encode_record(arrival_ms, &record.partition_key, &record.data),
+                ));
+                self.count_incoming(shard, size);
+                out.push(Appended { shard, seq, arrival_ms });
+            }
+            written += out.len();
+            mutations.extend(request.extra);
+            replies.push((request.reply, Ok(out)));
+        }
+        for (shard, c) in &touched {
+            mutations.push(Mutation::put(
+                Space::Meta,
+                kkeys::shard_counters(id, *shard),
+                c.encode(),
+            ));
+        }
+        let result = if mutations.is_empty() {
+            Ok(())
+        } else {
+            self.committer.commit(mutations, written).await
+        };
+        if result.is_ok() {
+            for (shard, c) in touched {
+                self.counters.insert(shard, c);
+                self.shared.update_tip(shard, |t| t.next = c.next);
+            }
+            self.publish_retained();
+        }
+        for (reply, outcome) in replies {
+            let _ = reply.send(match &result {
+                Ok(()) => outcome,
+                Err(e) => Err(e.clone()),
+            });
+        }
+    }
+
+    fn count_incoming(&self, shard: u32, size: i64) {
+        let k = &self.metrics.kinesis;
+        let name = self.shared.name.as_str();
+        k.incoming_records_total.with_label_values(&[name]).inc();
+        k.incoming_bytes_total.with_label_values(&[name]).inc_by(size as u64);
+        if self.per_shard_metrics {
+            let shard = super::meta::shard_id(shard);
+            k.shard_incoming_records_total.with_label_values(&[name, &shard]).inc();
+            k.shard_incoming_bytes_total.with_label_values(&[name, &shard]).inc_by(size as u64);
+        }
+    }
+
+    fn publish_retained(&self) {
+        let (records, bytes) =
+            self.counters.values().fold((0, 0), |(r, b), c| (r + c.records, b + c.bytes));
+        let name = self.shared.name.as_str();
+        self.metrics.kinesis.retained_records.with_label_values(&[name]).set(records);
+        self.metrics.kinesis.retained_bytes.with_label_values(&[name]).set(bytes);
+    }
+
+    /// Closes `close` at their current ends and commits `meta` (with any new shards).
+    async fn reshard(
+        &mut self,
+        mut meta: StreamMeta,
+        close: &[u32],
+    ) -> Result<Arc<StreamMeta>, StorageError> {
+        let id = self.shared.id;
+        for shard in meta.shards.iter_mut().filter(|s| close.contains(&s.index)) {
+            shard.end_next = Some(self.counters.get(&shard.index).map_or(0, |c| c.next));
+        }
+        let mut mutations = Vec::new();
+        let mut fresh = Vec::new();
+        for shard in &meta.shards {
+            if !self.counters.contains_key(&shard.index) {
+                let c = Counters::default();
+                mutations.push(Mutation::put(
+                    Space::Meta,
+                    kkeys::shard_counters(id, shard.index),
+                    c.encode(),
+                ));
+                fresh.push((shard.index, c));
+            }
+        }
+        let record = serde_json::to_vec(&meta).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        mutations.push(Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), record));
+        self.committer.commit(mutations, 1).await?;
+        for (index, c) in fresh {
+            self.counters.insert(index, c);
+            self.shared.update_tip(index, |t| *t = ShardTip { first: 0, next: 0, closed: false });
+        }
+        let meta = self.shared.publish(meta);
+        for index in close {
+            self.shared.update_tip(*index, |t| t.closed = true);
+        }
+        Ok(meta)
+    }
+
+    async fn trim(&mut self, t: &TrimRequest) -> Result<(), StorageError> {
+        let Some(mut c) = self.counters.get(&t.shard).copied() else { return Ok(()) };
+        if t.upto <= c.first {
+            return Ok(());
+        }
+        let removed = (t.upto - c.first) as i64;
+        c.first = t.upto.min(c.next);
+        c.records = (c.records - removed).max(0);
+        c.bytes = (c.bytes - t.bytes).max(0);
+        let mut mutations: Vec<Mutation> =
+            t.keys.iter().map(|k| Mutation::delete(Space::Kinesis, k.clone())).collect();
+        mutations.push(Mutation::put(
+            Space::Meta,
+            kkeys::shard_counters(self.shared.id, t.shard),
+            c.encode(),
+        ));
+        self.committer.commit(mutations, 0).await?;
+        self.counters.insert(t.shard, c);
+        self.shared.update_tip(t.shard, |tip| tip.first = c.first);
+        self.publish_retained();
+        Ok(())
+    }
+}
+
+/// The open shards' hash ranges, sorted by start, for routing.
+fn routes(meta: &StreamMeta) -> Vec<(u128, u128, u32)> {
+    let mut r: Vec<_> = meta.open_shards().map(|s| (s.start_hash, s.end_hash, s.index)).collect();
+    r.sort_unstable();
+    r
+}
+
+/// The open shard whose range holds `hash`.
+fn route(routes: &[(u128, u128, u32)], hash: u128) -> Option<u32> {
+    let at = routes.partition_point(|r| r.0 <= hash).checked_sub(1)?;
+    let (start, end, shard) = routes[at];
+    (start <= hash && hash <= end).then_some(shard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_finds_the_covering_range() {
+        let routes = vec![(0, 9, 4), (10, 19, 2), (20, u128::MAX, 7)];
+        assert_eq!(route(&routes, 0), Some(4));
+        assert_eq!(route(&routes, 9), Some(4));
+        assert_eq!(route(&routes, 10), Some(2));
+        assert_eq!(route(&routes, u128::MAX), Some(7));
+        assert_eq!(route(&[(5, 9, 1)], 3), None);
+        assert_eq!(route(&[(5, 9, 1)], 10), None);
+    }
+}
