@@ -48,6 +48,87 @@ pub struct Metrics {
     pub stream_iterator_age_seconds: GaugeVec,
     /// Kinesis: the stream-level and shard-level series (see `KinesisMetrics`).
     pub kinesis: KinesisMetrics,
+    /// The bridge: table changes forwarded to Kinesis destinations.
+    pub bridge: BridgeMetrics,
+}
+
+/// Bridge series, per table and destination stream (one destination per table at a time).
+pub struct BridgeMetrics {
+    /// Changes forwarded, and their record bytes (data plus partition key).
+    pub forwarded_records_total: IntCounterVec,
+    pub forwarded_bytes_total: IntCounterVec,
+    /// Age of the oldest change not yet forwarded (AWS's AgeOfOldestUnreplicatedRecord).
+    pub replication_lag_seconds: GaugeVec,
+    /// Changes skipped because their record exceeds the destination's record size
+    /// (AWS's FailedToReplicateRecordCount).
+    pub failed_records_total: IntCounterVec,
+    /// Puts the destination throttled, retried (AWS's ThrottledPutRecordCount).
+    pub throttled_puts_total: IntCounterVec,
+    /// Failed attempts to reach a remote destination.
+    pub remote_errors_total: IntCounterVec,
+}
+
+impl BridgeMetrics {
+    fn new() -> BridgeMetrics {
+        let labels = &["table", "stream"][..];
+        let counter = |name: &str, help: &str| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        BridgeMetrics {
+            forwarded_records_total: counter(
+                "sluice_bridge_forwarded_records_total",
+                "Table changes forwarded to the table's Kinesis destination.",
+            ),
+            forwarded_bytes_total: counter(
+                "sluice_bridge_forwarded_bytes_total",
+                "Bytes of the Kinesis records the bridge wrote (data plus partition key).",
+            ),
+            replication_lag_seconds: GaugeVec::new(
+                Opts::new(
+                    "sluice_bridge_replication_lag_seconds",
+                    "Age of the oldest table change not yet forwarded (AgeOfOldestUnreplicatedRecord); 0 when caught up.",
+                ),
+                labels,
+            )
+            .expect("valid metric"),
+            failed_records_total: counter(
+                "sluice_bridge_failed_records_total",
+                "Changes skipped because their record exceeds the destination's record size (FailedToReplicateRecordCount).",
+            ),
+            throttled_puts_total: counter(
+                "sluice_bridge_throttled_puts_total",
+                "Puts to the destination that were throttled and retried (ThrottledPutRecordCount).",
+            ),
+            remote_errors_total: counter(
+                "sluice_bridge_remote_errors_total",
+                "Failed attempts to reach a remote Kinesis destination.",
+            ),
+        }
+    }
+
+    fn register(&self, registry: &Registry) {
+        for c in [
+            Box::new(self.forwarded_records_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(self.forwarded_bytes_total.clone()),
+            Box::new(self.replication_lag_seconds.clone()),
+            Box::new(self.failed_records_total.clone()),
+            Box::new(self.throttled_puts_total.clone()),
+            Box::new(self.remote_errors_total.clone()),
+        ] {
+            registry.register(c).expect("metric registered once");
+        }
+    }
+
+    /// Removes one table's series (its destination was disabled or the table deleted).
+    pub fn forget(&self, table: &str, stream: &str) {
+        let labels = [table, stream];
+        let _ = self.forwarded_records_total.remove_label_values(&labels);
+        let _ = self.forwarded_bytes_total.remove_label_values(&labels);
+        let _ = self.replication_lag_seconds.remove_label_values(&labels);
+        let _ = self.failed_records_total.remove_label_values(&labels);
+        let _ = self.throttled_puts_total.remove_label_values(&labels);
+        let _ = self.remote_errors_total.remove_label_values(&labels);
+    }
 }
 
 /// Kinesis series, per stream and, where configured, per shard.
@@ -334,6 +415,8 @@ impl Metrics {
         for c in kinesis.collectors() {
             registry.register(c).expect("metric registered once");
         }
+        let bridge = BridgeMetrics::new();
+        bridge.register(&registry);
         #[cfg(target_os = "linux")]
         registry
             // Conventional unprefixed `process_*` names, as every Prometheus exporter uses.
@@ -355,6 +438,7 @@ impl Metrics {
             stream_read_bytes_total,
             stream_iterator_age_seconds,
             kinesis,
+            bridge,
         }
     }
 

@@ -139,6 +139,9 @@ pub struct TableMeta {
     /// The id the next index gets: ids prefix index storage keys and are never reused.
     #[serde(default = "first_index_id")]
     pub next_index_id: u32,
+    /// Every Kinesis streaming destination the table has had (the bridge).
+    #[serde(default)]
+    pub destinations: Vec<crate::engine::bridge::Destination>,
     /// Added after version 1 shipped: absent in older records, which load as disabled.
     #[serde(default)]
     pub ttl: TimeToLive,
@@ -223,10 +226,15 @@ impl IndexMeta {
 }
 
 impl TableMeta {
-    /// Whether writes must produce change records: a stream is enabled (the Kinesis
-    /// bridge will add its destination here).
+    /// Whether writes must produce change records: a stream is enabled, or a Kinesis
+    /// destination is forwarding.
     pub fn logs_changes(&self) -> bool {
-        self.stream.as_ref().is_some_and(|s| s.enabled)
+        self.stream.as_ref().is_some_and(|s| s.enabled) || self.forwarding_destination().is_some()
+    }
+
+    /// The destination changes are forwarded to, if any.
+    pub fn forwarding_destination(&self) -> Option<&crate::engine::bridge::Destination> {
+        self.destinations.iter().find(|d| d.status.forwarding())
     }
 
     /// A table record with every optional setting at its default (billing on demand, no
@@ -254,6 +262,7 @@ impl TableMeta {
             indexes: vec![],
             next_index_id: first_index_id(),
             ttl: TimeToLive::default(),
+            destinations: vec![],
         }
     }
 

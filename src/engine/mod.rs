@@ -103,6 +103,8 @@ pub struct Engine {
     pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
     /// Every DynamoDB stream, enabled or kept for its retention period.
     streams: stream_ops::StreamRegistry,
+    /// Ids of the tables whose bridge forwarder is running.
+    pub(crate) bridges: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Every Kinesis stream.
     pub kinesis: kinesis::Registry,
 }
@@ -132,6 +134,7 @@ impl Engine {
             transaction_tokens: Arc::default(),
             streams: Default::default(),
             kinesis: Default::default(),
+            bridges: Default::default(),
         });
         engine.load_streams()?;
         let records: Vec<_> =
@@ -149,6 +152,8 @@ impl Engine {
         );
         engine.spawn_stream_maintenance();
         engine.open_kinesis()?;
+        // After the Kinesis streams are open: the forwarders append to them.
+        engine.resume_bridges();
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {

@@ -18,7 +18,11 @@ pub fn table(store: Arc<Store>, committer: CommitHandle, table_id: u64) {
         store,
         committer,
         vec![(Space::Items, start.clone(), end.clone()), (Space::Indexes, start, end)],
-        vec![keys::partition_stats_prefix(table_id), stats_prefix],
+        vec![
+            keys::partition_stats_prefix(table_id),
+            stats_prefix,
+            keys::bridge_cursor_prefix(table_id),
+        ],
         keys::deleted_table(table_id),
     );
 }

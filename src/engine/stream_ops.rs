@@ -316,7 +316,11 @@ impl Engine {
         logs.sort_unstable();
         logs.dedup();
         for (table_id, partition) in logs {
-            self.trim(table_id, partition, cutoff).await?;
+            // The bridge has not forwarded changes from its cursor on: keep them, however
+            // old (nothing acknowledged may be lost while a destination lags).
+            let cursor = self.store.get(Space::Meta, &keys::bridge_cursor(table_id, partition))?;
+            let keep_from = cursor.and_then(|v| v.try_into().ok()).map(u64::from_be_bytes);
+            self.trim(table_id, partition, cutoff, keep_from).await?;
         }
         for listed in self.list_streams() {
             // A closed shard's records are all older than its closing: once that is past
@@ -335,14 +339,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Deletes a partition's records older than `cutoff`, oldest first.
-    async fn trim(&self, table_id: u64, partition: u32, cutoff: i64) -> Result<(), EngineError> {
+    /// Deletes a partition's records older than `cutoff`, oldest first, stopping at
+    /// sequence number `keep_from` (the bridge's cursor) when there is one.
+    async fn trim(
+        &self,
+        table_id: u64,
+        partition: u32,
+        cutoff: i64,
+        keep_from: Option<u64>,
+    ) -> Result<(), EngineError> {
         let prefix = keys::change_prefix(table_id, partition);
         loop {
             let mut batch = Vec::new();
             for entry in self.store.scan_prefix(Space::Changes, &prefix).take(TRIM_BATCH) {
                 let (key, value) = entry?;
-                if ChangeRecord::decode(&value)?.created_ms >= cutoff {
+                if keep_from.is_some_and(|k| seq_of(&key).is_ok_and(|seq| seq >= k))
+                    || ChangeRecord::decode(&value)?.created_ms >= cutoff
+                {
                     break;
                 }
                 batch.push(Mutation::delete(Space::Changes, key));
@@ -376,7 +389,7 @@ impl Engine {
 
 /// Asks every partition writer of `table` for its next sequence number, after the writes
 /// queued before the question.
-async fn boundaries(table: &Table) -> Result<Vec<u64>, EngineError> {
+pub(crate) async fn boundaries(table: &Table) -> Result<Vec<u64>, EngineError> {
     let mut out = Vec::with_capacity(table.writers.len());
     for writer in &table.writers {
         let (tx, rx) = oneshot::channel();

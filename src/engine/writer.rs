@@ -128,6 +128,8 @@ pub struct TableCounters {
     pub indexes: Mutex<HashMap<u32, (i64, i64)>>,
     /// Each partition's next change-log sequence number, as committed.
     pub next_seqs: Vec<AtomicU64>,
+    /// Woken after every commit that wrote change records (the bridge waits on it).
+    pub changes: tokio::sync::Notify,
 }
 
 impl TableCounters {
@@ -407,6 +409,9 @@ impl Partition {
         self.record_bytes_written.inc_by(counts.record_bytes);
         if let Some(seq) = self.counters.next_seqs.get(self.index as usize) {
             seq.store(self.next_seq, Ordering::Release);
+        }
+        if counts.records > 0 {
+            self.counters.changes.notify_one();
         }
     }
 

@@ -10,6 +10,7 @@
 //!                                               -> index stats: entries i64 BE, bytes i64 BE
 //!   b"e" <table id u64 BE> <index id u32 BE>    -> index deleted, its entries still being purged
 //!   b"r" <table name, UTF-8> 0x00 <stream label> -> stream record (JSON, versioned)
+//!   b"c" <table id u64 BE> <partition u32 BE>   -> bridge cursor: next seq to forward, u64 BE
 //!   b"k" 0x00 <Kinesis stream name, UTF-8>     -> Kinesis stream record (JSON, versioned)
 //!   b"n" b"next_kinesis_stream_id"              -> u64 BE
 //!   b"q" <stream id u64 BE> <shard index u32 BE> -> Kinesis shard counters (`kinesis::Counters`)
@@ -237,6 +238,21 @@ pub fn stream_record(table: &str, label: &str) -> Vec<u8> {
 
 /// Prefix of every stream record.
 pub const STREAM_RECORD_PREFIX: &[u8] = b"r";
+
+/// The bridge cursor of a table partition: the sequence number of the next change to
+/// forward to the table's Kinesis destination.
+pub fn bridge_cursor(table_id: u64, partition: u32) -> Vec<u8> {
+    let mut k = bridge_cursor_prefix(table_id);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k
+}
+
+/// Prefix of every bridge cursor of a table.
+pub fn bridge_cursor_prefix(table_id: u64) -> Vec<u8> {
+    let mut k = b"c".to_vec();
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k
+}
 
 /// The change-log key of record `seq` of a table partition.
 pub fn change_key(table_id: u64, partition: u32, seq: u64) -> Vec<u8> {

@@ -3,6 +3,7 @@
 
 pub mod batch_get;
 pub mod batch_write;
+pub mod destinations;
 pub mod error;
 pub mod indexes;
 pub mod items;
@@ -57,6 +58,10 @@ crate::api::operations! {
     DescribeLimits => misc::describe_limits,
     DescribeEndpoints => misc::describe_endpoints,
     UpdateTimeToLive => ttl::update_time_to_live,
+    EnableKinesisStreamingDestination => destinations::enable,
+    DisableKinesisStreamingDestination => destinations::disable,
+    DescribeKinesisStreamingDestination => destinations::describe,
+    UpdateKinesisStreamingDestination => destinations::update,
     DescribeTimeToLive => ttl::describe_time_to_live,
 }
 

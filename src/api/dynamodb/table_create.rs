@@ -285,6 +285,7 @@ pub async fn create_table(
         indexes: secondary,
         next_index_id,
         ttl: Default::default(),
+        destinations: vec![],
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
