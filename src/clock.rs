@@ -51,3 +51,10 @@ impl Clock for ManualClock {
 
 /// The shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Wall-clock microseconds since the Unix epoch, for measurements that cross processes
+/// (the benchmark's end-to-end latency), never for engine time.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}

@@ -53,13 +53,23 @@ enum Command {
         /// Skip the bare-hyper baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// Turn a DynamoDB stream and a Kinesis destination on for the table, and
+        /// measure PutItem-to-Kinesis-reader latency.
+        #[arg(long)]
+        bridge: bool,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Bench { endpoint, connections, seconds, item_bytes, no_baseline }) =
-        cli.command
+    if let Some(Command::Bench {
+        endpoint,
+        connections,
+        seconds,
+        item_bytes,
+        no_baseline,
+        bridge,
+    }) = cli.command
     {
         let opts = sluice::bench::BenchOptions {
             endpoint,
@@ -67,6 +77,7 @@ fn main() -> ExitCode {
             duration: std::time::Duration::from_secs(seconds),
             item_bytes,
             baseline: !no_baseline,
+            bridge,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
         return match runtime

@@ -4,6 +4,8 @@
 //!
 //! Keep-alive HTTP/1.1 connections, each with one request in flight; numbers go to stdout.
 
+mod bridge;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,9 @@ pub struct BenchOptions {
     pub item_bytes: usize,
     /// Also measure the bare-hyper baseline.
     pub baseline: bool,
+    /// Turn the table's DynamoDB stream and a Kinesis destination on, and measure how
+    /// long a change takes from its PutItem to a GetRecords reader of the destination.
+    pub bridge: bool,
 }
 
 /// One run's results.
@@ -56,9 +61,14 @@ impl BenchResult {
 const AUTH: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0";
 
 fn request(addr: SocketAddr, target: &str, body: String) -> Request<Full<Bytes>> {
+    let content_type = if target.starts_with("Kinesis") {
+        "application/x-amz-json-1.1"
+    } else {
+        "application/x-amz-json-1.0"
+    };
     Request::post("/")
         .header("host", addr.to_string())
-        .header("content-type", "application/x-amz-json-1.0")
+        .header("content-type", content_type)
         .header("x-amz-target", target)
         .header("x-amz-date", "20260101T000000Z")
         .header("authorization", AUTH)
@@ -102,8 +112,9 @@ async fn run_puts(
             let mut latencies = Vec::new();
             let (mut n, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {
+                let t = crate::clock::wall_micros();
                 let body = format!(
-                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"c{conn}-{n}"}},"v":{{"S":"{payload}"}},"n":{{"N":"{n}"}}}}}}"#
+                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"c{conn}-{n}"}},"v":{{"S":"{payload}"}},"n":{{"N":"{n}"}},"t":{{"N":"{t}"}}}}}}"#
                 );
                 let sent = Instant::now();
                 let response = sender
@@ -180,16 +191,30 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<BenchResult>, String> {
     let create = format!(
         r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}]}}"#
     );
+    let create = if opts.bridge {
+        create.replacen(
+            r#""BillingMode""#,
+            r#""StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"BillingMode""#,
+            1,
+        )
+    } else {
+        create
+    };
     let (status, body) = send_once(opts.endpoint, "DynamoDB_20120810.CreateTable", create).await?;
     if status != 200 {
         return Err(format!("CreateTable failed: {status} {}", String::from_utf8_lossy(&body)));
     }
+    let reader = if opts.bridge {
+        Some(bridge::start(opts.endpoint, &table, opts.duration).await?)
+    } else {
+        None
+    };
     println!(
         "sluice bench: {} connections, {:?}, {}-byte items, endpoint {}",
         opts.connections, opts.duration, opts.item_bytes, opts.endpoint
     );
     let mut results = Vec::new();
-    if opts.baseline {
+    if opts.baseline && !opts.bridge {
         let addr = start_baseline().await?;
         let r = run_puts("baseline (bare hyper+json)", addr, &table, &opts).await?;
         r.print();
@@ -198,7 +223,12 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<BenchResult>, String> {
     let r = run_puts("PutItem", opts.endpoint, &table, &opts).await?;
     r.print();
     results.push(r);
-    if opts.baseline && results[0].requests > 0 {
+    if let Some(reader) = reader {
+        let r = reader.await.map_err(|e| e.to_string())??;
+        r.print();
+        results.push(r);
+    }
+    if opts.baseline && !opts.bridge && results[0].requests > 0 {
         let ratio = (results[1].requests as f64 / results[1].seconds)
             / (results[0].requests as f64 / results[0].seconds);
         println!("PutItem / baseline rate: {ratio:.2}");
