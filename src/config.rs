@@ -19,6 +19,95 @@ pub struct Config {
     pub streams: StreamsConfig,
     pub kinesis: KinesisConfig,
     pub log: LogConfig,
+    pub bootstrap: BootstrapConfig,
+}
+
+/// What sluice creates at start when it is missing (and leaves alone when it exists), so
+/// a config file can bring up a whole pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// Kinesis streams, created before the tables that forward to them.
+    pub kinesis_streams: Vec<BootstrapStream>,
+    /// DynamoDB tables, with their indexes, stream and Kinesis destination.
+    pub tables: Vec<BootstrapTable>,
+}
+
+/// A Kinesis stream to create at start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapStream {
+    pub name: String,
+    /// Provisioned shards (ignored for on-demand streams).
+    #[serde(default = "one")]
+    pub shards: u32,
+    /// Retention in hours (24 to 8760).
+    #[serde(default = "day")]
+    pub retention_hours: u32,
+    /// `PROVISIONED` or `ON_DEMAND`.
+    #[serde(default = "provisioned")]
+    pub mode: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn day() -> u32 {
+    24
+}
+
+fn provisioned() -> String {
+    "PROVISIONED".into()
+}
+
+/// A key attribute: its name and scalar type (S, N or B).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapKey {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// A secondary index to create with its table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapIndex {
+    pub name: String,
+    /// A GSI (true, the default) or an LSI.
+    #[serde(default = "yes")]
+    pub global: bool,
+    pub hash_key: BootstrapKey,
+    pub range_key: Option<BootstrapKey>,
+    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    #[serde(default = "all")]
+    pub projection: String,
+    #[serde(default)]
+    pub non_key_attributes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn all() -> String {
+    "ALL".into()
+}
+
+/// A DynamoDB table to create at start (on-demand billing).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapTable {
+    pub name: String,
+    pub hash_key: BootstrapKey,
+    pub range_key: Option<BootstrapKey>,
+    /// A DynamoDB stream view type to enable (`NEW_AND_OLD_IMAGES`, ...).
+    pub stream: Option<String>,
+    /// A Kinesis stream (by name, in this sluice) to forward every change to.
+    pub kinesis_destination: Option<String>,
+    #[serde(default)]
+    pub indexes: Vec<BootstrapIndex>,
 }
 
 /// Kinesis Data Streams.
@@ -469,9 +558,13 @@ mod tests {
                 assert!(lines[i - 1].starts_with('#'), "undocumented key: {line}");
             }
         }
-        // And each can be set from the environment, typed like its default.
+        // And each scalar can be set from the environment, typed like its default (lists
+        // of tables, such as the bootstrap ones, live in the file only).
         for (section, keys) in &defaults {
             for (key, value) in keys.as_table().unwrap() {
+                if value.is_array() {
+                    continue;
+                }
                 let var = format!("SLUICE_{}_{}", section.to_uppercase(), key.to_uppercase());
                 let v = match value {
                     toml::Value::String(s) => s.clone(),

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod engine;

@@ -136,6 +136,11 @@ async fn run(config: Config) -> Result<(), String> {
     let clock: clock::SharedClock = Arc::new(clock::SystemClock);
     let engine =
         engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
+    for line in
+        sluice::bootstrap::run(&engine, &config).await.map_err(|e| format!("bootstrap: {e}"))?
+    {
+        tracing::info!("bootstrap created {line}");
+    }
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
