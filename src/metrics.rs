@@ -29,6 +29,8 @@ pub struct Metrics {
     pub storage_group_writes: HistogramVec,
     /// Time spent committing and syncing one group.
     pub storage_commit_duration_seconds: HistogramVec,
+    /// Bytes the embedded store occupies on disk (journal and tables).
+    pub storage_size_bytes: prometheus::IntGauge,
     /// Items per table (exact, maintained by the writers).
     pub table_items: IntGaugeVec,
     /// Item bytes per table, as DynamoDB counts item size.
@@ -411,6 +413,12 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
+        let storage_size_bytes = prometheus::IntGauge::new(
+            "sluice_storage_size_bytes",
+            "Bytes the embedded store occupies on disk (journal and tables).",
+        )
+        .expect("valid metric");
+        registry.register(Box::new(storage_size_bytes.clone())).expect("metric registered once");
         let kinesis = KinesisMetrics::new();
         for c in kinesis.collectors() {
             registry.register(c).expect("metric registered once");
@@ -429,6 +437,7 @@ impl Metrics {
             storage_write_batches_total,
             storage_group_writes,
             storage_commit_duration_seconds,
+            storage_size_bytes,
             table_items,
             table_size_bytes,
             ttl_deleted_items_total,

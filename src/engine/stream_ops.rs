@@ -379,6 +379,8 @@ impl Engine {
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(engine) = engine.upgrade() else { return };
+                // The store's size moves slowly: the maintenance tick refreshes it.
+                engine.metrics.storage_size_bytes.set(engine.store.disk_space() as i64);
                 if let Err(e) = engine.maintain_streams().await {
                     tracing::warn!("stream maintenance: {e}");
                 }
