@@ -3,6 +3,7 @@
 
 mod batch;
 mod bridge;
+mod bridge_remote;
 mod cbor;
 mod errors;
 mod expressions;
