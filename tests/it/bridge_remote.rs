@@ -3,7 +3,9 @@
 //! Changes arrive there in AWS's record format through signed PutRecords; while the
 //! remote is down nothing is lost and lag builds; when it returns (same directory, same
 //! port, now enforcing Kinesis's per-shard limits) every change arrives, throttled
-//! entries retried. A remote that never answers can still be disabled.
+//! entries retried. A remote that never answers can still be disabled; a remote
+//! destination keeps forwarding across restarts while the config names it, and turns
+//! ENABLE_FAILED when a restart's config no longer does.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -287,4 +289,57 @@ async fn a_remote_that_never_answers_builds_lag_and_can_be_disabled() {
         .map(|d| d.destination_status().unwrap().as_str().to_string())
         .collect();
     assert_eq!(statuses, ["DISABLED", "ACTIVE"]);
+}
+
+#[tokio::test]
+async fn remote_destinations_survive_restarts_while_the_config_names_them() {
+    let remote_dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let remote = Server::start_in_listening(remote_dir.path(), &remote_config(port, false));
+    crate::kinesis::create(&remote.kinesis(), "feed", 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = bridge_config(REMOTE_ARN, &remote.endpoint);
+    let local = Server::start_in_with(dir.path(), &config);
+    let client = local.client();
+    create_table(&client, "orders", false).await;
+    client
+        .enable_kinesis_streaming_destination()
+        .table_name("orders")
+        .stream_arn(REMOTE_ARN)
+        .send()
+        .await
+        .unwrap();
+    client.put_item().table_name("orders").item("pk", s("before")).send().await.unwrap();
+    assert_eq!(remote_records(&remote, 1).await.len(), 1);
+
+    // Restarted with the same config: still ACTIVE, still forwarding.
+    local.kill();
+    let local = Server::start_in_with(dir.path(), &config);
+    let client = local.client();
+    client.put_item().table_name("orders").item("pk", s("after")).send().await.unwrap();
+    let got = remote_records(&remote, 2).await;
+    let seen = count_by_key(&got);
+    assert!(seen.contains_key("before") && seen.contains_key("after"), "{got:?}");
+
+    // Restarted without the remote: the destination cannot forward, and says why.
+    local.kill();
+    let local = Server::start_in_with(dir.path(), "");
+    let client = local.client();
+    client.put_item().table_name("orders").item("pk", s("orphan")).send().await.unwrap();
+    let failed = eventually(|| {
+        let client = client.clone();
+        async move {
+            let out = client
+                .describe_kinesis_streaming_destination()
+                .table_name("orders")
+                .send()
+                .await
+                .unwrap();
+            let d = &out.kinesis_data_stream_destinations()[0];
+            d.destination_status() == Some(&DestinationStatus::EnableFailed)
+                && d.destination_status_description().is_some_and(|t| t.contains(REMOTE_ARN))
+        }
+    })
+    .await;
+    assert!(failed, "ENABLE_FAILED with a description naming the stream");
 }

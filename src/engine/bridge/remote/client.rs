@@ -251,3 +251,78 @@ impl Sink for KinesisClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn client() -> KinesisClient {
+        let remote = RemoteConfig {
+            stream_arn: "arn:aws:kinesis:eu-west-1:123456789012:stream/feed".into(),
+            endpoint: "http://127.0.0.1:4567".into(),
+            region: String::new(),
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+        };
+        let clock = ManualClock::new(1_772_355_907_000);
+        KinesisClient::new(&remote, Duration::from_secs(1), clock).unwrap()
+    }
+
+    #[test]
+    fn requests_are_signed_awsjson_put_records_by_stream_arn() {
+        let c = client();
+        let record = NewRecord::keyed("PK".into(), b"{\"a\":1}".to_vec());
+        let request = c.request(&[&record]).unwrap();
+        let header = |n: &str| request.headers()[n].to_str().unwrap().to_string();
+        assert_eq!(header("host"), "127.0.0.1:4567");
+        assert_eq!(header("x-amz-target"), "Kinesis_20131202.PutRecords");
+        assert_eq!(header("content-type"), "application/x-amz-json-1.1");
+        assert_eq!(header("x-amz-date"), "20260301T090507Z");
+        assert!(header("authorization").starts_with(
+            "AWS4-HMAC-SHA256 Credential=AKID/20260301/eu-west-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="
+        ));
+        let body = request.into_body();
+        let bytes = body_bytes(body);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "StreamARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/feed",
+                "Records": [{"Data": "eyJhIjoxfQ==", "PartitionKey": "PK"}]
+            })
+        );
+    }
+
+    fn body_bytes(body: Full<Bytes>) -> Bytes {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(body.collect()).unwrap().to_bytes()
+    }
+
+    #[test]
+    fn answers_become_outcomes_or_errors() {
+        let c = client();
+        let ok = br#"{"FailedRecordCount":2,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded"},{"ErrorCode":"InternalFailure","ErrorMessage":"Internal Service Failure"}]}"#;
+        assert_eq!(
+            c.outcomes(200, ok, 3).unwrap(),
+            [
+                EntryOutcome::Delivered,
+                EntryOutcome::Throttled,
+                EntryOutcome::Failed("InternalFailure: Internal Service Failure".into())
+            ]
+        );
+        let e = c.outcomes(200, ok, 2).unwrap_err();
+        assert!(matches!(e, RemoteError::Malformed { .. }), "{e}");
+        let e = c.outcomes(200, b"<html>", 1).unwrap_err();
+        assert!(matches!(e, RemoteError::Malformed { .. }), "{e}");
+        let throttled = br#"{"__type":"com.amazonaws.kinesis.v20131202#ProvisionedThroughputExceededException","message":"slow down"}"#;
+        let e = c.outcomes(400, throttled, 1).unwrap_err();
+        assert!(e.throttled(), "{e}");
+        assert!(
+            e.to_string().contains("HTTP 400 ProvisionedThroughputExceededException: slow down")
+        );
+        let e = c.outcomes(503, b"Service Unavailable", 1).unwrap_err();
+        assert!(!e.throttled());
+        assert!(e.to_string().contains("HTTP 503 Unknown: Service Unavailable"), "{e}");
+    }
+}

@@ -157,16 +157,18 @@ pub(in crate::engine::bridge) async fn round(
     {
         let Some(e) = engine.upgrade() else { return Ok(Round::Stop) };
         let arn = &destination.stream_arn;
-        let bridge = &e.config.bridge;
-        let timeout = Duration::from_millis(bridge.request_timeout_ms);
-        let client =
-            bridge.remote(arn).and_then(|r| KinesisClient::new(r, timeout, e.clock.clone()));
-        let Some(client) = client else {
-            let why = format!("No remote endpoint is configured for Kinesis stream {arn}");
-            e.fail_destination(name, why).await;
-            return Ok(Round::Stop);
-        };
+        // The config is fixed for the process's life: the link, once made, stays valid.
         if link.as_ref().is_none_or(|l| l.stream_arn != *arn) {
+            let bridge = &e.config.bridge;
+            let timeout = Duration::from_millis(bridge.request_timeout_ms);
+            let client =
+                bridge.remote(arn).and_then(|r| KinesisClient::new(r, timeout, e.clock.clone()));
+            let Some(client) = client else {
+                // Enabled as remote, but the config no longer names it (changed since).
+                let why = format!("No remote endpoint is configured for Kinesis stream {arn}");
+                e.fail_destination(name, why).await;
+                return Ok(Round::Stop);
+            };
             let initial = Duration::from_millis(bridge.retry_initial_ms);
             let backoff = Backoff::new(initial, Duration::from_millis(bridge.retry_max_ms));
             *link = Some(Link { stream_arn: arn.clone(), client, backoff });
