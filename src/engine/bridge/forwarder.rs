@@ -31,13 +31,28 @@ pub(super) fn spawn(engine: &Arc<Engine>, name: &str, table_id: u64) {
     let weak = Arc::downgrade(engine);
     let name = name.to_string();
     tokio::spawn(async move {
-        if let Err(e) = run(weak.clone(), &name, table_id).await {
+        let result = run(weak.clone(), &name, table_id).await;
+        if let Err(e) = &result {
             tracing::error!("bridge of table {name} stopped: {e}");
         }
         if let Some(engine) = weak.upgrade() {
             engine.bridges.lock().unwrap_or_else(|e| e.into_inner()).remove(&table_id);
+            // A disable and re-enable while this forwarder was on its way out (say, stuck
+            // retrying a remote) found it still registered and started none: hand over.
+            if result.is_ok() && wants_forwarder(&engine, &name, table_id) {
+                spawn(&engine, &name, table_id);
+            }
         }
     });
+}
+
+/// Whether table `name` (id `table_id`) has a forwarding destination with its cursors.
+fn wants_forwarder(engine: &Engine, name: &str, table_id: u64) -> bool {
+    let Some(table) = engine.table(name).filter(|t| t.meta().id == table_id) else {
+        return false;
+    };
+    table.meta().forwarding_destination().is_some()
+        && matches!(engine.store.get(Space::Meta, &keys::bridge_cursor(table_id, 0)), Ok(Some(_)))
 }
 
 /// What a round of forwarding found.

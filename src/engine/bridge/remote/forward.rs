@@ -199,7 +199,8 @@ pub(in crate::engine::bridge) async fn round(
             }))
         };
         // Later partitions' heads still wait while this one is retried.
-        let others = heads[partition as usize + 1..].iter().filter_map(|h| h.1).min();
+        let later = heads.get(partition as usize + 1..).unwrap_or_default();
+        let others = later.iter().filter_map(|h| h.1).min();
         for chunk in chunks {
             if !chunk.records.is_empty() {
                 let oldest_ms = others.map_or(chunk.first_ms, |t| t.min(chunk.first_ms));
