@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod bridge;
+pub use bridge::{BridgeConfig, RemoteConfig};
+
 /// Everything sluice can be configured with. `config/sluice.toml` documents each key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -18,6 +21,7 @@ pub struct Config {
     pub dynamodb: DynamoDbConfig,
     pub streams: StreamsConfig,
     pub kinesis: KinesisConfig,
+    pub bridge: BridgeConfig,
     pub log: LogConfig,
     pub bootstrap: BootstrapConfig,
 }
@@ -436,7 +440,7 @@ impl Config {
         if self.aws.region.is_empty() {
             return bad("aws.region", "must not be empty");
         }
-        Ok(())
+        self.bridge.validate()
     }
 }
 
@@ -558,11 +562,14 @@ mod tests {
                 assert!(lines[i - 1].starts_with('#'), "undocumented key: {line}");
             }
         }
-        // And each scalar can be set from the environment, typed like its default (lists
-        // of tables, such as the bootstrap ones, live in the file only).
+        // And each can be set from the environment, typed like its default, except lists
+        // of tables (`bridge.remotes`, the bootstrap lists), which only the file can express.
         for (section, keys) in &defaults {
             for (key, value) in keys.as_table().unwrap() {
                 if value.is_array() {
+                    let var = format!("SLUICE_{}_{}", section.to_uppercase(), key.to_uppercase());
+                    let e = load(None, &[(&var, "[]")], &Overrides::default()).unwrap_err();
+                    assert!(e.to_string().contains("cannot be set from the environment"), "{e}");
                     continue;
                 }
                 let var = format!("SLUICE_{}_{}", section.to_uppercase(), key.to_uppercase());

@@ -64,9 +64,12 @@ pub struct BridgeMetrics {
     /// Changes skipped because their record exceeds the destination's record size
     /// (AWS's FailedToReplicateRecordCount).
     pub failed_records_total: IntCounterVec,
-    /// Puts the destination throttled, retried (AWS's ThrottledPutRecordCount).
+    /// Records the destination throttled, retried (AWS's ThrottledPutRecordCount): every
+    /// record of a throttled call, or each throttled PutRecords entry.
     pub throttled_puts_total: IntCounterVec,
-    /// Failed attempts to reach a remote destination.
+    /// Failed calls to a remote destination (connection errors, timeouts, error answers
+    /// other than throttling), plus entries it failed otherwise (InternalFailure); all
+    /// retried.
     pub remote_errors_total: IntCounterVec,
 }
 
@@ -99,11 +102,11 @@ impl BridgeMetrics {
             ),
             throttled_puts_total: counter(
                 "sluice_bridge_throttled_puts_total",
-                "Puts to the destination that were throttled and retried (ThrottledPutRecordCount).",
+                "Records the destination throttled, then retried (ThrottledPutRecordCount).",
             ),
             remote_errors_total: counter(
                 "sluice_bridge_remote_errors_total",
-                "Failed attempts to reach a remote Kinesis destination.",
+                "Failed PutRecords calls to a remote Kinesis destination, plus entries it failed other than by throttling; all retried.",
             ),
         }
     }

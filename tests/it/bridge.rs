@@ -29,7 +29,7 @@ fn s(v: &str) -> AttributeValue {
 }
 
 /// Every record's data in the stream, per shard in order, as JSON.
-async fn records(k: &aws_sdk_kinesis::Client, stream: &str) -> Vec<Value> {
+pub async fn records(k: &aws_sdk_kinesis::Client, stream: &str) -> Vec<Value> {
     let shards = k.list_shards().stream_name(stream).send().await.unwrap();
     let mut out = Vec::new();
     for shard in shards.shards() {
@@ -50,7 +50,7 @@ async fn records(k: &aws_sdk_kinesis::Client, stream: &str) -> Vec<Value> {
 }
 
 /// Polls until the stream holds `n` records (the bridge forwards within milliseconds).
-async fn wait_for(k: &aws_sdk_kinesis::Client, stream: &str, n: usize) -> Vec<Value> {
+pub async fn wait_for(k: &aws_sdk_kinesis::Client, stream: &str, n: usize) -> Vec<Value> {
     for _ in 0..200 {
         let got = records(k, stream).await;
         if got.len() >= n {

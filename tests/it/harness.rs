@@ -54,8 +54,19 @@ impl Server {
         Server::start_in_with(dir, "")
     }
 
-    /// A daemon on `dir` with `config_text` as its config file.
+    /// A daemon on `dir` with `config_text` as its config file, on a free port.
     pub fn start_in_with(dir: &Path, config_text: &str) -> Server {
+        Server::spawn(dir, config_text, Some(0))
+    }
+
+    /// A daemon on `dir` listening where `config_text` says (`server.listen`), so a
+    /// restart on the same directory comes back at the same address (a remote
+    /// destination that went away and returned).
+    pub fn start_in_listening(dir: &Path, config_text: &str) -> Server {
+        Server::spawn(dir, config_text, None)
+    }
+
+    fn spawn(dir: &Path, config_text: &str, port: Option<u16>) -> Server {
         let data_dir = dir.join("data");
         let config = dir.join("sluice.toml");
         std::fs::write(&config, config_text).expect("write config");
@@ -65,9 +76,10 @@ impl Server {
             .open(dir.join("sluice.log"))
             .expect("open log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        if let Some(port) = port {
+            command.arg("--port").arg(port.to_string());
+        }
         command
-            .arg("--port")
-            .arg("0")
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--config")

@@ -4,6 +4,7 @@
 mod batch;
 mod bootstrap;
 mod bridge;
+mod bridge_remote;
 mod cbor;
 mod errors;
 mod expressions;

@@ -94,7 +94,8 @@ fn table_exists(engine: &Engine, table: &str) -> Result<(), DynamoError> {
 }
 
 /// EnableKinesisStreamingDestination: answers ENABLING; the destination is ACTIVE at
-/// once, or ENABLE_FAILED when the stream is missing or in another account or region.
+/// once, or ENABLE_FAILED when the stream is missing or in another account or region
+/// (unless `[[bridge.remotes]]` names its ARN: then it is ACTIVE and forwarded there).
 pub async fn enable(
     engine: &Arc<Engine>,
     ctx: &RequestContext,
@@ -105,12 +106,14 @@ pub async fn enable(
         check(&input, Some(("enableKinesisStreamingConfiguration", config)))?;
     table_exists(engine, table)?;
     let (region, account, _) = parse_arn(arn).unwrap_or_default();
-    // Destinations must be in the table's account and region: another one is a stream
-    // sluice cannot see, so it fails like a missing one.
+    // A stream the config names as remote is forwarded to its endpoint, whatever its
+    // account and region. Otherwise destinations must be in the table's account and
+    // region: another one is a stream sluice cannot see, so it fails like a missing one.
+    let remote = engine.config.bridge.remote(arn).is_some();
     let local = region == ctx.region && account == ctx.account_id;
-    let stream = if local { stream } else { "" };
+    let stream = if local || remote { stream } else { "" };
     let precision = precision_of(config);
-    engine.enable_destination(table, arn, stream, precision).await?;
+    engine.enable_destination(table, arn, stream, remote, precision).await?;
     Ok(DestinationOutput {
         table_name: table.to_string(),
         stream_arn: arn.to_string(),

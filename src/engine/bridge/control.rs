@@ -26,17 +26,20 @@ pub enum DestinationError {
 
 impl Engine {
     /// Enables forwarding `table`'s changes to the Kinesis stream `stream_name`
-    /// (`stream_arn` as the caller gave it). A missing stream leaves the destination
-    /// ENABLE_FAILED, as AWS reports it.
+    /// (`stream_arn` as the caller gave it): a stream of this sluice, or with `remote` one
+    /// on the configured endpoint for `stream_arn` (not checked here: it may be down, and
+    /// changes wait for it). A missing local stream leaves the destination ENABLE_FAILED,
+    /// as AWS reports it.
     pub async fn enable_destination(
         self: &Arc<Self>,
         table: &str,
         stream_arn: &str,
         stream_name: &str,
+        remote: bool,
         precision: Option<Precision>,
     ) -> Result<Destination, DestinationError> {
         let live = self.table(table).ok_or(EngineError::TableNotFound)?;
-        let stream_exists = self.kinesis.get(stream_name).is_some();
+        let stream_exists = remote || self.kinesis.get(stream_name).is_some();
         let now = self.clock.now_millis();
         let destination = Destination {
             stream_arn: stream_arn.to_string(),
@@ -49,6 +52,7 @@ impl Engine {
             description: (!stream_exists).then(|| format!("Kinesis stream {stream_arn} not found")),
             precision,
             enabled_ms: now,
+            remote,
         };
         let meta = self
             .update_table(table, |m: &mut TableMeta| {

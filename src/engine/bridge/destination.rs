@@ -51,4 +51,8 @@ pub struct Destination {
     /// Set when the enable or a later update named one.
     pub precision: Option<Precision>,
     pub enabled_ms: i64,
+    /// Forwarded to a Kinesis endpoint outside sluice (`[[bridge.remotes]]` names it by
+    /// this ARN), not into a local stream.
+    #[serde(default)]
+    pub remote: bool,
 }

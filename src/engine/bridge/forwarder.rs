@@ -1,20 +1,24 @@
-//! The forwarder of one table: reads the change log from the durable cursors and appends
-//! one Kinesis record per change to the destination stream, committing each cursor move
-//! in the batch that holds the records it covers (exactly once). It waits for the
-//! table's writers to announce new changes; it never holds them up.
+//! The forwarder of one table: reads the change log from the durable cursors and writes
+//! one Kinesis record per change to the destination stream. Into a stream of this
+//! sluice, each cursor move is committed in the batch that holds the records it covers
+//! (exactly once); to a remote stream (`remote::forward`), the cursor moves after the
+//! remote accepted the records (at least once). It waits for the table's writers to
+//! announce new changes; it never holds them up.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::record;
+use super::destination::Destination;
+use super::{record, remote};
+use crate::engine::catalog::TableMeta;
 use crate::engine::kinesis::NewRecord;
 use crate::engine::{Engine, Table};
 use crate::storage::{Mutation, Space, StorageError, keys};
 
 /// Changes forwarded per partition per append (Kinesis PutRecords takes 500).
-const BATCH: usize = 500;
+pub(super) const BATCH: usize = 500;
 /// Most change-record bytes read per partition per round.
-const BATCH_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// How long the forwarder sleeps when nothing announced new changes (a safety net: the
 /// writers' notification normally wakes it at once).
 const IDLE: Duration = Duration::from_millis(500);
@@ -27,93 +31,140 @@ pub(super) fn spawn(engine: &Arc<Engine>, name: &str, table_id: u64) {
     let weak = Arc::downgrade(engine);
     let name = name.to_string();
     tokio::spawn(async move {
-        if let Err(e) = run(weak.clone(), &name, table_id).await {
+        let result = run(weak.clone(), &name, table_id).await;
+        if let Err(e) = &result {
             tracing::error!("bridge of table {name} stopped: {e}");
         }
         if let Some(engine) = weak.upgrade() {
             engine.bridges.lock().unwrap_or_else(|e| e.into_inner()).remove(&table_id);
+            // A disable and re-enable while this forwarder was on its way out (say, stuck
+            // retrying a remote) found it still registered and started none: hand over.
+            if result.is_ok() && wants_forwarder(&engine, &name, table_id) {
+                spawn(&engine, &name, table_id);
+            }
         }
     });
 }
 
+/// Whether table `name` (id `table_id`) has a forwarding destination with its cursors.
+fn wants_forwarder(engine: &Engine, name: &str, table_id: u64) -> bool {
+    let Some(table) = engine.table(name).filter(|t| t.meta().id == table_id) else {
+        return false;
+    };
+    table.meta().forwarding_destination().is_some()
+        && matches!(engine.store.get(Space::Meta, &keys::bridge_cursor(table_id, 0)), Ok(Some(_)))
+}
+
+/// What a round of forwarding found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Round {
+    /// Nothing was waiting: sleep until the writers announce changes.
+    Idle,
+    /// Something moved (or the destination changed): go again at once.
+    Busy,
+    /// The table or its destination is gone: the forwarder ends.
+    Stop,
+}
+
 async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), StorageError> {
+    // A remote destination's connection and retry state outlive a round (keep-alive).
+    let mut link: Option<remote::forward::Link> = None;
     loop {
-        let Some(e) = engine.upgrade() else { return Ok(()) };
-        let Some(table) = e.table(name).filter(|t| t.meta().id == table_id) else { return Ok(()) };
-        let meta = table.meta();
-        let Some(destination) = meta.forwarding_destination().cloned() else { return Ok(()) };
-        let Some(stream) = e.kinesis.get(&destination.stream_name) else {
-            let arn = &destination.stream_arn;
-            e.fail_destination(name, format!("Kinesis stream {arn} not found")).await;
-            return Ok(());
-        };
-        let labels = [name, destination.stream_name.as_str()];
-        let max_bytes = stream.meta().max_record_bytes();
-        let mut forwarded_any = false;
-        let mut oldest_pending: Option<i64> = None;
-        for partition in 0..meta.partitions {
-            let cursor_key = keys::bridge_cursor(table_id, partition);
-            let cursor = match e.store.get(Space::Meta, &cursor_key)? {
-                Some(v) => v.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX),
-                // Disabled meanwhile: its cursors are gone.
-                None => return Ok(()),
+        let (table, meta, destination) = {
+            let Some(e) = engine.upgrade() else { return Ok(()) };
+            let Some(table) = e.table(name).filter(|t| t.meta().id == table_id) else {
+                return Ok(());
             };
-            let changes =
-                e.read_changes(table_id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
-            let Some(last) = changes.last() else { continue };
-            let next = last.seq + 1;
-            let mut records = Vec::with_capacity(changes.len());
-            let mut bytes = 0;
-            for change in &changes {
-                let data = record::data(
-                    change,
-                    &meta.key_schema,
-                    name,
-                    &e.config.aws.region,
-                    destination.precision,
-                );
-                let new = NewRecord::keyed(record::partition_key(change, &meta.key_schema), data);
-                if new.size() > max_bytes {
-                    // AWS skips a change whose record is too big and counts it.
-                    e.metrics.bridge.failed_records_total.with_label_values(&labels).inc();
-                    continue;
-                }
-                bytes += new.size();
-                records.push(new);
-            }
-            let count = records.len() as u64;
-            let cursor_move =
-                vec![Mutation::put(Space::Meta, cursor_key, next.to_be_bytes().to_vec())];
-            match e.kinesis_append(&stream, records, cursor_move).await {
-                Ok(_) => {}
-                Err(crate::engine::kinesis::StreamError::Storage(s)) => return Err(s),
-                Err(_) => {
-                    let arn = &destination.stream_arn;
-                    e.fail_destination(name, format!("Kinesis stream {arn} not found")).await;
-                    return Ok(());
-                }
-            }
-            e.metrics.bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
-            e.metrics.bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes as u64);
-            forwarded_any = true;
-            // What this round could not take is still waiting.
-            if changes.len() == BATCH {
-                let pending =
-                    e.read_changes(table_id, partition, next, None, 1, usize::MAX).await?;
-                if let Some(first) = pending.first() {
-                    oldest_pending =
-                        Some(oldest_pending.map_or(first.created_ms, |t| t.min(first.created_ms)));
-                }
-            }
-        }
-        let lag =
-            oldest_pending.map_or(0.0, |t| ((e.clock.now_millis() - t).max(0) as f64) / 1000.0);
-        e.metrics.bridge.replication_lag_seconds.with_label_values(&labels).set(lag);
-        drop(e);
-        if !forwarded_any {
-            wait_for_changes(&table).await;
+            let meta = table.meta();
+            let Some(destination) = meta.forwarding_destination().cloned() else { return Ok(()) };
+            (table, meta, destination)
+        };
+        let round = if destination.remote {
+            remote::forward::round(&engine, name, &meta, &destination, &mut link).await?
+        } else {
+            let Some(e) = engine.upgrade() else { return Ok(()) };
+            local_round(&e, name, &meta, &destination).await?
+        };
+        match round {
+            Round::Stop => return Ok(()),
+            Round::Idle => wait_for_changes(&table).await,
+            Round::Busy => {}
         }
     }
+}
+
+/// One round into a stream of this sluice: records and cursor move in one batch.
+async fn local_round(
+    e: &Engine,
+    name: &str,
+    meta: &TableMeta,
+    destination: &Destination,
+) -> Result<Round, StorageError> {
+    let table_id = meta.id;
+    let Some(stream) = e.kinesis.get(&destination.stream_name) else {
+        let arn = &destination.stream_arn;
+        e.fail_destination(name, format!("Kinesis stream {arn} not found")).await;
+        return Ok(Round::Stop);
+    };
+    let labels = [name, destination.stream_name.as_str()];
+    let max_bytes = stream.meta().max_record_bytes();
+    let mut forwarded_any = false;
+    let mut oldest_pending: Option<i64> = None;
+    for partition in 0..meta.partitions {
+        let cursor_key = keys::bridge_cursor(table_id, partition);
+        let cursor = match e.store.get(Space::Meta, &cursor_key)? {
+            Some(v) => v.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX),
+            // Disabled meanwhile: its cursors are gone.
+            None => return Ok(Round::Stop),
+        };
+        let changes = e.read_changes(table_id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
+        let Some(last) = changes.last() else { continue };
+        let next = last.seq + 1;
+        let mut records = Vec::with_capacity(changes.len());
+        let mut bytes = 0;
+        for change in &changes {
+            let data = record::data(
+                change,
+                &meta.key_schema,
+                name,
+                &e.config.aws.region,
+                destination.precision,
+            );
+            let new = NewRecord::keyed(record::partition_key(change, &meta.key_schema), data);
+            if new.size() > max_bytes {
+                // AWS skips a change whose record is too big and counts it.
+                e.metrics.bridge.failed_records_total.with_label_values(&labels).inc();
+                continue;
+            }
+            bytes += new.size();
+            records.push(new);
+        }
+        let count = records.len() as u64;
+        let cursor_move = vec![Mutation::put(Space::Meta, cursor_key, next.to_be_bytes().to_vec())];
+        match e.kinesis_append(&stream, records, cursor_move).await {
+            Ok(_) => {}
+            Err(crate::engine::kinesis::StreamError::Storage(s)) => return Err(s),
+            Err(_) => {
+                let arn = &destination.stream_arn;
+                e.fail_destination(name, format!("Kinesis stream {arn} not found")).await;
+                return Ok(Round::Stop);
+            }
+        }
+        e.metrics.bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
+        e.metrics.bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes as u64);
+        forwarded_any = true;
+        // What this round could not take is still waiting.
+        if changes.len() == BATCH {
+            let pending = e.read_changes(table_id, partition, next, None, 1, usize::MAX).await?;
+            if let Some(first) = pending.first() {
+                oldest_pending =
+                    Some(oldest_pending.map_or(first.created_ms, |t| t.min(first.created_ms)));
+            }
+        }
+    }
+    let lag = oldest_pending.map_or(0.0, |t| ((e.clock.now_millis() - t).max(0) as f64) / 1000.0);
+    e.metrics.bridge.replication_lag_seconds.with_label_values(&labels).set(lag);
+    Ok(if forwarded_any { Round::Busy } else { Round::Idle })
 }
 
 /// Waits until the table's writers commit new changes (or the idle interval passes).

@@ -8,11 +8,16 @@
 //! delivered exactly once across crashes and restarts. Forwarding never slows the table's
 //! writers: they only wake the forwarder after their commit; a slow destination builds
 //! lag, measured as `sluice_bridge_replication_lag_seconds`.
+//!
+//! A destination outside sluice (`remote`) cannot share a batch with the cursor: its
+//! records go out in signed PutRecords calls, and the cursor moves once they are in, so
+//! delivery there is at least once.
 
 pub mod control;
 pub mod destination;
 pub mod forwarder;
 pub mod record;
+pub mod remote;
 
 pub use destination::{Destination, DestinationStatus};
 pub use record::Precision;
