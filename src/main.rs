@@ -125,6 +125,7 @@ async fn run(config: Config) -> Result<(), String> {
     let clock: clock::SharedClock = Arc::new(clock::SystemClock);
     let engine =
         engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
+    let tls = server::tls::acceptor(&config.server)?;
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -139,9 +140,10 @@ async fn run(config: Config) -> Result<(), String> {
             config.storage.durability
         )
     };
-    tracing::info!(address = %local, data = %storage, "sluice listening on http://{local}, data {storage}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, data = %storage, "sluice listening on {scheme}://{local}, data {storage}");
     // Tests and scripts started with --port 0 read the chosen address from this line.
-    println!("sluice listening on http://{local}");
+    println!("sluice listening on {scheme}://{local}");
     if let Some(addr) = config.metrics_addr().map_err(|e| e.to_string())? {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -152,6 +154,6 @@ async fn run(config: Config) -> Result<(), String> {
         server::metrics_listener::spawn(listener, metrics.clone());
     }
     let state = Arc::new(server::AppState { config, engine, metrics });
-    server::serve(listener, state, server::shutdown_signal()).await;
+    server::serve(listener, tls, state, server::shutdown_signal()).await;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! streams (series removed when they are deleted); Kinesis shards only when
 //! `kinesis.per_shard_metrics` is on.
 
+pub mod fanout;
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -48,6 +50,8 @@ pub struct Metrics {
     pub stream_iterator_age_seconds: GaugeVec,
     /// Kinesis: the stream-level and shard-level series (see `KinesisMetrics`).
     pub kinesis: KinesisMetrics,
+    /// Enhanced fan-out, per stream and consumer (see `fanout::FanoutMetrics`).
+    pub fanout: fanout::FanoutMetrics,
 }
 
 /// Kinesis series, per stream and, where configured, per shard.
@@ -331,7 +335,8 @@ impl Metrics {
             registry.register(c).expect("metric registered once");
         }
         let kinesis = KinesisMetrics::new();
-        for c in kinesis.collectors() {
+        let fanout = fanout::FanoutMetrics::new();
+        for c in kinesis.collectors().into_iter().chain(fanout.collectors()) {
             registry.register(c).expect("metric registered once");
         }
         #[cfg(target_os = "linux")]
@@ -355,6 +360,7 @@ impl Metrics {
             stream_read_bytes_total,
             stream_iterator_age_seconds,
             kinesis,
+            fanout,
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::AppState;
 use crate::api;
+use crate::api::kinesis::subscribe::{OPERATION, subscribe_to_shard};
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
@@ -41,6 +42,16 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     }
     let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
     let (operation, result) = match front_end(state, req, codec, &request_id).await {
+        // Its answer is an event stream, not one value: opened here, then written as it goes.
+        Ok((target, ctx, body)) if is_subscribe(&target) => {
+            match subscribe_to_shard(&state.engine, &ctx, body).await {
+                Ok(events) => {
+                    record(state, Service::Kinesis, OPERATION, 200, started);
+                    return super::subscribe::respond(events, codec, &request_id);
+                }
+                Err(e) => (OPERATION, Err(e.to_wire())),
+            }
+        }
         Ok((target, ctx, body)) => {
             let handled =
                 api::handle(&state.engine, target.service, &target.operation, &ctx, body).await;
@@ -53,12 +64,21 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         Ok((service, body)) => (service, 200, body),
         Err(error) => (service, error.status, render_error(&error, service, codec)),
     };
+    record(state, service, operation, status, started);
+    response::encoded(service, codec.content_type(service), status, body, &request_id)
+}
+
+fn is_subscribe(target: &Target) -> bool {
+    target.service == Service::Kinesis && target.operation == OPERATION
+}
+
+/// Request metrics (a SubscribeToShard counts until its stream opens).
+fn record(state: &AppState, service: Service, operation: &str, status: u16, started: Instant) {
     let m = &state.metrics;
     m.requests_total.with_label_values(&[service.label(), operation, &status.to_string()]).inc();
     m.request_duration_seconds
         .with_label_values(&[service.label(), operation])
         .observe(started.elapsed().as_secs_f64());
-    response::encoded(service, codec.content_type(service), status, body, &request_id)
 }
 
 fn render_error(error: &WireError, service: Service, codec: Codec) -> Vec<u8> {

@@ -5,6 +5,8 @@ mod batch;
 mod cbor;
 mod errors;
 mod expressions;
+mod fanout;
+mod fanout_subscribe;
 mod harness;
 mod indexes;
 mod items;
