@@ -125,7 +125,7 @@ async fn run(config: Config) -> Result<(), String> {
     let clock: clock::SharedClock = Arc::new(clock::SystemClock);
     let engine =
         engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
-    let tls = server::tls::acceptor(&config.server)?;
+    let tls = server::conn::tls_acceptor(&config.server)?;
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

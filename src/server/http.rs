@@ -1,9 +1,17 @@
 //! One HTTP request, end to end: health and metrics, then the AWS front end in AWS's order
 //! (method, body codec, target, auth), the API call, and the one place where results and errors
 //! become responses and request metrics are recorded.
+//!
+//! SubscribeToShard answers with an event stream: the `initial-response` event first, then
+//! each event of the subscription framed in the request's codec as the connection asks
+//! for it. The stream is pulled, never pushed into a buffer: while the client does not
+//! read (HTTP/2 flow control, a full socket), nothing is read for it, and it resumes from
+//! storage.
 
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::{once, unfold};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -12,7 +20,8 @@ use serde_json::Value;
 
 use super::AppState;
 use crate::api;
-use crate::api::kinesis::subscribe::{OPERATION, subscribe_to_shard};
+use crate::api::kinesis::subscribe::{EventSource, OPERATION, StreamEvent, subscribe_to_shard};
+use crate::protocol::eventstream::EventWriter;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
@@ -47,7 +56,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
             match subscribe_to_shard(&state.engine, &ctx, body).await {
                 Ok(events) => {
                     record(state, Service::Kinesis, OPERATION, 200, started);
-                    return super::subscribe::respond(events, codec, &request_id);
+                    return event_stream(events, codec, &request_id);
                 }
                 Err(e) => (OPERATION, Err(e.to_wire())),
             }
@@ -126,4 +135,18 @@ async fn front_end(
             .or_else(|| parts.uri.authority().map(|a| a.to_string())),
     };
     Ok((target, ctx, body))
+}
+
+/// The event-stream response of an open subscription.
+fn event_stream(source: EventSource, codec: Codec, request_id: &str) -> Response<Body> {
+    let writer = EventWriter::new(codec);
+    let initial = writer.initial_response();
+    let events = unfold(source, move |mut source| async move {
+        let frame = match source.next().await? {
+            StreamEvent::Event(body) => writer.event("SubscribeToShardEvent", &body),
+            StreamEvent::Exception { code, message } => writer.exception(code, &message),
+        };
+        Some((frame, source))
+    });
+    response::event_stream(once(async move { initial }).chain(events), request_id)
 }

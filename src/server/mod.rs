@@ -3,17 +3,15 @@
 //! and the designed shutdown path: stop accepting, end open SubscribeToShard streams,
 //! drain in-flight requests under a deadline, stop the writers, sync storage.
 
+pub mod conn;
 pub mod http;
 pub mod metrics_listener;
-mod subscribe;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -54,33 +52,7 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(http::handle(&state, req).await) }
-                });
-                let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
-                tokio::spawn(async move {
-                    // The handshake runs here, not in the accept loop, so a slow client
-                    // cannot hold up the others.
-                    let ended = match tls {
-                        None => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            watcher.watch(conn.into_owned()).await
-                        }
-                        Some(acceptor) => {
-                            let Some(stream) = tls::handshake(&acceptor, stream).await else {
-                                return;
-                            };
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            watcher.watch(conn.into_owned()).await
-                        }
-                    };
-                    if let Err(e) = ended {
-                        tracing::debug!("connection ended: {e}");
-                    }
-                });
+                conn::spawn(stream, tls.clone(), builder.clone(), graceful.watcher(), state.clone());
             }
             () = &mut shutdown => break,
         }

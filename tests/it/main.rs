@@ -7,6 +7,8 @@ mod errors;
 mod expressions;
 mod fanout;
 mod fanout_subscribe;
+mod fanout_tls;
+mod fanout_transport;
 mod harness;
 mod indexes;
 mod items;
