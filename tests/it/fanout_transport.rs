@@ -230,3 +230,61 @@ async fn takeover_deregistration_and_deletion_end_live_streams_with_exception_ev
         )
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_goes_away_is_noticed() {
+    let server =
+        Server::start_with_config(&FAST.replace("heartbeat_ms = 300", "heartbeat_ms = 60000"));
+    let k = server.kinesis();
+    create(&k, "s", 1).await;
+    let consumer = register(&k, "s", "gone").await;
+    let open = "sluice_kinesis_fanout_subscriptions{consumer=\"gone\",stream=\"s\"}";
+    let gauge = async || {
+        let text = server.request("GET", "/metrics", &[], b"").await.text();
+        text.lines().find(|l| l.starts_with(open)).map(|l| l[open.len()..].trim().to_string())
+    };
+    for h2 in [false, true] {
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let body = subscribe_body(&consumer).to_string().into_bytes();
+        let request = subscribe_request(
+            &server.addr.to_string(),
+            &consumer,
+            "application/x-amz-json-1.1",
+            body,
+        );
+        let connection = if h2 {
+            let (mut sender, conn) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                TokioIo::new(tcp),
+            )
+            .await
+            .unwrap();
+            let task = tokio::spawn(conn);
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            drop((response, sender));
+            task
+        } else {
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+            let task = tokio::spawn(conn);
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(gauge().await.as_deref(), Some("1"));
+            task.abort();
+            drop((response, sender));
+            task
+        };
+        let _ = connection.await;
+        let mut closed = false;
+        for _ in 0..50 {
+            if gauge().await.as_deref() == Some("0") {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(closed, "h2 {h2}: the subscription outlived its client");
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+    }
+}

@@ -167,3 +167,31 @@ async fn deregistration_deletion_shutdown_and_lifetime_end_subscriptions() {
     engine.delete_kinesis_stream("t").await.unwrap();
     assert!(matches!(next(&mut sub).await, Some(Event::Ended(EndReason::StreamDeleted))));
 }
+
+#[tokio::test]
+async fn with_limits_enforced_a_consumer_reads_a_shard_at_two_mib_per_second() {
+    let clock = ManualClock::new(NOW_MS);
+    let mut config = Config::default();
+    config.storage.in_memory = true;
+    config.kinesis.trim_interval_ms = 3_600_000;
+    config.kinesis.enforce_limits = true;
+    let engine = Engine::open(Arc::new(config), clock.clone(), Arc::new(Metrics::new())).unwrap();
+    let s = stream(&engine, "s", 1).await;
+    let big = |tag: &str| super::NewRecord {
+        hash: 0,
+        partition_key: tag.into(),
+        data: vec![b'x'; 1_000_000],
+    };
+    engine.kinesis_append(&s, vec![big("a"), big("b"), big("c")], vec![]).await.unwrap();
+    let (c, d) = (consumer(&engine, &s, "c").await, consumer(&engine, &s, "d").await);
+    let mut sub = engine.kinesis_subscribe(&s, &c, 0, 0).unwrap();
+    // One event holds what 2 MiB allows; the next one waits until that is paid back.
+    assert_eq!(delivery(next(&mut sub).await).records.len(), 2);
+    let early = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
+    assert!(early.is_err(), "paced: nothing before the clock moves on");
+    // Another consumer has its own 2 MiB/s on the same shard.
+    let mut other = engine.kinesis_subscribe(&s, &d, 0, 0).unwrap();
+    assert_eq!(delivery(next(&mut other).await).records.len(), 2);
+    clock.advance_millis(1_000);
+    assert_eq!(delivery(next(&mut sub).await).records.len(), 1);
+}
