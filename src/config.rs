@@ -134,6 +134,19 @@ pub struct KinesisConfig {
     /// The account's shard limit (DescribeLimits; CreateStream and resharding past it
     /// answer LimitExceededException). AWS: 500 in the largest regions, 200 elsewhere.
     pub shard_limit: u32,
+    /// How long a new fan-out consumer reports CREATING (SubscribeToShard is refused
+    /// meanwhile). AWS takes seconds; a short non-zero default keeps clients' wait for
+    /// ACTIVE exercised.
+    pub consumer_create_delay_ms: u64,
+    /// How long a deregistered consumer reports DELETING before it is gone.
+    pub consumer_delete_delay_ms: u64,
+    /// How long one SubscribeToShard stream lasts before it ends cleanly (AWS: 5 minutes).
+    pub subscription_lifetime_ms: u64,
+    /// How long an idle subscription waits before sending an empty event (AWS: about 5 s).
+    pub subscription_heartbeat_ms: u64,
+    /// The same consumer and shard subscribing again within this window is refused with
+    /// ResourceInUseException; after it, the new call takes over (AWS: 5 s).
+    pub subscription_takeover_ms: u64,
 }
 
 impl Default for KinesisConfig {
@@ -145,6 +158,11 @@ impl Default for KinesisConfig {
             per_shard_metrics: false,
             trim_interval_ms: 1000,
             shard_limit: 500,
+            consumer_create_delay_ms: 500,
+            consumer_delete_delay_ms: 500,
+            subscription_lifetime_ms: 300_000,
+            subscription_heartbeat_ms: 5000,
+            subscription_takeover_ms: 5000,
         }
     }
 }
@@ -185,6 +203,11 @@ pub struct ServerConfig {
     /// An extra listener serving only `/metrics` and `/health` (e.g. `0.0.0.0:9100`),
     /// for scrapers kept off the API port; empty for none. The API port serves both too.
     pub metrics_listen: String,
+    /// PEM certificate chain: when set (with `tls_key`), the listener speaks TLS with
+    /// ALPN `h2` and `http/1.1` instead of cleartext. Empty for none.
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: String,
 }
 
 /// Where and how durably data is kept.
@@ -264,6 +287,8 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024 * 1024,
             shutdown_grace_seconds: 10,
             metrics_listen: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }
@@ -428,6 +453,16 @@ impl Config {
         }
         if self.kinesis.trim_interval_ms == 0 {
             return bad("kinesis.trim_interval_ms", "must be at least 1");
+        }
+        if self.kinesis.subscription_lifetime_ms == 0 || self.kinesis.subscription_heartbeat_ms == 0
+        {
+            return bad(
+                "kinesis",
+                "subscription_lifetime_ms and subscription_heartbeat_ms must be at least 1",
+            );
+        }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return bad("server.tls_cert", "tls_cert and tls_key must be set together");
         }
         if self.storage.batch_interval_ms == 0 {
             return bad("storage.batch_interval_ms", "must be at least 1");

@@ -141,6 +141,7 @@ async fn run(config: Config) -> Result<(), String> {
     {
         tracing::info!("bootstrap created {line}");
     }
+    let tls = server::conn::tls_acceptor(&config.server)?;
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -155,9 +156,10 @@ async fn run(config: Config) -> Result<(), String> {
             config.storage.durability
         )
     };
-    tracing::info!(address = %local, data = %storage, "sluice listening on http://{local}, data {storage}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, data = %storage, "sluice listening on {scheme}://{local}, data {storage}");
     // Tests and scripts started with --port 0 read the chosen address from this line.
-    println!("sluice listening on http://{local}");
+    println!("sluice listening on {scheme}://{local}");
     if let Some(addr) = config.metrics_addr().map_err(|e| e.to_string())? {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -168,6 +170,6 @@ async fn run(config: Config) -> Result<(), String> {
         server::metrics_listener::spawn(listener, metrics.clone());
     }
     let state = Arc::new(server::AppState { config, engine, metrics });
-    server::serve(listener, state, server::shutdown_signal()).await;
+    server::serve(listener, tls, state, server::shutdown_signal()).await;
     Ok(())
 }

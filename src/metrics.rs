@@ -5,6 +5,8 @@
 //! streams (series removed when they are deleted); Kinesis shards only when
 //! `kinesis.per_shard_metrics` is on.
 
+pub mod fanout;
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -52,6 +54,8 @@ pub struct Metrics {
     pub kinesis: KinesisMetrics,
     /// The bridge: table changes forwarded to Kinesis destinations.
     pub bridge: BridgeMetrics,
+    /// Enhanced fan-out, per stream and consumer (see `fanout::FanoutMetrics`).
+    pub fanout: fanout::FanoutMetrics,
 }
 
 /// Bridge series, per table and destination stream (one destination per table at a time).
@@ -423,7 +427,8 @@ impl Metrics {
         .expect("valid metric");
         registry.register(Box::new(storage_size_bytes.clone())).expect("metric registered once");
         let kinesis = KinesisMetrics::new();
-        for c in kinesis.collectors() {
+        let fanout = fanout::FanoutMetrics::new();
+        for c in kinesis.collectors().into_iter().chain(fanout.collectors()) {
             registry.register(c).expect("metric registered once");
         }
         let bridge = BridgeMetrics::new();
@@ -451,6 +456,7 @@ impl Metrics {
             stream_iterator_age_seconds,
             kinesis,
             bridge,
+            fanout,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cbor;
 pub mod codec;
 pub mod error;
+pub mod eventstream;
 pub mod response;
 pub mod target;
 

@@ -1,15 +1,46 @@
 //! Building API responses (awsJson, or CBOR for Kinesis): content type, request id and,
-//! for DynamoDB, the `x-amz-crc32` its clients verify.
+//! for DynamoDB, the `x-amz-crc32` its clients verify; and SubscribeToShard's event
+//! stream, whose body is written as its events come.
+//!
+//! Every response shares one boxed body type. A whole body keeps its exact size hint, so
+//! hyper still writes `Content-Length` for it and answers byte for byte as before; an
+//! event stream has none, so HTTP/1.1 sends it chunked and HTTP/2 as DATA frames.
+
+use std::convert::Infallible;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use futures_util::Stream;
+use futures_util::stream::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::Response;
+use hyper::body::Frame;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 
 use super::Service;
 
 /// The response body type of every handler.
-pub type Body = Full<Bytes>;
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A whole body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A 200 `application/vnd.amazon.eventstream` response whose body is `frames`, each
+/// written (and flushed) as it comes; the body ends when `frames` does.
+pub fn event_stream(
+    frames: impl Stream<Item = Bytes> + Send + 'static,
+    request_id: &str,
+) -> Response<Body> {
+    let body = StreamBody::new(frames.map(|f| Ok::<_, Infallible>(Frame::data(f))));
+    Response::builder()
+        .status(200)
+        .header(CONTENT_TYPE, super::eventstream::CONTENT_TYPE)
+        .header("x-amzn-RequestId", request_id)
+        .body(body.boxed_unsync())
+        .unwrap_or_else(|_| plain(500, "internal error"))
+}
 
 /// An awsJson response with `body` already serialized.
 pub fn json(service: Service, status: u16, body: Vec<u8>, request_id: &str) -> Response<Body> {
@@ -32,12 +63,12 @@ pub fn encoded(
     if service.sends_crc32() {
         builder = builder.header("x-amz-crc32", crc32fast::hash(&body).to_string());
     }
-    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(500, "internal error"))
+    builder.body(full(body)).unwrap_or_else(|_| plain(500, "internal error"))
 }
 
 /// A plain-text response (health, metrics, odd requests).
 pub fn plain(status: u16, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut response = Response::new(full(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
@@ -45,7 +76,7 @@ pub fn plain(status: u16, text: &'static str) -> Response<Body> {
 
 /// A plain-text response with an owned body and content type.
 pub fn text(status: u16, content_type: &'static str, body: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(full(body));
     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
@@ -71,5 +102,16 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
         assert_eq!(r.headers()["content-length"], "1");
         assert_eq!(r.status(), 400);
+    }
+
+    #[test]
+    fn whole_bodies_keep_their_exact_size_and_streams_have_none() {
+        use hyper::body::Body as _;
+        let r = plain(200, "ok\n");
+        assert_eq!(r.body().size_hint().exact(), Some(3));
+        let frames = futures_util::stream::iter([Bytes::from_static(b"a")]);
+        let r = event_stream(frames, "ID");
+        assert_eq!(r.headers()["content-type"], "application/vnd.amazon.eventstream");
+        assert_eq!(r.body().size_hint().exact(), None);
     }
 }

@@ -1,9 +1,17 @@
 //! One HTTP request, end to end: health and metrics, then the AWS front end in AWS's order
 //! (method, body codec, target, auth), the API call, and the one place where results and errors
 //! become responses and request metrics are recorded.
+//!
+//! SubscribeToShard answers with an event stream: the `initial-response` event first, then
+//! each event of the subscription framed in the request's codec as the connection asks
+//! for it. The stream is pulled, never pushed into a buffer: while the client does not
+//! read (HTTP/2 flow control, a full socket), nothing is read for it, and it resumes from
+//! storage.
 
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::{once, unfold};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -12,6 +20,8 @@ use serde_json::Value;
 
 use super::AppState;
 use crate::api;
+use crate::api::kinesis::subscribe::{EventSource, OPERATION, StreamEvent, subscribe_to_shard};
+use crate::protocol::eventstream::EventWriter;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
@@ -41,6 +51,16 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     }
     let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
     let (operation, result) = match front_end(state, req, codec, &request_id).await {
+        // Its answer is an event stream, not one value: opened here, then written as it goes.
+        Ok((target, ctx, body)) if is_subscribe(&target) => {
+            match subscribe_to_shard(&state.engine, &ctx, body).await {
+                Ok(events) => {
+                    record(state, Service::Kinesis, OPERATION, 200, started);
+                    return event_stream(events, codec, &request_id);
+                }
+                Err(e) => (OPERATION, Err(e.to_wire())),
+            }
+        }
         Ok((target, ctx, body)) => {
             let handled =
                 api::handle(&state.engine, target.service, &target.operation, &ctx, body).await;
@@ -53,12 +73,21 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         Ok((service, body)) => (service, 200, body),
         Err(error) => (service, error.status, render_error(&error, service, codec)),
     };
+    record(state, service, operation, status, started);
+    response::encoded(service, codec.content_type(service), status, body, &request_id)
+}
+
+fn is_subscribe(target: &Target) -> bool {
+    target.service == Service::Kinesis && target.operation == OPERATION
+}
+
+/// Request metrics (a SubscribeToShard counts until its stream opens).
+fn record(state: &AppState, service: Service, operation: &str, status: u16, started: Instant) {
     let m = &state.metrics;
     m.requests_total.with_label_values(&[service.label(), operation, &status.to_string()]).inc();
     m.request_duration_seconds
         .with_label_values(&[service.label(), operation])
         .observe(started.elapsed().as_secs_f64());
-    response::encoded(service, codec.content_type(service), status, body, &request_id)
 }
 
 fn render_error(error: &WireError, service: Service, codec: Codec) -> Vec<u8> {
@@ -106,4 +135,18 @@ async fn front_end(
             .or_else(|| parts.uri.authority().map(|a| a.to_string())),
     };
     Ok((target, ctx, body))
+}
+
+/// The event-stream response of an open subscription.
+fn event_stream(source: EventSource, codec: Codec, request_id: &str) -> Response<Body> {
+    let writer = EventWriter::new(codec);
+    let initial = writer.initial_response();
+    let events = unfold(source, move |mut source| async move {
+        let frame = match source.next().await? {
+            StreamEvent::Event(body) => writer.event("SubscribeToShardEvent", &body),
+            StreamEvent::Exception { code, message } => writer.exception(code, &message),
+        };
+        Some((frame, source))
+    });
+    response::event_stream(once(async move { initial }).chain(events), request_id)
 }

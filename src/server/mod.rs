@@ -1,7 +1,9 @@
 //! The accept loop: one listener speaking HTTP/1.1 and h2c (prior knowledge) through
-//! hyper-util's auto builder, and the designed shutdown path: stop accepting, drain
-//! in-flight requests under a deadline, stop the writers, sync storage.
+//! hyper-util's auto builder, or both over TLS (ALPN) when a certificate is configured;
+//! and the designed shutdown path: stop accepting, end open SubscribeToShard streams,
+//! drain in-flight requests under a deadline, stop the writers, sync storage.
 
+pub mod conn;
 pub mod http;
 pub mod metrics_listener;
 
@@ -9,14 +11,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::engine::kinesis::fanout::EndReason;
 use crate::metrics::Metrics;
 
 /// What every request handler shares.
@@ -26,9 +29,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-/// Serves `listener` until `shutdown` resolves, then drains and stops.
+/// Serves `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// drains and stops.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -47,24 +52,15 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(http::handle(&state, req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let watched = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = watched.await {
-                        tracing::debug!("connection ended: {e}");
-                    }
-                });
+                conn::spawn(stream, tls.clone(), builder.clone(), graceful.watcher(), state.clone());
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
+    // Open event streams would otherwise hold their connections for up to 5 minutes:
+    // they end now, cleanly, and the drain below waits for the last frames to go out.
+    state.engine.kinesis.fanout.end_all(EndReason::Shutdown);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     tracing::info!("shutting down: draining in-flight requests (up to {}s)", grace.as_secs());
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {

@@ -104,8 +104,12 @@ impl Server {
             let log = std::fs::read_to_string(dir.join("sluice.log")).unwrap_or_default();
             panic!("sluice did not start ({read:?}, stdout {line:?}); its log:\n{log}");
         };
-        let addr: SocketAddr =
-            url.strip_prefix("http://").and_then(|a| a.parse().ok()).expect("address in banner");
+        // `https://` when the config sets a TLS certificate.
+        let addr: SocketAddr = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .and_then(|a| a.parse().ok())
+            .expect("address in banner");
         Server { child, _stdout: stdout, addr, endpoint: url.to_string(), _owned_dir: None }
     }
 

@@ -4,6 +4,7 @@
 //! here; the CBOR codec (Java SDK, KCL) converts to and from this JSON at the protocol
 //! layer, so handlers never see which one the client spoke.
 
+pub mod consumers;
 pub mod error;
 pub mod input;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub mod settings;
 pub mod shapes;
 pub mod shards;
 pub mod streams;
+pub mod subscribe;
 pub mod tags;
 
 use std::sync::Arc;
@@ -96,6 +98,10 @@ operations! {
     TagResource => tags::tag_resource,
     UntagResource => tags::untag_resource,
     ListTagsForResource => tags::list_tags_for_resource,
+    RegisterStreamConsumer => consumers::register_stream_consumer,
+    DescribeStreamConsumer => consumers::describe_stream_consumer,
+    ListStreamConsumers => consumers::list_stream_consumers,
+    DeregisterStreamConsumer => consumers::deregister_stream_consumer,
 }
 
 /// Handles one Kinesis request.
@@ -123,9 +129,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["PutRecords", "GetShardIterator", "ListTagsForResource"] {
+        for name in ["PutRecords", "GetShardIterator", "ListTagsForResource", "ListStreamConsumers"]
+        {
             assert_eq!(Operation::from_name(name).map(Operation::name), Some(name));
         }
+        // Its output is an event stream: the server routes it to `subscribe` instead.
         assert_eq!(Operation::from_name("SubscribeToShard"), None);
     }
 }

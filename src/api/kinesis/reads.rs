@@ -14,8 +14,9 @@ use super::input::{
 use super::shapes::{ChildShard, child_shards};
 use crate::api::validate::Validator;
 use crate::engine::Engine;
+use crate::engine::kinesis::ShardTip;
 use crate::engine::kinesis::iterator::{ITERATOR_TTL_MS, IteratorToken, amz_utc};
-use crate::engine::kinesis::meta::{parse_shard_id, shard_id};
+use crate::engine::kinesis::meta::{StreamMeta, parse_shard_id, shard_id};
 use crate::engine::kinesis::seqno::{self, SeqNo};
 use crate::protocol::RequestContext;
 
@@ -94,31 +95,16 @@ pub async fn get_shard_iterator(
                     "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into(),
                 ));
             };
-            if at > now {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {at}, currentTimestampInMillis: {now}"
-                )));
-            }
-            engine.kinesis_seq_at(meta.id, index, at, tip.first, tip.next).await?
+            timestamp_position(engine, meta.id, index, tip, at).await?
         }
-        (_, Some(s)) => {
-            let invalid = |why: &str| {
-                KinesisError::InvalidArgument(format!(
-                    "StartingSequenceNumber {s} used in GetShardIterator on shard {id} in stream {name} under account {account} is invalid{why}."
-                ))
-            };
-            let n = SeqNo::parse(s).ok_or_else(|| invalid(""))?;
-            if n.shard != index {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {id}",
-                    shard_id(n.shard)
-                )));
-            }
-            if n.stream_id != meta.id {
-                return Err(invalid(" because it did not come from this stream"));
-            }
-            if kind == "AFTER_SEQUENCE_NUMBER" { n.seq.saturating_add(1) } else { n.seq }
-        }
+        (_, Some(s)) => sequence_position(
+            s,
+            kind == "AFTER_SEQUENCE_NUMBER",
+            "GetShardIterator",
+            &meta,
+            index,
+            account,
+        )?,
         _ => return Err(must_either(&kind, false)),
     };
     let token = IteratorToken {
@@ -129,6 +115,52 @@ pub async fn get_shard_iterator(
         issued_ms: now,
     };
     Ok(GetShardIteratorOutput { shard_iterator: token.encode(engine.kinesis.secret()) })
+}
+
+/// The position of a record arrival time (AT_TIMESTAMP), refusing future times as AWS does.
+pub(super) async fn timestamp_position(
+    engine: &Engine,
+    stream_id: u64,
+    shard: u32,
+    tip: ShardTip,
+    at: i64,
+) -> Result<u64, KinesisError> {
+    let now = engine.clock.now_millis();
+    if at > now {
+        return Err(KinesisError::InvalidArgument(format!(
+            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {at}, currentTimestampInMillis: {now}"
+        )));
+    }
+    Ok(engine.kinesis_seq_at(stream_id, shard, at, tip.first, tip.next).await?)
+}
+
+/// The position AT or AFTER wire sequence number `s` of shard `index`, refusing numbers
+/// of another shard or stream in AWS's words (`op` names the operation in them).
+pub(super) fn sequence_position(
+    s: &str,
+    after: bool,
+    op: &str,
+    meta: &StreamMeta,
+    index: u32,
+    account: &str,
+) -> Result<u64, KinesisError> {
+    let (id, name) = (shard_id(index), meta.name.as_str());
+    let invalid = |why: &str| {
+        KinesisError::InvalidArgument(format!(
+            "StartingSequenceNumber {s} used in {op} on shard {id} in stream {name} under account {account} is invalid{why}."
+        ))
+    };
+    let n = SeqNo::parse(s).ok_or_else(|| invalid(""))?;
+    if n.shard != index {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {id}",
+            shard_id(n.shard)
+        )));
+    }
+    if n.stream_id != meta.id {
+        return Err(invalid(" because it did not come from this stream"));
+    }
+    Ok(seqno::resume_at(n.seq, after))
 }
 
 #[derive(Deserialize, Debug)]

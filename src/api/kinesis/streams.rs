@@ -104,6 +104,7 @@ pub async fn create_stream(
         updating_until_ms: 0,
         scalings_ms: Vec::new(),
         shards: Vec::new(),
+        consumers: Vec::new(),
     };
     let check = |engine: &Engine| {
         let current = engine.kinesis_open_shards();

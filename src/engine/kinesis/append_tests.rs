@@ -38,6 +38,7 @@ pub(super) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<Live
         tags: Default::default(),
         updating_until_ms: 0,
         scalings_ms: vec![],
+        consumers: vec![],
         shards: even_ranges(shards)
             .into_iter()
             .enumerate()

@@ -62,7 +62,12 @@ impl Engine {
                 None => Counters::default(),
             };
             counters.insert(shard.index, c);
-            let tip = ShardTip { first: c.first, next: c.next, closed: !shard.is_open() };
+            let tip = ShardTip {
+                first: c.first,
+                next: c.next,
+                closed: !shard.is_open(),
+                committed_at: None,
+            };
             tips.push(watch::Sender::new(tip));
         }
         let (id, name) = (meta.id, meta.name.clone());
@@ -100,12 +105,6 @@ impl Engine {
         });
         self.kinesis.insert(live.clone());
         Ok(live)
-    }
-
-    /// Registered consumers of a stream (enhanced fan-out, issue 6, replaces this: until
-    /// then a stream has none, so DeleteStream never needs EnforceConsumerDeletion).
-    pub fn kinesis_consumer_count(&self, _stream: &LiveStream) -> u32 {
-        0
     }
 
     /// Open shards across every stream (the account's shard count for limits).
@@ -207,6 +206,11 @@ impl Engine {
             .await?;
         let shard_ids: Vec<String> = meta.shards.iter().map(|s| s.id()).collect();
         self.metrics.kinesis.forget_stream(name, &shard_ids);
+        // Its subscriptions end with ResourceNotFoundException, its consumers with it.
+        self.kinesis.fanout.end_stream(meta.id, super::fanout::EndReason::StreamDeleted);
+        for consumer in &meta.consumers {
+            self.metrics.fanout.forget_consumer(name, &consumer.name);
+        }
         purge::kinesis_stream(self.store.clone(), self.committer.clone(), meta.id);
         Ok(meta)
     }

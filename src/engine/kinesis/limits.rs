@@ -1,6 +1,7 @@
 //! AWS's per-shard limits with `governor`, when `kinesis.enforce_limits` is on: 1,000
-//! records/s and 1 MiB/s in, 5 GetRecords/s and 2 MiB/s out. The limiters run on
-//! sluice's own clock, so tests move time instead of sleeping.
+//! records/s and 1 MiB/s in, 5 GetRecords/s and 2 MiB/s out, and 2 MiB/s per fan-out
+//! consumer per shard. The limiters run on sluice's own clock, so tests move time instead
+//! of sleeping.
 //!
 //! Bursts: writes may burst to one maximum-size record (AWS lets large records borrow
 //! up to 10 MiB of the shard's write capacity). Read bytes are paid for after the fact:
@@ -84,15 +85,60 @@ impl ShardLimits {
     }
 }
 
-/// The limiters of one stream's shards, made when a shard is first used.
+/// One fan-out consumer's read budget on one shard: 2 MiB/s, paid after each event like
+/// GetRecords' bytes (an event's size is only known once it is read). SubscribeToShard
+/// is pushed, so instead of refusing, the subscription waits before its next read. Shared
+/// by a subscription and the one that takes it over: the limit is per consumer.
+#[derive(Debug)]
+pub struct FanoutBudget {
+    paid_until_ms: AtomicI64,
+}
+
+impl FanoutBudget {
+    /// How long to wait at `now_ms` before the next read.
+    pub fn wait_ms(&self, now_ms: i64) -> i64 {
+        self.paid_until_ms.load(Ordering::Acquire).saturating_sub(now_ms).max(0)
+    }
+
+    /// Charges the bytes an event carried.
+    pub fn charge(&self, bytes: usize, now_ms: i64) {
+        let cost = (bytes as i64).saturating_mul(1000) / i64::from(2 * MIB);
+        let _ = self.paid_until_ms.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+            Some(t.max(now_ms).saturating_add(cost))
+        });
+    }
+}
+
+/// The limiters of one stream's shards (and fan-out budgets), made when first used.
 pub struct StreamLimits {
     clock: LimitClock,
     shards: Mutex<HashMap<u32, Arc<ShardLimits>>>,
+    /// By (consumer name, consumer registration time, shard).
+    fanout: Mutex<HashMap<(String, i64, u32), Arc<FanoutBudget>>>,
 }
 
 impl StreamLimits {
     pub fn new(clock: SharedClock) -> StreamLimits {
-        StreamLimits { clock: LimitClock(clock), shards: Mutex::new(HashMap::new()) }
+        StreamLimits {
+            clock: LimitClock(clock),
+            shards: Mutex::new(HashMap::new()),
+            fanout: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A consumer's budget on a shard.
+    pub fn fanout(&self, consumer: &str, created_ms: i64, shard: u32) -> Arc<FanoutBudget> {
+        let mut budgets = self.fanout.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry((consumer.to_string(), created_ms, shard))
+            .or_insert_with(|| Arc::new(FanoutBudget { paid_until_ms: AtomicI64::new(i64::MIN) }))
+            .clone()
+    }
+
+    /// Forgets a deregistered consumer's budgets.
+    pub fn forget_consumer(&self, consumer: &str) {
+        let mut budgets = self.fanout.lock().unwrap_or_else(|e| e.into_inner());
+        budgets.retain(|(name, _, _), _| name != consumer);
     }
 
     /// Shard `index`'s limiters; `max_record_bytes` sizes the write burst.
@@ -143,5 +189,22 @@ mod tests {
         assert!(!shard.admit_read(), "a 10 MiB read is paid back at 2 MiB/s");
         clock.advance_millis(1);
         assert!(shard.admit_read());
+    }
+
+    #[test]
+    fn fanout_budgets_pay_back_at_two_mib_per_second_per_consumer() {
+        let clock = ManualClock::new(1_000_000);
+        let limits = StreamLimits::new(clock.clone());
+        let a = limits.fanout("a", 1, 0);
+        assert_eq!(a.wait_ms(1_000_000), 0);
+        a.charge(4 * MIB as usize, 1_000_000);
+        assert_eq!(a.wait_ms(1_000_000), 2000);
+        assert_eq!(a.wait_ms(1_001_500), 500);
+        // The same consumer and shard share it (a takeover inherits the debt); others not.
+        assert_eq!(limits.fanout("a", 1, 0).wait_ms(1_000_000), 2000);
+        assert_eq!(limits.fanout("a", 1, 1).wait_ms(1_000_000), 0);
+        assert_eq!(limits.fanout("b", 1, 0).wait_ms(1_000_000), 0);
+        limits.forget_consumer("a");
+        assert_eq!(limits.fanout("a", 1, 0).wait_ms(1_000_000), 0);
     }
 }

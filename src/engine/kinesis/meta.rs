@@ -146,6 +146,10 @@ pub struct StreamMeta {
     #[serde(default)]
     pub scalings_ms: Vec<i64>,
     pub shards: Vec<ShardMeta>,
+    /// Enhanced fan-out consumers, in registration order (records written before fan-out
+    /// existed have none).
+    #[serde(default)]
+    pub consumers: Vec<super::consumers::ConsumerMeta>,
 }
 
 impl StreamMeta {

@@ -12,21 +12,26 @@
 //! Throughput stays high because the writer only encodes keys (hashing happens in the
 //! request task) and its batches ride the shared group committer: many requests, one
 //! batch, one fsync. After each commit the writer bumps the committed tip of every shard it
-//! touched; readers (GetRecords now, SubscribeToShard later) wait on those `watch`es.
+//! touched; readers (GetRecords, SubscribeToShard) wait on those `watch`es.
 
 pub mod append;
+pub mod consumers;
 pub mod control;
+pub mod fanout;
 pub mod iterator;
 pub mod limits;
 pub mod meta;
 pub mod read;
 pub mod reshard;
 pub mod seqno;
+pub mod subscription;
 pub mod trim;
 mod writer;
 
 #[cfg(test)]
 mod append_tests;
+#[cfg(test)]
+mod subscription_tests;
 #[cfg(test)]
 mod trim_tests;
 
@@ -64,6 +69,9 @@ pub struct ShardTip {
     pub next: u64,
     /// Set once the shard is closed: `next` will never move again.
     pub closed: bool,
+    /// When the commit that last moved `next` finished (monotonic), so fan-out can
+    /// measure delivery latency from commit to frame; `None` until this process appends.
+    pub committed_at: Option<std::time::Instant>,
 }
 
 /// What a stream's writer and its readers share.
@@ -145,6 +153,8 @@ pub struct Registry {
     control: tokio::sync::Mutex<()>,
     /// Keys shard iterator checksums; persisted so iterators survive restarts.
     secret: std::sync::OnceLock<[u8; 16]>,
+    /// Enhanced fan-out subscriptions: who holds each consumer's shard, and how to end them.
+    pub fanout: fanout::Hub,
 }
 
 impl Registry {

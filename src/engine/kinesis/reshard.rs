@@ -122,6 +122,7 @@ mod tests {
             tags: Default::default(),
             updating_until_ms: 0,
             scalings_ms: vec![],
+            consumers: vec![],
             shards: even_ranges(n)
                 .into_iter()
                 .enumerate()

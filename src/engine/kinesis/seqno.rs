@@ -42,6 +42,30 @@ impl SeqNo {
     }
 }
 
+/// The shard sequence number a ContinuationSequenceNumber carries when nothing precedes
+/// the subscription's position (a shard that never had a record): no record ever takes it,
+/// and resuming AT or AFTER it starts at the shard's first record. Without it, a client
+/// resuming AFTER the shard's starting sequence number (which is record 0's) would skip
+/// the first record written after an idle subscription ended.
+pub const BEFORE_FIRST: u64 = u64::MAX;
+
+/// Where reading resumes from a wire number's shard sequence number, AT or AFTER it.
+pub fn resume_at(seq: u64, after: bool) -> u64 {
+    if seq == BEFORE_FIRST {
+        0
+    } else if after {
+        seq + 1
+    } else {
+        seq
+    }
+}
+
+/// The ContinuationSequenceNumber of a subscription whose next record is `next`: resuming
+/// AFTER it continues exactly there.
+pub fn continuation(stream_id: u64, shard: u32, next: u64) -> String {
+    encode(stream_id, shard, next.checked_sub(1).unwrap_or(BEFORE_FIRST))
+}
+
 /// Shorthand for `SeqNo { .. }.encode()`.
 pub fn encode(stream_id: u64, shard: u32, seq: u64) -> String {
     SeqNo { stream_id, shard, seq }.encode()
@@ -76,6 +100,16 @@ mod tests {
         let mut bad = a.clone().into_bytes();
         bad[40] = if bad[40] == b'9' { b'8' } else { b'9' };
         assert_eq!(SeqNo::parse(std::str::from_utf8(&bad).unwrap()), None);
+    }
+
+    #[test]
+    fn continuations_resume_exactly_where_they_stopped() {
+        for next in [0, 1, 7] {
+            let c = SeqNo::parse(&continuation(5, 2, next)).unwrap();
+            assert_eq!(resume_at(c.seq, true), next, "AFTER the continuation of {next}");
+        }
+        assert_eq!(resume_at(BEFORE_FIRST, false), 0);
+        assert_eq!(resume_at(4, false), 4);
     }
 
     proptest! {

@@ -168,9 +168,11 @@ impl Writer {
             self.committer.commit(mutations, written).await
         };
         if result.is_ok() {
+            let committed_at = Some(std::time::Instant::now());
             for (shard, c) in touched {
                 self.counters.insert(shard, c);
-                self.shared.update_tip(shard, |t| t.next = c.next);
+                self.shared
+                    .update_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
             }
             self.publish_retained();
         }
@@ -230,7 +232,7 @@ impl Writer {
         self.committer.commit(mutations, 1).await?;
         for (index, c) in fresh {
             self.counters.insert(index, c);
-            self.shared.update_tip(index, |t| *t = ShardTip { first: 0, next: 0, closed: false });
+            self.shared.update_tip(index, |t| *t = ShardTip::default());
         }
         let meta = self.shared.publish(meta);
         for index in close {

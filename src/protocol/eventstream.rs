@@ -1,0 +1,206 @@
+//! `application/vnd.amazon.eventstream` framing for SubscribeToShard, with AWS's own codec
+//! (`aws-smithy-eventstream`: prelude, headers, payload, both CRC-32s).
+//!
+//! Each message carries three string headers in the order a real AWS capture shows
+//! (`:event-type` or `:exception-type`, then `:content-type`, then `:message-type`). The
+//! payload is written in the request's codec: awsJson, or CBOR (typed by the
+//! `SubscribeToShardEvent` shape, so `Data` is a byte string and the arrival time a tag-1
+//! timestamp) with `:content-type: application/x-amz-cbor-1.1` for a CBOR request.
+//! The first message is always the `initial-response` event that botocore, the Go SDK
+//! and the Rust SDK wait for before anything else.
+
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::cbor::{self, Shape, kinesis_shapes};
+use super::{Codec, Service};
+
+/// The response content type of an event stream.
+pub const CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
+
+/// Frames events in one request's codec.
+#[derive(Debug, Clone, Copy)]
+pub struct EventWriter {
+    codec: Codec,
+}
+
+impl EventWriter {
+    pub fn new(codec: Codec) -> EventWriter {
+        EventWriter { codec }
+    }
+
+    /// The `initial-response` event (SubscribeToShardOutput has no other members: `{}`).
+    pub fn initial_response(&self) -> Bytes {
+        self.event("initial-response", &json!({}))
+    }
+
+    /// An event whose payload is `body`, a `SubscribeToShardEvent` in awsJson form. A body
+    /// that cannot be written becomes an InternalFailureException event instead.
+    pub fn event(&self, event_type: &str, body: &Value) -> Bytes {
+        let payload = match self.codec {
+            Codec::Json => serde_json::to_vec(body).unwrap_or_default(),
+            Codec::Cbor => {
+                let shape = Shape::Structure(&kinesis_shapes::SUBSCRIBE_TO_SHARD_EVENT);
+                match cbor::encode_shaped(&shape, body) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        tracing::error!("event does not fit the model: {e}");
+                        return self
+                            .exception("InternalFailureException", "Internal Service Failure");
+                    }
+                }
+            }
+        };
+        frame(":event-type", event_type, self.content_type(), "event", payload)
+    }
+
+    /// A modelled exception event: payload `{"message": ...}`.
+    pub fn exception(&self, code: &str, message: &str) -> Bytes {
+        let body = json!({ "message": message });
+        let payload = match self.codec {
+            Codec::Json => serde_json::to_vec(&body).unwrap_or_default(),
+            Codec::Cbor => cbor::encode_plain(&body),
+        };
+        frame(":exception-type", code, self.content_type(), "exception", payload)
+    }
+
+    fn content_type(&self) -> &'static str {
+        self.codec.content_type(Service::Kinesis)
+    }
+}
+
+/// One message with its three headers.
+fn frame(
+    type_header: &str,
+    kind: &str,
+    content_type: &str,
+    message_type: &str,
+    payload: Vec<u8>,
+) -> Bytes {
+    let string = |s: &str| HeaderValue::String(s.to_string().into());
+    let message = Message::new(payload)
+        .add_header(Header::new(type_header.to_string(), string(kind)))
+        .add_header(Header::new(":content-type", string(content_type)))
+        .add_header(Header::new(":message-type", string(message_type)));
+    let mut out = Vec::with_capacity(message.payload().len() + 128);
+    match write_message_to(&message, &mut out) {
+        Ok(()) => Bytes::from(out),
+        // Only a payload past 4 GiB could fail; nothing sluice reads comes near.
+        Err(e) => {
+            tracing::error!("event frame not written: {e}");
+            Bytes::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+
+    use super::*;
+
+    /// Golden frames, computed independently (Python's `zlib.crc32` over the layout in the
+    /// spec: total length, headers length, prelude CRC, headers, payload, message CRC).
+    const INITIAL_RESPONSE: &str = "0000007200000060ab820d9e0b3a6576656e742d74797065070010696e697469616c2d726573706f6e73650d3a636f6e74656e742d7479706507001a6170706c69636174696f6e2f782d616d7a2d6a736f6e2d312e310d3a6d6573736167652d747970650700056576656e747b7dacae6b7d";
+    const IN_USE: &str = "0000008d0000006e865ee7150f3a657863657074696f6e2d747970650700165265736f75726365496e557365457863657074696f6e0d3a636f6e74656e742d7479706507001a6170706c69636174696f6e2f782d616d7a2d6a736f6e2d312e310d3a6d6573736167652d74797065070009657863657074696f6e7b226d657373616765223a2278227dcef16312";
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The spec's layout, written by hand: what the codec must agree with.
+    fn by_hand(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+        let mut h = Vec::new();
+        for (name, value) in headers {
+            h.push(name.len() as u8);
+            h.extend_from_slice(name.as_bytes());
+            h.push(7);
+            h.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            h.extend_from_slice(value.as_bytes());
+        }
+        let total = (12 + h.len() + payload.len() + 4) as u32;
+        let mut out = total.to_be_bytes().to_vec();
+        out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+        out.extend_from_slice(&crc32fast::hash(&out).to_be_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&crc32fast::hash(&out).to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Message {
+        match MessageFrameDecoder::new().decode_frame(bytes).unwrap() {
+            DecodedFrame::Complete(m) => m,
+            DecodedFrame::Incomplete => panic!("incomplete frame"),
+        }
+    }
+
+    fn header<'a>(m: &'a Message, name: &str) -> &'a str {
+        let h = m.headers().iter().find(|h| h.name().as_str() == name).unwrap();
+        h.value().as_string().unwrap().as_str()
+    }
+
+    #[test]
+    fn golden_frames() {
+        let json = EventWriter::new(Codec::Json);
+        let initial = json.initial_response();
+        assert_eq!(hex(&initial), INITIAL_RESPONSE);
+        let headers = [
+            (":event-type", "initial-response"),
+            (":content-type", "application/x-amz-json-1.1"),
+            (":message-type", "event"),
+        ];
+        assert_eq!(initial.to_vec(), by_hand(&headers, b"{}"));
+        assert_eq!(hex(&json.exception("ResourceInUseException", "x")), IN_USE);
+    }
+
+    #[test]
+    fn events_decode_with_smithys_decoder() {
+        let json = EventWriter::new(Codec::Json);
+        let body =
+            json!({"ContinuationSequenceNumber": "49", "MillisBehindLatest": 0, "Records": []});
+        let frame = json.event("SubscribeToShardEvent", &body);
+        let m = decode(&frame);
+        assert_eq!(header(&m, ":event-type"), "SubscribeToShardEvent");
+        assert_eq!(header(&m, ":message-type"), "event");
+        assert_eq!(header(&m, ":content-type"), "application/x-amz-json-1.1");
+        let order: Vec<&str> = m.headers().iter().map(|h| h.name().as_str()).collect();
+        assert_eq!(order, [":event-type", ":content-type", ":message-type"]);
+        assert_eq!(serde_json::from_slice::<Value>(m.payload()).unwrap(), body);
+        // Several frames back to back split at their boundaries.
+        let mut two = frame.to_vec();
+        two.extend_from_slice(&json.exception("ResourceNotFoundException", "gone"));
+        let mut decoder = MessageFrameDecoder::new();
+        let mut buf = &two[..];
+        let mut types = Vec::new();
+        while let DecodedFrame::Complete(m) = decoder.decode_frame(&mut buf).unwrap() {
+            types.push(header(&m, ":message-type").to_string());
+        }
+        assert_eq!(types, ["event", "exception"]);
+    }
+
+    #[test]
+    fn cbor_events_type_data_as_bytes_and_times_as_tag_one() {
+        let cbor = EventWriter::new(Codec::Cbor);
+        let body = json!({
+            "ContinuationSequenceNumber": "49",
+            "MillisBehindLatest": 3,
+            "Records": [{"SequenceNumber": "49", "ApproximateArrivalTimestamp": 1.5,
+                         "Data": "aGk=", "PartitionKey": "k"}]
+        });
+        let m = decode(&cbor.event("SubscribeToShardEvent", &body));
+        assert_eq!(header(&m, ":content-type"), "application/x-amz-cbor-1.1");
+        let decoded = cbor::decode(m.payload()).unwrap();
+        let text = format!("{decoded:?}");
+        assert!(text.contains("Bytes([104, 105])"), "{text}");
+        assert!(text.contains("Tag(1, Unsigned(1500))"), "{text}");
+        assert_eq!(cbor::to_json(decoded.clone()).unwrap()["Records"][0]["Data"], "aGk=");
+        let m = decode(&cbor.exception("ResourceInUseException", "busy"));
+        assert_eq!(header(&m, ":exception-type"), "ResourceInUseException");
+        assert_eq!(cbor::to_json(cbor::decode(m.payload()).unwrap()).unwrap()["message"], "busy");
+        let m = decode(&cbor.initial_response());
+        assert_eq!(m.payload().as_ref(), [0xa0]);
+    }
+}
