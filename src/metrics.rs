@@ -21,6 +21,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Every metric, registered on `registry`.
 pub struct Metrics {
     pub registry: Registry,
+    /// Every family registered (name, help), including those with no series yet.
+    catalog: Vec<(String, String)>,
     /// Requests by service, operation and status (HTTP status code).
     pub requests_total: IntCounterVec,
     /// Request latency by service and operation.
@@ -115,17 +117,15 @@ impl BridgeMetrics {
         }
     }
 
-    fn register(&self, registry: &Registry) {
-        for c in [
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
             Box::new(self.forwarded_records_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(self.forwarded_bytes_total.clone()),
             Box::new(self.replication_lag_seconds.clone()),
             Box::new(self.failed_records_total.clone()),
             Box::new(self.throttled_puts_total.clone()),
             Box::new(self.remote_errors_total.clone()),
-        ] {
-            registry.register(c).expect("metric registered once");
-        }
+        ]
     }
 
     /// Removes one table's series (its destination was disabled or the table deleted).
@@ -304,6 +304,7 @@ impl Metrics {
     /// Builds and registers every metric.
     pub fn new() -> Metrics {
         let registry = Registry::new();
+        let mut catalog = Vec::new();
         let requests_total = IntCounterVec::new(
             Opts::new(
                 "sluice_requests_total",
@@ -418,21 +419,22 @@ impl Metrics {
             Box::new(stream_read_bytes_total.clone()),
             Box::new(stream_iterator_age_seconds.clone()),
         ] {
-            registry.register(c).expect("metric registered once");
+            register(&registry, &mut catalog, c);
         }
         let storage_size_bytes = prometheus::IntGauge::new(
             "sluice_storage_size_bytes",
             "Bytes the embedded store occupies on disk (journal and tables).",
         )
         .expect("valid metric");
-        registry.register(Box::new(storage_size_bytes.clone())).expect("metric registered once");
+        register(&registry, &mut catalog, Box::new(storage_size_bytes.clone()));
         let kinesis = KinesisMetrics::new();
         let fanout = fanout::FanoutMetrics::new();
-        for c in kinesis.collectors().into_iter().chain(fanout.collectors()) {
-            registry.register(c).expect("metric registered once");
-        }
         let bridge = BridgeMetrics::new();
-        bridge.register(&registry);
+        for c in
+            kinesis.collectors().into_iter().chain(fanout.collectors()).chain(bridge.collectors())
+        {
+            register(&registry, &mut catalog, c);
+        }
         #[cfg(target_os = "linux")]
         registry
             // Conventional unprefixed `process_*` names, as every Prometheus exporter uses.
@@ -440,6 +442,7 @@ impl Metrics {
             .expect("process collector registered once");
         Metrics {
             registry,
+            catalog,
             requests_total,
             request_duration_seconds,
             storage_write_batches_total,
@@ -472,11 +475,24 @@ impl Metrics {
         let _ = self.stream_iterator_age_seconds.remove_label_values(&[table]);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric. Families with no series yet (no
+    /// table, stream or consumer has touched them) still get their HELP line, so the
+    /// catalog is visible, and dashboards can be checked against it, from the start.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        for (name, help) in &self.catalog {
+            if !text.contains(&format!("# HELP {name} ")) {
+                text.push_str(&format!("# HELP {name} {help}\n"));
+            }
+        }
+        text
+    }
+
+    /// Every registered family's name.
+    pub fn family_names(&self) -> impl Iterator<Item = &str> {
+        self.catalog.iter().map(|(name, _)| name.as_str())
     }
 }
 
@@ -484,4 +500,16 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// Registers `collector` and records its families in the catalog.
+fn register(
+    registry: &Registry,
+    catalog: &mut Vec<(String, String)>,
+    collector: Box<dyn prometheus::core::Collector>,
+) {
+    for desc in collector.desc() {
+        catalog.push((desc.fq_name.clone(), desc.help.clone()));
+    }
+    registry.register(collector).expect("metric registered once");
 }

@@ -20,6 +20,7 @@ mod kinesis_durability;
 mod kinesis_records;
 mod kinesis_reshard;
 mod kinesis_settings;
+mod observability;
 mod query;
 mod query_errors;
 mod restart;
