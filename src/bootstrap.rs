@@ -1,5 +1,6 @@
-//! Declarative bootstrap: the `[bootstrap]` section of the config names Kinesis streams
-//! and DynamoDB tables (with indexes, stream and Kinesis destination) that sluice creates
+//! Declarative bootstrap: the `[bootstrap]` section of the config names Kinesis streams,
+//! DynamoDB tables (with indexes, stream and Kinesis destination) and fan-out consumers
+//! that sluice creates
 //! at start when they are missing and leaves alone when they exist, so starting twice
 //! gives the same state. Everything goes through the API handlers, so a bootstrap entry
 //! is checked exactly as the same request from a client would be.
@@ -130,6 +131,24 @@ pub async fn run(engine: &Arc<Engine>, config: &Config) -> Result<Vec<String>, S
             )
             .await?;
             created.push(format!("destination {} -> {stream}", t.name));
+        }
+    }
+    for c in &config.bootstrap.consumers {
+        let arn = format!("arn:aws:kinesis:{}:{}:stream/{}", ctx.region, ctx.account_id, c.stream);
+        let body = json!({"StreamARN": arn, "ConsumerName": c.name});
+        let handled =
+            api::handle(engine, Service::Kinesis, "RegisterStreamConsumer", &ctx, body).await;
+        match handled.result {
+            Ok(_) => created.push(format!("consumer {} of {}", c.name, c.stream)),
+            // Registered already: leave it (and its ARN) as it is.
+            Err(e) if e.code == "ResourceInUseException" => {}
+            Err(e) => {
+                return Err(format!(
+                    "RegisterStreamConsumer: {}: {}",
+                    e.code,
+                    e.message.unwrap_or_default()
+                ));
+            }
         }
     }
     Ok(created)

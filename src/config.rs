@@ -35,6 +35,17 @@ pub struct BootstrapConfig {
     pub kinesis_streams: Vec<BootstrapStream>,
     /// DynamoDB tables, with their indexes, stream and Kinesis destination.
     pub tables: Vec<BootstrapTable>,
+    /// Enhanced fan-out consumers of the Kinesis streams.
+    pub consumers: Vec<BootstrapConsumer>,
+}
+
+/// A stream consumer (enhanced fan-out) to register at start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConsumer {
+    /// The Kinesis stream's name.
+    pub stream: String,
+    pub name: String,
 }
 
 /// A Kinesis stream to create at start.

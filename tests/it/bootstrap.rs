@@ -23,10 +23,15 @@ kinesis_destination = "orders-changes"
 name = "by-customer"
 hash_key = { name = "customer", type = "S" }
 projection = "KEYS_ONLY"
+
+[[bootstrap.consumers]]
+stream = "orders-changes"
+name = "analytics"
 "#;
 
-/// (tables, their destinations, Kinesis streams with retention) as the APIs describe them.
-async fn state(server: &Server) -> (Vec<String>, Vec<String>, Vec<(String, i32)>) {
+/// (tables, their destinations, Kinesis streams with retention and consumer ARNs) as
+/// the APIs describe them.
+async fn state(server: &Server) -> (Vec<String>, Vec<String>, Vec<(String, i32, Vec<String>)>) {
     let client = server.client();
     let tables = client.list_tables().send().await.unwrap().table_names;
     let destinations = client
@@ -45,8 +50,11 @@ async fn state(server: &Server) -> (Vec<String>, Vec<String>, Vec<(String, i32)>
     let mut streams = Vec::new();
     for name in k.list_streams().send().await.unwrap().stream_names() {
         let d = k.describe_stream_summary().stream_name(name).send().await.unwrap();
-        streams
-            .push((name.clone(), d.stream_description_summary().unwrap().retention_period_hours()));
+        let summary = d.stream_description_summary().unwrap();
+        let consumers =
+            k.list_stream_consumers().stream_arn(summary.stream_arn()).send().await.unwrap();
+        let arns = consumers.consumers().iter().map(|c| c.consumer_arn().to_string()).collect();
+        streams.push((name.clone(), summary.retention_period_hours(), arns));
     }
     (tables.unwrap_or_default(), destinations, streams)
 }
@@ -58,7 +66,9 @@ async fn config_brings_up_a_pipeline_and_is_idempotent() {
     let first = state(&server).await;
     assert_eq!(first.0, ["orders"]);
     assert_eq!(first.1, ["arn:aws:kinesis:us-east-1:000000000000:stream/orders-changes ACTIVE"]);
-    assert_eq!(first.2, [("orders-changes".to_string(), 48)]);
+    assert_eq!(first.2.len(), 1);
+    assert_eq!((first.2[0].0.as_str(), first.2[0].1), ("orders-changes", 48));
+    assert!(first.2[0].2[0].contains(":stream/orders-changes/consumer/analytics:"), "{first:?}");
     let t =
         server.client().describe_table().table_name("orders").send().await.unwrap().table.unwrap();
     assert_eq!(t.global_secondary_indexes().len(), 1);
