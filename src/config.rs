@@ -23,7 +23,17 @@ pub struct Config {
     pub kinesis: KinesisConfig,
     pub bridge: BridgeConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
     pub bootstrap: BootstrapConfig,
+}
+
+/// The metrics catalog's options.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Export per-shard Kinesis series (`sluice_kinesis_shard_*`) as well as per-stream
+    /// ones. Off by default: shard labels multiply the series count.
+    pub per_shard: bool,
 }
 
 /// What sluice creates at start when it is missing (and leaves alone when it exists), so
@@ -138,8 +148,6 @@ pub struct KinesisConfig {
     /// Enforce AWS's per-shard limits (1 MiB/s or 1,000 records/s in; 5 reads/s and
     /// 2 MiB/s out) with ProvisionedThroughputExceededException.
     pub enforce_limits: bool,
-    /// Export per-shard series as well as per-stream ones.
-    pub per_shard_metrics: bool,
     /// How often the retention trimmer runs.
     pub trim_interval_ms: u64,
     /// The account's shard limit (DescribeLimits; CreateStream and resharding past it
@@ -166,7 +174,6 @@ impl Default for KinesisConfig {
             create_stream_delay_ms: 0,
             update_stream_delay_ms: 0,
             enforce_limits: false,
-            per_shard_metrics: false,
             trim_interval_ms: 1000,
             shard_limit: 500,
             consumer_create_delay_ms: 500,

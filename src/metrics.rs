@@ -3,7 +3,7 @@
 //! Names follow Prometheus conventions (`sluice_` prefix, base units, `_total` counters).
 //! Labels are bounded: service, operation (a closed set) and status class; tables and
 //! streams (series removed when they are deleted); Kinesis shards only when
-//! `kinesis.per_shard_metrics` is on.
+//! `metrics.per_shard` is on.
 
 pub mod fanout;
 
@@ -157,7 +157,7 @@ pub struct KinesisMetrics {
     /// Records and bytes kept on disk (within retention), per stream.
     pub retained_records: IntGaugeVec,
     pub retained_bytes: IntGaugeVec,
-    /// The same per shard (`kinesis.per_shard_metrics`).
+    /// The same per shard (`metrics.per_shard`).
     pub shard_incoming_records_total: IntCounterVec,
     pub shard_incoming_bytes_total: IntCounterVec,
     pub shard_outgoing_records_total: IntCounterVec,
@@ -227,27 +227,27 @@ impl KinesisMetrics {
             ),
             shard_incoming_records_total: counter(
                 "sluice_kinesis_shard_incoming_records_total",
-                "Kinesis records appended, per shard (kinesis.per_shard_metrics).",
+                "Kinesis records appended, per shard (metrics.per_shard).",
                 ss,
             ),
             shard_incoming_bytes_total: counter(
                 "sluice_kinesis_shard_incoming_bytes_total",
-                "Kinesis bytes appended, per shard (kinesis.per_shard_metrics).",
+                "Kinesis bytes appended, per shard (metrics.per_shard).",
                 ss,
             ),
             shard_outgoing_records_total: counter(
                 "sluice_kinesis_shard_outgoing_records_total",
-                "Kinesis records read, per shard and reader kind (kinesis.per_shard_metrics).",
+                "Kinesis records read, per shard and reader kind (metrics.per_shard).",
                 ssr,
             ),
             shard_outgoing_bytes_total: counter(
                 "sluice_kinesis_shard_outgoing_bytes_total",
-                "Kinesis bytes read, per shard and reader kind (kinesis.per_shard_metrics).",
+                "Kinesis bytes read, per shard and reader kind (metrics.per_shard).",
                 ssr,
             ),
             shard_iterator_age_milliseconds: gauge(
                 "sluice_kinesis_shard_iterator_age_milliseconds",
-                "MillisBehindLatest of the last read, per shard (kinesis.per_shard_metrics).",
+                "MillisBehindLatest of the last read, per shard (metrics.per_shard).",
                 ss,
             ),
         }

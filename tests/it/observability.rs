@@ -140,3 +140,22 @@ async fn a_little_traffic_of_each_kind_shows_in_the_series() {
         assert!(metrics.contains(sample), "{sample} missing from:\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn per_shard_series_only_when_configured() {
+    for (config, expect) in [("", false), ("[metrics]\nper_shard = true\n", true)] {
+        let server = Server::start_with_config(config);
+        let k = server.kinesis();
+        crate::kinesis::create(&k, "ps", 1).await;
+        k.put_record()
+            .stream_name("ps")
+            .partition_key("p")
+            .data(aws_sdk_kinesis::primitives::Blob::new("x"))
+            .send()
+            .await
+            .unwrap();
+        let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+        let sample = "sluice_kinesis_shard_incoming_records_total{shard=\"shardId-000000000000\",stream=\"ps\"} 1";
+        assert_eq!(metrics.contains(sample), expect, "{config:?}:\n{metrics}");
+    }
+}

@@ -277,7 +277,7 @@ fn record_metrics(
     k.outgoing_records_total.with_label_values(&[stream, "polling"]).inc_by(records as u64);
     k.outgoing_bytes_total.with_label_values(&[stream, "polling"]).inc_by(bytes as u64);
     k.iterator_age_milliseconds.with_label_values(&[stream]).set(behind);
-    if engine.config.kinesis.per_shard_metrics {
+    if engine.config.metrics.per_shard {
         k.shard_outgoing_records_total
             .with_label_values(&[stream, shard, "polling"])
             .inc_by(records as u64);

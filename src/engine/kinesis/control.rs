@@ -83,7 +83,7 @@ impl Engine {
             committer: self.committer.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
-            per_shard_metrics: self.config.kinesis.per_shard_metrics,
+            per_shard_metrics: self.config.metrics.per_shard,
             max_group: self.config.storage.max_group_writes,
             counters,
         };

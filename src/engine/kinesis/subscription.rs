@@ -251,7 +251,7 @@ impl Subscription {
         s.delivery_latency.observe(latency);
         self.outgoing.0.inc_by(records as u64);
         self.outgoing.1.inc_by(bytes as u64);
-        if self.engine.config.kinesis.per_shard_metrics {
+        if self.engine.config.metrics.per_shard {
             let k = &self.engine.metrics.kinesis;
             let labels = [self.stream.name(), &shard_id(self.shard), "fanout"];
             k.shard_outgoing_records_total.with_label_values(&labels).inc_by(records as u64);
