@@ -41,6 +41,26 @@ macro_rules! operations {
                 })*
             }
         }
+
+        /// Runs the operation `X-Amz-Target` names; an unknown name gets the
+        /// protocol's `UnknownOperationException`.
+        pub async fn handle(
+            engine: &std::sync::Arc<crate::engine::Engine>,
+            operation: &str,
+            ctx: &crate::protocol::RequestContext,
+            body: serde_json::Value,
+        ) -> crate::api::Handled {
+            let Some(op) = Operation::from_name(operation) else {
+                return crate::api::Handled {
+                    operation: "unknown",
+                    result: Err(crate::protocol::ProtocolError::UnknownOperation.to_wire()),
+                };
+            };
+            crate::api::Handled {
+                operation: op.name(),
+                result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
+            }
+        }
     };
 }
 

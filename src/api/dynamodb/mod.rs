@@ -25,14 +25,6 @@ pub mod transact_get;
 pub mod transact_write;
 pub mod ttl;
 
-use std::sync::Arc;
-
-use serde_json::Value;
-
-use crate::api::Handled;
-use crate::engine::Engine;
-use crate::protocol::{ProtocolError, RequestContext};
-
 pub use error::DynamoError;
 
 crate::api::operations! {
@@ -63,25 +55,6 @@ crate::api::operations! {
     DescribeKinesisStreamingDestination => destinations::describe,
     UpdateKinesisStreamingDestination => destinations::update,
     DescribeTimeToLive => ttl::describe_time_to_live,
-}
-
-/// Handles one DynamoDB request.
-pub async fn handle(
-    engine: &Arc<Engine>,
-    operation: &str,
-    ctx: &RequestContext,
-    body: Value,
-) -> Handled {
-    let Some(op) = Operation::from_name(operation) else {
-        return Handled {
-            operation: "unknown",
-            result: Err(ProtocolError::UnknownOperation.to_wire()),
-        };
-    };
-    Handled {
-        operation: op.name(),
-        result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
-    }
 }
 
 #[cfg(test)]

@@ -21,55 +21,15 @@ pub mod streams;
 pub mod subscribe;
 pub mod tags;
 
-use std::sync::Arc;
-
-use serde::Serialize;
-use serde_json::Value;
-
-use crate::api::Handled;
-use crate::engine::Engine;
-use crate::protocol::{ProtocolError, RequestContext};
-
 pub use error::KinesisError;
+use serde::Serialize;
 
 /// An empty JSON object, the output of operations that return nothing.
 #[derive(Serialize, Debug)]
 pub struct Empty {}
 
-macro_rules! operations {
-    ($($name:ident => $module:ident::$handler:ident),* $(,)?) => {
-        /// Every Kinesis operation sluice serves.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Operation { $($name),* }
-
-        impl Operation {
-            /// Parses the operation part of `X-Amz-Target`.
-            pub fn from_name(name: &str) -> Option<Operation> {
-                match name {
-                    $(stringify!($name) => Some(Operation::$name),)*
-                    _ => None,
-                }
-            }
-
-            /// The name, as the `operation` metric label.
-            pub fn name(self) -> &'static str {
-                match self { $(Operation::$name => stringify!($name)),* }
-            }
-        }
-
-        async fn run(engine: &Arc<Engine>, op: Operation, ctx: &RequestContext, body: Value) -> Result<Value, KinesisError> {
-            match op {
-                $(Operation::$name => {
-                    let input = crate::api::wire::decode(body)?;
-                    let output = $module::$handler(engine, ctx, input).await?;
-                    serde_json::to_value(output).map_err(|e| KinesisError::InternalFailure(e.to_string()))
-                })*
-            }
-        }
-    };
-}
-
-operations! {
+crate::api::operations! {
+    error: KinesisError, internal: KinesisError::InternalFailure;
     CreateStream => streams::create_stream,
     DeleteStream => streams::delete_stream,
     DescribeStream => streams::describe_stream,
@@ -102,25 +62,6 @@ operations! {
     DescribeStreamConsumer => consumers::describe_stream_consumer,
     ListStreamConsumers => consumers::list_stream_consumers,
     DeregisterStreamConsumer => consumers::deregister_stream_consumer,
-}
-
-/// Handles one Kinesis request.
-pub async fn handle(
-    engine: &Arc<Engine>,
-    operation: &str,
-    ctx: &RequestContext,
-    body: Value,
-) -> Handled {
-    let Some(op) = Operation::from_name(operation) else {
-        return Handled {
-            operation: "unknown",
-            result: Err(ProtocolError::UnknownOperation.to_wire()),
-        };
-    };
-    Handled {
-        operation: op.name(),
-        result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
-    }
 }
 
 #[cfg(test)]

@@ -16,12 +16,9 @@ pub mod record;
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::api::Handled;
 use crate::engine::Engine;
 use crate::engine::streams::{StreamMeta, parse_stream_arn, wire_seq};
-use crate::protocol::{ProtocolError, RequestContext};
+use crate::protocol::RequestContext;
 
 pub use error::StreamsError;
 
@@ -31,25 +28,6 @@ crate::api::operations! {
     DescribeStream => describe_stream::describe_stream,
     GetShardIterator => get_shard_iterator::get_shard_iterator,
     GetRecords => get_records::get_records,
-}
-
-/// Handles one DynamoDB Streams request.
-pub async fn handle(
-    engine: &Arc<Engine>,
-    operation: &str,
-    ctx: &RequestContext,
-    body: Value,
-) -> Handled {
-    let Some(op) = Operation::from_name(operation) else {
-        return Handled {
-            operation: "unknown",
-            result: Err(ProtocolError::UnknownOperation.to_wire()),
-        };
-    };
-    Handled {
-        operation: op.name(),
-        result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
-    }
 }
 
 /// The parts of a stream ARN.
