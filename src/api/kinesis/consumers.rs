@@ -198,6 +198,22 @@ impl ConsumerInput {
         check_consumer_arn(&mut v, self.consumer_arn.as_deref(), "consumerARN");
         v.finish().map_err(KinesisError::Validation)
     }
+
+    /// Validates the request, then resolves the consumer it names.
+    fn consumer(
+        &self,
+        engine: &Engine,
+        ctx: &RequestContext,
+    ) -> Result<(Arc<LiveStream>, ConsumerMeta, ConsumerStatus), KinesisError> {
+        self.validate()?;
+        resolve(
+            engine,
+            ctx,
+            self.consumer_arn.as_deref(),
+            self.stream_arn.as_deref(),
+            self.consumer_name.as_deref(),
+        )
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -212,14 +228,7 @@ pub async fn describe_stream_consumer(
     ctx: &RequestContext,
     input: ConsumerInput,
 ) -> Result<DescribeStreamConsumerOutput, KinesisError> {
-    input.validate()?;
-    let (stream, consumer, status) = resolve(
-        engine,
-        ctx,
-        input.consumer_arn.as_deref(),
-        input.stream_arn.as_deref(),
-        input.consumer_name.as_deref(),
-    )?;
+    let (stream, consumer, status) = input.consumer(engine, ctx)?;
     let mut description = Consumer::of(ctx, stream.name(), &consumer, status);
     description.stream_arn = Some(stream_arn_of(ctx, stream.name()));
     Ok(DescribeStreamConsumerOutput { consumer_description: description })
@@ -232,14 +241,7 @@ pub async fn deregister_stream_consumer(
     ctx: &RequestContext,
     input: ConsumerInput,
 ) -> Result<Empty, KinesisError> {
-    input.validate()?;
-    let (stream, consumer, _) = resolve(
-        engine,
-        ctx,
-        input.consumer_arn.as_deref(),
-        input.stream_arn.as_deref(),
-        input.consumer_name.as_deref(),
-    )?;
+    let (stream, consumer, _) = input.consumer(engine, ctx)?;
     let account = ctx.account_id.as_str();
     let check = |found: Option<&ConsumerMeta>| match found {
         // Still the consumer resolved above (not one re-registered since).
