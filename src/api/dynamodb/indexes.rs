@@ -195,16 +195,22 @@ fn build(
     } else {
         None
     };
-    let attr = |n: &str| defs.iter().find(|d| d.name == n).cloned().expect("checked defined above");
     Ok(IndexMeta {
         id: 0,
         name,
         global,
-        key_schema: KeySchema { hash: attr(names[0]), range: names.get(1).map(|n| attr(n)) },
+        key_schema: key_schema(&names, defs),
         projection: kind,
         throughput,
         backfilling: false,
     })
+}
+
+/// The key schema a request's key names make, typed from the attribute definitions.
+/// Callers have checked that there are one or two names and every one is defined.
+pub(super) fn key_schema(names: &[&str], defs: &[KeyAttribute]) -> KeySchema {
+    let attr = |n: &str| defs.iter().find(|d| d.name == n).cloned().expect("checked defined above");
+    KeySchema { hash: attr(names[0]), range: names.get(1).map(|n| attr(n)) }
 }
 
 /// The indexes of a CreateTable request, checked as AWS does, ids assigned from 1.

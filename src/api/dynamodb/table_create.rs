@@ -198,8 +198,7 @@ fn key_schema(input: &CreateTableInput) -> Result<(KeySchema, Vec<KeyAttribute>)
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let attr = |n: &str| defs.iter().find(|d| d.name == n).cloned().expect("checked defined above");
-    let schema = KeySchema { hash: attr(names[0]), range: names.get(1).map(|n| attr(n)) };
+    let schema = indexes::key_schema(&names, &defs);
     Ok((schema, defs))
 }
 
