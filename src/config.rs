@@ -637,6 +637,16 @@ mod tests {
     }
 
     #[test]
+    fn the_compose_config_loads_and_declares_its_pipeline() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/compose.toml");
+        let c = Config::load(Some(Path::new(path)), Vec::new(), &Overrides::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.bootstrap.kinesis_streams.len(), 1);
+        assert_eq!(c.bootstrap.tables.len(), 1);
+        assert_eq!(c.bootstrap.consumers.len(), 1);
+    }
+
+    #[test]
     fn log_format_and_metrics_listener_are_checked() {
         let c = load(Some("[log]\nformat = \"json\"\n"), &[], &Overrides::default()).unwrap();
         assert_eq!(c.log.format, LogFormat::Json);
