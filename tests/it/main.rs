@@ -7,6 +7,7 @@ mod bridge;
 mod bridge_remote;
 mod cbor;
 mod errors;
+mod faults;
 mod expressions;
 mod fanout;
 mod fanout_subscribe;
