@@ -104,7 +104,7 @@ async fn the_next_n_calls_on_one_table_fail_with_the_exact_aws_error() {
 async fn sdk_retries_ride_out_injected_throttles_and_server_errors() {
     use aws_sdk_dynamodb::config::retry::RetryConfig;
     let server = Server::start();
-    create_table(&server.client(), "t", false).await;
+    create_table(&server.client(), "tab", false).await;
     // A client with the SDK's standard retries (3 attempts), quick backoff.
     let retrying = {
         let retry = RetryConfig::standard()
@@ -117,7 +117,7 @@ async fn sdk_retries_ride_out_injected_throttles_and_server_errors() {
         add_rule(&server, json!({"service": "dynamodb", "error": error, "count": 2})).await;
         // Two attempts fail, the third succeeds: the SDK classified both as retryable,
         // which it does only for AWS's exact shapes.
-        retrying.put_item().table_name("t").item("pk", s(error)).send().await.unwrap();
+        retrying.put_item().table_name("tab").item("pk", s(error)).send().await.unwrap();
         let listed = rules(&server).await;
         assert_eq!(listed.last().unwrap()["applied"], 2, "{error}: {listed:?}");
     }
@@ -126,13 +126,13 @@ async fn sdk_retries_ride_out_injected_throttles_and_server_errors() {
     add_rule(&server, json!({"service": "dynamodb", "error": "InternalServerError", "count": 1}))
         .await;
     let (code, message) =
-        error_of(client.get_item().table_name("t").key("pk", s("x")).send().await);
+        error_of(client.get_item().table_name("tab").key("pk", s("x")).send().await);
     assert_eq!((code.as_str(), message.as_str()), ("InternalServerError", "Internal server error"));
-    let r = server.post("DescribeTable", br#"{"TableName":"t"}"#, &[]).await;
+    let r = server.post("DescribeTable", br#"{"TableName":"tab"}"#, &[]).await;
     assert_eq!(r.status, 200, "count 1 was used up");
     add_rule(&server, json!({"service": "dynamodb", "error": "ThrottlingException", "count": 1}))
         .await;
-    let r = server.post("DescribeTable", br#"{"TableName":"t"}"#, &[]).await;
+    let r = server.post("DescribeTable", br#"{"TableName":"tab"}"#, &[]).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["__type"], "com.amazon.coral.availability#ThrottlingException");
 }

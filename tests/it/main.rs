@@ -26,6 +26,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod storage_faults;
 mod streams;
 mod tables;
 mod transactions;
