@@ -402,4 +402,29 @@ async fn a_remote_answering_server_errors_throttles_and_slowly_gets_every_change
     let listed = crate::faults::rules(&remote).await;
     let applied: Vec<u64> = listed.iter().map(|r| r["applied"].as_u64().unwrap()).collect();
     assert_eq!(applied, [6, 6, 2]);
+
+    // A long outage, cheaply: every call fails (a rule without a count) while 300 more
+    // changes are written; the backlog stays in the change log (the forwarder holds one
+    // chunk at a time), the pause stays capped, and once the rule is cleared all of it
+    // arrives, each change once.
+    let errors_before = metric(l, "sluice_bridge_remote_errors_total", "orders").await;
+    let (status, _) = crate::faults::add_rule(
+        &remote,
+        json!({"service": "kinesis", "operation": "PutRecords", "error": "InternalFailure"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for i in 0..300 {
+        client.put_item().table_name("orders").item("pk", s(&format!("late{i}"))).send().await.unwrap();
+    }
+    let errors = "sluice_bridge_remote_errors_total";
+    let more = errors_before + 5.0;
+    assert!(eventually(|| async move { metric(l, errors, "orders").await >= more }).await);
+    assert!(metric(l, lag, "orders").await > 0.0, "lag builds while the remote fails");
+    assert_eq!(metric(l, "sluice_bridge_forwarded_records_total", "orders").await, 200.0);
+    let r = remote.request("DELETE", "/_sluice/faults", &[], b"").await;
+    assert_eq!(r.status, 200);
+    let got = remote_records(&remote, 500).await;
+    assert_eq!((got.len(), count_by_key(&got).len()), (500, 500), "all arrived, once each");
+    assert!(eventually(|| async move { metric(l, lag, "orders").await == 0.0 }).await);
 }
