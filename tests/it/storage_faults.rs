@@ -123,6 +123,29 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
         records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
 
+    // A transaction across both tables is one commit: refused whole, then done whole.
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let txn = || {
+        let put = |table: &str| {
+            let put = Put::builder().table_name(table).item("pk", s("txn")).build().unwrap();
+            TransactWriteItem::builder().put(put).build()
+        };
+        client.transact_write_items().transact_items(put("grp")).transact_items(put("tab")).send()
+    };
+    add_rule(&server, json!({"service": "storage", "error": "IOError", "count": 1})).await;
+    let (code, _) = error_of(txn().await);
+    assert_eq!(code, "InternalServerError");
+    assert!(!stored_keys(&client, "grp").await.contains("txn"));
+    assert!(!stored_keys(&client, "tab").await.contains("txn"));
+    txn().await.unwrap();
+    assert!(stored_keys(&client, "grp").await.contains("txn"));
+    let forwarded = crate::bridge::wait_for(&k, "dest", 2).await;
+    assert_eq!(forwarded.len(), 2, "before and txn");
+    let records = read_stream(&server.streams(), &grp_arn).await;
+    let seqs: Vec<u128> =
+        records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
+
     // The forwarder's own commit fails: the write's commit is held while the error rule
     // is added, so the next commit after it, the forwarder's, is the one that fails. It
     // pauses and retries; the change arrives once.
@@ -134,14 +157,14 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     };
     let (written, _) = tokio::join!(write, fail_next);
     written.unwrap();
-    let forwarded = crate::bridge::wait_for(&k, "dest", 2).await;
+    let forwarded = crate::bridge::wait_for(&k, "dest", 3).await;
     let keys: Vec<&str> =
         forwarded.iter().map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["before", "fwd"]);
+    assert_eq!(keys, ["before", "txn", "fwd"]);
     let listed = crate::faults::rules(&server).await;
     assert_eq!(listed.last().unwrap()["applied"], 1, "the forwarder's commit took the fault");
     let records = read_stream(&server.streams(), &arn).await;
-    assert_eq!(crate::streams::events(&records).len(), 2, "before and fwd, not lost");
+    assert_eq!(crate::streams::events(&records).len(), 3, "before, txn and fwd: none lost");
 
     // Kinesis writes answer InternalFailure on a failed commit, and retry cleanly.
     add_rule(&server, json!({"service": "storage", "error": "IOError", "count": 1})).await;
@@ -155,7 +178,7 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let (code, message) = error_of(put().await);
     assert_eq!((code.as_str(), message.as_str()), ("InternalFailure", "Internal Service Failure"));
     put().await.unwrap();
-    assert_eq!(crate::bridge::records(&k, "dest").await.len(), 3);
+    assert_eq!(crate::bridge::records(&k, "dest").await.len(), 4);
 }
 
 /// A tmpfs of `mib` MiB mounted on a fresh directory, unmounted on drop.
