@@ -321,7 +321,15 @@ fn check(spec: &FaultSpec) -> Result<Rule, String> {
     if resource.is_some() && scope == Scope::Storage {
         return Err("storage rules take no resource (one commit carries many tables)".into());
     }
-    Ok(Rule { id: 0, scope, spec: spec.clone(), resource, error, remaining: spec.count, applied: 0 })
+    Ok(Rule {
+        id: 0,
+        scope,
+        spec: spec.clone(),
+        resource,
+        error,
+        remaining: spec.count,
+        applied: 0,
+    })
 }
 
 /// The table or stream name in a name or an ARN (`...:table/NAME[/stream/...]`,
@@ -389,7 +397,9 @@ mod tests {
             faults.for_call(Service::DynamoDb, "PutItem", &json!({"TableName": table}))
         };
         assert!(put("b").is_none());
-        assert!(faults.for_call(Service::DynamoDb, "GetItem", &json!({"TableName": "a"})).is_none());
+        assert!(
+            faults.for_call(Service::DynamoDb, "GetItem", &json!({"TableName": "a"})).is_none()
+        );
         let e = put("a").unwrap().error.unwrap();
         assert_eq!((e.status, e.code), (400, "ProvisionedThroughputExceededException"));
         assert!(put("arn:aws:dynamodb:us-east-1:0:table/a").is_some());

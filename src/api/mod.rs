@@ -92,7 +92,9 @@ pub fn operation_name(service: Service, name: &str) -> Option<&'static str> {
         Service::DynamoDbStreams => streams::Operation::from_name(name).map(|o| o.name()),
         Service::Kinesis => match name {
             // Served by the server loop itself (an event stream), not by `handle`.
-            crate::api::kinesis::subscribe::OPERATION => Some(crate::api::kinesis::subscribe::OPERATION),
+            crate::api::kinesis::subscribe::OPERATION => {
+                Some(crate::api::kinesis::subscribe::OPERATION)
+            }
             _ => kinesis::Operation::from_name(name).map(|o| o.name()),
         },
     }

@@ -88,14 +88,14 @@ impl Store {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        Ok(Arc::new(Store::open_at(
-            &config.data_dir,
-            config.durability,
-            config.min_free_bytes,
-        )?))
+        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability, config.min_free_bytes)?))
     }
 
-    fn open_at(path: &Path, durability: Durability, min_free_bytes: u64) -> Result<Store, StorageError> {
+    fn open_at(
+        path: &Path,
+        durability: Durability,
+        min_free_bytes: u64,
+    ) -> Result<Store, StorageError> {
         // The commit thread decides when the journal is synced.
         let db = Database::builder(path).manual_journal_persist(true).open()?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;

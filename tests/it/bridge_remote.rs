@@ -415,7 +415,13 @@ async fn a_remote_answering_server_errors_throttles_and_slowly_gets_every_change
     .await;
     assert_eq!(status, 200);
     for i in 0..300 {
-        client.put_item().table_name("orders").item("pk", s(&format!("late{i}"))).send().await.unwrap();
+        client
+            .put_item()
+            .table_name("orders")
+            .item("pk", s(&format!("late{i}")))
+            .send()
+            .await
+            .unwrap();
     }
     let errors = "sluice_bridge_remote_errors_total";
     let more = errors_before + 5.0;

@@ -20,7 +20,12 @@ fn s(v: &str) -> AttributeValue {
 pub async fn add_rule(server: &Server, rule: Value) -> (u16, Value) {
     let body = rule.to_string();
     let r = server
-        .request("POST", "/_sluice/faults", &[("Content-Type", "application/json")], body.as_bytes())
+        .request(
+            "POST",
+            "/_sluice/faults",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
         .await;
     (r.status, r.json())
 }
@@ -58,9 +63,7 @@ async fn the_next_n_calls_on_one_table_fail_with_the_exact_aws_error() {
     .await;
     assert_eq!(status, 200, "{rule}");
     assert_eq!(rule["id"], 1);
-    let put = |table: &str, pk: &str| {
-        client.put_item().table_name(table).item("pk", s(pk)).send()
-    };
+    let put = |table: &str, pk: &str| client.put_item().table_name(table).item("pk", s(pk)).send();
     // The SDK (retries off) sees AWS's code and message, twice through the SDK...
     for i in 0..2 {
         let (code, message) = error_of(put("hot", &format!("failed{i}")).await);
@@ -71,9 +74,8 @@ async fn the_next_n_calls_on_one_table_fail_with_the_exact_aws_error() {
         client.get_item().table_name("hot").key("pk", s("x")).send().await.unwrap();
     }
     // ...and the third on the wire: namespaced `__type`, status 400, crc32 as always.
-    let r = server
-        .post("PutItem", br#"{"TableName":"hot","Item":{"pk":{"S":"failed2"}}}"#, &[])
-        .await;
+    let r =
+        server.post("PutItem", br#"{"TableName":"hot","Item":{"pk":{"S":"failed2"}}}"#, &[]).await;
     assert_eq!(r.status, 400);
     assert_eq!(
         r.json()["__type"],
@@ -88,7 +90,10 @@ async fn the_next_n_calls_on_one_table_fail_with_the_exact_aws_error() {
     }
     let listed = rules(&server).await;
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0]["applied"].as_u64(), listed[0]["remaining"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (listed[0]["applied"].as_u64(), listed[0]["remaining"].as_u64()),
+        (Some(3), Some(0))
+    );
     assert_eq!(injected(&server, "dynamodb", "PutItem", "error").await, 3.0);
     // Injected errors count as requests with their status, like any other answer.
     let text = server.request("GET", "/metrics", &[], b"").await.text();
@@ -161,7 +166,8 @@ async fn kinesis_faults_are_scoped_per_stream_and_spoken_in_json_and_cbor() {
     assert_eq!(code, "ProvisionedThroughputExceededException");
     put("calm").await.unwrap();
     // A CBOR client (the Java SDK, the KCL) gets the error in CBOR, bare `__type`.
-    let body = cbor::encode_plain(&json!({"StreamName": "busy", "PartitionKey": "p", "Data": "ZA=="}));
+    let body =
+        cbor::encode_plain(&json!({"StreamName": "busy", "PartitionKey": "p", "Data": "ZA=="}));
     let r = server
         .post(
             "Kinesis_20131202.PutRecord",
@@ -184,7 +190,10 @@ async fn kinesis_faults_are_scoped_per_stream_and_spoken_in_json_and_cbor() {
         )
         .await;
     assert_eq!(r.status, 500);
-    assert_eq!(r.json(), json!({"__type": "InternalFailure", "message": "Internal Service Failure"}));
+    assert_eq!(
+        r.json(),
+        json!({"__type": "InternalFailure", "message": "Internal Service Failure"})
+    );
     assert_eq!(injected(&server, "kinesis", "PutRecord", "error").await, 2.0);
 }
 
@@ -233,7 +242,10 @@ async fn bad_rules_are_refused_with_a_reason() {
     let server = Server::start();
     let cases = [
         (json!({"service": "s3", "error": "InternalServerError"}), "service"),
-        (json!({"service": "dynamodb", "operation": "PutRecords", "count": 1, "latency_ms": 1}), "operation"),
+        (
+            json!({"service": "dynamodb", "operation": "PutRecords", "count": 1, "latency_ms": 1}),
+            "operation",
+        ),
         (json!({"service": "kinesis", "error": "InternalServerError"}), "InternalFailure"),
         (json!({"service": "dynamodb", "count": 1}), "latency_ms"),
         (json!({"service": "dynamodb", "error": "InternalServerError", "colour": "red"}), "colour"),

@@ -119,8 +119,7 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let keys: HashSet<String> =
         crate::streams::events(&records).into_iter().map(|(_, pk)| pk).collect();
     assert_eq!((records.len(), keys), (acked.len(), acked.clone()));
-    let seqs: Vec<u128> =
-        records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
+    let seqs: Vec<u128> = records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
 
     // A transaction across both tables is one commit: refused whole, then done whole.
@@ -142,8 +141,7 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let forwarded = crate::bridge::wait_for(&k, "dest", 2).await;
     assert_eq!(forwarded.len(), 2, "before and txn");
     let records = read_stream(&server.streams(), &grp_arn).await;
-    let seqs: Vec<u128> =
-        records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
+    let seqs: Vec<u128> = records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
 
     // The forwarder's own commit fails: the write's commit is held while the error rule
@@ -239,7 +237,14 @@ async fn put_n(client: &aws_sdk_dynamodb::Client, prefix: &str, n: usize) {
     for i in 0..n {
         let pk = format!("{prefix}{i}");
         let blob = s(&"y".repeat(1000));
-        client.put_item().table_name("disk").item("pk", s(&pk)).item("b", blob).send().await.unwrap();
+        client
+            .put_item()
+            .table_name("disk")
+            .item("pk", s(&pk))
+            .item("b", blob)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -254,9 +259,8 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns()
     put_n(&client, "a", 50).await;
 
     let filler = fs.fill(8 << 20);
-    let (code, message) = error_of(
-        client.put_item().table_name("disk").item("pk", s("full")).send().await,
-    );
+    let (code, message) =
+        error_of(client.put_item().table_name("disk").item("pk", s("full")).send().await);
     assert_eq!((code.as_str(), message.as_str()), ("InternalServerError", "Internal server error"));
     assert_eq!(stored_keys(&client, "disk").await.len(), 50, "reads go on, nothing half-written");
     assert_eq!(server.request("GET", "/health", &[], b"").await.status, 200);
