@@ -59,7 +59,7 @@ pub const STORAGE_COMMIT: &str = "Commit";
 
 /// The errors a rule may inject: service, `__type`, namespace, AWS's status and message.
 /// Only modelled errors (and the throttling ones every SDK retries), so what a test sees
-/// is what AWS can answer.
+/// is what AWS can answer. Kinesis writes `__type` bare, so its namespace is unused.
 const ERRORS: &[(Service, &str, Namespace, u16, &str)] = {
     use Namespace::{CoralAvailability as Avail, DynamoDb as Ddb};
     use Service::{DynamoDb as D, DynamoDbStreams as S, Kinesis as K};

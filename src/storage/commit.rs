@@ -76,7 +76,10 @@ impl CommitHandle {
                 .name("sluice-sync".into())
                 .spawn(move || {
                     while let Some(store) = syncer.upgrade() {
-                        if let Err(e) = store.sync() {
+                        // A failed store refuses syncs too; it said why once already.
+                        if store.failure().is_none()
+                            && let Err(e) = store.sync()
+                        {
                             tracing::error!("periodic sync failed: {e}");
                         }
                         drop(store);

@@ -325,6 +325,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn below_the_free_space_reserve_a_commit_is_refused_before_the_store_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(dir.path(), Durability::None, u64::MAX).unwrap();
+        let put = Mutation::put(Space::Items, b"k".to_vec(), b"v".to_vec());
+        let refused = store.commit_now(std::slice::from_ref(&put)).unwrap_err();
+        assert!(matches!(refused, StorageError::DiskFull { reserve: u64::MAX, .. }), "{refused}");
+        assert_eq!(store.get(Space::Items, b"k").unwrap(), None);
+        assert_eq!(store.failure(), None, "a refusal is not a failure: writes resume");
+        let other = tempfile::tempdir().unwrap();
+        let roomy = Store::open_at(other.path(), Durability::None, 1).unwrap();
+        roomy.commit_now(&[put]).unwrap();
+    }
+
+    #[test]
     fn snapshots_do_not_see_later_writes() {
         let config = StorageConfig { in_memory: true, ..StorageConfig::default() };
         let store = Store::open(&config).unwrap();
