@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod bridge;
+mod faults;
 pub use bridge::{BridgeConfig, RemoteConfig};
+pub use faults::{FaultSpec, FaultsConfig};
 
 /// Everything sluice can be configured with. `config/sluice.toml` documents each key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -25,6 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub bootstrap: BootstrapConfig,
+    pub faults: FaultsConfig,
 }
 
 /// The metrics catalog's options.
@@ -243,6 +246,11 @@ pub struct StorageConfig {
     pub batch_interval_ms: u64,
     /// Most writes grouped into one storage batch and one fsync.
     pub max_group_writes: usize,
+    /// Refuse writes (InternalServerError) while the data directory's filesystem has
+    /// less free space than this, before the store itself runs out: a store that fails
+    /// a journal write stops taking writes until sluice restarts, a refused write does
+    /// not, so writes resume as soon as space returns. 0 turns the check off.
+    pub min_free_bytes: u64,
 }
 
 /// How a write becomes durable before it is acknowledged.
@@ -319,6 +327,7 @@ impl Default for StorageConfig {
             durability: Durability::Fsync,
             batch_interval_ms: 10,
             max_group_writes: 1024,
+            min_free_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -456,6 +465,9 @@ impl Config {
         }
         if self.dynamodb.ttl_scan_interval_ms == 0 {
             return bad("dynamodb.ttl_scan_interval_ms", "must be at least 1");
+        }
+        if let Err(e) = crate::faults::Faults::new(&self.faults.rules, None) {
+            return bad("faults.rules", &e);
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod protocol;

@@ -35,6 +35,10 @@ pub struct Metrics {
     pub storage_commit_duration_seconds: HistogramVec,
     /// Bytes the embedded store occupies on disk (journal and tables).
     pub storage_size_bytes: prometheus::IntGauge,
+    /// Group commits that failed (every write in them was answered with an error).
+    pub storage_commit_failures_total: prometheus::IntCounter,
+    /// Calls a fault-injection rule failed or delayed, by service, operation and kind.
+    pub faults_injected_total: IntCounterVec,
     /// Items per table (exact, maintained by the writers).
     pub table_items: IntGaugeVec,
     /// Item bytes per table, as DynamoDB counts item size.
@@ -404,8 +408,17 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let faults_injected_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_faults_injected_total",
+                "Calls a fault-injection rule failed (kind error) or only delayed (kind latency), by service (or storage) and operation.",
+            ),
+            &["service", "operation", "kind"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(faults_injected_total.clone()),
             Box::new(stream_records_written_total.clone()),
             Box::new(stream_written_bytes_total.clone()),
             Box::new(request_duration_seconds.clone()),
@@ -427,6 +440,12 @@ impl Metrics {
         )
         .expect("valid metric");
         register(&registry, &mut catalog, Box::new(storage_size_bytes.clone()));
+        let storage_commit_failures_total = prometheus::IntCounter::new(
+            "sluice_storage_commit_failures_total",
+            "Group commits that failed; each of their writes was answered with an internal error.",
+        )
+        .expect("valid metric");
+        register(&registry, &mut catalog, Box::new(storage_commit_failures_total.clone()));
         let kinesis = KinesisMetrics::new();
         let fanout = fanout::FanoutMetrics::new();
         let bridge = BridgeMetrics::new();
@@ -449,6 +468,8 @@ impl Metrics {
             storage_group_writes,
             storage_commit_duration_seconds,
             storage_size_bytes,
+            storage_commit_failures_total,
+            faults_injected_total,
             table_items,
             table_size_bytes,
             ttl_deleted_items_total,

@@ -85,6 +85,21 @@ pub struct Handled {
     pub result: Result<Value, WireError>,
 }
 
+/// The operation `name` of `service` as its static label, when sluice serves it.
+pub fn operation_name(service: Service, name: &str) -> Option<&'static str> {
+    match service {
+        Service::DynamoDb => dynamodb::Operation::from_name(name).map(|o| o.name()),
+        Service::DynamoDbStreams => streams::Operation::from_name(name).map(|o| o.name()),
+        Service::Kinesis => match name {
+            // Served by the server loop itself (an event stream), not by `handle`.
+            crate::api::kinesis::subscribe::OPERATION => {
+                Some(crate::api::kinesis::subscribe::OPERATION)
+            }
+            _ => kinesis::Operation::from_name(name).map(|o| o.name()),
+        },
+    }
+}
+
 /// Routes a request whose target and body have been parsed.
 pub async fn handle(
     engine: &Arc<Engine>,

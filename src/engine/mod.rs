@@ -107,6 +107,8 @@ pub struct Engine {
     pub(crate) bridges: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Every Kinesis stream.
     pub kinesis: kinesis::Registry,
+    /// Fault-injection rules (the server and the group commit consult them).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl Engine {
@@ -117,11 +119,19 @@ impl Engine {
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Engine>, StorageError> {
         let store = Store::open(&config.storage)?;
+        let faults = crate::faults::Faults::new(
+            &config.faults.rules,
+            Some(metrics.faults_injected_total.clone()),
+        )
+        .map(Arc::new)
+        .map_err(StorageError::Fjall)?;
+        let hook = faults.clone();
         let committer = CommitHandle::start(
             store.clone(),
             metrics.clone(),
             config.storage.max_group_writes,
             Duration::from_millis(config.storage.batch_interval_ms),
+            Box::new(move || hook.for_commit().map(|i| (i.latency, i.error.is_some()))),
         );
         let engine = Arc::new(Engine {
             config,
@@ -135,6 +145,7 @@ impl Engine {
             streams: Default::default(),
             kinesis: Default::default(),
             bridges: Default::default(),
+            faults,
         });
         engine.load_streams()?;
         let records: Vec<_> =

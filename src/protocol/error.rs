@@ -14,6 +14,8 @@ pub enum Namespace {
     CoralValidate,
     /// `com.amazonaws.dynamodb.v20120810#`: DynamoDB's own modelled errors.
     DynamoDb,
+    /// `com.amazon.coral.availability#`: the front end's throttling (ThrottlingException).
+    CoralAvailability,
 }
 
 impl Namespace {
@@ -22,6 +24,7 @@ impl Namespace {
             Namespace::CoralService => "com.amazon.coral.service#",
             Namespace::CoralValidate => "com.amazon.coral.validate#",
             Namespace::DynamoDb => "com.amazonaws.dynamodb.v20120810#",
+            Namespace::CoralAvailability => "com.amazon.coral.availability#",
         }
     }
 }

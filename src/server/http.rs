@@ -31,9 +31,25 @@ use crate::protocol::{
 /// Handles one request; never fails (errors are responses).
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => return response::plain(200, "ok\n"),
+        (&Method::GET, "/health") => {
+            // A store that failed a journal write takes no writes until restart: say so,
+            // so an orchestrator restarts it once the disk is back.
+            return match state.engine.store.failure() {
+                None => response::plain(200, "ok\n"),
+                Some(reason) => response::text(
+                    503,
+                    "text/plain",
+                    format!("storage failed ({reason}); restart sluice\n"),
+                ),
+            };
+        }
         (&Method::GET, "/metrics") => {
             return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
+        }
+        (_, path)
+            if state.config.faults.admin_endpoint && path.starts_with(super::faults::PATH) =>
+        {
+            return super::faults::handle(state, req).await;
         }
         _ => {}
     }
@@ -50,7 +66,14 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         return r;
     }
     let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
-    let (operation, result) = match front_end(state, req, codec, &request_id).await {
+    let front = match front_end(state, req, codec, &request_id).await {
+        Ok((target, ctx, body)) => match inject_fault(state, &target, &body).await {
+            Some(injected) => Err(injected),
+            None => Ok((target, ctx, body)),
+        },
+        Err(e) => Err(("unknown", e.to_wire())),
+    };
+    let (operation, result) = match front {
         // Its answer is an event stream, not one value: opened here, then written as it goes.
         Ok((target, ctx, body)) if is_subscribe(&target) => {
             match subscribe_to_shard(&state.engine, &ctx, body).await {
@@ -67,7 +90,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
             let encoded = handled.result.and_then(|v| codec.encode_output(&target.operation, &v));
             (handled.operation, encoded.map(|body| (target.service, body)))
         }
-        Err(e) => ("unknown", Err(e.to_wire())),
+        Err((operation, e)) => (operation, Err(e)),
     };
     let (service, status, body) = match result {
         Ok((service, body)) => (service, 200, body),
@@ -75,6 +98,21 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     };
     record(state, service, operation, status, started);
     response::encoded(service, codec.content_type(service), status, body, &request_id)
+}
+
+/// Applies the first fault rule matching this call (see `crate::faults`): waits its
+/// latency, then answers its error in place of the handler (labelled with the operation).
+async fn inject_fault(
+    state: &AppState,
+    target: &Target,
+    body: &Value,
+) -> Option<(&'static str, WireError)> {
+    let operation = api::operation_name(target.service, &target.operation)?;
+    let injection = state.engine.faults.for_call(target.service, operation, body)?;
+    if !injection.latency.is_zero() {
+        tokio::time::sleep(injection.latency).await;
+    }
+    injection.error.map(|e| (operation, e))
 }
 
 fn is_subscribe(target: &Target) -> bool {

@@ -4,6 +4,7 @@
 //! drain in-flight requests under a deadline, stop the writers, sync storage.
 
 pub mod conn;
+pub mod faults;
 pub mod http;
 pub mod metrics_listener;
 

@@ -49,6 +49,10 @@ struct Request {
     done: oneshot::Sender<Result<(), StorageError>>,
 }
 
+/// Consulted before each group commit (fault injection, see `crate::faults`): a delay
+/// to add, and whether the commit fails as an I/O error would, writing nothing.
+pub type CommitFaultHook = Box<dyn Fn() -> Option<(Duration, bool)> + Send>;
+
 /// A handle to the commit thread.
 #[derive(Clone)]
 pub struct CommitHandle {
@@ -62,6 +66,7 @@ impl CommitHandle {
         metrics: Arc<Metrics>,
         max_group: usize,
         batch_interval: Duration,
+        faults: CommitFaultHook,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let durability = store.durability();
@@ -71,7 +76,10 @@ impl CommitHandle {
                 .name("sluice-sync".into())
                 .spawn(move || {
                     while let Some(store) = syncer.upgrade() {
-                        if let Err(e) = store.sync() {
+                        // A failed store refuses syncs too; it said why once already.
+                        if store.failure().is_none()
+                            && let Err(e) = store.sync()
+                        {
                             tracing::error!("periodic sync failed: {e}");
                         }
                         drop(store);
@@ -82,7 +90,7 @@ impl CommitHandle {
         }
         std::thread::Builder::new()
             .name("sluice-commit".into())
-            .spawn(move || run(store, metrics, rx, max_group))
+            .spawn(move || run(store, metrics, rx, max_group, faults))
             .expect("spawn the commit thread");
         CommitHandle { tx }
     }
@@ -105,6 +113,7 @@ fn run(
     metrics: Arc<Metrics>,
     mut rx: mpsc::UnboundedReceiver<Request>,
     max_group: usize,
+    faults: CommitFaultHook,
 ) {
     let label = match store.durability() {
         Durability::Fsync => "fsync",
@@ -114,6 +123,7 @@ fn run(
     let batches = metrics.storage_write_batches_total.with_label_values(&[label]);
     let group_writes = metrics.storage_group_writes.with_label_values(&[label]);
     let commit_seconds = metrics.storage_commit_duration_seconds.with_label_values(&[label]);
+    let failures = metrics.storage_commit_failures_total.clone();
     let mut group: Vec<Request> = Vec::new();
     let mut mutations: Vec<Mutation> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -132,12 +142,21 @@ fn run(
             mutations.append(&mut request.mutations);
         }
         let started = Instant::now();
-        let result = store.commit_now(&mutations);
+        let result = match faults() {
+            Some((delay, fail)) => {
+                std::thread::sleep(delay);
+                if fail { Err(StorageError::Injected) } else { store.commit_now(&mutations) }
+            }
+            None => store.commit_now(&mutations),
+        };
         commit_seconds.observe(started.elapsed().as_secs_f64());
         batches.inc();
         group_writes.observe(writes as f64);
+        // Every request of the group gets the error: none of its writes is visible, and
+        // each writer leaves its state (sequence numbers, counts) as it was.
         if let Err(e) = &result {
-            tracing::error!("group commit failed: {e}");
+            failures.inc();
+            tracing::error!("group commit of {writes} writes failed: {e}");
         }
         for request in group.drain(..) {
             let _ = request.done.send(result.clone());

@@ -25,6 +25,16 @@ pub enum StorageError {
     Corrupt(String),
     #[error("storage: the commit thread has stopped")]
     Closed,
+    /// The data directory's filesystem is below `storage.min_free_bytes`: the write was
+    /// refused before the store was touched.
+    #[error("storage: {available} bytes free, below storage.min_free_bytes ({reserve})")]
+    DiskFull { available: u64, reserve: u64 },
+    /// A fault-injection rule failed this commit (nothing was written).
+    #[error("storage: injected I/O error")]
+    Injected,
+    /// An earlier journal write or sync failed; the store takes no writes until restart.
+    #[error("storage: failed earlier ({0}); restart sluice to recover")]
+    Failed(String),
 }
 
 impl From<fjall::Error> for StorageError {
@@ -47,6 +57,12 @@ pub struct Store {
     /// Records of every Kinesis stream.
     pub kinesis: Keyspace,
     durability: Durability,
+    /// Where free space is checked, and the least there must be (0: no check).
+    data_dir: std::path::PathBuf,
+    min_free_bytes: u64,
+    /// Set by the first failed journal write or sync: fjall then refuses every write
+    /// (it poisons itself), so later commits fail at once with this reason.
+    failed: std::sync::OnceLock<String>,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -65,17 +81,21 @@ impl Store {
                 .prefix("sluice-mem-")
                 .tempdir()
                 .map_err(|e| StorageError::Fjall(e.to_string()))?;
-            let mut store = Store::open_at(dir.path(), Durability::None)?;
+            let mut store = Store::open_at(dir.path(), Durability::None, 0)?;
             store._temp_dir = Some(dir);
             return Ok(Arc::new(store));
         }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability)?))
+        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability, config.min_free_bytes)?))
     }
 
-    fn open_at(path: &Path, durability: Durability) -> Result<Store, StorageError> {
+    fn open_at(
+        path: &Path,
+        durability: Durability,
+        min_free_bytes: u64,
+    ) -> Result<Store, StorageError> {
         // The commit thread decides when the journal is synced.
         let db = Database::builder(path).manual_journal_persist(true).open()?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
@@ -83,7 +103,19 @@ impl Store {
         let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
         let changes = db.keyspace("changes", KeyspaceCreateOptions::default)?;
         let kinesis = db.keyspace("kinesis", KeyspaceCreateOptions::default)?;
-        Ok(Store { db, meta, items, indexes, changes, kinesis, durability, _temp_dir: None })
+        Ok(Store {
+            db,
+            meta,
+            items,
+            indexes,
+            changes,
+            kinesis,
+            durability,
+            data_dir: path.to_path_buf(),
+            min_free_bytes,
+            failed: std::sync::OnceLock::new(),
+            _temp_dir: None,
+        })
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -101,29 +133,67 @@ impl Store {
         }
     }
 
-    /// Commits `mutations` as one atomic batch, then persists as `durability` says.
+    /// Commits `mutations` as one atomic batch, persisted as `durability` says.
+    ///
+    /// The journal write and its sync happen inside the batch commit, BEFORE the batch
+    /// reaches the memtables: a batch whose write or sync fails is never visible to
+    /// readers (persisting after `commit` would show a write its client was told failed,
+    /// and that a restart could then take back). A failed write or sync poisons fjall
+    /// for good; `failed` remembers it so every later commit says why at once.
     pub(crate) fn commit_now(&self, mutations: &[Mutation]) -> Result<(), StorageError> {
-        let mut batch = self.db.batch();
+        if let Some(reason) = self.failed.get() {
+            return Err(StorageError::Failed(reason.clone()));
+        }
+        self.check_free_space()?;
+        let mode = match self.durability {
+            Durability::Fsync => PersistMode::SyncData,
+            // Into the OS's buffers, so a killed process loses nothing; the batch
+            // syncer or the OS gets it to disk.
+            Durability::Batch | Durability::None => PersistMode::Buffer,
+        };
+        let mut batch = self.db.batch().durability(Some(mode));
         for m in mutations {
             match &m.value {
                 Some(v) => batch.insert(self.keyspace(m.space), m.key.clone(), v.clone()),
                 None => batch.remove(self.keyspace(m.space), m.key.clone()),
             }
         }
-        batch.commit()?;
-        self.db.persist(match self.durability {
-            Durability::Fsync => PersistMode::SyncData,
-            // Into the OS's buffers, so a killed process loses nothing; the batch
-            // syncer or the OS gets it to disk.
-            Durability::Batch | Durability::None => PersistMode::Buffer,
-        })?;
-        Ok(())
+        batch.commit().map_err(|e| {
+            let reason = e.to_string();
+            tracing::error!(
+                "storage write failed ({reason}): the store takes no more writes; reads go on; \
+                 restart sluice once the cause (disk space, I/O errors) is fixed"
+            );
+            let _ = self.failed.set(reason);
+            StorageError::from(e)
+        })
+    }
+
+    /// Why the store takes no writes, once a journal write or sync has failed.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// Refuses a commit while free space is below the reserve.
+    fn check_free_space(&self) -> Result<(), StorageError> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        match free_bytes(&self.data_dir) {
+            Some(available) if available < self.min_free_bytes => {
+                Err(StorageError::DiskFull { available, reserve: self.min_free_bytes })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Syncs everything written so far to disk.
     pub fn sync(&self) -> Result<(), StorageError> {
-        self.db.persist(PersistMode::SyncAll)?;
-        Ok(())
+        self.db.persist(PersistMode::SyncAll).map_err(|e| {
+            // fjall poisons itself on a failed sync just as on a failed batch.
+            let _ = self.failed.set(e.to_string());
+            StorageError::from(e)
+        })
     }
 
     /// Reads one key.
@@ -172,6 +242,24 @@ impl Store {
     pub fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
     }
+}
+
+/// Bytes an unprivileged process may still write on the filesystem holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid NUL-terminated string and `stat` a valid out pointer.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// Key/value pairs of a range read, in key order (or reversed with `next_back`).
@@ -235,6 +323,20 @@ fn range_is_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn below_the_free_space_reserve_a_commit_is_refused_before_the_store_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_at(dir.path(), Durability::None, u64::MAX).unwrap();
+        let put = Mutation::put(Space::Items, b"k".to_vec(), b"v".to_vec());
+        let refused = store.commit_now(std::slice::from_ref(&put)).unwrap_err();
+        assert!(matches!(refused, StorageError::DiskFull { reserve: u64::MAX, .. }), "{refused}");
+        assert_eq!(store.get(Space::Items, b"k").unwrap(), None);
+        assert_eq!(store.failure(), None, "a refusal is not a failure: writes resume");
+        let other = tempfile::tempdir().unwrap();
+        let roomy = Store::open_at(other.path(), Durability::None, 1).unwrap();
+        roomy.commit_now(&[put]).unwrap();
+    }
 
     #[test]
     fn snapshots_do_not_see_later_writes() {

@@ -69,6 +69,11 @@ pub(super) enum Round {
 async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), StorageError> {
     // A remote destination's connection and retry state outlive a round (keep-alive).
     let mut link: Option<remote::forward::Link> = None;
+    // Storage errors (a full disk, an injected fault) pause the forwarder, never end it:
+    // a failed round applied nothing (a local append and its cursor move are one batch;
+    // a remote's cursor did not move), so the same changes go again once storage takes
+    // writes, and nothing waits for a restart.
+    let mut storage_backoff: Option<remote::backoff::Backoff> = None;
     loop {
         let (table, meta, destination) = {
             let Some(e) = engine.upgrade() else { return Ok(()) };
@@ -80,10 +85,32 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             (table, meta, destination)
         };
         let round = if destination.remote {
-            remote::forward::round(&engine, name, &meta, &destination, &mut link).await?
+            remote::forward::round(&engine, name, &meta, &destination, &mut link).await
         } else {
             let Some(e) = engine.upgrade() else { return Ok(()) };
-            local_round(&e, name, &meta, &destination).await?
+            local_round(&e, name, &meta, &destination).await
+        };
+        let round = match round {
+            Ok(round) => {
+                storage_backoff = None;
+                round
+            }
+            Err(e) => {
+                let backoff = match &mut storage_backoff {
+                    Some(b) => b,
+                    None => {
+                        tracing::error!("bridge of table {name}: {e}; retrying until it clears");
+                        let Some(engine) = engine.upgrade() else { return Ok(()) };
+                        let c = &engine.config.bridge;
+                        storage_backoff.insert(remote::backoff::Backoff::new(
+                            Duration::from_millis(c.retry_initial_ms),
+                            Duration::from_millis(c.retry_max_ms),
+                        ))
+                    }
+                };
+                tokio::time::sleep(backoff.next_delay(remote::backoff::jitter())).await;
+                continue;
+            }
         };
         match round {
             Round::Stop => return Ok(()),

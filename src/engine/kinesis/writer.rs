@@ -125,6 +125,8 @@ impl Writer {
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut written = 0usize;
+        // Counted once the commit is in: a failed commit appended nothing.
+        let mut incoming: Vec<(u32, i64)> = Vec::new();
         for request in group {
             let shards: Option<Vec<u32>> =
                 request.records.iter().map(|r| route(routes, r.hash)).collect();
@@ -148,7 +150,7 @@ impl Writer {
                     kkeys::record_key(id, shard, seq),
                     kkeys::encode_record(arrival_ms, &record.partition_key, &record.data),
                 ));
-                self.count_incoming(shard, size);
+                incoming.push((shard, size));
                 out.push(Appended { shard, seq, arrival_ms });
             }
             written += out.len();
@@ -175,6 +177,9 @@ impl Writer {
                     .update_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
             }
             self.publish_retained();
+            for (shard, size) in incoming {
+                self.count_incoming(shard, size);
+            }
         }
         for (reply, outcome) in replies {
             let _ = reply.send(match &result {
