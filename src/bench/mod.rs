@@ -68,7 +68,10 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
     let load = load_of(&c);
     let mut report = Report {
         workload: workload.name().to_string(),
-        endpoint: c.endpoint.clone(),
+        endpoint: match workload {
+            Workload::Ceiling(_) => "in-process ceiling server".into(),
+            _ => c.endpoint.clone(),
+        },
         settings: workload.settings(),
         ..Default::default()
     };

@@ -122,12 +122,12 @@ impl Report {
         }
         for d in &self.deliveries {
             if let Some(why) = &d.unavailable {
-                let _ = writeln!(out, "    {:<22} unavailable: {why}", d.path);
+                let _ = writeln!(out, "    {:<28} unavailable: {why}", d.path);
                 continue;
             }
             let _ = writeln!(
                 out,
-                "    {:<22} {}/{} delivered  {:>9.0} records/s  {}",
+                "    {:<28} {}/{} delivered  {:>9.0} records/s  {}",
                 d.path,
                 d.delivered,
                 d.written,
@@ -135,7 +135,7 @@ impl Report {
                 d.latency.line()
             );
             if !d.errors_by_type.is_empty() {
-                let _ = writeln!(out, "    {:<22} errors: {}", "", errors_line(&d.errors_by_type));
+                let _ = writeln!(out, "    {:<28} errors: {}", "", errors_line(&d.errors_by_type));
             }
         }
         if let Some(total) = self.fanout_total_records_per_s {
@@ -201,7 +201,7 @@ mod tests {
         assert!(text.contains("put-item           1234 req/s  p50 0.000"), "{text}");
         assert!(text.contains("errors: ValidationException 2"), "{text}");
         assert!(
-            text.contains("kinesis-getrecords     unavailable: UnknownOperationException"),
+            text.contains("kinesis-getrecords           unavailable: UnknownOperationException"),
             "{text}"
         );
         assert!(text.contains("target RSS: start 1.0 MiB, end n/a"), "{text}");
