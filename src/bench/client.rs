@@ -180,10 +180,30 @@ pub fn error_type(status: u16, header: Option<&str>, body: &[u8]) -> String {
     if let Some(t) = header.filter(|t| !t.is_empty()) {
         return short(t);
     }
-    serde_json::from_slice::<Value>(body)
+    if let Some(t) = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("__type").and_then(Value::as_str).map(short))
-        .unwrap_or_else(|| format!("HTTP {status}"))
+    {
+        return t;
+    }
+    // dynalite answers an unknown target with a bare `<UnknownOperationException/>`.
+    let text = String::from_utf8_lossy(body);
+    let tag = text.trim().strip_prefix('<').and_then(|t| t.strip_suffix("/>"));
+    match tag {
+        Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric()) => t.to_string(),
+        _ => format!("HTTP {status}"),
+    }
+}
+
+/// A non-JSON answer (an HTML error page) on one short line.
+fn compact(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 160 {
+        format!("{}...", line.chars().take(160).collect::<String>())
+    } else {
+        line
+    }
 }
 
 /// One HTTP/1.1 connection, one request in flight; reconnects after a transport failure.
@@ -253,9 +273,7 @@ impl Conn {
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 })
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&reply.body).chars().take(200).collect()
-                });
+                .unwrap_or_else(|| compact(&reply.body));
             return Err(Failure::Api { status: reply.status, kind, message });
         }
         if reply.body.is_empty() {
@@ -286,6 +304,14 @@ mod tests {
             "ValidationException"
         );
         assert_eq!(error_type(502, None, b"<html>"), "HTTP 502");
+        assert_eq!(
+            error_type(404, None, b"<UnknownOperationException/>\n"),
+            "UnknownOperationException"
+        );
+        assert_eq!(
+            compact(b"<html>\n  <title>500</title>\n</html>"),
+            "<html> <title>500</title> </html>"
+        );
     }
 
     #[test]

@@ -100,16 +100,21 @@ pub async fn run(
     let table = resources::fresh_name("sluice-bench");
     let dest = format!("{table}-dest");
     let stream_arn = resources::create_table(client, &table, false, true).await?;
-    let result = measure(client, args, load, report, &table, &dest, stream_arn).await;
+    let mut dest_created = false;
+    let result =
+        measure(client, args, load, report, &table, &dest, stream_arn, &mut dest_created).await;
     if args.common.keep {
         report.notes.push(format!("kept table {table} and stream {dest}"));
     } else {
         report.notes.extend(resources::delete_table(client, &table).await);
-        report.notes.extend(resources::delete_stream(client, &dest).await);
+        if dest_created {
+            report.notes.extend(resources::delete_stream(client, &dest).await);
+        }
     }
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     client: &Client,
     args: &E2eArgs,
@@ -118,11 +123,13 @@ async fn measure(
     table: &str,
     dest: &str,
     stream_arn: Option<String>,
+    dest_created: &mut bool,
 ) -> Result<(), String> {
     let ctl = Arc::new(Control::default());
     let mut paths: Vec<Path> = Vec::new();
     let destination = async {
         let arn = resources::create_stream(client, dest, args.shards).await?;
+        *dest_created = true;
         resources::enable_destination(client, table, &arn).await?;
         let shards = resources::shard_ids(client, dest).await?;
         Ok::<_, String>((arn, shards))
