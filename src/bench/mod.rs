@@ -52,8 +52,10 @@ fn client_of(c: &Common, endpoint: &str) -> Result<Client, String> {
     ))
 }
 
-/// The ceiling phase: the in-process server driven with PutItem bodies, as the endpoint.
+/// The ceiling phase: the in-process server driven with PutItem bodies, as the endpoint,
+/// never rate-limited (a ceiling under a cap would make the ratio meaningless).
 async fn ceiling(c: &Common, load: &Load) -> Result<Measurement, String> {
+    let load = &Load { rate: None, ..load.clone() };
     let addr = ceiling::start().await?;
     let client = client_of(c, &addr.to_string())?;
     let items = Arc::new(Items::new("ceiling", c.item_size, c.key_space, 0));
