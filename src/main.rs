@@ -35,61 +35,18 @@ struct Cli {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Measure PutItem rate and latency against a running sluice, next to a bare hyper
-    /// server that only parses the JSON body (the baseline of the write budget).
+    /// Load an AWS-compatible endpoint (sluice or a peer) with one workload and report
+    /// throughput, latency percentiles and errors by type (see BENCHMARKS.md).
     Bench {
-        /// The sluice to measure.
-        #[arg(long, default_value = "127.0.0.1:8000")]
-        endpoint: std::net::SocketAddr,
-        /// Concurrent keep-alive connections, one request in flight each.
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Bytes of payload per item.
-        #[arg(long, default_value_t = 100)]
-        item_bytes: usize,
-        /// Skip the bare-hyper baseline.
-        #[arg(long)]
-        no_baseline: bool,
-        /// Turn a DynamoDB stream and a Kinesis destination on for the table, and
-        /// measure PutItem-to-Kinesis-reader latency.
-        #[arg(long)]
-        bridge: bool,
+        #[command(subcommand)]
+        workload: sluice::bench::cli::Workload,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Bench {
-        endpoint,
-        connections,
-        seconds,
-        item_bytes,
-        no_baseline,
-        bridge,
-    }) = cli.command
-    {
-        let opts = sluice::bench::BenchOptions {
-            endpoint,
-            connections,
-            duration: std::time::Duration::from_secs(seconds),
-            item_bytes,
-            baseline: !no_baseline,
-            bridge,
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-        return match runtime
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.block_on(sluice::bench::run(opts)))
-        {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("sluice bench: {e}");
-                ExitCode::FAILURE
-            }
-        };
+    if let Some(Command::Bench { workload }) = cli.command {
+        return bench(workload);
     }
     let overrides = Overrides {
         port: cli.port,
@@ -125,6 +82,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sluice: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `sluice bench`: the summary on stdout (JSON with --json), progress and failures on stderr.
+fn bench(workload: sluice::bench::cli::Workload) -> ExitCode {
+    let json = workload.common().json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sluice bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sluice::bench::run(workload)) {
+        Ok(report) => {
+            println!("{}", if json { report.json() } else { report.human() });
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sluice bench: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,243 +1,123 @@
-//! `sluice bench`: measures request rate and latency of DynamoDB operations against a
-//! running sluice (or any DynamoDB endpoint), next to a bare hyper server that only parses
-//! the JSON body and answers — the baseline DESIGN.md's write budget is stated against.
+//! `sluice bench <workload>`: a load generator that speaks the AWS wire protocol (awsJson,
+//! signed with SigV4 like the SDKs) to any DynamoDB/Kinesis-compatible endpoint — sluice,
+//! DynamoDB Local, LocalStack, moto, kinesalite — and reports throughput, latency
+//! percentiles from an HDR histogram and errors by `__type`, for people or as JSON.
 //!
-//! Keep-alive HTTP/1.1 connections, each with one request in flight; numbers go to stdout.
+//! `cli` holds the flags, `client` the signed HTTP client, `load` the driver (with `pace`
+//! for --rate and --requests), `histogram` and `report` the results, `resources` the
+//! tables and streams a run creates, `items`, `records` and `e2e` the workloads, and
+//! `ceiling` the in-process HTTP+JSON server the endpoint is compared with.
 
-mod bridge;
+pub mod ceiling;
+pub mod cli;
+pub mod client;
+pub mod e2e;
+pub mod histogram;
+pub mod items;
+pub mod load;
+pub mod pace;
+pub mod records;
+pub mod report;
+pub mod resources;
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use cli::{Common, Workload};
+use client::{Client, Credentials, Endpoint};
+use items::{Items, Op};
+use load::{Load, MakeRequest, drive, plain};
+use report::{Measurement, Report};
 
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct BenchOptions {
-    /// The endpoint under test, e.g. 127.0.0.1:8000.
-    pub endpoint: SocketAddr,
-    /// Concurrent connections.
-    pub connections: usize,
-    /// How long to measure.
-    pub duration: Duration,
-    /// Item payload size in bytes.
-    pub item_bytes: usize,
-    /// Also measure the bare-hyper baseline.
-    pub baseline: bool,
-    /// Turn the table's DynamoDB stream and a Kinesis destination on, and measure how
-    /// long a change takes from its PutItem to a GetRecords reader of the destination.
-    pub bridge: bool,
-}
-
-/// One run's results.
-#[derive(Debug)]
-pub struct BenchResult {
-    pub name: String,
-    pub requests: u64,
-    pub errors: u64,
-    pub seconds: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-}
-
-impl BenchResult {
-    fn print(&self) {
-        println!(
-            "{:<28} {:>10.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  ({} requests, {} errors)",
-            self.name,
-            self.requests as f64 / self.seconds,
-            self.p50_ms,
-            self.p99_ms,
-            self.requests,
-            self.errors
-        );
+/// How a run is driven, from the common flags.
+pub fn load_of(c: &Common) -> Load {
+    Load {
+        concurrency: c.concurrency.max(1),
+        // --requests alone ends the run; a day stands in for "no deadline".
+        duration: if c.requests.is_some() { Duration::from_secs(86_400) } else { c.duration },
+        requests: c.requests,
+        rate: c.rate.filter(|r| *r > 0.0),
+        progress: !c.quiet,
     }
 }
 
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0";
+fn client_of(c: &Common, endpoint: &str) -> Result<Client, String> {
+    Ok(Client::new(
+        Endpoint::parse(endpoint)?,
+        Credentials {
+            access_key: c.access_key.clone(),
+            secret_key: c.secret_key.clone(),
+            region: c.region.clone(),
+        },
+    ))
+}
 
-fn request(addr: SocketAddr, target: &str, body: String) -> Request<Full<Bytes>> {
-    let content_type = if target.starts_with("Kinesis") {
-        "application/x-amz-json-1.1"
-    } else {
-        "application/x-amz-json-1.0"
+/// The ceiling phase: the in-process server driven with PutItem bodies, as the endpoint,
+/// never rate-limited (a ceiling under a cap would make the ratio meaningless).
+async fn ceiling(c: &Common, load: &Load) -> Result<Measurement, String> {
+    let load = &Load { rate: None, ..load.clone() };
+    let addr = ceiling::start().await?;
+    let client = client_of(c, &addr.to_string())?;
+    let items = Arc::new(Items::new("ceiling", c.item_size, c.key_space, 0));
+    let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
+    Ok(drive("ceiling", &client, load, make, Arc::new(plain)).await)
+}
+
+/// Runs `workload` and returns its report (the caller prints it).
+pub async fn run(workload: Workload) -> Result<Report, String> {
+    let c = workload.common().clone();
+    let client = client_of(&c, &c.endpoint)?;
+    let load = load_of(&c);
+    let mut report = Report {
+        workload: workload.name().to_string(),
+        endpoint: match workload {
+            Workload::Ceiling(_) => "in-process ceiling server".into(),
+            _ => c.endpoint.clone(),
+        },
+        settings: workload.settings(),
+        ..Default::default()
     };
-    Request::post("/")
-        .header("host", addr.to_string())
-        .header("content-type", content_type)
-        .header("x-amz-target", target)
-        .header("x-amz-date", "20260101T000000Z")
-        .header("authorization", AUTH)
-        .body(Full::new(Bytes::from(body)))
-        .expect("valid request")
-}
-
-async fn send_once(addr: SocketAddr, target: &str, body: String) -> Result<(u16, Bytes), String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let response =
-        sender.send_request(request(addr, target, body)).await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    Ok((status, body))
-}
-
-/// Drives `connections` connections of PutItem against `addr` for `duration`.
-async fn run_puts(
-    name: &str,
-    addr: SocketAddr,
-    table: &str,
-    opts: &BenchOptions,
-) -> Result<BenchResult, String> {
-    let payload = "x".repeat(opts.item_bytes);
-    let deadline = Instant::now() + opts.duration;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for conn in 0..opts.connections {
-        let payload = payload.clone();
-        let table = table.to_string();
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let _ = stream.set_nodelay(true);
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-            tokio::spawn(connection);
-            let mut latencies = Vec::new();
-            let (mut n, mut errors) = (0u64, 0u64);
-            while Instant::now() < deadline {
-                let t = crate::clock::wall_micros();
-                let body = format!(
-                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"c{conn}-{n}"}},"v":{{"S":"{payload}"}},"n":{{"N":"{n}"}},"t":{{"N":"{t}"}}}}}}"#
-                );
-                let sent = Instant::now();
-                let response = sender
-                    .send_request(request(addr, "DynamoDB_20120810.PutItem", body))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let ok = response.status().is_success();
-                response.into_body().collect().await.map_err(|e| e.to_string())?;
-                latencies.push(sent.elapsed());
-                n += 1;
-                errors += u64::from(!ok);
-            }
-            Ok::<_, String>((n, errors, latencies))
-        }));
+    if c.with_ceiling || matches!(workload, Workload::Ceiling(_)) {
+        report.measurements.push(ceiling(&c, &load).await?);
     }
-    let (mut requests, mut errors, mut latencies) = (0, 0, Vec::new());
-    for task in tasks {
-        let (n, e, l) = task.await.map_err(|e| e.to_string())??;
-        requests += n;
-        errors += e;
-        latencies.extend(l);
-    }
-    latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Ok(BenchResult {
-        name: name.to_string(),
-        requests,
-        errors,
-        seconds: started.elapsed().as_secs_f64(),
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-    })
-}
-
-/// The baseline: a bare hyper server that parses each JSON body and answers `{}`.
-async fn start_baseline() -> Result<SocketAddr, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            let service =
-                hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let body = req.into_body().collect().await?.to_bytes();
-                    let parsed: serde_json::Value =
-                        serde_json::from_slice(&body).unwrap_or_default();
-                    let answer = if parsed.is_object() {
-                        "{}"
-                    } else {
-                        "{\"__type\":\"SerializationException\"}"
-                    };
-                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from_static(
-                        answer.as_bytes(),
-                    ))))
-                });
-            tokio::spawn(async move {
-                let builder = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                );
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-            });
+    let name = workload.name();
+    match &workload {
+        Workload::Ceiling(_) => {}
+        Workload::PutItem(t) => {
+            items::run(&client, Op::Put, name, t, 0, &load, &mut report).await?
         }
-    });
-    Ok(addr)
-}
-
-/// Runs the benchmark and prints one line per measurement.
-pub async fn run(opts: BenchOptions) -> Result<Vec<BenchResult>, String> {
-    let table = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let create = format!(
-        r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}]}}"#
-    );
-    let create = if opts.bridge {
-        create.replacen(
-            r#""BillingMode""#,
-            r#""StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"},"BillingMode""#,
-            1,
-        )
-    } else {
-        create
-    };
-    let (status, body) = send_once(opts.endpoint, "DynamoDB_20120810.CreateTable", create).await?;
-    if status != 200 {
-        return Err(format!("CreateTable failed: {status} {}", String::from_utf8_lossy(&body)));
+        Workload::UpdateItem(t) => {
+            items::run(&client, Op::Update, name, t, 0, &load, &mut report).await?
+        }
+        Workload::GetItem(t) => {
+            items::run(&client, Op::Get, name, t, 0, &load, &mut report).await?
+        }
+        Workload::Query(q) => {
+            items::run(
+                &client,
+                Op::Query,
+                name,
+                &q.table,
+                q.items_per_key.max(1),
+                &load,
+                &mut report,
+            )
+            .await?
+        }
+        Workload::Mixed(m) => {
+            let ratio = m.read_ratio.clamp(0.0, 1.0);
+            items::run(&client, Op::Mixed(ratio), name, &m.table, 0, &load, &mut report).await?
+        }
+        Workload::PutRecords(p) => records::run(&client, p, &load, &mut report).await?,
+        Workload::E2e(e) => e2e::run(&client, e, &load, &mut report).await?,
     }
-    let reader = if opts.bridge {
-        Some(bridge::start(opts.endpoint, &table, opts.duration).await?)
-    } else {
-        None
-    };
-    println!(
-        "sluice bench: {} connections, {:?}, {}-byte items, endpoint {}",
-        opts.connections, opts.duration, opts.item_bytes, opts.endpoint
-    );
-    let mut results = Vec::new();
-    if opts.baseline && !opts.bridge {
-        let addr = start_baseline().await?;
-        let r = run_puts("baseline (bare hyper+json)", addr, &table, &opts).await?;
-        r.print();
-        results.push(r);
+    // Only batch workloads report records separately from requests.
+    if !matches!(workload, Workload::PutRecords(_)) {
+        for m in &mut report.measurements {
+            m.records = None;
+            m.records_per_s = None;
+        }
     }
-    let r = run_puts("PutItem", opts.endpoint, &table, &opts).await?;
-    r.print();
-    results.push(r);
-    if let Some(reader) = reader {
-        let r = reader.await.map_err(|e| e.to_string())??;
-        r.print();
-        results.push(r);
-    }
-    if opts.baseline && !opts.bridge && results[0].requests > 0 {
-        let ratio = (results[1].requests as f64 / results[1].seconds)
-            / (results[0].requests as f64 / results[0].seconds);
-        println!("PutItem / baseline rate: {ratio:.2}");
-    }
-    let _ = send_once(
-        opts.endpoint,
-        "DynamoDB_20120810.DeleteTable",
-        format!(r#"{{"TableName":"{table}"}}"#),
-    )
-    .await;
-    Ok(results)
+    report.compute_ratio();
+    Ok(report)
 }

@@ -1,0 +1,119 @@
+//! The put-records workload: PutRecords batches of `--batch-size` records of
+//! `--record-size` bytes on random partition keys, to a fresh stream of `--shards`
+//! shards; failed entries count as errors by their ErrorCode. Reads the target's RSS from
+//! its /metrics before and after, when it serves one.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::cli::PutRecordsArgs;
+use super::client::{Client, Reply};
+use super::load::{Check, Load, MakeRequest, Outcome, drive, plain};
+use super::report::{Report, Rss};
+use super::resources;
+
+/// One PutRecords body of `batch` records carrying `data` (already base64).
+pub fn body(
+    stream: &str,
+    data: &str,
+    batch: usize,
+    key_space: u64,
+    rng: &mut fastrand::Rng,
+) -> Vec<u8> {
+    let mut s = format!(r#"{{"StreamName":"{stream}","Records":["#);
+    for i in 0..batch {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            r#"{{"Data":"{data}","PartitionKey":"k{}"}}"#,
+            rng.u64(..key_space.max(1))
+        ));
+    }
+    s.push_str("]}");
+    s.into_bytes()
+}
+
+/// Accepted entries, and each failed entry counted under its ErrorCode.
+pub fn check(reply: &Reply) -> Outcome {
+    if reply.error_type.is_some() {
+        return plain(reply);
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&reply.body) else {
+        return Outcome { records: 0, errors: vec![("invalid JSON answer".into(), 1)] };
+    };
+    let mut out = Outcome::default();
+    for r in v["Records"].as_array().into_iter().flatten() {
+        match r["ErrorCode"].as_str() {
+            Some(code) => match out.errors.iter_mut().find(|(k, _)| k == code) {
+                Some((_, n)) => *n += 1,
+                None => out.errors.push((code.to_string(), 1)),
+            },
+            None => out.records += 1,
+        }
+    }
+    out
+}
+
+pub async fn run(
+    client: &Client,
+    args: &PutRecordsArgs,
+    load: &Load,
+    report: &mut Report,
+) -> Result<(), String> {
+    let batch = args.batch_size.clamp(1, 500);
+    let metrics = args
+        .metrics_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
+    let stream = resources::fresh_name("sluice-bench");
+    resources::create_stream(client, &stream, args.shards).await?;
+    let start_rss = resources::resident_memory(&metrics).await;
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; args.record_size]);
+    let key_space = args.common.key_space;
+    let name = stream.clone();
+    let make: MakeRequest = Arc::new(move |_, rng| {
+        ("Kinesis_20131202.PutRecords", body(&name, &data, batch, key_space, rng))
+    });
+    let check: Check = Arc::new(check);
+    report.measurements.push(drive("put-records", client, load, make, check).await);
+    let end_rss = resources::resident_memory(&metrics).await;
+    if start_rss.is_some() || end_rss.is_some() {
+        report.target_rss_bytes = Some(Rss { start: start_rss, end: end_rss });
+    } else {
+        report.notes.push(format!("no process_resident_memory_bytes at {metrics}"));
+    }
+    if args.common.keep {
+        report.notes.push(format!("kept stream {stream}"));
+    } else {
+        report.notes.extend(resources::delete_stream(client, &stream).await);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_and_partial_failures() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let v: Value = serde_json::from_slice(&body("s", "eA==", 3, 10, &mut rng)).unwrap();
+        assert_eq!(v["Records"].as_array().unwrap().len(), 3);
+        assert_eq!(v["Records"][0]["Data"], "eA==");
+        let reply = Reply {
+            status: 200,
+            error_type: None,
+            body: br#"{"FailedRecordCount":2,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"ProvisionedThroughputExceededException"},{"ErrorCode":"ProvisionedThroughputExceededException"}]}"#.to_vec().into(),
+        };
+        assert_eq!(
+            check(&reply),
+            Outcome {
+                records: 1,
+                errors: vec![("ProvisionedThroughputExceededException".into(), 2)]
+            }
+        );
+    }
+}

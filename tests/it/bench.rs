@@ -1,0 +1,93 @@
+//! `sluice bench` end to end: the real binary drives a real daemon with a few workloads
+//! (small --requests, --json) and its summary has the documented shape with no errors.
+//! No timing is asserted; the figures are for BENCHMARKS.md, measured on a quiet machine.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::Server;
+
+/// Runs `sluice bench <args>` against `server` and returns its JSON summary.
+fn bench(server: &Server, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("bench")
+        .args(args)
+        .args(["--endpoint", &server.endpoint, "--json", "--quiet"])
+        .output()
+        .expect("run sluice bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{args:?}: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+fn assert_clean(m: &Value, name: &str, requests: u64) {
+    assert_eq!(m["name"], name, "{m}");
+    assert_eq!(m["requests"], requests, "{m}");
+    assert_eq!(m["errors"], 0, "{m}");
+    assert_eq!(m["errors_by_type"], serde_json::json!({}), "{m}");
+    assert!(m["requests_per_s"].as_f64().unwrap() > 0.0, "{m}");
+    for p in ["p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "max_ms"] {
+        assert!(m["latency"][p].as_f64().unwrap() > 0.0, "{p}: {m}");
+    }
+    assert_eq!(m["latency"]["count"], requests, "{m}");
+}
+
+#[tokio::test]
+async fn workloads_against_the_daemon_report_json_without_errors() {
+    let server = Server::start();
+
+    // A durable PutItem with a stream and a destination, beside the in-process ceiling.
+    let put = bench(
+        &server,
+        &["put-item", "-n", "200", "-c", "4", "--stream", "--destination", "--with-ceiling"],
+    );
+    assert_eq!(put["workload"], "put-item");
+    assert_eq!(put["settings"]["concurrency"], 4);
+    assert!(put["settings"].get("secret_key").is_none(), "{put}");
+    assert_clean(&put["measurements"][0], "ceiling", 200);
+    assert_clean(&put["measurements"][1], "put-item", 200);
+    assert!(put["ratio_to_ceiling"].as_f64().unwrap() > 0.0, "{put}");
+
+    let query = bench(
+        &server,
+        &["query", "-n", "50", "-c", "2", "--key-space", "5", "--items-per-key", "3"],
+    );
+    assert_clean(&query["measurements"][0], "query", 50);
+
+    // Kinesis batches: records counted apart from requests; the daemon's RSS read from /metrics.
+    let records = bench(&server, &["put-records", "-n", "20", "-c", "2", "--batch-size", "10"]);
+    assert_clean(&records["measurements"][0], "put-records", 20);
+    assert_eq!(records["measurements"][0]["records"], 200);
+    assert!(records["target_rss_bytes"]["start"].as_u64().unwrap() > 0, "{records}");
+    assert!(records["target_rss_bytes"]["end"].as_u64().unwrap() > 0, "{records}");
+
+    // Every write reaches every path: two fan-out consumers, the destination's
+    // GetRecords, the DynamoDB stream's GetRecords.
+    let e2e = bench(
+        &server,
+        &["e2e", "-n", "100", "-c", "2", "--rate", "500", "--consumers", "2", "--drain", "20s"],
+    );
+    assert_clean(&e2e["measurements"][0], "e2e-writes", 100);
+    let paths: Vec<&str> =
+        e2e["deliveries"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "fanout consumer-0",
+            "fanout consumer-1",
+            "kinesis GetRecords",
+            "dynamodb-streams GetRecords"
+        ]
+    );
+    for d in e2e["deliveries"].as_array().unwrap() {
+        assert_eq!((d["delivered"].as_u64(), d["written"].as_u64()), (Some(100), Some(100)), "{d}");
+        assert!(d.get("unavailable").is_none(), "{d}");
+        assert_eq!(d["latency"]["count"], 100, "{d}");
+        assert_eq!(d["errors_by_type"], serde_json::json!({}), "{d}");
+    }
+    assert!(e2e["fanout_total_records_per_s"].as_f64().unwrap() > 0.0, "{e2e}");
+    // Cleanup ran: nothing the runs created is left.
+    let tables = server.post("DynamoDB_20120810.ListTables", b"{}", &[]).await.json();
+    assert_eq!(tables["TableNames"], serde_json::json!([]), "{tables}");
+}
