@@ -60,11 +60,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         (n, 1.0)
     } else if let Some(n) = t.strip_suffix('m') {
         (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
     } else {
         (t, 1.0)
     };
     let value: f64 =
-        number.trim().parse().map_err(|_| format!("{text}: expected e.g. 10s, 500ms, 2m"))?;
+        number.trim().parse().map_err(|_| format!("{text}: expected e.g. 10s, 500ms, 2m, 1h"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("{text}: must be a positive duration"));
     }
@@ -109,6 +111,7 @@ mod tests {
         assert_eq!(parse_duration("2.5s").unwrap(), Duration::from_millis(2500));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1").is_err());
     }
