@@ -83,7 +83,7 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             remote::forward::round(&engine, name, &meta, &destination, &mut link).await?
         } else {
             let Some(e) = engine.upgrade() else { return Ok(()) };
-            local_round(&e, name, &meta, &destination).await?
+            local_round(&e, &table, name, &meta, &destination).await?
         };
         match round {
             Round::Stop => return Ok(()),
@@ -96,6 +96,7 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
 /// One round into a stream of this sluice: records and cursor move in one batch.
 async fn local_round(
     e: &Engine,
+    table: &Table,
     name: &str,
     meta: &TableMeta,
     destination: &Destination,
@@ -117,6 +118,11 @@ async fn local_round(
             // Disabled meanwhile: its cursors are gone.
             None => return Ok(Round::Stop),
         };
+        // Nothing committed past the cursor: skip the read (and its trip to the blocking
+        // pool). Writers publish their next sequence number after each commit.
+        if !has_changes_past(table, partition, cursor) {
+            continue;
+        }
         let changes = e.read_changes(table_id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
         let Some(last) = changes.last() else { continue };
         let next = last.seq + 1;
@@ -165,6 +171,16 @@ async fn local_round(
     let lag = oldest_pending.map_or(0.0, |t| ((e.clock.now_millis() - t).max(0) as f64) / 1000.0);
     e.metrics.bridge.replication_lag_seconds.with_label_values(&labels).set(lag);
     Ok(if forwarded_any { Round::Busy } else { Round::Idle })
+}
+
+/// Whether partition `partition` of `table` has committed changes at or after `cursor`
+/// (true when the writers' published sequence numbers do not say).
+pub(super) fn has_changes_past(table: &Table, partition: u32, cursor: u64) -> bool {
+    table
+        .counters
+        .next_seqs
+        .get(partition as usize)
+        .is_none_or(|next| next.load(std::sync::atomic::Ordering::Acquire) > cursor)
 }
 
 /// Waits until the table's writers commit new changes (or the idle interval passes).
