@@ -243,6 +243,12 @@ pub struct StorageConfig {
     pub batch_interval_ms: u64,
     /// Most writes grouped into one storage batch and one fsync.
     pub max_group_writes: usize,
+    /// Bytes of the store's block cache (decompressed blocks of on-disk tables).
+    pub cache_bytes: u64,
+    /// Most bytes of one keyspace's in-memory write buffer (memtable) before it is sealed
+    /// and flushed to disk. With `cache_bytes` it bounds the store's memory (five
+    /// keyspaces) whatever the amount of data retained. Fixed when a keyspace is created.
+    pub memtable_bytes: u64,
 }
 
 /// How a write becomes durable before it is acknowledged.
@@ -319,6 +325,8 @@ impl Default for StorageConfig {
             durability: Durability::Fsync,
             batch_interval_ms: 10,
             max_group_writes: 1024,
+            cache_bytes: 32 * 1024 * 1024,
+            memtable_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -456,6 +464,9 @@ impl Config {
         }
         if self.dynamodb.ttl_scan_interval_ms == 0 {
             return bad("dynamodb.ttl_scan_interval_ms", "must be at least 1");
+        }
+        if self.storage.memtable_bytes < 1024 * 1024 {
+            return bad("storage.memtable_bytes", "must be at least 1048576");
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");

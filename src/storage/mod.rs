@@ -65,24 +65,33 @@ impl Store {
                 .prefix("sluice-mem-")
                 .tempdir()
                 .map_err(|e| StorageError::Fjall(e.to_string()))?;
-            let mut store = Store::open_at(dir.path(), Durability::None)?;
+            let mut store = Store::open_at(dir.path(), Durability::None, config)?;
             store._temp_dir = Some(dir);
             return Ok(Arc::new(store));
         }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability)?))
+        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability, config)?))
     }
 
-    fn open_at(path: &Path, durability: Durability) -> Result<Store, StorageError> {
-        // The commit thread decides when the journal is synced.
-        let db = Database::builder(path).manual_journal_persist(true).open()?;
-        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
-        let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
-        let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
-        let changes = db.keyspace("changes", KeyspaceCreateOptions::default)?;
-        let kinesis = db.keyspace("kinesis", KeyspaceCreateOptions::default)?;
+    fn open_at(
+        path: &Path,
+        durability: Durability,
+        config: &StorageConfig,
+    ) -> Result<Store, StorageError> {
+        // The commit thread decides when the journal is synced. Memory is bounded by the
+        // cache and the write buffers, never by the data retained.
+        let db = Database::builder(path)
+            .manual_journal_persist(true)
+            .cache_size(config.cache_bytes)
+            .open()?;
+        let options = || KeyspaceCreateOptions::default().max_memtable_size(config.memtable_bytes);
+        let meta = db.keyspace("meta", options)?;
+        let items = db.keyspace("items", options)?;
+        let indexes = db.keyspace("indexes", options)?;
+        let changes = db.keyspace("changes", options)?;
+        let kinesis = db.keyspace("kinesis", options)?;
         Ok(Store { db, meta, items, indexes, changes, kinesis, durability, _temp_dir: None })
     }
 

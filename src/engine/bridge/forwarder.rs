@@ -69,6 +69,10 @@ pub(super) enum Round {
 async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), StorageError> {
     // A remote destination's connection and retry state outlive a round (keep-alive).
     let mut link: Option<remote::forward::Link> = None;
+    // The cursors as last read or moved here: cursors only move forward (a re-enable
+    // starts them at the partitions' next sequence numbers), so a partition whose writers
+    // have committed nothing past this needs no cursor read at all.
+    let mut known: Vec<u64> = Vec::new();
     loop {
         let (table, meta, destination) = {
             let Some(e) = engine.upgrade() else { return Ok(()) };
@@ -83,7 +87,8 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             remote::forward::round(&engine, name, &meta, &destination, &mut link).await?
         } else {
             let Some(e) = engine.upgrade() else { return Ok(()) };
-            local_round(&e, &table, name, &meta, &destination).await?
+            known.resize(meta.partitions as usize, 0);
+            local_round(&e, &table, name, &meta, &destination, &mut known).await?
         };
         match round {
             Round::Stop => return Ok(()),
@@ -100,6 +105,7 @@ async fn local_round(
     name: &str,
     meta: &TableMeta,
     destination: &Destination,
+    known: &mut [u64],
 ) -> Result<Round, StorageError> {
     let table_id = meta.id;
     let Some(stream) = e.kinesis.get(&destination.stream_name) else {
@@ -112,14 +118,18 @@ async fn local_round(
     let mut forwarded_any = false;
     let mut oldest_pending: Option<i64> = None;
     for partition in 0..meta.partitions {
+        // Nothing committed past the cursor: skip the reads (and the trips to the
+        // blocking pool). Writers publish their next sequence number after each commit.
+        if !has_changes_past(table, partition, known[partition as usize]) {
+            continue;
+        }
         let cursor_key = keys::bridge_cursor(table_id, partition);
         let cursor = match e.store.get(Space::Meta, &cursor_key)? {
             Some(v) => v.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX),
             // Disabled meanwhile: its cursors are gone.
             None => return Ok(Round::Stop),
         };
-        // Nothing committed past the cursor: skip the read (and its trip to the blocking
-        // pool). Writers publish their next sequence number after each commit.
+        known[partition as usize] = cursor;
         if !has_changes_past(table, partition, cursor) {
             continue;
         }
@@ -156,6 +166,7 @@ async fn local_round(
                 return Ok(Round::Stop);
             }
         }
+        known[partition as usize] = next;
         e.metrics.bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
         e.metrics.bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes as u64);
         forwarded_any = true;
