@@ -686,4 +686,18 @@ mod tests {
         let e = load(None, &env, &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("ttl_scan_interval_ms"), "{e}");
     }
+
+    #[test]
+    fn store_memory_bounds_come_from_the_environment_and_are_checked() {
+        let env = [
+            ("SLUICE_STORAGE_CACHE_BYTES", "1000000"),
+            ("SLUICE_STORAGE_MEMTABLE_BYTES", "2000000"),
+        ];
+        let c = load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!((c.storage.cache_bytes, c.storage.memtable_bytes), (1_000_000, 2_000_000));
+        // A memtable that small would flush on nearly every commit: refused at start.
+        let env = [("SLUICE_STORAGE_MEMTABLE_BYTES", "1000")];
+        let e = load(None, &env, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("storage.memtable_bytes"), "{e}");
+    }
 }
