@@ -251,6 +251,12 @@ pub struct StorageConfig {
     /// a journal write stops taking writes until sluice restarts, a refused write does
     /// not, so writes resume as soon as space returns. 0 turns the check off.
     pub min_free_bytes: u64,
+    /// Bytes of the store's block cache (decompressed blocks of on-disk tables).
+    pub cache_bytes: u64,
+    /// Most bytes of one keyspace's in-memory write buffer (memtable) before it is sealed
+    /// and flushed to disk. With `cache_bytes` it bounds the store's memory (five
+    /// keyspaces) whatever the amount of data retained. Fixed when a keyspace is created.
+    pub memtable_bytes: u64,
 }
 
 /// How a write becomes durable before it is acknowledged.
@@ -328,6 +334,8 @@ impl Default for StorageConfig {
             batch_interval_ms: 10,
             max_group_writes: 1024,
             min_free_bytes: 256 * 1024 * 1024,
+            cache_bytes: 32 * 1024 * 1024,
+            memtable_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -468,6 +476,9 @@ impl Config {
         }
         if let Err(e) = crate::faults::Faults::new(&self.faults.rules, None) {
             return bad("faults.rules", &e);
+        }
+        if self.storage.memtable_bytes < 1024 * 1024 {
+            return bad("storage.memtable_bytes", "must be at least 1048576");
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");
@@ -696,5 +707,19 @@ mod tests {
         let env = [("SLUICE_DYNAMODB_TTL_SCAN_INTERVAL_MS", "0")];
         let e = load(None, &env, &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("ttl_scan_interval_ms"), "{e}");
+    }
+
+    #[test]
+    fn store_memory_bounds_come_from_the_environment_and_are_checked() {
+        let env = [
+            ("SLUICE_STORAGE_CACHE_BYTES", "1000000"),
+            ("SLUICE_STORAGE_MEMTABLE_BYTES", "2000000"),
+        ];
+        let c = load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!((c.storage.cache_bytes, c.storage.memtable_bytes), (1_000_000, 2_000_000));
+        // A memtable that small would flush on nearly every commit: refused at start.
+        let env = [("SLUICE_STORAGE_MEMTABLE_BYTES", "1000")];
+        let e = load(None, &env, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("storage.memtable_bytes"), "{e}");
     }
 }

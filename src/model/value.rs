@@ -19,7 +19,7 @@ use std::hash::Hash;
 
 use crate::model::{Error, Number};
 
-pub use json::{item_from_json, item_to_json, items_from_json};
+pub use json::{ItemJson, item_from_json, item_to_json, items_from_json};
 pub use storage::{decode_item, encode_item};
 pub use wire_types::{check_item_json, check_value_json};
 

@@ -81,28 +81,39 @@ impl Store {
                 .prefix("sluice-mem-")
                 .tempdir()
                 .map_err(|e| StorageError::Fjall(e.to_string()))?;
-            let mut store = Store::open_at(dir.path(), Durability::None, 0)?;
+            let mut store = Store::open_at(dir.path(), Durability::None, 0, config)?;
             store._temp_dir = Some(dir);
             return Ok(Arc::new(store));
         }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        Ok(Arc::new(Store::open_at(&config.data_dir, config.durability, config.min_free_bytes)?))
+        Ok(Arc::new(Store::open_at(
+            &config.data_dir,
+            config.durability,
+            config.min_free_bytes,
+            config,
+        )?))
     }
 
     fn open_at(
         path: &Path,
         durability: Durability,
         min_free_bytes: u64,
+        config: &StorageConfig,
     ) -> Result<Store, StorageError> {
-        // The commit thread decides when the journal is synced.
-        let db = Database::builder(path).manual_journal_persist(true).open()?;
-        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
-        let items = db.keyspace("items", KeyspaceCreateOptions::default)?;
-        let indexes = db.keyspace("indexes", KeyspaceCreateOptions::default)?;
-        let changes = db.keyspace("changes", KeyspaceCreateOptions::default)?;
-        let kinesis = db.keyspace("kinesis", KeyspaceCreateOptions::default)?;
+        // The commit thread decides when the journal is synced. Memory is bounded by the
+        // cache and the write buffers, never by the data retained.
+        let db = Database::builder(path)
+            .manual_journal_persist(true)
+            .cache_size(config.cache_bytes)
+            .open()?;
+        let options = || KeyspaceCreateOptions::default().max_memtable_size(config.memtable_bytes);
+        let meta = db.keyspace("meta", options)?;
+        let items = db.keyspace("items", options)?;
+        let indexes = db.keyspace("indexes", options)?;
+        let changes = db.keyspace("changes", options)?;
+        let kinesis = db.keyspace("kinesis", options)?;
         Ok(Store {
             db,
             meta,
@@ -327,14 +338,17 @@ mod tests {
     #[test]
     fn below_the_free_space_reserve_a_commit_is_refused_before_the_store_is_touched() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_at(dir.path(), Durability::None, u64::MAX).unwrap();
+        let store =
+            Store::open_at(dir.path(), Durability::None, u64::MAX, &StorageConfig::default())
+                .unwrap();
         let put = Mutation::put(Space::Items, b"k".to_vec(), b"v".to_vec());
         let refused = store.commit_now(std::slice::from_ref(&put)).unwrap_err();
         assert!(matches!(refused, StorageError::DiskFull { reserve: u64::MAX, .. }), "{refused}");
         assert_eq!(store.get(Space::Items, b"k").unwrap(), None);
         assert_eq!(store.failure(), None, "a refusal is not a failure: writes resume");
         let other = tempfile::tempdir().unwrap();
-        let roomy = Store::open_at(other.path(), Durability::None, 1).unwrap();
+        let roomy =
+            Store::open_at(other.path(), Durability::None, 1, &StorageConfig::default()).unwrap();
         roomy.commit_now(&[put]).unwrap();
     }
 

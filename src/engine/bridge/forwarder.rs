@@ -74,6 +74,10 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
     // a remote's cursor did not move), so the same changes go again once storage takes
     // writes, and nothing waits for a restart.
     let mut storage_backoff: Option<remote::backoff::Backoff> = None;
+    // The cursors as last read or moved here: cursors only move forward (a re-enable
+    // starts them at the partitions' next sequence numbers), so a partition whose writers
+    // have committed nothing past this needs no cursor read at all.
+    let mut known: Vec<u64> = Vec::new();
     loop {
         let (table, meta, destination) = {
             let Some(e) = engine.upgrade() else { return Ok(()) };
@@ -88,7 +92,8 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             remote::forward::round(&engine, name, &meta, &destination, &mut link).await
         } else {
             let Some(e) = engine.upgrade() else { return Ok(()) };
-            local_round(&e, name, &meta, &destination).await
+            known.resize(meta.partitions as usize, 0);
+            local_round(&e, &table, name, &meta, &destination, &mut known).await
         };
         let round = match round {
             Ok(round) => {
@@ -123,9 +128,11 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
 /// One round into a stream of this sluice: records and cursor move in one batch.
 async fn local_round(
     e: &Engine,
+    table: &Table,
     name: &str,
     meta: &TableMeta,
     destination: &Destination,
+    known: &mut [u64],
 ) -> Result<Round, StorageError> {
     let table_id = meta.id;
     let Some(stream) = e.kinesis.get(&destination.stream_name) else {
@@ -138,12 +145,21 @@ async fn local_round(
     let mut forwarded_any = false;
     let mut oldest_pending: Option<i64> = None;
     for partition in 0..meta.partitions {
+        // Nothing committed past the cursor: skip the reads (and the trips to the
+        // blocking pool). Writers publish their next sequence number after each commit.
+        if !has_changes_past(table, partition, known[partition as usize]) {
+            continue;
+        }
         let cursor_key = keys::bridge_cursor(table_id, partition);
         let cursor = match e.store.get(Space::Meta, &cursor_key)? {
             Some(v) => v.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX),
             // Disabled meanwhile: its cursors are gone.
             None => return Ok(Round::Stop),
         };
+        known[partition as usize] = cursor;
+        if !has_changes_past(table, partition, cursor) {
+            continue;
+        }
         let changes = e.read_changes(table_id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
         let Some(last) = changes.last() else { continue };
         let next = last.seq + 1;
@@ -177,6 +193,7 @@ async fn local_round(
                 return Ok(Round::Stop);
             }
         }
+        known[partition as usize] = next;
         e.metrics.bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
         e.metrics.bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes as u64);
         forwarded_any = true;
@@ -192,6 +209,16 @@ async fn local_round(
     let lag = oldest_pending.map_or(0.0, |t| ((e.clock.now_millis() - t).max(0) as f64) / 1000.0);
     e.metrics.bridge.replication_lag_seconds.with_label_values(&labels).set(lag);
     Ok(if forwarded_any { Round::Busy } else { Round::Idle })
+}
+
+/// Whether partition `partition` of `table` has committed changes at or after `cursor`
+/// (true when the writers' published sequence numbers do not say).
+pub(super) fn has_changes_past(table: &Table, partition: u32, cursor: u64) -> bool {
+    table
+        .counters
+        .next_seqs
+        .get(partition as usize)
+        .is_none_or(|next| next.load(std::sync::atomic::Ordering::Acquire) > cursor)
 }
 
 /// Waits until the table's writers commit new changes (or the idle interval passes).

@@ -42,7 +42,8 @@ fn keys_of(record: &ChangeRecord, schema: &KeySchema) -> Item {
     schema.key_of(record.item())
 }
 
-/// The record's `Data`: compact JSON in AWS's key order.
+/// The record's `Data`: compact JSON in AWS's key order, written straight into one buffer
+/// (every change of every forwarded table goes through here).
 pub fn data(
     record: &ChangeRecord,
     schema: &KeySchema,
@@ -50,8 +51,7 @@ pub fn data(
     region: &str,
     precision: Option<Precision>,
 ) -> Vec<u8> {
-    let json = |v: &serde_json::Value| v.to_string();
-    let string = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    use std::io::Write;
     let keys = keys_of(record, schema);
     let user_identity = match record.origin {
         WriteOrigin::TtlExpiry => r#"{"type":"Service","principalId":"dynamodb.amazonaws.com"}"#,
@@ -67,29 +67,37 @@ pub fn data(
         }
         None => (record.created_ms, ""),
     };
-    let mut dynamodb = format!(
-        r#"{{"ApproximateCreationDateTime":{time},"Keys":{}"#,
-        json(&value::item_to_json(&keys))
-    );
     let new = record.new.as_ref().filter(|_| record.event != EventName::Remove);
     let old = record.old.as_ref().filter(|_| record.event != EventName::Insert);
-    if let Some(new) = new {
-        dynamodb.push_str(&format!(r#","NewImage":{}"#, json(&value::item_to_json(new))));
-    }
-    if let Some(old) = old {
-        dynamodb.push_str(&format!(r#","OldImage":{}"#, json(&value::item_to_json(old))));
-    }
     let size =
         value::item_size(&keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
-    dynamodb.push_str(&format!(r#","SizeBytes":{size}{precision_field}}}"#));
-    format!(
-        r#"{{"awsRegion":{},"eventID":{},"eventName":{},"userIdentity":{user_identity},"recordFormat":"application/json","tableName":{},"dynamodb":{dynamodb},"eventSource":"aws:dynamodb"}}"#,
-        string(region),
-        string(&uuid::Uuid::from_bytes(record.event_id).to_string()),
-        string(record.event.as_str()),
-        string(table),
-    )
-    .into_bytes()
+    let mut out = Vec::with_capacity(320 + 2 * size);
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::from_bytes(record.event_id).hyphenated().encode_lower(&mut id);
+    out.extend_from_slice(br#"{"awsRegion":"#);
+    json(&mut out, &region);
+    let _ = write!(out, r#","eventID":"{id}","eventName":"{}""#, record.event.as_str());
+    let _ = write!(out, r#","userIdentity":{user_identity},"recordFormat":"application/json""#);
+    out.extend_from_slice(br#","tableName":"#);
+    json(&mut out, &table);
+    let _ = write!(out, r#","dynamodb":{{"ApproximateCreationDateTime":{time},"Keys":"#);
+    json(&mut out, &value::ItemJson(&keys));
+    if let Some(new) = new {
+        out.extend_from_slice(br#","NewImage":"#);
+        json(&mut out, &value::ItemJson(new));
+    }
+    if let Some(old) = old {
+        out.extend_from_slice(br#","OldImage":"#);
+        json(&mut out, &value::ItemJson(old));
+    }
+    let _ = write!(out, r#","SizeBytes":{size}{precision_field}}},"eventSource":"aws:dynamodb"}}"#);
+    out
+}
+
+/// Appends `v`'s JSON to `out`.
+fn json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
+    // Strings and attribute maps always serialize, and a Vec never fails to grow.
+    let _ = serde_json::to_writer(out, v);
 }
 
 /// The record's partition key: uppercase hex MD5 of the item key's canonical bytes (the
@@ -104,7 +112,14 @@ pub fn partition_key(record: &ChangeRecord, schema: &KeySchema) -> String {
         }
         None => Vec::new(),
     };
-    format!("{:X}", md5::compute(&canonical[8..]))
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let digest = md5::compute(canonical.get(8..).unwrap_or_default());
+    let mut hex = String::with_capacity(32);
+    for b in digest.0 {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 #[cfg(test)]

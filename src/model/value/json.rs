@@ -222,3 +222,63 @@ pub(super) fn value_to_json(v: &AttributeValue) -> Value {
 pub fn item_to_json(item: &Item) -> Value {
     Value::Object(item.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
 }
+
+/// An attribute map that serializes straight to its wire JSON: the same bytes as
+/// `item_to_json(item).to_string()` (keys in the map's order, which is the order a
+/// `serde_json::Map` sorts them in), without building a `Value` tree first. The bridge
+/// encodes every change of every table through it.
+pub struct ItemJson<'a>(pub &'a Item);
+
+impl serde::Serialize for ItemJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, ValueJson(v))))
+    }
+}
+
+/// One attribute value as wire JSON (`{"S": "..."}` and so on).
+struct ValueJson<'a>(&'a AttributeValue);
+
+/// A value written as a JSON string through its `Display` (numbers) or as base64 (binary).
+enum Text<'a> {
+    Number(&'a Number),
+    Binary(&'a [u8]),
+}
+
+impl serde::Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Text::Number(n) => s.collect_str(n),
+            Text::Binary(b) => s.serialize_str(&base64_encode(b)),
+        }
+    }
+}
+
+impl serde::Serialize for ValueJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use AttributeValue::*;
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        match self.0 {
+            S(v) => map.serialize_entry("S", v)?,
+            N(n) => map.serialize_entry("N", &Text::Number(n))?,
+            B(b) => map.serialize_entry("B", &Text::Binary(b))?,
+            Ss(v) => map.serialize_entry("SS", v)?,
+            Ns(v) => {
+                let all: Vec<Text> = v.iter().map(Text::Number).collect();
+                map.serialize_entry("NS", &all)?
+            }
+            Bs(v) => {
+                let all: Vec<Text> = v.iter().map(|b| Text::Binary(b)).collect();
+                map.serialize_entry("BS", &all)?
+            }
+            M(m) => map.serialize_entry("M", &ItemJson(m))?,
+            L(l) => {
+                let all: Vec<ValueJson> = l.iter().map(ValueJson).collect();
+                map.serialize_entry("L", &all)?
+            }
+            Bool(b) => map.serialize_entry("BOOL", b)?,
+            Null => map.serialize_entry("NULL", &true)?,
+        }
+        map.end()
+    }
+}

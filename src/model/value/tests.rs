@@ -136,6 +136,12 @@ proptest! {
     }
 
     #[test]
+    fn direct_item_json_is_the_value_trees_bytes(item in arb_item()) {
+        let direct = serde_json::to_string(&ItemJson(&item)).unwrap();
+        prop_assert_eq!(direct, item_to_json(&item).to_string());
+    }
+
+    #[test]
     fn storage_round_trip_is_exact(item in arb_item()) {
         let bytes = encode_item(&item);
         prop_assert_eq!(bytes[0], 1);
