@@ -27,5 +27,6 @@ mod restart;
 mod scan;
 mod streams;
 mod tables;
+mod torture;
 mod transactions;
 mod ttl;
