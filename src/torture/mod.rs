@@ -270,6 +270,36 @@ fn add(report: &mut TortureReport, t: &TableCheck) {
     s.examples.extend(t.item_examples.iter().cloned());
 }
 
+/// Lets the writers run, and kills sluice (SIGKILL) at a random moment in the second half
+/// of the cycle, while writes are in flight; in about a third of the cycles the remote
+/// is killed (and started again) before.
+async fn kill_while_writing(
+    daemons: &mut Daemons,
+    rng: &mut fastrand::Rng,
+    cycle: Duration,
+    tally: &mut TortureReport,
+) -> Result<(), String> {
+    let cycle_ms = cycle.as_millis() as u64;
+    let kill_at = Duration::from_millis(cycle_ms / 2 + rng.u64(..=cycle_ms / 2));
+    if daemons.remote.is_some() && rng.u32(..3) == 0 {
+        tokio::time::sleep(kill_at / 2).await;
+        if let Some(r) = daemons.remote.take() {
+            r.kill();
+        }
+        tally.remote_kills += 1;
+        tokio::time::sleep(Duration::from_millis(rng.u64(20..200))).await;
+        daemons.remote = daemons.remote_spec.as_ref().map(Spec::start).transpose()?;
+        tokio::time::sleep(kill_at / 2).await;
+    } else {
+        tokio::time::sleep(kill_at).await;
+    }
+    if let Some(m) = daemons.main.take() {
+        m.kill();
+    }
+    tally.kills += 1;
+    Ok(())
+}
+
 /// Runs the torture and returns its report (Err when the harness itself could not run).
 pub async fn run(opts: TortureOptions) -> Result<TortureReport, String> {
     let temp;
@@ -309,49 +339,37 @@ pub async fn run(opts: TortureOptions) -> Result<TortureReport, String> {
     if opts.remote {
         tables.push(REMOTE_TABLE.to_string());
     }
-    let versions = Arc::new(AtomicU64::new(1));
+    let shared =
+        Arc::new(Shared { tables, versions: AtomicU64::new(1), stop: AtomicBool::new(false) });
     let mut writes: Vec<Write> = Vec::new();
-    let (mut kills, mut remote_kills, mut failed_checks) = (0, 0, 0);
+    let mut tally = TortureReport::default();
     for cycle in 0..opts.cycles {
         let addr = daemons.main.as_ref().map(|d| d.addr).ok_or("sluice is not running")?;
-        let shared = Arc::new(Shared {
-            tables: tables.clone(),
-            versions: AtomicU64::new(versions.load(Ordering::SeqCst)),
-            stop: AtomicBool::new(false),
-        });
+        shared.stop.store(false, Ordering::SeqCst);
         let tasks: Vec<_> = clients
             .drain(..)
             .map(|c| tokio::spawn(workload::run(c, addr, shared.clone())))
             .collect();
-        // The kill: somewhere in the second half of the cycle's writing, while writes are
-        // in flight; now and then the remote first.
-        let cycle_ms = opts.cycle.as_millis() as u64;
-        let kill_at = Duration::from_millis(cycle_ms / 2 + rng.u64(..=cycle_ms / 2));
-        if daemons.remote.is_some() && rng.u32(..3) == 0 {
-            tokio::time::sleep(kill_at / 2).await;
-            if let Some(r) = daemons.remote.take() {
-                r.kill();
-            }
-            remote_kills += 1;
-            tokio::time::sleep(Duration::from_millis(rng.u64(20..200))).await;
-            daemons.remote = daemons.remote_spec.as_ref().map(Spec::start).transpose()?;
-            tokio::time::sleep(kill_at / 2).await;
-        } else {
-            tokio::time::sleep(kill_at).await;
-        }
-        if let Some(m) = daemons.main.take() {
-            m.kill();
-        }
-        kills += 1;
+        kill_while_writing(&mut daemons, &mut rng, opts.cycle, &mut tally).await?;
         shared.stop.store(true, Ordering::SeqCst);
         for task in tasks {
             let (client, log) = task.await.map_err(|e| e.to_string())?;
             clients.push(client);
             writes.extend(log);
         }
-        versions.store(shared.versions.load(Ordering::SeqCst), Ordering::SeqCst);
         daemons.main = Some(daemons.main_spec.start()?);
-        let report = check(&daemons, &writes, opts.settle).await?;
+        // Now and then a second kill while the restarted sluice recovers (its bridge
+        // catching up on what the first kill left).
+        if rng.u32(..4) == 0 {
+            tokio::time::sleep(Duration::from_millis(rng.u64(..100))).await;
+            if let Some(m) = daemons.main.take() {
+                m.kill();
+            }
+            tally.kills += 1;
+            daemons.main = Some(daemons.main_spec.start()?);
+        }
+        tally.cycles = cycle + 1;
+        let mut report = check(&daemons, &writes, opts.settle).await?;
         let bad = report.violations();
         println!(
             "cycle {}: {} writes so far, {} unknown; {} records in the stream; violations {bad}",
@@ -361,15 +379,18 @@ pub async fn run(opts: TortureOptions) -> Result<TortureReport, String> {
             report.stream.records
         );
         if bad > 0 {
-            failed_checks += 1;
+            tally.failed_checks += 1;
+            (report.cycles, report.kills, report.remote_kills) =
+                (tally.cycles, tally.kills, tally.remote_kills);
+            report.failed_checks = tally.failed_checks;
             report.print();
         }
     }
+    // The last cycle's check read the same state; this one is the report.
     let mut report = check(&daemons, &writes, opts.settle).await?;
-    report.cycles = opts.cycles;
-    report.kills = kills;
-    report.remote_kills = remote_kills;
-    report.failed_checks = failed_checks + u32::from(report.violations() > 0);
+    (report.cycles, report.kills, report.remote_kills) =
+        (tally.cycles, tally.kills, tally.remote_kills);
+    report.failed_checks = tally.failed_checks + u32::from(report.violations() > 0);
     drop(daemons);
     Ok(report)
 }

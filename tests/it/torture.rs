@@ -37,7 +37,7 @@ fn ten_kill_and_restart_cycles_lose_and_duplicate_nothing() {
     assert!(out.status.success(), "sluice torture failed ({}):\n{report}", out.status);
 
     assert_eq!(number(&report, "cycles run:", "cycles run:"), 10);
-    assert_eq!(number(&report, "cycles run:", "kills of sluice:"), 10);
+    assert!(number(&report, "cycles run:", "kills of sluice:") >= 10);
     assert!(number(&report, "writes checked:", "writes checked:") > 0);
     assert_eq!(number(&report, "writes checked:", "refused"), 0);
     assert_eq!(number(&report, "items checked:", "wrong or lost:"), 0);
