@@ -155,3 +155,22 @@ pub async fn kinesis_stream(http: &mut Http, stream: &str) -> Result<Vec<Event>,
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_read_parents_first() {
+        let s = |id: &str, parent: Option<&str>| (id.to_string(), parent.map(str::to_string));
+        let got = parents_first(vec![
+            s("c2", Some("c1")),
+            s("b1", None),
+            s("c1", Some("a")),
+            s("a", None),
+            // A parent trimmed away: the child stands alone.
+            s("d", Some("gone")),
+        ]);
+        assert_eq!(got, ["b1", "a", "c1", "c2", "d"]);
+    }
+}
