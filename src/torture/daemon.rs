@@ -15,6 +15,9 @@ pub struct Daemon {
 
 /// How to (re)start one sluice: its directory (data, config, log) and its port (0: any).
 pub struct Spec {
+    /// The sluice binary, resolved once at the start: a rebuild that replaces the file
+    /// mid-run makes `/proc/self/exe` point at a deleted file.
+    pub exe: PathBuf,
     pub dir: PathBuf,
     pub config: String,
     pub port: Option<u16>,
@@ -31,8 +34,7 @@ impl Spec {
             .append(true)
             .open(self.dir.join("sluice.log"))
             .map_err(|e| format!("sluice.log: {e}"))?;
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find sluice itself: {e}"))?;
-        let mut command = Command::new(exe);
+        let mut command = Command::new(&self.exe);
         if let Some(port) = self.port {
             command.arg("--port").arg(port.to_string());
         }
@@ -90,6 +92,11 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// This very binary.
+pub fn this_binary() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find sluice itself: {e}"))
 }
 
 /// A port nothing listens on right now (bound, then released), for the remote, whose

@@ -311,13 +311,15 @@ pub async fn run(opts: TortureOptions) -> Result<TortureReport, String> {
         }
     };
     let remote_port = if opts.remote { Some(daemon::free_port()?) } else { None };
+    let exe = daemon::this_binary()?;
     let remote_spec = remote_port.map(|port| Spec {
+        exe: exe.clone(),
         dir: root.join("remote"),
         config: remote_config(port),
         port: None,
     });
     let main_spec =
-        Spec { dir: root.join("sluice"), config: main_config(remote_port), port: Some(0) };
+        Spec { exe, dir: root.join("sluice"), config: main_config(remote_port), port: Some(0) };
     let remote = remote_spec.as_ref().map(Spec::start).transpose()?;
     let main = main_spec.start()?;
     set_up(main.addr, remote.as_ref().map(|d| d.addr)).await?;
