@@ -18,3 +18,4 @@ pub mod model;
 pub mod protocol;
 pub mod server;
 pub mod storage;
+pub mod torture;

@@ -41,12 +41,73 @@ enum Command {
         #[command(subcommand)]
         workload: sluice::bench::cli::Workload,
     },
+    /// Crash harness: concurrent writers, SIGKILL at random moments, restarts, and a check
+    /// after each that nothing acknowledged was lost and every change is in the table's
+    /// stream and its Kinesis destination exactly once, in order.
+    Torture {
+        /// Kill-and-restart cycles.
+        #[arg(long, default_value_t = 20)]
+        cycles: u32,
+        /// Seconds of writing per cycle (the kill comes in its second half).
+        #[arg(long, default_value_t = 2.0)]
+        seconds_per_cycle: f64,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seed of the random choices (default: random; printed, to replay a run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also forward a table to a second sluice acting as a remote Kinesis endpoint,
+        /// killed now and then too.
+        #[arg(long)]
+        remote: bool,
+        /// Keep the daemons' data and logs here (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Seconds a check waits for a lagging destination to catch up.
+        #[arg(long, default_value_t = 30)]
+        settle_seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Bench { workload }) = cli.command {
         return bench(workload);
+    }
+    if let Some(Command::Torture {
+        cycles,
+        seconds_per_cycle,
+        clients,
+        seed,
+        remote,
+        dir,
+        settle_seconds,
+    }) = cli.command
+    {
+        let opts = sluice::torture::TortureOptions {
+            cycles,
+            cycle: std::time::Duration::from_secs_f64(seconds_per_cycle.max(0.05)),
+            clients: clients.max(1),
+            seed: seed.unwrap_or_else(|| fastrand::u64(..)),
+            remote,
+            dir,
+            settle: std::time::Duration::from_secs(settle_seconds),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+        return match runtime
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.block_on(sluice::torture::run(opts)))
+        {
+            Ok(report) => {
+                report.print();
+                if report.violations() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            }
+            Err(e) => {
+                eprintln!("sluice torture: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
     let overrides = Overrides {
         port: cli.port,

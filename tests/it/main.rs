@@ -30,5 +30,6 @@ mod scan;
 mod storage_faults;
 mod streams;
 mod tables;
+mod torture;
 mod transactions;
 mod ttl;
