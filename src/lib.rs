@@ -12,6 +12,8 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod model;
 pub mod protocol;

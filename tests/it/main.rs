@@ -13,6 +13,7 @@ mod fanout_subscribe;
 mod fanout_tls;
 mod fanout_transport;
 mod harness;
+mod hostile;
 mod indexes;
 mod items;
 mod kinesis;
