@@ -82,7 +82,7 @@ fn nested_value(depth: usize, list: bool) -> Value {
 #[tokio::test]
 async fn malformed_bodies_get_aws_errors() {
     let server = Server::start();
-    let create = json!({"TableName": "t", "BillingMode": "PAY_PER_REQUEST",
+    let create = json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]});
     let r = server.post("CreateTable", create.to_string().as_bytes(), &[]).await;
@@ -91,17 +91,17 @@ async fn malformed_bodies_get_aws_errors() {
     let serialization = format!("{CORAL}SerializationException");
     let validation = format!("{VALIDATE}ValidationException");
     let deep_item = |list| {
-        json!({"TableName": "t", "Item": {"k": {"S": "a"}, "v": nested_value(60, list)}})
+        json!({"TableName": "tbl", "Item": {"k": {"S": "a"}, "v": nested_value(60, list)}})
             .to_string()
             .into_bytes()
     };
-    let deep_condition = json!({"TableName": "t", "Item": {"k": {"S": "a"}},
+    let deep_condition = json!({"TableName": "tbl", "Item": {"k": {"S": "a"}},
         "ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": nested_value(60, false)}})
     .to_string()
     .into_bytes();
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
         // Truncated, not JSON, not an object, invalid UTF-8, out-of-range numbers.
-        ("truncated", "PutItem", b"{\"TableName\": \"t\", \"Item\": {".to_vec(), &serialization),
+        ("truncated", "PutItem", b"{\"TableName\": \"tbl\", \"Item\": {".to_vec(), &serialization),
         ("garbage", "ListTables", b"\x00\x01\x02not json".to_vec(), &serialization),
         ("null", "ListTables", b"null".to_vec(), &serialization),
         ("array", "ListTables", b"[1, 2]".to_vec(), &serialization),
@@ -112,8 +112,8 @@ async fn malformed_bodies_get_aws_errors() {
         // Wrong JSON types for members.
         ("number for string", "DescribeTable", b"{\"TableName\": 5}".to_vec(), &serialization),
         ("string for number", "ListTables", b"{\"Limit\": \"5\"}".to_vec(), &serialization),
-        ("object for list", "BatchGetItem", b"{\"RequestItems\": {\"t\": {\"Keys\": {}}}}".to_vec(), &serialization),
-        ("bad attribute value", "PutItem", b"{\"TableName\":\"t\",\"Item\":{\"k\":{\"S\":5}}}".to_vec(), &serialization),
+        ("object for list", "BatchGetItem", b"{\"RequestItems\": {\"tbl\": {\"Keys\": {}}}}".to_vec(), &serialization),
+        ("bad attribute value", "PutItem", b"{\"TableName\":\"tbl\",\"Item\":{\"k\":{\"S\":5}}}".to_vec(), &serialization),
         // Nesting: past serde_json's 128 levels, and attribute values past DynamoDB's 32.
         ("deep arrays", "PutItem", nested_json(100_000, false), &validation),
         ("deep objects", "PutItem", nested_json(100_000, true), &validation),
@@ -350,7 +350,7 @@ async fn a_hostile_batch_leaves_memory_bounded() {
     let before = rss_bytes(server.pid());
     let wide = {
         // A 1 MiB body that is one huge array: the largest parse the limit allows.
-        let mut body = String::from("{\"TableName\":\"t\",\"Item\":[");
+        let mut body = String::from("{\"TableName\":\"tbl\",\"Item\":[");
         while body.len() < 1_048_000 {
             body.push_str("0,");
         }
@@ -367,9 +367,14 @@ async fn a_hostile_batch_leaves_memory_bounded() {
                     0 => wide,
                     1 => nested_json(200_000, false),
                     2 => b"{\"TableName\": \"\xff".to_vec(),
-                    _ => json!({"TableName": "t", "Item": {"k": nested_value(5000, true)}})
-                        .to_string()
-                        .into_bytes(),
+                    // 5000 levels of L, past serde_json's 128-level limit, written by hand:
+                    // a serde_json Value that deep would overflow this test's own stack.
+                    _ => format!(
+                        "{{\"TableName\":\"tbl\",\"Item\":{{\"k\":{}{{\"S\":\"x\"}}{}}}}}",
+                        "{\"L\":[".repeat(5000),
+                        "]}".repeat(5000)
+                    )
+                    .into_bytes(),
                 };
                 let mut stream = TcpStream::connect(addr).await.expect("connect");
                 let request = head(
