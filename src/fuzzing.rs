@@ -26,7 +26,10 @@ use crate::protocol::eventstream::EventWriter;
 use crate::protocol::{Codec, RequestContext, Service, cbor};
 
 /// The targets, by the name of their `fuzz/fuzz_targets/<name>.rs` and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// One harness: arbitrary bytes in, a panic only on a bug.
+pub type Harness = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Harness)] = &[
     ("expression", expression),
     ("api_request", api_request),
     ("cbor", cbor_body),
@@ -55,12 +58,11 @@ pub fn expression(data: &[u8]) {
     let Some((&kind, rest)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let item = item_from_json(&serde_json::from_str(ITEM).expect("fixture")).expect("fixture");
-    let values: HashMap<String, AttributeValue> = item_from_json(
-        &serde_json::from_str(VALUES).expect("fixture"),
-    )
-    .expect("fixture")
-    .into_iter()
-    .collect();
+    let values: HashMap<String, AttributeValue> =
+        item_from_json(&serde_json::from_str(VALUES).expect("fixture"))
+            .expect("fixture")
+            .into_iter()
+            .collect();
     let names: HashMap<String, String> =
         ["k", "r", "a", "b", "m", "l", "ss", "ns", "bs", "bin", "x", "y", "z", "missing"]
             .iter()
@@ -203,11 +205,8 @@ pub fn api_request(data: &[u8]) {
     }
     let operations = operations();
     let (service, operation) = operations[usize::from(selector & 0x7f) % operations.len()];
-    let codec = if selector & 0x80 != 0 && service == Service::Kinesis {
-        Codec::Cbor
-    } else {
-        Codec::Json
-    };
+    let codec =
+        if selector & 0x80 != 0 && service == Service::Kinesis { Codec::Cbor } else { Codec::Json };
     let Ok(body) = codec.decode(body) else { return };
     let fixture = fixture();
     let run = async {

@@ -13,6 +13,9 @@ use tokio::net::TcpStream;
 use crate::harness::{AUTH, RawResponse, Server};
 
 const CORAL: &str = "com.amazon.coral.service#";
+
+/// Request headers as (name, value) pairs.
+type Headers = [(&'static str, &'static str)];
 const VALIDATE: &str = "com.amazon.coral.validate#";
 
 /// Tight limits so the slow-sender cases finish in about a second each.
@@ -107,13 +110,33 @@ async fn malformed_bodies_get_aws_errors() {
         ("array", "ListTables", b"[1, 2]".to_vec(), &serialization),
         ("string", "ListTables", b"\"x\"".to_vec(), &serialization),
         ("huge number", "ListTables", b"{\"Limit\": 1e999999}".to_vec(), &serialization),
-        ("invalid utf-8", "DescribeTable", b"{\"TableName\": \"\xff\xfe\xfd\"}".to_vec(), &serialization),
-        ("lone surrogate", "DescribeTable", b"{\"TableName\": \"\\ud800\"}".to_vec(), &serialization),
+        (
+            "invalid utf-8",
+            "DescribeTable",
+            b"{\"TableName\": \"\xff\xfe\xfd\"}".to_vec(),
+            &serialization,
+        ),
+        (
+            "lone surrogate",
+            "DescribeTable",
+            b"{\"TableName\": \"\\ud800\"}".to_vec(),
+            &serialization,
+        ),
         // Wrong JSON types for members.
         ("number for string", "DescribeTable", b"{\"TableName\": 5}".to_vec(), &serialization),
         ("string for number", "ListTables", b"{\"Limit\": \"5\"}".to_vec(), &serialization),
-        ("object for list", "BatchGetItem", b"{\"RequestItems\": {\"tbl\": {\"Keys\": {}}}}".to_vec(), &serialization),
-        ("bad attribute value", "PutItem", b"{\"TableName\":\"tbl\",\"Item\":{\"k\":{\"S\":5}}}".to_vec(), &serialization),
+        (
+            "object for list",
+            "BatchGetItem",
+            b"{\"RequestItems\": {\"tbl\": {\"Keys\": {}}}}".to_vec(),
+            &serialization,
+        ),
+        (
+            "bad attribute value",
+            "PutItem",
+            b"{\"TableName\":\"tbl\",\"Item\":{\"k\":{\"S\":5}}}".to_vec(),
+            &serialization,
+        ),
         // Nesting: past serde_json's 128 levels, and attribute values past DynamoDB's 32.
         ("deep arrays", "PutItem", nested_json(100_000, false), &validation),
         ("deep objects", "PutItem", nested_json(100_000, true), &validation),
@@ -131,17 +154,77 @@ async fn malformed_bodies_get_aws_errors() {
     let json11 = [("Content-Type", "application/x-amz-json-1.1")];
     let cbor = [("Content-Type", "application/x-amz-cbor-1.1")];
     let streams = [("Content-Type", "application/x-amz-json-1.0")];
-    let cases: Vec<(&str, &str, &[(&str, &str)], Vec<u8>, &str)> = vec![
-        ("truncated", "Kinesis_20131202.PutRecord", &json11, b"{\"StreamName\":".to_vec(), "SerializationException"),
-        ("deep", "Kinesis_20131202.PutRecords", &json11, nested_json(100_000, false), "ValidationException"),
-        ("wrong type", "Kinesis_20131202.PutRecord", &json11, b"{\"StreamName\": [], \"Data\": 1}".to_vec(), "SerializationException"),
-        ("invalid utf-8", "Kinesis_20131202.ListShards", &json11, b"{\"StreamName\": \"\xc3\x28\"}".to_vec(), "SerializationException"),
-        ("cbor truncated", "Kinesis_20131202.PutRecord", &cbor, vec![0xbf, 0x6a], "SerializationException"),
-        ("cbor invalid utf-8", "Kinesis_20131202.ListShards", &cbor, vec![0xa1, 0x62, 0xff, 0xfe, 0x01], "SerializationException"),
-        ("cbor deep", "Kinesis_20131202.PutRecords", &cbor, vec![0x81; 1 << 16], "SerializationException"),
-        ("cbor huge length", "Kinesis_20131202.PutRecord", &cbor, vec![0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], "SerializationException"),
-        ("streams truncated", "DynamoDBStreams_20120810.GetRecords", &streams, b"{\"ShardIterator\"".to_vec(), "com.amazon.coral.service#SerializationException"),
-        ("streams wrong type", "DynamoDBStreams_20120810.GetShardIterator", &streams, b"{\"StreamArn\": {}}".to_vec(), "com.amazon.coral.service#SerializationException"),
+    let cases: Vec<(&str, &str, &Headers, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            "Kinesis_20131202.PutRecord",
+            &json11,
+            b"{\"StreamName\":".to_vec(),
+            "SerializationException",
+        ),
+        (
+            "deep",
+            "Kinesis_20131202.PutRecords",
+            &json11,
+            nested_json(100_000, false),
+            "ValidationException",
+        ),
+        (
+            "wrong type",
+            "Kinesis_20131202.PutRecord",
+            &json11,
+            b"{\"StreamName\": [], \"Data\": 1}".to_vec(),
+            "SerializationException",
+        ),
+        (
+            "invalid utf-8",
+            "Kinesis_20131202.ListShards",
+            &json11,
+            b"{\"StreamName\": \"\xc3\x28\"}".to_vec(),
+            "SerializationException",
+        ),
+        (
+            "cbor truncated",
+            "Kinesis_20131202.PutRecord",
+            &cbor,
+            vec![0xbf, 0x6a],
+            "SerializationException",
+        ),
+        (
+            "cbor invalid utf-8",
+            "Kinesis_20131202.ListShards",
+            &cbor,
+            vec![0xa1, 0x62, 0xff, 0xfe, 0x01],
+            "SerializationException",
+        ),
+        (
+            "cbor deep",
+            "Kinesis_20131202.PutRecords",
+            &cbor,
+            vec![0x81; 1 << 16],
+            "SerializationException",
+        ),
+        (
+            "cbor huge length",
+            "Kinesis_20131202.PutRecord",
+            &cbor,
+            vec![0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            "SerializationException",
+        ),
+        (
+            "streams truncated",
+            "DynamoDBStreams_20120810.GetRecords",
+            &streams,
+            b"{\"ShardIterator\"".to_vec(),
+            "com.amazon.coral.service#SerializationException",
+        ),
+        (
+            "streams wrong type",
+            "DynamoDBStreams_20120810.GetShardIterator",
+            &streams,
+            b"{\"StreamArn\": {}}".to_vec(),
+            "com.amazon.coral.service#SerializationException",
+        ),
     ];
     for (what, target, headers, body, want) in cases {
         let r = server.post(target, &body, headers).await;
@@ -314,8 +397,11 @@ async fn connections_beyond_max_connections_wait_for_a_slot() {
         let addr = server.addr;
         async move {
             let mut stream = TcpStream::connect(addr).await.expect("connect");
-            let request =
-                head("DynamoDB_20120810.ListTables", "application/x-amz-json-1.0", "Content-Length: 2\r\nConnection: close\r\n");
+            let request = head(
+                "DynamoDB_20120810.ListTables",
+                "application/x-amz-json-1.0",
+                "Content-Length: 2\r\nConnection: close\r\n",
+            );
             stream.write_all(format!("{request}{{}}").as_bytes()).await.expect("write");
             read_until_closed(&mut stream).await
         }
@@ -386,7 +472,10 @@ async fn a_hostile_batch_leaves_memory_bounded() {
                 let _ = stream.write_all(&body).await;
                 let raw = read_until_closed(&mut stream).await;
                 let status = status_of(&raw);
-                assert!(status.is_some_and(|s| (400..500).contains(&s)), "round {round}: {status:?}");
+                assert!(
+                    status.is_some_and(|s| (400..500).contains(&s)),
+                    "round {round}: {status:?}"
+                );
             }));
         }
         // Slow and oversized senders alongside.
