@@ -229,6 +229,23 @@ pub struct ServerConfig {
     pub tls_cert: String,
     /// PEM private key of `tls_cert`.
     pub tls_key: String,
+    /// Most connections served at once; beyond it new connections wait in the listen
+    /// backlog, unaccepted, until one closes.
+    pub max_connections: usize,
+    /// How long an HTTP/1.1 client may take to send a request's headers, counted from
+    /// the end of its previous request, so it also closes idle keep-alive connections.
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body once its headers are in
+    /// (HTTP/1.1 and HTTP/2); past it the request is answered 408 and not run.
+    pub request_read_timeout_ms: u64,
+    /// HTTP/2: a PING every this often on a connection, which is closed when one goes
+    /// unanswered for 20 s (dead peers), however long its streams last.
+    pub http2_keepalive_interval_ms: u64,
+    /// Largest request head (request line and headers; HTTP/2: the header list), in
+    /// bytes; larger ones get 431 (at least 8192).
+    pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1.1 request; more get 431.
+    pub max_headers: usize,
 }
 
 /// Where and how durably data is kept.
@@ -321,6 +338,12 @@ impl Default for ServerConfig {
             metrics_listen: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
+            max_connections: 10_000,
+            header_read_timeout_ms: 30_000,
+            request_read_timeout_ms: 60_000,
+            http2_keepalive_interval_ms: 30_000,
+            max_header_bytes: 65_536,
+            max_headers: 100,
         }
     }
 }
@@ -396,15 +419,31 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let mut tree = toml::Table::try_from(Config::default())
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let path = match file {
             Some(p) => Some(p.to_path_buf()),
             None => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
         };
-        if let Some(path) = &path {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let file = match path {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => Some((path, text)),
+                Err(source) => return Err(ConfigError::Read { path, source }),
+            },
+            None => None,
+        };
+        Config::load_text(file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), env, overrides)
+    }
+
+    /// [`Config::load`] with the file's text already read: `(path, text)`, the path only
+    /// naming it in errors. The config fuzz target drives this.
+    pub fn load_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some((path, text)) = file {
+            let path = path.to_path_buf();
             let from_file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
                 ConfigError::File { path: path.clone(), message: e.to_string() }
             })?;
@@ -504,6 +543,22 @@ impl Config {
         }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             return bad("server.tls_cert", "tls_cert and tls_key must be set together");
+        }
+        let server = &self.server;
+        if server.max_connections == 0 || server.max_headers == 0 {
+            return bad("server", "max_connections and max_headers must be at least 1");
+        }
+        if server.header_read_timeout_ms == 0
+            || server.request_read_timeout_ms == 0
+            || server.http2_keepalive_interval_ms == 0
+        {
+            return bad(
+                "server",
+                "header_read_timeout_ms, request_read_timeout_ms and http2_keepalive_interval_ms must be at least 1",
+            );
+        }
+        if server.max_header_bytes < 8192 || server.max_header_bytes > u32::MAX as usize {
+            return bad("server.max_header_bytes", "must be between 8192 and 4294967295");
         }
         if self.storage.batch_interval_ms == 0 {
             return bad("storage.batch_interval_ms", "must be at least 1");

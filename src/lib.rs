@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod model;
 pub mod protocol;

@@ -13,6 +13,9 @@ macro_rules! operations {
         pub enum Operation { $($name),* }
 
         impl Operation {
+            /// Every operation, in declaration order (the fuzz harness picks from it).
+            pub const ALL: &[Operation] = &[$(Operation::$name),*];
+
             /// Parses the operation part of `X-Amz-Target`.
             pub fn from_name(name: &str) -> Option<Operation> {
                 match name {

@@ -90,6 +90,9 @@ pub enum ProtocolError {
     Serialization(Option<String>),
     #[error("request body too large")]
     RequestTooLarge,
+    /// The body did not arrive within `server.request_read_timeout_ms`.
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// JSON nested deeper than any valid request (only attribute values nest that far).
     #[error("nesting too deep")]
     TooDeep,
@@ -119,6 +122,16 @@ impl ProtocolError {
                 "ValidationException",
                 Some(crate::model::value::MSG_NESTING.into()),
             ),
+            // Not recorded from AWS, whose front ends close such connections; the
+            // answer only reaches a client that is still listening.
+            ProtocolError::RequestTimeout => WireError {
+                status: 408,
+                ..WireError::new(
+                    NS,
+                    "RequestTimeoutException",
+                    Some("Timed out reading the request body".into()),
+                )
+            },
             ProtocolError::RequestTooLarge => WireError {
                 status: 413,
                 ..WireError::new(

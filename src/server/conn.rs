@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
@@ -23,13 +24,39 @@ use tokio_rustls::server::TlsStream;
 use super::{AppState, http};
 use crate::config::ServerConfig as ListenerConfig;
 
-/// Serves `stream` on its own task until the client leaves or shutdown drains it.
+/// The connection builder with the `[server]` limits: header read timeout (which also
+/// ends idle HTTP/1.1 keep-alive connections), head size and header count, HTTP/2
+/// keep-alive pings. Without a timer hyper applies no timeout at all.
+pub fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
+    let ms = Duration::from_millis;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ms(config.header_read_timeout_ms))
+        .max_buf_size(config.max_header_bytes)
+        .max_headers(config.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(ms(config.http2_keepalive_interval_ms))
+        .keep_alive_timeout(H2_PING_TIMEOUT);
+    builder
+}
+
+/// How long an HTTP/2 PING may go unanswered before the connection is closed.
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Serves `stream` on its own task until the client leaves or shutdown drains it, then
+/// frees its `slot` of `server.max_connections`.
 pub fn spawn(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     builder: auto::Builder<TokioExecutor>,
     watcher: Watcher,
     state: Arc<AppState>,
+    slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |req| {
@@ -53,6 +80,7 @@ pub fn spawn(
         if let Err(e) = ended {
             tracing::debug!("connection ended: {e}");
         }
+        drop(slot);
     });
 }
 

@@ -8,11 +8,11 @@
 //! read (HTTP/2 flow control, a full socket), nothing is read for it, and it resumes from
 //! storage.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::{once, unfold};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
@@ -149,10 +149,15 @@ async fn front_end(
         return Err(ProtocolError::RequestTooLarge);
     }
     let (parts, body) = req.into_parts();
-    let bytes = Limited::new(body, limit)
-        .collect()
+    let deadline = Duration::from_millis(state.config.server.request_read_timeout_ms);
+    let bytes = tokio::time::timeout(deadline, Limited::new(body, limit).collect())
         .await
-        .map_err(|_| ProtocolError::RequestTooLarge)?
+        .map_err(|_| ProtocolError::RequestTimeout)?
+        .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+            Some(_) => ProtocolError::RequestTooLarge,
+            // The client broke off mid-body: it will not read the answer anyway.
+            None => ProtocolError::Serialization(None),
+        })?
         .to_bytes();
     let json: Option<Value> = if bytes.is_empty() { None } else { Some(codec.decode(&bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());

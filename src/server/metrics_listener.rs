@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use hyper::service::service_fn;
 use hyper::{Method, Request};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::protocol::response;
 
 /// Serves `/metrics` and `/health` on `listener` until the process ends.
-pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>) {
+pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>, config: &ServerConfig) {
+    // The API listener's timeouts and head limits, so a stalled scraper cannot pile up.
+    let builder = super::conn::builder(config);
     tokio::spawn(async move {
-        let builder = auto::Builder::new(TokioExecutor::new());
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let metrics = metrics.clone();

@@ -12,10 +12,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -38,10 +37,17 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let builder = conn::builder(&state.config.server);
     let graceful = GracefulShutdown::new();
+    // One permit per open connection: at the limit, nothing more is accepted and new
+    // clients wait in the listen backlog.
+    let slots = Arc::new(Semaphore::new(state.config.server.max_connections));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -53,7 +59,7 @@ pub async fn serve(
                         continue;
                     }
                 };
-                conn::spawn(stream, tls.clone(), builder.clone(), graceful.watcher(), state.clone());
+                conn::spawn(stream, tls.clone(), builder.clone(), graceful.watcher(), state.clone(), slot);
             }
             () = &mut shutdown => break,
         }

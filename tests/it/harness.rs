@@ -113,6 +113,11 @@ impl Server {
         Server { child, _stdout: stdout, addr, endpoint: url.to_string(), _owned_dir: None }
     }
 
+    /// The daemon's process id (its /proc entry tells its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, as a crash would: nothing gets a chance to flush.
     pub fn kill(mut self) {
         self.child.kill().expect("kill sluice");

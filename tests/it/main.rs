@@ -15,6 +15,7 @@ mod fanout_tls;
 mod fanout_transport;
 mod faults;
 mod harness;
+mod hostile;
 mod indexes;
 mod items;
 mod kinesis;

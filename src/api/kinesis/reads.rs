@@ -213,7 +213,8 @@ pub async fn get_records(
     let token = IteratorToken::decode(input.shard_iterator.as_deref().unwrap_or_default(), secret)
         .ok_or_else(|| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
     let now = engine.clock.now_millis();
-    if now - token.issued_ms > ITERATOR_TTL_MS {
+    // Saturating: the token's issue time is whatever its signed bytes say.
+    if now.saturating_sub(token.issued_ms) > ITERATOR_TTL_MS {
         return Err(KinesisError::ExpiredIterator(format!(
             "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
             amz_utc(token.issued_ms),

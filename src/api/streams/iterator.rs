@@ -83,7 +83,8 @@ impl ShardIterator {
     /// time far in the future (the clock was set back) counts as expired too, so an
     /// iterator cannot outlive its 15 minutes that way.
     pub fn check_age(&self, now_ms: i64) -> Result<(), StreamsError> {
-        match now_ms.saturating_sub(self.issued_ms).abs() > MAX_AGE_MS {
+        // unsigned_abs: a saturated i64::MIN has no i64 absolute value (fuzz finding).
+        match now_ms.saturating_sub(self.issued_ms).unsigned_abs() > MAX_AGE_MS as u64 {
             true => Err(StreamsError::ExpiredIterator),
             false => Ok(()),
         }
@@ -174,5 +175,13 @@ mod tests {
         // Issued "in the future" by more than the limit: refused as well.
         let ahead = sample(clock.now_millis() + MAX_AGE_MS + 1);
         assert_eq!(ahead.check_age(clock.now_millis()), Err(StreamsError::ExpiredIterator));
+    }
+
+    /// Fuzz finding (fuzz/regressions/tokens): an age that saturates to i64::MIN had no
+    /// absolute value.
+    #[test]
+    fn ages_at_the_edge_of_i64_are_expired_not_an_overflow() {
+        assert_eq!(sample(i64::MAX).check_age(i64::MIN), Err(StreamsError::ExpiredIterator));
+        assert_eq!(sample(i64::MIN).check_age(i64::MAX), Err(StreamsError::ExpiredIterator));
     }
 }
