@@ -145,7 +145,9 @@ pub struct Reply {
 pub enum Failure {
     /// The endpoint answered with an error: its short `__type` and message.
     Api { status: u16, kind: String, message: String },
-    /// No answer: connecting, sending or reading failed.
+    /// No connection could be made: the request never left.
+    NotSent(String),
+    /// No answer: sending or reading failed, so the request may have been acted on.
     Transport(String),
 }
 
@@ -154,7 +156,7 @@ impl Failure {
     pub fn kind(&self) -> String {
         match self {
             Failure::Api { kind, .. } => kind.clone(),
-            Failure::Transport(_) => "connection error".into(),
+            Failure::NotSent(_) | Failure::Transport(_) => "connection error".into(),
         }
     }
 }
@@ -165,6 +167,7 @@ impl std::fmt::Display for Failure {
             Failure::Api { status, kind, message } => {
                 write!(f, "{kind} (HTTP {status}): {message}")
             }
+            Failure::NotSent(e) => write!(f, "connection error (not sent): {e}"),
             Failure::Transport(e) => write!(f, "connection error: {e}"),
         }
     }
@@ -216,11 +219,11 @@ impl Conn {
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
         let tcp = TcpStream::connect(self.client.endpoint.addr)
             .await
-            .map_err(|e| Failure::Transport(e.to_string()))?;
+            .map_err(|e| Failure::NotSent(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await
-            .map_err(|e| Failure::Transport(e.to_string()))?;
+            .map_err(|e| Failure::NotSent(e.to_string()))?;
         tokio::spawn(connection);
         Ok(sender)
     }
@@ -234,14 +237,38 @@ impl Conn {
         result
     }
 
+    /// `send`, giving up after `limit` (the connection is dropped then, as after any
+    /// failure): for callers that must not wait on a server that was killed.
+    pub async fn send_within(
+        &mut self,
+        target: &str,
+        body: Vec<u8>,
+        limit: std::time::Duration,
+    ) -> Result<Reply, Failure> {
+        match tokio::time::timeout(limit, self.send(target, body)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.sender = None;
+                Err(Failure::Transport(format!("no answer within {limit:?}")))
+            }
+        }
+    }
+
     async fn try_send(&mut self, target: &str, body: Vec<u8>) -> Result<Reply, Failure> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            self.sender = Some(self.connect().await?);
+        // A kept connection the server has closed meanwhile is replaced before sending,
+        // so a failure past this point means the request may have left.
+        let reusable = match self.sender.as_mut() {
+            Some(s) if !s.is_closed() => s.ready().await.is_ok(),
+            _ => false,
+        };
+        if !reusable {
+            let mut fresh = self.connect().await?;
+            fresh.ready().await.map_err(|e| Failure::NotSent(e.to_string()))?;
+            self.sender = Some(fresh);
         }
         let Some(sender) = self.sender.as_mut() else {
-            return Err(Failure::Transport("not connected".into()));
+            return Err(Failure::NotSent("not connected".into()));
         };
-        sender.ready().await.map_err(|e| Failure::Transport(e.to_string()))?;
         let request = self.client.request(target, body, false);
         let response =
             sender.send_request(request).await.map_err(|e| Failure::Transport(e.to_string()))?;

@@ -1,19 +1,15 @@
-//! A tiny awsJson client for the torture harness: one keep-alive HTTP/1.1 connection,
-//! requests with a well-formed (unchecked) SigV4 header, and errors that say whether the
-//! request may have reached the server — the difference between a write that certainly
-//! did not happen and one whose fate the harness must find out.
+//! The torture harness's client: the benchmark's signed keep-alive connection
+//! (`bench::client::Conn`), with every call bounded in time and errors that say whether
+//! the request may have reached the server — the difference between a write that
+//! certainly did not happen and one whose fate the harness must find out.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=TORTURE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0";
+use crate::bench::client::{Client, Conn, Credentials, Endpoint, Failure};
+
 /// Longest one call may take; a call cut by a kill fails long before.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -37,75 +33,30 @@ impl std::fmt::Display for CallError {
 
 /// A connection to one sluice (reopened when it breaks).
 pub struct Http {
-    addr: SocketAddr,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    conn: Conn,
 }
 
 impl Http {
     pub fn new(addr: SocketAddr) -> Http {
-        Http { addr, sender: None }
-    }
-
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
-        let stream =
-            TcpStream::connect(self.addr).await.map_err(|e| CallError::NotSent(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| CallError::NotSent(e.to_string()))?;
-        tokio::spawn(connection);
-        Ok(sender)
+        let endpoint = Endpoint { addr, host: addr.to_string() };
+        let creds = Credentials {
+            access_key: "TORTURE".into(),
+            secret_key: "torture".into(),
+            region: "us-east-1".into(),
+        };
+        Http { conn: Client::new(endpoint, creds).conn() }
     }
 
     /// One call of `target` (e.g. `DynamoDB_20120810.PutItem`): the status and the JSON
     /// answer (Null when the body is not JSON).
     pub async fn call(&mut self, target: &str, body: &Value) -> Result<(u16, Value), CallError> {
-        match tokio::time::timeout(TIMEOUT, self.exchange(target, body)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => {
-                self.sender = None;
-                Err(e)
+        match self.conn.send_within(target, body.to_string().into_bytes(), TIMEOUT).await {
+            Ok(reply) => {
+                Ok((reply.status, serde_json::from_slice(&reply.body).unwrap_or(Value::Null)))
             }
-            Err(_) => {
-                self.sender = None;
-                Err(CallError::Cut(format!("no answer within {TIMEOUT:?}")))
-            }
+            Err(Failure::NotSent(e)) => Err(CallError::NotSent(e)),
+            Err(e) => Err(CallError::Cut(e.to_string())),
         }
-    }
-
-    async fn exchange(&mut self, target: &str, body: &Value) -> Result<(u16, Value), CallError> {
-        let kept = match self.sender.take() {
-            Some(mut s) if !s.is_closed() => s.ready().await.is_ok().then_some(s),
-            _ => None,
-        };
-        let mut sender = match kept {
-            Some(s) => s,
-            None => self.connect().await?,
-        };
-        let content_type = if target.starts_with("Kinesis") {
-            "application/x-amz-json-1.1"
-        } else {
-            "application/x-amz-json-1.0"
-        };
-        let request = hyper::Request::post("/")
-            .header("host", self.addr.to_string())
-            .header("content-type", content_type)
-            .header("x-amz-target", target)
-            .header("x-amz-date", "20260101T000000Z")
-            .header("authorization", AUTH)
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| CallError::NotSent(e.to_string()))?;
-        let response =
-            sender.send_request(request).await.map_err(|e| CallError::Cut(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| CallError::Cut(e.to_string()))?
-            .to_bytes();
-        self.sender = Some(sender);
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
     /// A call that must succeed (setup and reads): the answer, or what went wrong.
