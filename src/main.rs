@@ -65,7 +65,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Seconds a check waits for a lagging destination to catch up.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         settle_seconds: u64,
     },
 }
@@ -87,7 +87,13 @@ fn main() -> ExitCode {
     {
         let opts = sluice::torture::TortureOptions {
             cycles,
-            cycle: std::time::Duration::from_secs_f64(seconds_per_cycle.max(0.05)),
+            cycle: match std::time::Duration::try_from_secs_f64(seconds_per_cycle.max(0.05)) {
+                Ok(d) if d.as_secs() <= 86_400 => d,
+                _ => {
+                    eprintln!("sluice torture: --seconds-per-cycle must be at most 86400");
+                    return ExitCode::from(2);
+                }
+            },
             clients: clients.max(1),
             seed: seed.unwrap_or_else(|| fastrand::u64(..)),
             remote,

@@ -45,7 +45,11 @@ impl Pace {
     /// When request `n` is due.
     pub fn due(&self, n: u64) -> Instant {
         match self.rate {
-            Some(rate) => self.start + Duration::from_secs_f64(n as f64 / rate),
+            // A rate so low that the request falls past any clock is simply never due.
+            Some(rate) => Duration::try_from_secs_f64(n as f64 / rate)
+                .ok()
+                .and_then(|d| self.start.checked_add(d))
+                .unwrap_or(self.deadline),
             None => self.start,
         }
     }
@@ -70,7 +74,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !value.is_finite() || value < 0.0 {
         return Err(format!("{text}: must be a positive duration"));
     }
-    Ok(Duration::from_secs_f64(value * scale))
+    // At most a year: longer would overflow the clock arithmetic of a run's deadline.
+    Duration::try_from_secs_f64(value * scale)
+        .ok()
+        .filter(|d| d.as_secs() <= 366 * 86_400)
+        .ok_or_else(|| format!("{text}: at most a year (8784h)"))
 }
 
 #[cfg(test)]
@@ -114,5 +122,6 @@ mod tests {
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("1e300h").is_err());
     }
 }
