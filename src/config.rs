@@ -246,6 +246,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Most header fields in an HTTP/1.1 request; more get 431.
     pub max_headers: usize,
+    /// Memory, estimated, that the inputs of all requests being decoded and handled at
+    /// once may take (see `RequestBody::decode_cost`); a request that does not fit
+    /// waits, one larger than all of it runs alone (at least 1 MiB).
+    pub max_decode_bytes: usize,
 }
 
 /// Where and how durably data is kept.
@@ -345,6 +349,7 @@ impl Default for ServerConfig {
             http2_keepalive_interval_ms: 30_000,
             max_header_bytes: 65_536,
             max_headers: 100,
+            max_decode_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -548,6 +553,9 @@ impl Config {
         let server = &self.server;
         if server.max_connections == 0 || server.max_headers == 0 {
             return bad("server", "max_connections and max_headers must be at least 1");
+        }
+        if server.max_decode_bytes < 1024 * 1024 {
+            return bad("server.max_decode_bytes", "must be at least 1048576");
         }
         if server.header_read_timeout_ms == 0
             || server.request_read_timeout_ms == 0

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::config::FaultSpec;
 use crate::protocol::error::Namespace;
-use crate::protocol::{Service, WireError};
+use crate::protocol::{RequestBody, Service, WireError};
 
 /// Most rules held at once (each is a few hundred bytes; the cap bounds memory whatever
 /// a test posts).
@@ -200,13 +200,21 @@ impl Faults {
 
     /// What the API call `operation` of `service` with `body` gets, taking one from the
     /// first matching rule's count.
-    pub fn for_call(&self, service: Service, operation: &str, body: &Value) -> Option<Injection> {
+    pub fn for_call(
+        &self,
+        service: Service,
+        operation: &str,
+        body: &RequestBody,
+    ) -> Option<Injection> {
         if self.live.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut resources = None;
         self.take(Scope::Api(service), operation, |name| {
-            resources.get_or_insert_with(|| resources_of(service, body)).iter().any(|r| r == name)
+            resources
+                .get_or_insert_with(|| resources_of(service, &body.to_value()))
+                .iter()
+                .any(|r| r == name)
         })
     }
 
@@ -394,11 +402,15 @@ mod tests {
         let faults = Faults::new(&[], None).unwrap();
         faults.add(spec("dynamodb", Some("PutItem"), Some("a"))).unwrap();
         let put = |table: &str| {
-            faults.for_call(Service::DynamoDb, "PutItem", &json!({"TableName": table}))
+            // As the front end hands it over: awsJson bytes.
+            let body = RequestBody::json(json!({"TableName": table}).to_string().into()).unwrap();
+            faults.for_call(Service::DynamoDb, "PutItem", &body)
         };
         assert!(put("b").is_none());
         assert!(
-            faults.for_call(Service::DynamoDb, "GetItem", &json!({"TableName": "a"})).is_none()
+            faults
+                .for_call(Service::DynamoDb, "GetItem", &json!({"TableName": "a"}).into())
+                .is_none()
         );
         let e = put("a").unwrap().error.unwrap();
         assert_eq!((e.status, e.code), (400, "ProvisionedThroughputExceededException"));

@@ -207,7 +207,7 @@ pub fn api_request(data: &[u8]) {
     let (service, operation) = operations[usize::from(selector & 0x7f) % operations.len()];
     let codec =
         if selector & 0x80 != 0 && service == Service::Kinesis { Codec::Cbor } else { Codec::Json };
-    let Ok(body) = codec.decode(body) else { return };
+    let Ok(body) = codec.decode(bytes::Bytes::copy_from_slice(body)) else { return };
     let fixture = fixture();
     let run = async {
         if operation == api::kinesis::subscribe::OPERATION {

@@ -215,7 +215,7 @@ async fn run(config: Config) -> Result<(), String> {
         println!("sluice metrics on http://{bound}");
         server::metrics_listener::spawn(listener, metrics.clone(), &config.server);
     }
-    let state = Arc::new(server::AppState { config, engine, metrics });
+    let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await;
     Ok(())
 }

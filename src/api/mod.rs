@@ -34,7 +34,7 @@ macro_rules! operations {
             engine: &std::sync::Arc<crate::engine::Engine>,
             op: Operation,
             ctx: &crate::protocol::RequestContext,
-            body: serde_json::Value,
+            body: crate::protocol::RequestBody,
         ) -> Result<serde_json::Value, $error> {
             match op {
                 $(Operation::$name => {
@@ -51,7 +51,7 @@ macro_rules! operations {
             engine: &std::sync::Arc<crate::engine::Engine>,
             operation: &str,
             ctx: &crate::protocol::RequestContext,
-            body: serde_json::Value,
+            body: impl Into<crate::protocol::RequestBody>,
         ) -> crate::api::Handled {
             let Some(op) = Operation::from_name(operation) else {
                 return crate::api::Handled {
@@ -61,7 +61,7 @@ macro_rules! operations {
             };
             crate::api::Handled {
                 operation: op.name(),
-                result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
+                result: run(engine, op, ctx, body.into()).await.map_err(|e| e.to_wire()),
             }
         }
     };
@@ -80,7 +80,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::Engine;
-use crate::protocol::{RequestContext, Service, WireError};
+use crate::protocol::{RequestBody, RequestContext, Service, WireError};
 
 /// What one API call produced: the operation label for metrics and the result.
 pub struct Handled {
@@ -109,8 +109,9 @@ pub async fn handle(
     service: Service,
     operation: &str,
     ctx: &RequestContext,
-    body: Value,
+    body: impl Into<RequestBody>,
 ) -> Handled {
+    let body = body.into();
     match service {
         Service::DynamoDb => dynamodb::handle(engine, operation, ctx, body).await,
         Service::DynamoDbStreams => streams::handle(engine, operation, ctx, body).await,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::model::{self, AttributeValue, Item, value};
+use crate::protocol::RequestBody;
 
 /// Marks a serde error message that carries a model error, so its kind survives serde.
 const VALIDATION_MARK: &str = "\u{1}validation:";
@@ -22,12 +23,51 @@ pub enum DecodeError {
     Validation(String),
 }
 
-/// Decodes `body` into `T`.
-pub fn decode<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
+/// Decodes an accepted request body into `T`: awsJson straight from its bytes, CBOR from
+/// the tree it was translated into.
+pub fn decode<T: DeserializeOwned>(body: RequestBody) -> Result<T, DecodeError> {
+    match body {
+        RequestBody::Json { text, .. } => decode_json(&text),
+        RequestBody::Tree(value) => decode_tree(value),
+    }
+}
+
+/// Decodes a JSON tree into `T`.
+fn decode_tree<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
     if !body.is_object() {
         return Err(DecodeError::Serialization(None));
     }
     serde_json::from_value(body).map_err(|e| classify(&e.to_string()))
+}
+
+/// Decodes awsJson bytes (already checked to be one well-formed document) into `T`
+/// without building a tree. Errors come in document order, as a streaming parser such
+/// as AWS's reports them.
+fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(DecodeError::Serialization(None));
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(input) => Ok(input),
+        Err(e) => {
+            let message = e.to_string();
+            // serde_json appends where it was; the message is what carries the kind.
+            let message = match e.line() {
+                0 => &message[..],
+                line => message
+                    .strip_suffix(&format!(" at line {line} column {}", e.column()))
+                    .unwrap_or(&message),
+            };
+            // A member written twice: the last one counts, as it does in a tree (and in
+            // Jackson), which derived inputs cannot do, so take the tree path for it.
+            if message.starts_with("duplicate field") {
+                let tree =
+                    serde_json::from_slice(bytes).map_err(|_| DecodeError::Serialization(None))?;
+                return decode_tree(tree);
+            }
+            Err(classify(message))
+        }
+    }
 }
 
 fn classify(message: &str) -> DecodeError {
@@ -182,6 +222,15 @@ mod tests {
         limit: Option<i64>,
     }
 
+    /// Decodes `v` both ways a body arrives (awsJson bytes, a CBOR tree): they must agree.
+    fn decode<T: DeserializeOwned>(v: Value) -> Result<T, DecodeError> {
+        let tree = super::decode::<T>(RequestBody::Tree(v.clone()));
+        let json = RequestBody::json(serde_json::to_vec(&v).unwrap().into()).unwrap();
+        let json = super::decode::<T>(json);
+        assert_eq!(tree.as_ref().err(), json.as_ref().err(), "{v}");
+        json
+    }
+
     #[test]
     fn wrong_types_are_serialization_errors() {
         let e = decode::<In>(serde_json::json!({"TableName": 1})).unwrap_err();
@@ -198,6 +247,20 @@ mod tests {
             decode::<In>(serde_json::json!([])),
             Err(DecodeError::Serialization(None))
         ));
+    }
+
+    #[test]
+    fn a_member_written_twice_counts_once_last_wins() {
+        let json = |text: &str| RequestBody::json(text.as_bytes().to_vec().into()).unwrap();
+        let input: In = super::decode(json(r#"{"TableName": "a", "TableName": "b"}"#)).unwrap();
+        assert_eq!(input.table_name.as_deref(), Some("b"));
+        let e = super::decode::<In>(json(r#"{"TableName": "a", "TableName": 1}"#)).unwrap_err();
+        let want = "NUMBER_VALUE cannot be converted to String";
+        assert_eq!(e, DecodeError::Serialization(Some(want.into())));
+        // Messages carry no parser position.
+        let e = super::decode::<In>(json("{\n\n  \"Limit\": true}")).unwrap_err();
+        let want = "VALUE_TRUE cannot be converted to Long";
+        assert_eq!(e, DecodeError::Serialization(Some(want.into())));
     }
 
     #[derive(Deserialize, Debug)]

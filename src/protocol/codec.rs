@@ -3,9 +3,10 @@
 //! and encodes the answer, success or error, the same way, so handlers only ever see
 //! and return awsJson values.
 
+use bytes::Bytes;
 use serde_json::Value;
 
-use super::{ProtocolError, Service, Target, WireError, cbor, error::Namespace};
+use super::{ProtocolError, RequestBody, Service, Target, WireError, cbor, error::Namespace};
 
 /// The content type of a CBOR request, and of the answer to one.
 pub const CBOR_CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
@@ -31,22 +32,15 @@ impl Codec {
         if cbor && !other_service { Codec::Cbor } else { Codec::Json }
     }
 
-    /// A non-empty request body as the awsJson value the handlers take.
-    pub fn decode(self, body: &[u8]) -> Result<Value, ProtocolError> {
+    /// A non-empty request body, accepted for the handlers: awsJson as its checked
+    /// bytes, CBOR as the awsJson tree it stands for.
+    pub fn decode(self, body: Bytes) -> Result<RequestBody, ProtocolError> {
         match self {
-            Codec::Json => serde_json::from_slice(body).map_err(|e| {
-                // serde_json stops at 128 levels; so deep a document can only be an
-                // attribute value nested past DynamoDB's limit.
-                if e.to_string().starts_with("recursion limit exceeded") {
-                    ProtocolError::TooDeep
-                } else {
-                    ProtocolError::Serialization(None)
-                }
-            }),
+            Codec::Json => RequestBody::json(body),
             // No message: kinesalite's canned answer to a bad CBOR body is the bare type.
-            Codec::Cbor => {
-                cbor::decode_to_json(body).map_err(|_| ProtocolError::Serialization(None))
-            }
+            Codec::Cbor => cbor::decode_to_json(&body)
+                .map(RequestBody::Tree)
+                .map_err(|_| ProtocolError::Serialization(None)),
         }
     }
 
@@ -116,7 +110,10 @@ mod tests {
 
     #[test]
     fn malformed_cbor_is_a_serialization_error_and_errors_render_as_cbor() {
-        assert_eq!(Codec::Cbor.decode(&[0xbf, 0x61]), Err(ProtocolError::Serialization(None)));
+        assert_eq!(
+            Codec::Cbor.decode(Bytes::from_static(&[0xbf, 0x61])),
+            Err(ProtocolError::Serialization(None))
+        );
         let error = ProtocolError::Serialization(None).to_wire();
         let mut want = vec![0xa1, 0x66];
         want.extend_from_slice(b"__type");

@@ -4,6 +4,7 @@
 //! Nothing here knows about tables or storage; handlers never see HTTP.
 
 pub mod auth;
+pub mod body;
 pub mod cbor;
 pub mod codec;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod eventstream;
 pub mod response;
 pub mod target;
 
+pub use body::RequestBody;
 pub use codec::Codec;
 pub use error::{ProtocolError, WireError};
 pub use target::{Service, Target};

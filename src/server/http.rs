@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
-use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use crate::api;
@@ -25,7 +25,8 @@ use crate::protocol::eventstream::EventWriter;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
-    Codec, ProtocolError, RequestContext, Service, Target, WireError, auth, new_request_id,
+    Codec, ProtocolError, RequestBody, RequestContext, Service, Target, WireError, auth,
+    new_request_id,
 };
 
 /// Handles one request; never fails (errors are responses).
@@ -66,7 +67,13 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         return r;
     }
     let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
-    let front = match front_end(state, req, codec, &request_id).await {
+    let front = front_end(state, req, codec, &request_id).await;
+    // Held until the answer is encoded: the decoded input lives through the handler.
+    let _budget = match &front {
+        Ok((_, _, body)) => Some(decode_budget(state, body).await),
+        Err(_) => None,
+    };
+    let front = match front {
         Ok((target, ctx, body)) => match inject_fault(state, &target, &body).await {
             Some(injected) => Err(injected),
             None => Ok((target, ctx, body)),
@@ -105,7 +112,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
 async fn inject_fault(
     state: &AppState,
     target: &Target,
-    body: &Value,
+    body: &RequestBody,
 ) -> Option<(&'static str, WireError)> {
     let operation = api::operation_name(target.service, &target.operation)?;
     let injection = state.engine.faults.for_call(target.service, operation, body)?;
@@ -113,6 +120,15 @@ async fn inject_fault(
         tokio::time::sleep(injection.latency).await;
     }
     injection.error.map(|e| (operation, e))
+}
+
+/// Waits until the memory this body may take when decoded fits `server.max_decode_bytes`
+/// beside the requests in flight; a body estimated above all of it waits for all of it.
+async fn decode_budget(state: &AppState, body: &RequestBody) -> Option<OwnedSemaphorePermit> {
+    let budget = &state.decode_budget;
+    let kib = body.decode_cost().div_ceil(1024).min(state.config.server.max_decode_bytes / 1024);
+    // The semaphore is never closed; were it, the request would simply run unbudgeted.
+    budget.clone().acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX)).await.ok()
 }
 
 fn is_subscribe(target: &Target) -> bool {
@@ -141,7 +157,7 @@ async fn front_end(
     req: Request<Incoming>,
     codec: Codec,
     request_id: &str,
-) -> Result<(Target, RequestContext, Value), ProtocolError> {
+) -> Result<(Target, RequestContext, RequestBody), ProtocolError> {
     let limit = state.config.server.max_body_bytes;
     let declared =
         req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -159,7 +175,7 @@ async fn front_end(
             None => ProtocolError::Serialization(None),
         })?
         .to_bytes();
-    let json: Option<Value> = if bytes.is_empty() { None } else { Some(codec.decode(&bytes)?) };
+    let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let target =
         header("x-amz-target").and_then(Target::parse).ok_or(ProtocolError::UnknownOperation)?;

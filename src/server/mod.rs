@@ -27,6 +27,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    /// `server.max_decode_bytes`, in KiB: what request inputs decoded at once may cost.
+    pub decode_budget: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, engine: Arc<Engine>, metrics: Arc<Metrics>) -> AppState {
+        let decode_budget = Arc::new(Semaphore::new(config.server.max_decode_bytes / 1024));
+        AppState { config, engine, metrics, decode_budget }
+    }
 }
 
 /// Serves `listener` (over TLS when `tls` is given) until `shutdown` resolves, then

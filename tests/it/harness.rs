@@ -47,6 +47,15 @@ impl Server {
         server
     }
 
+    /// As `start_with_config`, with extra environment variables for the daemon (such as
+    /// glibc's `MALLOC_ARENA_MAX`).
+    pub fn start_with_config_env(config: &str, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::spawn(dir.path(), config, Some(0), env);
+        server._owned_dir = Some(dir);
+        server
+    }
+
     /// A daemon on `dir` (which the caller keeps, so a restart finds the same data).
     pub fn start_in(dir: &Path) -> Server {
         // An empty config file: the repository's config/sluice.toml (found relative to the
@@ -56,17 +65,17 @@ impl Server {
 
     /// A daemon on `dir` with `config_text` as its config file, on a free port.
     pub fn start_in_with(dir: &Path, config_text: &str) -> Server {
-        Server::spawn(dir, config_text, Some(0))
+        Server::spawn(dir, config_text, Some(0), &[])
     }
 
     /// A daemon on `dir` listening where `config_text` says (`server.listen`), so a
     /// restart on the same directory comes back at the same address (a remote
     /// destination that went away and returned).
     pub fn start_in_listening(dir: &Path, config_text: &str) -> Server {
-        Server::spawn(dir, config_text, None)
+        Server::spawn(dir, config_text, None, &[])
     }
 
-    fn spawn(dir: &Path, config_text: &str, port: Option<u16>) -> Server {
+    fn spawn(dir: &Path, config_text: &str, port: Option<u16>, env: &[(&str, &str)]) -> Server {
         let data_dir = dir.join("data");
         let config = dir.join("sluice.toml");
         std::fs::write(&config, config_text).expect("write config");
@@ -94,6 +103,7 @@ impl Server {
                 command.env_remove(name);
             }
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("spawn sluice");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();

@@ -502,3 +502,59 @@ async fn a_hostile_batch_leaves_memory_bounded() {
     let grown = after.saturating_sub(before);
     assert!(grown < 200 << 20, "RSS grew by {} MiB ({before} -> {after} bytes)", grown >> 20);
 }
+
+/// The daemon's peak resident set so far, from /proc.
+fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
+    let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM kB");
+    kb * 1024
+}
+
+/// A 1 MiB PutItem of 100,000 tiny list elements decodes to tens of MiB; eight at once
+/// would take up to eight times that (as many as there are worker threads). With
+/// `server.max_decode_bytes` at its 1 MiB minimum each is estimated above the whole
+/// budget and runs alone, so eight cost about what one does. glibc keeps one arena, so
+/// the peak shows live memory, not what per-thread arenas keep after a request.
+#[tokio::test]
+async fn bodies_of_tiny_values_are_decoded_within_the_decode_budget() {
+    let server = Server::start_with_config_env(
+        "[server]\nmax_body_bytes = 1048576\nmax_decode_bytes = 1048576\n",
+        &[("MALLOC_ARENA_MAX", "1")],
+    );
+    assert_serving(&server).await;
+    let mut body =
+        String::from("{\"TableName\":\"tbl\",\"Item\":{\"k\":{\"S\":\"a\"},\"l\":{\"L\":[");
+    while body.len() < 1_048_000 {
+        body.push_str("{\"N\":\"0\"},");
+    }
+    body.push_str("{\"N\":\"0\"}]}}}");
+    let put = |body: String| {
+        let addr = server.addr;
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            let request = head(
+                "DynamoDB_20120810.PutItem",
+                "application/x-amz-json-1.0",
+                &format!("Content-Length: {}\r\nConnection: close\r\n", body.len()),
+            );
+            stream.write_all(request.as_bytes()).await.expect("head");
+            stream.write_all(body.as_bytes()).await.expect("body");
+            // No such table: decoded, then refused.
+            assert_eq!(status_of(&read_until_closed(&mut stream).await), Some(400));
+        })
+    };
+    let base = peak_rss_bytes(server.pid());
+    put(body.clone()).await.expect("one request");
+    let one = peak_rss_bytes(server.pid()).saturating_sub(base);
+    assert!(one > 20 << 20, "one request should decode to tens of MiB, took {}", one >> 20);
+    let eight: Vec<_> = (0..8).map(|_| put(body.clone())).collect();
+    for task in eight {
+        task.await.expect("concurrent request");
+    }
+    let all = peak_rss_bytes(server.pid()).saturating_sub(base);
+    // Unbudgeted, two worker threads decode two at once: twice the peak.
+    let (all_mib, one_mib) = (all >> 20, one >> 20);
+    assert!(all < one * 3 / 2, "eight at once peaked at {all_mib} MiB, one at {one_mib} MiB");
+    assert_serving(&server).await;
+}

@@ -34,7 +34,7 @@ fn ctx() -> RequestContext {
 
 async fn call(engine: &Arc<Engine>, op: &str, body: Value) -> Result<Value, KinesisError> {
     let op = super::Operation::from_name(op).expect("an operation");
-    super::run(engine, op, &ctx(), body).await
+    super::run(engine, op, &ctx(), body.into()).await
 }
 
 async fn iterator(engine: &Arc<Engine>, kind: &str) -> String {

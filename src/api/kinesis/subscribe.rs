@@ -24,7 +24,7 @@ use crate::engine::kinesis::fanout::EndReason;
 use crate::engine::kinesis::meta::{parse_shard_id, shard_id};
 use crate::engine::kinesis::seqno;
 use crate::engine::kinesis::subscription::{Event, SubscribeError, Subscription};
-use crate::protocol::RequestContext;
+use crate::protocol::{RequestBody, RequestContext};
 
 /// The operation name, as routed and as the metrics label.
 pub const OPERATION: &str = "SubscribeToShard";
@@ -85,9 +85,9 @@ pub struct EventSource {
 pub async fn subscribe_to_shard(
     engine: &Arc<Engine>,
     ctx: &RequestContext,
-    body: Value,
+    body: impl Into<RequestBody>,
 ) -> Result<EventSource, KinesisError> {
-    let input: SubscribeToShardInput = crate::api::wire::decode(body)?;
+    let input: SubscribeToShardInput = crate::api::wire::decode(body.into())?;
     let mut v = Validator::new();
     v.not_null(input.consumer_arn.as_ref(), "consumerARN");
     check_consumer_arn(&mut v, input.consumer_arn.as_deref(), "consumerARN");

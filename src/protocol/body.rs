@@ -1,0 +1,160 @@
+//! A request body once the front end has accepted it: awsJson kept as its bytes (checked
+//! to be one well-formed document, never built into a tree), or the awsJson tree a CBOR
+//! body was translated into. Handlers decode it straight into their typed input
+//! (`crate::api::wire::decode`), so an awsJson body is parsed into typed values once.
+
+use bytes::Bytes;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::ProtocolError;
+
+/// An accepted request body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    /// awsJson: valid UTF-8 holding exactly one JSON document of `values` JSON values
+    /// (counted by separators, so an upper bound).
+    Json { text: Bytes, values: usize },
+    /// A CBOR body as awsJson, or a body built in process (bootstrap, tests).
+    Tree(Value),
+}
+
+impl RequestBody {
+    /// Accepts `bytes` as awsJson when it is one well-formed document. The check walks
+    /// the document without allocating (so an oversized array of zeros costs no memory
+    /// here) and finds what a tree parse finds: bad UTF-8, bad syntax, trailing bytes,
+    /// and nesting as deep as serde_json's recursion limit.
+    pub fn json(bytes: Bytes) -> Result<RequestBody, ProtocolError> {
+        // Skipped strings are not UTF-8-checked by serde_json, so check the whole body.
+        std::str::from_utf8(&bytes).map_err(|_| ProtocolError::Serialization(None))?;
+        serde_json::from_slice::<IgnoredAny>(&bytes)
+            .map_err(|_| ProtocolError::Serialization(None))?;
+        // Skipping does not count depth; the typed decode would stop at the limit with a
+        // bare serde error. So deep a document can only be an attribute value nested
+        // past DynamoDB's limit, which has its own answer.
+        let shape = shape(&bytes);
+        if shape.depth >= MAX_DEPTH {
+            return Err(ProtocolError::TooDeep);
+        }
+        Ok(RequestBody::Json { text: bytes, values: shape.values })
+    }
+
+    /// What decoding this body and holding its input through the handler may cost in
+    /// memory, as an upper estimate: its bytes, plus [`VALUE_COST`] for each JSON value
+    /// (a `serde_json::Value` map node, or a typed element and its heap block). A CBOR
+    /// body is already decoded, within `cbor::REQUEST_LIMITS`: only its JSON counts.
+    pub fn decode_cost(&self) -> usize {
+        match self {
+            RequestBody::Json { text, values } => {
+                text.len().saturating_add(values.saturating_mul(VALUE_COST))
+            }
+            RequestBody::Tree(_) => 0,
+        }
+    }
+
+    /// The body as a JSON tree, for the rare reader that wants a member or two without a
+    /// typed input (fault rules matching a resource name). Parses awsJson again.
+    pub fn to_value(&self) -> Value {
+        match self {
+            RequestBody::Json { text, .. } => serde_json::from_slice(text).unwrap_or(Value::Null),
+            RequestBody::Tree(value) => value.clone(),
+        }
+    }
+}
+
+/// serde_json refuses a document whose arrays and objects nest this deep.
+const MAX_DEPTH: usize = 128;
+
+/// Memory one JSON value may take once decoded, at most: a one-member object such as
+/// `{"N":"0"}` becomes a `serde_json::Map` (a B-tree leaf of about 600 bytes) inside an
+/// attribute's tree, counted here as three values (`{`, `:` and the `,` after it).
+pub const VALUE_COST: usize = 256;
+
+/// How deeply a well-formed JSON document nests, and how many values it holds at most.
+struct Shape {
+    depth: usize,
+    values: usize,
+}
+
+fn shape(json: &[u8]) -> Shape {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    // Every value but the first follows a `:`, `,`, `[` or `{`, so this bounds them.
+    let mut values = 1;
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                values += 1;
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' | b':' => values += 1,
+            _ => {}
+        }
+    }
+    Shape { depth: deepest, values }
+}
+
+impl From<Value> for RequestBody {
+    fn from(value: Value) -> RequestBody {
+        RequestBody::Tree(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &[u8]) -> Result<RequestBody, ProtocolError> {
+        RequestBody::json(Bytes::copy_from_slice(text))
+    }
+
+    #[test]
+    fn well_formed_documents_are_kept_as_bytes() {
+        let body = check(br#" {"TableName": "t", "Item": {"a": {"S": "x"}}} "#).unwrap();
+        assert!(matches!(&body, RequestBody::Json { values: 9, .. }), "{body:?}");
+        assert_eq!(body.to_value()["TableName"], "t");
+        assert_eq!(body.decode_cost(), 47 + 9 * VALUE_COST);
+        // Separators inside strings are not values.
+        let body = check(br#"{"a": "{[,:]}"}"#).unwrap();
+        assert!(matches!(&body, RequestBody::Json { values: 3, .. }), "{body:?}");
+        // Not an object is the decoder's business (a SerializationException there).
+        assert!(check(b"[0, 0, 0]").is_ok());
+    }
+
+    #[test]
+    fn malformed_documents_are_refused_as_the_tree_parse_refused_them() {
+        for bad in [
+            &b"{"[..],
+            b"{\"a\": }",
+            b"{} {}",
+            b"{\"a\": 1,}",
+            b"{\"a\": \"\xff\"}",
+            b"{\"a\": \"\x01\"}",
+            b"nul",
+        ] {
+            assert_eq!(check(bad), Err(ProtocolError::Serialization(None)), "{bad:?}");
+        }
+        // The limit is exactly where serde_json's tree parse stops; brackets in strings
+        // and escaped quotes do not count.
+        for levels in [126, 127, 128, 129, 400] {
+            let nested =
+                format!(r#"{}{{"a\"[": "]{{"}}{}"#, "[".repeat(levels - 1), "]".repeat(levels - 1));
+            let tree = serde_json::from_str::<Value>(&nested);
+            assert_eq!(check(nested.as_bytes()).is_ok(), tree.is_ok(), "{levels}");
+            if tree.is_err() {
+                assert_eq!(check(nested.as_bytes()), Err(ProtocolError::TooDeep));
+            }
+        }
+    }
+}
