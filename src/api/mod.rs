@@ -53,15 +53,18 @@ macro_rules! operations {
             ctx: &crate::protocol::RequestContext,
             body: impl Into<crate::protocol::RequestBody>,
         ) -> crate::api::Handled {
+            let body = body.into();
             let Some(op) = Operation::from_name(operation) else {
-                return crate::api::Handled {
-                    operation: "unknown",
-                    result: Err(crate::protocol::ProtocolError::UnknownOperation.to_wire()),
-                };
+                // A malformed body is answered before the operation.
+                let error = body
+                    .check_syntax()
+                    .err()
+                    .unwrap_or(crate::protocol::ProtocolError::UnknownOperation);
+                return crate::api::Handled { operation: "unknown", result: Err(error.to_wire()) };
             };
             crate::api::Handled {
                 operation: op.name(),
-                result: run(engine, op, ctx, body.into()).await.map_err(|e| e.to_wire()),
+                result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
             }
         }
     };

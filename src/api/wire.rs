@@ -40,9 +40,9 @@ fn decode_tree<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
     serde_json::from_value(body).map_err(|e| classify(&e.to_string()))
 }
 
-/// Decodes awsJson bytes (already checked to be one well-formed document) into `T`
-/// without building a tree. Errors come in document order, as a streaming parser such
-/// as AWS's reports them.
+/// Decodes awsJson bytes into `T` without building a tree. Errors come in document
+/// order, as a streaming parser such as AWS's reports them, except that a body that is
+/// not well-formed JSON is a bare SerializationException wherever it breaks.
 fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(DecodeError::Serialization(None));
@@ -50,6 +50,10 @@ fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     match serde_json::from_slice(bytes) {
         Ok(input) => Ok(input),
         Err(e) => {
+            // The front end answers a malformed body first, wherever the error sits.
+            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+                return Err(DecodeError::Serialization(None));
+            }
             let message = e.to_string();
             // serde_json appends where it was; the message is what carries the kind.
             let message = match e.line() {
@@ -257,6 +261,12 @@ mod tests {
         let e = super::decode::<In>(json(r#"{"TableName": "a", "TableName": 1}"#)).unwrap_err();
         let want = "NUMBER_VALUE cannot be converted to String";
         assert_eq!(e, DecodeError::Serialization(Some(want.into())));
+        // Malformed past a wrong type: the body is what is wrong.
+        let e = super::decode::<In>(RequestBody::Json {
+            text: br#"{"TableName": 1, "Limit": }"#.to_vec().into(),
+            values: 3,
+        });
+        assert_eq!(e.unwrap_err(), DecodeError::Serialization(None));
         // Messages carry no parser position.
         let e = super::decode::<In>(json("{\n\n  \"Limit\": true}")).unwrap_err();
         let want = "VALUE_TRUE cannot be converted to Long";

@@ -12,31 +12,40 @@ use super::ProtocolError;
 /// An accepted request body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestBody {
-    /// awsJson: valid UTF-8 holding exactly one JSON document of `values` JSON values
-    /// (counted by separators, so an upper bound).
+    /// awsJson: valid UTF-8 of at most `values` JSON values (counted by separators),
+    /// its syntax checked as it is decoded.
     Json { text: Bytes, values: usize },
     /// A CBOR body as awsJson, or a body built in process (bootstrap, tests).
     Tree(Value),
 }
 
 impl RequestBody {
-    /// Accepts `bytes` as awsJson when it is one well-formed document. The check walks
-    /// the document without allocating (so an oversized array of zeros costs no memory
-    /// here) and finds what a tree parse finds: bad UTF-8, bad syntax, trailing bytes,
-    /// and nesting as deep as serde_json's recursion limit.
+    /// Accepts `bytes` as awsJson: valid UTF-8 nested less deeply than serde_json's
+    /// recursion limit. Its syntax is checked by the typed decode, which stops at the
+    /// first error; [`RequestBody::check_syntax`] walks the whole document when an
+    /// earlier error needs to know whether the body was malformed first.
     pub fn json(bytes: Bytes) -> Result<RequestBody, ProtocolError> {
-        // Skipped strings are not UTF-8-checked by serde_json, so check the whole body.
+        // Skipped members are not UTF-8-checked by serde_json, so check the whole body.
         std::str::from_utf8(&bytes).map_err(|_| ProtocolError::Serialization(None))?;
-        serde_json::from_slice::<IgnoredAny>(&bytes)
-            .map_err(|_| ProtocolError::Serialization(None))?;
-        // Skipping does not count depth; the typed decode would stop at the limit with a
-        // bare serde error. So deep a document can only be an attribute value nested
-        // past DynamoDB's limit, which has its own answer.
+        // Skipped members do not count depth either. So deep a document can only be an
+        // attribute value nested past DynamoDB's limit, which has its own answer.
         let shape = shape(&bytes);
         if shape.depth >= MAX_DEPTH {
             return Err(ProtocolError::TooDeep);
         }
         Ok(RequestBody::Json { text: bytes, values: shape.values })
+    }
+
+    /// Whether the body is one well-formed document: bad syntax or trailing bytes are a
+    /// SerializationException, which AWS's front end answers before anything else. Walks
+    /// the document without allocating (an array of millions of zeros costs nothing).
+    pub fn check_syntax(&self) -> Result<(), ProtocolError> {
+        match self {
+            RequestBody::Json { text, .. } => serde_json::from_slice::<IgnoredAny>(text)
+                .map(drop)
+                .map_err(|_| ProtocolError::Serialization(None)),
+            RequestBody::Tree(_) => Ok(()),
+        }
     }
 
     /// What decoding this body and holding its input through the handler may cost in
@@ -116,7 +125,8 @@ mod tests {
     use super::*;
 
     fn check(text: &[u8]) -> Result<RequestBody, ProtocolError> {
-        RequestBody::json(Bytes::copy_from_slice(text))
+        let body = RequestBody::json(Bytes::copy_from_slice(text))?;
+        body.check_syntax().map(|()| body)
     }
 
     #[test]

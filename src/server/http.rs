@@ -177,13 +177,24 @@ async fn front_end(
         .to_bytes();
     let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let target =
-        header("x-amz-target").and_then(Target::parse).ok_or(ProtocolError::UnknownOperation)?;
-    let has_date = header("x-amz-date").is_some() || header("date").is_some();
-    let credential = match parts.uri.query().and_then(auth::parse_presigned) {
-        Some(c) => c,
-        None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date)?,
+    let checks = || {
+        let target = header("x-amz-target")
+            .and_then(Target::parse)
+            .ok_or(ProtocolError::UnknownOperation)?;
+        let has_date = header("x-amz-date").is_some() || header("date").is_some();
+        let credential = match parts.uri.query().and_then(auth::parse_presigned) {
+            Some(c) => c,
+            None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date)?,
+        };
+        Ok((target, credential))
     };
+    let (target, credential) = checks().map_err(|e| {
+        // A malformed body is answered before the target and the signature.
+        match json.as_ref().map(RequestBody::check_syntax) {
+            Some(Err(malformed)) => malformed,
+            _ => e,
+        }
+    })?;
     let body = json.ok_or(ProtocolError::Serialization(None))?;
     let ctx = RequestContext {
         region: credential.region.unwrap_or_else(|| state.config.aws.region.clone()),

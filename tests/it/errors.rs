@@ -122,6 +122,14 @@ async fn malformed_bodies_are_serialization_exceptions() {
     assert_error(&r, 400, typed("NUMBER_VALUE cannot be converted to String"));
     let r = server.post("ListTables", br#"{"Limit": "x"}"#, &[]).await;
     assert_error(&r, 400, typed("VALUE_STRING cannot be converted to Long"));
+    // A malformed body is answered before a wrong type earlier in it, an unknown
+    // operation and a missing signature.
+    let r = server.post("ListTables", br#"{"Limit": "x", "ExclusiveStartTableName": }"#, &[]).await;
+    assert_error(&r, 400, bare.clone());
+    let r = server.post("DynamoDB_20120810.Nope", b"{\"a\": [1,}", &[]).await;
+    assert_error(&r, 400, bare.clone());
+    let r = server.post("ListTables", b"{\"a\": 1} x", &[("Authorization", "")]).await;
+    assert_error(&r, 400, bare.clone());
     // None of that should have looked like a server fault.
     let metrics = server.request("GET", "/metrics", &[], b"").await.text();
     assert!(!metrics.contains("status=\"500\""), "{metrics}");
