@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::TableMeta;
-use super::changelog::{ChangeRecord, EventName, new_event_id};
+use super::changelog::{EventName, RecordHead, new_event_id};
 use super::index::{self, IndexDeltas};
 use super::txn::TxnJoin;
 use crate::clock::SharedClock;
@@ -338,24 +338,25 @@ impl Partition {
         counts: &mut Counts,
         mutations: &mut Vec<Mutation>,
     ) {
+        // The new image's stored form serves the item and the change record alike.
+        let new_bytes = outcome.new.as_ref().map(value::encode_item);
         if meta.logs_changes()
             && let Some(event) = EventName::of(outcome.old.as_ref(), outcome.new.as_ref())
         {
-            let record = ChangeRecord {
+            let head = RecordHead {
                 seq: counts.next_seq,
                 created_ms: self.clock.now_millis(),
                 event,
                 origin,
                 event_id: new_event_id(),
-                old: outcome.old.clone(),
-                new: outcome.new.clone(),
             };
-            let encoded = record.encode();
+            let old_bytes = outcome.old.as_ref().map(value::encode_item);
+            let encoded = head.encode(old_bytes.as_deref(), new_bytes.as_deref());
             counts.records += 1;
             counts.record_bytes += encoded.len() as u64;
             mutations.push(Mutation::put(
                 Space::Changes,
-                keys::change_key(self.table_id, self.index, record.seq),
+                keys::change_key(self.table_id, self.index, head.seq),
                 encoded,
             ));
             counts.next_seq += 1;
@@ -363,8 +364,8 @@ impl Partition {
         let size = |i: &Option<Item>| i.as_ref().map_or(0, |i| value::item_size(i) as i64);
         counts.items += i64::from(outcome.new.is_some()) - i64::from(outcome.old.is_some());
         counts.bytes += size(&outcome.new) - size(&outcome.old);
-        mutations.push(match &outcome.new {
-            Some(item) => Mutation::put(Space::Items, key.to_vec(), value::encode_item(item)),
+        mutations.push(match new_bytes {
+            Some(bytes) => Mutation::put(Space::Items, key.to_vec(), bytes),
             None => Mutation::delete(Space::Items, key.to_vec()),
         });
         index::maintain(
