@@ -16,6 +16,7 @@ mod fanout_transport;
 mod faults;
 mod harness;
 mod hostile;
+mod hostile_h2;
 mod indexes;
 mod items;
 mod kinesis;
