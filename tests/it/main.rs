@@ -29,6 +29,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod storage_eio;
 mod storage_faults;
 mod streams;
 mod tables;
