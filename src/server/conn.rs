@@ -69,18 +69,11 @@ pub fn spawn(
 ) {
     let _ = stream.set_nodelay(true);
     let idle = Duration::from_millis(state.config.server.idle_timeout_ms);
-    let requests = Arc::new(watch::Sender::new(0usize));
-    let in_flight = requests.subscribe();
-    let service = service_fn(move |req| {
+    let (service, in_flight) = counted(move |req| {
         let state = state.clone();
-        // Counted from here, while the body is read and the handler runs, until the
-        // response body is done or dropped (a reset stream, a closed connection).
-        let request = InFlight::start(&requests);
-        async move {
-            let response = http::handle(&state, req).await;
-            Ok::<_, Infallible>(response.map(|body| Counted { body, _request: request }))
-        }
+        async move { http::handle(&state, req).await }
     });
+    let shutdown = Some(shutdown);
     tokio::spawn(async move {
         // The handshake runs here, not in the accept loop, so a slow client cannot hold
         // up the others.
@@ -98,16 +91,48 @@ pub fn spawn(
     });
 }
 
-/// Runs one connection to its end. On shutdown, and when it has had no request in
+/// A service answering with `handler` that counts each request in progress, from the
+/// call (while the body is read and the handler runs) until its response body is done or
+/// dropped (a reset stream, a closed connection); and the receiver of that count.
+pub fn counted<F, Fut>(
+    handler: F,
+) -> (
+    impl hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<Counted>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static,
+    watch::Receiver<usize>,
+)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let requests = Arc::new(watch::Sender::new(0usize));
+    let in_flight = requests.subscribe();
+    let service = service_fn(move |req| {
+        let request = InFlight::start(&requests);
+        let response = handler(req);
+        async move {
+            Ok::<_, Infallible>(response.await.map(|body| Counted { body, _request: request }))
+        }
+    });
+    (service, in_flight)
+}
+
+/// Runs one connection to its end. On `shutdown` (if given), and when it has had no request in
 /// progress for `idle`, it is told to close gracefully: HTTP/2 sends GOAWAY and finishes
 /// the streams it has, HTTP/1.1 closes between requests, a connection still waiting for
 /// its first bytes is dropped. One that is still open and idle an `idle` later (a peer
 /// that never completes the HTTP/2 handshake or never reads the GOAWAY) is dropped.
-async fn drive<I, S>(
+pub async fn drive<I, S>(
     builder: &auto::Builder<TokioExecutor>,
     io: I,
     service: S,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Option<watch::Receiver<bool>>,
     mut in_flight: watch::Receiver<usize>,
     idle: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
@@ -121,12 +146,24 @@ where
 {
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    // Resolves when shutdown is asked for; never without a shutdown signal, or once
+    // the signal is gone.
+    let stop = async {
+        let asked = match shutdown {
+            Some(mut shutdown) => shutdown.wait_for(|stop| *stop).await.is_ok(),
+            None => false,
+        };
+        if !asked {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(stop);
     let mut draining = false;
     let mut idled = false;
     loop {
         tokio::select! {
             ended = conn.as_mut() => return ended,
-            _ = shutdown.wait_for(|stop| *stop), if !draining => {
+            () = &mut stop, if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }

@@ -360,16 +360,31 @@ async fn h2_stream_floods_rapid_resets_and_continuation_floods_leave_the_server_
 async fn h2_idle_connections_are_closed_and_live_streams_are_not() {
     // Idle after 1 s; PINGs every 200 ms, which must not keep a connection open; an event
     // stream that lasts 6 s with a heartbeat every 300 ms.
-    let config = "[server]\nidle_timeout_ms = 1000\nhttp2_keepalive_interval_ms = 200\n\
-                  [kinesis]\nconsumer_create_delay_ms = 0\nsubscription_heartbeat_ms = 300\n\
-                  subscription_lifetime_ms = 6000\n";
-    let server = Server::start_with_config(config);
+    // The metrics listener too, on a port free a moment ago.
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = format!(
+        "[server]\nidle_timeout_ms = 1000\nhttp2_keepalive_interval_ms = 200\n\
+         metrics_listen = \"{metrics_port}\"\n\
+         [kinesis]\nconsumer_create_delay_ms = 0\nsubscription_heartbeat_ms = 300\n\
+         subscription_lifetime_ms = 6000\n"
+    );
+    let server = Server::start_with_config(&config);
 
     // A connection that never sends a byte is closed.
     let mut silent = TcpStream::connect(server.addr).await.expect("connect");
     let mut buf = [0u8; 64];
     let read = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf)).await;
     assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a silent connection is closed: {read:?}");
+    // On the metrics listener as well, which still answers.
+    let mut silent = TcpStream::connect(metrics_port).await.expect("connect to metrics");
+    let read = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a silent scraper is closed: {read:?}");
+    let mut scraper = TcpStream::connect(metrics_port).await.expect("connect to metrics");
+    scraper.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), scraper.read_to_end(&mut answer));
+    read.await.expect("answered, then closed once idle").expect("read");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
 
     // An h2 connection that made one request, then only answers PINGs: closed (GOAWAY;
     // the h2 crate's connection future ends).
