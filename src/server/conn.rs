@@ -123,11 +123,11 @@ where
     (service, in_flight)
 }
 
-/// Runs one connection to its end. On `shutdown` (if given), and when it has had no request in
-/// progress for `idle`, it is told to close gracefully: HTTP/2 sends GOAWAY and finishes
-/// the streams it has, HTTP/1.1 closes between requests, a connection still waiting for
-/// its first bytes is dropped. One that is still open and idle an `idle` later (a peer
-/// that never completes the HTTP/2 handshake or never reads the GOAWAY) is dropped.
+/// Runs one connection to its end. On `shutdown` (if given), and when it has had no
+/// request in progress for `idle`, it is told to close gracefully: HTTP/2 sends GOAWAY
+/// and finishes the streams it has, HTTP/1.1 closes between requests, a connection still
+/// waiting for its first bytes is dropped. One still open and idle an `idle` later (a
+/// peer that never completes the HTTP/2 handshake or never reads the GOAWAY) is dropped.
 pub async fn drive<I, S>(
     builder: &auto::Builder<TokioExecutor>,
     io: I,
