@@ -3,9 +3,9 @@
 //! device, whose size is then cut down (LOOP_SET_STATUS64 `lo_sizelimit`) to end right
 //! after the filesystem's metadata. Every data block the store writes from then on lies
 //! past the end of the device, and the kernel fails its writeback with a real EIO, which
-//! the store sees in its write or fsync. The write is answered InternalServerError, /health
-//! turns 503, and once the device is whole again and sluice restarts, every acknowledged
-//! write is there.
+//! the store sees in its write or fsync. The write is answered InternalServerError
+//! (Kinesis: InternalFailure), /health turns 503, and once the device is whole again and
+//! sluice restarts, every acknowledged write and record is there.
 //!
 //! Device-mapper (`dm-error`, `dm-flakey`) is not used: kernels built without it (as
 //! this test's machine is) are common, loop devices nearly universal. Needs root
@@ -107,7 +107,10 @@ impl LoopFs {
         ) {
             return not_run_or_fail(e);
         }
-        let layout = run("dumpe2fs", &[image_str]).ok()?;
+        let layout = match run("dumpe2fs", &[image_str]) {
+            Ok(layout) => layout,
+            Err(e) => return not_run_or_fail(e),
+        };
         let table_end: u64 = layout
             .lines()
             .find_map(|l| l.trim().strip_prefix("Inode table at "))
@@ -223,6 +226,13 @@ async fn a_disk_that_answers_eio_fails_writes_and_loses_nothing_acknowledged() {
         put.item("b", s(&"y".repeat(1000))).send().await.unwrap();
         acked.insert(pk);
     }
+    let k = server.kinesis();
+    crate::kinesis::create(&k, "ks", 1).await;
+    let record = |n: u32| {
+        let data = aws_sdk_kinesis::primitives::Blob::new(format!("{{\"n\":{n}}}"));
+        k.put_record().stream_name("ks").partition_key("p").data(data).send()
+    };
+    record(1).await.expect("an acknowledged record");
 
     // The disk goes bad: from here every data block write fails with EIO.
     fs.limit(fs.metadata_end);
@@ -246,6 +256,9 @@ async fn a_disk_that_answers_eio_fails_writes_and_loses_nothing_acknowledged() {
         }
     }
     assert!(!refused.is_empty(), "no write failed on a disk that answers EIO");
+    // Kinesis writes are refused too, as Kinesis words it.
+    let (code, message) = error_of(record(2).await);
+    assert_eq!((code.as_str(), message.as_str()), ("InternalFailure", "Internal Service Failure"));
     // Reads go on (from memory), and show no refused write.
     assert_eq!(stored_keys(&client).await, acked, "reads show exactly the acknowledged writes");
     let health = server.request("GET", "/health", &[], b"").await;
@@ -272,6 +285,9 @@ async fn a_disk_that_answers_eio_fails_writes_and_loses_nothing_acknowledged() {
     let keys = stored_keys(&client).await;
     assert!(acked.is_subset(&keys), "lost acknowledged writes: {:?}", acked.difference(&keys));
     assert!(keys.difference(&acked).all(|k| refused.contains(k)), "{keys:?}");
+    let records = crate::bridge::records(&server.kinesis(), "ks").await;
+    assert!(records.first() == Some(&serde_json::json!({"n": 1})), "{records:?}");
+    assert!(records.len() <= 2, "the refused record at most once: {records:?}");
     client.put_item().table_name("eio").item("pk", s("after")).send().await.unwrap();
     assert_eq!(server.request("GET", "/health", &[], b"").await.status, 200);
 }
