@@ -250,6 +250,14 @@ pub struct ServerConfig {
     /// once may take (see `RequestBody::decode_cost`); a request that does not fit
     /// waits, one larger than all of it runs alone (at least 1 MiB).
     pub max_decode_bytes: usize,
+    /// A connection with no request in progress for this long is closed (HTTP/2: GOAWAY,
+    /// after which the client opens a new one). Streams in progress, such as a 5-minute
+    /// SubscribeToShard, are never cut by it; HTTP/2 PINGs do not count as requests, and
+    /// a connection that never sends anything is closed after it too.
+    pub idle_timeout_ms: u64,
+    /// HTTP/2: most streams a client may have open at once on one connection; streams
+    /// beyond it are refused (REFUSED_STREAM, which clients retry).
+    pub http2_max_concurrent_streams: u32,
 }
 
 /// Where and how durably data is kept.
@@ -350,6 +358,8 @@ impl Default for ServerConfig {
             max_header_bytes: 65_536,
             max_headers: 100,
             max_decode_bytes: 256 * 1024 * 1024,
+            idle_timeout_ms: 60_000,
+            http2_max_concurrent_streams: 200,
         }
     }
 }
@@ -551,8 +561,14 @@ impl Config {
             return bad("server.tls_cert", "tls_cert and tls_key must be set together");
         }
         let server = &self.server;
-        if server.max_connections == 0 || server.max_headers == 0 {
-            return bad("server", "max_connections and max_headers must be at least 1");
+        if server.max_connections == 0
+            || server.max_headers == 0
+            || server.http2_max_concurrent_streams == 0
+        {
+            return bad(
+                "server",
+                "max_connections, max_headers and http2_max_concurrent_streams must be at least 1",
+            );
         }
         if server.max_decode_bytes < 1024 * 1024 {
             return bad("server.max_decode_bytes", "must be at least 1048576");
@@ -560,10 +576,11 @@ impl Config {
         if server.header_read_timeout_ms == 0
             || server.request_read_timeout_ms == 0
             || server.http2_keepalive_interval_ms == 0
+            || server.idle_timeout_ms == 0
         {
             return bad(
                 "server",
-                "header_read_timeout_ms, request_read_timeout_ms and http2_keepalive_interval_ms must be at least 1",
+                "header_read_timeout_ms, request_read_timeout_ms, http2_keepalive_interval_ms and idle_timeout_ms must be at least 1",
             );
         }
         if server.max_header_bytes < 8192 || server.max_header_bytes > u32::MAX as usize {

@@ -3,30 +3,36 @@
 //! `http/1.1`), then hyper-util's auto builder, which tells HTTP/2 from HTTP/1.1 by the
 //! client's preface, so cleartext h2c with prior knowledge and TLS-negotiated h2 are
 //! served by the same code; ALPN only tells the client what it may send. Each connection
-//! is watched by the graceful shutdown.
+//! counts its requests in progress, is closed once it has had none for
+//! `server.idle_timeout_ms`, and is drained by the shutdown.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
 use super::{AppState, http};
 use crate::config::ServerConfig as ListenerConfig;
+use crate::protocol::response::Body;
 
 /// The connection builder with the `[server]` limits: header read timeout (which also
 /// ends idle HTTP/1.1 keep-alive connections), head size and header count, HTTP/2
-/// keep-alive pings. Without a timer hyper applies no timeout at all.
+/// keep-alive pings and concurrent streams. Without a timer hyper applies no timeout at all.
 pub fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
     let ms = Duration::from_millis;
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -40,6 +46,7 @@ pub fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
         .keep_alive_interval(ms(config.http2_keepalive_interval_ms))
         .keep_alive_timeout(H2_PING_TIMEOUT);
     builder
@@ -48,33 +55,33 @@ pub fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
 /// How long an HTTP/2 PING may go unanswered before the connection is closed.
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Serves `stream` on its own task until the client leaves or shutdown drains it, then
-/// frees its `slot` of `server.max_connections`.
+/// Serves `stream` on its own task until the client leaves, it idles past
+/// `server.idle_timeout_ms`, or `shutdown` turns true and the drain ends it; then frees
+/// its `slot` of `server.max_connections`. Dropping the receiver tells the shutdown this
+/// connection is done.
 pub fn spawn(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     builder: auto::Builder<TokioExecutor>,
-    watcher: Watcher,
+    shutdown: watch::Receiver<bool>,
     state: Arc<AppState>,
     slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| {
+    let idle = Duration::from_millis(state.config.server.idle_timeout_ms);
+    let (service, in_flight) = counted(move |req| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(http::handle(&state, req).await) }
+        async move { http::handle(&state, req).await }
     });
+    let shutdown = Some(shutdown);
     tokio::spawn(async move {
         // The handshake runs here, not in the accept loop, so a slow client cannot hold
         // up the others.
         let ended = match tls {
-            None => {
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                watcher.watch(conn.into_owned()).await
-            }
+            None => drive(&builder, TokioIo::new(stream), service, shutdown, in_flight, idle).await,
             Some(acceptor) => {
                 let Some(stream) = handshake(&acceptor, stream).await else { return };
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                watcher.watch(conn.into_owned()).await
+                drive(&builder, TokioIo::new(stream), service, shutdown, in_flight, idle).await
             }
         };
         if let Err(e) = ended {
@@ -82,6 +89,151 @@ pub fn spawn(
         }
         drop(slot);
     });
+}
+
+/// A service answering with `handler` that counts each request in progress, from the
+/// call (while the body is read and the handler runs) until its response body is done or
+/// dropped (a reset stream, a closed connection); and the receiver of that count.
+pub fn counted<F, Fut>(
+    handler: F,
+) -> (
+    impl hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<Counted>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static,
+    watch::Receiver<usize>,
+)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let requests = Arc::new(watch::Sender::new(0usize));
+    let in_flight = requests.subscribe();
+    let service = service_fn(move |req| {
+        let request = InFlight::start(&requests);
+        let response = handler(req);
+        async move {
+            Ok::<_, Infallible>(response.await.map(|body| Counted { body, _request: request }))
+        }
+    });
+    (service, in_flight)
+}
+
+/// Runs one connection to its end. On `shutdown` (if given), and when it has had no
+/// request in progress for `idle`, it is told to close gracefully: HTTP/2 sends GOAWAY
+/// and finishes the streams it has, HTTP/1.1 closes between requests, a connection still
+/// waiting for its first bytes is dropped. One still open and idle an `idle` later (a
+/// peer that never completes the HTTP/2 handshake or never reads the GOAWAY) is dropped.
+pub async fn drive<I, S>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    service: S,
+    shutdown: Option<watch::Receiver<bool>>,
+    mut in_flight: watch::Receiver<usize>,
+    idle: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Counted>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    // Resolves when shutdown is asked for; never without a shutdown signal, or once
+    // the signal is gone.
+    let stop = async {
+        let asked = match shutdown {
+            Some(mut shutdown) => shutdown.wait_for(|stop| *stop).await.is_ok(),
+            None => false,
+        };
+        if !asked {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(stop);
+    let mut draining = false;
+    let mut idled = false;
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => return ended,
+            () = &mut stop, if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = idle_for(&mut in_flight, idle) => {
+                if idled {
+                    return Ok(());
+                }
+                idled = true;
+                tracing::debug!("closing a connection idle for {idle:?}");
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Resolves once no request has been in progress for `idle`.
+async fn idle_for(in_flight: &mut watch::Receiver<usize>, idle: Duration) {
+    loop {
+        if in_flight.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        match tokio::time::timeout(idle, in_flight.changed()).await {
+            Err(_) => return,
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return std::future::pending().await,
+        }
+    }
+}
+
+/// One request in progress on a connection, counted until dropped.
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn start(requests: &Arc<watch::Sender<usize>>) -> InFlight {
+        requests.send_modify(|n| *n += 1);
+        InFlight(requests.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// A response body that keeps its request counted as in progress while it lasts, so an
+/// event stream that runs for minutes is never taken for an idle connection.
+pub struct Counted {
+    body: Body,
+    _request: InFlight,
+}
+
+impl hyper::body::Body for Counted {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// How long a client may take to finish its handshake.

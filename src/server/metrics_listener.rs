@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use hyper::service::service_fn;
+use std::time::Duration;
+
+use hyper::body::Incoming;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -14,27 +16,30 @@ use crate::protocol::response;
 
 /// Serves `/metrics` and `/health` on `listener` until the process ends.
 pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>, config: &ServerConfig) {
-    // The API listener's timeouts and head limits, so a stalled scraper cannot pile up.
+    // The API listener's timeouts, head limits and idle timeout, so stalled or idle
+    // scrapers cannot pile up.
     let builder = super::conn::builder(config);
+    let idle = Duration::from_millis(config.idle_timeout_ms);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let metrics = metrics.clone();
-            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+            let (service, in_flight) = super::conn::counted(move |req: Request<Incoming>| {
                 let metrics = metrics.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(match (req.method(), req.uri().path()) {
+                    match (req.method(), req.uri().path()) {
                         (&Method::GET, "/metrics") => {
                             response::text(200, "text/plain; version=0.0.4", metrics.render())
                         }
                         (&Method::GET, "/health") => response::plain(200, "ok\n"),
                         _ => response::plain(404, "not found\n"),
-                    })
+                    }
                 }
             });
-            let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+            let builder = builder.clone();
             tokio::spawn(async move {
-                let _ = conn.await;
+                let io = TokioIo::new(stream);
+                let _ = super::conn::drive(&builder, io, service, None, in_flight, idle).await;
             });
         }
     });

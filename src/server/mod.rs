@@ -12,9 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -47,7 +46,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = conn::builder(&state.config.server);
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a receiver: `true` asks it to close gracefully, and the
+    // channel closes once the last connection has dropped its receiver.
+    let (drain, _) = watch::channel(false);
     // One permit per open connection: at the limit, nothing more is accepted and new
     // clients wait in the listen backlog.
     let slots = Arc::new(Semaphore::new(state.config.server.max_connections));
@@ -68,7 +69,7 @@ pub async fn serve(
                         continue;
                     }
                 };
-                conn::spawn(stream, tls.clone(), builder.clone(), graceful.watcher(), state.clone(), slot);
+                conn::spawn(stream, tls.clone(), builder.clone(), drain.subscribe(), state.clone(), slot);
             }
             () = &mut shutdown => break,
         }
@@ -79,7 +80,8 @@ pub async fn serve(
     state.engine.kinesis.fanout.end_all(EndReason::Shutdown);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     tracing::info!("shutting down: draining in-flight requests (up to {}s)", grace.as_secs());
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    drain.send_replace(true);
+    if tokio::time::timeout(grace, drain.closed()).await.is_err() {
         tracing::warn!("shutdown deadline passed with requests still in flight");
     }
     state.engine.shutdown().await;

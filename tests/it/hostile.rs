@@ -22,7 +22,7 @@ const VALIDATE: &str = "com.amazon.coral.validate#";
 const TIGHT: &str = "[server]\nheader_read_timeout_ms = 1000\nrequest_read_timeout_ms = 1000\nmax_body_bytes = 1048576\n";
 
 /// The daemon still serves a normal request of each service.
-async fn assert_serving(server: &Server) {
+pub async fn assert_serving(server: &Server) {
     let r = server.post("ListTables", b"{}", &[]).await;
     assert_eq!(r.status, 200, "ListTables after the abuse: {}", r.text());
     let kinesis = [("Content-Type", "application/x-amz-json-1.1")];
