@@ -9,8 +9,9 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -105,14 +106,14 @@ pub fn counted<F, Fut>(
     > + Clone
     + Send
     + 'static,
-    watch::Receiver<usize>,
+    Arc<Activity>,
 )
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let requests = Arc::new(watch::Sender::new(0usize));
-    let in_flight = requests.subscribe();
+    let activity = Arc::new(Activity::new());
+    let requests = activity.clone();
     let service = service_fn(move |req| {
         let request = InFlight::start(&requests);
         let response = handler(req);
@@ -120,7 +121,7 @@ where
             Ok::<_, Infallible>(response.await.map(|body| Counted { body, _request: request }))
         }
     });
-    (service, in_flight)
+    (service, activity)
 }
 
 /// Runs one connection to its end. On `shutdown` (if given), and when it has had no
@@ -133,7 +134,7 @@ pub async fn drive<I, S>(
     io: I,
     service: S,
     shutdown: Option<watch::Receiver<bool>>,
-    mut in_flight: watch::Receiver<usize>,
+    activity: Arc<Activity>,
     idle: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
@@ -167,7 +168,7 @@ where
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            () = idle_for(&mut in_flight, idle) => {
+            () = idle_for(&activity, idle) => {
                 if idled {
                     return Ok(());
                 }
@@ -179,33 +180,65 @@ where
     }
 }
 
-/// Resolves once no request has been in progress for `idle`.
-async fn idle_for(in_flight: &mut watch::Receiver<usize>, idle: Duration) {
+/// Resolves once no request has been in progress for `idle`. It wakes only at
+/// deadlines, never per request: a busy connection pays two atomic updates a request.
+async fn idle_for(activity: &Activity, idle: Duration) {
+    let mut deadline = tokio::time::Instant::now() + idle;
     loop {
-        if in_flight.wait_for(|n| *n == 0).await.is_err() {
-            return std::future::pending().await;
+        tokio::time::sleep_until(deadline).await;
+        deadline = match activity.idle_since() {
+            Some(since) if since.elapsed() >= idle => return,
+            Some(since) => tokio::time::Instant::from_std(since) + idle,
+            // Busy (a long stream): look again an `idle` later.
+            None => tokio::time::Instant::now() + idle,
+        };
+    }
+}
+
+/// What one connection is doing: its requests in progress, and when the last one ended.
+pub struct Activity {
+    in_flight: AtomicUsize,
+    /// When the last request ended, in milliseconds after `opened`.
+    last_end_ms: AtomicU64,
+    opened: Instant,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last_end_ms: AtomicU64::new(0),
+            opened: Instant::now(),
         }
-        match tokio::time::timeout(idle, in_flight.changed()).await {
-            Err(_) => return,
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return std::future::pending().await,
+    }
+
+    /// Since when nothing has been in progress (the connection's opening if nothing
+    /// ever was); `None` while a request is.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
         }
+        Some(self.opened + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire)))
     }
 }
 
 /// One request in progress on a connection, counted until dropped.
-struct InFlight(Arc<watch::Sender<usize>>);
+struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn start(requests: &Arc<watch::Sender<usize>>) -> InFlight {
-        requests.send_modify(|n| *n += 1);
-        InFlight(requests.clone())
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(activity.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
+        let activity = &self.0;
+        // The end time first, so whoever sees the count reach 0 sees it too.
+        let ended = u64::try_from(activity.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        activity.last_end_ms.fetch_max(ended, Ordering::AcqRel);
+        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
