@@ -283,9 +283,9 @@ pub struct StorageConfig {
     /// Bytes of the store's block cache (decompressed blocks of on-disk tables).
     pub cache_bytes: u64,
     /// Most bytes of one keyspace's in-memory write buffer (memtable) before it is sealed
-    /// and flushed to disk. With `cache_bytes` it bounds the store's buffers (five
-    /// keyspaces); RSS still grows somewhat with retained data (BENCHMARKS.md). Fixed when
-    /// a keyspace is created.
+    /// and flushed to disk. With `cache_bytes` it bounds the store's memory: a written
+    /// keyspace holds its active memtable and up to 4 sealed ones awaiting flush, each about
+    /// 1.5 times this in heap (BENCHMARKS.md, run 6). Fixed when a keyspace is created.
     pub memtable_bytes: u64,
 }
 

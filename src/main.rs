@@ -10,6 +10,14 @@ use clap::Parser;
 use sluice::config::{Config, Overrides};
 use sluice::{clock, engine, metrics, server};
 
+/// mimalloc, not glibc's malloc: each flushed memtable frees hundreds of thousands of
+/// small entries at once, and glibc kept those pages fragmented across its per-thread
+/// arenas, so RSS ratcheted up with the data retained well past the live heap (after 10^7
+/// records: glibc's arenas held 174 MB for 70 MB in use; BENCHMARKS.md, run 6).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// DynamoDB + DynamoDB Streams + Kinesis on one port, with a durable embedded store.
 #[derive(Parser, Debug)]
 #[command(name = "sluice", version, about)]
@@ -218,4 +226,31 @@ async fn run(config: Config) -> Result<(), String> {
     let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// With the `mimalloc` feature, Rust's allocations never reach glibc's malloc: a
+    /// 64 MiB vector leaves glibc's counters (arena bytes in use plus mmapped blocks) where
+    /// they were. Under glibc's malloc they grow by the 64 MiB.
+    #[cfg(all(feature = "mimalloc", target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn rust_allocations_bypass_glibc_malloc() {
+        fn glibc_bytes() -> usize {
+            // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+            let info = unsafe { libc::mallinfo2() };
+            info.uordblks + info.hblkhd
+        }
+        const SIZE: usize = 64 << 20;
+        let before = glibc_bytes();
+        let big = std::hint::black_box(vec![1u8; SIZE]);
+        let after = glibc_bytes();
+        assert_eq!(big.len(), SIZE);
+        drop(big);
+        assert!(
+            after < before + SIZE / 2,
+            "glibc malloc grew by {} bytes for a {SIZE}-byte Vec: the global allocator is not mimalloc",
+            after.saturating_sub(before)
+        );
+    }
 }

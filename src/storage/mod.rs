@@ -103,7 +103,8 @@ impl Store {
         config: &StorageConfig,
     ) -> Result<Store, StorageError> {
         // The commit thread decides when the journal is synced. Memory is bounded by the
-        // cache and the write buffers, never by the data retained.
+        // cache and the write buffers (per keyspace: the active memtable and at most 4
+        // sealed ones, where fjall stalls writes), not by the data retained.
         let db = Database::builder(path)
             .manual_journal_persist(true)
             .cache_size(config.cache_bytes)
