@@ -421,12 +421,17 @@ async fn connections_beyond_max_connections_wait_for_a_slot() {
     assert_serving(&server).await;
 }
 
-/// The daemon's resident set, from /proc.
-fn rss_bytes(pid: u32) -> u64 {
+/// A memory figure of the daemon from /proc (`VmRSS`: resident now, `VmHWM`: the peak).
+fn proc_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-    let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS kB");
+    let line = status.lines().find(|l| l.starts_with(field)).expect("proc status field");
+    let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("kB");
     kb * 1024
+}
+
+/// The daemon's resident set.
+fn rss_bytes(pid: u32) -> u64 {
+    proc_bytes(pid, "VmRSS:")
 }
 
 #[tokio::test]
@@ -503,12 +508,9 @@ async fn a_hostile_batch_leaves_memory_bounded() {
     assert!(grown < 200 << 20, "RSS grew by {} MiB ({before} -> {after} bytes)", grown >> 20);
 }
 
-/// The daemon's peak resident set so far, from /proc.
+/// The daemon's peak resident set so far.
 fn peak_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
-    let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM kB");
-    kb * 1024
+    proc_bytes(pid, "VmHWM:")
 }
 
 /// A 1 MiB PutItem of 100,000 tiny list elements decodes to tens of MiB; eight at once

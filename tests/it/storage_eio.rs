@@ -201,14 +201,7 @@ fn s(v: &str) -> AttributeValue {
 }
 
 async fn stored_keys(client: &aws_sdk_dynamodb::Client) -> HashSet<String> {
-    let out = client.scan().table_name("eio").consistent_read(true).send().await.unwrap();
-    out.items()
-        .iter()
-        .map(|i| match &i["pk"] {
-            AttributeValue::S(s) => s.clone(),
-            other => panic!("pk {other:?}"),
-        })
-        .collect()
+    crate::storage_faults::stored_keys(client, "eio").await
 }
 
 #[tokio::test]

@@ -35,7 +35,7 @@ async fn metric(server: &Server, line_start: &str) -> f64 {
 }
 
 /// Stored item keys of `table` (a consistent Scan).
-async fn stored_keys(client: &aws_sdk_dynamodb::Client, table: &str) -> HashSet<String> {
+pub(crate) async fn stored_keys(client: &aws_sdk_dynamodb::Client, table: &str) -> HashSet<String> {
     let out = client.scan().table_name(table).consistent_read(true).send().await.unwrap();
     out.items()
         .iter()
