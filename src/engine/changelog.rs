@@ -128,7 +128,9 @@ impl ChangeRecord {
         self.new.as_ref().or(self.old.as_ref()).unwrap_or_else(|| EMPTY.get_or_init(Item::new))
     }
 
-    /// The persisted form.
+    /// The persisted form (the writer encodes through [`RecordHead::encode`], from the
+    /// images' stored forms it already has; tests build records whole).
+    #[cfg(test)]
     pub fn encode(&self) -> Vec<u8> {
         let old = self.old.as_ref().map(value::encode_item);
         let new = self.new.as_ref().map(value::encode_item);
