@@ -151,3 +151,54 @@ async fn sequence_numbers_survive_a_full_trim_and_restart() {
     put(&engine, "t", item("c", "1")).await;
     assert_eq!(records(&engine, meta.id).await, vec![(next, EventName::Insert)]);
 }
+
+/// Many writes at once to a few keys land in the same write groups: each must see the
+/// one before it (uncommitted, from the group's overlay), and each change record must
+/// chain from the previous image of its item.
+#[tokio::test]
+async fn concurrent_writes_to_the_same_keys_each_see_the_last() {
+    let engine = open(ManualClock::new(NOW_MS));
+    let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
+    let meta = engine
+        .create_table(TableMeta::new("t", KeySchema { hash: key, range: None }, 1))
+        .await
+        .unwrap();
+    engine.enable_stream("t", ViewType::NewAndOldImages).await.unwrap();
+    let t = engine.table("t").unwrap();
+    let increments = (0..300).map(|i| {
+        // Three keys written 100 times each, and one key per write written once.
+        let pk = if i % 2 == 0 { format!("hot{}", i % 3) } else { format!("cold{i}") };
+        let (engine, t) = (engine.clone(), t.clone());
+        async move {
+            let hash = AttributeValue::S(pk.clone());
+            let key = Engine::storage_key(&t.meta(), &hash, None);
+            let bump = move |old: Option<&Item>| {
+                let n = old.map_or(0, |o| match &o["v"] {
+                    AttributeValue::S(s) => s.parse::<u32>().unwrap(),
+                    _ => unreachable!(),
+                });
+                Ok::<_, WriteError>(Some(item(&pk, &(n + 1).to_string())))
+            };
+            engine.write(&t, &hash, key, Box::new(bump)).await.unwrap();
+        }
+    });
+    futures_util::future::join_all(increments).await;
+    let changes = engine.read_changes(meta.id, 0, 0, None, 1000, usize::MAX).await.unwrap();
+    assert_eq!(changes.len(), 300);
+    let mut last: std::collections::HashMap<String, String> = Default::default();
+    for c in &changes {
+        let new = c.new.as_ref().unwrap();
+        let AttributeValue::S(pk) = &new["pk"] else { unreachable!() };
+        let AttributeValue::S(v) = &new["v"] else { unreachable!() };
+        let old_v = c.old.as_ref().map(|o| match &o["v"] {
+            AttributeValue::S(s) => s.clone(),
+            _ => unreachable!(),
+        });
+        assert_eq!(old_v, last.get(pk).cloned(), "{pk}: the old image is the last new one");
+        assert_eq!(v.parse::<u32>().unwrap(), old_v.map_or(0, |o| o.parse().unwrap()) + 1);
+        last.insert(pk.clone(), v.clone());
+    }
+    for hot in ["hot0", "hot1", "hot2"] {
+        assert_eq!(last[hot], "50", "{hot}");
+    }
+}

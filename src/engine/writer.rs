@@ -4,7 +4,7 @@
 //! only after the commit, so an acknowledged write is durable. No locks on this path:
 //! one task, one owner.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -280,7 +280,10 @@ impl Partition {
     async fn apply_group(&mut self, group: Vec<Job>) {
         let meta = self.current_meta();
         // Writes earlier in the group are not committed yet; later ones must see them.
+        // Only a key written again in this group needs its new item kept (a clone per
+        // write otherwise); backfills only ask whether a key was written.
         let mut overlay: HashMap<Vec<u8>, Option<Item>> = HashMap::new();
+        let rewritten = rewritten_keys(&group);
         let mut mutations = Vec::new();
         let mut replies = Vec::with_capacity(group.len());
         let mut counts = self.start_counts();
@@ -306,7 +309,12 @@ impl Partition {
                 && outcome.changed()
             {
                 self.stage(&meta, &w.storage_key, outcome, w.origin, &mut counts, &mut mutations);
-                overlay.insert(w.storage_key, outcome.new.clone());
+                let kept = if rewritten.contains(w.storage_key.as_slice()) {
+                    outcome.new.clone()
+                } else {
+                    None // never read: no later write in this group has this key
+                };
+                overlay.insert(w.storage_key, kept);
             }
             replies.push(Reply::Write(w.reply, result));
         }
@@ -456,6 +464,23 @@ impl Partition {
             None => Ok(None),
         }
     }
+}
+
+/// The keys more than one write of `group` has (none for a group of one).
+fn rewritten_keys(group: &[Job]) -> HashSet<Vec<u8>> {
+    let mut rewritten = HashSet::new();
+    if group.len() < 2 {
+        return rewritten;
+    }
+    let mut seen = HashSet::with_capacity(group.len());
+    for job in group {
+        if let Job::Write(w) = job
+            && !seen.insert(w.storage_key.as_slice())
+        {
+            rewritten.insert(w.storage_key.clone());
+        }
+    }
+    rewritten
 }
 
 /// Refuses a new item whose index key attributes break an index's schema (AWS refuses
