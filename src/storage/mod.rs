@@ -81,27 +81,20 @@ impl Store {
                 .prefix("sluice-mem-")
                 .tempdir()
                 .map_err(|e| StorageError::Fjall(e.to_string()))?;
-            let mut store = Store::open_at(dir.path(), Durability::None, 0, config)?;
+            // Never synced, and a temporary directory has no reserve to keep.
+            let config =
+                StorageConfig { durability: Durability::None, min_free_bytes: 0, ..config.clone() };
+            let mut store = Store::open_at(dir.path(), &config)?;
             store._temp_dir = Some(dir);
             return Ok(Arc::new(store));
         }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        Ok(Arc::new(Store::open_at(
-            &config.data_dir,
-            config.durability,
-            config.min_free_bytes,
-            config,
-        )?))
+        Ok(Arc::new(Store::open_at(&config.data_dir, config)?))
     }
 
-    fn open_at(
-        path: &Path,
-        durability: Durability,
-        min_free_bytes: u64,
-        config: &StorageConfig,
-    ) -> Result<Store, StorageError> {
+    fn open_at(path: &Path, config: &StorageConfig) -> Result<Store, StorageError> {
         // The commit thread decides when the journal is synced. Memory is bounded by the
         // cache and the write buffers (per keyspace: the active memtable and at most 4
         // sealed ones, where fjall stalls writes), not by the data retained.
@@ -122,9 +115,9 @@ impl Store {
             indexes,
             changes,
             kinesis,
-            durability,
+            durability: config.durability,
             data_dir: path.to_path_buf(),
-            min_free_bytes,
+            min_free_bytes: config.min_free_bytes,
             failed: std::sync::OnceLock::new(),
             _temp_dir: None,
         })
@@ -339,17 +332,19 @@ mod tests {
     #[test]
     fn below_the_free_space_reserve_a_commit_is_refused_before_the_store_is_touched() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open_at(dir.path(), Durability::None, u64::MAX, &StorageConfig::default())
-                .unwrap();
+        let reserve = |min_free_bytes| StorageConfig {
+            durability: Durability::None,
+            min_free_bytes,
+            ..StorageConfig::default()
+        };
+        let store = Store::open_at(dir.path(), &reserve(u64::MAX)).unwrap();
         let put = Mutation::put(Space::Items, b"k".to_vec(), b"v".to_vec());
         let refused = store.commit_now(std::slice::from_ref(&put)).unwrap_err();
         assert!(matches!(refused, StorageError::DiskFull { reserve: u64::MAX, .. }), "{refused}");
         assert_eq!(store.get(Space::Items, b"k").unwrap(), None);
         assert_eq!(store.failure(), None, "a refusal is not a failure: writes resume");
         let other = tempfile::tempdir().unwrap();
-        let roomy =
-            Store::open_at(other.path(), Durability::None, 1, &StorageConfig::default()).unwrap();
+        let roomy = Store::open_at(other.path(), &reserve(1)).unwrap();
         roomy.commit_now(&[put]).unwrap();
     }
 
