@@ -244,7 +244,8 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers; HTTP/2: the header list), in
     /// bytes; larger ones get 431 (at least 8192).
     pub max_header_bytes: usize,
-    /// Most header fields in an HTTP/1.1 request; more get 431.
+    /// Most header fields in an HTTP/1.1 request; more get 431 (at most
+    /// `max_header_bytes / 3`: hyper reserves room for this many on every request).
     pub max_headers: usize,
     /// Memory, estimated, that the inputs of all requests being decoded and handled at
     /// once may take (see `RequestBody::decode_cost`); a request that does not fit
@@ -586,6 +587,17 @@ impl Config {
         if server.max_header_bytes < 8192 || server.max_header_bytes > u32::MAX as usize {
             return bad("server.max_header_bytes", "must be between 8192 and 4294967295");
         }
+        // One permit a connection: tokio's semaphore panics above MAX_PERMITS.
+        let most_connections = tokio::sync::Semaphore::MAX_PERMITS;
+        if server.max_connections > most_connections {
+            return bad("server.max_connections", &format!("must be at most {most_connections}"));
+        }
+        // hyper sets aside room for `max_headers` fields on every HTTP/1.1 request; a
+        // field line takes at least 3 bytes (`a:` and a newline), so more than that many
+        // cannot fit in `max_header_bytes` and would only cost memory per request.
+        if server.max_headers > server.max_header_bytes / 3 {
+            return bad("server.max_headers", "must be at most max_header_bytes / 3");
+        }
         if self.storage.batch_interval_ms == 0 {
             return bad("storage.batch_interval_ms", "must be at least 1");
         }
@@ -788,6 +800,23 @@ mod tests {
         let env = [("SLUICE_DYNAMODB_TTL_SCAN_INTERVAL_MS", "0")];
         let e = load(None, &env, &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("ttl_scan_interval_ms"), "{e}");
+    }
+
+    #[test]
+    fn connection_and_header_limits_that_would_panic_or_cost_memory_are_refused() {
+        let too_many = format!("[server]\nmax_connections = {}\n", u64::MAX >> 1);
+        let e = load(Some(&too_many), &[], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("server.max_connections"), "{e}");
+        let e = load(Some("[server]\nmax_headers = 1000000000\n"), &[], &Overrides::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("server.max_headers"), "{e}");
+        let c = load(
+            Some("[server]\nmax_header_bytes = 8192\nmax_headers = 2730\n"),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.server.max_headers, 2730);
     }
 
     #[test]

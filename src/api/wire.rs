@@ -51,7 +51,7 @@ fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
         Ok(input) => Ok(input),
         Err(e) => {
             // The front end answers a malformed body first, wherever the error sits.
-            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+            if !crate::protocol::body::well_formed(bytes) {
                 return Err(DecodeError::Serialization(None));
             }
             let message = e.to_string();

@@ -41,10 +41,10 @@ impl RequestBody {
     /// the document without allocating (an array of millions of zeros costs nothing).
     pub fn check_syntax(&self) -> Result<(), ProtocolError> {
         match self {
-            RequestBody::Json { text, .. } => serde_json::from_slice::<IgnoredAny>(text)
-                .map(drop)
-                .map_err(|_| ProtocolError::Serialization(None)),
-            RequestBody::Tree(_) => Ok(()),
+            RequestBody::Json { text, .. } if !well_formed(text) => {
+                Err(ProtocolError::Serialization(None))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -69,6 +69,11 @@ impl RequestBody {
             RequestBody::Tree(value) => value.clone(),
         }
     }
+}
+
+/// Whether `json` is one well-formed document, walked without allocating.
+pub fn well_formed(json: &[u8]) -> bool {
+    serde_json::from_slice::<IgnoredAny>(json).is_ok()
 }
 
 /// serde_json refuses a document whose arrays and objects nest this deep.

@@ -22,7 +22,15 @@ pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>, config: &ServerConfig
     let idle = Duration::from_millis(config.idle_timeout_ms);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of fds: pause as the API listener does rather than spin on it.
+                    tracing::warn!("metrics listener: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
             let metrics = metrics.clone();
             let (service, in_flight) = super::conn::counted(move |req: Request<Incoming>| {
                 let metrics = metrics.clone();
