@@ -84,28 +84,21 @@ impl Client {
         absolute: bool,
     ) -> hyper::Request<Full<Bytes>> {
         let (service, content_type) = service_of(target);
-        let date = sigv4::amz_date(crate::clock::wall_micros() / 1000);
-        let host = self.endpoint.host.as_str();
-        let headers = [
-            ("content-type", content_type),
-            ("host", host),
-            ("x-amz-date", date.as_str()),
-            ("x-amz-target", target),
-        ];
         let signer = Signer {
             access_key_id: &self.creds.access_key,
             secret_access_key: &self.creds.secret_key,
             region: &self.creds.region,
             service,
         };
-        let signed = sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            payload: &body,
-        };
-        let authorization = signer.authorization(&signed, &date);
+        let host = self.endpoint.host.as_str();
+        let headers = sigv4::signed_json_post(
+            &signer,
+            host,
+            content_type,
+            target,
+            &body,
+            crate::clock::wall_micros() / 1000,
+        );
         let uri = if absolute { format!("http://{host}/") } else { "/".to_string() };
         let mut builder = hyper::Request::post(uri);
         for (name, value) in headers {
@@ -116,7 +109,6 @@ impl Client {
             }
         }
         builder
-            .header("authorization", authorization)
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_else(|_| hyper::Request::new(Full::new(Bytes::new())))
     }
