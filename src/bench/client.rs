@@ -14,6 +14,10 @@ use tokio::net::TcpStream;
 
 use crate::engine::bridge::remote::sigv4::{self, Signer};
 
+/// Longest any request waits for its answer: a server that accepts and never answers
+/// then fails the request (a connection error) instead of hanging the run or its setup.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where requests go: the address to connect to and the `Host` the signature covers.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -84,28 +88,21 @@ impl Client {
         absolute: bool,
     ) -> hyper::Request<Full<Bytes>> {
         let (service, content_type) = service_of(target);
-        let date = sigv4::amz_date(crate::clock::wall_micros() / 1000);
-        let host = self.endpoint.host.as_str();
-        let headers = [
-            ("content-type", content_type),
-            ("host", host),
-            ("x-amz-date", date.as_str()),
-            ("x-amz-target", target),
-        ];
         let signer = Signer {
             access_key_id: &self.creds.access_key,
             secret_access_key: &self.creds.secret_key,
             region: &self.creds.region,
             service,
         };
-        let signed = sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            payload: &body,
-        };
-        let authorization = signer.authorization(&signed, &date);
+        let host = self.endpoint.host.as_str();
+        let headers = sigv4::signed_json_post(
+            &signer,
+            host,
+            content_type,
+            target,
+            &body,
+            crate::clock::wall_micros() / 1000,
+        );
         let uri = if absolute { format!("http://{host}/") } else { "/".to_string() };
         let mut builder = hyper::Request::post(uri);
         for (name, value) in headers {
@@ -116,7 +113,6 @@ impl Client {
             }
         }
         builder
-            .header("authorization", authorization)
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_else(|_| hyper::Request::new(Full::new(Bytes::new())))
     }
@@ -228,13 +224,9 @@ impl Conn {
         Ok(sender)
     }
 
-    /// Sends `body` to `target` and reads the whole answer.
+    /// Sends `body` to `target` and reads the whole answer, within `ANSWER_TIMEOUT`.
     pub async fn send(&mut self, target: &str, body: Vec<u8>) -> Result<Reply, Failure> {
-        let result = self.try_send(target, body).await;
-        if result.is_err() {
-            self.sender = None;
-        }
-        result
+        self.send_within(target, body, ANSWER_TIMEOUT).await
     }
 
     /// `send`, giving up after `limit` (the connection is dropped then, as after any
@@ -245,13 +237,14 @@ impl Conn {
         body: Vec<u8>,
         limit: std::time::Duration,
     ) -> Result<Reply, Failure> {
-        match tokio::time::timeout(limit, self.send(target, body)).await {
+        let result = match tokio::time::timeout(limit, self.try_send(target, body)).await {
             Ok(result) => result,
-            Err(_) => {
-                self.sender = None;
-                Err(Failure::Transport(format!("no answer within {limit:?}")))
-            }
+            Err(_) => Err(Failure::Transport(format!("no answer within {limit:?}"))),
+        };
+        if result.is_err() {
+            self.sender = None;
         }
+        result
     }
 
     async fn try_send(&mut self, target: &str, body: Vec<u8>) -> Result<Reply, Failure> {
@@ -339,6 +332,25 @@ mod tests {
             compact(b"<html>\n  <title>500</title>\n</html>"),
             "<html> <title>500</title> </html>"
         );
+    }
+
+    /// A server that accepts and never answers fails the request, it does not hang it.
+    #[tokio::test]
+    async fn a_silent_server_fails_the_request() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let creds =
+            Credentials { access_key: "a".into(), secret_key: "s".into(), region: "r".into() };
+        let mut conn = Client::new(Endpoint { addr, host: addr.to_string() }, creds).conn();
+        let limit = std::time::Duration::from_millis(200);
+        let result = conn.send_within("DynamoDB_20120810.PutItem", b"{}".to_vec(), limit).await;
+        assert!(matches!(result, Err(Failure::Transport(_))), "{result:?}");
     }
 
     #[test]

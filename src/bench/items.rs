@@ -108,7 +108,7 @@ impl Items {
 
     /// Requests a preload sends.
     pub fn preload_count(&self) -> u64 {
-        self.key_space * self.items_per_key.max(1)
+        self.key_space.saturating_mul(self.items_per_key.max(1))
     }
 }
 

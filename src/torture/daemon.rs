@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// One running sluice.
@@ -34,24 +34,7 @@ impl Spec {
             .append(true)
             .open(self.dir.join("sluice.log"))
             .map_err(|e| format!("sluice.log: {e}"))?;
-        let mut command = Command::new(&self.exe);
-        if let Some(port) = self.port {
-            command.arg("--port").arg(port.to_string());
-        }
-        command
-            .arg("--data-dir")
-            .arg(self.dir.join("data"))
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
-        // The operator's SLUICE_* variables must not change the daemons under test.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("SLUICE_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = command(&self.exe, &self.dir, &config, self.port, log);
         let mut child = command.spawn().map_err(|e| format!("cannot start sluice: {e}"))?;
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
@@ -92,6 +75,37 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The command that starts `exe` as a daemon on `dir/data` with the config file `config`,
+/// on `port` (none: any free one), its banner line on a piped stdout, its log to `log`, and
+/// none of the operator's SLUICE_* variables (they must not change a daemon under test).
+/// Shared with the integration tests' harness.
+pub fn command(
+    exe: &Path,
+    dir: &Path,
+    config: &Path,
+    port: Option<u16>,
+    log: std::fs::File,
+) -> Command {
+    let mut command = Command::new(exe);
+    if let Some(port) = port {
+        command.arg("--port").arg(port.to_string());
+    }
+    command
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SLUICE_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// This very binary.

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+pub use daemon::command as daemon_command;
 use daemon::{Daemon, Spec};
 use http::Http;
 use verify::{FeedTally, TableCheck};

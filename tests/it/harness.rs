@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -76,7 +76,6 @@ impl Server {
     }
 
     fn spawn(dir: &Path, config_text: &str, port: Option<u16>, env: &[(&str, &str)]) -> Server {
-        let data_dir = dir.join("data");
         let config = dir.join("sluice.toml");
         std::fs::write(&config, config_text).expect("write config");
         let log = std::fs::OpenOptions::new()
@@ -84,25 +83,9 @@ impl Server {
             .append(true)
             .open(dir.join("sluice.log"))
             .expect("open log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        if let Some(port) = port {
-            command.arg("--port").arg(port.to_string());
-        }
-        command
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
-        // A developer's SLUICE_* variables would change the daemon under test.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("SLUICE_") {
-                command.env_remove(name);
-            }
-        }
+        let exe = Path::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut command = sluice::torture::daemon_command(exe, dir, &config, port, log);
+        command.env("RUST_LOG", "info");
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("spawn sluice");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));

@@ -122,35 +122,25 @@ impl KinesisClient {
                 .collect(),
         };
         let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-        let date = sigv4::amz_date(self.clock.now_millis());
         let signer = Signer {
             access_key_id: &self.remote.access_key_id,
             secret_access_key: &self.remote.secret_access_key,
             region: self.remote.signing_region(),
             service: "kinesis",
         };
-        let headers = [
-            ("host", self.authority.as_str()),
-            ("content-type", CONTENT_TYPE),
-            ("x-amz-date", date.as_str()),
-            ("x-amz-target", TARGET),
-        ];
-        let signed = sigv4::Request {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            payload: &body,
-        };
-        let authorization = signer.authorization(&signed, &date);
+        let headers = sigv4::signed_json_post(
+            &signer,
+            &self.authority,
+            CONTENT_TYPE,
+            TARGET,
+            &body,
+            self.clock.now_millis(),
+        );
         let mut request = hyper::Request::post("/");
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        request
-            .header("authorization", authorization)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())
+        request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())
     }
 
     fn connection_error(&self, message: impl ToString) -> RemoteError {

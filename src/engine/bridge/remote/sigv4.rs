@@ -89,6 +89,35 @@ impl Signer<'_> {
     }
 }
 
+/// The headers of an awsJson POST to `/` as the SDKs send it, signed: `content-type`,
+/// `host`, `x-amz-date`, `x-amz-target`, then the `authorization` covering the first four
+/// and `payload`. `epoch_ms` is the signing time.
+pub fn signed_json_post(
+    signer: &Signer<'_>,
+    host: &str,
+    content_type: &str,
+    target: &str,
+    payload: &[u8],
+    epoch_ms: i64,
+) -> [(&'static str, String); 5] {
+    let date = amz_date(epoch_ms);
+    let headers = [
+        ("content-type", content_type),
+        ("host", host),
+        ("x-amz-date", date.as_str()),
+        ("x-amz-target", target),
+    ];
+    let request = Request { method: "POST", path: "/", query: "", headers: &headers, payload };
+    let authorization = signer.authorization(&request, &date);
+    [
+        ("content-type", content_type.to_string()),
+        ("host", host.to_string()),
+        ("x-amz-date", date.clone()),
+        ("x-amz-target", target.to_string()),
+        ("authorization", authorization),
+    ]
+}
+
 /// (`name:value\n` lines, `name;name` list): names lowercased and sorted, values trimmed
 /// with inner runs of spaces collapsed, repeated names joined with commas.
 fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
