@@ -3,52 +3,76 @@
 
 use std::collections::HashMap;
 
-use crate::engine::catalog::{IndexMeta, TableMeta};
+use crate::engine::catalog::{IndexMeta, KeyAttribute, TableMeta};
+use crate::model::key_limits::check_key_size;
 use crate::model::{AttributeValue, Item, value};
 use crate::storage::{Mutation, Space, keys};
 
 /// Entry and byte count changes per index id, for one group of writes.
 pub type IndexDeltas = HashMap<u32, (i64, i64)>;
 
-/// Refuses an item whose index key attributes have the wrong type or are empty, with
-/// AWS's messages (an item merely lacking them is fine: it is not in that index).
+/// Refuses an item whose index key attributes have the wrong type, are empty or are too
+/// large for a key, with AWS's messages (an item merely lacking them is fine: it is not
+/// in that index).
 pub fn check_index_keys(meta: &TableMeta, item: &Item) -> Result<(), String> {
     for index in &meta.indexes {
-        for attr in index.key_schema.names() {
-            let Some(value) = item.get(attr) else { continue };
-            let ty = if index.key_schema.hash.name == attr {
-                index.key_schema.hash.ty
-            } else {
-                index.key_schema.range.as_ref().map_or(index.key_schema.hash.ty, |r| r.ty)
-            };
-            if !ty.matches(value) {
-                return Err(format!(
-                    "One or more parameter values were invalid: Type mismatch for Index Key {attr} Expected: {} Actual: {} IndexName: {}",
-                    ty.as_str(),
-                    value.type_name(),
-                    index.name
-                ));
-            }
-            let empty = matches!(value, AttributeValue::S(s) if s.is_empty())
-                || matches!(value, AttributeValue::B(b) if b.is_empty());
-            if empty {
-                return Err(format!(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {attr}",
-                    index.name
-                ));
+        for (attr, is_hash) in key_attributes(index) {
+            if let Some(value) = item.get(&attr.name) {
+                key_problem(index, attr, is_hash, value)?;
             }
         }
     }
     Ok(())
 }
 
-/// The storage key and projected item of `item`'s entry in `index`, if it has one.
+/// An index's key attributes, each with whether it is the partition key.
+fn key_attributes(index: &IndexMeta) -> impl Iterator<Item = (&KeyAttribute, bool)> {
+    let schema = &index.key_schema;
+    std::iter::once((&schema.hash, true)).chain(schema.range.iter().map(|r| (r, false)))
+}
+
+/// Why `value` cannot be `attr`'s part of a key of `index`, in AWS's words.
+fn key_problem(
+    index: &IndexMeta,
+    attr: &KeyAttribute,
+    is_hash: bool,
+    value: &AttributeValue,
+) -> Result<(), String> {
+    if !attr.ty.matches(value) {
+        return Err(format!(
+            "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+            attr.name,
+            attr.ty.as_str(),
+            value.type_name(),
+            index.name
+        ));
+    }
+    let empty = matches!(value, AttributeValue::S(s) if s.is_empty())
+        || matches!(value, AttributeValue::B(b) if b.is_empty());
+    if empty {
+        return Err(format!(
+            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
+            index.name, attr.name
+        ));
+    }
+    check_key_size(value, is_hash).map_err(str::to_string)
+}
+
+/// The storage key and projected item of `item`'s entry in `index`, if it has one. An
+/// item whose index key values could not be a key (a wrong type, empty, too large) has
+/// none: writes refuse such items, and a backfill leaves items stored before the index
+/// existed out of it, as AWS does.
 pub fn entry(
     meta: &TableMeta,
     index: &IndexMeta,
     item: &Item,
     item_key: &[u8],
 ) -> Option<(Vec<u8>, Item)> {
+    for (attr, is_hash) in key_attributes(index) {
+        if let Some(value) = item.get(&attr.name) {
+            key_problem(index, attr, is_hash, value).ok()?;
+        }
+    }
     let projected = index.entry(&meta.key_schema, item)?;
     let hash = item.get(&index.key_schema.hash.name)?;
     let range = index.key_schema.range.as_ref().and_then(|r| item.get(&r.name));
@@ -161,5 +185,25 @@ mod tests {
                 .contains("IndexName: gsi, IndexKey: g")
         );
         assert!(check_index_keys(&m, &item(&[("pk", "a")])).is_ok());
+        let big = "x".repeat(2049);
+        assert_eq!(
+            check_index_keys(&m, &item(&[("pk", "a"), ("g", &big)])),
+            Err(crate::model::key_limits::MSG_HASH_KEY_TOO_LARGE.to_string())
+        );
+        assert!(check_index_keys(&m, &item(&[("pk", "a"), ("g", &big[1..])])).is_ok());
+    }
+
+    #[test]
+    fn items_whose_index_keys_cannot_be_keys_have_no_entry() {
+        // What a backfill meets in items stored before the index existed.
+        let m = meta();
+        let key = keys::item_key(9, &s("a"), None);
+        for bad in ["x".repeat(65_536), String::new()] {
+            assert_eq!(entry(&m, &m.indexes[0], &item(&[("pk", "a"), ("g", &bad)]), &key), None);
+        }
+        let mut wrong = item(&[("pk", "a")]);
+        wrong.insert("g".into(), AttributeValue::Bool(true));
+        assert_eq!(entry(&m, &m.indexes[0], &wrong, &key), None);
+        assert!(entry(&m, &m.indexes[0], &item(&[("pk", "a"), ("g", "ok")]), &key).is_some());
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod expr;
+pub mod key_limits;
 pub mod legacy;
 pub mod number;
 pub mod value;

@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_h2;
 mod indexes;
 mod items;
+mod key_limits;
 mod kinesis;
 mod kinesis_durability;
 mod kinesis_records;

@@ -2,27 +2,16 @@
 //! against the table's key schema with AWS's messages.
 
 use crate::engine::{Engine, KeyAttribute, TableMeta};
+use crate::model::key_limits::check_key_size;
 use crate::model::{AttributeValue, Item};
 
 use super::DynamoError;
-
-const MAX_HASH_KEY_BYTES: usize = 2048;
-const MAX_RANGE_KEY_BYTES: usize = 1024;
 
 /// A validated primary key and its storage key.
 pub struct PrimaryKey {
     pub hash: AttributeValue,
     pub range: Option<AttributeValue>,
     pub storage_key: Vec<u8>,
-}
-
-fn key_bytes(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::B(b) => b.len(),
-        AttributeValue::N(n) => n.to_string().len(),
-        _ => 0,
-    }
 }
 
 fn is_empty(value: &AttributeValue) -> bool {
@@ -42,18 +31,7 @@ pub(super) fn check_value(
             attr.name
         )));
     }
-    let size = key_bytes(value);
-    if is_hash && size > MAX_HASH_KEY_BYTES {
-        return Err(DynamoError::validation(
-            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
-        ));
-    }
-    if !is_hash && size > MAX_RANGE_KEY_BYTES {
-        return Err(DynamoError::validation(
-            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
-        ));
-    }
-    Ok(())
+    check_key_size(value, is_hash).map_err(DynamoError::validation)
 }
 
 /// The key of a `Key` parameter (GetItem, UpdateItem, DeleteItem): exactly the key

@@ -15,6 +15,7 @@ use crate::engine::catalog::{IndexMeta, ProjectionKind};
 use crate::engine::read::{KeySpace, Page};
 use crate::engine::{Engine, KeyAttribute, KeySchema, TableMeta};
 use crate::model::expr::{Condition, Operand, Path, Projection};
+use crate::model::key_limits::check_key_size;
 use crate::model::{AttributeValue, Item, value};
 use crate::storage::keys;
 
@@ -53,6 +54,21 @@ impl Target {
     /// item's own key.
     pub fn start_position(&self, table_id: u64, start: &Item) -> Result<Vec<u8>, DynamoError> {
         let invalid = || DynamoError::validation("The provided starting key is invalid");
+        // Every key value, the table's and the index's, within the key limits: a value
+        // past them is no key anything was stored under (nor one the store can take).
+        let parts = [
+            (Some(&self.table_key.hash), true),
+            (self.table_key.range.as_ref(), false),
+            (Some(&self.hash), true),
+            (self.range.as_ref(), false),
+        ];
+        for (attr, is_hash) in parts {
+            if let Some(v) = attr.and_then(|a| start.get(&a.name)) {
+                check_key_size(v, is_hash).map_err(|m| {
+                    DynamoError::validation(format!("The provided starting key is invalid: {m}"))
+                })?;
+            }
+        }
         let get = |name: &str| start.get(name).ok_or_else(invalid);
         let table_range = self.table_key.range.as_ref().map(|r| get(&r.name)).transpose()?;
         let item_key = keys::item_key(table_id, get(&self.table_key.hash.name)?, table_range);
