@@ -221,7 +221,12 @@ async fn run(config: Config) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(address = %bound, "metrics also served on http://{bound}/metrics");
         println!("sluice metrics on http://{bound}");
-        server::metrics_listener::spawn(listener, metrics.clone(), &config.server);
+        server::metrics_listener::spawn(
+            listener,
+            metrics.clone(),
+            engine.store.clone(),
+            &config.server,
+        );
     }
     let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await;

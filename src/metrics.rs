@@ -37,6 +37,9 @@ pub struct Metrics {
     pub storage_size_bytes: prometheus::IntGauge,
     /// Group commits that failed (every write in them was answered with an error).
     pub storage_commit_failures_total: prometheus::IntCounter,
+    /// Group commits failed by a panic caught before the store was touched (a bug: the
+    /// daemon goes on, the log and `/health` say what it was).
+    pub storage_commit_panics_total: prometheus::IntCounter,
     /// Calls a fault-injection rule failed or delayed, by service, operation and kind.
     pub faults_injected_total: IntCounterVec,
     /// Items per table (exact, maintained by the writers).
@@ -446,6 +449,12 @@ impl Metrics {
         )
         .expect("valid metric");
         register(&registry, &mut catalog, Box::new(storage_commit_failures_total.clone()));
+        let storage_commit_panics_total = prometheus::IntCounter::new(
+            "sluice_storage_commit_panics_total",
+            "Group commits failed by a panic caught before anything was written; writes go on.",
+        )
+        .expect("valid metric");
+        register(&registry, &mut catalog, Box::new(storage_commit_panics_total.clone()));
         let kinesis = KinesisMetrics::new();
         let fanout = fanout::FanoutMetrics::new();
         let bridge = BridgeMetrics::new();
@@ -469,6 +478,7 @@ impl Metrics {
             storage_commit_duration_seconds,
             storage_size_bytes,
             storage_commit_failures_total,
+            storage_commit_panics_total,
             faults_injected_total,
             table_items,
             table_size_bytes,

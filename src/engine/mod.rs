@@ -19,6 +19,8 @@ pub mod ttl;
 mod ttl_tests;
 pub mod txn;
 pub mod writer;
+#[cfg(test)]
+mod writer_tests;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};

@@ -300,15 +300,42 @@ impl Partition {
                 Some(item) => Ok(item.clone()),
                 None => self.read(&w.storage_key),
             };
+            let mutate = w.mutate;
             let result = old.map_err(WriteError::from).and_then(|old| {
-                let new = (w.mutate)(old.as_ref())?;
+                // A panicking mutator (a bug) fails its own write, not the writer task:
+                // were the task gone, every later write of the partition would fail.
+                let new = guarded(|| mutate(old.as_ref()))??;
                 check_new_item(&meta, new.as_ref())?;
                 Ok(WriteOutcome { old, new })
             });
+            let result = match result {
+                Ok(outcome) if outcome.changed() => {
+                    let (mark, before) = (mutations.len(), counts.clone());
+                    let staged = guarded(|| {
+                        let origin = w.origin;
+                        self.stage(
+                            &meta,
+                            &w.storage_key,
+                            &outcome,
+                            origin,
+                            &mut counts,
+                            &mut mutations,
+                        );
+                    });
+                    match staged {
+                        Ok(()) => Ok(outcome),
+                        Err(e) => {
+                            mutations.truncate(mark);
+                            counts = before;
+                            Err(e)
+                        }
+                    }
+                }
+                other => other,
+            };
             if let Ok(outcome) = &result
                 && outcome.changed()
             {
-                self.stage(&meta, &w.storage_key, outcome, w.origin, &mut counts, &mut mutations);
                 let kept = if rewritten.contains(w.storage_key.as_slice()) {
                     outcome.new.clone()
                 } else {
@@ -464,6 +491,15 @@ impl Partition {
             None => Ok(None),
         }
     }
+}
+
+/// Runs `f`, turning a panic into an internal error of this one write.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, WriteError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let message = crate::storage::panic_message(panic.as_ref());
+        tracing::error!("a write panicked and was refused: {message}");
+        WriteError::Storage(StorageError::Panicked(message))
+    })
 }
 
 /// The keys more than one write of `group` has (none for a group of one).

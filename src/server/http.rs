@@ -32,18 +32,7 @@ use crate::protocol::{
 /// Handles one request; never fails (errors are responses).
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => {
-            // A store that failed a journal write takes no writes until restart: say so,
-            // so an orchestrator restarts it once the disk is back.
-            return match state.engine.store.failure() {
-                None => response::plain(200, "ok\n"),
-                Some(reason) => response::text(
-                    503,
-                    "text/plain",
-                    format!("storage failed ({reason}); restart sluice\n"),
-                ),
-            };
-        }
+        (&Method::GET, "/health") => return health(&state.engine.store),
         (&Method::GET, "/metrics") => {
             return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
         }
@@ -105,6 +94,29 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     };
     record(state, service, operation, status, started);
     response::encoded(service, codec.content_type(service), status, body, &request_id)
+}
+
+/// `/health` (on the API port and the metrics listener alike). A store that failed a
+/// journal write takes no writes until restart: 503, so an orchestrator restarts it once
+/// the disk is back. Commit groups a caught panic failed are reported (writes go on, 200)
+/// so the bug behind them is seen.
+pub fn health(store: &crate::storage::Store) -> Response<Body> {
+    match (store.failure(), store.caught_panics()) {
+        (Some(reason), _) => response::text(
+            503,
+            "text/plain",
+            format!("storage failed ({reason}); restart sluice\n"),
+        ),
+        (None, Some((count, last))) => response::text(
+            200,
+            "text/plain",
+            format!(
+                "ok; {count} write group(s) failed on a caught panic before reaching storage \
+                 (the last: {last}); see the log\n"
+            ),
+        ),
+        (None, None) => response::plain(200, "ok\n"),
+    }
 }
 
 /// Applies the first fault rule matching this call (see `crate::faults`): waits its

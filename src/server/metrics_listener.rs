@@ -13,9 +13,15 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::protocol::response;
+use crate::storage::Store;
 
 /// Serves `/metrics` and `/health` on `listener` until the process ends.
-pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>, config: &ServerConfig) {
+pub fn spawn(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    store: Arc<Store>,
+    config: &ServerConfig,
+) {
     // The API listener's timeouts, head limits and idle timeout, so stalled or idle
     // scrapers cannot pile up.
     let builder = super::conn::builder(config);
@@ -31,15 +37,15 @@ pub fn spawn(listener: TcpListener, metrics: Arc<Metrics>, config: &ServerConfig
                     continue;
                 }
             };
-            let metrics = metrics.clone();
+            let (metrics, store) = (metrics.clone(), store.clone());
             let (service, in_flight) = super::conn::counted(move |req: Request<Incoming>| {
-                let metrics = metrics.clone();
+                let (metrics, store) = (metrics.clone(), store.clone());
                 async move {
                     match (req.method(), req.uri().path()) {
                         (&Method::GET, "/metrics") => {
                             response::text(200, "text/plain; version=0.0.4", metrics.render())
                         }
-                        (&Method::GET, "/health") => response::plain(200, "ok\n"),
+                        (&Method::GET, "/health") => super::http::health(&store),
                         _ => response::plain(404, "not found\n"),
                     }
                 }

@@ -3,12 +3,13 @@
 //! Writers reply to clients only after that acknowledgement, so nothing acknowledged can
 //! be lost.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{StorageError, Store};
+use super::{StorageError, Store, check_mutations, panic_message};
 use crate::config::Durability;
 use crate::metrics::Metrics;
 
@@ -124,6 +125,7 @@ fn run(
     let group_writes = metrics.storage_group_writes.with_label_values(&[label]);
     let commit_seconds = metrics.storage_commit_duration_seconds.with_label_values(&[label]);
     let failures = metrics.storage_commit_failures_total.clone();
+    let panics = metrics.storage_commit_panics_total.clone();
     let mut group: Vec<Request> = Vec::new();
     let mut mutations: Vec<Mutation> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -138,17 +140,38 @@ fn run(
                 Err(_) => break,
             }
         }
+        // A request the store could not hold is refused alone; the rest of the group
+        // commits without it.
+        group.retain_mut(|request| match check_mutations(&request.mutations) {
+            Ok(()) => true,
+            Err(e) => {
+                failures.inc();
+                tracing::error!("refused a write of {} mutations: {e}", request.mutations.len());
+                let done = std::mem::replace(&mut request.done, oneshot::channel().0);
+                let _ = done.send(Err(e));
+                false
+            }
+        });
+        if group.is_empty() {
+            continue;
+        }
         for request in &mut group {
             mutations.append(&mut request.mutations);
         }
         let started = Instant::now();
-        let result = match faults() {
+        // Nothing that panics here may end this thread: every later write would fail.
+        let result = catch_unwind(AssertUnwindSafe(|| match faults() {
             Some((delay, fail)) => {
                 std::thread::sleep(delay);
                 if fail { Err(StorageError::Injected) } else { store.commit_now(&mutations) }
             }
             None => store.commit_now(&mutations),
-        };
+        }))
+        .unwrap_or_else(|panic| Err(StorageError::Panicked(panic_message(panic.as_ref()))));
+        if let Err(StorageError::Panicked(message)) = &result {
+            panics.inc();
+            store.record_panic(message);
+        }
         commit_seconds.observe(started.elapsed().as_secs_f64());
         batches.inc();
         group_writes.observe(writes as f64);
@@ -166,5 +189,76 @@ fn run(
     // Every sender is gone: flush what we have before the process exits.
     if let Err(e) = store.sync() {
         tracing::error!("final sync failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::StorageConfig;
+
+    fn put(key: Vec<u8>) -> Vec<Mutation> {
+        vec![Mutation::put(Space::Items, key, b"v".to_vec())]
+    }
+
+    /// A commit thread whose fault hook runs `hook` with the number of its call.
+    fn start(
+        hook: impl Fn(usize) -> Option<(Duration, bool)> + Send + 'static,
+    ) -> (Arc<Store>, CommitHandle) {
+        let store = Store::open(&StorageConfig { in_memory: true, ..StorageConfig::default() })
+            .expect("store");
+        let calls = AtomicUsize::new(0);
+        let hook: CommitFaultHook = Box::new(move || hook(calls.fetch_add(1, Ordering::SeqCst)));
+        let metrics = Arc::new(Metrics::new());
+        let handle =
+            CommitHandle::start(store.clone(), metrics, 64, Duration::from_millis(5), hook);
+        (store, handle)
+    }
+
+    #[tokio::test]
+    async fn a_write_the_store_cannot_hold_is_refused_alone_and_its_group_commits() {
+        // The first group stalls, so the next three requests queue into one group.
+        let (store, commits) =
+            start(|call| (call == 0).then_some((Duration::from_millis(200), false)));
+        let first = tokio::spawn({
+            let c = commits.clone();
+            async move { c.commit(put(b"first".to_vec()), 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (a, bad, b) = tokio::join!(
+            commits.commit(put(b"a".to_vec()), 1),
+            commits.commit(put(vec![7; 65_536]), 1),
+            commits.commit(put(b"b".to_vec()), 1),
+        );
+        first.await.unwrap().unwrap();
+        assert!(matches!(bad, Err(StorageError::Refused(_))), "{bad:?}");
+        assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        let empty = commits.commit(put(Vec::new()), 1).await;
+        assert!(matches!(empty, Err(StorageError::Refused(_))), "{empty:?}");
+        for key in [&b"first"[..], b"a", b"b"] {
+            assert!(store.get(Space::Items, key).unwrap().is_some());
+        }
+        assert_eq!(store.failure(), None);
+        commits.commit(put(b"later".to_vec()), 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_group_fails_alone_and_later_groups_commit() {
+        let (store, commits) = start(|call| match call {
+            0 => panic!("injected panic in group {call}"),
+            _ => None,
+        });
+        let failed = commits.commit(put(b"a".to_vec()), 1).await;
+        assert!(matches!(failed, Err(StorageError::Panicked(_))), "{failed:?}");
+        assert_eq!(store.get(Space::Items, b"a").unwrap(), None, "nothing of it was written");
+        // The thread is alive and the store takes writes.
+        commits.commit(put(b"b".to_vec()), 1).await.unwrap();
+        commits.commit(put(b"a".to_vec()), 1).await.unwrap();
+        assert!(store.get(Space::Items, b"a").unwrap().is_some());
+        assert_eq!(store.failure(), None);
+        let (count, last) = store.caught_panics().expect("recorded");
+        assert_eq!((count, last.as_str()), (1, "injected panic in group 0"));
     }
 }

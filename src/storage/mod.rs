@@ -7,6 +7,7 @@ pub mod commit;
 pub mod keys;
 
 use std::ops::Bound;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -23,8 +24,12 @@ pub enum StorageError {
     Fjall(String),
     #[error("storage: corrupt record: {0}")]
     Corrupt(String),
-    #[error("storage: the commit thread has stopped")]
+    #[error("storage: a writer stopped before answering")]
     Closed,
+    /// sluice is shutting down: the writer that would have taken this write has
+    /// stopped. Retryable: the table or stream still exists.
+    #[error("storage: sluice is shutting down")]
+    ShuttingDown,
     /// The data directory's filesystem is below `storage.min_free_bytes`: the write was
     /// refused before the store was touched.
     #[error("storage: {available} bytes free, below storage.min_free_bytes ({reserve})")]
@@ -35,6 +40,45 @@ pub enum StorageError {
     /// An earlier journal write or sync failed; the store takes no writes until restart.
     #[error("storage: failed earlier ({0}); restart sluice to recover")]
     Failed(String),
+    /// Mutations the store cannot hold (a key over 65,535 bytes, an empty key): refused
+    /// before the batch was built, so nothing was written. Validation above should
+    /// have caught it; this is the storage layer's own guard.
+    #[error("storage: refused a write it cannot store: {0}")]
+    Refused(String),
+    /// The commit panicked before the store was touched (building the batch, a fault
+    /// hook): this group was not written, and later groups go on.
+    #[error("storage: the commit panicked before writing ({0})")]
+    Panicked(String),
+}
+
+/// fjall's limits (`fjall::batch::Item::new` asserts them, panicking).
+const MAX_KEY_BYTES: usize = u16::MAX as usize;
+const MAX_VALUE_BYTES: usize = u32::MAX as usize;
+
+/// Checks that every mutation is one the store can hold, before any reaches it.
+pub fn check_mutations(mutations: &[Mutation]) -> Result<(), StorageError> {
+    for m in mutations {
+        if m.key.is_empty() || m.key.len() > MAX_KEY_BYTES {
+            return Err(StorageError::Refused(format!(
+                "a {:?} key of {} bytes (the store takes 1 to {MAX_KEY_BYTES})",
+                m.space,
+                m.key.len()
+            )));
+        }
+        if m.value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+            return Err(StorageError::Refused(format!("a {:?} value over 4 GiB", m.space)));
+        }
+    }
+    Ok(())
+}
+
+/// The text of a caught panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_string(),
+    }
 }
 
 impl From<fjall::Error> for StorageError {
@@ -63,6 +107,9 @@ pub struct Store {
     /// Set by the first failed journal write or sync: fjall then refuses every write
     /// (it poisons itself), so later commits fail at once with this reason.
     failed: std::sync::OnceLock<String>,
+    /// Commit groups failed by a caught panic before the store was touched, and the
+    /// last panic's message: writes go on, `/health` says so.
+    panics: std::sync::Mutex<(u64, String)>,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -119,6 +166,7 @@ impl Store {
             data_dir: path.to_path_buf(),
             min_free_bytes: config.min_free_bytes,
             failed: std::sync::OnceLock::new(),
+            panics: std::sync::Mutex::new((0, String::new())),
             _temp_dir: None,
         })
     }
@@ -150,20 +198,35 @@ impl Store {
             return Err(StorageError::Failed(reason.clone()));
         }
         self.check_free_space()?;
+        check_mutations(mutations)?;
         let mode = match self.durability {
             Durability::Fsync => PersistMode::SyncData,
             // Into the OS's buffers, so a killed process loses nothing; the batch
             // syncer or the OS gets it to disk.
             Durability::Batch | Durability::None => PersistMode::Buffer,
         };
-        let mut batch = self.db.batch().durability(Some(mode));
-        for m in mutations {
-            match &m.value {
-                Some(v) => batch.insert(self.keyspace(m.space), m.key.clone(), v.clone()),
-                None => batch.remove(self.keyspace(m.space), m.key.clone()),
+        // Building the batch touches nothing on disk: a panic here (an assertion the
+        // checks above missed) fails this batch alone.
+        let batch = catch_unwind(AssertUnwindSafe(|| {
+            let mut batch = self.db.batch().durability(Some(mode));
+            for m in mutations {
+                match &m.value {
+                    Some(v) => batch.insert(self.keyspace(m.space), m.key.clone(), v.clone()),
+                    None => batch.remove(self.keyspace(m.space), m.key.clone()),
+                }
             }
-        }
-        batch.commit().map_err(|e| {
+            batch
+        }))
+        .map_err(|panic| StorageError::Panicked(panic_message(panic.as_ref())))?;
+        // A panic inside the commit may have left the journal half written: from then on
+        // the store is treated as a failed one (no writes until restart, /health 503).
+        let committed = catch_unwind(AssertUnwindSafe(|| batch.commit())).unwrap_or_else(|panic| {
+            Err(fjall::Error::Io(std::io::Error::other(format!(
+                "the store panicked while committing: {}",
+                panic_message(panic.as_ref())
+            ))))
+        });
+        committed.map_err(|e| {
             let reason = e.to_string();
             tracing::error!(
                 "storage write failed ({reason}): the store takes no more writes; reads go on; \
@@ -177,6 +240,19 @@ impl Store {
     /// Why the store takes no writes, once a journal write or sync has failed.
     pub fn failure(&self) -> Option<&str> {
         self.failed.get().map(String::as_str)
+    }
+
+    /// Notes a commit group failed by a caught panic (see `panics`).
+    pub(crate) fn record_panic(&self, message: &str) {
+        let mut panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
+        panics.0 += 1;
+        panics.1 = message.to_string();
+    }
+
+    /// How many commit groups a caught panic failed, and the last one's message.
+    pub fn caught_panics(&self) -> Option<(u64, String)> {
+        let panics = self.panics.lock().unwrap_or_else(|e| e.into_inner());
+        (panics.0 > 0).then(|| panics.clone())
     }
 
     /// Refuses a commit while free space is below the reserve.
@@ -203,6 +279,9 @@ impl Store {
 
     /// Reads one key.
     pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if !storable(key) {
+            return Ok(None);
+        }
         Ok(self.keyspace(space).get(key)?.map(|v| v.to_vec()))
     }
 
@@ -212,7 +291,9 @@ impl Store {
         space: Space,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + '_ {
-        self.keyspace(space).prefix(prefix).map(|guard| {
+        // No stored key is longer than the limit, so none has a longer prefix.
+        let prefix = (prefix.len() <= MAX_KEY_BYTES).then(|| prefix.to_vec());
+        prefix.into_iter().flat_map(move |p| self.keyspace(space).prefix(p)).map(|guard| {
             let (k, v) = guard.into_inner()?;
             Ok((k.to_vec(), v.to_vec()))
         })
@@ -225,7 +306,9 @@ impl Store {
         start: Vec<u8>,
         end: Vec<u8>,
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + '_ {
-        self.keyspace(space).range(start..end).map(|guard| {
+        let bounds = (clamp_lower(Bound::Included(start)), clamp_upper(Bound::Excluded(end)));
+        let bounds = (!range_is_empty(&bounds.0, &bounds.1)).then_some(bounds);
+        bounds.into_iter().flat_map(move |bounds| self.keyspace(space).range(bounds)).map(|guard| {
             let (k, v) = guard.into_inner()?;
             Ok((k.to_vec(), v.to_vec()))
         })
@@ -287,6 +370,9 @@ impl ReadView {
     /// Reads one key as of the snapshot.
     pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         use fjall::Readable;
+        if !storable(key) {
+            return Ok(None);
+        }
         Ok(self.snapshot.get(self.keyspace(space), key)?.map(|v| v.to_vec()))
     }
 
@@ -303,6 +389,7 @@ impl ReadView {
     /// The pairs of `space` between `lower` and `upper`. An empty or inverted range
     /// yields nothing (rather than reaching the store with bounds it may reject).
     pub fn range(&self, space: Space, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> KvIter {
+        let (lower, upper) = (clamp_lower(lower), clamp_upper(upper));
         if range_is_empty(&lower, &upper) {
             return Box::new(std::iter::empty());
         }
@@ -310,6 +397,36 @@ impl ReadView {
             let (k, v) = guard.into_inner()?;
             Ok((k.to_vec(), v.to_vec()))
         }))
+    }
+}
+
+/// Whether the store could hold `key` (fjall asserts on anything else, panicking).
+fn storable(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_BYTES
+}
+
+/// A lower bound past the key limit, as the same bound within it: every stored key is at
+/// most `MAX_KEY_BYTES` long, so one sorts after `k` exactly when it sorts after `k`'s
+/// first `MAX_KEY_BYTES` bytes (which itself sorts before `k`). Reads thereby never hand
+/// the store a bound it would refuse.
+fn clamp_lower(bound: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(mut k) | Bound::Excluded(mut k) if k.len() > MAX_KEY_BYTES => {
+            k.truncate(MAX_KEY_BYTES);
+            Bound::Excluded(k)
+        }
+        other => other,
+    }
+}
+
+/// An upper bound past the key limit, as the same bound within it (see `clamp_lower`).
+fn clamp_upper(bound: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(mut k) | Bound::Excluded(mut k) if k.len() > MAX_KEY_BYTES => {
+            k.truncate(MAX_KEY_BYTES);
+            Bound::Included(k)
+        }
+        other => other,
     }
 }
 
@@ -346,6 +463,34 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let roomy = Store::open_at(other.path(), &reserve(1)).unwrap();
         roomy.commit_now(&[put]).unwrap();
+    }
+
+    #[test]
+    fn reads_with_keys_past_the_store_limit_answer_as_if_compared_in_full() {
+        let config = StorageConfig { in_memory: true, ..StorageConfig::default() };
+        let store = Store::open(&config).unwrap();
+        let long = |fill: u8, len: usize| vec![fill; len];
+        let at_limit = long(b'm', MAX_KEY_BYTES);
+        let put = |k: &[u8]| Mutation::put(Space::Items, k.to_vec(), b"v".to_vec());
+        store.commit_now(&[put(b"a"), put(&at_limit), put(b"z")]).unwrap();
+        let past = long(b'm', MAX_KEY_BYTES + 10);
+        assert_eq!(store.get(Space::Items, &past).unwrap(), None);
+        assert_eq!(store.get(Space::Items, b"").unwrap(), None);
+        assert_eq!(store.scan_prefix(Space::Items, &past).count(), 0);
+        let keys = |it: KvIter| it.map(|kv| kv.unwrap().0).collect::<Vec<_>>();
+        let view = store.read_view();
+        // `at_limit` is a prefix of `past`, so it sorts before it.
+        let from = view.range(Space::Items, Bound::Included(past.clone()), Bound::Unbounded);
+        assert_eq!(keys(from), vec![b"z".to_vec()]);
+        let to = view.range(Space::Items, Bound::Unbounded, Bound::Excluded(past.clone()));
+        assert_eq!(keys(to), vec![b"a".to_vec(), at_limit.clone()]);
+        let after = long(b'n', MAX_KEY_BYTES + 1);
+        let between =
+            view.range(Space::Items, Bound::Excluded(past.clone()), Bound::Included(after));
+        assert!(keys(between).is_empty());
+        let scanned: Vec<_> =
+            store.scan_range(Space::Items, b"a".to_vec(), past).map(|kv| kv.unwrap().0).collect();
+        assert_eq!(scanned, vec![b"a".to_vec(), at_limit]);
     }
 
     #[test]
