@@ -111,6 +111,9 @@ pub struct Engine {
     pub kinesis: kinesis::Registry,
     /// Fault-injection rules (the server and the group commit consult them).
     pub faults: Arc<crate::faults::Faults>,
+    /// Set when shutdown starts stopping the writers: from then on a write a stopped
+    /// writer turns away is answered with a retryable error, never "not found".
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -148,6 +151,7 @@ impl Engine {
             kinesis: Default::default(),
             bridges: Default::default(),
             faults,
+            closing: Default::default(),
         });
         engine.load_streams()?;
         let records: Vec<_> =
@@ -420,8 +424,12 @@ impl Engine {
             .writer_for(hash)
             .send(WriterMsg::Write(request))
             .await
-            .map_err(|_| WriteError::TableGone)?;
-        let outcome = wait.await.map_err(|_| WriteError::TableGone)?;
+            .map_err(|_| self.settle(WriteError::TableGone))?;
+        let outcome = match wait.await {
+            Ok(outcome) => outcome.map_err(|e| self.settle(e)),
+            // The writer dropped the write unanswered: it did not happen.
+            Err(_) => Err(self.settle(WriteError::Storage(StorageError::Closed))),
+        };
         if outcome.as_ref().is_ok_and(WriteOutcome::changed) {
             table.items_gauge.set(table.counters.items.load(Ordering::Relaxed));
             table.bytes_gauge.set(table.counters.bytes.load(Ordering::Relaxed));
@@ -429,9 +437,35 @@ impl Engine {
         outcome
     }
 
+    /// Whether shutdown has started stopping the writers.
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// How a write a writer turned away (or never answered) is answered: during shutdown
+    /// the table still exists, so a retryable internal error, never "table not found"
+    /// (SDKs do not retry that, and callers would think the table deleted).
+    pub(crate) fn settle(&self, e: WriteError) -> WriteError {
+        match e {
+            WriteError::TableGone | WriteError::Storage(StorageError::Closed) if self.closing() => {
+                WriteError::Storage(StorageError::ShuttingDown)
+            }
+            e => e,
+        }
+    }
+
+    /// [`Engine::settle`] for control-plane errors.
+    pub(crate) fn settle_engine(&self, e: EngineError) -> EngineError {
+        match e {
+            EngineError::TableNotFound if self.closing() => StorageError::ShuttingDown.into(),
+            e => e,
+        }
+    }
+
     /// Stops every writer, tables' and streams' (so queued writes finish), and syncs the
     /// store.
     pub async fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
         let tables: Vec<Arc<Table>> = self.tables.iter().map(|t| t.value().clone()).collect();
         for table in tables {
             for writer in &table.writers {

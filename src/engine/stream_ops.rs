@@ -153,7 +153,7 @@ impl Engine {
                 Ok::<(), EngineError>(())
             })
             .await?;
-        let starts = boundaries(&table).await?;
+        let starts = boundaries(&table).await.map_err(|e| self.settle_engine(e))?;
         let shards = starts
             .iter()
             .enumerate()
@@ -185,7 +185,7 @@ impl Engine {
     pub async fn disable_stream(&self, table_name: &str) -> Result<(), EngineError> {
         let table = self.table(table_name).ok_or(EngineError::TableNotFound)?;
         let gate = self.streams.gate.write().await;
-        let ends = boundaries(&table).await?;
+        let ends = boundaries(&table).await.map_err(|e| self.settle_engine(e))?;
         self.close_stream_gated(table_name, &table.meta(), &ends).await?;
         drop(gate);
         self.update_table(table_name, |m: &mut TableMeta| {
@@ -243,7 +243,7 @@ impl Engine {
         if stream.disabled_ms.is_some() {
             return Ok(());
         }
-        let next = boundaries(&table).await?;
+        let next = boundaries(&table).await.map_err(|e| self.settle_engine(e))?;
         let now = self.clock.now_millis();
         let mut stream = (*stream).clone();
         let mut children = Vec::new();

@@ -117,6 +117,10 @@ impl Engine {
             tracing::error!("transaction task failed: {e}");
             Err(TxnError::Failed(WriteError::Storage(StorageError::Closed)))
         });
+        let result = result.map_err(|e| match e {
+            TxnError::Failed(e) => TxnError::Failed(self.settle(e)),
+            other => other,
+        });
         if result.is_ok() {
             refresh_gauges(&tables);
         }
@@ -146,10 +150,10 @@ impl Engine {
         let mut results = Vec::with_capacity(waits.len());
         for wait in waits {
             let result = match wait {
-                Some(wait) => wait.await.unwrap_or(Err(WriteError::TableGone)),
+                Some(wait) => wait.await.unwrap_or(Err(WriteError::Storage(StorageError::Closed))),
                 None => Err(WriteError::TableGone),
             };
-            results.push(result);
+            results.push(result.map_err(|e| self.settle(e)));
         }
         refresh_gauges(&tables);
         results

@@ -147,6 +147,10 @@ where
 {
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    // The shutdown waits until every connection has dropped its receiver, then stops the
+    // writers: so one is held until this connection has ended, not just until shutdown is
+    // asked for (requests still in flight would otherwise find their writers stopped).
+    let _held_until_closed = shutdown.clone();
     // Resolves when shutdown is asked for; never without a shutdown signal, or once
     // the signal is gone.
     let stop = async {

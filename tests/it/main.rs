@@ -30,6 +30,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod shutdown;
 mod storage_eio;
 mod storage_faults;
 mod streams;

@@ -66,12 +66,21 @@ impl Engine {
     ) -> Result<Vec<Appended>, StreamError> {
         let (reply, wait) = oneshot::channel();
         let request = AppendRequest { records, extra, reply };
-        stream.writer.send(WriterMsg::Append(request)).await.map_err(|_| StreamError::NotFound)?;
+        // A writer stops when its stream is deleted, or when sluice shuts down: then the
+        // stream still exists and the caller gets a retryable InternalFailure.
+        let gone = || match self.closing() {
+            true => StreamError::Storage(StorageError::ShuttingDown),
+            false => StreamError::NotFound,
+        };
+        stream.writer.send(WriterMsg::Append(request)).await.map_err(|_| gone())?;
         match wait.await {
             Ok(Ok(appended)) => Ok(appended),
-            // The writer stopped (the stream was deleted) before committing it.
-            Ok(Err(StorageError::Closed)) | Err(_) => Err(StreamError::NotFound),
+            // The writer stopped before committing it.
+            Ok(Err(StorageError::Closed)) => Err(gone()),
             Ok(Err(e)) => Err(StreamError::Storage(e)),
+            // Dropped unanswered: it did not happen.
+            Err(_) if self.closing() => Err(StreamError::Storage(StorageError::ShuttingDown)),
+            Err(_) => Err(StreamError::Storage(StorageError::Closed)),
         }
     }
 }

@@ -181,8 +181,12 @@ impl Engine {
         let (meta, close) = plan(&stream.meta())?;
         let (reply, wait) = oneshot::channel();
         let msg = WriterMsg::Reshard(ReshardRequest { meta, close, reply });
-        stream.writer.send(msg).await.map_err(|_| StreamError::NotFound)?;
-        let meta = wait.await.map_err(|_| StreamError::NotFound)?.map_err(StreamError::from)?;
+        let gone = || match self.closing() {
+            true => StreamError::Storage(StorageError::ShuttingDown),
+            false => StreamError::NotFound,
+        };
+        stream.writer.send(msg).await.map_err(|_| gone())?;
+        let meta = wait.await.map_err(|_| gone())?.map_err(StreamError::from)?;
         Ok(meta)
     }
 
