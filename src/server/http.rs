@@ -36,10 +36,8 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         (&Method::GET, "/metrics") => {
             return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
         }
-        (_, path)
-            if state.config.faults.admin_endpoint && path.starts_with(super::faults::PATH) =>
-        {
-            return super::faults::handle(state, req).await;
+        (_, path) if path.starts_with(super::admin::PREFIX) => {
+            return super::admin::handle(state, req).await;
         }
         _ => {}
     }

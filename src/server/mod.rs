@@ -3,6 +3,7 @@
 //! and the designed shutdown path: stop accepting, end open SubscribeToShard streams,
 //! drain in-flight requests under a deadline, stop the writers, sync storage.
 
+pub mod admin;
 pub mod conn;
 pub mod faults;
 pub mod http;

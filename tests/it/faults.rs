@@ -272,3 +272,67 @@ async fn config_rules_are_active_from_start_and_the_endpoint_can_be_turned_off()
     let r = server.request("GET", "/_sluice/faults", &[("Authorization", AUTH)], b"").await;
     assert_eq!(r.status, 404);
 }
+
+/// A page in a browser cannot drive the endpoint: cross-site requests, and POSTs that are
+/// not JSON (what a page sends without a CORS preflight), are refused and add nothing.
+#[tokio::test]
+async fn cross_site_calls_to_the_admin_endpoint_are_refused() {
+    let server = Server::start();
+    let rule = br#"{"service":"dynamodb","operation":"PutItem","error":"InternalServerError"}"#;
+    let host = server.addr.to_string();
+    let own = format!("http://{host}");
+    let json = ("Content-Type", "application/json");
+    let refused: [&[(&str, &str)]; 6] = [
+        &[("Content-Type", "text/plain")],
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &[],
+        &[json, ("Origin", "http://evil.example")],
+        &[json, ("Origin", "null")],
+        &[json, ("Sec-Fetch-Site", "cross-site")],
+    ];
+    for headers in refused {
+        let r = server.request("POST", "/_sluice/faults", headers, rule).await;
+        assert_eq!(r.status, 403, "{headers:?}: {}", r.text());
+    }
+    let r = server
+        .request("DELETE", "/_sluice/faults", &[("Origin", "http://evil.example")], b"")
+        .await;
+    assert_eq!(r.status, 403);
+    let r = server
+        .request("OPTIONS", "/_sluice/faults", &[("Origin", "http://evil.example")], b"")
+        .await;
+    assert_eq!(r.status, 403, "a preflight is refused");
+    assert!(rules(&server).await.is_empty(), "nothing was added");
+    // Writes are untouched.
+    let client = server.client();
+    crate::harness::create_table(&client, "csrf", false).await;
+    client.put_item().table_name("csrf").item("pk", s("a")).send().await.unwrap();
+    // The same call from the endpoint's own origin, or from curl, works.
+    let r = server.request("POST", "/_sluice/faults", &[json, ("Origin", &own)], rule).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(rules(&server).await.len(), 1);
+    assert_eq!(server.request("GET", "/_sluice/other", &[], b"").await.status, 404);
+}
+
+/// The metrics listener serves `/metrics` and `/health` only.
+#[tokio::test]
+async fn the_metrics_listener_has_no_admin_endpoint() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // On a port free a moment ago.
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let _server = Server::start_with_config(&format!("[server]\nmetrics_listen = \"{metrics}\"\n"));
+    for (method, path, want) in [
+        ("GET", "/_sluice/faults", "HTTP/1.1 404"),
+        ("POST", "/_sluice/faults", "HTTP/1.1 404"),
+        ("GET", "/health", "HTTP/1.1 200"),
+    ] {
+        let raw = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {metrics}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let mut conn = tokio::net::TcpStream::connect(metrics).await.unwrap();
+        conn.write_all(raw.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with(want), "{method} {path}: {answer}");
+    }
+}

@@ -422,7 +422,7 @@ async fn connections_beyond_max_connections_wait_for_a_slot() {
 }
 
 /// A memory figure of the daemon from /proc (`VmRSS`: resident now, `VmHWM`: the peak).
-fn proc_bytes(pid: u32, field: &str) -> u64 {
+pub fn proc_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let line = status.lines().find(|l| l.starts_with(field)).expect("proc status field");
     let kb: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("kB");
@@ -430,7 +430,7 @@ fn proc_bytes(pid: u32, field: &str) -> u64 {
 }
 
 /// The daemon's resident set.
-fn rss_bytes(pid: u32) -> u64 {
+pub fn rss_bytes(pid: u32) -> u64 {
     proc_bytes(pid, "VmRSS:")
 }
 
@@ -509,7 +509,7 @@ async fn a_hostile_batch_leaves_memory_bounded() {
 }
 
 /// The daemon's peak resident set so far.
-fn peak_rss_bytes(pid: u32) -> u64 {
+pub fn peak_rss_bytes(pid: u32) -> u64 {
     proc_bytes(pid, "VmHWM:")
 }
 

@@ -5,6 +5,7 @@ mod batch;
 mod bench;
 mod bootstrap;
 mod bridge;
+mod bridge_hostile;
 mod bridge_remote;
 mod cbor;
 mod errors;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,12 @@ use crate::config::RemoteConfig;
 use crate::engine::kinesis::NewRecord;
 
 const TARGET: &str = "Kinesis_20131202.PutRecords";
+
+/// The most of a remote's answer that is read. A PutRecords answer for 500 entries, each
+/// with a 56-digit sequence number or an error message, is well under 256 KiB; anything
+/// larger is not an answer to trust, and reading it whole would let the remote decide how
+/// much memory sluice takes.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// Why a PutRecords call failed as a whole.
@@ -37,6 +43,9 @@ pub enum RemoteError {
     /// A 200 whose body is not a PutRecords answer.
     #[error("{endpoint} answered something that is not a PutRecords result: {message}")]
     Malformed { endpoint: String, message: String },
+    /// An answer past `MAX_ANSWER_BYTES`: refused unread, the connection dropped.
+    #[error("{endpoint} answered more than {limit} bytes; refused unread")]
+    TooLarge { endpoint: String, limit: usize },
 }
 
 impl RemoteError {
@@ -185,10 +194,27 @@ impl KinesisClient {
             Err(e) => return Err(self.connection_error(e)),
         };
         let status = response.status().as_u16();
+        let too_large = || RemoteError::TooLarge {
+            endpoint: self.remote.endpoint.clone(),
+            limit: MAX_ANSWER_BYTES,
+        };
+        let declared = response.headers().get(hyper::header::CONTENT_LENGTH);
+        if declared
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            // Dropping the sender with the response closes the connection unread.
+            return Err(too_large());
+        }
         let body =
-            response.into_body().collect().await.map_err(|e| self.connection_error(e))?.to_bytes();
+            Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect().await.map_err(|e| {
+                match e.downcast_ref::<LengthLimitError>() {
+                    Some(_) => too_large(),
+                    None => self.connection_error(e),
+                }
+            })?;
         self.connection = Some(sender);
-        Ok((status, body))
+        Ok((status, body.to_bytes()))
     }
 
     fn outcomes(
@@ -202,11 +228,13 @@ impl KinesisClient {
             let error: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
             let code = error["__type"].as_str().unwrap_or("Unknown");
             // Some services prefix the type with its namespace.
-            let code = code.rsplit('#').next().unwrap_or(code).to_string();
+            let code = truncate(code.rsplit('#').next().unwrap_or(code).to_string(), 128);
             let message = error["message"]
                 .as_str()
                 .or_else(|| error["Message"].as_str())
                 .map_or_else(|| String::from_utf8_lossy(body).into_owned(), str::to_string);
+            // It goes into logs: a remote's message is kept short.
+            let message = truncate(message, 512);
             return Err(RemoteError::Refused { endpoint, status, code, message });
         }
         let answer: PutRecordsAnswer = serde_json::from_slice(body).map_err(|e| {
@@ -223,11 +251,25 @@ impl KinesisClient {
                 None => EntryOutcome::Delivered,
                 Some("ProvisionedThroughputExceededException") => EntryOutcome::Throttled,
                 Some(code) => {
-                    EntryOutcome::Failed(format!("{code}: {}", r.error_message.unwrap_or_default()))
+                    let why = format!("{code}: {}", r.error_message.unwrap_or_default());
+                    EntryOutcome::Failed(truncate(why, 512))
                 }
             })
             .collect())
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push('…');
+    }
+    text
 }
 
 impl Sink for KinesisClient {
