@@ -212,21 +212,26 @@ async fn run(config: Config) -> Result<(), String> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %local, data = %storage, "sluice listening on {scheme}://{local}, data {storage}");
-    // Tests and scripts started with --port 0 read the chosen address from this line.
-    println!("sluice listening on {scheme}://{local}");
+    let mut metrics_line = None;
     if let Some(addr) = config.metrics_addr().map_err(|e| e.to_string())? {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(address = %bound, "metrics also served on http://{bound}/metrics");
-        println!("sluice metrics on http://{bound}");
+        metrics_line = Some(format!("sluice metrics on http://{bound}"));
         server::metrics_listener::spawn(
             listener,
             metrics.clone(),
             engine.store.clone(),
             &config.server,
         );
+    }
+    // Tests and scripts started with --port 0 read the chosen address from this line, so
+    // it comes once every listener (the metrics one too) is bound.
+    println!("sluice listening on {scheme}://{local}");
+    if let Some(line) = metrics_line {
+        println!("{line}");
     }
     let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await;
