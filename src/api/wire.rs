@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{self, AttributeValue, Item, value};
 use crate::protocol::RequestBody;
@@ -150,13 +151,15 @@ pub struct WireItem(pub Item);
 
 impl<'de> Deserialize<'de> for WireItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(d)?;
-        if !raw.is_object() {
+        // Its text, not a tree: the item is decoded from it in two streaming passes, so
+        // it costs in memory what it decodes to (`model::value::decode`).
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if !raw.get().starts_with('{') {
             return Err(D::Error::custom(format!(
                 "{SERIALIZATION_MARK}Unexpected token received from parser"
             )));
         }
-        value::item_from_json(&raw).map(WireItem).map_err(model_error)
+        value::item_from_str(raw.get()).map(WireItem).map_err(model_error)
     }
 }
 
@@ -166,24 +169,42 @@ pub struct WireValues(pub HashMap<String, AttributeValue>);
 
 impl<'de> Deserialize<'de> for WireValues {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(d)?;
-        let Value::Object(map) = raw else {
-            return Err(D::Error::custom(format!(
-                "{SERIALIZATION_MARK}Unexpected token received from parser"
-            )));
-        };
-        let mut out = HashMap::with_capacity(map.len());
-        for (k, v) in map {
-            // AWS names the placeholder whose value is invalid.
-            let value = AttributeValue::from_json(&v).map_err(|e| match e {
-                model::Error::Validation(m) => model_error(model::Error::Validation(format!(
-                    "ExpressionAttributeValues contains invalid value: {m} for key {k}"
-                ))),
-                other => model_error(other),
-            })?;
-            out.insert(k, value);
+        struct Values;
+        impl<'de> Visitor<'de> for Values {
+            type Value = WireValues;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of attribute values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireValues, A::Error> {
+                let mut out = HashMap::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let raw = map.next_value::<Box<RawValue>>()?;
+                    // AWS names the placeholder whose value is invalid.
+                    let value = value::value_from_str(raw.get()).map_err(|e| match e {
+                        model::Error::Validation(m) => {
+                            model_error(model::Error::Validation(format!(
+                                "ExpressionAttributeValues contains invalid value: {m} for key {k}"
+                            )))
+                        }
+                        other => model_error(other),
+                    })?;
+                    // A placeholder written twice: the last one counts, as in a map.
+                    out.insert(k, value);
+                }
+                Ok(WireValues(out))
+            }
         }
-        Ok(WireValues(out))
+        d.deserialize_map(Values).map_err(|e| {
+            // Anything but an object is the parser's complaint.
+            let text = e.to_string();
+            if text.starts_with("invalid type") {
+                D::Error::custom(format!(
+                    "{SERIALIZATION_MARK}Unexpected token received from parser"
+                ))
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -198,13 +219,131 @@ pub struct Fingerprinted<T> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Fingerprinted<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use std::hash::{Hash, Hasher};
-        let raw = Value::deserialize(d)?;
-        let mut hasher = std::hash::DefaultHasher::new();
-        raw.to_string().hash(&mut hasher);
-        // The inner error's text carries its kind (see `classify`), so pass it through.
-        let value = T::deserialize(raw).map_err(|e| D::Error::custom(e.to_string()))?;
-        Ok(Fingerprinted { value, fingerprint: hasher.finish() })
+        // The member's text, decoded twice by streaming passes (never as a tree): once
+        // into a fingerprint, once into `T`.
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let fingerprint = fingerprint(raw.get());
+        let value = serde_json::from_str(raw.get()).map_err(|e| {
+            // The inner error's text carries its kind (see `classify`), not its place.
+            D::Error::custom(without_position(&e))
+        })?;
+        Ok(Fingerprinted { value, fingerprint })
+    }
+}
+
+/// A serde_json error's message without the " at line L column C" it appends.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match e.line() {
+        0 => message,
+        line => message
+            .strip_suffix(&format!(" at line {line} column {}", e.column()))
+            .unwrap_or(&message)
+            .to_string(),
+    }
+}
+
+/// A hash of a JSON document that does not depend on the order of object members.
+fn fingerprint(text: &str) -> u64 {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Canonical.deserialize(&mut de).unwrap_or_default()
+}
+
+/// Hashes one JSON value: objects by their members' hashes sorted, arrays in order.
+struct Canonical;
+
+fn hash_of(parts: impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+impl<'de> DeserializeSeed<'de> for Canonical {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Canonical {
+    type Value = u64;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E>(self) -> Result<u64, E> {
+        Ok(hash_of(0u8))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<u64, E> {
+        Ok(hash_of((1u8, b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<u64, E> {
+        Ok(hash_of((2u8, n.to_string())))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<u64, E> {
+        Ok(hash_of((2u8, n.to_string())))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<u64, E> {
+        Ok(hash_of((2u8, n.to_bits())))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<u64, E> {
+        Ok(hash_of((3u8, s)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut parts = Vec::new();
+        while let Some(h) = seq.next_element_seed(Canonical)? {
+            parts.push(h);
+        }
+        Ok(hash_of((4u8, parts)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut parts = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            parts.push(hash_of((k, map.next_value_seed(Canonical)?)));
+        }
+        parts.sort_unstable();
+        Ok(hash_of((5u8, parts)))
+    }
+}
+
+/// A JSON array of which only the first `N` elements are kept: the rest are decoded one
+/// at a time (so their errors are found, in order) and dropped, only counted. For a
+/// member whose model caps its length: a request far past the cap costs no more memory
+/// than one at it.
+#[derive(Debug)]
+pub struct Capped<T, const N: usize> {
+    pub kept: Vec<T>,
+    /// Elements in the array, kept or not.
+    pub len: usize,
+}
+
+impl<T, const N: usize> Default for Capped<T, N> {
+    fn default() -> Self {
+        Capped { kept: Vec::new(), len: 0 }
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Elements<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for Elements<T, N> {
+            type Value = Capped<T, N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                // serde's own wording for a Vec, which `classify` knows.
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Capped::default();
+                while let Some(element) = seq.next_element::<T>()? {
+                    if out.len < N {
+                        out.kept.push(element);
+                    }
+                    out.len += 1;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Elements(std::marker::PhantomData))
     }
 }
 

@@ -30,6 +30,7 @@
 mod expected;
 mod filter;
 mod operator;
+pub mod raw;
 pub mod shape;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 //! `storage` (the compact binary form for the store) and, in tests only, `testing`
 //! (proptest strategies).
 
+mod decode;
 mod json;
 #[cfg(test)]
 mod json_tests;
@@ -19,6 +20,7 @@ use std::hash::Hash;
 
 use crate::model::{Error, Number};
 
+pub use decode::{check_item_str, check_value_str, item_from_str, value_from_str};
 pub use json::{ItemJson, item_from_json, item_to_json, items_from_json};
 pub use storage::{decode_item, encode_item};
 pub use wire_types::{check_item_json, check_value_json};

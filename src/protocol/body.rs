@@ -79,10 +79,13 @@ pub fn well_formed(json: &[u8]) -> bool {
 /// serde_json refuses a document whose arrays and objects nest this deep.
 const MAX_DEPTH: usize = 128;
 
-/// Memory one JSON value may take once decoded, at most: a one-member object such as
-/// `{"N":"0"}` becomes a `serde_json::Map` (a B-tree leaf of about 600 bytes) inside an
-/// attribute's tree, counted here as three values (`{`, `:` and the `,` after it).
-pub const VALUE_COST: usize = 256;
+/// Memory one JSON value may take once decoded, at most. Items, attribute values and
+/// legacy parameters are decoded from their text without a JSON tree (an attribute value
+/// is 32 to 48 bytes, a map entry its name besides), so a `{"NULL":true}` element, counted
+/// here as three values (`{`, `:` and the `,` after it), costs well under this; the
+/// worst measured request shapes (BENCHMARKS.md) took 40 to 46 bytes per counted value,
+/// the copies of the text included.
+pub const VALUE_COST: usize = 64;
 
 /// How deeply a well-formed JSON document nests, and how many values it holds at most.
 struct Shape {

@@ -18,6 +18,7 @@ mod faults;
 mod harness;
 mod hostile;
 mod hostile_h2;
+mod hostile_items;
 mod indexes;
 mod items;
 mod key_limits;

@@ -20,14 +20,26 @@ use crate::model::{Item, legacy, value};
 use crate::protocol::RequestContext;
 
 /// The expression-related members every item operation may carry.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default)]
 pub struct ExpressionMembers {
     pub condition_expression: Option<String>,
     pub expression_attribute_names: Option<HashMap<String, String>>,
     pub expression_attribute_values: Option<WireValues>,
     pub expected: Option<Value>,
     pub conditional_operator: Option<String>,
+}
+
+/// Moves the expression members out of an input that lists them.
+macro_rules! take_expression {
+    ($input:expr) => {
+        ExpressionMembers {
+            condition_expression: $input.condition_expression.take(),
+            expression_attribute_names: $input.expression_attribute_names.take(),
+            expression_attribute_values: $input.expression_attribute_values.take(),
+            expected: $input.expected.take(),
+            conditional_operator: $input.conditional_operator.take(),
+        }
+    };
 }
 
 /// Looks up a table that item operations may use (not missing, not still CREATING).
@@ -137,8 +149,22 @@ pub struct PutItemInput {
     pub return_consumed_capacity: Option<String>,
     pub return_item_collection_metrics: Option<String>,
     pub return_values_on_condition_check_failure: Option<String>,
-    #[serde(flatten)]
-    pub expression: ExpressionMembers,
+    // The expression members (`ExpressionMembers`), listed here rather than flattened:
+    // serde buffers flattened members as a tree, which costs memory and hides their text
+    // from the streaming item decoder.
+    pub condition_expression: Option<String>,
+    pub expression_attribute_names: Option<HashMap<String, String>>,
+    pub expression_attribute_values: Option<WireValues>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
+    pub expected: Option<Value>,
+    pub conditional_operator: Option<String>,
+}
+
+impl PutItemInput {
+    /// Takes the expression members out of the input.
+    fn take_expression(&mut self) -> ExpressionMembers {
+        take_expression!(self)
+    }
 }
 
 /// The output of PutItem, UpdateItem and DeleteItem.
@@ -155,7 +181,7 @@ pub struct WriteOutput {
 pub async fn put_item(
     engine: &Arc<Engine>,
     _ctx: &RequestContext,
-    input: PutItemInput,
+    mut input: PutItemInput,
 ) -> Result<WriteOutput, DynamoError> {
     check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
@@ -173,7 +199,7 @@ pub async fn put_item(
         let _ = rv;
         return Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE"));
     }
-    let e = &input.expression;
+    let e = &input.take_expression();
     no_mixing(
         &[("Expected", e.expected.is_some())],
         &[("ConditionExpression", e.condition_expression.is_some())],
@@ -299,20 +325,35 @@ pub struct UpdateItemInput {
     pub table_name: Option<String>,
     pub key: Option<WireItem>,
     pub update_expression: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub attribute_updates: Option<Value>,
     pub return_values: Option<String>,
     pub return_consumed_capacity: Option<String>,
     pub return_item_collection_metrics: Option<String>,
     pub return_values_on_condition_check_failure: Option<String>,
-    #[serde(flatten)]
-    pub expression: ExpressionMembers,
+    // The expression members (`ExpressionMembers`), listed here rather than flattened:
+    // serde buffers flattened members as a tree, which costs memory and hides their text
+    // from the streaming item decoder.
+    pub condition_expression: Option<String>,
+    pub expression_attribute_names: Option<HashMap<String, String>>,
+    pub expression_attribute_values: Option<WireValues>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
+    pub expected: Option<Value>,
+    pub conditional_operator: Option<String>,
+}
+
+impl UpdateItemInput {
+    /// Takes the expression members out of the input.
+    fn take_expression(&mut self) -> ExpressionMembers {
+        take_expression!(self)
+    }
 }
 
 /// UpdateItem: always an upsert, as on AWS.
 pub async fn update_item(
     engine: &Arc<Engine>,
     _ctx: &RequestContext,
-    input: UpdateItemInput,
+    mut input: UpdateItemInput,
 ) -> Result<WriteOutput, DynamoError> {
     check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
@@ -325,7 +366,7 @@ pub async fn update_item(
         input.return_values_on_condition_check_failure.as_deref(),
     );
     v.finish().map_err(DynamoError::Validation)?;
-    let e = &input.expression;
+    let e = &input.take_expression();
     no_mixing(
         &[
             ("AttributeUpdates", input.attribute_updates.is_some()),
@@ -392,15 +433,29 @@ pub struct DeleteItemInput {
     pub return_consumed_capacity: Option<String>,
     pub return_item_collection_metrics: Option<String>,
     pub return_values_on_condition_check_failure: Option<String>,
-    #[serde(flatten)]
-    pub expression: ExpressionMembers,
+    // The expression members (`ExpressionMembers`), listed here rather than flattened:
+    // serde buffers flattened members as a tree, which costs memory and hides their text
+    // from the streaming item decoder.
+    pub condition_expression: Option<String>,
+    pub expression_attribute_names: Option<HashMap<String, String>>,
+    pub expression_attribute_values: Option<WireValues>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
+    pub expected: Option<Value>,
+    pub conditional_operator: Option<String>,
+}
+
+impl DeleteItemInput {
+    /// Takes the expression members out of the input.
+    fn take_expression(&mut self) -> ExpressionMembers {
+        take_expression!(self)
+    }
 }
 
 /// DeleteItem.
 pub async fn delete_item(
     engine: &Arc<Engine>,
     _ctx: &RequestContext,
-    input: DeleteItemInput,
+    mut input: DeleteItemInput,
 ) -> Result<WriteOutput, DynamoError> {
     check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
@@ -416,7 +471,7 @@ pub async fn delete_item(
     if input.return_values.as_deref().is_some_and(|rv| !["NONE", "ALL_OLD"].contains(&rv)) {
         return Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE"));
     }
-    let e = &input.expression;
+    let e = &input.take_expression();
     no_mixing(
         &[("Expected", e.expected.is_some())],
         &[("ConditionExpression", e.condition_expression.is_some())],

@@ -38,11 +38,14 @@ pub struct QueryInput {
     pub attributes_to_get: Option<Vec<String>>,
     pub limit: Option<i64>,
     pub consistent_read: Option<bool>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub key_conditions: Option<Value>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub query_filter: Option<Value>,
     pub conditional_operator: Option<String>,
     pub scan_index_forward: Option<bool>,
-    pub exclusive_start_key: Option<Value>,
+    /// Its text: decoded by the streaming item decoder, never as a tree.
+    pub exclusive_start_key: Option<Box<serde_json::value::RawValue>>,
     pub return_consumed_capacity: Option<String>,
     pub projection_expression: Option<String>,
     pub filter_expression: Option<String>,
@@ -99,7 +102,7 @@ pub async fn query(
     shape::check(input.key_conditions.as_ref().unwrap_or(&null), Structure::Condition)?;
     shape::check(input.query_filter.as_ref().unwrap_or(&null), Structure::Condition)?;
     if let Some(esk) = &input.exclusive_start_key {
-        value::check_item_json(esk)?;
+        value::check_item_str(esk.get())?;
     }
     validate(&input)?;
     no_mixing(
@@ -121,7 +124,7 @@ pub async fn query(
     )?;
     let legacy_projection =
         input.attributes_to_get.as_deref().map(legacy::attributes_to_get).transpose()?;
-    let start = read::start_key(input.exclusive_start_key.as_ref())?;
+    let start = read::start_key(input.exclusive_start_key.as_deref())?;
     if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
         return Err(DynamoError::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",

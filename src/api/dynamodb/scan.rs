@@ -38,9 +38,11 @@ pub struct ScanInput {
     pub attributes_to_get: Option<Vec<String>>,
     pub limit: Option<i64>,
     pub select: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub scan_filter: Option<Value>,
     pub conditional_operator: Option<String>,
-    pub exclusive_start_key: Option<Value>,
+    /// Its text: decoded by the streaming item decoder, never as a tree.
+    pub exclusive_start_key: Option<Box<serde_json::value::RawValue>>,
     pub return_consumed_capacity: Option<String>,
     pub total_segments: Option<i64>,
     pub segment: Option<i64>,
@@ -109,7 +111,7 @@ pub async fn scan(
     let null = Value::Null;
     shape::check(input.scan_filter.as_ref().unwrap_or(&null), Structure::Condition)?;
     if let Some(esk) = &input.exclusive_start_key {
-        value::check_item_json(esk)?;
+        value::check_item_str(esk.get())?;
     }
     validate(&input)?;
     no_mixing(
@@ -129,7 +131,7 @@ pub async fn scan(
         input.scan_filter.as_ref().unwrap_or(&null),
         input.conditional_operator.as_deref(),
     )?;
-    let start = read::start_key(input.exclusive_start_key.as_ref())?;
+    let start = read::start_key(input.exclusive_start_key.as_deref())?;
     let segment = segment(&input)?;
     let mut ctx = expression_context(
         input.expression_attribute_names.as_ref(),

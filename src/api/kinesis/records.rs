@@ -10,6 +10,7 @@ use super::input::{
     Blob, check_arn, check_hash_key, check_name, check_sequence, find_stream, require_created,
 };
 use crate::api::validate::Validator;
+use crate::api::wire::Capped;
 use crate::engine::Engine;
 use crate::engine::kinesis::meta::{hash_of, shard_id};
 use crate::engine::kinesis::seqno::{self, SeqNo};
@@ -190,7 +191,8 @@ pub struct PutRecordsInput {
     pub stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
-    pub records: Option<Vec<PutRecordsEntry>>,
+    /// Past the 500 entries AWS takes, entries are checked and counted, not kept.
+    pub records: Option<Capped<PutRecordsEntry, 501>>,
 }
 
 #[derive(Serialize, Debug, Default)]
@@ -227,7 +229,8 @@ pub async fn put_records(
     check_arn(&mut v, input.stream_arn.as_deref(), "streamARN");
     v.not_null(input.records.as_ref(), "records");
     let entries = input.records.unwrap_or_default();
-    if let Some(n) = Some(entries.len()).filter(|n| *n == 0 || *n > 500) {
+    let (n, entries) = (entries.len, entries.kept);
+    if let Some(n) = Some(n).filter(|n| *n == 0 || *n > 500) {
         let bound = if n == 0 { "greater than or equal to 1" } else { "less than or equal to 500" };
         v.fail(Some(&format!("[{n} records]")), "records", &format!("have length {bound}"));
     }

@@ -63,10 +63,10 @@ fn entry_condition(name: &str, entry: &Value, size: &mut usize) -> Result<Condit
     let list = present(e, "AttributeValueList");
     check_structure(name, exists, op, value.is_some(), list.is_some())?;
 
-    let value = value.map(AttributeValue::from_json).transpose()?;
+    let value = value.map(super::raw::attribute_value).transpose()?;
     let list = match list.and_then(Value::as_array) {
         Some(items) => {
-            Some(items.iter().map(AttributeValue::from_json).collect::<Result<Vec<_>, _>>()?)
+            Some(items.iter().map(super::raw::attribute_value).collect::<Result<Vec<_>, _>>()?)
         }
         None => None,
     };

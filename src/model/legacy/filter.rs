@@ -75,7 +75,7 @@ fn entry_values(
         .unwrap_or(ComparisonOperator::Eq);
     let values = match present(e, "AttributeValueList").and_then(Value::as_array) {
         Some(items) => {
-            items.iter().map(AttributeValue::from_json).collect::<Result<Vec<_>, _>>()?
+            items.iter().map(super::raw::attribute_value).collect::<Result<Vec<_>, _>>()?
         }
         None => Vec::new(),
     };

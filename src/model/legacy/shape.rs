@@ -18,7 +18,6 @@
 use serde_json::{Map, Value};
 
 use crate::model::Error;
-use crate::model::value::check_value_json;
 use crate::model::value::wire_types::{
     MSG_FIELD_TYPE, MSG_STRUCTURE, check_bool, check_string, coerce_bool, ser,
 };
@@ -74,7 +73,7 @@ fn check_entry(entry: &Value, what: Structure) -> Result<(), Error> {
     // Unknown members are ignored by AWS's deserializer, as in attribute values.
     match what {
         Structure::Expected => {
-            member(m, "Value", check_value_json)?;
+            member(m, "Value", super::raw::check_attribute_value)?;
             member(m, "Exists", check_bool)?;
             member(m, "ComparisonOperator", check_string)?;
             member(m, "AttributeValueList", check_value_list)
@@ -84,7 +83,7 @@ fn check_entry(entry: &Value, what: Structure) -> Result<(), Error> {
             member(m, "ComparisonOperator", check_string)
         }
         Structure::Update => {
-            member(m, "Value", check_value_json)?;
+            member(m, "Value", super::raw::check_attribute_value)?;
             member(m, "Action", check_string)
         }
     }
@@ -101,7 +100,7 @@ fn member(
 fn check_value_list(x: &Value) -> Result<(), Error> {
     match x {
         Value::Null => Ok(()),
-        Value::Array(items) => items.iter().try_for_each(check_value_json),
+        Value::Array(items) => items.iter().try_for_each(super::raw::check_attribute_value),
         Value::Object(_) => Err(ser(MSG_STRUCTURE)),
         _ => Err(ser(MSG_FIELD_TYPE)),
     }

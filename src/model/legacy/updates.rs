@@ -60,7 +60,7 @@ pub fn attribute_updates(updates: &Value) -> Result<UpdateExpr, Error> {
     for (name, entry) in entries {
         let Some(e) = entry.as_object() else { continue };
         let action = str_member(present(e, "Action")).unwrap_or("PUT");
-        let value = present(e, "Value").map(AttributeValue::from_json).transpose()?;
+        let value = present(e, "Value").map(super::raw::attribute_value).transpose()?;
         let path = Path::attr(name);
         actions.push(match (action, value) {
             ("DELETE", None) => UpdateAction::Remove(path),

@@ -20,76 +20,159 @@ pub(crate) fn ser(msg: impl Into<String>) -> Error {
     Error::serialization(msg)
 }
 
-/// Checks one AttributeValue's JSON types only (pass 1 of decoding), so the api
-/// layer can run it over every AttributeValue of a request before any validation.
-pub fn check_value_json(v: &Value) -> Result<(), Error> {
-    match v {
-        Value::Null => Ok(()),
-        Value::Object(m) => m.iter().try_for_each(|(k, x)| check_member(k, x)),
-        Value::Array(_) => Err(ser(
+/// What pass 1 expects of a JSON value, by where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// An attribute map (`Item`, `Key`, an `M`'s value): values are [`Shape::Value`].
+    Item,
+    /// One AttributeValue object: its members by their name ([`member_shape`]).
+    Value,
+    /// `S`, `N`, or a string set's member.
+    String,
+    /// `B`, or a binary set's member.
+    Blob,
+    /// `BOOL` or `NULL`.
+    Bool,
+    /// `SS` or `NS`: a list of [`Shape::String`].
+    Strings,
+    /// `BS`: a list of [`Shape::Blob`].
+    Blobs,
+    /// `L`: a list of [`Shape::Value`].
+    Values,
+}
+
+/// The shape of an AttributeValue member; `None` for a name AWS's deserializer ignores
+/// (`{"X": 1}` is an *empty* value: dynalite's tests give "Supplied AttributeValue is
+/// empty…" for `{a: ''}`).
+pub(crate) fn member_shape(name: &str) -> Option<Shape> {
+    Some(match name {
+        "S" | "N" => Shape::String,
+        "B" => Shape::Blob,
+        "BOOL" | "NULL" => Shape::Bool,
+        "SS" | "NS" => Shape::Strings,
+        "BS" => Shape::Blobs,
+        "L" => Shape::Values,
+        "M" => Shape::Item,
+        _ => return None,
+    })
+}
+
+/// One JSON token as pass 1 tells them apart: the start of an array or object, or a
+/// scalar (integers and decimals apart, as Jackson names them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Token<'a> {
+    Null,
+    Bool(bool),
+    Integer,
+    Decimal,
+    Str(&'a str),
+    Seq,
+    Map,
+}
+
+impl<'a> Token<'a> {
+    fn of(v: &'a Value) -> Token<'a> {
+        match v {
+            Value::Null => Token::Null,
+            Value::Bool(b) => Token::Bool(*b),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Token::Integer,
+            Value::Number(_) => Token::Decimal,
+            Value::String(s) => Token::Str(s),
+            Value::Array(_) => Token::Seq,
+            Value::Object(_) => Token::Map,
+        }
+    }
+
+    /// Jackson's name for the token found instead of the expected type.
+    fn name(self) -> &'static str {
+        match self {
+            Token::Bool(true) => "TRUE_VALUE",
+            Token::Bool(false) => "FALSE_VALUE",
+            Token::Integer => "NUMBER_VALUE",
+            Token::Decimal => "DECIMAL_VALUE",
+            _ => "STRING_VALUE",
+        }
+    }
+}
+
+/// Pass 1's rule: whether `token` may start a value of `shape`, with AWS's message when
+/// not. A null is always allowed (a null member counts as absent; a null where a value
+/// must be is pass 2's business). Arrays and objects are then walked by the caller.
+pub(crate) fn check_token(shape: Shape, token: Token) -> Result<(), Error> {
+    use Token::*;
+    match (shape, token) {
+        (_, Null) => Ok(()),
+        (Shape::Item, Map) | (Shape::Value, Map) => Ok(()),
+        (Shape::Item, Seq) => Err(ser(MSG_MAP_AS_LIST)),
+        (Shape::Item, _) => Err(ser(MSG_FIELD_TYPE)),
+        (Shape::Value, Seq) => Err(ser(
             "Unrecognized collection type class com.amazonaws.dynamodb.v20120810.AttributeValue",
         )),
-        _ => Err(ser("Unexpected value type in payload")),
+        (Shape::Value, _) => Err(ser("Unexpected value type in payload")),
+        (Shape::String, Str(_)) => Ok(()),
+        (Shape::String, Seq) => Err(ser("Unrecognized collection type class java.lang.String")),
+        (Shape::Blob, Str(s)) => check_base64(s),
+        (Shape::Blob, Seq) => Err(ser("Unrecognized collection type class java.nio.ByteBuffer")),
+        (Shape::Blob, Bool(_) | Integer | Decimal) => {
+            Err(ser("only base-64-encoded strings are convertible to bytes"))
+        }
+        (Shape::Bool, Bool(_)) => Ok(()),
+        (Shape::Bool, Str(s)) if coerce_bool(s).is_some() => Ok(()),
+        (Shape::Bool, Str(_)) => Err(ser("Unexpected token received from parser")),
+        (Shape::Bool, Seq) => Err(ser("Unrecognized collection type class java.lang.Boolean")),
+        (Shape::String | Shape::Blob | Shape::Bool, Map) => Err(ser(MSG_STRUCTURE)),
+        (Shape::String, t) => Err(ser(format!("{} cannot be converted to String", t.name()))),
+        (Shape::Bool, t) => Err(ser(format!("{} cannot be converted to Boolean", t.name()))),
+        (Shape::Strings | Shape::Blobs | Shape::Values, Seq) => Ok(()),
+        (Shape::Strings | Shape::Blobs | Shape::Values, Map) => Err(ser(MSG_STRUCTURE)),
+        (Shape::Strings | Shape::Blobs | Shape::Values, _) => Err(ser(MSG_FIELD_TYPE)),
     }
 }
 
-/// Checks the JSON types of an attribute map (`Item`, `Key`, an `M`): pass 1 only.
-pub fn check_item_json(v: &Value) -> Result<(), Error> {
+/// The shape of each element of a list shape.
+pub(crate) fn element_shape(list: Shape) -> Shape {
+    match list {
+        Shape::Strings => Shape::String,
+        Shape::Blobs => Shape::Blob,
+        _ => Shape::Value,
+    }
+}
+
+/// Pass 1 over a JSON tree (the legacy parameters, kept as trees): the same rules as the
+/// streaming pass over request text (`decode.rs`).
+fn walk(shape: Shape, v: &Value) -> Result<(), Error> {
+    check_token(shape, Token::of(v))?;
     match v {
-        Value::Null => Ok(()),
-        Value::Object(m) => m.values().try_for_each(check_value_json),
-        Value::Array(_) => Err(ser(MSG_MAP_AS_LIST)),
-        _ => Err(ser(MSG_FIELD_TYPE)),
-    }
-}
-
-fn check_member(key: &str, x: &Value) -> Result<(), Error> {
-    if x.is_null() {
-        return Ok(()); // a null member counts as absent
-    }
-    match key {
-        "S" | "N" => check_string(x),
-        "B" => check_blob(x),
-        "BOOL" | "NULL" => check_bool(x),
-        "SS" | "NS" => check_list(x, check_string),
-        "BS" => check_list(x, check_blob),
-        "L" => check_list(x, check_value_json),
-        "M" => check_item_json(x),
-        // AWS's deserializer ignores unknown members: {"X": 1} is an *empty* value
-        // (dynalite tests: {a: ''} gives "Supplied AttributeValue is empty…").
+        Value::Array(items) => items.iter().try_for_each(|x| walk(element_shape(shape), x)),
+        Value::Object(m) if shape == Shape::Item => {
+            m.values().try_for_each(|x| walk(Shape::Value, x))
+        }
+        Value::Object(m) => m.iter().try_for_each(|(k, x)| match member_shape(k) {
+            Some(member) => walk(member, x),
+            None => Ok(()),
+        }),
         _ => Ok(()),
     }
 }
 
-/// Jackson's name for the JSON token that was found instead of the expected type.
-fn token_name(x: &Value) -> &'static str {
-    match x {
-        Value::Bool(true) => "TRUE_VALUE",
-        Value::Bool(false) => "FALSE_VALUE",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "NUMBER_VALUE",
-        Value::Number(_) => "DECIMAL_VALUE",
-        _ => "STRING_VALUE",
-    }
-}
-
+/// Pass 1 for a string member of a legacy parameter (`ComparisonOperator`, `Action`).
 pub(crate) fn check_string(x: &Value) -> Result<(), Error> {
-    match x {
-        Value::String(_) | Value::Null => Ok(()),
-        Value::Array(_) => Err(ser("Unrecognized collection type class java.lang.String")),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        _ => Err(ser(format!("{} cannot be converted to String", token_name(x)))),
-    }
+    check_token(Shape::String, Token::of(x))
 }
 
+/// Pass 1 for a boolean member of a legacy parameter (`Exists`).
 pub(crate) fn check_bool(x: &Value) -> Result<(), Error> {
-    match x {
-        Value::Bool(_) | Value::Null => Ok(()),
-        Value::String(s) if coerce_bool(s).is_some() => Ok(()),
-        Value::String(_) => Err(ser("Unexpected token received from parser")),
-        Value::Array(_) => Err(ser("Unrecognized collection type class java.lang.Boolean")),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        Value::Number(_) => Err(ser(format!("{} cannot be converted to Boolean", token_name(x)))),
-    }
+    check_token(Shape::Bool, Token::of(x))
+}
+
+/// Checks one AttributeValue's JSON types only (pass 1 of decoding).
+pub fn check_value_json(v: &Value) -> Result<(), Error> {
+    walk(Shape::Value, v)
+}
+
+/// Checks the JSON types of an attribute map (`Item`, `Key`, an `M`): pass 1 only.
+pub fn check_item_json(v: &Value) -> Result<(), Error> {
+    walk(Shape::Item, v)
 }
 
 /// The strings AWS's deserializer takes for a boolean. The recordings show {"NULL":
@@ -100,29 +183,6 @@ pub(crate) fn coerce_bool(s: &str) -> Option<bool> {
         "true" | "yes" | "1" => Some(true),
         "false" | "no" | "0" => Some(false),
         _ => None,
-    }
-}
-
-/// A JSON boolean, or a string AWS coerces to one (pass 1 checked which).
-pub(super) fn as_bool(x: &Value) -> bool {
-    x.as_bool().or_else(|| x.as_str().and_then(coerce_bool)).unwrap_or_default()
-}
-
-fn check_blob(x: &Value) -> Result<(), Error> {
-    match x {
-        Value::String(s) => check_base64(s),
-        Value::Null => Ok(()),
-        Value::Array(_) => Err(ser("Unrecognized collection type class java.nio.ByteBuffer")),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        _ => Err(ser("only base-64-encoded strings are convertible to bytes")),
-    }
-}
-
-fn check_list(x: &Value, member: fn(&Value) -> Result<(), Error>) -> Result<(), Error> {
-    match x {
-        Value::Array(items) => items.iter().try_for_each(member),
-        Value::Object(_) => Err(ser(MSG_STRUCTURE)),
-        _ => Err(ser(MSG_FIELD_TYPE)),
     }
 }
 
