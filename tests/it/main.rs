@@ -39,3 +39,4 @@ mod tables;
 mod torture;
 mod transactions;
 mod ttl;
+mod update_missing;

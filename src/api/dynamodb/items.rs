@@ -308,7 +308,8 @@ pub struct UpdateItemInput {
     pub expression: ExpressionMembers,
 }
 
-/// UpdateItem: always an upsert, as on AWS.
+/// UpdateItem: an upsert, as on AWS, except that only REMOVE/DELETE actions on a
+/// missing item create nothing (see `mutators::update`).
 pub async fn update_item(
     engine: &Arc<Engine>,
     _ctx: &RequestContext,
