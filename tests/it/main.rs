@@ -27,6 +27,7 @@ mod kinesis_durability;
 mod kinesis_records;
 mod kinesis_reshard;
 mod kinesis_settings;
+mod legacy_mixing;
 mod observability;
 mod query;
 mod query_errors;
