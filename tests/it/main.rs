@@ -9,6 +9,7 @@ mod bridge;
 mod bridge_hostile;
 mod bridge_remote;
 mod cbor;
+mod delete_table;
 mod errors;
 mod expressions;
 mod fanout;
