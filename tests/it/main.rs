@@ -43,3 +43,4 @@ mod torture;
 mod transactions;
 mod ttl;
 mod update_missing;
+mod validations;

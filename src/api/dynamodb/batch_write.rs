@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::DynamoError;
 use super::batch_get::check_table_keys;
-use super::items::{consumed, usable_table, write_units};
+use super::items::{check_attribute_names, consumed, usable_table, write_units};
 use super::java_dump;
 use super::keys::{self, PrimaryKey};
 use super::mutators;
@@ -179,6 +179,7 @@ pub async fn batch_write_item(
                 (Some(p), _) => {
                     let item = p.item.as_ref().map(|i| i.0.clone()).unwrap_or_default();
                     let key = put_key(&meta, &item)?;
+                    check_attribute_names(item.keys())?;
                     // The writer checks index keys too, but per item: by then the other
                     // puts of the batch would already be stored.
                     index::check_index_keys(&meta, &item).map_err(DynamoError::Validation)?;
