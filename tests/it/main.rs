@@ -34,6 +34,7 @@ mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod serialization;
 mod shutdown;
 mod storage_eio;
 mod storage_faults;
