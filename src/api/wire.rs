@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 
 use crate::model::{self, AttributeValue, Item, value};
 use crate::protocol::RequestBody;
+use crate::protocol::error::MSG_SERIALIZATION;
+use crate::protocol::malformed::malformed;
 
 /// Marks a serde error message that carries a model error, so its kind survives serde.
 const VALIDATION_MARK: &str = "\u{1}validation:";
@@ -18,8 +20,9 @@ const SERIALIZATION_MARK: &str = "\u{1}serialization:";
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// SerializationException, with AWS's message when we know it.
-    Serialization(Option<String>),
+    /// SerializationException with this message (never empty: AWS's when we know it,
+    /// else [`MSG_SERIALIZATION`]).
+    Serialization(String),
     /// ValidationException with this message.
     Validation(String),
 }
@@ -36,24 +39,26 @@ pub fn decode<T: DeserializeOwned>(body: RequestBody) -> Result<T, DecodeError> 
 /// Decodes a JSON tree into `T`.
 fn decode_tree<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
     if !body.is_object() {
-        return Err(DecodeError::Serialization(None));
+        return Err(DecodeError::Serialization(MSG_SERIALIZATION.into()));
     }
     serde_json::from_value(body).map_err(|e| classify(&e.to_string()))
 }
 
 /// Decodes awsJson bytes into `T` without building a tree. Errors come in document
 /// order, as a streaming parser such as AWS's reports them, except that a body that is
-/// not well-formed JSON is a bare SerializationException wherever it breaks.
+/// not well-formed JSON is refused for that first, wherever it breaks.
 fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(DecodeError::Serialization(None));
+        // Not an object: malformed, or a document of the wrong kind (`[]`, `"x"`).
+        let message = malformed(bytes).unwrap_or_else(|| MSG_SERIALIZATION.into());
+        return Err(DecodeError::Serialization(message));
     }
     match serde_json::from_slice(bytes) {
         Ok(input) => Ok(input),
         Err(e) => {
             // The front end answers a malformed body first, wherever the error sits.
-            if !crate::protocol::body::well_formed(bytes) {
-                return Err(DecodeError::Serialization(None));
+            if let Some(message) = malformed(bytes) {
+                return Err(DecodeError::Serialization(message));
             }
             let message = e.to_string();
             // serde_json appends where it was; the message is what carries the kind.
@@ -66,8 +71,8 @@ fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
             // A member written twice: the last one counts, as it does in a tree (and in
             // Jackson), which derived inputs cannot do, so take the tree path for it.
             if message.starts_with("duplicate field") {
-                let tree =
-                    serde_json::from_slice(bytes).map_err(|_| DecodeError::Serialization(None))?;
+                let tree = serde_json::from_slice(bytes)
+                    .map_err(|_| DecodeError::Serialization(MSG_SERIALIZATION.into()))?;
                 return decode_tree(tree);
             }
             Err(classify(message))
@@ -80,9 +85,11 @@ fn classify(message: &str) -> DecodeError {
         return DecodeError::Validation(m.to_string());
     }
     if let Some(m) = message.strip_prefix(SERIALIZATION_MARK) {
-        return DecodeError::Serialization(Some(m.to_string()));
+        return DecodeError::Serialization(m.to_string());
     }
-    DecodeError::Serialization(type_mismatch(message))
+    // A serde complaint without an AWS wording of its own (a null list member, a number
+    // out of range): AWS's generic one, never an empty message.
+    DecodeError::Serialization(type_mismatch(message).unwrap_or_else(|| MSG_SERIALIZATION.into()))
 }
 
 /// Rewrites serde's "invalid type: integer `1`, expected a string" the way AWS's Jackson
@@ -379,17 +386,26 @@ mod tests {
         let e = decode::<In>(serde_json::json!({"TableName": 1})).unwrap_err();
         assert_eq!(
             e,
-            DecodeError::Serialization(Some("NUMBER_VALUE cannot be converted to String".into()))
+            DecodeError::Serialization("NUMBER_VALUE cannot be converted to String".into())
         );
         let e = decode::<In>(serde_json::json!({"Limit": "x"})).unwrap_err();
         assert_eq!(
             e,
-            DecodeError::Serialization(Some("VALUE_STRING cannot be converted to Long".into()))
+            DecodeError::Serialization("VALUE_STRING cannot be converted to Long".into())
         );
-        assert!(matches!(
-            decode::<In>(serde_json::json!([])),
-            Err(DecodeError::Serialization(None))
-        ));
+        assert_eq!(
+            decode::<In>(serde_json::json!([])).unwrap_err(),
+            DecodeError::Serialization(MSG_SERIALIZATION.into())
+        );
+        // A null where a string belongs has no wording of its own: the generic one.
+        #[derive(Deserialize, Debug)]
+        #[serde(rename_all = "PascalCase")]
+        #[allow(dead_code)]
+        struct Names {
+            attributes_to_get: Option<Vec<String>>,
+        }
+        let e = decode::<Names>(serde_json::json!({"AttributesToGet": [null]})).unwrap_err();
+        assert_eq!(e, DecodeError::Serialization(MSG_SERIALIZATION.into()));
     }
 
     #[test]
@@ -399,17 +415,18 @@ mod tests {
         assert_eq!(input.table_name.as_deref(), Some("b"));
         let e = super::decode::<In>(json(r#"{"TableName": "a", "TableName": 1}"#)).unwrap_err();
         let want = "NUMBER_VALUE cannot be converted to String";
-        assert_eq!(e, DecodeError::Serialization(Some(want.into())));
+        assert_eq!(e, DecodeError::Serialization(want.into()));
         // Malformed past a wrong type: the body is what is wrong.
         let e = super::decode::<In>(RequestBody::Json {
             text: br#"{"TableName": 1, "Limit": }"#.to_vec().into(),
             values: 3,
         });
-        assert_eq!(e.unwrap_err(), DecodeError::Serialization(None));
+        let want = "Unexpected character ('}' (code 125))";
+        assert_eq!(e.unwrap_err(), DecodeError::Serialization(want.into()));
         // Messages carry no parser position.
         let e = super::decode::<In>(json("{\n\n  \"Limit\": true}")).unwrap_err();
         let want = "VALUE_TRUE cannot be converted to Long";
-        assert_eq!(e, DecodeError::Serialization(Some(want.into())));
+        assert_eq!(e, DecodeError::Serialization(want.into()));
     }
 
     #[derive(Deserialize, Debug)]

@@ -4,10 +4,9 @@
 //! (`crate::api::wire::decode`), so an awsJson body is parsed into typed values once.
 
 use bytes::Bytes;
-use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use super::ProtocolError;
+use super::{ProtocolError, malformed};
 
 /// An accepted request body.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +25,8 @@ impl RequestBody {
     /// earlier error needs to know whether the body was malformed first.
     pub fn json(bytes: Bytes) -> Result<RequestBody, ProtocolError> {
         // Skipped members are not UTF-8-checked by serde_json, so check the whole body.
-        std::str::from_utf8(&bytes).map_err(|_| ProtocolError::Serialization(None))?;
+        std::str::from_utf8(&bytes)
+            .map_err(|e| ProtocolError::Serialization(malformed::invalid_utf8(&bytes, e)))?;
         // Skipped members do not count depth either. So deep a document can only be an
         // attribute value nested past DynamoDB's limit, which has its own answer.
         let shape = shape(&bytes);
@@ -37,14 +37,16 @@ impl RequestBody {
     }
 
     /// Whether the body is one well-formed document: bad syntax or trailing bytes are a
-    /// SerializationException, which AWS's front end answers before anything else. Walks
-    /// the document without allocating (an array of millions of zeros costs nothing).
+    /// SerializationException naming the problem ([`malformed::malformed`]), which AWS's
+    /// front end answers before anything else. Walks the document without allocating (an
+    /// array of millions of zeros costs nothing).
     pub fn check_syntax(&self) -> Result<(), ProtocolError> {
         match self {
-            RequestBody::Json { text, .. } if !well_formed(text) => {
-                Err(ProtocolError::Serialization(None))
-            }
-            _ => Ok(()),
+            RequestBody::Json { text, .. } => match malformed::malformed(text) {
+                Some(message) => Err(ProtocolError::Serialization(message)),
+                None => Ok(()),
+            },
+            RequestBody::Tree(_) => Ok(()),
         }
     }
 
@@ -69,11 +71,6 @@ impl RequestBody {
             RequestBody::Tree(value) => value.clone(),
         }
     }
-}
-
-/// Whether `json` is one well-formed document, walked without allocating.
-pub fn well_formed(json: &[u8]) -> bool {
-    serde_json::from_slice::<IgnoredAny>(json).is_ok()
 }
 
 /// serde_json refuses a document whose arrays and objects nest this deep.
@@ -161,7 +158,8 @@ mod tests {
             b"{\"a\": \"\x01\"}",
             b"nul",
         ] {
-            assert_eq!(check(bad), Err(ProtocolError::Serialization(None)), "{bad:?}");
+            let message = malformed::malformed(bad).expect("malformed");
+            assert_eq!(check(bad), Err(ProtocolError::Serialization(message)), "{bad:?}");
         }
         // The limit is exactly where serde_json's tree parse stops; brackets in strings
         // and escaped quotes do not count.

@@ -37,10 +37,11 @@ impl Codec {
     pub fn decode(self, body: Bytes) -> Result<RequestBody, ProtocolError> {
         match self {
             Codec::Json => RequestBody::json(body),
-            // No message: kinesalite's canned answer to a bad CBOR body is the bare type.
+            // kinesalite's canned answer to a bad CBOR body is the bare type; sluice names
+            // the problem, as it does for every SerializationException.
             Codec::Cbor => cbor::decode_to_json(&body)
                 .map(RequestBody::Tree)
-                .map_err(|_| ProtocolError::Serialization(None)),
+                .map_err(|e| ProtocolError::Serialization(format!("Invalid CBOR body: {e}"))),
         }
     }
 
@@ -110,16 +111,19 @@ mod tests {
 
     #[test]
     fn malformed_cbor_is_a_serialization_error_and_errors_render_as_cbor() {
+        let Err(error) = Codec::Cbor.decode(Bytes::from_static(&[0xbf, 0x61])) else {
+            panic!("a truncated CBOR map decoded");
+        };
         assert_eq!(
-            Codec::Cbor.decode(Bytes::from_static(&[0xbf, 0x61])),
-            Err(ProtocolError::Serialization(None))
+            error,
+            ProtocolError::Serialization("Invalid CBOR body: unexpected end of input".into())
         );
-        let error = ProtocolError::Serialization(None).to_wire();
-        let mut want = vec![0xa1, 0x66];
-        want.extend_from_slice(b"__type");
-        want.extend_from_slice(&[0x76]);
-        want.extend_from_slice(b"SerializationException");
-        assert_eq!(Codec::Cbor.encode_error(&error, Service::Kinesis), want);
+        let rendered = Codec::Cbor.encode_error(&error.to_wire(), Service::Kinesis);
+        let rendered = cbor::decode_to_json(&rendered).unwrap();
+        assert_eq!(
+            rendered,
+            serde_json::json!({"__type": "SerializationException", "Message": "Invalid CBOR body: unexpected end of input"})
+        );
         assert_eq!(Codec::Cbor.content_type(Service::Kinesis), CBOR_CONTENT_TYPE);
         assert_eq!(Codec::Json.content_type(Service::Kinesis), "application/x-amz-json-1.1");
     }

@@ -29,6 +29,12 @@ impl Namespace {
     }
 }
 
+const SERIALIZATION: &str = "SerializationException";
+
+/// The message of a SerializationException whose cause has no wording of its own: the
+/// one AWS's front end gives a token of the wrong kind.
+pub const MSG_SERIALIZATION: &str = "Unexpected token received from parser";
+
 /// An error ready to be written: status, `__type`, message and any extra members
 /// (such as `Item` on ConditionalCheckFailedException).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +52,16 @@ impl WireError {
         WireError { status: 400, namespace, code, message, extra: Map::new() }
     }
 
+    /// A SerializationException (`com.amazon.coral.service#`, 400). Its message is never
+    /// empty: a blank one becomes [`MSG_SERIALIZATION`] (and [`WireError::body`] applies
+    /// the same rule to one built any other way).
+    pub fn serialization(message: impl Into<String>) -> Self {
+        let message = message.into();
+        let message =
+            if message.trim().is_empty() { MSG_SERIALIZATION.to_string() } else { message };
+        WireError::new(Namespace::CoralService, SERIALIZATION, Some(message))
+    }
+
     /// The JSON body in `service`'s style: JSON 1.0 services namespace `__type`,
     /// Kinesis (JSON 1.1) writes the bare name.
     pub fn body(&self, service: Service) -> Value {
@@ -57,12 +73,16 @@ impl WireError {
             }
         };
         body.insert("__type".into(), Value::String(type_name));
-        if let Some(message) = &self.message {
+        let blank = self.message.as_deref().is_none_or(|m| m.trim().is_empty());
+        let message = match &self.message {
+            // Every SerializationException names its cause, however it was built.
+            _ if self.code == SERIALIZATION && blank => Some(MSG_SERIALIZATION.to_string()),
+            m => m.clone(),
+        };
+        if let Some(message) = &message {
             // AWS's framework (coral service) errors write `Message`, everything else
             // `message` (dynalite's recordings); every SDK reads both.
-            let key = if self.namespace == Namespace::CoralService
-                && self.code == "SerializationException"
-            {
+            let key = if self.namespace == Namespace::CoralService && self.code == SERIALIZATION {
                 "Message"
             } else {
                 "message"
@@ -85,9 +105,9 @@ pub enum ProtocolError {
     MissingAuthenticationToken,
     #[error("{0}")]
     IncompleteSignature(String),
-    /// Malformed JSON, or a member of the wrong JSON type.
-    #[error("serialization: {0:?}")]
-    Serialization(Option<String>),
+    /// Malformed JSON, or a member of the wrong JSON type; the message names which.
+    #[error("serialization: {0}")]
+    Serialization(String),
     #[error("request body too large")]
     RequestTooLarge,
     /// The body did not arrive within `server.request_read_timeout_ms`.
@@ -114,9 +134,7 @@ impl ProtocolError {
             ProtocolError::IncompleteSignature(m) => {
                 WireError::new(NS, "IncompleteSignatureException", Some(m.clone()))
             }
-            ProtocolError::Serialization(m) => {
-                WireError::new(NS, "SerializationException", m.clone())
-            }
+            ProtocolError::Serialization(m) => WireError::serialization(m.clone()),
             ProtocolError::TooDeep => WireError::new(
                 Namespace::CoralValidate,
                 "ValidationException",
@@ -159,6 +177,35 @@ mod tests {
             e.body(Service::Kinesis),
             serde_json::json!({"__type": "ResourceNotFoundException", "message": "x"})
         );
+        let v = ProtocolError::UnknownOperation.to_wire().body(Service::DynamoDb);
+        assert_eq!(
+            v,
+            serde_json::json!({"__type": "com.amazon.coral.service#UnknownOperationException"})
+        );
+    }
+
+    #[test]
+    fn a_serialization_exception_always_carries_a_message() {
+        let built = [
+            WireError::new(Namespace::CoralService, SERIALIZATION, None),
+            WireError::new(Namespace::CoralService, SERIALIZATION, Some(" ".into())),
+            WireError::serialization(""),
+            ProtocolError::Serialization(String::new()).to_wire(),
+        ];
+        for e in built {
+            assert_eq!(
+                e.body(Service::DynamoDb),
+                serde_json::json!({"__type": "com.amazon.coral.service#SerializationException", "Message": MSG_SERIALIZATION}),
+                "{e:?}"
+            );
+            assert_eq!(
+                e.body(Service::Kinesis),
+                serde_json::json!({"__type": "SerializationException", "Message": MSG_SERIALIZATION})
+            );
+        }
+        let named = WireError::serialization("Unexpected end-of-input").body(Service::DynamoDb);
+        assert_eq!(named["Message"], "Unexpected end-of-input");
+        // Other errors keep having no message when they have none.
         let v = ProtocolError::UnknownOperation.to_wire().body(Service::DynamoDb);
         assert_eq!(
             v,

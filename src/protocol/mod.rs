@@ -9,6 +9,7 @@ pub mod cbor;
 pub mod codec;
 pub mod error;
 pub mod eventstream;
+pub mod malformed;
 pub mod response;
 pub mod target;
 

@@ -25,7 +25,7 @@ use crate::protocol::eventstream::EventWriter;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
-    Codec, ProtocolError, RequestBody, RequestContext, Service, Target, WireError, auth,
+    Codec, ProtocolError, RequestBody, RequestContext, Service, Target, WireError, auth, malformed,
     new_request_id,
 };
 
@@ -182,7 +182,7 @@ async fn front_end(
         .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
             Some(_) => ProtocolError::RequestTooLarge,
             // The client broke off mid-body: it will not read the answer anyway.
-            None => ProtocolError::Serialization(None),
+            None => ProtocolError::Serialization(malformed::MSG_EOF.into()),
         })?
         .to_bytes();
     let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
@@ -205,7 +205,7 @@ async fn front_end(
             _ => e,
         }
     })?;
-    let body = json.ok_or(ProtocolError::Serialization(None))?;
+    let body = json.ok_or_else(|| ProtocolError::Serialization(malformed::MSG_EMPTY.into()))?;
     let ctx = RequestContext {
         region: credential.region.unwrap_or_else(|| state.config.aws.region.clone()),
         account_id: state.config.aws.account_id.clone(),

@@ -2,12 +2,14 @@
 //! with its own data directory, driven by the official AWS SDK for Rust and by raw HTTP.
 
 mod batch;
+mod batch_validation;
 mod bench;
 mod bootstrap;
 mod bridge;
 mod bridge_hostile;
 mod bridge_remote;
 mod cbor;
+mod delete_table;
 mod errors;
 mod expressions;
 mod fanout;
@@ -27,11 +29,13 @@ mod kinesis_durability;
 mod kinesis_records;
 mod kinesis_reshard;
 mod kinesis_settings;
+mod legacy_mixing;
 mod observability;
 mod query;
 mod query_errors;
 mod restart;
 mod scan;
+mod serialization;
 mod shutdown;
 mod storage_eio;
 mod storage_faults;
@@ -40,3 +44,5 @@ mod tables;
 mod torture;
 mod transactions;
 mod ttl;
+mod update_missing;
+mod validations;

@@ -109,9 +109,14 @@ async fn request_and_key_condition_errors() {
     // The legacy KeyConditions.
     let eq_p = cond(ComparisonOperator::Eq, vec![s("p")]);
     assert_eq!(
-        fails(q().key_conditions("pk", eq_p.clone()).filter_expression("a = :v")).await,
+        fails(
+            q().key_conditions("pk", eq_p.clone())
+                .key_condition_expression("pk = :v")
+                .expression_attribute_values(":v", s("p"))
+        )
+        .await,
         validation(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {KeyConditions} Expression parameters: {FilterExpression}"
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {KeyConditions} Expression parameters: {KeyConditionExpression}"
         )
     );
     assert_eq!(

@@ -1,5 +1,6 @@
 //! BatchWriteItem: up to 25 puts and deletes across tables. Every request is validated
-//! before anything is written (so a bad one fails the whole batch, as on AWS); then each
+//! before anything is written, index keys included (so a bad one fails the whole batch
+//! and stores nothing, as on AWS); then each
 //! goes through its partition's writer like a PutItem or DeleteItem, all queued at once
 //! so they share group commits. They are not atomic with each other (AWS's are not
 //! either), but every one is durable before the reply, so UnprocessedItems is empty.
@@ -15,13 +16,13 @@ use serde_json::{Map, Value};
 
 use super::DynamoError;
 use super::batch_get::check_table_keys;
-use super::items::{consumed, usable_table, write_units};
+use super::items::{check_attribute_names, consumed, usable_table, write_units};
 use super::java_dump;
 use super::keys::{self, PrimaryKey};
 use super::mutators;
 use crate::api::validate::Validator;
 use crate::api::wire::WireItem;
-use crate::engine::{Engine, ItemWrite, TableMeta};
+use crate::engine::{Engine, ItemWrite, TableMeta, index};
 use crate::model::{Item, value};
 use crate::protocol::RequestContext;
 
@@ -177,7 +178,12 @@ pub async fn batch_write_item(
             let (key, mutate) = match (&request.put_request, &request.delete_request) {
                 (Some(p), _) => {
                     let item = p.item.as_ref().map(|i| i.0.clone()).unwrap_or_default();
-                    (put_key(&meta, &item)?, mutators::put(None, item, false))
+                    let key = put_key(&meta, &item)?;
+                    check_attribute_names(item.keys())?;
+                    // The writer checks index keys too, but per item: by then the other
+                    // puts of the batch would already be stored.
+                    index::check_index_keys(&meta, &item).map_err(DynamoError::Validation)?;
+                    (key, mutators::put(None, item, false))
                 }
                 (_, Some(d)) => {
                     let key = d.key.as_ref().map(|k| &k.0).cloned().unwrap_or_default();

@@ -15,7 +15,8 @@ pub enum DynamoError {
     #[error("{0}")]
     Validation(String),
     #[error("serialization")]
-    Serialization(Option<String>),
+    /// SerializationException; [`WireError::serialization`] keeps its message non-empty.
+    Serialization(String),
     #[error("{0}")]
     ResourceNotFound(String),
     #[error("{0}")]
@@ -100,15 +101,13 @@ impl DynamoError {
 
     /// The wire form.
     pub fn to_wire(&self) -> WireError {
-        use Namespace::{CoralService, CoralValidate, DynamoDb};
+        use Namespace::{CoralValidate, DynamoDb};
         let msg = |m: &String| Some(m.clone());
         match self {
             DynamoError::Validation(m) => {
                 WireError::new(CoralValidate, "ValidationException", msg(m))
             }
-            DynamoError::Serialization(m) => {
-                WireError::new(CoralService, "SerializationException", m.clone())
-            }
+            DynamoError::Serialization(m) => WireError::serialization(m.clone()),
             DynamoError::ResourceNotFound(m) => {
                 WireError::new(DynamoDb, "ResourceNotFoundException", msg(m))
             }
@@ -163,7 +162,7 @@ impl From<model::Error> for DynamoError {
     fn from(e: model::Error) -> Self {
         match e {
             model::Error::Validation(m) => DynamoError::Validation(m),
-            model::Error::Serialization(m) => DynamoError::Serialization(Some(m)),
+            model::Error::Serialization(m) => DynamoError::Serialization(m),
         }
     }
 }

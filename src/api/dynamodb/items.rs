@@ -113,6 +113,11 @@ pub(super) fn condition(
     members: &ExpressionMembers,
     ctx: &mut ExprContext,
 ) -> Result<Option<Condition>, DynamoError> {
+    if members.expected.is_none() && members.conditional_operator.is_some() {
+        // ConditionalOperator alone: its enum check, then "ConditionalOperator cannot be
+        // used without Filter or Expected" (the same checks as Query and Scan).
+        return Ok(legacy::expected(&Value::Null, members.conditional_operator.as_deref())?);
+    }
     if let Some(text) = &members.condition_expression {
         return Ok(Some(expr::parse_condition(text, expr::ExprKind::Condition, ctx)?));
     }
@@ -120,6 +125,20 @@ pub(super) fn condition(
         return Ok(legacy::expected(expected, members.conditional_operator.as_deref())?);
     }
     Ok(None)
+}
+
+/// Refuses an item with an attribute named by the empty string. Chosen wording: AWS's
+/// "Empty attribute name" (its ExpressionAttributeNames message) in its parameter
+/// envelope; see docs/dynamodb-compatibility.md.
+pub(super) fn check_attribute_names<'a>(
+    mut names: impl Iterator<Item = &'a String>,
+) -> Result<(), DynamoError> {
+    if names.any(String::is_empty) {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Empty attribute name",
+        ));
+    }
+    Ok(())
 }
 
 /// ConsumedCapacity for one item operation, when asked for.
@@ -215,6 +234,7 @@ pub async fn put_item(
     let table = usable_table(engine, input.table_name.as_deref())?;
     let meta = table.meta();
     let PrimaryKey { hash, storage_key, .. } = keys::from_item(&meta, &item)?;
+    check_attribute_names(item.keys())?;
     value::check_item_size(&item)?;
     let return_old = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
     let outcome =
@@ -285,6 +305,9 @@ pub async fn get_item(
     check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
     v.not_null(input.key.as_ref(), "key");
+    if let Some(names) = &input.attributes_to_get {
+        v.extend(legacy::attributes_to_get_violations(names, "attributesToGet"));
+    }
     v.one_of(
         input.return_consumed_capacity.as_deref(),
         "returnConsumedCapacity",
@@ -349,7 +372,8 @@ impl UpdateItemInput {
     }
 }
 
-/// UpdateItem: always an upsert, as on AWS.
+/// UpdateItem: an upsert, as on AWS, except that only REMOVE/DELETE actions on a
+/// missing item create nothing (see `mutators::update`).
 pub async fn update_item(
     engine: &Arc<Engine>,
     _ctx: &RequestContext,
@@ -384,7 +408,11 @@ pub async fn update_item(
     )?;
     let update: Option<UpdateExpr> = match (&input.update_expression, &input.attribute_updates) {
         (Some(text), _) => Some(expr::parse_update(text, &mut ctx)?),
-        (None, Some(updates)) => Some(legacy::attribute_updates(updates)?),
+        (None, Some(updates)) => {
+            let update = legacy::attribute_updates(updates)?;
+            check_attribute_names(updates.as_object().into_iter().flat_map(|m| m.keys()))?;
+            Some(update)
+        }
         (None, None) => None,
     };
     let cond = condition(e, &mut ctx)?;

@@ -25,6 +25,15 @@ fn table_by_arn(
     v.finish().map_err(DynamoError::Validation)?;
     let arn = arn.unwrap_or_default();
     let prefix = format!("arn:aws:dynamodb:{}:{}:table/", ctx.region, ctx.account_id);
+    // An index's ARN names a resource that exists but cannot carry tags (AWS, quoted in
+    // ScyllaDB's test_tag_lsi_gsi, 2026).
+    if let Some((_, index)) = arn.strip_prefix(&prefix).and_then(|rest| rest.split_once('/'))
+        && index.starts_with("index/")
+    {
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Invalid resource arn provided, only table or stream is accepted. Provided resource arn: {arn}"
+        )));
+    }
     let Some(name) = arn.strip_prefix(&prefix).filter(|n| !n.contains('/')) else {
         if arn.starts_with("arn:aws:dynamodb:") {
             return Err(DynamoError::ResourceNotFound(format!(

@@ -60,8 +60,10 @@ pub(super) fn key_item(meta: &TableMeta, key: &PrimaryKey) -> Item {
         .collect()
 }
 
-/// Applies `update` (always an upsert, as on AWS) when the condition holds.
-/// `legacy_updates` is set for AttributeUpdates, which words type errors its own way.
+/// Applies `update` when the condition holds: an upsert, as on AWS, except that an
+/// update made only of REMOVE/DELETE actions leaves a missing item missing (no item, no
+/// stream record). `legacy_updates` is set for AttributeUpdates, which words type
+/// errors its own way.
 pub(super) fn update(
     cond: Option<Condition>,
     update: Option<UpdateExpr>,
@@ -83,6 +85,9 @@ pub(super) fn update(
             let applied =
                 if legacy_updates { applied.map_err(legacy::legacy_update_error) } else { applied };
             applied.map_err(|e| WriteError::Validation(e.message().to_string()))?;
+        }
+        if old.is_none() && update.as_ref().is_some_and(UpdateExpr::only_removes) {
+            return Ok(None);
         }
         value::check_updated_item_size(&item)
             .map_err(|e| WriteError::Validation(e.message().to_string()))?;

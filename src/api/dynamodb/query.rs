@@ -105,12 +105,17 @@ pub async fn query(
         value::check_item_str(esk.get())?;
     }
     validate(&input)?;
+    // KeyConditions goes with ProjectionExpression and FilterExpression; it only
+    // conflicts with KeyConditionExpression (dynalite `validateExpressionParams`, recorded
+    // from AWS: "Special case for KeyConditions and KeyConditionExpression").
+    let key_conditions_conflict =
+        input.key_conditions.is_some() && input.key_condition_expression.is_some();
     no_mixing(
         &[
             ("AttributesToGet", input.attributes_to_get.is_some()),
             ("QueryFilter", input.query_filter.is_some()),
             ("ConditionalOperator", input.conditional_operator.is_some()),
-            ("KeyConditions", input.key_conditions.is_some()),
+            ("KeyConditions", key_conditions_conflict),
         ],
         &[
             ("ProjectionExpression", input.projection_expression.is_some()),

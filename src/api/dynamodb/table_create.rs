@@ -198,6 +198,11 @@ fn key_schema(input: &CreateTableInput) -> Result<(KeySchema, Vec<KeyAttribute>)
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
+    // An attribute defined twice (say an index key given as S and as N): DynamoDB
+    // Local's answer (not recorded from AWS, which refuses it too).
+    if def_names.iter().enumerate().any(|(i, n)| def_names[..i].contains(n)) {
+        return Err(DynamoError::validation("Cannot have two attributes with the same name"));
+    }
     let schema = indexes::key_schema(&names, &defs);
     Ok((schema, defs))
 }
@@ -218,16 +223,23 @@ pub(super) fn stream_view(
     Ok(spec.stream_view_type.as_deref().and_then(ViewType::parse).filter(|_| enabled))
 }
 
+/// The characters a tag key or value may hold: "letters, white space, and numbers, plus
+/// the following special characters: + - = . _ : /" (DynamoDB developer guide, "Tagging
+/// restrictions"; ScyllaDB's test_tag_forbidden_chars, run against AWS).
+fn tag_chars(s: &str) -> bool {
+    s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "+-=._:/".contains(c))
+}
+
 pub(super) fn tags(list: Option<&Vec<Tag>>) -> Result<Vec<(String, String)>, DynamoError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for tag in list.into_iter().flatten() {
         let (Some(k), Some(v)) = (&tag.key, &tag.value) else {
             return Err(invalid("Tag key and value must both be specified"));
         };
-        if k.is_empty() || k.chars().count() > 128 {
+        if k.is_empty() || k.chars().count() > 128 || !tag_chars(k) {
             return Err(invalid("Invalid TagKey"));
         }
-        if v.chars().count() > 256 {
+        if v.chars().count() > 256 || !tag_chars(v) {
             return Err(invalid("Invalid TagValue"));
         }
         out.retain(|(existing, _)| existing != k);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::DynamoError;
 use super::indexes;
@@ -243,7 +243,41 @@ pub async fn delete_table(
         EngineError::TableNotFound => DynamoError::table_not_found(&name),
         other => other.into(),
     })?;
-    let mut description = describe(engine, ctx, &meta, &counters);
-    description["TableStatus"] = json!("DELETING");
+    let description = deleting(describe(engine, ctx, &meta, &counters));
     Ok(TableDescriptionOutput { table_description: description })
+}
+
+/// The reduced TableDescription DeleteTable answers with: no schema, indexes, streams or
+/// dates (AWS captures cited in docs/dynamodb-compatibility.md, "DeleteTable").
+fn deleting(full: Value) -> Value {
+    let Value::Object(mut full) = full else { return full };
+    let mut d = Map::new();
+    for member in [
+        "TableName",
+        "ProvisionedThroughput",
+        "TableSizeBytes",
+        "ItemCount",
+        "TableArn",
+        "TableId",
+        "TableClassSummary",
+        "DeletionProtectionEnabled",
+    ] {
+        if let Some(v) = full.remove(member) {
+            d.insert(member.into(), v);
+        }
+    }
+    d.insert("TableStatus".into(), json!("DELETING"));
+    if let Some(Value::Object(throughput)) = d.get_mut("ProvisionedThroughput") {
+        throughput.retain(|k, _| {
+            ["NumberOfDecreasesToday", "ReadCapacityUnits", "WriteCapacityUnits"].contains(&&**k)
+        });
+    }
+    // Chosen: an on-demand table says so (its throughput reads 0/0); a provisioned one
+    // is answered as AWS answers it, without the summary.
+    if let Some(billing) = full.remove("BillingModeSummary")
+        && billing["BillingMode"] == "PAY_PER_REQUEST"
+    {
+        d.insert("BillingModeSummary".into(), billing);
+    }
+    Value::Object(d)
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::DynamoError;
 use super::error::CancellationReason;
-use super::items::{expression_context, usable_table, write_units};
+use super::items::{check_attribute_names, expression_context, usable_table, write_units};
 use super::keys::{self, PrimaryKey};
 use super::mutators;
 use super::transact_get::{MSG_ONE_ITEM, add_units, check_actions, transaction_capacity};
@@ -172,6 +172,9 @@ fn prepare(engine: &Engine, kind: Kind, a: &TransactAction) -> Result<Prepared, 
         Kind::Put => keys::from_item(&meta, &item)?,
         _ => keys::from_key(&meta, &a.key.as_ref().map(|k| k.0.clone()).unwrap_or_default())?,
     };
+    if kind == Kind::Put {
+        check_attribute_names(item.keys())?;
+    }
     if let Some(update) = &update {
         update.check_keys(&meta.key_schema.names().collect::<Vec<_>>())?;
     }

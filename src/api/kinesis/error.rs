@@ -13,7 +13,8 @@ pub enum KinesisError {
     #[error("{0}")]
     Validation(String),
     #[error("serialization")]
-    Serialization(Option<String>),
+    /// SerializationException; [`WireError::serialization`] keeps its message non-empty.
+    Serialization(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -77,9 +78,7 @@ impl KinesisError {
             KinesisError::Validation(m) => {
                 WireError::new(Namespace::CoralValidate, "ValidationException", Some(m.clone()))
             }
-            KinesisError::Serialization(m) => {
-                WireError::new(Namespace::CoralService, "SerializationException", m.clone())
-            }
+            KinesisError::Serialization(m) => WireError::serialization(m.clone()),
             KinesisError::InvalidArgument(m) => e("InvalidArgumentException", m),
             KinesisError::ResourceNotFound(m) => e("ResourceNotFoundException", m),
             KinesisError::ResourceInUse(m) => e("ResourceInUseException", m),
@@ -139,7 +138,7 @@ mod tests {
         assert_eq!(e.status, 400);
         let e = KinesisError::InternalFailure("x".into()).to_wire();
         assert_eq!((e.status, e.code), (500, "InternalFailure"));
-        let e = KinesisError::Serialization(Some("m".into())).to_wire();
+        let e = KinesisError::Serialization("m".into()).to_wire();
         assert_eq!(e.body(Service::Kinesis)["Message"], "m");
     }
 }

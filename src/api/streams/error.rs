@@ -16,7 +16,8 @@ pub enum StreamsError {
     #[error("{0}")]
     Validation(String),
     #[error("serialization")]
-    Serialization(Option<String>),
+    /// SerializationException; [`WireError::serialization`] keeps its message non-empty.
+    Serialization(String),
     #[error("{0}")]
     ResourceNotFound(String),
     #[error("The provided iterator exceeds the maximum age allowed.")]
@@ -64,16 +65,14 @@ impl StreamsError {
 
     /// The wire form.
     pub fn to_wire(&self) -> WireError {
-        use Namespace::{CoralService, CoralValidate, DynamoDb};
+        use Namespace::{CoralValidate, DynamoDb};
         let msg = |m: &String| Some(m.clone());
         let text = |e: &StreamsError| Some(e.to_string());
         match self {
             StreamsError::Validation(m) => {
                 WireError::new(CoralValidate, "ValidationException", msg(m))
             }
-            StreamsError::Serialization(m) => {
-                WireError::new(CoralService, "SerializationException", m.clone())
-            }
+            StreamsError::Serialization(m) => WireError::serialization(m.clone()),
             StreamsError::ResourceNotFound(m) => {
                 WireError::new(DynamoDb, "ResourceNotFoundException", msg(m))
             }

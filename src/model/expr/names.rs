@@ -47,6 +47,13 @@ impl<'a> ExprContext<'a> {
                     "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{bad}\""
                 )));
             }
+            // AWS's answer, quoted by applications that met it ("... Empty attribute name
+            // for key #DE"); the first such key in name order.
+            if let Some(key) = names.iter().filter(|(_, v)| v.is_empty()).map(|(k, _)| k).min() {
+                return Err(Error::validation(format!(
+                    "ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}"
+                )));
+            }
         }
         if let Some(values) = self.values {
             if values.is_empty() {

@@ -178,3 +178,20 @@ fn unused_placeholders_across_expressions() {
         "Value provided in ExpressionAttributeValues unused in expressions: keys: {:a, :c}"
     );
 }
+
+#[test]
+fn only_removes_is_true_for_remove_and_delete_actions_only() {
+    let v = values(r#"{":s":{"SS":["a"]},":n":{"N":"1"}}"#);
+    let only = |expr: &str| {
+        let mut ctx = ExprContext::new(None, Some(&v));
+        parse_update(expr, &mut ctx).unwrap().only_removes()
+    };
+    assert!(only("REMOVE a"));
+    assert!(only("DELETE s :s"));
+    assert!(only("REMOVE a, b DELETE s :s"));
+    assert!(!only("REMOVE a SET b = :n"));
+    assert!(!only("ADD c :n"));
+    assert!(!only("DELETE s :s ADD c :n"));
+    // No action at all (an empty AttributeUpdates) still creates the item.
+    assert!(!super::UpdateExpr::default().only_removes());
+}

@@ -84,6 +84,17 @@ impl UpdateExpr {
         self.apply_inner(item, true)
     }
 
+    /// Whether every action only takes something away (REMOVE, or DELETE from a set,
+    /// including AttributeUpdates' DELETE): such an update on a missing item creates
+    /// nothing, while one with any SET or ADD (or no action at all) creates the item.
+    pub fn only_removes(&self) -> bool {
+        !self.actions.is_empty()
+            && self
+                .actions
+                .iter()
+                .all(|a| matches!(a, UpdateAction::Remove(_) | UpdateAction::Delete(..)))
+    }
+
     /// Applies the update to an item that did not exist, which the caller has
     /// created holding just the key. The only difference from [`UpdateExpr::apply`]:
     /// REMOVE of a nested path is silently ignored (Scylla's
