@@ -13,6 +13,8 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, WriteRequest,
 };
 
+use serde_json::json;
+
 use crate::harness::{Server, create_table, error_of};
 
 const HASH_TOO_LARGE: &str = "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes";
@@ -280,4 +282,105 @@ async fn an_oversize_start_key_on_an_index_read_is_invalid_not_an_internal_error
         assert!(message.contains(HASH_TOO_LARGE), "{message}");
     }
     assert_eq!(health(&server).await, (200, "ok\n".to_string()));
+}
+
+#[tokio::test]
+async fn key_attribute_names_are_at_most_255_characters() {
+    let server = Server::start();
+    let client = server.client();
+    let create = |name: String| {
+        client
+            .create_table()
+            .table_name(format!("names{}", name.len()))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(&name))
+            .key_schema(key(&name, KeyType::Hash))
+            .send()
+    };
+    create("k".repeat(255)).await.unwrap();
+    let (code, message) = error_of(create("k".repeat(256)).await);
+    assert_eq!(code, "ValidationException");
+    assert!(message.starts_with("2 validation errors detected: "), "{message}");
+    assert!(
+        message.contains("at 'attributeDefinitions.1.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255"),
+        "{message}"
+    );
+    assert!(message.contains("at 'keySchema.1.member.attributeName'"), "{message}");
+}
+
+/// Every other user value that names or keys something (Kinesis partition and explicit
+/// hash keys, stream, consumer, table and index names, tag keys and values, shard ids,
+/// sequence numbers, iterators, tokens) is refused past its limit with a 400 before it can
+/// reach a storage key, and the store goes on taking writes.
+#[tokio::test]
+async fn every_user_value_that_could_become_a_key_is_bounded() {
+    let server = Server::start();
+    let big = "a".repeat(70_000);
+    let nines = "9".repeat(70_000);
+    let stream = "arn:aws:kinesis:us-east-1:000000000000:stream/keyed";
+    let kinesis = |op: &str| format!("Kinesis_20131202.{op}");
+    let k = [("Content-Type", "application/x-amz-json-1.1")];
+    let create = json!({"StreamName": "keyed", "ShardCount": 1}).to_string();
+    assert_eq!(server.post(&kinesis("CreateStream"), create.as_bytes(), &k).await.status, 200);
+    crate::harness::create_table(&server.client(), "keyed", false).await;
+    let kinesis_calls = [
+        ("CreateStream", json!({"StreamName": big, "ShardCount": 1})),
+        ("PutRecord", json!({"StreamName": "keyed", "PartitionKey": big, "Data": "AA=="})),
+        (
+            "PutRecord",
+            json!({"StreamName": "keyed", "PartitionKey": "p", "ExplicitHashKey": nines, "Data": "AA=="}),
+        ),
+        (
+            "PutRecords",
+            json!({"StreamName": "keyed", "Records": [{"PartitionKey": big, "Data": "AA=="}]}),
+        ),
+        ("RegisterStreamConsumer", json!({"StreamARN": stream, "ConsumerName": big})),
+        ("AddTagsToStream", json!({"StreamName": "keyed", "Tags": {big.clone(): "v"}})),
+        ("AddTagsToStream", json!({"StreamName": "keyed", "Tags": {"k": big}})),
+        (
+            "GetShardIterator",
+            json!({"StreamName": "keyed", "ShardId": big, "ShardIteratorType": "LATEST"}),
+        ),
+        (
+            "GetShardIterator",
+            json!({"StreamName": "keyed", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": nines}),
+        ),
+        ("GetRecords", json!({"ShardIterator": big})),
+        ("ListShards", json!({"NextToken": big})),
+    ];
+    for (op, body) in kinesis_calls {
+        let r = server.post(&kinesis(op), body.to_string().as_bytes(), &k).await;
+        assert_eq!(r.status, 400, "{op}: {}", r.text());
+    }
+    let table_arn = "arn:aws:dynamodb:us-east-1:000000000000:table/keyed";
+    let ddb_calls = [
+        (
+            "CreateTable",
+            json!({"TableName": big, "BillingMode": "PAY_PER_REQUEST", "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}], "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+        ),
+        (
+            "CreateTable",
+            json!({"TableName": "keyed2", "BillingMode": "PAY_PER_REQUEST", "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}], "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "GlobalSecondaryIndexes": [{"IndexName": big, "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}]}),
+        ),
+        ("TagResource", json!({"ResourceArn": table_arn, "Tags": [{"Key": big, "Value": "v"}]})),
+        ("PutItem", json!({"TableName": "keyed", "Item": {"pk": {"S": big}}})),
+        ("GetItem", json!({"TableName": "keyed", "Key": {"pk": {"S": big}}})),
+        (
+            "TransactWriteItems",
+            json!({"ClientRequestToken": big, "TransactItems": [{"Put": {"TableName": "keyed", "Item": {"pk": {"S": "a"}}}}]}),
+        ),
+        (
+            "DynamoDBStreams_20120810.GetShardIterator",
+            json!({"StreamArn": big, "ShardId": big, "ShardIteratorType": "LATEST"}),
+        ),
+    ];
+    for (op, body) in ddb_calls {
+        let r = server.post(op, body.to_string().as_bytes(), &[]).await;
+        assert_eq!(r.status, 400, "{op}: {}", r.text());
+    }
+    assert_eq!(health(&server).await, (200, "ok\n".to_string()));
+    let put = json!({"TableName": "keyed", "Item": {"pk": {"S": "fine"}}}).to_string();
+    assert_eq!(server.post("PutItem", put.as_bytes(), &[]).await.status, 200);
+    let record = json!({"StreamName": "keyed", "PartitionKey": "p", "Data": "AA=="}).to_string();
+    assert_eq!(server.post(&kinesis("PutRecord"), record.as_bytes(), &k).await.status, 200);
 }

@@ -78,6 +78,7 @@ pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path:
             for (j, k) in ks.iter().enumerate() {
                 let kat = format!("{at}.keySchema.{}.member", j + 1);
                 v.not_null(k.attribute_name.as_ref(), &format!("{kat}.attributeName"));
+                v.length(k.attribute_name.as_deref(), &format!("{kat}.attributeName"), 1, 255);
                 v.not_null(k.key_type.as_ref(), &format!("{kat}.keyType"));
                 v.one_of(k.key_type.as_deref(), &format!("{kat}.keyType"), &["HASH", "RANGE"]);
             }

@@ -59,6 +59,8 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
         for (i, d) in defs.iter().enumerate() {
             let at = format!("attributeDefinitions.{}.member", i + 1);
             v.not_null(d.attribute_name.as_ref(), &format!("{at}.attributeName"));
+            // KeySchemaAttributeName in the model: key attribute names are 1 to 255.
+            v.length(d.attribute_name.as_deref(), &format!("{at}.attributeName"), 1, 255);
             v.not_null(d.attribute_type.as_ref(), &format!("{at}.attributeType"));
             v.one_of(d.attribute_type.as_deref(), &format!("{at}.attributeType"), &["B", "N", "S"]);
         }
@@ -85,6 +87,7 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
         for (i, k) in ks.iter().enumerate() {
             let at = format!("keySchema.{}.member", i + 1);
             v.not_null(k.attribute_name.as_ref(), &format!("{at}.attributeName"));
+            v.length(k.attribute_name.as_deref(), &format!("{at}.attributeName"), 1, 255);
             v.not_null(k.key_type.as_ref(), &format!("{at}.keyType"));
             v.one_of(k.key_type.as_deref(), &format!("{at}.keyType"), &["HASH", "RANGE"]);
         }
