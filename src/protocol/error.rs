@@ -116,9 +116,32 @@ pub enum ProtocolError {
     /// JSON nested deeper than any valid request (only attribute values nest that far).
     #[error("nesting too deep")]
     TooDeep,
+    /// A `Content-Encoding` other than gzip, or a body that is not valid gzip: AWS answers
+    /// 500 (recorded by ScyllaDB's `test_compressed_request.py` against AWS).
+    #[error("{0}")]
+    ContentEncoding(String),
 }
 
 impl ProtocolError {
+    /// The wire form for a request to `service` (the internal error is named per service).
+    pub fn to_wire_in(&self, service: Service) -> WireError {
+        match self {
+            ProtocolError::ContentEncoding(m) => {
+                tracing::debug!("refused a request body: {m}");
+                let (namespace, code, message) = match service {
+                    Service::Kinesis => (Namespace::CoralService, "InternalFailure", None),
+                    Service::DynamoDb | Service::DynamoDbStreams => (
+                        Namespace::DynamoDb,
+                        "InternalServerError",
+                        Some("Internal server error".to_string()),
+                    ),
+                };
+                WireError { status: 500, ..WireError::new(namespace, code, message) }
+            }
+            other => other.to_wire(),
+        }
+    }
+
     /// The wire form.
     pub fn to_wire(&self) -> WireError {
         use Namespace::CoralService as NS;
@@ -150,6 +173,7 @@ impl ProtocolError {
                     Some("Timed out reading the request body".into()),
                 )
             },
+            ProtocolError::ContentEncoding(_) => self.to_wire_in(Service::DynamoDb),
             ProtocolError::RequestTooLarge => WireError {
                 status: 413,
                 ..WireError::new(

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod cbor;
 pub mod codec;
+pub mod encoding;
 pub mod error;
 pub mod eventstream;
 pub mod malformed;

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use futures_util::stream::{once, unfold};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -25,8 +25,8 @@ use crate::protocol::eventstream::EventWriter;
 use crate::protocol::response::{self, Body};
 use crate::protocol::target::guess_service;
 use crate::protocol::{
-    Codec, ProtocolError, RequestBody, RequestContext, Service, Target, WireError, auth, malformed,
-    new_request_id,
+    Codec, ProtocolError, RequestBody, RequestContext, Service, Target, WireError, auth, encoding,
+    malformed, new_request_id,
 };
 
 /// Handles one request; never fails (errors are responses).
@@ -65,7 +65,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
             Some(injected) => Err(injected),
             None => Ok((target, ctx, body)),
         },
-        Err(e) => Err(("unknown", e.to_wire())),
+        Err(e) => Err(("unknown", e.to_wire_in(service))),
     };
     let (operation, result) = match front {
         // Its answer is an event stream, not one value: opened here, then written as it goes.
@@ -185,6 +185,8 @@ async fn front_end(
             None => ProtocolError::Serialization(malformed::MSG_EOF.into()),
         })?
         .to_bytes();
+    let encoding = parts.headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let bytes = encoding::decode(encoding, bytes, limit)?;
     let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let checks = || {

@@ -9,6 +9,7 @@ mod bridge;
 mod bridge_hostile;
 mod bridge_remote;
 mod cbor;
+mod compressed_requests;
 mod delete_table;
 mod errors;
 mod expressions;
