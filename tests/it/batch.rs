@@ -11,24 +11,24 @@ use aws_sdk_dynamodb::types::{
 
 use crate::harness::{Server, create_table, error_of};
 
-fn s(v: &str) -> AttributeValue {
+pub fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: &str) -> AttributeValue {
+pub fn n(v: &str) -> AttributeValue {
     AttributeValue::N(v.into())
 }
 
-fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+pub fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
-fn put(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
+pub fn put(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
     let request = PutRequest::builder().set_item(Some(item(pairs))).build().unwrap();
     WriteRequest::builder().put_request(request).build()
 }
 
-fn delete(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
+pub fn delete(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
     let request = DeleteRequest::builder().set_key(Some(item(pairs))).build().unwrap();
     WriteRequest::builder().delete_request(request).build()
 }

@@ -3,38 +3,14 @@
 //! the call with ValidationException and leaves every table as it was, the puts and
 //! deletes before the bad one included (docs/dynamodb-compatibility.md, "BatchWriteItem").
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType, PutRequest,
-    ScalarAttributeType, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 
+use crate::batch::{delete, item, n, put, s};
 use crate::harness::{Server, create_table, error_of};
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: &str) -> AttributeValue {
-    AttributeValue::N(v.into())
-}
-
-fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-fn put(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
-    let request = PutRequest::builder().set_item(Some(item(pairs))).build().unwrap();
-    WriteRequest::builder().put_request(request).build()
-}
-
-fn delete(pairs: &[(&str, AttributeValue)]) -> WriteRequest {
-    let request = DeleteRequest::builder().set_key(Some(item(pairs))).build().unwrap();
-    WriteRequest::builder().delete_request(request).build()
-}
 
 fn key(name: &str, ty: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()

@@ -29,18 +29,24 @@ pub struct ExpressionMembers {
     pub conditional_operator: Option<String>,
 }
 
-/// Moves the expression members out of an input that lists them.
+/// `take_expression`, moving the expression members out, for each input that lists them.
 macro_rules! take_expression {
-    ($input:expr) => {
-        ExpressionMembers {
-            condition_expression: $input.condition_expression.take(),
-            expression_attribute_names: $input.expression_attribute_names.take(),
-            expression_attribute_values: $input.expression_attribute_values.take(),
-            expected: $input.expected.take(),
-            conditional_operator: $input.conditional_operator.take(),
+    ($($input:ty),*) => {$(
+        impl $input {
+            fn take_expression(&mut self) -> ExpressionMembers {
+                ExpressionMembers {
+                    condition_expression: self.condition_expression.take(),
+                    expression_attribute_names: self.expression_attribute_names.take(),
+                    expression_attribute_values: self.expression_attribute_values.take(),
+                    expected: self.expected.take(),
+                    conditional_operator: self.conditional_operator.take(),
+                }
+            }
         }
-    };
+    )*};
 }
+
+take_expression!(PutItemInput, UpdateItemInput, DeleteItemInput);
 
 /// Looks up a table that item operations may use (not missing, not still CREATING).
 pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Table>, DynamoError> {
@@ -177,13 +183,6 @@ pub struct PutItemInput {
     #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub expected: Option<Value>,
     pub conditional_operator: Option<String>,
-}
-
-impl PutItemInput {
-    /// Takes the expression members out of the input.
-    fn take_expression(&mut self) -> ExpressionMembers {
-        take_expression!(self)
-    }
 }
 
 /// The output of PutItem, UpdateItem and DeleteItem.
@@ -365,13 +364,6 @@ pub struct UpdateItemInput {
     pub conditional_operator: Option<String>,
 }
 
-impl UpdateItemInput {
-    /// Takes the expression members out of the input.
-    fn take_expression(&mut self) -> ExpressionMembers {
-        take_expression!(self)
-    }
-}
-
 /// UpdateItem: an upsert, as on AWS, except that only REMOVE/DELETE actions on a
 /// missing item create nothing (see `mutators::update`).
 pub async fn update_item(
@@ -470,13 +462,6 @@ pub struct DeleteItemInput {
     #[serde(default, deserialize_with = "crate::model::legacy::raw::deserialize")]
     pub expected: Option<Value>,
     pub conditional_operator: Option<String>,
-}
-
-impl DeleteItemInput {
-    /// Takes the expression members out of the input.
-    fn take_expression(&mut self) -> ExpressionMembers {
-        take_expression!(self)
-    }
 }
 
 /// DeleteItem.
