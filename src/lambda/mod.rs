@@ -14,6 +14,7 @@
 //! bounded ([`invocation::MAX_RESPONSE_PAYLOAD`]) and every invocation ends by its
 //! function's timeout.
 
+pub mod function;
 pub mod http_client;
 pub mod invocation;
 pub mod name;
@@ -23,16 +24,17 @@ pub mod runtime_api;
 pub mod supervisor;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
-use crate::config::{Config, FunctionConfig, FunctionKind};
+use crate::config::{Config, FunctionKind};
+pub use function::FunctionInfo;
+use function::{Declared, Runner};
 pub use invocation::{Invocation, InvokeError};
 pub use name::FunctionRef;
 pub use queue::InvokeDetails;
@@ -42,59 +44,6 @@ use remote::{Endpoint, InvokeHeaders, InvokeUrl, Lookup};
 /// Invocations that may wait for a free slot of one function, beyond its concurrency.
 pub const MAX_WAITING: usize = 100;
 
-/// How a function runs.
-enum Runner {
-    Url(InvokeUrl),
-    Runtime(Arc<RuntimeQueue>),
-}
-
-/// A declared function.
-pub struct Declared {
-    pub config: FunctionConfig,
-    runner: Runner,
-    permits: Semaphore,
-    /// Invocations admitted (running or waiting).
-    admitted: AtomicUsize,
-}
-
-/// An admitted invocation's place in its function's queue (freed when dropped).
-struct Admission(Arc<Declared>);
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Declared {
-    /// A place in `d`'s queue, or Throttled when it is full.
-    fn admit(d: &Arc<Declared>) -> Result<Admission, InvokeError> {
-        let limit = d.config.concurrency as usize + MAX_WAITING;
-        if d.admitted.fetch_add(1, Ordering::AcqRel) >= limit {
-            d.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(InvokeError::Throttled);
-        }
-        Ok(Admission(d.clone()))
-    }
-
-    /// Runs one admitted invocation once a slot is free.
-    async fn run(
-        &self,
-        id: String,
-        payload: Bytes,
-        details: &InvokeDetails,
-    ) -> Result<Invocation, InvokeError> {
-        let _permit = self.permits.acquire().await.map_err(|_| InvokeError::ShuttingDown)?;
-        match &self.runner {
-            Runner::Url(url) => {
-                let cc = details.client_context_base64.as_deref();
-                url.invoke(payload, cc, &id, self.config.timeout_seconds).await
-            }
-            Runner::Runtime(queue) => queue.invoke(id, payload, details).await,
-        }
-    }
-}
-
 /// What a FunctionName names.
 pub enum Target {
     Declared(Arc<Declared>),
@@ -102,20 +51,6 @@ pub enum Target {
     Endpoint,
     /// Nothing: its ARN, as "Function not found" names it.
     Missing(String),
-}
-
-/// A function as GetFunction and ListFunctions describe it.
-#[derive(Debug, Clone)]
-pub struct FunctionInfo {
-    pub name: String,
-    /// Its unqualified ARN.
-    pub arn: String,
-    /// Its declaration, for a function sluice declares.
-    pub declared: Option<FunctionConfig>,
-    /// The endpoint's GetFunction answer, for a function known there.
-    pub remote: Option<serde_json::Value>,
-    /// When sluice started: the functions' LastModified.
-    pub last_modified_ms: i64,
 }
 
 /// The functions sluice knows: the one interface to look them up and invoke them.
@@ -156,12 +91,7 @@ impl Functions {
                 // The loader refuses these.
                 None => continue,
             };
-            let d = Declared {
-                config: f.clone(),
-                runner,
-                permits: Semaphore::new(f.concurrency as usize),
-                admitted: AtomicUsize::new(0),
-            };
+            let d = Declared::new(f.clone(), runner);
             declared.insert(f.name.clone(), Arc::new(d));
         }
         let endpoint = (!lambda.endpoint.is_empty())

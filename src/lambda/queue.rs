@@ -7,9 +7,10 @@
 //! as `Lambda-Runtime-Deadline-Ms`. Past it the caller gets Lambda's timeout error, a
 //! late answer is refused as an unknown request id, and the runtime instance that held
 //! it is reset (a supervised process is restarted, as Lambda replaces a timed-out
-//! sandbox).
+//! sandbox). A runtime sluice does not supervise is not stopped: its late answer is taken
+//! (202) and dropped, so it goes on to its next invocation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ use tokio::time::Instant;
 
 use super::invocation::{Invocation, InvokeError};
 use crate::clock::SharedClock;
+
+/// Timed-out request ids remembered, to take their late answers.
+const MAX_EXPIRED: usize = 256;
 
 /// How a runtime ended an invocation.
 #[derive(Debug)]
@@ -69,6 +73,8 @@ pub struct RuntimeQueue {
     inflight: Mutex<HashMap<String, (usize, oneshot::Sender<Outcome>)>>,
     /// Per runtime instance: notified to restart it (its invocation timed out).
     resets: Vec<Arc<Notify>>,
+    /// The latest request ids that timed out, whose late answers are taken and dropped.
+    expired: Mutex<VecDeque<String>>,
     clock: SharedClock,
 }
 
@@ -98,6 +104,7 @@ impl RuntimeQueue {
             rx: tokio::sync::Mutex::new(rx),
             inflight: Mutex::default(),
             resets: (0..instances).map(|_| Arc::new(Notify::new())).collect(),
+            expired: Mutex::default(),
             clock,
         }
     }
@@ -146,6 +153,11 @@ impl RuntimeQueue {
                 let held = self.inflight().remove(&id);
                 if let Some((instance, _)) = held {
                     self.reset_signal(instance).notify_one();
+                    let mut expired = self.expired.lock().unwrap_or_else(|e| e.into_inner());
+                    if expired.len() >= MAX_EXPIRED {
+                        expired.pop_front();
+                    }
+                    expired.push_back(id.clone());
                 }
                 Ok(Invocation::timed_out(&id, self.timeout_seconds))
             }
@@ -174,6 +186,12 @@ impl RuntimeQueue {
         let (_, reply) = self.inflight().remove(id).ok_or(UnknownRequestId)?;
         let _ = reply.send(outcome);
         Ok(())
+    }
+
+    /// Whether `id` timed out lately (a runtime sluice does not supervise answers it
+    /// late, then goes on to its next invocation).
+    pub fn expired(&self, id: &str) -> bool {
+        self.expired.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|e| e == id)
     }
 
     /// Whether `id` is in flight.
@@ -254,6 +272,7 @@ mod tests {
         assert_eq!(got, Invocation::timed_out("r2", 1));
         let id = taker.await.unwrap();
         assert_eq!(q.finish(&id, Outcome::Response(Bytes::new())), Err(UnknownRequestId));
+        assert!(q.expired(&id) && !q.expired("other"));
         tokio::time::timeout(Duration::from_millis(1), reset.notified()).await.expect("reset");
     }
 

@@ -5,7 +5,7 @@
 //! - `GET /2018-06-01/runtime/invocation/next`: waits for an invocation (long poll);
 //!   200 with the payload and the `Lambda-Runtime-*` headers.
 //! - `POST /2018-06-01/runtime/invocation/{id}/response`: 202 `{"status":"OK"}`; 400
-//!   `InvalidRequestID` for an id not in flight; 413 `RequestEntityTooLarge` past
+//!   `InvalidRequestID` for an id not in flight (202 for one that timed out lately); 413 `RequestEntityTooLarge` past
 //!   6291556 bytes (the caller then gets `Function.ResponseSizeTooLarge`).
 //! - `POST /2018-06-01/runtime/invocation/{id}/error`: the same, the body (the error JSON)
 //!   becoming the caller's payload with `X-Amz-Function-Error: Unhandled`.
@@ -136,7 +136,8 @@ async fn handle(
                 return method_not_allowed();
             }
             if !queue.holds(id) {
-                return invalid_request_id();
+                // A late answer to an invocation that timed out: taken and dropped.
+                return if queue.expired(id) { accepted() } else { invalid_request_id() };
             }
             let id = id.to_string();
             let error_type = header(&req, "lambda-runtime-function-error-type");

@@ -90,12 +90,17 @@ async fn front_end(
         .filter(|t| matches!(*t, "Event" | "DryRun"))
         .unwrap_or("RequestResponse");
     let declared = header(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<usize>().ok());
+    let deadline = Duration::from_millis(state.config.server.request_read_timeout_ms);
     if let Some(n) = declared.filter(|n| *n > limit) {
         let e =
             if invoke { api::invoke::too_large(n, invocation_type) } else { request_too_large() };
+        // Read and dropped (up to server.max_body_bytes), so a client still writing it
+        // reads the answer instead of a broken pipe.
+        if n <= state.config.server.max_body_bytes {
+            let _ = tokio::time::timeout(deadline, drain(body)).await;
+        }
         return Err((operation, e.to_wire()));
     }
-    let deadline = Duration::from_millis(state.config.server.request_read_timeout_ms);
     let bytes = tokio::time::timeout(deadline, Limited::new(body, limit).collect())
         .await
         .map_err(|_| fail(ProtocolError::RequestTimeout))?
@@ -118,6 +123,11 @@ async fn front_end(
         headers,
         body: if invoke { bytes } else { Bytes::new() },
     })
+}
+
+/// Reads a body to its end, keeping nothing.
+async fn drain(mut body: Incoming) {
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 fn request_too_large() -> LambdaError {
