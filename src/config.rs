@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 mod bridge;
 mod faults;
+mod lambda;
 pub use bridge::{BridgeConfig, RemoteConfig};
 pub use faults::{FaultSpec, FaultsConfig};
+pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, split_http_url, valid_function_name};
 
 /// Everything sluice can be configured with. `config/sluice.toml` documents each key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -24,6 +26,7 @@ pub struct Config {
     pub streams: StreamsConfig,
     pub kinesis: KinesisConfig,
     pub bridge: BridgeConfig,
+    pub lambda: LambdaConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub bootstrap: BootstrapConfig,
@@ -609,7 +612,8 @@ impl Config {
         if self.aws.region.is_empty() {
             return bad("aws.region", "must not be empty");
         }
-        self.bridge.validate()
+        self.bridge.validate()?;
+        self.lambda.validate()
     }
 }
 

@@ -363,6 +363,8 @@ fn resources_of(service: Service, body: &Value) -> Vec<String> {
         Service::DynamoDb => &["TableName", "TableArn", "ResourceArn"],
         Service::DynamoDbStreams => &["StreamArn", "TableName"],
         Service::Kinesis => &["StreamName", "StreamARN", "ConsumerARN", "ResourceARN"],
+        // Fault rules do not reach the Lambda API (its requests carry no JSON body).
+        Service::Lambda => &[],
     };
     for key in keys {
         push(&mut out, &body[key]);

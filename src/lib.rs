@@ -15,6 +15,7 @@ pub mod engine;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod lambda;
 pub mod metrics;
 pub mod model;
 pub mod protocol;

@@ -195,6 +195,9 @@ async fn run(config: Config) -> Result<(), String> {
     {
         tracing::info!("bootstrap created {line}");
     }
+    for line in engine.lambda.start().await.map_err(|e| format!("lambda: {e}"))? {
+        tracing::info!("{line}");
+    }
     let tls = server::conn::tls_acceptor(&config.server)?;
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)

@@ -74,6 +74,7 @@ pub(crate) use operations;
 
 pub mod dynamodb;
 pub mod kinesis;
+pub mod lambda;
 pub mod streams;
 pub mod validate;
 pub mod wire;
@@ -103,6 +104,7 @@ pub fn operation_name(service: Service, name: &str) -> Option<&'static str> {
             }
             _ => kinesis::Operation::from_name(name).map(|o| o.name()),
         },
+        Service::Lambda => lambda::Operation::from_name(name).map(|o| o.name()),
     }
 }
 
@@ -119,5 +121,10 @@ pub async fn handle(
         Service::DynamoDb => dynamodb::handle(engine, operation, ctx, body).await,
         Service::DynamoDbStreams => streams::handle(engine, operation, ctx, body).await,
         Service::Kinesis => kinesis::handle(engine, operation, ctx, body).await,
+        // restJson1: routed by path to `lambda::handle`, never by a target.
+        Service::Lambda => Handled {
+            operation: "unknown",
+            result: Err(crate::protocol::ProtocolError::UnknownOperation.to_wire()),
+        },
     }
 }

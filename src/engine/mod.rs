@@ -111,6 +111,8 @@ pub struct Engine {
     pub kinesis: kinesis::Registry,
     /// Fault-injection rules (the server and the group commit consult them).
     pub faults: Arc<crate::faults::Faults>,
+    /// The Lambda functions sluice knows (started by `main` once the store is open).
+    pub lambda: Arc<crate::lambda::Functions>,
     /// Set when shutdown starts stopping the writers: from then on a write a stopped
     /// writer turns away is answered with a retryable error, never "not found".
     closing: std::sync::atomic::AtomicBool,
@@ -138,6 +140,7 @@ impl Engine {
             Duration::from_millis(config.storage.batch_interval_ms),
             Box::new(move || hook.for_commit().map(|i| (i.latency, i.error.is_some()))),
         );
+        let (config_for_lambda, clock_for_lambda) = (config.clone(), clock.clone());
         let engine = Arc::new(Engine {
             config,
             store,
@@ -151,6 +154,7 @@ impl Engine {
             kinesis: Default::default(),
             bridges: Default::default(),
             faults,
+            lambda: Arc::new(crate::lambda::Functions::new(&config_for_lambda, clock_for_lambda)),
             closing: Default::default(),
         });
         engine.load_streams()?;
@@ -466,6 +470,7 @@ impl Engine {
     /// store.
     pub async fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
+        self.lambda.shutdown().await;
         let tables: Vec<Arc<Table>> = self.tables.iter().map(|t| t.value().clone()).collect();
         for table in tables {
             for writer in &table.writers {

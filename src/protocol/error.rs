@@ -16,6 +16,8 @@ pub enum Namespace {
     DynamoDb,
     /// `com.amazon.coral.availability#`: the front end's throttling (ThrottlingException).
     CoralAvailability,
+    /// Lambda's modelled errors (restJson1: no namespace on the wire, a `Type` member).
+    Lambda,
 }
 
 impl Namespace {
@@ -25,6 +27,7 @@ impl Namespace {
             Namespace::CoralValidate => "com.amazon.coral.validate#",
             Namespace::DynamoDb => "com.amazonaws.dynamodb.v20120810#",
             Namespace::CoralAvailability => "com.amazon.coral.availability#",
+            Namespace::Lambda => "",
         }
     }
 }
@@ -63,7 +66,8 @@ impl WireError {
     }
 
     /// The JSON body in `service`'s style: JSON 1.0 services namespace `__type`,
-    /// Kinesis (JSON 1.1) writes the bare name.
+    /// Kinesis (JSON 1.1) writes the bare name, Lambda (restJson1) names the error in the
+    /// `X-Amzn-ErrorType` header and writes [`WireError::rest_json_body`].
     pub fn body(&self, service: Service) -> Value {
         let mut body = Map::new();
         let type_name = match service {
@@ -71,6 +75,7 @@ impl WireError {
             Service::DynamoDb | Service::DynamoDbStreams => {
                 format!("{}{}", self.namespace.prefix(), self.code)
             }
+            Service::Lambda => return self.rest_json_body(),
         };
         body.insert("__type".into(), Value::String(type_name));
         let blank = self.message.as_deref().is_none_or(|m| m.trim().is_empty());
@@ -87,6 +92,33 @@ impl WireError {
             } else {
                 "message"
             };
+            body.insert(key.into(), Value::String(message.clone()));
+        }
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+/// Lambda's modelled errors whose message member is `Message` (botocore's `lambda`
+/// model), and RequestEntityTooLargeException, which AWS sends so; the others write
+/// `message`.
+const CAPITAL_MESSAGE: &[&str] =
+    &["ResourceNotFoundException", "ServiceException", "RequestEntityTooLargeException"];
+
+impl WireError {
+    /// A restJson1 error body as Lambda writes it: `Type` (`User`, or `Service` for a
+    /// 5xx) on Lambda's own errors (`Namespace::Lambda`), and the message under the
+    /// member the model names.
+    pub fn rest_json_body(&self) -> Value {
+        let mut body = Map::new();
+        if self.namespace == Namespace::Lambda {
+            let kind = if self.status >= 500 { "Service" } else { "User" };
+            body.insert("Type".into(), Value::String(kind.into()));
+        }
+        if let Some(message) = &self.message {
+            let key = if CAPITAL_MESSAGE.contains(&self.code) { "Message" } else { "message" };
             body.insert(key.into(), Value::String(message.clone()));
         }
         for (k, v) in &self.extra {
@@ -130,6 +162,11 @@ impl ProtocolError {
                 tracing::debug!("refused a request body: {m}");
                 let (namespace, code, message) = match service {
                     Service::Kinesis => (Namespace::CoralService, "InternalFailure", None),
+                    Service::Lambda => (
+                        Namespace::Lambda,
+                        "ServiceException",
+                        Some("Internal server error".to_string()),
+                    ),
                     Service::DynamoDb | Service::DynamoDbStreams => (
                         Namespace::DynamoDb,
                         "InternalServerError",

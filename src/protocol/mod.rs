@@ -12,6 +12,7 @@ pub mod error;
 pub mod eventstream;
 pub mod malformed;
 pub mod response;
+pub mod rest;
 pub mod target;
 
 pub use body::RequestBody;

@@ -1,12 +1,14 @@
 //! `X-Amz-Target` parsing: `<prefix>.<Operation>` becomes a service and an operation name
 //! before any logic runs.
 
-/// The three APIs served on one port.
+/// The APIs served on one port: three awsJson ones routed by `X-Amz-Target`, and Lambda
+/// (restJson1), routed by method and path (`protocol::rest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
     DynamoDb,
     DynamoDbStreams,
     Kinesis,
+    Lambda,
 }
 
 impl Service {
@@ -16,23 +18,27 @@ impl Service {
             Service::DynamoDb => "dynamodb",
             Service::DynamoDbStreams => "dynamodbstreams",
             Service::Kinesis => "kinesis",
+            Service::Lambda => "lambda",
         }
     }
 
-    /// The `X-Amz-Target` prefix of the service's operations.
+    /// The `X-Amz-Target` prefix of the service's operations (none for Lambda, which
+    /// is routed by path).
     pub fn target_prefix(self) -> &'static str {
         match self {
             Service::DynamoDb => "DynamoDB_20120810",
             Service::DynamoDbStreams => "DynamoDBStreams_20120810",
             Service::Kinesis => "Kinesis_20131202",
+            Service::Lambda => "",
         }
     }
 
-    /// The awsJson content type the service answers with.
+    /// The content type the service answers with.
     pub fn content_type(self) -> &'static str {
         match self {
             Service::DynamoDb | Service::DynamoDbStreams => "application/x-amz-json-1.0",
             Service::Kinesis => "application/x-amz-json-1.1",
+            Service::Lambda => "application/json",
         }
     }
 

@@ -39,6 +39,10 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         (_, path) if path.starts_with(super::admin::PREFIX) => {
             return super::admin::handle(state, req).await;
         }
+        // Lambda speaks restJson1: routed by method and path, not by X-Amz-Target.
+        (_, path) if path.starts_with(crate::protocol::rest::LAMBDA_PREFIX) => {
+            return super::lambda::handle(state, req).await;
+        }
         _ => {}
     }
     let started = Instant::now();

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod conn;
 pub mod faults;
 pub mod http;
+pub mod lambda;
 pub mod metrics_listener;
 
 use std::future::Future;

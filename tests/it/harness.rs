@@ -199,6 +199,32 @@ impl Server {
         aws_sdk_kinesis::Client::from_conf(config)
     }
 
+    /// A Lambda SDK client for this daemon, configured like `client()`.
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        use aws_sdk_lambda::config::{
+            BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
+        };
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "it"))
+            .endpoint_url(&self.endpoint)
+            .http_client(http)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder().operation_timeout(Duration::from_secs(30)).build(),
+            )
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        let dir = self._owned_dir.as_ref().map(|d| d.path().to_path_buf());
+        dir.and_then(|d| std::fs::read_to_string(d.join("sluice.log")).ok()).unwrap_or_default()
+    }
+
     /// A DynamoDB request with valid-looking auth: `X-Amz-Target: DynamoDB_20120810.<op>`
     /// (or `target` as is when it contains a dot), plus `headers`, which replace the
     /// defaults of the same name.
@@ -228,37 +254,53 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> RawResponse {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
-        let mut wire = head.into_bytes();
-        wire.extend_from_slice(body);
-        self.exchange(wire).await
+        raw_request(self.addr, method, path, headers, body).await
     }
 
     /// Writes `request` as is and reads the response until the server closes. Writing
     /// runs alongside reading: a server may answer (413) before it has read everything.
     pub async fn exchange(&self, request: Vec<u8>) -> RawResponse {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
-        let (mut rd, mut wr) = stream.into_split();
-        let writer = tokio::spawn(async move {
-            // A server that answers early may close before it read all of it: ignore that.
-            let _ = wr.write_all(&request).await;
-            let _ = wr.flush().await;
-            wr
-        });
-        let mut raw = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut raw)).await;
-        let read = read.expect("response within 20s");
-        // A reset after the whole response arrived is fine (the 413 case); parse what came.
-        if let Err(e) = read {
-            assert!(!raw.is_empty(), "reading the response failed before any byte: {e}");
-        }
-        drop(writer.await);
-        RawResponse::parse(&raw)
+        raw_exchange(self.addr, request).await
     }
+}
+
+/// [`Server::request`] to any address (another server the test talks to).
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    let mut wire = head.into_bytes();
+    wire.extend_from_slice(body);
+    raw_exchange(addr, wire).await
+}
+
+/// [`Server::exchange`] with any address.
+pub async fn raw_exchange(addr: SocketAddr, request: Vec<u8>) -> RawResponse {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        // A server that answers early may close before it read all of it: ignore that.
+        let _ = wr.write_all(&request).await;
+        let _ = wr.flush().await;
+        wr
+    });
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut raw)).await;
+    let read = read.expect("response within 20s");
+    // A reset after the whole response arrived is fine (the 413 case); parse what came.
+    if let Err(e) = read {
+        assert!(!raw.is_empty(), "reading the response failed before any byte: {e}");
+    }
+    drop(writer.await);
+    RawResponse::parse(&raw)
 }
 
 impl Drop for Server {

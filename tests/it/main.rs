@@ -30,6 +30,7 @@ mod kinesis_durability;
 mod kinesis_records;
 mod kinesis_reshard;
 mod kinesis_settings;
+mod lambda;
 mod legacy_mixing;
 mod observability;
 mod query;

@@ -1,0 +1,142 @@
+//! restJson1 routing for the Lambda API: no `X-Amz-Target`, the operation is the method
+//! and the path (botocore's `lambda` model, `requestUri`), its parameters the path's
+//! labels, the query string and headers. Parsed here, before any logic runs, into a
+//! [`RestCall`]; the api layer types and validates its members.
+
+use bytes::Bytes;
+
+/// Every Lambda path starts with the API version.
+pub const LAMBDA_PREFIX: &str = "/2015-03-31/";
+
+/// One parsed Lambda request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestCall {
+    /// The operation, as the `operation` metric label names it.
+    pub operation: &'static str,
+    /// The `{FunctionName}` label, percent-decoded.
+    pub function_name: Option<String>,
+    /// The query string, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// The headers the operations read (names lowercased).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl RestCall {
+    /// The last value of query parameter `name`.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The headers Lambda operations take (the model's `location: header` members).
+pub const LAMBDA_HEADERS: &[&str] =
+    &["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context"];
+
+/// The operation `method` and `path` name, and its `{FunctionName}`; `None` for a path
+/// or method no operation sluice serves has.
+pub fn route(method: &str, path: &str) -> Option<(&'static str, Option<String>)> {
+    let rest = path.strip_prefix(LAMBDA_PREFIX)?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["functions"] | ["functions", ""]) => Some(("ListFunctions", None)),
+        ("GET", ["functions", name]) if !name.is_empty() => {
+            Some(("GetFunction", Some(percent_decode(name))))
+        }
+        ("POST", ["functions", name, "invocations"]) if !name.is_empty() => {
+            Some(("Invoke", Some(percent_decode(name))))
+        }
+        _ => None,
+    }
+}
+
+/// `a=1&b=%3A` as pairs, percent-decoded (`+` is a space, as form encoding writes it).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// Percent-decodes `s`; a stray `%` stays as it is, bytes that are not UTF-8 become U+FFFD
+/// (which no Lambda name or parameter pattern accepts).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_method_and_path() {
+        let name = |n: &str| Some(n.to_string());
+        let cases = [
+            ("GET", "/2015-03-31/functions", Some(("ListFunctions", None))),
+            ("GET", "/2015-03-31/functions/", Some(("ListFunctions", None))),
+            ("GET", "/2015-03-31/functions/f", Some(("GetFunction", name("f")))),
+            (
+                "GET",
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af",
+                Some(("GetFunction", name("arn:aws:lambda:us-east-1:123456789012:function:f"))),
+            ),
+            ("POST", "/2015-03-31/functions/f/invocations", Some(("Invoke", name("f")))),
+            (
+                "POST",
+                "/2015-03-31/functions/f%3A%24LATEST/invocations",
+                Some(("Invoke", name("f:$LATEST"))),
+            ),
+            ("GET", "/2015-03-31/functions/f/invocations", None),
+            ("POST", "/2015-03-31/functions/f", None),
+            ("DELETE", "/2015-03-31/functions/f", None),
+            ("POST", "/2015-03-31/functions//invocations", None),
+            ("GET", "/2015-03-31/event-source-mappings/", None),
+            ("GET", "/2015-03-31/functions/f/extra", None),
+            ("GET", "/2016-01-01/functions/", None),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(route(method, path), want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn queries_and_escapes_decode() {
+        assert_eq!(
+            parse_query("MaxItems=5&Marker=a%3Ab&&Qualifier=%24LATEST&x"),
+            [("MaxItems", "5"), ("Marker", "a:b"), ("Qualifier", "$LATEST"), ("x", "")]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+}
