@@ -4,7 +4,7 @@
 //!
 //! The awslambdaric tests need `python3` with `awslambdaric` installed. Where it is
 //! missing they print a loud NOT RUN line and return, unless
-//! SLUICE_TEST_REQUIRE_AWSLAMBDARIC=1 (set by .ci/run) or CI=true makes that a failure.
+//! REQUIRE_AWSLAMBDARIC=1 (set by .ci/run) or CI=true makes that a failure.
 
 mod api;
 mod endpoint;
@@ -65,7 +65,7 @@ pub fn awslambdaric(test: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    let required = std::env::var_os("SLUICE_TEST_REQUIRE_AWSLAMBDARIC").is_some()
+    let required = std::env::var_os("REQUIRE_AWSLAMBDARIC").is_some()
         || std::env::var("CI").is_ok_and(|v| v == "true");
     if !ok {
         assert!(
