@@ -198,6 +198,8 @@ async fn run(config: Config) -> Result<(), String> {
     for line in engine.lambda.start().await.map_err(|e| format!("lambda: {e}"))? {
         tracing::info!("{line}");
     }
+    // After the functions: a poller's first invocation finds its runtime listening.
+    engine.start_triggers().await.map_err(|e| format!("event source mappings: {e}"))?;
     let tls = server::conn::tls_acceptor(&config.server)?;
     let addr = config.listen_addr().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)

@@ -5,6 +5,7 @@
 //! streams (series removed when they are deleted); Kinesis shards only when
 //! `metrics.per_shard` is on.
 
+pub mod esm;
 pub mod fanout;
 
 use prometheus::{
@@ -65,6 +66,8 @@ pub struct Metrics {
     pub bridge: BridgeMetrics,
     /// Enhanced fan-out, per stream and consumer (see `fanout::FanoutMetrics`).
     pub fanout: fanout::FanoutMetrics,
+    /// Lambda event source mappings, per mapping and function (see `esm::EsmMetrics`).
+    pub esm: esm::EsmMetrics,
 }
 
 /// Bridge series, per table and destination stream (one destination per table at a time).
@@ -458,8 +461,13 @@ impl Metrics {
         let kinesis = KinesisMetrics::new();
         let fanout = fanout::FanoutMetrics::new();
         let bridge = BridgeMetrics::new();
-        for c in
-            kinesis.collectors().into_iter().chain(fanout.collectors()).chain(bridge.collectors())
+        let esm = esm::EsmMetrics::new();
+        for c in kinesis
+            .collectors()
+            .into_iter()
+            .chain(fanout.collectors())
+            .chain(bridge.collectors())
+            .chain(esm.collectors())
         {
             register(&registry, &mut catalog, c);
         }
@@ -491,6 +499,7 @@ impl Metrics {
             kinesis,
             bridge,
             fanout,
+            esm,
         }
     }
 

@@ -22,7 +22,7 @@ use super::ConfigError;
 pub const MAX_TIMEOUT_SECONDS: u32 = 900;
 
 /// The Lambda section.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LambdaConfig {
     /// Base URL (`http://host:port`) of a server speaking Lambda's Invoke API, where
@@ -33,6 +33,15 @@ pub struct LambdaConfig {
     pub access_key_id: String,
     /// Secret key of `access_key_id`.
     pub secret_access_key: String,
+    /// How long an event source mapping reports a transitional state (Creating,
+    /// Enabling, Disabling, Updating, Deleting) after a change, during which Update and
+    /// Delete answer ResourceInUseException, as on AWS (which takes seconds).
+    pub mapping_transition_ms: u64,
+    /// The first pause before a failed batch is invoked again; it doubles (with jitter)
+    /// after each failure up to `mapping_retry_max_ms`.
+    pub mapping_retry_initial_ms: u64,
+    /// The longest pause between two invocations of a failing batch.
+    pub mapping_retry_max_ms: u64,
     /// The functions sluice knows itself. Last, because TOML writes arrays of tables
     /// after plain keys.
     pub functions: Vec<FunctionConfig>,
@@ -70,6 +79,20 @@ pub struct FunctionConfig {
     /// Extra environment variables of a `command`, shown by GetFunction too.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+}
+
+impl Default for LambdaConfig {
+    fn default() -> Self {
+        LambdaConfig {
+            endpoint: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            mapping_transition_ms: 500,
+            mapping_retry_initial_ms: 500,
+            mapping_retry_max_ms: 30_000,
+            functions: Vec::new(),
+        }
+    }
 }
 
 fn three() -> u32 {
@@ -150,6 +173,12 @@ impl LambdaConfig {
                     "must be a base URL such as http://127.0.0.1:4566 (no path)",
                 );
             }
+        }
+        if self.mapping_retry_initial_ms == 0 || self.mapping_retry_max_ms == 0 {
+            return bad(
+                "lambda.mapping_retry_initial_ms".into(),
+                "mapping_retry_initial_ms and mapping_retry_max_ms must be at least 1",
+            );
         }
         if self.access_key_id.is_empty() != self.secret_access_key.is_empty() {
             return bad(

@@ -14,6 +14,7 @@ pub mod stream_ops;
 mod stream_tests;
 pub mod streams;
 pub mod tokens;
+pub mod triggers;
 pub mod ttl;
 #[cfg(test)]
 mod ttl_tests;
@@ -113,6 +114,9 @@ pub struct Engine {
     pub faults: Arc<crate::faults::Faults>,
     /// The Lambda functions sluice knows (started by `main` once the store is open).
     pub lambda: Arc<crate::lambda::Functions>,
+    /// Lambda event source mappings and their pollers (started by `main` after the
+    /// functions).
+    pub triggers: triggers::Triggers,
     /// Set when shutdown starts stopping the writers: from then on a write a stopped
     /// writer turns away is answered with a retryable error, never "not found".
     closing: std::sync::atomic::AtomicBool,
@@ -155,6 +159,7 @@ impl Engine {
             bridges: Default::default(),
             faults,
             lambda: Arc::new(crate::lambda::Functions::new(&config_for_lambda, clock_for_lambda)),
+            triggers: Default::default(),
             closing: Default::default(),
         });
         engine.load_streams()?;
@@ -175,6 +180,7 @@ impl Engine {
         engine.open_kinesis()?;
         // After the Kinesis streams are open: the forwarders append to them.
         engine.resume_bridges();
+        engine.load_mappings()?;
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
@@ -470,6 +476,8 @@ impl Engine {
     /// store.
     pub async fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
+        // Pollers first: a batch whose invocation shutdown cuts is not checkpointed.
+        self.triggers.shutdown().await;
         self.lambda.shutdown().await;
         let tables: Vec<Arc<Table>> = self.tables.iter().map(|t| t.value().clone()).collect();
         for table in tables {

@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::KeySchema;
+use crate::engine::changelog::{ChangeRecord, EventName};
+use crate::model::{Item, value};
 
 /// What a stream's records carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +119,42 @@ impl StreamMeta {
     pub fn shard(&self, id: &str) -> Option<&ShardMeta> {
         self.shards.iter().find(|s| s.id == id)
     }
+}
+
+/// What a change record shows through a stream's view type: its keys, the images the
+/// view keeps, and their size as DynamoDB counts it (`SizeBytes`). GetRecords and the
+/// Lambda pollers render records from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection<'a> {
+    pub keys: Item,
+    pub new: Option<&'a Item>,
+    pub old: Option<&'a Item>,
+    pub size_bytes: u64,
+}
+
+/// Projects `change` through `stream`'s view type and key schema.
+pub fn project<'a>(change: &'a ChangeRecord, stream: &StreamMeta) -> Projection<'a> {
+    let view = stream.view_type;
+    let keys: Item = stream
+        .key_schema
+        .names()
+        .filter_map(|name| change.item().get(name).map(|v| (name.to_string(), v.clone())))
+        .collect();
+    // INSERT has no old image and REMOVE no new one, whatever the view type.
+    let new = change.new.as_ref().filter(|_| view.new_image() && change.event != EventName::Remove);
+    let old = change.old.as_ref().filter(|_| view.old_image() && change.event != EventName::Insert);
+    // DynamoDB's item-size rule over what the record carries: the keys, and each image.
+    let size =
+        value::item_size(&keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
+    Projection { keys, new, old, size_bytes: size as u64 }
+}
+
+/// `ApproximateCreationDateTime` of a record committed at `created_ms`: epoch seconds,
+/// rounded down to the second as AWS documents, written as a JSON number with a decimal
+/// part (`1464806460.0`).
+pub fn approximate_creation(created_ms: i64) -> serde_json::Value {
+    let seconds = created_ms.div_euclid(1000) as f64;
+    serde_json::Number::from_f64(seconds).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 /// Parses a stream ARN into (table name, label); the region and account are not checked

@@ -130,6 +130,11 @@ pub struct TableCounters {
     pub next_seqs: Vec<AtomicU64>,
     /// Woken after every commit that wrote change records (the bridge waits on it).
     pub changes: tokio::sync::Notify,
+    /// Bumped after every commit that wrote change records. Unlike `changes` (one
+    /// waiter, the bridge), any number of followers (the Lambda pollers of every mapping
+    /// on the table's streams) each see every bump: a bump made while one is busy is
+    /// still pending when it next waits, so none misses a commit.
+    pub commits: tokio::sync::watch::Sender<u64>,
 }
 
 impl TableCounters {
@@ -448,6 +453,7 @@ impl Partition {
         }
         if counts.records > 0 {
             self.counters.changes.notify_one();
+            self.counters.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 

@@ -16,6 +16,9 @@
 //!   b"q" <stream id u64 BE> <shard index u32 BE> -> Kinesis shard counters (`kinesis::Counters`)
 //!   b"K" <stream id u64 BE>                     -> Kinesis stream deleted, records still being purged
 //!   b"i" b"kinesis_iterator_secret"             -> 16 random bytes keying shard iterator checksums
+//!   b"m" <mapping UUID, 36 ASCII>               -> Lambda event source mapping record (JSON, versioned)
+//!   b"M" <mapping UUID, 36 ASCII> <shard id, UTF-8>
+//!                                               -> mapping checkpoint: version u8, next seq u64 BE
 //! changes keyspace (the change log)
 //!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
 //! kinesis keyspace (the Kinesis log)
@@ -40,6 +43,7 @@
 //! it needs no terminator and sorts by value.
 
 pub mod kinesis;
+pub mod mappings;
 
 use crate::model::{AttributeValue, Number};
 

@@ -8,9 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::WriteOrigin;
-use crate::engine::changelog::{ChangeRecord, EventName};
-use crate::engine::streams::{StreamMeta, wire_seq};
-use crate::model::{Item, value};
+use crate::engine::changelog::ChangeRecord;
+use crate::engine::streams::{StreamMeta, approximate_creation, project, wire_seq};
+use crate::model::value;
 
 /// One record of a GetRecords response.
 #[derive(Debug, Clone, Serialize)]
@@ -57,26 +57,17 @@ pub struct Identity {
 
 /// Renders `change` as a record of `stream`, in `region`.
 pub fn render(change: &ChangeRecord, stream: &StreamMeta, region: &str) -> Record {
-    let view = stream.view_type;
-    let keys = keys_of(change.item(), stream);
-    // INSERT has no old image and REMOVE no new one, whatever the view type.
-    let new = change.new.as_ref().filter(|_| view.new_image() && change.event != EventName::Remove);
-    let old = change.old.as_ref().filter(|_| view.old_image() && change.event != EventName::Insert);
-    // DynamoDB's item-size rule over what the record carries: the keys, and each image.
-    let size =
-        value::item_size(&keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
-    let seconds = change.created_ms.div_euclid(1000) as f64;
+    let p = project(change, stream);
     Record {
         aws_region: region.to_string(),
         dynamodb: StreamRecord {
-            approximate_creation_date_time: serde_json::Number::from_f64(seconds)
-                .map_or(Value::Null, Value::Number),
-            keys: value::item_to_json(&keys),
-            new_image: new.map(value::item_to_json),
-            old_image: old.map(value::item_to_json),
+            approximate_creation_date_time: approximate_creation(change.created_ms),
+            keys: value::item_to_json(&p.keys),
+            new_image: p.new.map(value::item_to_json),
+            old_image: p.old.map(value::item_to_json),
             sequence_number: wire_seq(change.seq),
-            size_bytes: size as u64,
-            stream_view_type: view.as_str(),
+            size_bytes: p.size_bytes,
+            stream_view_type: stream.view_type.as_str(),
         },
         event_id: change.event_id_hex(),
         event_name: change.event.as_str(),
@@ -91,21 +82,13 @@ pub fn render(change: &ChangeRecord, stream: &StreamMeta, region: &str) -> Recor
     }
 }
 
-/// The key attributes of `item` per the stream's key schema.
-fn keys_of(item: &Item, stream: &StreamMeta) -> Item {
-    stream
-        .key_schema
-        .names()
-        .filter_map(|name| item.get(name).map(|v| (name.to_string(), v.clone())))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::catalog::{KeyAttribute, KeySchema, ScalarType};
+    use crate::engine::changelog::EventName;
     use crate::engine::streams::ViewType;
-    use crate::model::AttributeValue;
+    use crate::model::{AttributeValue, Item};
     use serde_json::json;
 
     fn stream(view: ViewType) -> StreamMeta {

@@ -1,0 +1,122 @@
+//! A DynamoDB stream as a mapping's source: its shards are sequence ranges of the table's
+//! partition change logs (`engine::streams`), with rollover lineage; records are read
+//! from the change log and rendered as Lambda's DynamoDB entries.
+//!
+//! A shard is looked up and read under the stream registry's gate
+//! (`Engine::hold_shard_boundaries`), as GetRecords does: an open shard read without an
+//! upper bound then never yields a record that belongs to its child.
+
+use std::sync::Arc;
+
+use super::batch::EventRecord;
+use super::event::{self, EventContext};
+use super::source::{MAX_READ_BYTES, Read, ShardInfo, Wake};
+use crate::engine::Engine;
+use crate::engine::streams::StreamMeta;
+use crate::storage::StorageError;
+
+/// A DynamoDB stream, opened for a mapping.
+pub struct DynamoDbSource {
+    engine: Arc<Engine>,
+    stream: Arc<StreamMeta>,
+    cx: Arc<EventContext>,
+}
+
+/// One shard's reader.
+pub struct DynamoDbShard {
+    engine: Arc<Engine>,
+    table: String,
+    label: String,
+    shard_id: String,
+    cx: Arc<EventContext>,
+    pub(super) wake: Wake,
+    pub(super) retention_ms: i64,
+}
+
+impl DynamoDbSource {
+    /// The stream `label` of `table`, while it is kept.
+    pub fn open(
+        engine: &Arc<Engine>,
+        table: &str,
+        label: &str,
+        cx: EventContext,
+    ) -> Option<DynamoDbSource> {
+        let stream = engine.stream(table, label)?;
+        Some(DynamoDbSource { engine: engine.clone(), stream, cx: Arc::new(cx) })
+    }
+
+    pub fn shards(&self) -> Vec<ShardInfo> {
+        self.stream.shards.iter().map(shard_info).collect()
+    }
+
+    pub fn reader(&self, shard: &ShardInfo) -> DynamoDbShard {
+        let s = &self.stream;
+        // The table's commits, if the table the stream belongs to is still there.
+        let wake = match self.engine.table(&s.table_name) {
+            Some(t) if t.meta().id == s.table_id => Wake::Commits(t.counters.commits.subscribe()),
+            _ => Wake::Never,
+        };
+        DynamoDbShard {
+            engine: self.engine.clone(),
+            table: s.table_name.clone(),
+            label: s.label.clone(),
+            shard_id: shard.id.clone(),
+            cx: self.cx.clone(),
+            wake,
+            retention_ms: (self.engine.config.streams.retention_seconds as i64).saturating_mul(1000),
+        }
+    }
+}
+
+fn shard_info(s: &crate::engine::streams::ShardMeta) -> ShardInfo {
+    ShardInfo {
+        id: s.id.clone(),
+        parents: s.parent.iter().cloned().collect(),
+        start: s.start_seq,
+        // An empty shard ends just before it starts (`end_seq = start - 1`).
+        end: s.end_seq.map(|e| e.saturating_add(1).max(s.start_seq)),
+    }
+}
+
+impl DynamoDbShard {
+    /// Reads up to `limit` records from `from` (trimmed records are skipped: they have
+    /// expired, as on AWS).
+    pub async fn read(&mut self, from: u64, limit: usize) -> Result<Read, StorageError> {
+        let gate = self.engine.hold_shard_boundaries().await;
+        // Forgotten (every record past the retention period) or gone: nothing left.
+        let Some(stream) = self.engine.stream(&self.table, &self.label) else {
+            return Ok(Read { records: Vec::new(), next: from, finished: true });
+        };
+        let Some(shard) = stream.shard(&self.shard_id) else {
+            return Ok(Read { records: Vec::new(), next: from, finished: true });
+        };
+        let info = shard_info(shard);
+        let from = from.max(shard.start_seq);
+        if info.finished(Some(from)) {
+            return Ok(Read { records: Vec::new(), next: from, finished: true });
+        }
+        // Nothing committed at or past `from` yet: no read (and no trip to the blocking
+        // pool) for a poller that is caught up.
+        if shard.end_seq.is_none() && self.engine.next_seq(&stream, shard.partition) <= from {
+            return Ok(Read { records: Vec::new(), next: from, finished: false });
+        }
+        let changes = self
+            .engine
+            .read_changes(stream.table_id, shard.partition, from, shard.end_seq, limit, MAX_READ_BYTES)
+            .await?;
+        drop(gate);
+        let records: Vec<EventRecord> = changes
+            .iter()
+            .map(|c| EventRecord {
+                seq: c.seq,
+                arrival_ms: c.created_ms,
+                json: event::dynamodb(c, &stream, &self.cx),
+            })
+            .collect();
+        let next = changes.last().map_or(from, |c| c.seq + 1);
+        // Nothing at all left in a closed shard's range (its tail trimmed): it is done too.
+        let finished = info.finished(Some(next)) || (info.end.is_some() && changes.is_empty());
+        let next = if finished { next.max(info.end.unwrap_or(next)) } else { next };
+        Ok(Read { records, next, finished })
+    }
+}
