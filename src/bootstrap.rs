@@ -1,7 +1,6 @@
 //! Declarative bootstrap: the `[bootstrap]` section of the config names Kinesis streams,
-//! DynamoDB tables (with indexes, stream and Kinesis destination) and fan-out consumers
-//! that sluice creates
-//! at start when they are missing and leaves alone when they exist, so starting twice
+//! DynamoDB tables (with indexes, stream and Kinesis destination), fan-out consumers and
+//! Lambda event source mappings that sluice creates at start when they are missing and leaves alone when they exist, so starting twice
 //! gives the same state. Everything goes through the API handlers, so a bootstrap entry
 //! is checked exactly as the same request from a client would be.
 
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::config::{BootstrapIndex, BootstrapKey, BootstrapTable, Config};
+use crate::config::{BootstrapIndex, BootstrapKey, BootstrapMapping, BootstrapTable, Config};
 use crate::engine::Engine;
 use crate::protocol::{RequestContext, Service};
 
@@ -151,5 +150,102 @@ pub async fn run(engine: &Arc<Engine>, config: &Config) -> Result<Vec<String>, S
             }
         }
     }
+    for m in &config.bootstrap.event_source_mappings {
+        let body = mapping_request(engine, &ctx, m)?;
+        let call = crate::protocol::rest::RestCall {
+            operation: "CreateEventSourceMapping",
+            function_name: None,
+            uuid: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: body.to_string().into(),
+        };
+        match api::lambda::mappings::create(engine, &call).await {
+            Ok(v) => created.push(format!(
+                "event source mapping {} of {} on {}",
+                v["UUID"].as_str().unwrap_or_default(),
+                m.function,
+                body["EventSourceArn"].as_str().unwrap_or_default()
+            )),
+            // The function has a mapping on that source already: leave it as it is.
+            Err(api::lambda::LambdaError::ResourceConflict(_)) => {}
+            Err(e) => {
+                let w = e.to_wire();
+                return Err(format!(
+                    "CreateEventSourceMapping: {}: {}",
+                    w.code,
+                    w.message.unwrap_or_default()
+                ));
+            }
+        }
+    }
     Ok(created)
+}
+
+/// The CreateEventSourceMapping body of a bootstrap mapping.
+fn mapping_request(
+    engine: &Engine,
+    ctx: &RequestContext,
+    m: &BootstrapMapping,
+) -> Result<Value, String> {
+    let arn = match (&m.table, &m.kinesis_stream, &m.event_source_arn) {
+        (Some(table), None, None) => {
+            let live = engine
+                .table(table)
+                .ok_or_else(|| format!("mapping of {}: no table {table}", m.function))?;
+            let meta = live.meta();
+            let label = meta
+                .latest_stream_label
+                .as_ref()
+                .filter(|_| meta.stream.as_ref().is_some_and(|s| s.enabled))
+                .ok_or_else(|| format!("mapping of {}: table {table} has no stream", m.function))?;
+            format!("{}/stream/{label}", meta.arn(&ctx.region, &ctx.account_id))
+        }
+        (None, Some(stream), None) => {
+            format!("arn:aws:kinesis:{}:{}:stream/{stream}", ctx.region, ctx.account_id)
+        }
+        (None, None, Some(arn)) => arn.clone(),
+        _ => {
+            return Err(format!(
+                "mapping of {}: name exactly one of table, kinesis_stream and event_source_arn",
+                m.function
+            ));
+        }
+    };
+    let mut body = json!({
+        "FunctionName": m.function,
+        "EventSourceArn": arn,
+        "StartingPosition": m.starting_position,
+    });
+    let mut set = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            body[key] = v;
+        }
+    };
+    set("StartingPositionTimestamp", m.starting_position_timestamp.map(|t| json!(t)));
+    set("Enabled", m.enabled.map(|v| json!(v)));
+    set("BatchSize", m.batch_size.map(|v| json!(v)));
+    set("MaximumBatchingWindowInSeconds", m.maximum_batching_window_in_seconds.map(|v| json!(v)));
+    set("ParallelizationFactor", m.parallelization_factor.map(|v| json!(v)));
+    set("MaximumRecordAgeInSeconds", m.maximum_record_age_in_seconds.map(|v| json!(v)));
+    set("MaximumRetryAttempts", m.maximum_retry_attempts.map(|v| json!(v)));
+    set("BisectBatchOnFunctionError", m.bisect_batch_on_function_error.map(|v| json!(v)));
+    set("TumblingWindowInSeconds", m.tumbling_window_in_seconds.map(|v| json!(v)));
+    set(
+        "FunctionResponseTypes",
+        (!m.function_response_types.is_empty()).then(|| json!(m.function_response_types)),
+    );
+    set(
+        "FilterCriteria",
+        (!m.filter_patterns.is_empty()).then(|| {
+            let filters: Vec<Value> =
+                m.filter_patterns.iter().map(|p| json!({"Pattern": p})).collect();
+            json!({"Filters": filters})
+        }),
+    );
+    set(
+        "DestinationConfig",
+        m.on_failure_destination.as_ref().map(|d| json!({"OnFailure": {"Destination": d}})),
+    );
+    Ok(body)
 }

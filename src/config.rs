@@ -8,9 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod bootstrap;
 mod bridge;
 mod faults;
 mod lambda;
+pub use bootstrap::{
+    BootstrapConfig, BootstrapConsumer, BootstrapIndex, BootstrapKey, BootstrapMapping,
+    BootstrapStream, BootstrapTable,
+};
 pub use bridge::{BridgeConfig, RemoteConfig};
 pub use faults::{FaultSpec, FaultsConfig};
 pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, split_http_url, valid_function_name};
@@ -40,105 +45,6 @@ pub struct MetricsConfig {
     /// Export per-shard Kinesis series (`sluice_kinesis_shard_*`) as well as per-stream
     /// ones. Off by default: shard labels multiply the series count.
     pub per_shard: bool,
-}
-
-/// What sluice creates at start when it is missing (and leaves alone when it exists), so
-/// a config file can bring up a whole pipeline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct BootstrapConfig {
-    /// Kinesis streams, created before the tables that forward to them.
-    pub kinesis_streams: Vec<BootstrapStream>,
-    /// DynamoDB tables, with their indexes, stream and Kinesis destination.
-    pub tables: Vec<BootstrapTable>,
-    /// Enhanced fan-out consumers of the Kinesis streams.
-    pub consumers: Vec<BootstrapConsumer>,
-}
-
-/// A stream consumer (enhanced fan-out) to register at start.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapConsumer {
-    /// The Kinesis stream's name.
-    pub stream: String,
-    pub name: String,
-}
-
-/// A Kinesis stream to create at start.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapStream {
-    pub name: String,
-    /// Provisioned shards (ignored for on-demand streams).
-    #[serde(default = "one")]
-    pub shards: u32,
-    /// Retention in hours (24 to 8760).
-    #[serde(default = "day")]
-    pub retention_hours: u32,
-    /// `PROVISIONED` or `ON_DEMAND`.
-    #[serde(default = "provisioned")]
-    pub mode: String,
-}
-
-fn one() -> u32 {
-    1
-}
-
-fn day() -> u32 {
-    24
-}
-
-fn provisioned() -> String {
-    "PROVISIONED".into()
-}
-
-/// A key attribute: its name and scalar type (S, N or B).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapKey {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-}
-
-/// A secondary index to create with its table.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapIndex {
-    pub name: String,
-    /// A GSI (true, the default) or an LSI.
-    #[serde(default = "yes")]
-    pub global: bool,
-    pub hash_key: BootstrapKey,
-    pub range_key: Option<BootstrapKey>,
-    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
-    #[serde(default = "all")]
-    pub projection: String,
-    #[serde(default)]
-    pub non_key_attributes: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn all() -> String {
-    "ALL".into()
-}
-
-/// A DynamoDB table to create at start (on-demand billing).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapTable {
-    pub name: String,
-    pub hash_key: BootstrapKey,
-    pub range_key: Option<BootstrapKey>,
-    /// A DynamoDB stream view type to enable (`NEW_AND_OLD_IMAGES`, ...).
-    pub stream: Option<String>,
-    /// A Kinesis stream (by name, in this sluice) to forward every change to.
-    pub kinesis_destination: Option<String>,
-    #[serde(default)]
-    pub indexes: Vec<BootstrapIndex>,
 }
 
 /// Kinesis Data Streams.

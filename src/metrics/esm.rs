@@ -164,7 +164,11 @@ mod tests {
             text.contains("sluice_lambda_esm_invocations_total{function=\"f\",uuid=\"u-1\"} 1"),
             "{text}"
         );
-        assert!(text.contains("sluice_lambda_esm_iterator_age_seconds{function=\"f\",uuid=\"u-1\"} 1.5"));
+        assert!(
+            text.contains(
+                "sluice_lambda_esm_iterator_age_seconds{function=\"f\",uuid=\"u-1\"} 1.5"
+            )
+        );
         m.esm.forget("u-1", &["f"]);
         assert!(!m.render().contains("uuid=\"u-1\""));
     }

@@ -104,8 +104,12 @@ impl WireError {
 /// Lambda's modelled errors whose message member is `Message` (botocore's `lambda`
 /// model), and RequestEntityTooLargeException, which AWS sends so; the others write
 /// `message`.
-const CAPITAL_MESSAGE: &[&str] =
-    &["ResourceNotFoundException", "ServiceException", "RequestEntityTooLargeException"];
+const CAPITAL_MESSAGE: &[&str] = &[
+    "ResourceNotFoundException",
+    "ResourceInUseException",
+    "ServiceException",
+    "RequestEntityTooLargeException",
+];
 
 impl WireError {
     /// A restJson1 error body as Lambda writes it: `Type` (`User`, or `Service` for a

@@ -15,6 +15,8 @@ pub struct RestCall {
     pub operation: &'static str,
     /// The `{FunctionName}` label, percent-decoded.
     pub function_name: Option<String>,
+    /// The `{UUID}` label of an event source mapping, percent-decoded.
+    pub uuid: Option<String>,
     /// The query string, percent-decoded, in order.
     pub query: Vec<(String, String)>,
     /// The headers the operations read (names lowercased).
@@ -38,18 +40,57 @@ impl RestCall {
 pub const LAMBDA_HEADERS: &[&str] =
     &["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context"];
 
-/// The operation `method` and `path` name, and its `{FunctionName}`; `None` for a path
-/// or method no operation sluice serves has.
-pub fn route(method: &str, path: &str) -> Option<(&'static str, Option<String>)> {
+/// What a method and path name: the operation and its path label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub operation: &'static str,
+    /// `{FunctionName}`, percent-decoded.
+    pub function_name: Option<String>,
+    /// `{UUID}`, percent-decoded.
+    pub uuid: Option<String>,
+}
+
+/// The operations whose input is a JSON body (the others take none, or Invoke's payload).
+pub const JSON_BODY_OPERATIONS: &[&str] = &["CreateEventSourceMapping", "UpdateEventSourceMapping"];
+
+/// The operation `method` and `path` name, with its label; `None` for a path or method
+/// no operation sluice serves has. The model's URIs end event-source-mappings with a
+/// slash; both forms are taken.
+pub fn route(method: &str, path: &str) -> Option<Route> {
     let rest = path.strip_prefix(LAMBDA_PREFIX)?;
     let segments: Vec<&str> = rest.split('/').collect();
+    let function = |operation, name: &str| Route {
+        operation,
+        function_name: Some(percent_decode(name)),
+        uuid: None,
+    };
+    let mapping = |operation, uuid: Option<&str>| Route {
+        operation,
+        function_name: None,
+        uuid: uuid.map(percent_decode),
+    };
     match (method, segments.as_slice()) {
-        ("GET", ["functions"] | ["functions", ""]) => Some(("ListFunctions", None)),
-        ("GET", ["functions", name]) if !name.is_empty() => {
-            Some(("GetFunction", Some(percent_decode(name))))
+        ("GET", ["functions"] | ["functions", ""]) => {
+            Some(Route { operation: "ListFunctions", function_name: None, uuid: None })
         }
+        ("GET", ["functions", name]) if !name.is_empty() => Some(function("GetFunction", name)),
         ("POST", ["functions", name, "invocations"]) if !name.is_empty() => {
-            Some(("Invoke", Some(percent_decode(name))))
+            Some(function("Invoke", name))
+        }
+        ("POST", ["event-source-mappings"] | ["event-source-mappings", ""]) => {
+            Some(mapping("CreateEventSourceMapping", None))
+        }
+        ("GET", ["event-source-mappings"] | ["event-source-mappings", ""]) => {
+            Some(mapping("ListEventSourceMappings", None))
+        }
+        (_, ["event-source-mappings", uuid]) if !uuid.is_empty() => {
+            let operation = match method {
+                "GET" => "GetEventSourceMapping",
+                "PUT" => "UpdateEventSourceMapping",
+                "DELETE" => "DeleteEventSourceMapping",
+                _ => return None,
+            };
+            Some(mapping(operation, Some(uuid)))
         }
         _ => None,
     }
@@ -100,7 +141,8 @@ mod tests {
     #[test]
     fn routes_by_method_and_path() {
         let name = |n: &str| Some(n.to_string());
-        let cases = [
+        type Case = (&'static str, &'static str, Option<(&'static str, Option<String>)>);
+        let cases: [Case; 13] = [
             ("GET", "/2015-03-31/functions", Some(("ListFunctions", None))),
             ("GET", "/2015-03-31/functions/", Some(("ListFunctions", None))),
             ("GET", "/2015-03-31/functions/f", Some(("GetFunction", name("f")))),
@@ -119,13 +161,38 @@ mod tests {
             ("POST", "/2015-03-31/functions/f", None),
             ("DELETE", "/2015-03-31/functions/f", None),
             ("POST", "/2015-03-31/functions//invocations", None),
-            ("GET", "/2015-03-31/event-source-mappings/", None),
+            ("GET", "/2015-03-31/event-source-mappings/x/y", None),
             ("GET", "/2015-03-31/functions/f/extra", None),
             ("GET", "/2016-01-01/functions/", None),
         ];
         for (method, path, want) in cases {
-            assert_eq!(route(method, path), want, "{method} {path}");
+            let got = route(method, path).map(|r| (r.operation, r.function_name));
+            assert_eq!(got, want, "{method} {path}");
         }
+        let uuid = "a1b2c3d4-0000-4000-8000-0123456789ab";
+        let mappings = [
+            ("POST", "/2015-03-31/event-source-mappings/", "CreateEventSourceMapping", None),
+            ("POST", "/2015-03-31/event-source-mappings", "CreateEventSourceMapping", None),
+            ("GET", "/2015-03-31/event-source-mappings/", "ListEventSourceMappings", None),
+            ("GET", "/2015-03-31/event-source-mappings/U", "GetEventSourceMapping", Some("U")),
+            ("PUT", "/2015-03-31/event-source-mappings/U", "UpdateEventSourceMapping", Some("U")),
+            (
+                "DELETE",
+                "/2015-03-31/event-source-mappings/U",
+                "DeleteEventSourceMapping",
+                Some("U"),
+            ),
+        ];
+        for (method, path, op, label) in mappings {
+            let path = path.replace('U', uuid);
+            let r = route(method, &path).unwrap();
+            assert_eq!(
+                (r.operation, r.uuid.as_deref()),
+                (op, label.map(|_| uuid)),
+                "{method} {path}"
+            );
+        }
+        assert_eq!(route("PATCH", &format!("/2015-03-31/event-source-mappings/{uuid}")), None);
     }
 
     #[test]

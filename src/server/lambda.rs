@@ -22,6 +22,10 @@ use crate::protocol::{ProtocolError, RequestContext, Service, WireError, auth};
 /// The most of a GET's body that is read (and ignored): its operations take none.
 const MAX_IGNORED_BODY: usize = 64 * 1024;
 
+/// The most of a JSON input (an event source mapping's) that is read: its largest legal
+/// content, five 4 KiB filter patterns and 50 tags, is far below it.
+const MAX_JSON_BODY: usize = 256 * 1024;
+
 /// Handles one request under `/2015-03-31/`; never fails (errors are responses).
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -64,10 +68,10 @@ async fn front_end(
     req: Request<Incoming>,
 ) -> Result<RestCall, (&'static str, WireError)> {
     let (parts, body) = req.into_parts();
-    let Some((operation, function_name)) = rest::route(parts.method.as_str(), parts.uri.path())
-    else {
+    let Some(route) = rest::route(parts.method.as_str(), parts.uri.path()) else {
         return Err(("unknown", LambdaError::UnknownOperation.to_wire()));
     };
+    let operation = route.operation;
     let fail = |e: ProtocolError| {
         let mut wire = e.to_wire_in(Service::Lambda);
         // REST front ends refuse a request without a usable signature with 403.
@@ -85,15 +89,23 @@ async fn front_end(
         auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date).map_err(fail)?;
     }
     let invoke = operation == "Invoke";
-    let limit = if invoke { MAX_REQUEST_PAYLOAD } else { MAX_IGNORED_BODY };
+    let json = rest::JSON_BODY_OPERATIONS.contains(&operation);
+    let limit = match (invoke, json) {
+        (true, _) => MAX_REQUEST_PAYLOAD,
+        (_, true) => MAX_JSON_BODY,
+        _ => MAX_IGNORED_BODY,
+    };
     let invocation_type = header("x-amz-invocation-type")
         .filter(|t| matches!(*t, "Event" | "DryRun"))
         .unwrap_or("RequestResponse");
     let declared = header(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<usize>().ok());
     let deadline = Duration::from_millis(state.config.server.request_read_timeout_ms);
     if let Some(n) = declared.filter(|n| *n > limit) {
-        let e =
-            if invoke { api::invoke::too_large(n, invocation_type) } else { request_too_large() };
+        let e = if invoke {
+            api::invoke::too_large(n, invocation_type)
+        } else {
+            request_too_large(limit, operation)
+        };
         // Read and dropped (up to server.max_body_bytes), so a client still writing it
         // reads the answer instead of a broken pipe.
         if n <= state.config.server.max_body_bytes {
@@ -105,7 +117,7 @@ async fn front_end(
         .await
         .map_err(|_| fail(ProtocolError::RequestTimeout))?
         .map_err(|e| match e.downcast_ref::<LengthLimitError>() {
-            Some(_) => (operation, request_too_large().to_wire()),
+            Some(_) => (operation, request_too_large(limit, operation).to_wire()),
             None => fail(ProtocolError::Serialization("The request body could not be read".into())),
         })?
         .to_bytes();
@@ -118,10 +130,11 @@ async fn front_end(
     }
     Ok(RestCall {
         operation,
-        function_name,
+        function_name: route.function_name,
+        uuid: route.uuid,
         query: parts.uri.query().map(rest::parse_query).unwrap_or_default(),
         headers,
-        body: if invoke { bytes } else { Bytes::new() },
+        body: if invoke || json { bytes } else { Bytes::new() },
     })
 }
 
@@ -130,9 +143,10 @@ async fn drain(mut body: Incoming) {
     while let Some(Ok(_)) = body.frame().await {}
 }
 
-fn request_too_large() -> LambdaError {
+fn request_too_large(limit: usize, operation: &str) -> LambdaError {
+    let operation = if operation == "Invoke" { "InvokeFunction" } else { operation };
     LambdaError::RequestTooLarge(format!(
-        "Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the InvokeFunction operation"
+        "Request must be smaller than {limit} bytes for the {operation} operation"
     ))
 }
 
@@ -149,13 +163,16 @@ fn json_type(response: &mut Response<Body>) {
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
 }
 
+fn json_response(status: u16, value: &serde_json::Value, request_id: &str) -> Response<Body> {
+    let mut r = base(status, request_id, Bytes::from(value.to_string()));
+    json_type(&mut r);
+    r
+}
+
 fn render(output: Output, request_id: &str) -> Response<Body> {
     match output {
-        Output::Json(value) => {
-            let mut r = base(200, request_id, Bytes::from(value.to_string()));
-            json_type(&mut r);
-            r
-        }
+        Output::Json(value) => json_response(200, &value, request_id),
+        Output::Accepted(value) => json_response(202, &value, request_id),
         Output::Invoke(o) => {
             let mut r = base(o.status, request_id, o.payload);
             if o.status == 200 {

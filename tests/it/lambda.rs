@@ -1,5 +1,6 @@
 //! Lambda: functions declared in `[[lambda.functions]]` or known at `lambda.endpoint`,
-//! read and invoked through the Lambda SDK and raw HTTP, and run by a REAL runtime
+//! read and invoked through the Lambda SDK and raw HTTP, event source mappings that
+//! invoke them with DynamoDB and Kinesis records, and run by a REAL runtime
 //! interface client (`awslambdaric`, from PyPI) through the Runtime API sluice serves.
 //!
 //! The awslambdaric tests need `python3` with `awslambdaric` installed. Where it is
@@ -8,8 +9,11 @@
 
 mod api;
 mod endpoint;
+mod mappings;
 mod raw;
+mod recorder;
 mod runtime;
+mod triggers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -14,6 +14,7 @@ const KNOWN_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "ResourceNotReadyException",
     "ResourceConflictException",
+    "ResourceInUseException",
     "InvalidParameterValueException",
     "InvalidRequestContentException",
     "InvalidRuntimeException",
@@ -61,6 +62,14 @@ pub enum LambdaError {
     InvalidRequestContent(String),
     #[error("{0}")]
     ResourceNotFound(String),
+    /// 409: the resource exists already (an event source mapping of the same function
+    /// and source).
+    #[error("{0}")]
+    ResourceConflict(String),
+    /// 400: the resource is in a state the operation cannot run in (a mapping still in
+    /// a transition).
+    #[error("{0}")]
+    ResourceInUse(String),
     /// A payload past Lambda's limit. AWS answers it as RequestEntityTooLargeException
     /// (the model's RequestTooLargeException never reaches the wire; docs/lambda.md).
     #[error("{0}")]
@@ -104,6 +113,8 @@ impl LambdaError {
                 lambda(400, "InvalidRequestContentException", m)
             }
             LambdaError::ResourceNotFound(m) => lambda(404, "ResourceNotFoundException", m),
+            LambdaError::ResourceConflict(m) => lambda(409, "ResourceConflictException", m),
+            LambdaError::ResourceInUse(m) => lambda(400, "ResourceInUseException", m),
             LambdaError::RequestTooLarge(m) => lambda(413, "RequestEntityTooLargeException", m),
             LambdaError::TooManyRequests => {
                 let mut e = lambda(429, "TooManyRequestsException", "Rate Exceeded.");
@@ -194,5 +205,13 @@ mod tests {
         assert_eq!(body(remote("AccessDeniedException")).1, "AccessDeniedException");
         assert_eq!(body(remote("Weird")).2, json!({"Type": "User", "Message": "Weird: m"}));
         assert_eq!(body(LambdaError::RequestTooLarge("big".into())).0, 413);
+        assert_eq!(
+            body(LambdaError::ResourceConflict("c".into())),
+            (409, "ResourceConflictException", json!({"Type": "User", "message": "c"}))
+        );
+        assert_eq!(
+            body(LambdaError::ResourceInUse("u".into())),
+            (400, "ResourceInUseException", json!({"Type": "User", "Message": "u"}))
+        );
     }
 }

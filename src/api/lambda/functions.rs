@@ -191,6 +191,7 @@ mod tests {
         let call = |q: &str| RestCall {
             operation: "GetFunction",
             function_name: Some("f".into()),
+            uuid: None,
             query: vec![("Qualifier".into(), q.into())],
             headers: vec![],
             body: Default::default(),

@@ -1,11 +1,14 @@
-//! The Lambda API (restJson1) for the functions sluice knows: GetFunction, ListFunctions
-//! and Invoke. The protocol layer routes a request by method and path into a
+//! The Lambda API (restJson1) for the functions sluice knows (GetFunction, ListFunctions
+//! and Invoke) and the event source mappings that invoke them (Create, Get, List,
+//! Update and DeleteEventSourceMapping). The protocol layer routes a request by method and path into a
 //! [`RestCall`]; each operation types and checks its members and answers a typed output
 //! or a [`LambdaError`]; the server loop alone turns those into HTTP.
 
 pub mod error;
 pub mod functions;
 pub mod invoke;
+pub mod mapping_input;
+pub mod mappings;
 
 use std::sync::Arc;
 
@@ -24,12 +27,25 @@ pub enum Operation {
     GetFunction,
     ListFunctions,
     Invoke,
+    CreateEventSourceMapping,
+    GetEventSourceMapping,
+    ListEventSourceMappings,
+    UpdateEventSourceMapping,
+    DeleteEventSourceMapping,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: &[Operation] =
-        &[Operation::GetFunction, Operation::ListFunctions, Operation::Invoke];
+    pub const ALL: &[Operation] = &[
+        Operation::GetFunction,
+        Operation::ListFunctions,
+        Operation::Invoke,
+        Operation::CreateEventSourceMapping,
+        Operation::GetEventSourceMapping,
+        Operation::ListEventSourceMappings,
+        Operation::UpdateEventSourceMapping,
+        Operation::DeleteEventSourceMapping,
+    ];
 
     /// The operation the protocol layer routed to.
     pub fn from_name(name: &str) -> Option<Operation> {
@@ -42,6 +58,11 @@ impl Operation {
             Operation::GetFunction => "GetFunction",
             Operation::ListFunctions => "ListFunctions",
             Operation::Invoke => "Invoke",
+            Operation::CreateEventSourceMapping => "CreateEventSourceMapping",
+            Operation::GetEventSourceMapping => "GetEventSourceMapping",
+            Operation::ListEventSourceMappings => "ListEventSourceMappings",
+            Operation::UpdateEventSourceMapping => "UpdateEventSourceMapping",
+            Operation::DeleteEventSourceMapping => "DeleteEventSourceMapping",
         }
     }
 }
@@ -51,6 +72,8 @@ impl Operation {
 pub enum Output {
     /// A JSON document (200).
     Json(Value),
+    /// A JSON document of an operation that completes later (202).
+    Accepted(Value),
     /// Invoke's payload and headers.
     Invoke(InvokeOutput),
 }
@@ -70,6 +93,17 @@ pub async fn handle(
             functions::list_functions(engine, &call).await.map(Output::Json)
         }
         Operation::Invoke => invoke::invoke(engine, ctx, call).await.map(Output::Invoke),
+        Operation::CreateEventSourceMapping => {
+            mappings::create(engine, &call).await.map(Output::Accepted)
+        }
+        Operation::GetEventSourceMapping => mappings::get(engine, &call).await.map(Output::Json),
+        Operation::ListEventSourceMappings => mappings::list(engine, &call).await.map(Output::Json),
+        Operation::UpdateEventSourceMapping => {
+            mappings::update(engine, &call).await.map(Output::Accepted)
+        }
+        Operation::DeleteEventSourceMapping => {
+            mappings::delete(engine, &call).await.map(Output::Accepted)
+        }
     };
     result.map_err(|e| e.to_wire())
 }

@@ -70,7 +70,8 @@ impl Engine {
                     let Some(tip) = stream.shared.tip(s.index) else { continue };
                     let at = match (position, at_ms) {
                         (StartingPosition::AtTimestamp, Some(ms)) => {
-                            self.kinesis_seq_at(*stream_id, s.index, ms, tip.first, tip.next).await?
+                            self.kinesis_seq_at(*stream_id, s.index, ms, tip.first, tip.next)
+                                .await?
                         }
                         _ => tip.next,
                     };

@@ -21,8 +21,15 @@ use crate::storage::{Mutation, Space, StorageError};
 /// The source a Create names, parsed from its ARN (in this region and account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceRef {
-    DynamoDb { table: String, label: String },
-    Kinesis { name: String },
+    DynamoDb {
+        table: String,
+        label: String,
+    },
+    /// A Kinesis stream, or one of its enhanced fan-out consumers.
+    Kinesis {
+        name: String,
+        consumer: Option<String>,
+    },
 }
 
 /// A new mapping, validated.
@@ -85,13 +92,23 @@ impl Engine {
         let arn = spec.event_source_arn.clone();
         let source = match spec.source {
             SourceRef::DynamoDb { table, label } => {
-                self.stream(&table, &label).ok_or_else(|| MappingError::StreamNotFound(arn.clone()))?;
+                self.stream(&table, &label)
+                    .ok_or_else(|| MappingError::StreamNotFound(arn.clone()))?;
                 Source::DynamoDb { table, label }
             }
-            SourceRef::Kinesis { name } => {
-                let stream =
-                    self.kinesis.get(&name).ok_or_else(|| MappingError::StreamNotFound(arn.clone()))?;
-                Source::Kinesis { name, stream_id: stream.id() }
+            SourceRef::Kinesis { name, consumer } => {
+                let stream = self
+                    .kinesis
+                    .get(&name)
+                    .ok_or_else(|| MappingError::StreamNotFound(arn.clone()))?;
+                if let Some(c) = &consumer {
+                    let meta = stream.meta();
+                    let now = self.clock.now_millis();
+                    if meta.consumer(c, now, self.consumer_delays()).is_none() {
+                        return Err(MappingError::StreamNotFound(arn.clone()));
+                    }
+                }
+                Source::Kinesis { name, stream_id: stream.id(), consumer }
             }
         };
         if let Some(other) = self.duplicate(&arn, &spec.settings.function_arn, "") {

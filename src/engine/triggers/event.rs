@@ -146,8 +146,8 @@ pub fn kinesis(
     cx: &EventContext,
 ) -> Vec<u8> {
     // Epoch seconds with the milliseconds as decimals (`1545084650.987`).
-    let arrival = serde_json::Number::from_f64(arrival_ms as f64 / 1000.0)
-        .map_or(Value::Null, Value::Number);
+    let arrival =
+        serde_json::Number::from_f64(arrival_ms as f64 / 1000.0).map_or(Value::Null, Value::Number);
     let entry = KinesisEntry {
         kinesis: KinesisData {
             kinesis_schema_version: "1.0",

@@ -25,8 +25,8 @@ fn stream(view: ViewType) -> StreamMeta {
 fn cx() -> EventContext {
     EventContext {
         region: "us-east-1".into(),
-        source_arn: "arn:aws:dynamodb:us-east-1:111111111111:table/t/stream/2025-02-22T00:00:00.000"
-            .into(),
+        source_arn:
+            "arn:aws:dynamodb:us-east-1:111111111111:table/t/stream/2025-02-22T00:00:00.000".into(),
         invoke_identity_arn: "arn:aws:iam::111111111111:role/sluice".into(),
     }
 }
@@ -35,7 +35,12 @@ fn item(pairs: &[(&str, AttributeValue)]) -> Item {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
-fn change(event: EventName, origin: WriteOrigin, old: Option<Item>, new: Option<Item>) -> ChangeRecord {
+fn change(
+    event: EventName,
+    origin: WriteOrigin,
+    old: Option<Item>,
+    new: Option<Item>,
+) -> ChangeRecord {
     ChangeRecord {
         seq: 3,
         created_ms: 1_739_000_000_123,
@@ -114,8 +119,14 @@ fn a_kinesis_entry_is_the_documented_example() {
         invoke_identity_arn: "arn:aws:iam::123456789012:role/lambda-role".into(),
     };
     let seq = "49590338271490256608559692538361571095921575989136588898";
-    let entry =
-        kinesis("shardId-000000000006", seq, "1", b"Hello, this is a test.", 1_545_084_650_987, &cx);
+    let entry = kinesis(
+        "shardId-000000000006",
+        seq,
+        "1",
+        b"Hello, this is a test.",
+        1_545_084_650_987,
+        &cx,
+    );
     let expected = concat!(
         r#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"1","#,
         r#""sequenceNumber":"49590338271490256608559692538361571095921575989136588898","#,
@@ -128,5 +139,7 @@ fn a_kinesis_entry_is_the_documented_example() {
     assert_eq!(String::from_utf8(entry).unwrap(), expected);
     // A whole second still has a decimal part, as Lambda's numbers do.
     let whole = kinesis("shardId-000000000000", "1", "p", b"", 1_545_084_650_000, &cx);
-    assert!(String::from_utf8(whole).unwrap().contains("\"approximateArrivalTimestamp\":1545084650.0}"));
+    assert!(
+        String::from_utf8(whole).unwrap().contains("\"approximateArrivalTimestamp\":1545084650.0}")
+    );
 }

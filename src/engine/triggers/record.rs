@@ -23,8 +23,15 @@ pub enum Source {
     /// One DynamoDB stream of a table (a label: enabling again makes another stream).
     DynamoDb { table: String, label: String },
     /// A Kinesis stream of this sluice; the id pins it, so a stream deleted and created
-    /// again under the same name is not read from the old checkpoints.
-    Kinesis { name: String, stream_id: u64 },
+    /// again under the same name is not read from the old checkpoints. With `consumer`,
+    /// the mapping reads as that enhanced fan-out consumer (the ARN named it): the same
+    /// records, pushed from the same committed log.
+    Kinesis {
+        name: String,
+        stream_id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consumer: Option<String>,
+    },
 }
 
 /// Where a mapping starts reading a shard it has no checkpoint for, at creation.
@@ -216,7 +223,7 @@ mod tests {
             version: RECORD_VERSION,
             uuid: "a1b2c3d4-0000-4000-8000-0123456789ab".into(),
             event_source_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
-            source: Source::Kinesis { name: "s".into(), stream_id: 1 },
+            source: Source::Kinesis { name: "s".into(), stream_id: 1, consumer: None },
             starting_position: StartingPosition::Latest,
             starting_position_timestamp: None,
             settings: settings(),
@@ -241,7 +248,10 @@ mod tests {
         old.batch_size = 7;
         let updating = Transition { state: State::Updating, until_ms: 3000, shown: Some(old) };
         let r = record(true, Some(updating));
-        assert_eq!((r.shown_settings(2999).batch_size, r.shown_settings(3000).batch_size), (7, 100));
+        assert_eq!(
+            (r.shown_settings(2999).batch_size, r.shown_settings(3000).batch_size),
+            (7, 100)
+        );
 
         let deleting = Transition { state: State::Deleting, until_ms: 3000, shown: None };
         let r = record(true, Some(deleting));

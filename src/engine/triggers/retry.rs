@@ -130,7 +130,11 @@ mod tests {
                     Next::Done => unreachable!(),
                 }
             }
-            assert_eq!((invoked, a.invocations), (n + 1, (n + 1) as u32), "MaximumRetryAttempts {n}");
+            assert_eq!(
+                (invoked, a.invocations),
+                (n + 1, (n + 1) as u32),
+                "MaximumRetryAttempts {n}"
+            );
         }
         let mut a = attempts();
         for _ in 0..1000 {
@@ -142,7 +146,10 @@ mod tests {
     fn batches_that_never_reached_the_function_do_not_use_the_quota() {
         let mut a = attempts();
         for _ in 0..50 {
-            assert!(matches!(a.after(&Outcome::NotInvoked(InvokeError::Throttled), 0), Next::Retry(_)));
+            assert!(matches!(
+                a.after(&Outcome::NotInvoked(InvokeError::Throttled), 0),
+                Next::Retry(_)
+            ));
         }
         assert_eq!(a.invocations, 0);
         assert_eq!(a.after(&Outcome::Success, 0), Next::Done);
@@ -153,7 +160,10 @@ mod tests {
     fn the_stricter_of_retention_and_record_age_wins() {
         let hour = 3_600_000;
         assert_eq!(cutoff(10 * hour, 24 * hour, -1), (-14 * hour, Condition::RecordExpired));
-        assert_eq!(cutoff(10 * hour, 24 * hour, 60), (10 * hour - 60_000, Condition::RecordAgeExceeded));
+        assert_eq!(
+            cutoff(10 * hour, 24 * hour, 60),
+            (10 * hour - 60_000, Condition::RecordAgeExceeded)
+        );
         assert_eq!(cutoff(100 * hour, hour, 604_800), (99 * hour, Condition::RecordExpired));
     }
 }

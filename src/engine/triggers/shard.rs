@@ -93,7 +93,11 @@ impl Worker {
             let batch = match self.gather().await? {
                 Gathered::Stop => return Ok(Exit::Stopped),
                 Gathered::Finished(end) => {
-                    return Ok(if self.checkpoint(end).await { Exit::Finished } else { Exit::Stopped });
+                    return Ok(if self.checkpoint(end).await {
+                        Exit::Finished
+                    } else {
+                        Exit::Stopped
+                    });
                 }
                 Gathered::TooLarge(record) => {
                     let next = record.seq + 1;
@@ -147,7 +151,8 @@ impl Worker {
             }
             let record = self.record();
             let size = record.settings.batch_size.max(1) as usize;
-            let window = Duration::from_secs(record.settings.maximum_batching_window_seconds.into());
+            let window =
+                Duration::from_secs(record.settings.maximum_batching_window_seconds.into());
             // Marked before the read: a commit during it still wakes the wait below.
             self.reader.wake().mark();
             let (fit, cut) = self.fitting(size);
@@ -234,7 +239,8 @@ impl Worker {
                 series.retries.inc();
             }
             tries += 1;
-            let invoke = self.engine.lambda.invoke(&function, batch.payload(), InvokeDetails::default());
+            let invoke =
+                self.engine.lambda.invoke(&function, batch.payload(), InvokeDetails::default());
             let result = tokio::select! {
                 r = invoke => r,
                 _ = self.shutdown.changed() => return None,
@@ -316,7 +322,8 @@ impl Worker {
     fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
         let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
         let record = self.records.borrow().clone();
-        let function = name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
+        let function =
+            name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
         let series = self.series(&function);
         series.dropped_batches.inc();
         series.dropped_records.inc_by(records.len() as u64);

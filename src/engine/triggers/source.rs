@@ -179,10 +179,7 @@ fn event_context(engine: &Engine, record: &MappingRecord) -> EventContext {
 
 /// The shards of `shards` to read now: not finished at their checkpoint, and every parent
 /// still listed finished, so a child is never read before its parents are done.
-pub fn eligible<'a>(
-    shards: &'a [ShardInfo],
-    checkpoint: impl Fn(&str) -> Option<u64>,
-) -> Vec<&'a ShardInfo> {
+pub fn eligible(shards: &[ShardInfo], checkpoint: impl Fn(&str) -> Option<u64>) -> Vec<&ShardInfo> {
     let finished = |s: &ShardInfo| s.finished(checkpoint(&s.id));
     shards
         .iter()

@@ -63,7 +63,8 @@ impl DynamoDbSource {
             shard_id: shard.id.clone(),
             cx: self.cx.clone(),
             wake,
-            retention_ms: (self.engine.config.streams.retention_seconds as i64).saturating_mul(1000),
+            retention_ms: (self.engine.config.streams.retention_seconds as i64)
+                .saturating_mul(1000),
         }
     }
 }
@@ -102,7 +103,14 @@ impl DynamoDbShard {
         }
         let changes = self
             .engine
-            .read_changes(stream.table_id, shard.partition, from, shard.end_seq, limit, MAX_READ_BYTES)
+            .read_changes(
+                stream.table_id,
+                shard.partition,
+                from,
+                shard.end_seq,
+                limit,
+                MAX_READ_BYTES,
+            )
             .await?;
         drop(gate);
         let records: Vec<EventRecord> = changes

@@ -47,7 +47,12 @@ impl KinesisSource {
         meta.live_shards(now)
             .map(|s| ShardInfo {
                 id: s.id(),
-                parents: s.parent.iter().chain(s.adjacent_parent.iter()).map(|p| shard_id(*p)).collect(),
+                parents: s
+                    .parent
+                    .iter()
+                    .chain(s.adjacent_parent.iter())
+                    .map(|p| shard_id(*p))
+                    .collect(),
                 start: 0,
                 end: s.end_next,
             })

@@ -90,10 +90,7 @@ mod tests {
         assert!(a.starts_with(&checkpoint_prefix(UUID)));
         let other = checkpoint("a1b2c3d4-0000-4000-8000-0123456789ac", "shardId-000000000000");
         assert!(!other.starts_with(&checkpoint_prefix(UUID)));
-        assert_eq!(
-            checkpoint_parts(&a).unwrap(),
-            (UUID, "shardId-00000001700000000000-0a0b0c0d")
-        );
+        assert_eq!(checkpoint_parts(&a).unwrap(), (UUID, "shardId-00000001700000000000-0a0b0c0d"));
         assert!(checkpoint_parts(&checkpoint_prefix(UUID)).is_err());
         assert!(checkpoint_parts(b"Mshort").is_err());
         assert!(checkpoint_parts(&mapping_record(UUID)).is_err());

@@ -1,0 +1,430 @@
+//! Event source mappings delivering: DynamoDB and Kinesis (stream and fan-out consumer)
+//! records reach a function as Lambda's events, in shard order, in batches of BatchSize
+//! within the batching window; failed batches are retried and discarded by AWS's rules;
+//! LATEST skips what came before; a disabled mapping keeps its place; kill -9 loses
+//! nothing; and real handlers under awslambdaric receive the events.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_lambda::types::EventSourcePosition;
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::mappings::{LAMBDA, wait_state};
+use super::recorder::{invoke_url, recorder};
+use super::{awslambdaric, free_port, function, toml_path};
+use crate::harness::{Server, create_table};
+
+/// Fast retries for these tests.
+const RETRIES: &str = "mapping_retry_initial_ms = 50\nmapping_retry_max_ms = 100\n";
+
+/// A table `name` keyed by `pk` (S) and `sk` (N) with a NEW_AND_OLD_IMAGES stream.
+async fn stream_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+    create_table(client, name, true).await;
+    let spec = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .unwrap();
+    let out =
+        client.update_table().table_name(name).stream_specification(spec).send().await.unwrap();
+    out.table_description().unwrap().latest_stream_arn().unwrap().to_string()
+}
+
+async fn put(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str, sk: i64, v: &str) {
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(pk.into()))
+        .item("sk", AttributeValue::N(sk.to_string()))
+        .item("v", AttributeValue::S(v.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn map(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    arn: &str,
+    position: EventSourcePosition,
+    tune: impl FnOnce(
+        aws_sdk_lambda::operation::create_event_source_mapping::builders::CreateEventSourceMappingFluentBuilder,
+    ) -> aws_sdk_lambda::operation::create_event_source_mapping::builders::CreateEventSourceMappingFluentBuilder,
+) -> String {
+    let request = lambda
+        .create_event_source_mapping()
+        .function_name(function)
+        .event_source_arn(arn)
+        .starting_position(position);
+    let out = tune(request).send().await.unwrap();
+    out.uuid().unwrap().to_string()
+}
+
+fn values(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            let image = if r["eventName"] == "REMOVE" { "OldImage" } else { "NewImage" };
+            r["dynamodb"][image]["v"]["S"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+async fn metric(server: &Server, line_start: &str) -> Option<f64> {
+    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn dynamodb_changes_reach_the_function_as_lambdas_events_in_order() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "orders").await;
+    let lambda = server.lambda();
+    let uuid = map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+
+    put(&ddb, "orders", "p", 1, "one").await;
+    put(&ddb, "orders", "p", 1, "two").await;
+    ddb.delete_item()
+        .table_name("orders")
+        .key("pk", AttributeValue::S("p".into()))
+        .key("sk", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let records = rec.wait_records(3).await;
+    assert_eq!(values(&records), ["one", "two", "two"]);
+    let names: Vec<_> = records.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["INSERT", "MODIFY", "REMOVE"]);
+
+    // The same records GetRecords returns: ids, sequence numbers, images.
+    let streams = server.streams();
+    let desc = streams.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let shard = desc.stream_description().unwrap().shards()[0].shard_id().unwrap().to_string();
+    let it = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let got =
+        streams.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
+    for (lambda_record, streams_record) in records.iter().zip(got.records()) {
+        let d = &lambda_record["dynamodb"];
+        let s = streams_record.dynamodb().unwrap();
+        assert_eq!(lambda_record["eventID"].as_str(), streams_record.event_id());
+        assert_eq!(d["SequenceNumber"].as_str(), s.sequence_number());
+        assert_eq!(d["SizeBytes"].as_i64(), s.size_bytes());
+        assert_eq!(d["StreamViewType"], "NEW_AND_OLD_IMAGES");
+        assert_eq!(d["Keys"]["pk"]["S"], "p");
+        assert_eq!(d["Keys"]["sk"]["N"], "1");
+        assert!(d["ApproximateCreationDateTime"].is_f64());
+        assert_eq!(lambda_record["eventSourceARN"].as_str(), Some(arn.as_str()));
+        assert_eq!(lambda_record["eventSource"], "aws:dynamodb");
+        assert_eq!(lambda_record["eventVersion"], "1.1");
+        assert_eq!(lambda_record["awsRegion"], "us-east-1");
+    }
+    assert!(records[0]["dynamodb"].get("OldImage").is_none());
+    assert_eq!(records[1]["dynamodb"]["OldImage"]["v"]["S"], "one");
+    assert!(records[2]["dynamodb"].get("NewImage").is_none());
+
+    let m = lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
+    assert_eq!(m.last_processing_result(), Some("OK"));
+    let delivered =
+        format!("sluice_lambda_esm_records_delivered_total{{function=\"f\",uuid=\"{uuid}\"}}");
+    assert_eq!(metric(&server, &delivered).await, Some(3.0));
+}
+
+#[tokio::test]
+async fn batches_hold_at_most_batch_size_and_wait_for_the_window() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    let lambda = server.lambda();
+    map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| {
+        r.batch_size(3).maximum_batching_window_in_seconds(1)
+    })
+    .await;
+    // One at a time, well inside the window: the window gathers them.
+    for i in 0..7 {
+        put(&ddb, "items", "p", i, &format!("v{i}")).await;
+    }
+    let records = rec.wait_records(7).await;
+    assert_eq!(values(&records), (0..7).map(|i| format!("v{i}")).collect::<Vec<_>>());
+    let sizes = rec.batch_sizes();
+    assert!(sizes.iter().all(|n| *n <= 3), "{sizes:?}");
+    assert_eq!(sizes[0], 3, "the window filled the first batch: {sizes:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rec.records().len(), 7, "each record once");
+}
+
+#[tokio::test]
+async fn kinesis_records_and_fan_out_consumers_reach_the_function_in_shard_order() {
+    let (addr, rec) = recorder().await;
+    let (addr2, rec2) = recorder().await;
+    let config =
+        [LAMBDA, &function("f", &invoke_url(addr), ""), &function("g", &invoke_url(addr2), "")]
+            .concat();
+    let server = Server::start_with_config(&config);
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("k").shard_count(2).send().await.unwrap();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/k";
+    let consumer =
+        kinesis.register_stream_consumer().stream_arn(arn).consumer_name("c").send().await.unwrap();
+    let consumer_arn = consumer.consumer().unwrap().consumer_arn().to_string();
+    let lambda = server.lambda();
+    map(&lambda, "f", arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    map(&lambda, "g", &consumer_arn, EventSourcePosition::TrimHorizon, |r| r).await;
+
+    let mut written = Vec::new();
+    for i in 0..20 {
+        let key = format!("key{}", i % 4);
+        let data = format!("{{\"n\": {i}}}");
+        let out = kinesis
+            .put_record()
+            .stream_name("k")
+            .partition_key(&key)
+            .data(aws_sdk_kinesis::primitives::Blob::new(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        written.push((key, data, out.shard_id().to_string(), out.sequence_number().to_string()));
+    }
+    for (rec, source) in [(&rec, arn), (&rec2, consumer_arn.as_str())] {
+        let records = rec.wait_records(20).await;
+        // Per partition key (one shard each), the order written.
+        for key in ["key0", "key1", "key2", "key3"] {
+            let got: Vec<&str> = records
+                .iter()
+                .filter(|r| r["kinesis"]["partitionKey"] == key)
+                .map(|r| r["kinesis"]["sequenceNumber"].as_str().unwrap())
+                .collect();
+            let want: Vec<&str> =
+                written.iter().filter(|w| w.0 == key).map(|w| w.3.as_str()).collect();
+            assert_eq!(got, want, "{key} via {source}");
+        }
+        for r in &records {
+            let w = written.iter().find(|w| w.3 == r["kinesis"]["sequenceNumber"]).unwrap();
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(r["kinesis"]["data"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(String::from_utf8(data).unwrap(), w.1);
+            assert_eq!(r["eventID"], format!("{}:{}", w.2, w.3));
+            assert_eq!(r["eventSource"], "aws:kinesis");
+            assert_eq!(r["eventName"], "aws:kinesis:record");
+            assert_eq!(r["eventVersion"], "1.0");
+            assert_eq!(r["kinesis"]["kinesisSchemaVersion"], "1.0");
+            assert!(r["kinesis"]["approximateArrivalTimestamp"].is_number());
+            assert_eq!(r["awsRegion"], "us-east-1");
+            assert_eq!(r["invokeIdentityArn"], "arn:aws:iam::000000000000:role/sluice");
+            assert_eq!(r["eventSourceARN"].as_str(), Some(source));
+        }
+    }
+}
+
+#[tokio::test]
+async fn failed_batches_are_retried_then_discarded_by_maximum_retry_attempts() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, RETRIES, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    let lambda = server.lambda();
+    let uuid =
+        map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| r.maximum_retry_attempts(1))
+            .await;
+
+    // Two failures with one retry allowed: the batch is given up.
+    rec.fail_all.store(true, Ordering::SeqCst);
+    put(&ddb, "items", "p", 1, "lost").await;
+    rec.wait_attempts(2).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rec.attempt_count(), 2, "MaximumRetryAttempts 1: two invocations");
+    rec.fail_all.store(false, Ordering::SeqCst);
+    // The checkpoint moved past it: the next record goes alone.
+    put(&ddb, "items", "p", 2, "next").await;
+    let records = rec.wait_records(1).await;
+    assert_eq!(values(&records), ["next"]);
+    let m = lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
+    assert_eq!(m.last_processing_result(), Some("OK"));
+    let l = format!("{{function=\"f\",uuid=\"{uuid}\"}}");
+    assert_eq!(
+        metric(&server, &format!("sluice_lambda_esm_dropped_records_total{l}")).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&server, &format!("sluice_lambda_esm_function_errors_total{l}")).await,
+        Some(2.0)
+    );
+
+    // With no limit a failing batch is retried until it succeeds, the same records.
+    lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .maximum_retry_attempts(-1)
+        .send()
+        .await
+        .unwrap();
+    wait_state(&lambda, &uuid, "Enabled").await;
+    let before = rec.attempt_count();
+    rec.fail_next.store(3, Ordering::SeqCst);
+    put(&ddb, "items", "p", 3, "retried").await;
+    let records = rec.wait_records(2).await;
+    assert_eq!(values(&records), ["next", "retried"]);
+    let attempts = rec.attempts.lock().unwrap()[before..].to_vec();
+    assert_eq!(attempts.len(), 4, "three failures, then success");
+    assert!(attempts.windows(2).all(|w| w[0] == w[1]), "every retry is the same event");
+}
+
+#[tokio::test]
+async fn latest_skips_earlier_writes_and_a_disabled_mapping_keeps_its_place() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    put(&ddb, "items", "p", 0, "before").await;
+    let lambda = server.lambda();
+    let uuid = map(&lambda, "f", &arn, EventSourcePosition::Latest, |r| r).await;
+    put(&ddb, "items", "p", 1, "after").await;
+    assert_eq!(values(&rec.wait_records(1).await), ["after"]);
+
+    wait_state(&lambda, &uuid, "Enabled").await;
+    lambda.update_event_source_mapping().uuid(&uuid).enabled(false).send().await.unwrap();
+    wait_state(&lambda, &uuid, "Disabled").await;
+    put(&ddb, "items", "p", 2, "while disabled").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rec.records().len(), 1, "nothing while disabled");
+    lambda.update_event_source_mapping().uuid(&uuid).enabled(true).send().await.unwrap();
+    let records = rec.wait_records(2).await;
+    assert_eq!(values(&records), ["after", "while disabled"]);
+}
+
+#[tokio::test]
+async fn kill_9_mid_batch_loses_no_record() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in_with(dir.path(), &config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    map(&server.lambda(), "f", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    put(&ddb, "items", "p", 1, "one").await;
+    assert_eq!(values(&rec.wait_records(1).await), ["one"]);
+
+    // The next batch is in flight, unanswered, when sluice is killed.
+    rec.hang.store(true, Ordering::SeqCst);
+    put(&ddb, "items", "p", 2, "two").await;
+    put(&ddb, "items", "p", 3, "three").await;
+    rec.wait_attempts(2).await;
+    server.kill();
+    rec.hang.store(false, Ordering::SeqCst);
+
+    let server = Server::start_in_with(dir.path(), &config);
+    put(&server.client(), "items", "p", 4, "four").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = values(&rec.records());
+        if ["two", "three", "four"].iter().all(|v| got.iter().any(|g| g == v)) {
+            // In order, at least once: "one" was checkpointed before the kill.
+            let firsts: Vec<&String> = got.iter().filter(|g| *g != "one").collect();
+            assert_eq!(firsts.first().map(|s| s.as_str()), Some("two"), "{got:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "delivered after the restart: {got:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server);
+}
+
+/// A handler that appends each event to `events.jsonl` in its directory.
+const ESM_HANDLER: &str = r#"
+import json, os
+
+def fn(event, context):
+    with open(os.path.join(os.environ["EVENTS_DIR"], "events.jsonl"), "a") as f:
+        f.write(json.dumps(event) + "\n")
+    return {"batchItemFailures": []}
+"#;
+
+async fn handler_events(dir: &std::path::Path, n: usize) -> Vec<Value> {
+    for _ in 0..2000 {
+        let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default();
+        let records: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .flat_map(|e| e["Records"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if records.len() >= n {
+            return records;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the handler did not receive {n} records");
+}
+
+#[tokio::test]
+async fn real_handlers_under_awslambdaric_receive_the_events() {
+    if !awslambdaric("real_handlers_under_awslambdaric_receive_the_events") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("esm.py"), ESM_HANDLER).unwrap();
+    let path = toml_path(dir.path());
+    let port = free_port();
+    let env = format!(
+        "environment = {{ EVENTS_DIR = \"{path}\", PYTHONPATH = \"{path}\", PYTHONUNBUFFERED = \"1\" }}"
+    );
+    let config = [
+        LAMBDA,
+        &function("listened", &format!("runtime_api_listen = \"127.0.0.1:{port}\""), ""),
+        &function("commanded", r#"command = ["python3", "-m", "awslambdaric", "esm.fn"]"#, &env),
+    ]
+    .concat();
+    let server = Server::start_with_config(&config);
+    // The user's own runtime for `listened`.
+    let _runtime = std::process::Command::new("python3")
+        .args(["-m", "awslambdaric", "esm.fn"])
+        .current_dir(dir.path())
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("PYTHONPATH", dir.path())
+        .env("EVENTS_DIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .unwrap();
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    let lambda = server.lambda();
+    map(&lambda, "listened", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    map(&lambda, "commanded", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    put(&ddb, "items", "p", 1, "hello").await;
+    // Both functions append to the same file: two copies of the record.
+    let records = handler_events(dir.path(), 2).await;
+    assert_eq!(values(&records), ["hello", "hello"]);
+    assert!(records.iter().all(|r| r["eventSourceARN"] == arn.as_str()));
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
