@@ -20,6 +20,7 @@ pub mod batch;
 pub mod checkpoints;
 pub mod control;
 pub mod event;
+pub mod filter;
 mod poller;
 pub mod record;
 pub mod retry;
