@@ -12,6 +12,7 @@
 //!   window and 6 MiB (`batch`), invoked, retried by AWS's rules (`retry`), then
 //!   checkpointed (`checkpoints`): at least once, nothing skipped, across kill -9;
 //! - `source*`: reading and waking per source; `event`: Lambda's entries byte for byte.
+//! - `filter`: FilterCriteria, compiled at create/update and tested on each entry.
 //!
 //! Memory per mapping is bounded by configuration: each shard worker holds at most one
 //! batch and what one read adds to it, whatever the backlog.
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod checkpoints;
 pub mod control;
 pub mod event;
+pub mod filter;
 mod poller;
 pub mod record;
 pub mod retry;
