@@ -19,6 +19,8 @@ pub struct EsmMetrics {
     pub invoke_failures_total: IntCounterVec,
     /// Records in batches the function processed successfully.
     pub records_delivered_total: IntCounterVec,
+    /// Records FilterCriteria dropped (never delivered).
+    pub records_filtered_total: IntCounterVec,
     /// Records per invocation.
     pub batch_size: HistogramVec,
     /// Age of the last record of the last completed batch when it completed (Lambda's
@@ -39,6 +41,7 @@ pub struct EsmSeries {
     pub function_errors: IntCounter,
     pub invoke_failures: IntCounter,
     pub records_delivered: IntCounter,
+    pub records_filtered: IntCounter,
     pub batch_size: Histogram,
     pub iterator_age: Gauge,
     pub retries: IntCounter,
@@ -68,6 +71,10 @@ impl EsmMetrics {
             records_delivered_total: counter(
                 "sluice_lambda_esm_records_delivered_total",
                 "Records of batches the function processed successfully, per event source mapping.",
+            ),
+            records_filtered_total: counter(
+                "sluice_lambda_esm_records_filtered_total",
+                "Records that matched none of the mapping's FilterCriteria, dropped and checkpointed without an invocation.",
             ),
             batch_size: HistogramVec::new(
                 HistogramOpts::new(
@@ -107,6 +114,7 @@ impl EsmMetrics {
             Box::new(self.function_errors_total.clone()),
             Box::new(self.invoke_failures_total.clone()),
             Box::new(self.records_delivered_total.clone()),
+            Box::new(self.records_filtered_total.clone()),
             Box::new(self.batch_size.clone()),
             Box::new(self.iterator_age_seconds.clone()),
             Box::new(self.retries_total.clone()),
@@ -123,6 +131,7 @@ impl EsmMetrics {
             function_errors: self.function_errors_total.with_label_values(l),
             invoke_failures: self.invoke_failures_total.with_label_values(l),
             records_delivered: self.records_delivered_total.with_label_values(l),
+            records_filtered: self.records_filtered_total.with_label_values(l),
             batch_size: self.batch_size.with_label_values(l),
             iterator_age: self.iterator_age_seconds.with_label_values(l),
             retries: self.retries_total.with_label_values(l),
@@ -139,6 +148,7 @@ impl EsmMetrics {
             let _ = self.function_errors_total.remove_label_values(l);
             let _ = self.invoke_failures_total.remove_label_values(l);
             let _ = self.records_delivered_total.remove_label_values(l);
+            let _ = self.records_filtered_total.remove_label_values(l);
             let _ = self.batch_size.remove_label_values(l);
             let _ = self.iterator_age_seconds.remove_label_values(l);
             let _ = self.retries_total.remove_label_values(l);

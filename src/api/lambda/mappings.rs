@@ -16,8 +16,10 @@ use serde_json::{Map, Value, json};
 use super::error::LambdaError;
 use super::mapping_input::{self, Members, Op};
 use crate::engine::Engine;
+use crate::engine::triggers::filter::{self, SourceKind};
 use crate::engine::triggers::{
-    Mapping, MappingError, MappingRecord, MappingSpec, Settings, SourceRef, StartingPosition,
+    Mapping, MappingError, MappingRecord, MappingSpec, Settings, Source, SourceRef,
+    StartingPosition,
 };
 use crate::lambda::InvokeError;
 use crate::lambda::name::{self, FunctionRef};
@@ -26,9 +28,6 @@ use crate::protocol::rest::RestCall;
 /// ListEventSourceMappings answers at most this many per page, whatever MaxItems asks
 /// ("returns a maximum of 100 items in each response").
 const MAX_PAGE: usize = 100;
-
-/// The most filters a mapping takes (Lambda's default quota).
-const MAX_FILTERS: usize = 5;
 
 /// CreateEventSourceMapping: 202 and the new mapping, `Creating`.
 pub async fn create(engine: &Arc<Engine>, call: &RestCall) -> Result<Value, LambdaError> {
@@ -77,7 +76,7 @@ pub async fn create(engine: &Arc<Engine>, call: &RestCall) -> Result<Value, Lamb
             ));
         }
     }
-    cross_checks(&m)?;
+    cross_checks(&m, if dynamodb { SourceKind::DynamoDb } else { SourceKind::Kinesis })?;
     // `read` refused a Create without a valid FunctionName already.
     let (given, f) = m.function.clone().ok_or_else(|| {
         LambdaError::constraint("null", "functionName", "Member must not be null")
@@ -172,7 +171,11 @@ pub async fn update(engine: &Arc<Engine>, call: &RestCall) -> Result<Value, Lamb
     let uuid = uuid(call)?;
     let m = mapping_input::read(&call.body, Op::Update)?;
     let mapping = engine.triggers.get(&uuid).ok_or_else(not_found)?;
-    cross_checks(&m)?;
+    let kind = match mapping.record().source {
+        Source::DynamoDb { .. } => SourceKind::DynamoDb,
+        Source::Kinesis { .. } => SourceKind::Kinesis,
+    };
+    cross_checks(&m, kind)?;
     let function = match &m.function {
         Some((given, f)) => Some((given.clone(), existing_function(engine, f).await?)),
         None => None,
@@ -277,7 +280,7 @@ fn source_ref(engine: &Engine, arn: &str) -> Result<SourceRef, LambdaError> {
 }
 
 /// The rules across members that Create and Update share.
-fn cross_checks(m: &Members) -> Result<(), LambdaError> {
+fn cross_checks(m: &Members, kind: SourceKind) -> Result<(), LambdaError> {
     if let Some(age) = m.maximum_record_age_seconds
         && (0..60).contains(&age)
     {
@@ -303,12 +306,8 @@ fn cross_checks(m: &Members) -> Result<(), LambdaError> {
         }
     }
     if let Some(criteria) = &m.filter_criteria {
-        let filters = criteria.get("Filters").and_then(Value::as_array).map_or(0, Vec::len);
-        if filters > MAX_FILTERS {
-            return Err(LambdaError::InvalidParameterValue(format!(
-                "The number of filters ({filters}) exceeds the limit of {MAX_FILTERS} filters per event source mapping."
-            )));
-        }
+        filter::compile(criteria, kind)
+            .map_err(|e| LambdaError::InvalidParameterValue(e.to_string()))?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
 use super::batch::{self, Batch, EventRecord, Outcome};
+use super::filter::{self, Filters};
 use super::record::MappingRecord;
 use super::retry::{self, Attempts, Condition, Next};
 use super::source::{ShardInfo, ShardReader};
@@ -61,6 +62,10 @@ pub(super) struct Worker {
     /// Read and not yet delivered: at most one batch and one read's worth.
     pending: VecDeque<EventRecord>,
     read_all: bool,
+    /// The mapping's FilterCriteria, compiled, and the criteria it was compiled from
+    /// (compiled again when an update changes them).
+    filters: Option<Filters>,
+    filters_of: Option<serde_json::Value>,
 }
 
 impl Worker {
@@ -85,6 +90,8 @@ impl Worker {
             read_from: position,
             pending: VecDeque::new(),
             read_all: false,
+            filters: None,
+            filters_of: None,
         }
     }
 
@@ -161,9 +168,17 @@ impl Worker {
                 let want = size - self.pending.len().min(size);
                 let read = self.reader.read(self.read_from, want.max(1)).await?;
                 read_any = !read.records.is_empty();
-                self.pending.extend(read.records);
+                let kept = self.filter(&record, read.records);
                 self.read_from = read.next;
                 self.read_all = read.finished;
+                if kept.is_empty() && self.pending.is_empty() && read_any && !self.read_all {
+                    // Everything read was filtered out: the iterator moves past it, as
+                    // AWS's does, so a restart does not read it again.
+                    if !self.checkpoint(self.read_from).await {
+                        return Ok(Gathered::Stop);
+                    }
+                }
+                self.pending.extend(kept);
             }
             if self.pending.is_empty() {
                 if self.read_all {
@@ -198,6 +213,32 @@ impl Worker {
             }
             return Ok(Gathered::Batch(batch));
         }
+    }
+
+    /// The records of `read` that pass the mapping's filters; the others are counted and
+    /// dropped, never delivered.
+    fn filter(&mut self, record: &MappingRecord, read: Vec<EventRecord>) -> Vec<EventRecord> {
+        let criteria = &record.settings.filter_criteria;
+        if *criteria != self.filters_of {
+            let kind = match record.source {
+                super::record::Source::DynamoDb { .. } => filter::SourceKind::DynamoDb,
+                super::record::Source::Kinesis { .. } => filter::SourceKind::Kinesis,
+            };
+            // Checked when the mapping was created or updated: an error cannot come back.
+            self.filters = criteria.as_ref().and_then(|c| filter::compile(c, kind).ok().flatten());
+            self.filters_of = criteria.clone();
+        }
+        let Some(filters) = &self.filters else { return read };
+        let before = read.len();
+        let kept: Vec<EventRecord> =
+            read.into_iter().filter(|r| filters.matches(&r.json)).collect();
+        let dropped = before - kept.len();
+        if dropped > 0
+            && let Some(f) = name::parse(&record.settings.function_name)
+        {
+            self.series(&f.name).records_filtered.inc_by(dropped as u64);
+        }
+        kept
     }
 
     /// How many waiting records (at most `size`) fit in one event, and whether the 6 MiB

@@ -428,3 +428,92 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+fn criteria(patterns: &[&str]) -> aws_sdk_lambda::types::FilterCriteria {
+    let mut c = aws_sdk_lambda::types::FilterCriteria::builder();
+    for p in patterns {
+        c = c.filters(aws_sdk_lambda::types::Filter::builder().pattern(*p).build());
+    }
+    c.build()
+}
+
+#[tokio::test]
+async fn filter_criteria_drop_records_that_match_no_pattern() {
+    let (addr, rec) = recorder().await;
+    let (addr2, rec2) = recorder().await;
+    let config =
+        [LAMBDA, &function("f", &invoke_url(addr), ""), &function("g", &invoke_url(addr2), "")]
+            .concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    let lambda = server.lambda();
+    let bad = lambda
+        .create_event_source_mapping()
+        .function_name("f")
+        .event_source_arn(&arn)
+        .starting_position(EventSourcePosition::TrimHorizon)
+        .filter_criteria(criteria(&["single-string"]))
+        .send()
+        .await;
+    let (code, message) = crate::harness::error_of(bad);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidParameterValueException", "Invalid filter pattern definition.")
+    );
+    let uuid = map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| {
+        r.filter_criteria(criteria(&[
+            r#"{"eventName": ["REMOVE"]}"#,
+            r#"{"dynamodb": {"NewImage": {"v": {"S": [{"prefix": "keep"}]}}}}"#,
+        ]))
+    })
+    .await;
+    put(&ddb, "items", "p", 1, "keep1").await;
+    put(&ddb, "items", "p", 2, "drop1").await;
+    put(&ddb, "items", "p", 1, "drop2").await;
+    ddb.delete_item()
+        .table_name("items")
+        .key("pk", AttributeValue::S("p".into()))
+        .key("sk", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let records = rec.wait_records(2).await;
+    assert_eq!(values(&records), ["keep1", "drop2"]);
+    let names: Vec<_> = records.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["INSERT", "REMOVE"]);
+    let filtered =
+        format!("sluice_lambda_esm_records_filtered_total{{function=\"f\",uuid=\"{uuid}\"}}");
+    assert_eq!(metric(&server, &filtered).await, Some(2.0));
+
+    // Kinesis filters address the JSON in `data`.
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("events").shard_count(1).send().await.unwrap();
+    let k = "arn:aws:kinesis:us-east-1:000000000000:stream/events";
+    map(&lambda, "g", k, EventSourcePosition::TrimHorizon, |r| {
+        r.filter_criteria(criteria(&[r#"{"data": {"type": ["a"]}}"#]))
+    })
+    .await;
+    for (i, t) in ["b", "a", "b", "a"].iter().enumerate() {
+        let data = format!("{{\"type\": \"{t}\", \"n\": {i}}}");
+        kinesis
+            .put_record()
+            .stream_name("events")
+            .partition_key("pk")
+            .data(aws_sdk_kinesis::primitives::Blob::new(data))
+            .send()
+            .await
+            .unwrap();
+    }
+    let records = rec2.wait_records(2).await;
+    let ns: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(r["kinesis"]["data"].as_str().unwrap())
+                .unwrap();
+            serde_json::from_slice::<Value>(&data).unwrap()["n"].clone()
+        })
+        .collect();
+    assert_eq!(ns, [serde_json::json!(1), serde_json::json!(3)]);
+}
