@@ -418,7 +418,7 @@ mod tests {
         }))
         .unwrap();
         let (given, f) = m.function.unwrap();
-        assert_eq!((given.len(), f.name.as_str(), f.qualifier.as_deref()), (55, "f", Some("prod")));
+        assert_eq!((given.len(), f.name.as_str(), f.qualifier.as_deref()), (53, "f", Some("prod")));
         assert_eq!(m.batch_size, Some(10_000));
         assert_eq!(m.starting_position_timestamp, Some(1_700_000_000.5));
         assert_eq!(
