@@ -23,6 +23,8 @@ const ENVELOPE: usize = 14;
 pub struct EventRecord {
     /// The shard's sequence number of the record (change-log or Kinesis).
     pub seq: u64,
+    /// Its wire form, as the event and a function's `itemIdentifier` write it.
+    pub sequence_number: String,
     /// When it was written (epoch ms): its age counts from here.
     pub arrival_ms: i64,
     /// Its entry of the event's `Records`, as JSON.
@@ -86,6 +88,20 @@ impl Batch {
         Bytes::from(out)
     }
 
+    /// Splits the batch at `at`: this one keeps the records before it, the one returned
+    /// holds the rest.
+    pub fn split_off(&mut self, at: usize) -> Batch {
+        let rest: Vec<EventRecord> = self.records.split_off(at.min(self.records.len()));
+        let rest_bytes: usize = rest.iter().map(|r| r.json.len()).sum();
+        self.json_bytes -= rest_bytes;
+        Batch { records: rest, json_bytes: rest_bytes }
+    }
+
+    /// The position in the batch of the record whose wire sequence number is `wire`.
+    pub fn index_of(&self, wire: &str) -> Option<usize> {
+        self.records.iter().position(|r| r.sequence_number == wire)
+    }
+
     /// Removes the records written before `cutoff_ms` (a prefix: arrival times never go
     /// back within a shard) and returns them.
     pub fn take_older_than(&mut self, cutoff_ms: i64) -> Vec<EventRecord> {
@@ -106,17 +122,24 @@ pub fn fitting(lengths: impl Iterator<Item = usize>, limit: usize) -> (usize, bo
         }
         // Only the sizes count here: the stand-in record holds no bytes.
         probe.json_bytes += len;
-        probe.records.push(EventRecord { seq: 0, arrival_ms: 0, json: Vec::new() });
+        probe.records.push(EventRecord {
+            seq: 0,
+            sequence_number: String::new(),
+            arrival_ms: 0,
+            json: Vec::new(),
+        });
     }
     (probe.records.len(), false)
 }
 
-/// What one invocation of a batch came to. Partial failures (ReportBatchItemFailures)
-/// and a tumbling window's state are later variants of the same answer.
+/// What one invocation of a batch came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The function ran and succeeded.
-    Success,
+    /// The function ran and succeeded: its answer.
+    Success(Bytes),
+    /// The function ran and reported, through ReportBatchItemFailures, that the records
+    /// from this position in the batch on failed (0: all of them).
+    Reported(usize),
     /// The function ran and failed, or ran out of time: its error JSON.
     FunctionError(Bytes),
     /// The batch never reached the function (throttled, unreachable, unknown function):
@@ -130,7 +153,7 @@ impl Outcome {
     pub fn of(result: Result<Invocation, InvokeError>) -> Option<Outcome> {
         match result {
             Ok(i) if i.function_error.is_some() => Some(Outcome::FunctionError(i.payload)),
-            Ok(_) => Some(Outcome::Success),
+            Ok(i) => Some(Outcome::Success(i.payload)),
             Err(InvokeError::ShuttingDown) => None,
             Err(e) => Some(Outcome::NotInvoked(e)),
         }
@@ -147,7 +170,12 @@ mod tests {
     use super::*;
 
     fn record(seq: u64, arrival_ms: i64, json: &str) -> EventRecord {
-        EventRecord { seq, arrival_ms, json: json.as_bytes().to_vec() }
+        EventRecord {
+            seq,
+            sequence_number: seq.to_string(),
+            arrival_ms,
+            json: json.as_bytes().to_vec(),
+        }
     }
 
     #[test]
@@ -186,6 +214,21 @@ mod tests {
     }
 
     #[test]
+    fn batches_split_and_find_records_by_wire_sequence_number() {
+        let mut b = Batch::default();
+        for seq in 1..=5 {
+            b.push(record(seq, 0, "{}"));
+        }
+        assert_eq!(b.index_of("3"), Some(2));
+        assert_eq!(b.index_of("9"), None);
+        let rest = b.split_off(2);
+        assert_eq!((b.len(), rest.len()), (2, 3));
+        assert_eq!(b.payload_len(), b.payload().len());
+        assert_eq!(rest.payload_len(), rest.payload().len());
+        assert_eq!(rest.next_position(), Some(6));
+    }
+
+    #[test]
     fn old_records_leave_as_a_prefix() {
         let mut b = Batch::default();
         for (seq, at) in [(1, 100), (2, 200), (3, 300)] {
@@ -199,8 +242,8 @@ mod tests {
 
     #[test]
     fn outcomes_of_invocations() {
-        let ok = Outcome::of(Ok(Invocation::ok(Bytes::new()))).unwrap();
-        assert_eq!(ok, Outcome::Success);
+        let ok = Outcome::of(Ok(Invocation::ok(Bytes::from_static(b"{}")))).unwrap();
+        assert_eq!(ok, Outcome::Success(Bytes::from_static(b"{}")));
         let timed_out = Outcome::of(Ok(Invocation::timed_out("id", 3))).unwrap();
         assert!(matches!(timed_out, Outcome::FunctionError(_)) && timed_out.reached_function());
         let throttled = Outcome::of(Err(InvokeError::Throttled)).unwrap();

@@ -9,10 +9,11 @@
 //! - `poller`: one task per mapping, which runs a `shard` worker per shard it may read,
 //!   parents before children (rollover and resharding lineage);
 //! - `shard`: one batch in flight per shard, gathered within BatchSize, the batching
-//!   window and 6 MiB (`batch`), invoked, retried by AWS's rules (`retry`), then
-//!   checkpointed (`checkpoints`): at least once, nothing skipped, across kill -9;
-//! - `source*`: reading and waking per source; `event`: Lambda's entries byte for byte.
-//! - `filter`: FilterCriteria, compiled at create/update and tested on each entry.
+//!   window and 6 MiB (`batch`), passed through FilterCriteria (`filter`), delivered by
+//!   AWS's rules (`deliver`: retries in `retry`, partial failures in `report`, bisection),
+//!   then checkpointed (`checkpoints`): at least once, nothing skipped, across kill -9;
+//! - `source*`: reading and waking per source; `event`: Lambda's entries byte for byte;
+//!   `filter`: FilterCriteria, compiled at create/update and tested on each entry.
 //!
 //! Memory per mapping is bounded by configuration: each shard worker holds at most one
 //! batch and what one read adds to it, whatever the backlog.
@@ -20,10 +21,12 @@
 pub mod batch;
 pub mod checkpoints;
 pub mod control;
+mod deliver;
 pub mod event;
 pub mod filter;
 mod poller;
 pub mod record;
+pub mod report;
 pub mod retry;
 mod shard;
 pub mod source;

@@ -75,14 +75,14 @@ impl Attempts {
             self.invocations = self.invocations.saturating_add(1);
         }
         match outcome {
-            Outcome::Success => Next::Done,
-            Outcome::FunctionError(_)
+            Outcome::Success(_) => Next::Done,
+            Outcome::FunctionError(_) | Outcome::Reported(_)
                 if maximum_retry_attempts >= 0
                     && i64::from(self.invocations) > maximum_retry_attempts =>
             {
                 Next::Discard(Condition::RetryAttemptsExhausted)
             }
-            Outcome::FunctionError(_) | Outcome::NotInvoked(_) => {
+            Outcome::FunctionError(_) | Outcome::Reported(_) | Outcome::NotInvoked(_) => {
                 Next::Retry(self.backoff.next_delay(jitter()))
             }
         }
@@ -152,7 +152,7 @@ mod tests {
             ));
         }
         assert_eq!(a.invocations, 0);
-        assert_eq!(a.after(&Outcome::Success, 0), Next::Done);
+        assert_eq!(a.after(&Outcome::Success(Bytes::new()), 0), Next::Done);
         assert_eq!(a.invocations, 1);
     }
 

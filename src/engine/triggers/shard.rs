@@ -20,14 +20,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
-use super::batch::{self, Batch, EventRecord, Outcome};
+use super::Mapping;
+use super::batch::{self, Batch, EventRecord};
 use super::filter::{self, Filters};
 use super::record::MappingRecord;
-use super::retry::{self, Attempts, Condition, Next};
+use super::retry::Condition;
 use super::source::{ShardInfo, ShardReader};
-use super::{Mapping, OK, PROBLEM};
 use crate::engine::Engine;
-use crate::lambda::{InvokeDetails, name};
+use crate::lambda::name;
 use crate::metrics::esm::EsmSeries;
 use crate::storage::StorageError;
 
@@ -124,12 +124,12 @@ impl Worker {
     }
 
     /// The current record, marking it seen.
-    fn record(&mut self) -> Arc<MappingRecord> {
+    pub(super) fn record(&mut self) -> Arc<MappingRecord> {
         self.records.borrow_and_update().clone()
     }
 
     /// Whether to stop: shutdown, or the mapping disabled, deleted or gone.
-    fn stopping(&mut self) -> bool {
+    pub(super) fn stopping(&mut self) -> bool {
         *self.shutdown.borrow() || self.records.has_changed().is_err() || !self.record().active()
     }
 
@@ -247,120 +247,14 @@ impl Worker {
         batch::fitting(self.pending.iter().map(|r| r.json.len()), size)
     }
 
-    /// Invokes until the batch is done; the position after it, or `None` to stop without
-    /// moving the checkpoint.
-    async fn deliver(&mut self, mut batch: Batch) -> Option<u64> {
-        let end = batch.next_position()?;
-        let last_arrival = batch.records.last().map_or(0, |r| r.arrival_ms);
-        let config = &self.engine.config.lambda;
-        let mut attempts = Attempts::new(
-            Duration::from_millis(config.mapping_retry_initial_ms),
-            Duration::from_millis(config.mapping_retry_max_ms),
-        );
-        let mut tries = 0u32;
-        loop {
-            if self.stopping() {
-                return None;
-            }
-            let record = self.record();
-            let settings = &record.settings;
-            let now = self.engine.clock.now_millis();
-            let (cutoff, why) =
-                retry::cutoff(now, self.reader.retention_ms(), settings.maximum_record_age_seconds);
-            let old = batch.take_older_than(cutoff);
-            if !old.is_empty() {
-                self.discard(why, &old, attempts.invocations);
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let function = name::parse(&settings.function_name)?;
-            let series = self.series(&function.name);
-            if tries > 0 {
-                series.retries.inc();
-            }
-            tries += 1;
-            let invoke =
-                self.engine.lambda.invoke(&function, batch.payload(), InvokeDetails::default());
-            let result = tokio::select! {
-                r = invoke => r,
-                _ = self.shutdown.changed() => return None,
-            };
-            let outcome = Outcome::of(result)?;
-            self.count(&series, &outcome, batch.len());
-            match attempts.after(&outcome, settings.maximum_retry_attempts) {
-                Next::Done => {
-                    self.mapping.set_result(OK);
-                    series.records_delivered.inc_by(batch.len() as u64);
-                    break;
-                }
-                Next::Discard(condition) => {
-                    self.mapping.set_result(PROBLEM);
-                    let records = std::mem::take(&mut batch.records);
-                    self.discard(condition, &records, attempts.invocations);
-                    break;
-                }
-                Next::Retry(pause) => {
-                    self.mapping.set_result(PROBLEM);
-                    self.log_failure(&outcome, &batch, attempts.invocations, pause);
-                    let until = Instant::now() + pause;
-                    // Woken early by a change of the mapping (a disable stops the retries).
-                    while Instant::now() < until && !self.stopping() {
-                        let Worker { records, shutdown, .. } = &mut *self;
-                        tokio::select! {
-                            () = sleep_until(until) => {}
-                            _ = records.changed() => {}
-                            _ = shutdown.changed() => {}
-                        }
-                    }
-                }
-            }
-        }
-        let function = name::parse(&self.record().settings.function_name)?;
-        let age = (self.engine.clock.now_millis() - last_arrival).max(0) as f64 / 1000.0;
-        self.series(&function.name).iterator_age.set(age);
-        Some(end)
-    }
-
-    fn series(&self, function: &str) -> EsmSeries {
+    pub(super) fn series(&self, function: &str) -> EsmSeries {
         let uuid = &self.records.borrow().uuid;
         self.engine.metrics.esm.series(uuid, function)
     }
 
-    fn count(&self, series: &EsmSeries, outcome: &Outcome, records: usize) {
-        match outcome {
-            Outcome::NotInvoked(_) => series.invoke_failures.inc(),
-            Outcome::FunctionError(_) => {
-                series.invocations.inc();
-                series.function_errors.inc();
-                series.batch_size.observe(records as f64);
-            }
-            Outcome::Success => {
-                series.invocations.inc();
-                series.batch_size.observe(records as f64);
-            }
-        }
-    }
-
-    fn log_failure(&self, outcome: &Outcome, batch: &Batch, invocations: u32, pause: Duration) {
-        let uuid = &self.records.borrow().uuid;
-        let what = match outcome {
-            Outcome::FunctionError(error) => {
-                let text = String::from_utf8_lossy(error);
-                format!("function error: {}", crate::lambda::http_client::truncate(&text, 512))
-            }
-            Outcome::NotInvoked(e) => format!("not invoked: {e}"),
-            Outcome::Success => return,
-        };
-        tracing::warn!(
-            mapping = %uuid, shard = %self.shard.id, records = batch.len(), invocations,
-            "event source mapping batch failed ({what}); retrying in {pause:?}"
-        );
-    }
-
     /// Reports records given up on. The on-failure destination (the next slice) will get
     /// the same facts AWS's on-failure record carries: positions, not data.
-    fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
+    pub(super) fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
         let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
         let record = self.records.borrow().clone();
         let function =
@@ -381,7 +275,7 @@ impl Worker {
 
     /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until
     /// they clear. `false` when it stopped instead (shutdown): the batch goes again later.
-    async fn checkpoint(&mut self, next: u64) -> bool {
+    pub(super) async fn checkpoint(&mut self, next: u64) -> bool {
         self.position = next;
         let uuid = self.records.borrow().uuid.clone();
         let mut pause = Duration::from_millis(100);

@@ -117,6 +117,7 @@ impl DynamoDbShard {
             .iter()
             .map(|c| EventRecord {
                 seq: c.seq,
+                sequence_number: crate::engine::streams::wire_seq(c.seq),
                 arrival_ms: c.created_ms,
                 json: event::dynamodb(c, &stream, &self.cx),
             })

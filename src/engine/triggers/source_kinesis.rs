@@ -106,7 +106,12 @@ impl KinesisShard {
                     r.record.arrival_ms,
                     &self.cx,
                 );
-                EventRecord { seq: r.seq, arrival_ms: r.record.arrival_ms, json }
+                EventRecord {
+                    seq: r.seq,
+                    sequence_number: seq,
+                    arrival_ms: r.record.arrival_ms,
+                    json,
+                }
             })
             .collect();
         // Records past `next` of a closed shard never exist: its writer committed

@@ -16,12 +16,19 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
+/// How a test answers an event itself: `Some(answer)` a success with that body, `None`
+/// a function error.
+pub type Responder = Box<dyn Fn(&Value) -> Option<Value> + Send + Sync>;
+
 /// What the double was sent.
 #[derive(Default)]
 pub struct Recorder {
+    /// When set, decides every answer (`fail_next`, `fail_all` still apply first).
+    pub respond: Mutex<Option<Responder>>,
     /// Every invocation's event, failed ones included, in arrival order.
     pub attempts: Mutex<Vec<Value>>,
-    /// The events of invocations answered with success.
+    /// The events of invocations answered with success (a report of failed records
+    /// included).
     pub delivered: Mutex<Vec<Value>>,
     /// Invocations still to fail (a function error each).
     pub fail_next: AtomicUsize,
@@ -112,14 +119,19 @@ async fn answer(req: Request<Incoming>, rec: &Recorder) -> Response<Full<Bytes>>
             .fail_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
-    let mut r = if fail {
+    let answer = match rec.respond.lock().unwrap().as_ref() {
+        Some(respond) if !fail => respond(&event),
+        _ => Some(json!({})),
+    };
+    let mut r = if fail || answer.is_none() {
         let error = json!({"errorMessage": "told to fail", "errorType": "Error"});
         let mut r = Response::new(Full::new(Bytes::from(error.to_string())));
         r.headers_mut().insert("x-amz-function-error", "Unhandled".parse().unwrap());
         r
     } else {
         rec.delivered.lock().unwrap().push(event);
-        Response::new(Full::new(Bytes::from_static(b"{}")))
+        let answer = answer.unwrap_or_default().to_string();
+        Response::new(Full::new(Bytes::from(answer)))
     };
     r.headers_mut().insert("content-type", "application/json".parse().unwrap());
     r

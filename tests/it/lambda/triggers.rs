@@ -517,3 +517,116 @@ async fn filter_criteria_drop_records_that_match_no_pattern() {
         .collect();
     assert_eq!(ns, [serde_json::json!(1), serde_json::json!(3)]);
 }
+
+/// The `v` values of each invocation's records, in order.
+fn invocations(rec: &super::recorder::Recorder) -> Vec<Vec<String>> {
+    rec.attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| values(e["Records"].as_array().map(Vec::as_slice).unwrap_or_default()))
+        .collect()
+}
+
+async fn wait_invocations(rec: &super::recorder::Recorder, n: usize) -> Vec<Vec<String>> {
+    rec.wait_attempts(n).await;
+    // Nothing more comes in a while: the count is final.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    invocations(rec)
+}
+
+#[tokio::test]
+async fn reported_item_failures_retry_from_the_lowest_failed_record() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, RETRIES, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    for i in 0..6 {
+        put(&ddb, "items", "p", i, &format!("v{i}")).await;
+    }
+    // v4 always fails; so does a batch whose answer names no record of it.
+    *rec.respond.lock().unwrap() = Some(Box::new(|event: &Value| {
+        let failed: Vec<Value> = event["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["dynamodb"]["NewImage"]["v"]["S"] == "v4")
+            .map(|r| serde_json::json!({"itemIdentifier": r["dynamodb"]["SequenceNumber"]}))
+            .collect();
+        Some(serde_json::json!({"batchItemFailures": failed}))
+    }));
+    let lambda = server.lambda();
+    let uuid = map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| {
+        r.batch_size(3).maximum_retry_attempts(2).function_response_types(
+            aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
+        )
+    })
+    .await;
+    let seen = wait_invocations(&rec, 4).await;
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        [
+            v(&["v0", "v1", "v2"]),
+            v(&["v3", "v4", "v5"]),
+            v(&["v4", "v5"]),
+            v(&["v4", "v5"])
+        ],
+        "v3 done at the first answer; v4 and on retried twice (three invocations in all, as AWS's recorded approximateInvokeCount), then discarded"
+    );
+    let l = format!("{{function=\"f\",uuid=\"{uuid}\"}}");
+    assert_eq!(
+        metric(&server, &format!("sluice_lambda_esm_dropped_records_total{l}")).await,
+        Some(2.0)
+    );
+    // The checkpoint moved past them.
+    put(&ddb, "items", "p", 6, "v6").await;
+    rec.wait_attempts(5).await;
+    assert_eq!(invocations(&rec)[4], v(&["v6"]));
+}
+
+#[tokio::test]
+async fn bisect_splits_a_failing_batch_until_the_bad_record_is_alone() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, RETRIES, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "items").await;
+    for (i, v) in ["a", "b", "bad", "d"].iter().enumerate() {
+        put(&ddb, "items", "p", i as i64, v).await;
+    }
+    *rec.respond.lock().unwrap() = Some(Box::new(|event: &Value| {
+        let bad = event["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dynamodb"]["NewImage"]["v"]["S"] == "bad");
+        (!bad).then(|| serde_json::json!({}))
+    }));
+    let lambda = server.lambda();
+    let uuid = map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| {
+        r.batch_size(4).maximum_retry_attempts(1).bisect_batch_on_function_error(true)
+    })
+    .await;
+    let seen = wait_invocations(&rec, 6).await;
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        [
+            v(&["a", "b", "bad", "d"]),
+            v(&["a", "b"]),
+            v(&["bad", "d"]),
+            v(&["bad"]),
+            v(&["bad"]),
+            v(&["d"]),
+        ],
+        "halves first; the bad record alone is retried once (MaximumRetryAttempts 1), then discarded"
+    );
+    assert_eq!(values(&rec.records()), ["a", "b", "d"]);
+    let l = format!("{{function=\"f\",uuid=\"{uuid}\"}}");
+    assert_eq!(
+        metric(&server, &format!("sluice_lambda_esm_dropped_records_total{l}")).await,
+        Some(1.0)
+    );
+}

@@ -1,0 +1,195 @@
+//! Delivering one batch of one shard by AWS's rules (docs/lambda-event-source-mappings.md
+//! §14 and §15): invoke, read the answer, then done, retry, split or discard.
+//!
+//! - With ReportBatchItemFailures, the records before the lowest reported one are done
+//!   (checkpointed at once, never sent again) and the rest is retried; a retry after a
+//!   partial failure uses the retry quota, as AWS's recorded invoke counts show.
+//! - With BisectBatchOnFunctionError, a batch of more than one record that the function
+//!   failed (an error, a timeout, or a report of failures) is split in two before it is
+//!   retried: the first half goes first, then the second, each from a fresh retry quota,
+//!   since "splitting a batch does not count towards the retry quota". A single record
+//!   is retried as usual.
+//! - Between the parts of a split batch the checkpoint moves too, so a restart resumes
+//!   at the part it was working on.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+
+use super::batch::{Batch, Outcome};
+use super::report::{self, Reported};
+use super::retry::{self, Attempts, Next};
+use super::shard::Worker;
+use super::{OK, PROBLEM};
+use crate::lambda::{InvokeDetails, name};
+use crate::metrics::esm::EsmSeries;
+
+/// The FunctionResponseTypes value that turns partial failures on.
+const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
+
+impl Worker {
+    fn attempts(&self) -> Attempts {
+        let config = &self.engine.config.lambda;
+        Attempts::new(
+            Duration::from_millis(config.mapping_retry_initial_ms),
+            Duration::from_millis(config.mapping_retry_max_ms),
+        )
+    }
+
+    /// Invokes until the batch is done (processed, or discarded by AWS's rules); the
+    /// position after it, or `None` to stop without moving the checkpoint past it.
+    pub(super) async fn deliver(&mut self, batch: Batch) -> Option<u64> {
+        let end = batch.next_position()?;
+        let last_arrival = batch.records.last().map_or(0, |r| r.arrival_ms);
+        // What is still to deliver, in order: the batch, or the parts it was split into.
+        let mut parts = VecDeque::from([batch]);
+        while let Some(mut part) = parts.pop_front() {
+            let mut attempts = self.attempts();
+            let mut tries = 0u32;
+            loop {
+                if self.stopping() {
+                    return None;
+                }
+                let record = self.record();
+                let settings = &record.settings;
+                let now = self.engine.clock.now_millis();
+                let (cutoff, why) = retry::cutoff(
+                    now,
+                    self.reader.retention_ms(),
+                    settings.maximum_record_age_seconds,
+                );
+                let old = part.take_older_than(cutoff);
+                if !old.is_empty() {
+                    self.discard(why, &old, attempts.invocations);
+                }
+                if part.is_empty() {
+                    break;
+                }
+                let function = name::parse(&settings.function_name)?;
+                let series = self.series(&function.name);
+                if tries > 0 {
+                    series.retries.inc();
+                }
+                tries += 1;
+                let invoke =
+                    self.engine.lambda.invoke(&function, part.payload(), InvokeDetails::default());
+                let result = tokio::select! {
+                    r = invoke => r,
+                    _ = self.shutdown.changed() => return None,
+                };
+                let mut outcome = Outcome::of(result)?;
+                if let Outcome::Success(answer) = &outcome
+                    && settings
+                        .function_response_types
+                        .iter()
+                        .any(|t| t == REPORT_BATCH_ITEM_FAILURES)
+                    && let Reported::FailedFrom(at) = report::read(answer, &part)
+                {
+                    outcome = Outcome::Reported(at);
+                }
+                self.count(&series, &outcome, part.len());
+                if let Outcome::Reported(at) = outcome
+                    && at > 0
+                {
+                    // The records before the first failure are done.
+                    let rest = part.split_off(at);
+                    series.records_delivered.inc_by(part.len() as u64);
+                    if !self.checkpoint(rest.records[0].seq).await {
+                        return None;
+                    }
+                    part = rest;
+                    outcome = Outcome::Reported(0);
+                }
+                let function_failed =
+                    matches!(outcome, Outcome::FunctionError(_) | Outcome::Reported(_));
+                if function_failed && settings.bisect_batch_on_function_error && part.len() > 1 {
+                    self.mapping.set_result(PROBLEM);
+                    let second = part.split_off(part.len().div_ceil(2));
+                    tracing::warn!(
+                        mapping = %record.uuid, shard = %self.shard.id,
+                        "event source mapping batch failed; bisected into {} and {} records",
+                        part.len(), second.len()
+                    );
+                    parts.push_front(second);
+                    attempts = self.attempts();
+                    tries = 0;
+                    continue;
+                }
+                match attempts.after(&outcome, settings.maximum_retry_attempts) {
+                    Next::Done => {
+                        self.mapping.set_result(OK);
+                        series.records_delivered.inc_by(part.len() as u64);
+                        break;
+                    }
+                    Next::Discard(condition) => {
+                        self.mapping.set_result(PROBLEM);
+                        self.discard(condition, &part.records, attempts.invocations);
+                        break;
+                    }
+                    Next::Retry(pause) => {
+                        self.mapping.set_result(PROBLEM);
+                        self.log_failure(&outcome, &part, attempts.invocations, pause);
+                        self.pause(pause).await;
+                    }
+                }
+            }
+            // Everything before the next part is done: a restart starts there.
+            if let Some(next) = parts.front().and_then(|p| p.records.first())
+                && !self.checkpoint(next.seq).await
+            {
+                return None;
+            }
+        }
+        let function = name::parse(&self.record().settings.function_name)?;
+        let age = (self.engine.clock.now_millis() - last_arrival).max(0) as f64 / 1000.0;
+        self.series(&function.name).iterator_age.set(age);
+        Some(end)
+    }
+
+    /// Waits `pause` before a retry; woken early by a change of the mapping (a disable
+    /// stops the retries) or shutdown.
+    async fn pause(&mut self, pause: Duration) {
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !self.stopping() {
+            let Worker { records, shutdown, .. } = &mut *self;
+            tokio::select! {
+                () = sleep_until(until) => {}
+                _ = records.changed() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    fn count(&self, series: &EsmSeries, outcome: &Outcome, records: usize) {
+        match outcome {
+            Outcome::NotInvoked(_) => series.invoke_failures.inc(),
+            Outcome::FunctionError(_) => {
+                series.invocations.inc();
+                series.function_errors.inc();
+                series.batch_size.observe(records as f64);
+            }
+            Outcome::Success(_) | Outcome::Reported(_) => {
+                series.invocations.inc();
+                series.batch_size.observe(records as f64);
+            }
+        }
+    }
+
+    fn log_failure(&self, outcome: &Outcome, batch: &Batch, invocations: u32, pause: Duration) {
+        let uuid = &self.records.borrow().uuid;
+        let what = match outcome {
+            Outcome::FunctionError(error) => {
+                let text = String::from_utf8_lossy(error);
+                format!("function error: {}", crate::lambda::http_client::truncate(&text, 512))
+            }
+            Outcome::Reported(_) => "the function reported failed records".to_string(),
+            Outcome::NotInvoked(e) => format!("not invoked: {e}"),
+            Outcome::Success(_) => return,
+        };
+        tracing::warn!(
+            mapping = %uuid, shard = %self.shard.id, records = batch.len(), invocations,
+            "event source mapping batch failed ({what}); retrying in {pause:?}"
+        );
+    }
+}
