@@ -26,6 +26,10 @@ pub enum Workload {
     /// by fan-out subscribers, a destination GetRecords poller and a DynamoDB Streams
     /// poller: write-to-delivery latency per path.
     E2e(E2eArgs),
+    /// PutItem to a table with a DynamoDB stream read by Lambda event source mappings
+    /// that invoke a no-op Invoke-API server this process runs: write-to-handler latency
+    /// and delivered records/s per mapping.
+    Triggers(TriggersArgs),
     /// Only the in-process HTTP+JSON ceiling server, driven with PutItem bodies.
     Ceiling(Common),
 }
@@ -161,6 +165,34 @@ pub struct E2eArgs {
     pub drain: Duration,
 }
 
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct TriggersArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// Event source mappings on the table's stream, each invoking its own function.
+    #[arg(long, default_value_t = 1)]
+    pub mappings: usize,
+    /// BatchSize of every mapping (1 to 10000).
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: u32,
+    /// MaximumBatchingWindowInSeconds of every mapping (0 to 300).
+    #[arg(long, default_value_t = 0)]
+    pub batching_window: u32,
+    /// Items written before the mappings exist (they start at TRIM_HORIZON): their
+    /// delivery rate is the mappings' throughput.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: u64,
+    /// Where this process serves the Invoke API the endpoint must call (start sluice
+    /// with SLUICE_LAMBDA_ENDPOINT=http://<this address>).
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub handler_listen: String,
+    /// How long to wait after the last write for every mapping to catch up.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(serialize_with = "secs")]
+    pub drain: Duration,
+}
+
 impl Workload {
     pub fn name(&self) -> &'static str {
         match self {
@@ -171,6 +203,7 @@ impl Workload {
             Workload::Mixed(_) => "mixed",
             Workload::PutRecords(_) => "put-records",
             Workload::E2e(_) => "e2e",
+            Workload::Triggers(_) => "triggers",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -182,6 +215,7 @@ impl Workload {
             Workload::Mixed(m) => &m.table.common,
             Workload::PutRecords(p) => &p.common,
             Workload::E2e(e) => &e.common,
+            Workload::Triggers(t) => &t.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -196,6 +230,7 @@ impl Workload {
             Workload::Mixed(m) => serde_json::to_value(m),
             Workload::PutRecords(p) => serde_json::to_value(p),
             Workload::E2e(e) => serde_json::to_value(e),
+            Workload::Triggers(t) => serde_json::to_value(t),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

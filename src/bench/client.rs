@@ -126,6 +126,65 @@ impl Client {
     pub async fn call(&self, target: &str, body: &Value) -> Result<Value, Failure> {
         self.conn().call(target, body).await
     }
+
+    /// One restJson1 call of the Lambda API (`method` `path`, a JSON body or none), signed
+    /// for service `lambda`, on a fresh connection: for setup and cleanup.
+    pub async fn lambda(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let signer = Signer {
+            access_key_id: &self.creds.access_key,
+            secret_access_key: &self.creds.secret_key,
+            region: &self.creds.region,
+            service: "lambda",
+        };
+        let host = self.endpoint.host.as_str();
+        let date = sigv4::amz_date(crate::clock::wall_micros() / 1000);
+        let headers = [("content-type", "application/json"), ("host", host), ("x-amz-date", &date)];
+        let request =
+            sigv4::Request { method, path, query: "", headers: &headers, payload: &payload };
+        let authorization = signer.authorization(&request, &date);
+        let mut builder = hyper::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .header("authorization", authorization)
+            .body(Full::new(Bytes::from(payload)))
+            .map_err(|e| Failure::NotSent(e.to_string()))?;
+        let conn = self.conn();
+        let mut sender = conn.connect().await?;
+        let call = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| Failure::Transport(e.to_string()))?;
+            let status = response.status().as_u16();
+            let header = response
+                .headers()
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Failure::Transport(e.to_string()))?
+                .to_bytes();
+            if status >= 300 {
+                let kind = error_type(status, header.as_deref(), &body);
+                return Err(Failure::Api { status, kind, message: compact(&body) });
+            }
+            Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+        };
+        tokio::time::timeout(ANSWER_TIMEOUT, call)
+            .await
+            .unwrap_or_else(|_| Err(Failure::Transport("no answer".into())))
+    }
 }
 
 /// An answer as it came back.

@@ -5,7 +5,8 @@
 //!
 //! `cli` holds the flags, `client` the signed HTTP client, `load` the driver (with `pace`
 //! for --rate and --requests), `histogram` and `report` the results, `resources` the
-//! tables and streams a run creates, `items`, `records` and `e2e` the workloads, and
+//! tables and streams a run creates, `items`, `records`, `e2e` and `triggers` the
+//! workloads, and
 //! `ceiling` the in-process HTTP+JSON server the endpoint is compared with.
 
 pub mod ceiling;
@@ -19,6 +20,7 @@ pub mod pace;
 pub mod records;
 pub mod report;
 pub mod resources;
+pub mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +112,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         }
         Workload::PutRecords(p) => records::run(&client, p, &load, &mut report).await?,
         Workload::E2e(e) => e2e::run(&client, e, &load, &mut report).await?,
+        Workload::Triggers(t) => triggers::run(&client, t, &load, &mut report).await?,
     }
     // Only batch workloads report records separately from requests.
     if !matches!(workload, Workload::PutRecords(_)) {

@@ -91,3 +91,39 @@ async fn workloads_against_the_daemon_report_json_without_errors() {
     let tables = server.post("DynamoDB_20120810.ListTables", b"{}", &[]).await.json();
     assert_eq!(tables["TableNames"], serde_json::json!([]), "{tables}");
 }
+
+#[tokio::test]
+async fn the_triggers_workload_counts_every_record_each_mapping_delivers() {
+    let port = crate::lambda::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start_with_config(&format!("[lambda]\nendpoint = \"http://{listen}\"\n"));
+    let args = [
+        "triggers",
+        "-n",
+        "150",
+        "-c",
+        "2",
+        "--mappings",
+        "2",
+        "--backlog",
+        "50",
+        "--batch-size",
+        "10",
+        "--handler-listen",
+        &listen,
+        "--drain",
+        "20s",
+    ];
+    let out = bench(&server, &args);
+    assert_clean(&out["measurements"][0], "triggers-writes", 150);
+    let deliveries = out["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{out}");
+    for d in deliveries {
+        assert_eq!((d["delivered"].as_u64(), d["written"].as_u64()), (Some(200), Some(200)), "{d}");
+        assert_eq!(d["latency"]["count"], 150, "only the measured writes have latencies: {d}");
+    }
+    let mappings = server.lambda().list_event_source_mappings().send().await.unwrap();
+    let states: Vec<_> =
+        mappings.event_source_mappings().iter().filter_map(|m| m.state()).collect();
+    assert_eq!(states, ["Deleting", "Deleting"], "the run deletes its mappings");
+}

@@ -567,12 +567,7 @@ async fn reported_item_failures_retry_from_the_lowest_failed_record() {
     let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert_eq!(
         seen,
-        [
-            v(&["v0", "v1", "v2"]),
-            v(&["v3", "v4", "v5"]),
-            v(&["v4", "v5"]),
-            v(&["v4", "v5"])
-        ],
+        [v(&["v0", "v1", "v2"]), v(&["v3", "v4", "v5"]), v(&["v4", "v5"]), v(&["v4", "v5"])],
         "v3 done at the first answer; v4 and on retried twice (three invocations in all, as AWS's recorded approximateInvokeCount), then discarded"
     );
     let l = format!("{{function=\"f\",uuid=\"{uuid}\"}}");
