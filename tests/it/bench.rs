@@ -115,7 +115,8 @@ async fn the_triggers_workload_counts_every_record_each_mapping_delivers() {
         "20s",
     ];
     let out = bench(&server, &args);
-    assert_clean(&out["measurements"][0], "triggers-writes", 150);
+    assert_clean(&out["measurements"][0], "backlog", 50);
+    assert_clean(&out["measurements"][1], "triggers-writes", 150);
     let deliveries = out["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 2, "{out}");
     for d in deliveries {

@@ -261,7 +261,7 @@ fn source_ref(engine: &Engine, arn: &str) -> Result<SourceRef, LambdaError> {
                 }
                 return Ok(SourceRef::Kinesis {
                     name: c.stream.into(),
-                    consumer: Some(c.consumer.into()),
+                    consumer: Some((c.consumer.into(), c.created_secs)),
                 });
             }
             let name =

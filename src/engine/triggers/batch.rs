@@ -25,6 +25,9 @@ pub struct EventRecord {
     pub seq: u64,
     /// Its wire form, as the event and a function's `itemIdentifier` write it.
     pub sequence_number: String,
+    /// A hash of its key (a DynamoDB item's key attributes, a Kinesis partition key): the
+    /// records of one key go to the same batch when a shard delivers several at once.
+    pub key_hash: u64,
     /// When it was written (epoch ms): its age counts from here.
     pub arrival_ms: i64,
     /// Its entry of the event's `Records`, as JSON.
@@ -125,11 +128,49 @@ pub fn fitting(lengths: impl Iterator<Item = usize>, limit: usize) -> (usize, bo
         probe.records.push(EventRecord {
             seq: 0,
             sequence_number: String::new(),
+            key_hash: 0,
             arrival_ms: 0,
             json: Vec::new(),
         });
     }
     (probe.records.len(), false)
+}
+
+/// How many records, given as (key hash, entry length) in order, fit one round of
+/// `factor` batches of at most `limit` records and 6 MiB each, each key in the batch
+/// `key_hash % factor`; and whether a full batch stopped it. The round is a prefix, so
+/// the checkpoint after it is exact.
+pub fn fitting_by_key(
+    records: impl Iterator<Item = (u64, usize)>,
+    limit: usize,
+    factor: usize,
+) -> (usize, bool) {
+    let factor = factor.max(1);
+    let mut lanes = vec![(0usize, ENVELOPE); factor];
+    let mut taken = 0;
+    for (hash, len) in records {
+        let (count, bytes) = &mut lanes[(hash % factor as u64) as usize];
+        // The entry and its comma.
+        let grown = *bytes + len + usize::from(*count > 0);
+        if *count >= limit || grown > MAX_PAYLOAD {
+            return (taken, true);
+        }
+        *count += 1;
+        *bytes = grown;
+        taken += 1;
+    }
+    (taken, false)
+}
+
+/// Spreads `round` over `factor` batches by key, each keeping the records' order; the
+/// empty ones are left out.
+pub fn by_key(round: Batch, factor: usize) -> Vec<Batch> {
+    let factor = factor.max(1);
+    let mut lanes: Vec<Batch> = (0..factor).map(|_| Batch::default()).collect();
+    for r in round.records {
+        lanes[(r.key_hash % factor as u64) as usize].push(r);
+    }
+    lanes.into_iter().filter(|b| !b.is_empty()).collect()
 }
 
 /// What one invocation of a batch came to.
@@ -173,6 +214,7 @@ mod tests {
         EventRecord {
             seq,
             sequence_number: seq.to_string(),
+            key_hash: seq % 3,
             arrival_ms,
             json: json.as_bytes().to_vec(),
         }
@@ -226,6 +268,27 @@ mod tests {
         assert_eq!(b.payload_len(), b.payload().len());
         assert_eq!(rest.payload_len(), rest.payload().len());
         assert_eq!(rest.next_position(), Some(6));
+    }
+
+    #[test]
+    fn rounds_spread_keys_over_batches_and_stop_at_the_first_full_one() {
+        // Keys 0, 1, 2 over 2 batches of 2: key 0 and 2 share batch 0.
+        let recs = [(0, 10), (1, 10), (2, 10), (1, 10), (0, 10)];
+        assert_eq!(fitting_by_key(recs.into_iter(), 2, 2), (4, true));
+        assert_eq!(fitting_by_key(recs.into_iter().take(4), 2, 2), (4, false));
+        assert_eq!(fitting_by_key([(0, MAX_PAYLOAD)].into_iter(), 2, 2), (0, true));
+        let mut round = Batch::default();
+        for seq in 0..6 {
+            round.push(record(seq, 0, "{}"));
+        }
+        // key_hash is seq % 3 here.
+        let lanes = by_key(round, 2);
+        let seqs: Vec<Vec<u64>> =
+            lanes.iter().map(|b| b.records.iter().map(|r| r.seq).collect()).collect();
+        assert_eq!(seqs, [vec![0, 2, 3, 5], vec![1, 4]]);
+        for b in &lanes {
+            assert_eq!(b.payload_len(), b.payload().len());
+        }
     }
 
     #[test]

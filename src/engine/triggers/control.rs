@@ -25,10 +25,11 @@ pub enum SourceRef {
         table: String,
         label: String,
     },
-    /// A Kinesis stream, or one of its enhanced fan-out consumers.
+    /// A Kinesis stream, or one of its enhanced fan-out consumers (its name, and the
+    /// registration second its ARN carries).
     Kinesis {
         name: String,
-        consumer: Option<String>,
+        consumer: Option<(String, i64)>,
     },
 }
 
@@ -101,13 +102,17 @@ impl Engine {
                     .kinesis
                     .get(&name)
                     .ok_or_else(|| MappingError::StreamNotFound(arn.clone()))?;
-                if let Some(c) = &consumer {
+                if let Some((c, created_secs)) = &consumer {
                     let meta = stream.meta();
                     let now = self.clock.now_millis();
-                    if meta.consumer(c, now, self.consumer_delays()).is_none() {
+                    // The ARN names one registration: an older consumer of the same name
+                    // is another consumer.
+                    let live = meta.consumer(c, now, self.consumer_delays());
+                    if live.is_none_or(|(m, _)| m.created_secs() != *created_secs) {
                         return Err(MappingError::StreamNotFound(arn.clone()));
                     }
                 }
+                let consumer = consumer.map(|(c, _)| c);
                 Source::Kinesis { name, stream_id: stream.id(), consumer }
             }
         };
@@ -178,6 +183,12 @@ impl Engine {
         next.transition = Some(self.transition(state, now, Some(current.settings.clone())));
         next.modified_ms = now;
         self.committer.commit(vec![put_record(&next)?], 0).await?;
+        if next.settings.function_name != current.settings.function_name
+            && let Some(old) = crate::lambda::name::parse(&current.settings.function_name)
+        {
+            // The series of the function it no longer invokes.
+            self.metrics.esm.forget(uuid, &[old.name.as_str()]);
+        }
         Ok(mapping.publish(next))
     }
 

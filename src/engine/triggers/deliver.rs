@@ -10,25 +10,61 @@
 //!   since "splitting a batch does not count towards the retry quota". A single record
 //!   is retried as usual.
 //! - Between the parts of a split batch the checkpoint moves too, so a restart resumes
-//!   at the part it was working on.
+//!   at the part it was working on (unless several batches of the shard are in flight:
+//!   then the round as a whole moves it).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
-use super::batch::{Batch, Outcome};
+use super::batch::{Batch, EventRecord, Outcome};
+use super::record::MappingRecord;
 use super::report::{self, Reported};
-use super::retry::{self, Attempts, Next};
-use super::shard::Worker;
-use super::{OK, PROBLEM};
+use super::retry::{self, Attempts, Condition, Next};
+use super::{Mapping, OK, PROBLEM};
+use crate::engine::Engine;
 use crate::lambda::{InvokeDetails, name};
 use crate::metrics::esm::EsmSeries;
+
+/// What delivering a batch of one shard needs. Cheap to clone: a shard with a
+/// ParallelizationFactor delivers several batches at once, one lane each.
+#[derive(Clone)]
+pub(super) struct Lane {
+    pub engine: Arc<Engine>,
+    pub mapping: Arc<Mapping>,
+    pub records: watch::Receiver<Arc<MappingRecord>>,
+    pub shutdown: watch::Receiver<bool>,
+    pub shard_id: String,
+    /// How long the source keeps records: older ones have expired.
+    pub retention_ms: i64,
+    /// Whether partial progress (records before a reported failure, the first part of
+    /// a split batch) moves the shard's checkpoint at once: only when this lane is the
+    /// only one in flight.
+    pub checkpoints: bool,
+}
 
 /// The FunctionResponseTypes value that turns partial failures on.
 const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
 
-impl Worker {
+impl Lane {
+    /// The current record, marking it seen.
+    pub(super) fn record(&mut self) -> Arc<MappingRecord> {
+        self.records.borrow_and_update().clone()
+    }
+
+    /// Whether to stop: shutdown, or the mapping disabled, deleted or gone.
+    pub(super) fn stopping(&mut self) -> bool {
+        *self.shutdown.borrow() || self.records.has_changed().is_err() || !self.record().active()
+    }
+
+    pub(super) fn series(&self, function: &str) -> EsmSeries {
+        let uuid = &self.records.borrow().uuid;
+        self.engine.metrics.esm.series(uuid, function)
+    }
+
     fn attempts(&self) -> Attempts {
         let config = &self.engine.config.lambda;
         Attempts::new(
@@ -54,11 +90,8 @@ impl Worker {
                 let record = self.record();
                 let settings = &record.settings;
                 let now = self.engine.clock.now_millis();
-                let (cutoff, why) = retry::cutoff(
-                    now,
-                    self.reader.retention_ms(),
-                    settings.maximum_record_age_seconds,
-                );
+                let (cutoff, why) =
+                    retry::cutoff(now, self.retention_ms, settings.maximum_record_age_seconds);
                 let old = part.take_older_than(cutoff);
                 if !old.is_empty() {
                     self.discard(why, &old, attempts.invocations);
@@ -95,7 +128,7 @@ impl Worker {
                     // The records before the first failure are done.
                     let rest = part.split_off(at);
                     series.records_delivered.inc_by(part.len() as u64);
-                    if !self.checkpoint(rest.records[0].seq).await {
+                    if self.checkpoints && !self.checkpoint(rest.records[0].seq).await {
                         return None;
                     }
                     part = rest;
@@ -107,7 +140,7 @@ impl Worker {
                     self.mapping.set_result(PROBLEM);
                     let second = part.split_off(part.len().div_ceil(2));
                     tracing::warn!(
-                        mapping = %record.uuid, shard = %self.shard.id,
+                        mapping = %record.uuid, shard = %self.shard_id,
                         "event source mapping batch failed; bisected into {} and {} records",
                         part.len(), second.len()
                     );
@@ -136,6 +169,7 @@ impl Worker {
             }
             // Everything before the next part is done: a restart starts there.
             if let Some(next) = parts.front().and_then(|p| p.records.first())
+                && self.checkpoints
                 && !self.checkpoint(next.seq).await
             {
                 return None;
@@ -152,7 +186,7 @@ impl Worker {
     async fn pause(&mut self, pause: Duration) {
         let until = Instant::now() + pause;
         while Instant::now() < until && !self.stopping() {
-            let Worker { records, shutdown, .. } = &mut *self;
+            let Lane { records, shutdown, .. } = &mut *self;
             tokio::select! {
                 () = sleep_until(until) => {}
                 _ = records.changed() => {}
@@ -188,8 +222,53 @@ impl Worker {
             Outcome::Success(_) => return,
         };
         tracing::warn!(
-            mapping = %uuid, shard = %self.shard.id, records = batch.len(), invocations,
+            mapping = %uuid, shard = %self.shard_id, records = batch.len(), invocations,
             "event source mapping batch failed ({what}); retrying in {pause:?}"
         );
+    }
+
+    /// Reports records given up on. The on-failure destination (the next slice) will get
+    /// the same facts AWS's on-failure record carries: positions, not data.
+    pub(super) fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
+        let record = self.records.borrow().clone();
+        let function =
+            name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
+        let series = self.series(&function);
+        series.dropped_batches.inc();
+        series.dropped_records.inc_by(records.len() as u64);
+        tracing::error!(
+            mapping = %record.uuid, function = %function, shard = %self.shard_id,
+            condition = condition.as_str(), batch_size = records.len(),
+            first_sequence = first.seq, last_sequence = last.seq,
+            first_arrival_ms = first.arrival_ms, last_arrival_ms = last.arrival_ms,
+            approximate_invoke_count = invocations,
+            "event source mapping discarded records ({}); no on-failure destination is delivered yet",
+            condition.as_str()
+        );
+    }
+
+    /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until
+    /// they clear. `false` when it stopped instead (shutdown): the batch goes again later.
+    pub(super) async fn checkpoint(&mut self, next: u64) -> bool {
+        let uuid = self.records.borrow().uuid.clone();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            // A mapping being deleted keeps no checkpoints.
+            if self.records.borrow().deleting() {
+                return false;
+            }
+            match self.engine.save_checkpoint(&uuid, &self.shard_id, next).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::error!(mapping = %uuid, shard = %self.shard_id, "cannot save the checkpoint: {e}; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = self.shutdown.changed() => return false,
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 }

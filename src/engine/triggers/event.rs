@@ -167,6 +167,33 @@ pub fn kinesis(
     serde_json::to_vec(&entry).unwrap_or_default()
 }
 
+/// A stable hash of a key's bytes (FNV-1a): the same key lands in the same batch of a
+/// round on every run.
+pub fn key_hash(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The key hash of a change: its key attributes' names and values, in the key schema's
+/// order (a number by its order-preserving bytes, so `1` and `1.0` are one key).
+pub fn dynamodb_key_hash(change: &ChangeRecord, stream: &StreamMeta) -> u64 {
+    use crate::model::AttributeValue;
+    let mut bytes = Vec::new();
+    for name in stream.key_schema.names() {
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(0);
+        match change.item().get(name) {
+            Some(AttributeValue::S(s)) => bytes.extend_from_slice(s.as_bytes()),
+            Some(AttributeValue::N(n)) => bytes.extend_from_slice(&n.sort_key_bytes()),
+            Some(AttributeValue::B(b)) => bytes.extend_from_slice(b),
+            _ => {}
+        }
+        bytes.push(0);
+    }
+    key_hash(&bytes)
+}
+
 #[cfg(test)]
 #[path = "event_tests.rs"]
 mod tests;

@@ -55,6 +55,7 @@ mod tests {
             b.push(EventRecord {
                 seq,
                 sequence_number: format!("{seq}00"),
+                key_hash: 0,
                 arrival_ms: 0,
                 json: b"{}".to_vec(),
             });

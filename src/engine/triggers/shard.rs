@@ -8,6 +8,11 @@
 //! worker reads as soon as a commit wakes it: a record reaches the function within
 //! milliseconds of its write.
 //!
+//! With ParallelizationFactor N, a round of up to N batches is gathered instead, the
+//! records spread over them by key (item key or partition key), so each key's records
+//! stay in order in one batch stream; the round's batches are invoked at once and the
+//! next round starts when all are done.
+//!
 //! The checkpoint moves only once a batch is done (processed, or discarded by AWS's rules
 //! in `retry`), and is durable before the next batch is read. A shutdown or a disable
 //! stops at the next step without moving it, so the batch goes again later: at least
@@ -22,13 +27,13 @@ use tokio::time::{Instant, sleep_until};
 
 use super::Mapping;
 use super::batch::{self, Batch, EventRecord};
+use super::deliver::Lane;
 use super::filter::{self, Filters};
 use super::record::MappingRecord;
 use super::retry::Condition;
 use super::source::{ShardInfo, ShardReader};
 use crate::engine::Engine;
 use crate::lambda::name;
-use crate::metrics::esm::EsmSeries;
 use crate::storage::StorageError;
 
 /// Why a worker ended.
@@ -49,14 +54,9 @@ enum Gathered {
 }
 
 pub(super) struct Worker {
-    pub engine: Arc<Engine>,
-    pub mapping: Arc<Mapping>,
-    pub records: watch::Receiver<Arc<MappingRecord>>,
-    pub shutdown: watch::Receiver<bool>,
+    /// What delivering needs: cloned per batch when several are in flight.
+    pub lane: Lane,
     pub reader: ShardReader,
-    pub shard: ShardInfo,
-    /// The next record to deliver: the checkpoint.
-    pub position: u64,
     /// The next record to read.
     read_from: u64,
     /// Read and not yet delivered: at most one batch and one read's worth.
@@ -79,14 +79,18 @@ impl Worker {
     ) -> Worker {
         let position = checkpoint.unwrap_or(shard.start);
         let records = mapping.record.subscribe();
-        Worker {
+        let lane = Lane {
             engine,
             mapping,
             records,
             shutdown,
+            shard_id: shard.id.clone(),
+            retention_ms: reader.retention_ms(),
+            checkpoints: true,
+        };
+        Worker {
+            lane,
             reader,
-            shard,
-            position,
             read_from: position,
             pending: VecDeque::new(),
             read_all: false,
@@ -108,7 +112,7 @@ impl Worker {
                 }
                 Gathered::TooLarge(record) => {
                     let next = record.seq + 1;
-                    self.discard(Condition::PayloadTooLarge, &[record], 0);
+                    self.lane.discard(Condition::PayloadTooLarge, &[record], 0);
                     if !self.checkpoint(next).await {
                         return Ok(Exit::Stopped);
                     }
@@ -116,26 +120,48 @@ impl Worker {
                 }
                 Gathered::Batch(batch) => batch,
             };
-            let Some(next) = self.deliver(batch).await else { return Ok(Exit::Stopped) };
+            let Some(next) = self.deliver_round(batch).await else { return Ok(Exit::Stopped) };
             if !self.checkpoint(next).await {
                 return Ok(Exit::Stopped);
             }
         }
     }
 
-    /// The current record, marking it seen.
-    pub(super) fn record(&mut self) -> Arc<MappingRecord> {
-        self.records.borrow_and_update().clone()
+    fn record(&mut self) -> Arc<MappingRecord> {
+        self.lane.record()
     }
 
-    /// Whether to stop: shutdown, or the mapping disabled, deleted or gone.
-    pub(super) fn stopping(&mut self) -> bool {
-        *self.shutdown.borrow() || self.records.has_changed().is_err() || !self.record().active()
+    fn stopping(&mut self) -> bool {
+        self.lane.stopping()
+    }
+
+    async fn checkpoint(&mut self, next: u64) -> bool {
+        self.lane.checkpoint(next).await
+    }
+
+    /// Delivers a gathered round: one batch, or with ParallelizationFactor N up to N
+    /// batches at once, the records of one key always in the same one, in order. The
+    /// position after the round, or `None` to stop without moving the checkpoint.
+    async fn deliver_round(&mut self, round: Batch) -> Option<u64> {
+        let end = round.next_position()?;
+        let factor = self.record().settings.parallelization_factor.max(1) as usize;
+        if factor == 1 {
+            return self.lane.deliver(round).await;
+        }
+        let lanes = batch::by_key(round, factor);
+        // Several batches in flight: none may move the shard's checkpoint past records
+        // another still holds, so only the whole round does.
+        let deliveries = lanes.into_iter().map(|b| {
+            let mut lane = Lane { checkpoints: false, ..self.lane.clone() };
+            async move { lane.deliver(b).await }
+        });
+        let done = futures_util::future::join_all(deliveries).await;
+        done.iter().all(Option::is_some).then_some(end)
     }
 
     /// Waits for a commit on the shard, a change of the mapping, shutdown, or `until`.
     async fn wait(&mut self, until: Option<Instant>) {
-        let Worker { reader, records, shutdown, .. } = &mut *self;
+        let Worker { reader, lane: Lane { records, shutdown, .. }, .. } = &mut *self;
         let deadline = async {
             match until {
                 Some(t) => sleep_until(t).await,
@@ -158,14 +184,17 @@ impl Worker {
             }
             let record = self.record();
             let size = record.settings.batch_size.max(1) as usize;
+            let factor = record.settings.parallelization_factor.max(1) as usize;
+            // A round holds up to `factor` batches.
+            let round = size.saturating_mul(factor);
             let window =
                 Duration::from_secs(record.settings.maximum_batching_window_seconds.into());
             // Marked before the read: a commit during it still wakes the wait below.
             self.reader.wake().mark();
-            let (fit, cut) = self.fitting(size);
+            let (fit, cut) = self.fitting(size, factor);
             let mut read_any = false;
-            if fit < size && !cut && !self.read_all {
-                let want = size - self.pending.len().min(size);
+            if fit < round && !cut && !self.read_all {
+                let want = round - self.pending.len().min(round);
                 let read = self.reader.read(self.read_from, want.max(1)).await?;
                 read_any = !read.records.is_empty();
                 let kept = self.filter(&record, read.records);
@@ -189,13 +218,13 @@ impl Worker {
                 }
                 continue;
             }
-            let (fit, cut) = self.fitting(size);
+            let (fit, cut) = self.fitting(size, factor);
             if fit == 0
                 && let Some(first) = self.pending.pop_front()
             {
                 return Ok(Gathered::TooLarge(first));
             }
-            let full = fit >= size || cut || self.read_all || window.is_zero();
+            let full = fit >= round || cut || self.read_all || window.is_zero();
             if !full {
                 // More may be committed already: read again before waiting.
                 if read_any {
@@ -236,65 +265,18 @@ impl Worker {
         if dropped > 0
             && let Some(f) = name::parse(&record.settings.function_name)
         {
-            self.series(&f.name).records_filtered.inc_by(dropped as u64);
+            self.lane.series(&f.name).records_filtered.inc_by(dropped as u64);
         }
         kept
     }
 
-    /// How many waiting records (at most `size`) fit in one event, and whether the 6 MiB
-    /// limit (not `size`) is what stopped it.
-    fn fitting(&self, size: usize) -> (usize, bool) {
-        batch::fitting(self.pending.iter().map(|r| r.json.len()), size)
-    }
-
-    pub(super) fn series(&self, function: &str) -> EsmSeries {
-        let uuid = &self.records.borrow().uuid;
-        self.engine.metrics.esm.series(uuid, function)
-    }
-
-    /// Reports records given up on. The on-failure destination (the next slice) will get
-    /// the same facts AWS's on-failure record carries: positions, not data.
-    pub(super) fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
-        let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
-        let record = self.records.borrow().clone();
-        let function =
-            name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
-        let series = self.series(&function);
-        series.dropped_batches.inc();
-        series.dropped_records.inc_by(records.len() as u64);
-        tracing::error!(
-            mapping = %record.uuid, function = %function, shard = %self.shard.id,
-            condition = condition.as_str(), batch_size = records.len(),
-            first_sequence = first.seq, last_sequence = last.seq,
-            first_arrival_ms = first.arrival_ms, last_arrival_ms = last.arrival_ms,
-            approximate_invoke_count = invocations,
-            "event source mapping discarded records ({}); no on-failure destination is delivered yet",
-            condition.as_str()
-        );
-    }
-
-    /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until
-    /// they clear. `false` when it stopped instead (shutdown): the batch goes again later.
-    pub(super) async fn checkpoint(&mut self, next: u64) -> bool {
-        self.position = next;
-        let uuid = self.records.borrow().uuid.clone();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            // A mapping being deleted keeps no checkpoints.
-            if self.records.borrow().deleting() {
-                return false;
-            }
-            match self.engine.save_checkpoint(&uuid, &self.shard.id, next).await {
-                Ok(()) => return true,
-                Err(e) => {
-                    tracing::error!(mapping = %uuid, shard = %self.shard.id, "cannot save the checkpoint: {e}; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(pause) => {}
-                        _ = self.shutdown.changed() => return false,
-                    }
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-            }
+    /// How many waiting records (a prefix) fit one round of `factor` batches of at most
+    /// `size` records and 6 MiB each, and whether a full batch (not the round's count)
+    /// is what stopped it.
+    fn fitting(&self, size: usize, factor: usize) -> (usize, bool) {
+        if factor == 1 {
+            return batch::fitting(self.pending.iter().map(|r| r.json.len()), size);
         }
+        batch::fitting_by_key(self.pending.iter().map(|r| (r.key_hash, r.json.len())), size, factor)
     }
 }

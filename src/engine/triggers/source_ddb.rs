@@ -118,6 +118,7 @@ impl DynamoDbShard {
             .map(|c| EventRecord {
                 seq: c.seq,
                 sequence_number: crate::engine::streams::wire_seq(c.seq),
+                key_hash: event::dynamodb_key_hash(c, &stream),
                 arrival_ms: c.created_ms,
                 json: event::dynamodb(c, &stream, &self.cx),
             })

@@ -109,6 +109,7 @@ impl KinesisShard {
                 EventRecord {
                     seq: r.seq,
                     sequence_number: seq,
+                    key_hash: event::key_hash(r.record.partition_key.as_bytes()),
                     arrival_ms: r.record.arrival_ms,
                     json,
                 }

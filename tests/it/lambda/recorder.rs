@@ -36,6 +36,11 @@ pub struct Recorder {
     pub fail_all: AtomicBool,
     /// Hold every invocation (never answer) while set.
     pub hang: AtomicBool,
+    /// Answer each invocation after this many milliseconds.
+    pub delay_ms: std::sync::atomic::AtomicU64,
+    /// Invocations being answered now, and the most at once.
+    pub running: AtomicUsize,
+    pub most_running: AtomicUsize,
 }
 
 impl Recorder {
@@ -111,9 +116,16 @@ async fn answer(req: Request<Incoming>, rec: &Recorder) -> Response<Full<Bytes>>
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     rec.attempts.lock().unwrap().push(event.clone());
+    let now = rec.running.fetch_add(1, Ordering::SeqCst) + 1;
+    rec.most_running.fetch_max(now, Ordering::SeqCst);
     while rec.hang.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let delay = rec.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    rec.running.fetch_sub(1, Ordering::SeqCst);
     let fail = rec.fail_all.load(Ordering::SeqCst)
         || rec
             .fail_next

@@ -625,3 +625,47 @@ async fn bisect_splits_a_failing_batch_until_the_bad_record_is_alone() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn parallelization_runs_batches_of_one_shard_at_once_keeping_each_keys_order() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "concurrency = 10")].concat();
+    let server = Server::start_with_config(&config);
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("one").shard_count(1).send().await.unwrap();
+    let mut written: Vec<(String, String)> = Vec::new();
+    for i in 0..40 {
+        let key = format!("key{}", i % 8);
+        let out = kinesis
+            .put_record()
+            .stream_name("one")
+            .partition_key(&key)
+            .data(aws_sdk_kinesis::primitives::Blob::new(format!("{i}")))
+            .send()
+            .await
+            .unwrap();
+        written.push((key, out.sequence_number().to_string()));
+    }
+    rec.delay_ms.store(100, Ordering::SeqCst);
+    let lambda = server.lambda();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/one";
+    map(&lambda, "f", arn, EventSourcePosition::TrimHorizon, |r| {
+        r.batch_size(2).parallelization_factor(4)
+    })
+    .await;
+    let records = rec.wait_records(40).await;
+    let most = rec.most_running.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&most), "{most} batches of the one shard at once");
+    assert!(rec.batch_sizes().iter().all(|n| *n <= 2), "{:?}", rec.batch_sizes());
+    for key in (0..8).map(|k| format!("key{k}")) {
+        let got: Vec<&str> = records
+            .iter()
+            .filter(|r| r["kinesis"]["partitionKey"] == key.as_str())
+            .map(|r| r["kinesis"]["sequenceNumber"].as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = written.iter().filter(|w| w.0 == key).map(|w| w.1.as_str()).collect();
+        assert_eq!(got, want, "{key} in order");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rec.records().len(), 40, "each record once");
+}
