@@ -22,6 +22,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::batch::{self, Batch, EventRecord, Outcome};
 use super::filter::{self, Filters};
+use super::on_failure;
 use super::record::MappingRecord;
 use super::retry::{self, Attempts, Condition, Next};
 use super::source::{ShardInfo, ShardReader};
@@ -108,8 +109,9 @@ impl Worker {
                 }
                 Gathered::TooLarge(record) => {
                     let next = record.seq + 1;
-                    self.discard(Condition::PayloadTooLarge, &[record], 0);
-                    if !self.checkpoint(next).await {
+                    if !self.discard(Condition::PayloadTooLarge, &[record], 0).await
+                        || !self.checkpoint(next).await
+                    {
                         return Ok(Exit::Stopped);
                     }
                     continue;
@@ -268,8 +270,8 @@ impl Worker {
             let (cutoff, why) =
                 retry::cutoff(now, self.reader.retention_ms(), settings.maximum_record_age_seconds);
             let old = batch.take_older_than(cutoff);
-            if !old.is_empty() {
-                self.discard(why, &old, attempts.invocations);
+            if !old.is_empty() && !self.discard(why, &old, attempts.invocations).await {
+                return None;
             }
             if batch.is_empty() {
                 break;
@@ -297,7 +299,9 @@ impl Worker {
                 Next::Discard(condition) => {
                     self.mapping.set_result(PROBLEM);
                     let records = std::mem::take(&mut batch.records);
-                    self.discard(condition, &records, attempts.invocations);
+                    if !self.discard(condition, &records, attempts.invocations).await {
+                        return None;
+                    }
                     break;
                 }
                 Next::Retry(pause) => {
@@ -358,10 +362,16 @@ impl Worker {
         );
     }
 
-    /// Reports records given up on. The on-failure destination (the next slice) will get
-    /// the same facts AWS's on-failure record carries: positions, not data.
-    fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
-        let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
+    /// Reports records given up on, and sends their on-failure record (positions, not
+    /// data) to the mapping's destination before the checkpoint moves past them. `false`
+    /// when sluice shut down first: the checkpoint stays, the batch goes again later.
+    async fn discard(
+        &self,
+        condition: Condition,
+        records: &[EventRecord],
+        invocations: u32,
+    ) -> bool {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else { return true };
         let record = self.records.borrow().clone();
         let function =
             name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
@@ -374,9 +384,23 @@ impl Worker {
             first_sequence = first.seq, last_sequence = last.seq,
             first_arrival_ms = first.arrival_ms, last_arrival_ms = last.arrival_ms,
             approximate_invoke_count = invocations,
-            "event source mapping discarded records ({}); no on-failure destination is delivered yet",
+            "event source mapping discarded records ({})",
             condition.as_str()
         );
+        let mut shutdown = self.shutdown.clone();
+        let wire_seq = |seq| self.reader.wire_seq(seq);
+        on_failure::report(
+            &self.engine,
+            &record,
+            &self.shard.id,
+            wire_seq,
+            condition,
+            records,
+            invocations,
+            &series,
+            &mut shutdown,
+        )
+        .await
     }
 
     /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until
