@@ -42,6 +42,12 @@ pub struct LambdaConfig {
     pub mapping_retry_initial_ms: u64,
     /// The longest pause between two invocations of a failing batch.
     pub mapping_retry_max_ms: u64,
+    /// Base URL of an SQS endpoint (AWS query protocol) where on-failure records of event
+    /// source mappings whose destination is an SQS queue ARN are sent; empty for none.
+    pub on_failure_sqs_endpoint: String,
+    /// Base URL of an SNS endpoint (AWS query protocol) where on-failure records whose
+    /// destination is an SNS topic ARN are published; empty for none.
+    pub on_failure_sns_endpoint: String,
     /// The functions sluice knows itself. Last, because TOML writes arrays of tables
     /// after plain keys.
     pub functions: Vec<FunctionConfig>,
@@ -90,6 +96,8 @@ impl Default for LambdaConfig {
             mapping_transition_ms: 500,
             mapping_retry_initial_ms: 500,
             mapping_retry_max_ms: 30_000,
+            on_failure_sqs_endpoint: String::new(),
+            on_failure_sns_endpoint: String::new(),
             functions: Vec::new(),
         }
     }
@@ -160,16 +168,23 @@ impl LambdaConfig {
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: String, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
-        if !self.endpoint.is_empty() {
-            if self.endpoint.starts_with("https://") {
+        for (key, url) in [
+            ("lambda.endpoint", &self.endpoint),
+            ("lambda.on_failure_sqs_endpoint", &self.on_failure_sqs_endpoint),
+            ("lambda.on_failure_sns_endpoint", &self.on_failure_sns_endpoint),
+        ] {
+            if url.is_empty() {
+                continue;
+            }
+            if url.starts_with("https://") {
                 return bad(
-                    "lambda.endpoint".into(),
+                    key.into(),
                     "https is not supported; use http:// (e.g. through a TLS-terminating proxy)",
                 );
             }
-            if split_http_url(&self.endpoint).is_none_or(|(_, _, path)| path != "/") {
+            if split_http_url(url).is_none_or(|(_, _, path)| path != "/") {
                 return bad(
-                    "lambda.endpoint".into(),
+                    key.into(),
                     "must be a base URL such as http://127.0.0.1:4566 (no path)",
                 );
             }

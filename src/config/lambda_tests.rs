@@ -49,6 +49,24 @@ fn the_endpoint_comes_from_the_environment_and_functions_from_the_file_only() {
 }
 
 #[test]
+fn on_failure_endpoints_are_base_urls() {
+    let c = load(
+        "",
+        &[
+            ("SLUICE_LAMBDA_ON_FAILURE_SQS_ENDPOINT", "http://127.0.0.1:9324"),
+            ("SLUICE_LAMBDA_ON_FAILURE_SNS_ENDPOINT", "http://127.0.0.1:4566"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.lambda.on_failure_sqs_endpoint, "http://127.0.0.1:9324");
+    assert_eq!(c.lambda.on_failure_sns_endpoint, "http://127.0.0.1:4566");
+    let e = load("[lambda]\non_failure_sqs_endpoint = \"https://sqs\"\n", &[]).unwrap_err();
+    assert!(e.contains("lambda.on_failure_sqs_endpoint: https is not supported"), "{e}");
+    let e = load("[lambda]\non_failure_sns_endpoint = \"http://h:1/x\"\n", &[]).unwrap_err();
+    assert!(e.contains("lambda.on_failure_sns_endpoint: must be a base URL"), "{e}");
+}
+
+#[test]
 fn bad_functions_are_refused_naming_the_key() {
     let f = |body: &str| format!("[[lambda.functions]]\n{body}\n");
     let cases = [

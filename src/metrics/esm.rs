@@ -32,6 +32,10 @@ pub struct EsmMetrics {
     /// and their records.
     pub dropped_batches_total: IntCounterVec,
     pub dropped_records_total: IntCounterVec,
+    /// On-failure records delivered to the mapping's destination.
+    pub on_failure_records_total: IntCounterVec,
+    /// On-failure records that could not be delivered (AWS's DestinationDeliveryFailures).
+    pub on_failure_delivery_failures_total: IntCounterVec,
 }
 
 /// One mapping's series.
@@ -47,6 +51,8 @@ pub struct EsmSeries {
     pub retries: IntCounter,
     pub dropped_batches: IntCounter,
     pub dropped_records: IntCounter,
+    pub on_failure_records: IntCounter,
+    pub on_failure_delivery_failures: IntCounter,
 }
 
 impl EsmMetrics {
@@ -105,6 +111,14 @@ impl EsmMetrics {
                 "sluice_lambda_esm_dropped_records_total",
                 "Records of the discarded batches, per event source mapping.",
             ),
+            on_failure_records_total: counter(
+                "sluice_lambda_esm_on_failure_records_total",
+                "On-failure records (one per discarded batch) delivered to the mapping's OnFailure destination.",
+            ),
+            on_failure_delivery_failures_total: counter(
+                "sluice_lambda_esm_on_failure_delivery_failures_total",
+                "On-failure records that could not be delivered to the mapping's OnFailure destination (DestinationDeliveryFailures): no endpoint configured, an S3 bucket, or unreachable after retries.",
+            ),
         }
     }
 
@@ -120,6 +134,8 @@ impl EsmMetrics {
             Box::new(self.retries_total.clone()),
             Box::new(self.dropped_batches_total.clone()),
             Box::new(self.dropped_records_total.clone()),
+            Box::new(self.on_failure_records_total.clone()),
+            Box::new(self.on_failure_delivery_failures_total.clone()),
         ]
     }
 
@@ -137,6 +153,10 @@ impl EsmMetrics {
             retries: self.retries_total.with_label_values(l),
             dropped_batches: self.dropped_batches_total.with_label_values(l),
             dropped_records: self.dropped_records_total.with_label_values(l),
+            on_failure_records: self.on_failure_records_total.with_label_values(l),
+            on_failure_delivery_failures: self
+                .on_failure_delivery_failures_total
+                .with_label_values(l),
         }
     }
 
@@ -154,6 +174,8 @@ impl EsmMetrics {
             let _ = self.retries_total.remove_label_values(l);
             let _ = self.dropped_batches_total.remove_label_values(l);
             let _ = self.dropped_records_total.remove_label_values(l);
+            let _ = self.on_failure_records_total.remove_label_values(l);
+            let _ = self.on_failure_delivery_failures_total.remove_label_values(l);
         }
     }
 }

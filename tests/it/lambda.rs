@@ -5,11 +5,13 @@
 //!
 //! The awslambdaric tests need `python3` with `awslambdaric` installed. Where it is
 //! missing they print a loud NOT RUN line and return, unless
-//! REQUIRE_AWSLAMBDARIC=1 (set by .ci/run) or CI=true makes that a failure.
+//! REQUIRE_AWSLAMBDARIC=1 (set by .ci/run) or CI=true makes that a failure. The
+//! on-failure destination tests need `moto[server]` the same way (REQUIRE_MOTO=1).
 
 mod api;
 mod endpoint;
 mod mappings;
+mod on_failure;
 mod raw;
 mod recorder;
 mod runtime;

@@ -24,7 +24,7 @@ use super::batch::{Batch, EventRecord, Outcome};
 use super::record::MappingRecord;
 use super::report::{self, Reported};
 use super::retry::{self, Attempts, Condition, Next};
-use super::{Mapping, OK, PROBLEM};
+use super::{Mapping, OK, PROBLEM, on_failure};
 use crate::engine::Engine;
 use crate::lambda::{InvokeDetails, name};
 use crate::metrics::esm::EsmSeries;
@@ -83,6 +83,8 @@ impl Lane {
         while let Some(mut part) = parts.pop_front() {
             let mut attempts = self.attempts();
             let mut tries = 0u32;
+            // The last answer's function error, for the on-failure record.
+            let mut last_error = None;
             loop {
                 if self.stopping() {
                     return None;
@@ -93,8 +95,10 @@ impl Lane {
                 let (cutoff, why) =
                     retry::cutoff(now, self.retention_ms, settings.maximum_record_age_seconds);
                 let old = part.take_older_than(cutoff);
-                if !old.is_empty() {
-                    self.discard(why, &old, attempts.invocations);
+                if !old.is_empty()
+                    && !self.discard(why, &old, attempts.invocations, last_error).await
+                {
+                    return None;
                 }
                 if part.is_empty() {
                     break;
@@ -122,6 +126,13 @@ impl Lane {
                     outcome = Outcome::Reported(at);
                 }
                 self.count(&series, &outcome, part.len());
+                match &outcome {
+                    Outcome::FunctionError(_) => {
+                        last_error = Some(crate::lambda::invocation::UNHANDLED);
+                    }
+                    Outcome::Reported(_) => last_error = None,
+                    Outcome::Success(_) | Outcome::NotInvoked(_) => {}
+                }
                 if let Outcome::Reported(at) = outcome
                     && at > 0
                 {
@@ -157,7 +168,10 @@ impl Lane {
                     }
                     Next::Discard(condition) => {
                         self.mapping.set_result(PROBLEM);
-                        self.discard(condition, &part.records, attempts.invocations);
+                        let invocations = attempts.invocations;
+                        if !self.discard(condition, &part.records, invocations, last_error).await {
+                            return None;
+                        }
                         break;
                     }
                     Next::Retry(pause) => {
@@ -227,10 +241,18 @@ impl Lane {
         );
     }
 
-    /// Reports records given up on. The on-failure destination (the next slice) will get
-    /// the same facts AWS's on-failure record carries: positions, not data.
-    pub(super) fn discard(&self, condition: Condition, records: &[EventRecord], invocations: u32) {
-        let (Some(first), Some(last)) = (records.first(), records.last()) else { return };
+    /// Reports records given up on: logged, counted, and sent to the mapping's OnFailure
+    /// destination (positions, not data) before the checkpoint moves past them.
+    /// `function_error` is the last answer's (`Unhandled`, or none when the function
+    /// reported failures or was never reached). `false` when shutdown came first.
+    pub(super) async fn discard(
+        &self,
+        condition: Condition,
+        records: &[EventRecord],
+        invocations: u32,
+        function_error: Option<&'static str>,
+    ) -> bool {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else { return true };
         let record = self.records.borrow().clone();
         let function =
             name::parse(&record.settings.function_name).map(|f| f.name).unwrap_or_default();
@@ -243,9 +265,22 @@ impl Lane {
             first_sequence = first.seq, last_sequence = last.seq,
             first_arrival_ms = first.arrival_ms, last_arrival_ms = last.arrival_ms,
             approximate_invoke_count = invocations,
-            "event source mapping discarded records ({}); no on-failure destination is delivered yet",
+            "event source mapping discarded records ({})",
             condition.as_str()
         );
+        let mut shutdown = self.shutdown.clone();
+        on_failure::report(
+            &self.engine,
+            &record,
+            &self.shard_id,
+            condition,
+            records,
+            invocations,
+            function_error,
+            &series,
+            &mut shutdown,
+        )
+        .await
     }
 
     /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until

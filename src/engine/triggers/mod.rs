@@ -13,7 +13,9 @@
 //!   AWS's rules (`deliver`: retries in `retry`, partial failures in `report`, bisection),
 //!   then checkpointed (`checkpoints`): at least once, nothing skipped, across kill -9;
 //! - `source*`: reading and waking per source; `event`: Lambda's entries byte for byte;
-//!   `filter`: FilterCriteria, compiled at create/update and tested on each entry.
+//!   `filter`: FilterCriteria, compiled at create/update and tested on each entry;
+//! - `on_failure`: the on-failure record of a discarded batch, which `destination`
+//!   delivers to the mapping's OnFailure destination (SQS, SNS, Kinesis, DynamoDB).
 //!
 //! Memory per mapping is bounded by configuration: each shard worker holds at most one
 //! batch and what one read adds to it, whatever the backlog.
@@ -22,8 +24,10 @@ pub mod batch;
 pub mod checkpoints;
 pub mod control;
 mod deliver;
+pub mod destination;
 pub mod event;
 pub mod filter;
+pub mod on_failure;
 mod poller;
 pub mod record;
 pub mod report;

@@ -112,8 +112,9 @@ impl Worker {
                 }
                 Gathered::TooLarge(record) => {
                     let next = record.seq + 1;
-                    self.lane.discard(Condition::PayloadTooLarge, &[record], 0);
-                    if !self.checkpoint(next).await {
+                    if !self.lane.discard(Condition::PayloadTooLarge, &[record], 0, None).await
+                        || !self.checkpoint(next).await
+                    {
                         return Ok(Exit::Stopped);
                     }
                     continue;

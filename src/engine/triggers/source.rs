@@ -154,6 +154,15 @@ impl ShardReader {
         }
     }
 
+    /// The wire form of the shard's sequence number `seq` (what the records' events and
+    /// GetRecords show): an on-failure record's positions.
+    pub fn wire_seq(&self, seq: u64) -> String {
+        match self {
+            ShardReader::DynamoDb(_) => crate::engine::streams::wire_seq(seq),
+            ShardReader::Kinesis(r) => r.wire_seq(seq),
+        }
+    }
+
     /// How long records stay in the source: older ones are gone, expired.
     pub fn retention_ms(&self) -> i64 {
         match self {

@@ -77,6 +77,11 @@ impl KinesisSource {
 }
 
 impl KinesisShard {
+    /// The wire sequence number of the shard's record `seq`.
+    pub(super) fn wire_seq(&self, seq: u64) -> String {
+        SeqNo { stream_id: self.stream.id(), shard: self.index, seq }.encode()
+    }
+
     pub(super) fn retention_ms(&self) -> i64 {
         self.stream.meta().retention_ms()
     }
@@ -97,7 +102,7 @@ impl KinesisShard {
             .records
             .iter()
             .map(|r| {
-                let seq = SeqNo { stream_id: id, shard: self.index, seq: r.seq }.encode();
+                let seq = self.wire_seq(r.seq);
                 let json = event::kinesis(
                     &self.shard_id,
                     &seq,
