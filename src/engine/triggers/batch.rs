@@ -79,7 +79,12 @@ impl Batch {
 
     /// The event: `{"Records":[<record>,<record>,...]}`.
     pub fn payload(&self) -> Bytes {
-        let mut out = Vec::with_capacity(self.payload_len());
+        self.payload_with(&[])
+    }
+
+    /// The event with `extra` members after `Records` (`,"k":v...`).
+    pub fn payload_with(&self, extra: &[u8]) -> Bytes {
+        let mut out = Vec::with_capacity(self.payload_len() + extra.len());
         out.extend_from_slice(b"{\"Records\":[");
         for (i, r) in self.records.iter().enumerate() {
             if i > 0 {
@@ -87,7 +92,9 @@ impl Batch {
             }
             out.extend_from_slice(&r.json);
         }
-        out.extend_from_slice(b"]}");
+        out.push(b']');
+        out.extend_from_slice(extra);
+        out.push(b'}');
         Bytes::from(out)
     }
 
@@ -118,9 +125,19 @@ impl Batch {
 /// How many records with entries of these lengths fit one event, in order and at most
 /// `limit` of them, and whether the 6 MiB limit (not `limit`) is what stopped it.
 pub fn fitting(lengths: impl Iterator<Item = usize>, limit: usize) -> (usize, bool) {
+    fitting_within(lengths, limit, MAX_PAYLOAD)
+}
+
+/// [`fitting`] for events of at most `max_payload` bytes of records (the rest of the 6
+/// MiB taken by other members, a tumbling window's).
+pub fn fitting_within(
+    lengths: impl Iterator<Item = usize>,
+    limit: usize,
+    max_payload: usize,
+) -> (usize, bool) {
     let mut probe = Batch::default();
     for len in lengths.take(limit) {
-        if probe.payload_len_with(len) > MAX_PAYLOAD {
+        if probe.payload_len_with(len) > max_payload {
             return (probe.records.len(), true);
         }
         // Only the sizes count here: the stand-in record holds no bytes.

@@ -24,19 +24,33 @@ impl Engine {
         Ok(out)
     }
 
-    /// Makes `next` the checkpoint of mapping `uuid` on `shard_id`, durably.
+    /// Makes `value` (`keys::encode_checkpoint*`) the checkpoint of mapping `uuid` on
+    /// `shard_id`, durably.
     pub(super) async fn save_checkpoint(
         &self,
         uuid: &str,
         shard_id: &str,
-        next: u64,
+        value: Vec<u8>,
     ) -> Result<(), StorageError> {
-        let m = Mutation::put(
-            Space::Meta,
-            keys::checkpoint(uuid, shard_id),
-            keys::encode_checkpoint(next),
-        );
+        let m = Mutation::put(Space::Meta, keys::checkpoint(uuid, shard_id), value);
         self.committer.commit(vec![m], 0).await
+    }
+
+    /// The tumbling window stored with mapping `uuid`'s checkpoint on `shard_id`.
+    pub(super) fn saved_window(
+        &self,
+        uuid: &str,
+        shard_id: &str,
+    ) -> Result<Option<super::window::Window>, StorageError> {
+        let Some(value) = self.store.get(Space::Meta, &keys::checkpoint(uuid, shard_id))? else {
+            return Ok(None);
+        };
+        let Some((start_ms, end_ms, state)) = keys::decode_window(&value)? else {
+            return Ok(None);
+        };
+        let state = serde_json::from_slice(state)
+            .map_err(|e| StorageError::Corrupt(format!("tumbling window state: {e}")))?;
+        Ok(Some(super::window::Window { start_ms, end_ms, state, terminated_early: false }))
     }
 
     /// The checkpoints a new mapping starts from, per shard: none for TRIM_HORIZON; for

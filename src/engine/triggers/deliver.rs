@@ -24,10 +24,12 @@ use super::batch::{Batch, EventRecord, Outcome};
 use super::record::MappingRecord;
 use super::report::{self, Reported};
 use super::retry::{self, Attempts, Condition, Next};
+use super::window::Window;
 use super::{Mapping, OK, PROBLEM, on_failure};
 use crate::engine::Engine;
 use crate::lambda::{InvokeDetails, name};
 use crate::metrics::esm::EsmSeries;
+use crate::storage::keys::mappings as keys;
 
 /// What delivering a batch of one shard needs. Cheap to clone: a shard with a
 /// ParallelizationFactor delivers several batches at once, one lane each.
@@ -44,6 +46,9 @@ pub(super) struct Lane {
     /// a split batch) moves the shard's checkpoint at once: only when this lane is the
     /// only one in flight.
     pub checkpoints: bool,
+    /// The tumbling window in progress (TumblingWindowInSeconds), saved with every
+    /// checkpoint.
+    pub window: Option<Window>,
 }
 
 /// The FunctionResponseTypes value that turns partial failures on.
@@ -109,21 +114,44 @@ impl Lane {
                     series.retries.inc();
                 }
                 tries += 1;
+                let payload = match &self.window {
+                    Some(w) => part.payload_with(&w.fields(
+                        &self.shard_id,
+                        &record.event_source_arn,
+                        false,
+                    )),
+                    None => part.payload(),
+                };
                 let invoke =
-                    self.engine.lambda.invoke(&function, part.payload(), InvokeDetails::default());
+                    self.engine.lambda.invoke(&function, payload, InvokeDetails::default());
                 let result = tokio::select! {
                     r = invoke => r,
                     _ = self.shutdown.changed() => return None,
                 };
                 let mut outcome = Outcome::of(result)?;
-                if let Outcome::Success(answer) = &outcome
-                    && settings
+                if let Outcome::Success(answer) = &outcome {
+                    let reports = settings
                         .function_response_types
                         .iter()
-                        .any(|t| t == REPORT_BATCH_ITEM_FAILURES)
-                    && let Reported::FailedFrom(at) = report::read(answer, &part)
-                {
-                    outcome = Outcome::Reported(at);
+                        .any(|t| t == REPORT_BATCH_ITEM_FAILURES);
+                    let reported =
+                        if reports { report::read(answer, &part) } else { Reported::Success };
+                    let failed = match (reported, &mut self.window) {
+                        (Reported::FailedFrom(at), _) => Some(at),
+                        // In a tumbling window, an answer without a state failed.
+                        (Reported::Success, Some(w)) => {
+                            let mut next = w.clone();
+                            let ok = next.take_state(answer);
+                            if ok {
+                                *w = next;
+                            }
+                            (!ok).then_some(0)
+                        }
+                        (Reported::Success, None) => None,
+                    };
+                    if let Some(at) = failed {
+                        outcome = Outcome::Reported(at);
+                    }
                 }
                 self.count(&series, &outcome, part.len());
                 match &outcome {
@@ -193,6 +221,43 @@ impl Lane {
         let age = (self.engine.clock.now_millis() - last_arrival).max(0) as f64 / 1000.0;
         self.series(&function.name).iterator_age.set(age);
         Some(end)
+    }
+
+    /// Ends the tumbling window in progress: one invocation with no records and
+    /// `isFinalInvokeForWindow`, retried until it succeeds. `false` when it stopped first
+    /// (the window stays, and closes again after a restart).
+    pub(super) async fn close_window(&mut self) -> bool {
+        let Some(window) = self.window.clone() else { return true };
+        let mut attempts = self.attempts();
+        loop {
+            if self.stopping() {
+                return false;
+            }
+            let record = self.record();
+            let Some(function) = name::parse(&record.settings.function_name) else { return false };
+            let series = self.series(&function.name);
+            let fields = window.fields(&self.shard_id, &record.event_source_arn, true);
+            let payload = Batch::default().payload_with(&fields);
+            let invoke = self.engine.lambda.invoke(&function, payload, InvokeDetails::default());
+            let result = tokio::select! {
+                r = invoke => r,
+                _ = self.shutdown.changed() => return false,
+            };
+            let Some(outcome) = Outcome::of(result) else { return false };
+            self.count(&series, &outcome, 0);
+            if let Outcome::Success(_) = outcome {
+                self.window = None;
+                return true;
+            }
+            // "If unsuccessful, processing is suspended until it succeeds."
+            self.mapping.set_result(PROBLEM);
+            let pause = match attempts.after(&outcome, -1) {
+                Next::Retry(pause) => pause,
+                Next::Done | Next::Discard(_) => Duration::ZERO,
+            };
+            self.log_failure(&outcome, &Batch::default(), attempts.invocations, pause);
+            self.pause(pause).await;
+        }
     }
 
     /// Waits `pause` before a retry; woken early by a change of the mapping (a disable
@@ -293,7 +358,16 @@ impl Lane {
             if self.records.borrow().deleting() {
                 return false;
             }
-            match self.engine.save_checkpoint(&uuid, &self.shard_id, next).await {
+            let value = match &self.window {
+                Some(w) => keys::encode_checkpoint_window(
+                    next,
+                    w.start_ms,
+                    w.end_ms,
+                    w.state.to_string().as_bytes(),
+                ),
+                None => keys::encode_checkpoint(next),
+            };
+            match self.engine.save_checkpoint(&uuid, &self.shard_id, value).await {
                 Ok(()) => return true,
                 Err(e) => {
                     tracing::error!(mapping = %uuid, shard = %self.shard_id, "cannot save the checkpoint: {e}; retrying");

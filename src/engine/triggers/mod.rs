@@ -14,6 +14,7 @@
 //!   then checkpointed (`checkpoints`): at least once, nothing skipped, across kill -9;
 //! - `source*`: reading and waking per source; `event`: Lambda's entries byte for byte;
 //!   `filter`: FilterCriteria, compiled at create/update and tested on each entry;
+//! - `window`: tumbling windows (their state goes with the checkpoint);
 //! - `on_failure`: the on-failure record of a discarded batch, which `destination`
 //!   delivers to the mapping's OnFailure destination (SQS, SNS, Kinesis, DynamoDB).
 //!
@@ -36,6 +37,7 @@ mod shard;
 pub mod source;
 pub mod source_ddb;
 pub mod source_kinesis;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -32,6 +32,7 @@ use super::filter::{self, Filters};
 use super::record::MappingRecord;
 use super::retry::Condition;
 use super::source::{ShardInfo, ShardReader};
+use super::window::{self, Window};
 use crate::engine::Engine;
 use crate::lambda::name;
 use crate::storage::StorageError;
@@ -47,6 +48,8 @@ pub(super) enum Exit {
 
 enum Gathered {
     Batch(Batch),
+    /// The tumbling window in progress is over.
+    CloseWindow,
     /// The first waiting record alone passes the invocation limit.
     TooLarge(EventRecord),
     Finished(u64),
@@ -79,6 +82,11 @@ impl Worker {
     ) -> Worker {
         let position = checkpoint.unwrap_or(shard.start);
         let records = mapping.record.subscribe();
+        let uuid = mapping.record().uuid.clone();
+        let window = engine.saved_window(&uuid, &shard.id).unwrap_or_else(|e| {
+            tracing::error!(mapping = %uuid, shard = %shard.id, "tumbling window state lost: {e}");
+            None
+        });
         let lane = Lane {
             engine,
             mapping,
@@ -87,6 +95,7 @@ impl Worker {
             shard_id: shard.id.clone(),
             retention_ms: reader.retention_ms(),
             checkpoints: true,
+            window,
         };
         Worker {
             lane,
@@ -103,6 +112,14 @@ impl Worker {
         loop {
             let batch = match self.gather().await? {
                 Gathered::Stop => return Ok(Exit::Stopped),
+                Gathered::CloseWindow => {
+                    // Nothing is read past the window: the checkpoint stays where it is.
+                    let at = self.pending.front().map_or(self.read_from, |r| r.seq);
+                    if !self.lane.close_window().await || !self.checkpoint(at).await {
+                        return Ok(Exit::Stopped);
+                    }
+                    continue;
+                }
                 Gathered::Finished(end) => {
                     return Ok(if self.checkpoint(end).await {
                         Exit::Finished
@@ -145,7 +162,7 @@ impl Worker {
     /// position after the round, or `None` to stop without moving the checkpoint.
     async fn deliver_round(&mut self, round: Batch) -> Option<u64> {
         let end = round.next_position()?;
-        let factor = self.record().settings.parallelization_factor.max(1) as usize;
+        let factor = factor_of(&self.record());
         if factor == 1 {
             return self.lane.deliver(round).await;
         }
@@ -185,7 +202,8 @@ impl Worker {
             }
             let record = self.record();
             let size = record.settings.batch_size.max(1) as usize;
-            let factor = record.settings.parallelization_factor.max(1) as usize;
+            let factor = factor_of(&record);
+            let tumbling = record.settings.tumbling_window_seconds;
             // A round holds up to `factor` batches.
             let round = size.saturating_mul(factor);
             let window =
@@ -211,13 +229,32 @@ impl Worker {
                 self.pending.extend(kept);
             }
             if self.pending.is_empty() {
+                // A window ends with its shard, or once its end has passed.
+                let window_end = self.lane.window.as_ref().map(|w| w.end_ms + window::GRACE_MS);
+                if let Some(end) = window_end
+                    && (self.read_all || self.lane.engine.clock.now_millis() >= end)
+                {
+                    return Ok(Gathered::CloseWindow);
+                }
                 if self.read_all {
                     return Ok(Gathered::Finished(self.read_from));
                 }
                 if !read_any {
-                    self.wait(None).await;
+                    let until = window_end.map(|end| {
+                        let left = (end - self.lane.engine.clock.now_millis()).max(0) as u64;
+                        Instant::now() + Duration::from_millis(left)
+                    });
+                    self.wait(until).await;
                 }
                 continue;
+            }
+            if tumbling > 0 {
+                let first = self.pending[0].arrival_ms;
+                match &self.lane.window {
+                    Some(w) if !w.holds(first) => return Ok(Gathered::CloseWindow),
+                    Some(_) => {}
+                    None => self.lane.window = Some(Window::of(first, tumbling)),
+                }
             }
             let (fit, cut) = self.fitting(size, factor);
             if fit == 0
@@ -225,6 +262,14 @@ impl Worker {
             {
                 return Ok(Gathered::TooLarge(first));
             }
+            // A batch never spans two tumbling windows.
+            let (fit, cut) = match &self.lane.window {
+                Some(w) => {
+                    let inside = self.pending.iter().take_while(|r| w.holds(r.arrival_ms)).count();
+                    if inside < fit { (inside, true) } else { (fit, cut) }
+                }
+                None => (fit, cut),
+            };
             let full = fit >= round || cut || self.read_all || window.is_zero();
             if !full {
                 // More may be committed already: read again before waiting.
@@ -275,9 +320,23 @@ impl Worker {
     /// `size` records and 6 MiB each, and whether a full batch (not the round's count)
     /// is what stopped it.
     fn fitting(&self, size: usize, factor: usize) -> (usize, bool) {
+        if let Some(w) = &self.lane.window {
+            // Room for the window's members: its state and a little more.
+            let room = batch::MAX_PAYLOAD.saturating_sub(w.state.to_string().len() + 1024);
+            return batch::fitting_within(self.pending.iter().map(|r| r.json.len()), size, room);
+        }
         if factor == 1 {
             return batch::fitting(self.pending.iter().map(|r| r.json.len()), size);
         }
         batch::fitting_by_key(self.pending.iter().map(|r| (r.key_hash, r.json.len())), size, factor)
     }
+}
+
+/// Batches of one shard in flight at once: ParallelizationFactor, or one in a tumbling
+/// window (its state goes from one invocation to the next).
+fn factor_of(record: &MappingRecord) -> usize {
+    if record.settings.tumbling_window_seconds > 0 {
+        return 1;
+    }
+    record.settings.parallelization_factor.max(1) as usize
 }

@@ -19,8 +19,12 @@ pub const CHECKPOINT_PREFIX: &[u8] = b"M";
 /// Length of a mapping UUID (8-4-4-4-12 hex digits and dashes).
 pub const UUID_LEN: usize = 36;
 
-/// Version of the checkpoint value encoding.
+/// Version of the checkpoint value encoding: the next sequence number alone.
 const CHECKPOINT_VERSION: u8 = 1;
+
+/// ... followed by a tumbling window in progress: start and end (epoch ms, i64 BE), then
+/// the function's state (JSON).
+const WINDOW_VERSION: u8 = 2;
 
 /// The meta key of a mapping's record.
 pub fn mapping_record(uuid: &str) -> Vec<u8> {
@@ -66,13 +70,39 @@ pub fn encode_checkpoint(next: u64) -> Vec<u8> {
     v
 }
 
-/// Decodes a checkpoint; never panics on corrupt input.
+/// A checkpoint with the tumbling window in progress on its shard.
+pub fn encode_checkpoint_window(next: u64, start_ms: i64, end_ms: i64, state: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(25 + state.len());
+    v.push(WINDOW_VERSION);
+    v.extend_from_slice(&next.to_be_bytes());
+    v.extend_from_slice(&start_ms.to_be_bytes());
+    v.extend_from_slice(&end_ms.to_be_bytes());
+    v.extend_from_slice(state);
+    v
+}
+
+/// Decodes a checkpoint's next sequence number; never panics on corrupt input.
 pub fn decode_checkpoint(v: &[u8]) -> Result<u64, StorageError> {
     let bad = || StorageError::Corrupt("mapping checkpoint".into());
-    if v.first() != Some(&CHECKPOINT_VERSION) {
+    if !matches!(v.first(), Some(&CHECKPOINT_VERSION | &WINDOW_VERSION)) {
         return Err(bad());
     }
     v.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(bad)
+}
+
+/// A tumbling window as a checkpoint carries it: start, end (epoch ms), state JSON.
+pub type SavedWindow<'a> = (i64, i64, &'a [u8]);
+
+/// The tumbling window a checkpoint carries.
+pub fn decode_window(v: &[u8]) -> Result<Option<SavedWindow<'_>>, StorageError> {
+    let bad = || StorageError::Corrupt("mapping checkpoint window".into());
+    decode_checkpoint(v)?;
+    if v[0] != WINDOW_VERSION {
+        return Ok(None);
+    }
+    let at = |i: usize| v.get(i..i + 8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes);
+    let (start, end) = (at(9).ok_or_else(bad)?, at(17).ok_or_else(bad)?);
+    Ok(Some((start, end, &v[25..])))
 }
 
 #[cfg(test)]
@@ -103,6 +133,13 @@ mod tests {
             prop_assert_eq!(decode_checkpoint(&v).unwrap(), next);
             for cut in 0..v.len() {
                 prop_assert!(decode_checkpoint(&v[..cut]).is_err());
+            }
+            let w = encode_checkpoint_window(next, -5, 7, b"{}");
+            prop_assert_eq!(decode_checkpoint(&w).unwrap(), next);
+            prop_assert_eq!(decode_window(&w).unwrap(), Some((-5, 7, &b"{}"[..])));
+            prop_assert_eq!(decode_window(&v).unwrap(), None);
+            for cut in 0..25 {
+                prop_assert!(decode_window(&w[..cut]).is_err());
             }
             let key = checkpoint(UUID, &shard);
             prop_assert_eq!(checkpoint_parts(&key).unwrap(), (UUID, shard.as_str()));

@@ -669,3 +669,73 @@ async fn parallelization_runs_batches_of_one_shard_at_once_keeping_each_keys_ord
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rec.records().len(), 40, "each record once");
 }
+
+#[tokio::test]
+async fn tumbling_windows_carry_the_functions_state_and_end_with_a_final_invocation() {
+    let (addr, rec) = recorder().await;
+    let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
+    let server = Server::start_with_config(&config);
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("win").shard_count(1).send().await.unwrap();
+    // The function counts the records of its window in its state.
+    *rec.respond.lock().unwrap() = Some(Box::new(|event: &Value| {
+        let seen = event["state"]["count"].as_u64().unwrap_or(0);
+        let n = event["Records"].as_array().map_or(0, Vec::len) as u64;
+        Some(serde_json::json!({"state": {"count": seen + n}, "batchItemFailures": []}))
+    }));
+    let lambda = server.lambda();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/win";
+    map(&lambda, "f", arn, EventSourcePosition::TrimHorizon, |r| {
+        r.tumbling_window_in_seconds(2).batch_size(2)
+    })
+    .await;
+    for i in 0..5 {
+        kinesis
+            .put_record()
+            .stream_name("win")
+            .partition_key("k")
+            .data(aws_sdk_kinesis::primitives::Blob::new(format!("{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Every record, then the final invocation of each window they fell in.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let events = rec.delivered.lock().unwrap().clone();
+        let records: usize =
+            events.iter().map(|e| e["Records"].as_array().map_or(0, Vec::len)).sum();
+        let last_final = events.last().is_some_and(|e| e["isFinalInvokeForWindow"] == true);
+        if records == 5 && last_final {
+            break events;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut counted = 0;
+    let mut previous: Option<(Value, u64)> = None;
+    for e in &events {
+        assert_eq!(e["shardId"], "shardId-000000000000", "{e}");
+        assert_eq!(e["eventSourceARN"], arn);
+        assert_eq!(e["isWindowTerminatedEarly"], false);
+        let (start, end) =
+            (e["window"]["start"].as_str().unwrap(), e["window"]["end"].as_str().unwrap());
+        assert!(start.ends_with('Z') && end.ends_with('Z') && start < end, "{e}");
+        // The state is the one the function returned last in this window, or {} at first.
+        let state = e["state"]["count"].as_u64().unwrap_or(0);
+        match &previous {
+            Some((w, count)) if *w == e["window"] => assert_eq!(state, *count, "{e}"),
+            _ => assert_eq!(e["state"], serde_json::json!({}), "a window starts afresh: {e}"),
+        }
+        let n = e["Records"].as_array().unwrap().len() as u64;
+        assert!(n <= 2);
+        if e["isFinalInvokeForWindow"] == true {
+            assert_eq!(n, 0, "the final invocation carries no records");
+            counted += state;
+            previous = None;
+        } else {
+            previous = Some((e["window"].clone(), state + n));
+        }
+    }
+    assert_eq!(counted, 5, "the final states account for every record: {events:?}");
+}
