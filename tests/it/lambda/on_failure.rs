@@ -25,7 +25,7 @@ use crate::harness::{Server, create_table, raw_request};
 /// Fast retries for these tests (invocations and deliveries).
 const RETRIES: &str = "mapping_retry_initial_ms = 50\nmapping_retry_max_ms = 100\n";
 
-fn on_failure(arn: &str) -> DestinationConfig {
+pub fn on_failure(arn: &str) -> DestinationConfig {
     DestinationConfig::builder().on_failure(OnFailure::builder().destination(arn).build()).build()
 }
 
@@ -70,7 +70,7 @@ async fn wait_metric(server: &Server, name: &str, uuid: &str, function: &str, wa
 
 /// Every record of the one-shard stream `name`, waiting (up to 20 s) for `n` of them,
 /// then a little longer to see that no more come: (partition key, data).
-async fn kinesis_records(
+pub async fn kinesis_records(
     k: &aws_sdk_kinesis::Client,
     name: &str,
     n: usize,

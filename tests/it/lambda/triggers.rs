@@ -557,10 +557,16 @@ async fn reported_item_failures_retry_from_the_lowest_failed_record() {
         Some(serde_json::json!({"batchItemFailures": failed}))
     }));
     let lambda = server.lambda();
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("failures").shard_count(1).send().await.unwrap();
+    let failures = "arn:aws:kinesis:us-east-1:000000000000:stream/failures";
     let uuid = map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| {
-        r.batch_size(3).maximum_retry_attempts(2).function_response_types(
-            aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
-        )
+        r.batch_size(3)
+            .maximum_retry_attempts(2)
+            .destination_config(super::on_failure::on_failure(failures))
+            .function_response_types(
+                aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
+            )
     })
     .await;
     let seen = wait_invocations(&rec, 4).await;
@@ -575,6 +581,14 @@ async fn reported_item_failures_retry_from_the_lowest_failed_record() {
         metric(&server, &format!("sluice_lambda_esm_dropped_records_total{l}")).await,
         Some(2.0)
     );
+    // The on-failure record: the two records from the failed one, the function answered
+    // (functionError null, as AWS records it after reported failures), three invocations.
+    let sent = super::on_failure::kinesis_records(&kinesis, "failures", 1).await;
+    let record: Value = serde_json::from_str(&sent[0].1).unwrap();
+    assert_eq!(record["responseContext"]["functionError"], Value::Null, "{record}");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3, "{record}");
+    assert_eq!(record["requestContext"]["condition"], "RetryAttemptsExhausted");
+    assert_eq!(record["DDBStreamBatchInfo"]["batchSize"], 2, "{record}");
     // The checkpoint moved past them.
     put(&ddb, "items", "p", 6, "v6").await;
     rec.wait_attempts(5).await;
