@@ -72,7 +72,15 @@ impl Functions {
         let mut declared = BTreeMap::new();
         for f in &lambda.functions {
             let runner = match f.kind() {
-                Some(FunctionKind::InvokeUrl(url)) => match InvokeUrl::new(url) {
+                Some(FunctionKind::InvokeUrl(url)) => match InvokeUrl::new(
+                    url,
+                    remote::Credentials::new(
+                        &lambda.access_key_id,
+                        &lambda.secret_access_key,
+                        &config.aws.region,
+                        clock.clone(),
+                    ),
+                ) {
                     Some(u) => Runner::Url(u),
                     None => continue,
                 },

@@ -111,17 +111,66 @@ pub fn remote_error(answer: &Answer) -> InvokeError {
     }
 }
 
+/// How requests to a function's host are signed: SigV4, service `lambda`, with
+/// `lambda.access_key_id` / `secret_access_key`, or a placeholder pair (`sluice`) that
+/// emulators accept. A Runtime Interface Emulator ignores the signature; AWS, LocalStack
+/// and another sluice read it.
+pub struct Credentials {
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
+    clock: SharedClock,
+}
+
+impl Credentials {
+    pub fn new(access_key_id: &str, secret: &str, region: &str, clock: SharedClock) -> Credentials {
+        let (access_key_id, secret_access_key) = if access_key_id.is_empty() {
+            ("sluice".to_string(), "sluice".to_string())
+        } else {
+            (access_key_id.to_string(), secret.to_string())
+        };
+        Credentials { access_key_id, secret_access_key, region: region.to_string(), clock }
+    }
+
+    /// SigV4 headers for a request to `authority` `path?query` with `payload`.
+    fn sign(
+        &self,
+        authority: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        payload: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        let date = sigv4::amz_date(self.clock.now_millis());
+        // Every service but S3 signs the path encoded once more.
+        let canonical: Vec<String> = path.split('/').map(encode_segment).collect();
+        let canonical = canonical.join("/");
+        let headers = [("host", authority), ("x-amz-date", date.as_str())];
+        let request =
+            sigv4::Request { method, path: &canonical, query, headers: &headers, payload };
+        let signer = Signer {
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            region: &self.region,
+            service: "lambda",
+        };
+        let authorization = signer.authorization(&request, &date);
+        vec![("x-amz-date", date), ("authorization", authorization)]
+    }
+}
+
 /// One function behind one Invoke-API URL.
 pub struct InvokeUrl {
     client: HttpClient,
     path: String,
+    credentials: Credentials,
 }
 
 impl InvokeUrl {
     /// `None` when `url` is not an http:// URL (the config loader refuses those).
-    pub fn new(url: &str) -> Option<InvokeUrl> {
+    pub fn new(url: &str, credentials: Credentials) -> Option<InvokeUrl> {
         let (host, port, path) = split_http_url(url)?;
-        Some(InvokeUrl { client: HttpClient::new(host, port), path: path.to_string() })
+        Some(InvokeUrl { client: HttpClient::new(host, port), path: path.to_string(), credentials })
     }
 
     /// Invokes with `payload`, waiting up to `timeout_seconds` for the answer.
@@ -134,7 +183,9 @@ impl InvokeUrl {
     ) -> Result<Invocation, InvokeError> {
         let headers = InvokeHeaders { invocation_type: None, client_context };
         let deadline = Instant::now() + Duration::from_secs(timeout_seconds.into());
-        let build = || invoke_request(&self.client, &self.path, &payload, &headers, &[]);
+        let signed =
+            self.credentials.sign(&self.client.authority, "POST", &self.path, "", &payload);
+        let build = || invoke_request(&self.client, &self.path, &payload, &headers, &signed);
         match self.client.send(build, MAX_RESPONSE_PAYLOAD, deadline).await {
             Ok(answer) => invocation_of(answer),
             Err(e) => exchange_failed(e, request_id, timeout_seconds),
@@ -157,10 +208,7 @@ pub enum Lookup {
 /// `lambda.endpoint`.
 pub struct Endpoint {
     client: HttpClient,
-    access_key_id: String,
-    secret_access_key: String,
-    region: String,
-    clock: SharedClock,
+    credentials: Credentials,
 }
 
 impl Endpoint {
@@ -173,17 +221,9 @@ impl Endpoint {
         clock: SharedClock,
     ) -> Option<Endpoint> {
         let (host, port, _) = split_http_url(base)?;
-        let (access_key_id, secret_access_key) = if access_key_id.is_empty() {
-            ("sluice".to_string(), "sluice".to_string())
-        } else {
-            (access_key_id.to_string(), secret.to_string())
-        };
         Some(Endpoint {
             client: HttpClient::new(host, port),
-            access_key_id,
-            secret_access_key,
-            region: region.to_string(),
-            clock,
+            credentials: Credentials::new(access_key_id, secret, region, clock),
         })
     }
 
@@ -195,21 +235,7 @@ impl Endpoint {
         query: &str,
         payload: &[u8],
     ) -> Vec<(&'static str, String)> {
-        let date = sigv4::amz_date(self.clock.now_millis());
-        // Every service but S3 signs the path encoded once more.
-        let canonical: Vec<String> = path.split('/').map(encode_segment).collect();
-        let canonical = canonical.join("/");
-        let headers = [("host", self.client.authority.as_str()), ("x-amz-date", date.as_str())];
-        let request =
-            sigv4::Request { method, path: &canonical, query, headers: &headers, payload };
-        let signer = Signer {
-            access_key_id: &self.access_key_id,
-            secret_access_key: &self.secret_access_key,
-            region: &self.region,
-            service: "lambda",
-        };
-        let authorization = signer.authorization(&request, &date);
-        vec![("x-amz-date", date), ("authorization", authorization)]
+        self.credentials.sign(&self.client.authority, method, path, query, payload)
     }
 
     fn path(name: &str, qualifier: Option<&str>, suffix: &str) -> (String, String) {

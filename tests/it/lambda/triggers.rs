@@ -388,10 +388,20 @@ async fn real_handlers_under_awslambdaric_receive_the_events() {
     let env = format!(
         "environment = {{ EVENTS_DIR = \"{path}\", PYTHONPATH = \"{path}\", PYTHONUNBUFFERED = \"1\" }}"
     );
+    // Another sluice runs the same handler; this one reaches it by its Invoke URL, as it
+    // would reach a Runtime Interface Emulator container.
+    let host = Server::start_with_config(&function(
+        "hosted",
+        r#"command = ["python3", "-m", "awslambdaric", "esm.fn"]"#,
+        &env,
+    ));
+    let url =
+        format!("invoke_url = \"http://{}/2015-03-31/functions/hosted/invocations\"", host.addr);
     let config = [
         LAMBDA,
         &function("listened", &format!("runtime_api_listen = \"127.0.0.1:{port}\""), ""),
         &function("commanded", r#"command = ["python3", "-m", "awslambdaric", "esm.fn"]"#, &env),
+        &function("remote", &url, ""),
     ]
     .concat();
     let server = Server::start_with_config(&config);
@@ -413,10 +423,11 @@ async fn real_handlers_under_awslambdaric_receive_the_events() {
     let lambda = server.lambda();
     map(&lambda, "listened", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
     map(&lambda, "commanded", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    map(&lambda, "remote", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
     put(&ddb, "items", "p", 1, "hello").await;
-    // Both functions append to the same file: two copies of the record.
-    let records = handler_events(dir.path(), 2).await;
-    assert_eq!(values(&records), ["hello", "hello"]);
+    // The three functions append to the same file: three copies of the record.
+    let records = handler_events(dir.path(), 3).await;
+    assert_eq!(values(&records), ["hello", "hello", "hello"]);
     assert!(records.iter().all(|r| r["eventSourceARN"] == arn.as_str()));
 }
 
