@@ -9,6 +9,7 @@
 //! on-failure destination tests need `moto[server]` the same way (REQUIRE_MOTO=1).
 
 mod api;
+mod boto3;
 mod endpoint;
 mod mappings;
 mod on_failure;
