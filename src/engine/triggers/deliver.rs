@@ -49,7 +49,17 @@ pub(super) struct Lane {
     /// The tumbling window in progress (TumblingWindowInSeconds), saved with every
     /// checkpoint.
     pub window: Option<Window>,
+    /// A checkpoint not saved yet, and when one was last saved (see [`CHECKPOINT_EVERY`]).
+    pub unsaved: Option<u64>,
+    pub saved_at: Option<Instant>,
 }
+
+/// A shard's checkpoint is saved at most this often while batches keep completing; the
+/// last one is saved when the shard goes idle for this long, when its worker stops, and
+/// at once when the shard ends or a tumbling window is open. A crash can so deliver again
+/// at most this much of a shard's recent batches (at least once, never a gap), and a
+/// busy mapping costs the store a few commits a second instead of one per batch.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// The FunctionResponseTypes value that turns partial failures on.
 const REPORT_BATCH_ITEM_FAILURES: &str = "ReportBatchItemFailures";
@@ -348,9 +358,27 @@ impl Lane {
         .await
     }
 
-    /// Moves the checkpoint to `next`, durably, retrying storage errors (a full disk) until
-    /// they clear. `false` when it stopped instead (shutdown): the batch goes again later.
+    /// Moves the checkpoint to `next`: saved now if none was saved in the last
+    /// [`CHECKPOINT_EVERY`] (or a window is open), else by a later [`Lane::flush`].
+    /// `false` when it stopped instead (shutdown, a delete): the batch goes again later.
     pub(super) async fn checkpoint(&mut self, next: u64) -> bool {
+        self.unsaved = Some(next);
+        if self.window.is_none() && self.saved_at.is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY) {
+            return !self.records.borrow().deleting();
+        }
+        self.flush().await
+    }
+
+    /// When the checkpoint not saved yet is due.
+    pub(super) fn flush_due(&self) -> Option<Instant> {
+        self.unsaved?;
+        Some(self.saved_at.map_or_else(Instant::now, |t| t + CHECKPOINT_EVERY))
+    }
+
+    /// Saves the checkpoint not saved yet, durably, retrying storage errors (a full disk)
+    /// until they clear. `false` when it stopped instead (shutdown, a delete).
+    pub(super) async fn flush(&mut self) -> bool {
+        let Some(next) = self.unsaved else { return true };
         let uuid = self.records.borrow().uuid.clone();
         let mut pause = Duration::from_millis(100);
         loop {
@@ -368,7 +396,11 @@ impl Lane {
                 None => keys::encode_checkpoint(next),
             };
             match self.engine.save_checkpoint(&uuid, &self.shard_id, value).await {
-                Ok(()) => return true,
+                Ok(()) => {
+                    self.unsaved = None;
+                    self.saved_at = Some(Instant::now());
+                    return true;
+                }
                 Err(e) => {
                     tracing::error!(mapping = %uuid, shard = %self.shard_id, "cannot save the checkpoint: {e}; retrying");
                     tokio::select! {

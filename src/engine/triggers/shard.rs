@@ -96,6 +96,8 @@ impl Worker {
             retention_ms: reader.retention_ms(),
             checkpoints: true,
             window,
+            unsaved: None,
+            saved_at: None,
         };
         Worker {
             lane,
@@ -109,19 +111,32 @@ impl Worker {
     }
 
     pub async fn run(mut self) -> Result<Exit, StorageError> {
+        let exit = self.deliver_all().await;
+        // A checkpoint not saved yet is saved before the worker goes (a disable, a
+        // restart of the poller, shutdown); a crash instead delivers its batches again.
+        if matches!(exit, Ok(Exit::Stopped)) || exit.is_err() {
+            self.lane.flush().await;
+        }
+        exit
+    }
+
+    async fn deliver_all(&mut self) -> Result<Exit, StorageError> {
         loop {
             let batch = match self.gather().await? {
                 Gathered::Stop => return Ok(Exit::Stopped),
                 Gathered::CloseWindow => {
                     // Nothing is read past the window: the checkpoint stays where it is.
                     let at = self.pending.front().map_or(self.read_from, |r| r.seq);
-                    if !self.lane.close_window().await || !self.checkpoint(at).await {
+                    self.lane.unsaved = Some(at);
+                    if !self.lane.close_window().await || !self.lane.flush().await {
                         return Ok(Exit::Stopped);
                     }
                     continue;
                 }
                 Gathered::Finished(end) => {
-                    return Ok(if self.checkpoint(end).await {
+                    // Saved at once: the poller reads it to start the shard's children.
+                    self.lane.unsaved = Some(end);
+                    return Ok(if self.lane.flush().await {
                         Exit::Finished
                     } else {
                         Exit::Stopped
@@ -177,8 +192,25 @@ impl Worker {
         done.iter().all(Option::is_some).then_some(end)
     }
 
-    /// Waits for a commit on the shard, a change of the mapping, shutdown, or `until`.
+    /// Waits for a commit on the shard, a change of the mapping, shutdown, or `until`;
+    /// saves a checkpoint not saved yet when it is due meanwhile.
     async fn wait(&mut self, until: Option<Instant>) {
+        if let Some(due) = self.lane.flush_due() {
+            if due <= Instant::now() {
+                self.lane.flush().await;
+                return;
+            }
+            if until.is_none_or(|u| due < u) {
+                // Woken to save it, then back to waiting.
+                let until = Some(due);
+                self.wait_for(until).await;
+                return;
+            }
+        }
+        self.wait_for(until).await;
+    }
+
+    async fn wait_for(&mut self, until: Option<Instant>) {
         let Worker { reader, lane: Lane { records, shutdown, .. }, .. } = &mut *self;
         let deadline = async {
             match until {
