@@ -108,25 +108,26 @@ impl Engine {
     ) -> Result<Vec<ChangeRecord>, StorageError> {
         let view = self.store.read_view();
         tokio::task::spawn_blocking(move || {
-            let lower = Bound::Included(keys::change_key(table_id, partition, from));
-            let upper = match to {
-                Some(to) => Bound::Included(keys::change_key(table_id, partition, to)),
-                None => prefix_end(&keys::change_prefix(table_id, partition)),
-            };
-            let mut out = Vec::new();
-            let mut bytes = 0;
-            for entry in view.range(Space::Changes, lower, upper) {
-                let (_, value) = entry?;
-                bytes += value.len();
-                out.push(ChangeRecord::decode(&value)?);
-                if out.len() >= limit || bytes >= max_bytes {
-                    break;
-                }
-            }
-            Ok(out)
+            read_changes_in(&view, table_id, partition, from, to, limit, max_bytes)
         })
         .await
         .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
+    }
+
+    /// [`Engine::read_changes`] on the calling thread: for reads known to be a few
+    /// records just committed (a follower caught up with its shard), where handing the
+    /// read to the blocking pool would cost more than the read.
+    pub fn read_changes_now(
+        &self,
+        table_id: u64,
+        partition: u32,
+        from: u64,
+        to: Option<u64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<ChangeRecord>, StorageError> {
+        let view = self.store.read_view();
+        read_changes_in(&view, table_id, partition, from, to, limit, max_bytes)
     }
 
     /// Enables a stream on `table_name` (whose metadata must not have one enabled):
@@ -407,4 +408,33 @@ fn seq_of(key: &[u8]) -> Result<u64, StorageError> {
         .and_then(|b| b.try_into().ok())
         .map(u64::from_be_bytes)
         .ok_or_else(|| StorageError::Corrupt("change key layout".into()))
+}
+
+/// The change records of one partition from `from` (to `to`, inclusive), at most `limit`
+/// of them and about `max_bytes`.
+fn read_changes_in(
+    view: &crate::storage::ReadView,
+    table_id: u64,
+    partition: u32,
+    from: u64,
+    to: Option<u64>,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<ChangeRecord>, StorageError> {
+    let lower = Bound::Included(keys::change_key(table_id, partition, from));
+    let upper = match to {
+        Some(to) => Bound::Included(keys::change_key(table_id, partition, to)),
+        None => prefix_end(&keys::change_prefix(table_id, partition)),
+    };
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for entry in view.range(Space::Changes, lower, upper) {
+        let (_, value) = entry?;
+        bytes += value.len();
+        out.push(ChangeRecord::decode(&value)?);
+        if out.len() >= limit || bytes >= max_bytes {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -15,6 +15,9 @@ use crate::engine::Engine;
 use crate::engine::streams::StreamMeta;
 use crate::storage::StorageError;
 
+/// Reads of at most this many records are made on the poller's own thread.
+const INLINE_READ: u64 = 16;
+
 /// A DynamoDB stream, opened for a mapping.
 pub struct DynamoDbSource {
     engine: Arc<Engine>,
@@ -101,17 +104,15 @@ impl DynamoDbShard {
         if shard.end_seq.is_none() && self.engine.next_seq(&stream, shard.partition) <= from {
             return Ok(Read { records: Vec::new(), next: from, finished: false });
         }
-        let changes = self
-            .engine
-            .read_changes(
-                stream.table_id,
-                shard.partition,
-                from,
-                shard.end_seq,
-                limit,
-                MAX_READ_BYTES,
-            )
-            .await?;
+        // A follower caught up reads the few records just committed on its own thread;
+        // a backlog goes to the blocking pool.
+        let (table_id, partition, to) = (stream.table_id, shard.partition, shard.end_seq);
+        let committed = self.engine.next_seq(&stream, shard.partition);
+        let changes = if shard.end_seq.is_none() && committed.saturating_sub(from) <= INLINE_READ {
+            self.engine.read_changes_now(table_id, partition, from, to, limit, MAX_READ_BYTES)?
+        } else {
+            self.engine.read_changes(table_id, partition, from, to, limit, MAX_READ_BYTES).await?
+        };
         drop(gate);
         let records: Vec<EventRecord> = changes
             .iter()
