@@ -12,6 +12,7 @@ use super::batch::EventRecord;
 use super::event::{self, EventContext};
 use super::source::{MAX_READ_BYTES, Read, ShardInfo, Wake};
 use crate::engine::Engine;
+use crate::engine::changelog::ChangeRecord;
 use crate::engine::streams::StreamMeta;
 use crate::storage::StorageError;
 
@@ -82,6 +83,20 @@ fn shard_info(s: &crate::engine::streams::ShardMeta) -> ShardInfo {
     }
 }
 
+/// The changes as entries of the mapping's events.
+fn render(changes: &[ChangeRecord], stream: &StreamMeta, cx: &EventContext) -> Vec<EventRecord> {
+    changes
+        .iter()
+        .map(|c| EventRecord {
+            seq: c.seq,
+            sequence_number: crate::engine::streams::wire_seq(c.seq),
+            key_hash: event::dynamodb_key_hash(c, stream),
+            arrival_ms: c.created_ms,
+            json: event::dynamodb(c, stream, cx),
+        })
+        .collect()
+}
+
 impl DynamoDbShard {
     /// Reads up to `limit` records from `from` (trimmed records are skipped: they have
     /// expired, as on AWS).
@@ -104,26 +119,38 @@ impl DynamoDbShard {
         if shard.end_seq.is_none() && self.engine.next_seq(&stream, shard.partition) <= from {
             return Ok(Read { records: Vec::new(), next: from, finished: false });
         }
-        // A follower caught up reads the few records just committed on its own thread;
-        // a backlog goes to the blocking pool.
+        // A follower caught up reads and renders the few records just committed on its
+        // own thread; a backlog is read and rendered in the blocking pool, so a mapping
+        // draining one does not hold a runtime thread the API's requests need.
         let (table_id, partition, to) = (stream.table_id, shard.partition, shard.end_seq);
         let committed = self.engine.next_seq(&stream, shard.partition);
-        let changes = if shard.end_seq.is_none() && committed.saturating_sub(from) <= INLINE_READ {
-            self.engine.read_changes_now(table_id, partition, from, to, limit, MAX_READ_BYTES)?
-        } else {
-            self.engine.read_changes(table_id, partition, from, to, limit, MAX_READ_BYTES).await?
-        };
-        drop(gate);
-        let records: Vec<EventRecord> = changes
-            .iter()
-            .map(|c| EventRecord {
-                seq: c.seq,
-                sequence_number: crate::engine::streams::wire_seq(c.seq),
-                key_hash: event::dynamodb_key_hash(c, &stream),
-                arrival_ms: c.created_ms,
-                json: event::dynamodb(c, &stream, &self.cx),
-            })
-            .collect();
+        let (changes, records) =
+            if shard.end_seq.is_none() && committed.saturating_sub(from) <= INLINE_READ {
+                let changes = self.engine.read_changes_now(
+                    table_id,
+                    partition,
+                    from,
+                    to,
+                    limit,
+                    MAX_READ_BYTES,
+                )?;
+                drop(gate);
+                let records = render(&changes, &stream, &self.cx);
+                (changes, records)
+            } else {
+                let changes = self
+                    .engine
+                    .read_changes(table_id, partition, from, to, limit, MAX_READ_BYTES)
+                    .await?;
+                drop(gate);
+                let (stream, cx) = (stream.clone(), self.cx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let records = render(&changes, &stream, &cx);
+                    (changes, records)
+                })
+                .await
+                .map_err(|e| StorageError::Fjall(format!("render task: {e}")))?
+            };
         let next = changes.last().map_or(from, |c| c.seq + 1);
         // Nothing at all left in a closed shard's range (its tail trimmed): it is done too.
         let finished = info.finished(Some(next)) || (info.end.is_some() && changes.is_empty());
