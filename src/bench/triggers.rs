@@ -211,7 +211,7 @@ async fn serve(listener: tokio::net::TcpListener, handler: Arc<Handler>) {
 
 /// Where `needle` next occurs in `hay` from `from`.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|i| i + from)
 }
 
 fn occurrences(hay: &[u8], needle: &[u8]) -> u64 {

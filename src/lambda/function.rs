@@ -16,7 +16,7 @@ use crate::config::FunctionConfig;
 
 /// How a function runs.
 pub(super) enum Runner {
-    Url(InvokeUrl),
+    Url(Box<InvokeUrl>),
     Runtime(Arc<RuntimeQueue>),
 }
 

@@ -81,7 +81,7 @@ impl Functions {
                         clock.clone(),
                     ),
                 ) {
-                    Some(u) => Runner::Url(u),
+                    Some(u) => Runner::Url(Box::new(u)),
                     None => continue,
                 },
                 Some(FunctionKind::RuntimeApi(_)) => Runner::Runtime(Arc::new(RuntimeQueue::new(

@@ -115,11 +115,16 @@ pub fn remote_error(answer: &Answer) -> InvokeError {
 /// `lambda.access_key_id` / `secret_access_key`, or a placeholder pair (`sluice`) that
 /// emulators accept. A Runtime Interface Emulator ignores the signature; AWS, LocalStack
 /// and another sluice read it.
+/// A signing key and the day (`YYYYMMDD`) it signs for.
+type DayKey = (String, Vec<u8>);
+
 pub struct Credentials {
     access_key_id: String,
     secret_access_key: String,
     region: String,
     clock: SharedClock,
+    /// The signing key of the day it was derived for (`YYYYMMDD`).
+    key: std::sync::Mutex<Option<DayKey>>,
 }
 
 impl Credentials {
@@ -129,7 +134,13 @@ impl Credentials {
         } else {
             (access_key_id.to_string(), secret.to_string())
         };
-        Credentials { access_key_id, secret_access_key, region: region.to_string(), clock }
+        Credentials {
+            access_key_id,
+            secret_access_key,
+            region: region.to_string(),
+            clock,
+            key: std::sync::Mutex::new(None),
+        }
     }
 
     /// SigV4 headers for a request to `authority` `path?query` with `payload`.
@@ -154,7 +165,18 @@ impl Credentials {
             region: &self.region,
             service: "lambda",
         };
-        let authorization = signer.authorization(&request, &date);
+        let key = {
+            let mut cached = self.key.lock().unwrap_or_else(|e| e.into_inner());
+            match &*cached {
+                Some((day, key)) if date.starts_with(day.as_str()) => key.clone(),
+                _ => {
+                    let key = signer.signing_key(&date);
+                    *cached = Some((date[..8.min(date.len())].to_string(), key.clone()));
+                    key
+                }
+            }
+        };
+        let authorization = signer.authorization_with_key(&request, &date, &key);
         vec![("x-amz-date", date), ("authorization", authorization)]
     }
 }
@@ -313,6 +335,39 @@ mod tests {
             );
         }
         Answer { status, headers: map, body: Bytes::from(body.to_string()) }
+    }
+
+    #[test]
+    fn the_days_signing_key_is_derived_once_and_again_the_next_day() {
+        // 2026-12-05T23:59:59Z, then a second later on the 6th.
+        let clock = crate::clock::ManualClock::new(1_796_515_199_000);
+        let credentials = Credentials::new("AKID", "secret", "us-east-1", clock.clone());
+        let fresh = |date: &str| {
+            let signer = Signer {
+                access_key_id: "AKID",
+                secret_access_key: "secret",
+                region: "us-east-1",
+                service: "lambda",
+            };
+            let headers = [("host", "h:1"), ("x-amz-date", date)];
+            let request = sigv4::Request {
+                method: "POST",
+                path: "/2015-03-31/functions/f/invocations",
+                query: "",
+                headers: &headers,
+                payload: b"{}",
+            };
+            signer.authorization(&request, date)
+        };
+        for (date, advance) in
+            [("20261205T235959Z", 0), ("20261205T235959Z", 0), ("20261206T000000Z", 1000)]
+        {
+            clock.advance_millis(advance);
+            let signed =
+                credentials.sign("h:1", "POST", "/2015-03-31/functions/f/invocations", "", b"{}");
+            assert_eq!(signed[0], ("x-amz-date", date.to_string()));
+            assert_eq!(signed[1], ("authorization", fresh(date)));
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct EventRecord {
     /// When it was written (epoch ms): its age counts from here.
     pub arrival_ms: i64,
     /// Its entry of the event's `Records`, as JSON.
-    pub json: Vec<u8>,
+    pub json: bytes::Bytes,
 }
 
 /// Records of one shard that go to the function together.
@@ -147,7 +147,7 @@ pub fn fitting_within(
             sequence_number: String::new(),
             key_hash: 0,
             arrival_ms: 0,
-            json: Vec::new(),
+            json: bytes::Bytes::new(),
         });
     }
     (probe.records.len(), false)
@@ -233,7 +233,7 @@ mod tests {
             sequence_number: seq.to_string(),
             key_hash: seq % 3,
             arrival_ms,
-            json: json.as_bytes().to_vec(),
+            json: json.as_bytes().to_vec().into(),
         }
     }
 

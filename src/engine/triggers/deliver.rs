@@ -52,6 +52,8 @@ pub(super) struct Lane {
     /// A checkpoint not saved yet, and when one was last saved (see [`CHECKPOINT_EVERY`]).
     pub unsaved: Option<u64>,
     pub saved_at: Option<Instant>,
+    /// The series of the function last invoked (looking them up costs a dozen hashes).
+    pub series: Option<(String, EsmSeries)>,
 }
 
 /// A shard's checkpoint is saved at most this often while batches keep completing; the
@@ -75,9 +77,16 @@ impl Lane {
         *self.shutdown.borrow() || self.records.has_changed().is_err() || !self.record().active()
     }
 
-    pub(super) fn series(&self, function: &str) -> EsmSeries {
-        let uuid = &self.records.borrow().uuid;
-        self.engine.metrics.esm.series(uuid, function)
+    pub(super) fn series(&mut self, function: &str) -> EsmSeries {
+        match &self.series {
+            Some((name, series)) if name == function => series.clone(),
+            _ => {
+                let uuid = self.records.borrow().uuid.clone();
+                let series = self.engine.metrics.esm.series(&uuid, function);
+                self.series = Some((function.to_string(), series.clone()));
+                series
+            }
+        }
     }
 
     fn attempts(&self) -> Attempts {
@@ -321,7 +330,7 @@ impl Lane {
     /// `function_error` is the last answer's (`Unhandled`, or none when the function
     /// reported failures or was never reached). `false` when shutdown came first.
     pub(super) async fn discard(
-        &self,
+        &mut self,
         condition: Condition,
         records: &[EventRecord],
         invocations: u32,

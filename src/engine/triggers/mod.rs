@@ -31,8 +31,10 @@ pub mod filter;
 pub mod on_failure;
 mod poller;
 pub mod record;
+mod rendered;
 pub mod report;
 pub mod retry;
+mod runtime;
 mod shard;
 pub mod source;
 pub mod source_ddb;
@@ -107,6 +109,10 @@ pub struct Triggers {
     /// they invoke (a Runtime API must be listening before its first invocation).
     started: AtomicBool,
     shutdown: watch::Sender<bool>,
+    /// Where the pollers run.
+    runtime: runtime::PollerRuntime,
+    /// Records rendered once for every mapping on a source.
+    rendered: rendered::Rendered,
 }
 
 impl Triggers {

@@ -29,7 +29,8 @@ const FAILED_PAUSE: Duration = Duration::from_secs(1);
 /// Starts the poller of `mapping`.
 pub(super) fn spawn(engine: &Arc<Engine>, mapping: &Arc<Mapping>) {
     let shutdown = engine.triggers.shutdown.subscribe();
-    let task = tokio::spawn(run(Arc::downgrade(engine), mapping.clone(), shutdown));
+    let task =
+        engine.triggers.runtime.spawn(run(Arc::downgrade(engine), mapping.clone(), shutdown));
     let previous = mapping.poller.lock().unwrap_or_else(|e| e.into_inner()).replace(task);
     if let Some(previous) = previous {
         previous.abort();

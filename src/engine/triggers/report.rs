@@ -57,7 +57,7 @@ mod tests {
                 sequence_number: format!("{seq}00"),
                 key_hash: 0,
                 arrival_ms: 0,
-                json: b"{}".to_vec(),
+                json: bytes::Bytes::from_static(b"{}"),
             });
         }
         b

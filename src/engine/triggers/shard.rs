@@ -98,6 +98,7 @@ impl Worker {
             window,
             unsaved: None,
             saved_at: None,
+            series: None,
         };
         Worker {
             lane,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::batch::EventRecord;
 use super::event::{self, EventContext};
+use super::rendered::{Cached, RunKey};
 use super::source::{MAX_READ_BYTES, Read, ShardInfo, Wake};
 use crate::engine::Engine;
 use crate::engine::changelog::ChangeRecord;
@@ -33,6 +34,8 @@ pub struct DynamoDbShard {
     label: String,
     shard_id: String,
     cx: Arc<EventContext>,
+    /// Its records as every mapping on the stream renders them (`rendered`).
+    key: RunKey,
     pub(super) wake: Wake,
     pub(super) retention_ms: i64,
 }
@@ -65,6 +68,7 @@ impl DynamoDbSource {
             table: s.table_name.clone(),
             label: s.label.clone(),
             shard_id: shard.id.clone(),
+            key: (self.cx.source_arn.clone(), s.table_id, shard.id.clone()),
             cx: self.cx.clone(),
             wake,
             retention_ms: (self.engine.config.streams.retention_seconds as i64)
@@ -92,7 +96,7 @@ fn render(changes: &[ChangeRecord], stream: &StreamMeta, cx: &EventContext) -> V
             sequence_number: crate::engine::streams::wire_seq(c.seq),
             key_hash: event::dynamodb_key_hash(c, stream),
             arrival_ms: c.created_ms,
-            json: event::dynamodb(c, stream, cx),
+            json: event::dynamodb(c, stream, cx).into(),
         })
         .collect()
 }
@@ -119,42 +123,46 @@ impl DynamoDbShard {
         if shard.end_seq.is_none() && self.engine.next_seq(&stream, shard.partition) <= from {
             return Ok(Read { records: Vec::new(), next: from, finished: false });
         }
-        // A follower caught up reads and renders the few records just committed on its
-        // own thread; a backlog is read and rendered in the blocking pool, so a mapping
-        // draining one does not hold a runtime thread the API's requests need.
+        // What another mapping on the stream rendered already is taken as it is; the
+        // store is read only past it.
         let (table_id, partition, to) = (stream.table_id, shard.partition, shard.end_seq);
+        let rendered = &self.engine.triggers.rendered;
+        let cached = rendered.get(&self.key, from, to, limit, MAX_READ_BYTES);
+        let Cached { mut records, next: at, exhausted } =
+            cached.unwrap_or(Cached { records: Vec::new(), next: from, exhausted: true });
         let committed = self.engine.next_seq(&stream, shard.partition);
-        let (changes, records) =
-            if shard.end_seq.is_none() && committed.saturating_sub(from) <= INLINE_READ {
-                let changes = self.engine.read_changes_now(
-                    table_id,
-                    partition,
-                    from,
-                    to,
-                    limit,
-                    MAX_READ_BYTES,
-                )?;
+        let past = to.map_or(committed, |to| to.saturating_add(1));
+        let mut next = at;
+        if exhausted && at < past {
+            let (limit, bytes) = (limit - records.len(), MAX_READ_BYTES);
+            // A follower caught up reads and renders the few records just committed on
+            // its own thread; a backlog is read and rendered in the blocking pool, so a
+            // mapping draining one does not hold a runtime thread the API's requests need.
+            let read = if to.is_none() && committed.saturating_sub(at) <= INLINE_READ {
+                let changes =
+                    self.engine.read_changes_now(table_id, partition, at, to, limit, bytes)?;
                 drop(gate);
-                let records = render(&changes, &stream, &self.cx);
-                (changes, records)
+                render(&changes, &stream, &self.cx)
             } else {
-                let changes = self
-                    .engine
-                    .read_changes(table_id, partition, from, to, limit, MAX_READ_BYTES)
-                    .await?;
+                let changes =
+                    self.engine.read_changes(table_id, partition, at, to, limit, bytes).await?;
                 drop(gate);
                 let (stream, cx) = (stream.clone(), self.cx.clone());
-                tokio::task::spawn_blocking(move || {
-                    let records = render(&changes, &stream, &cx);
-                    (changes, records)
-                })
-                .await
-                .map_err(|e| StorageError::Fjall(format!("render task: {e}")))?
+                tokio::task::spawn_blocking(move || render(&changes, &stream, &cx))
+                    .await
+                    .map_err(|e| StorageError::Fjall(format!("render task: {e}")))?
             };
-        let next = changes.last().map_or(from, |c| c.seq + 1);
+            let read_next = read.last().map_or(at, |r| r.seq + 1);
+            rendered.put(&self.key, at, &read, read_next);
+            records.extend(read);
+            next = read_next;
+        }
         // Nothing at all left in a closed shard's range (its tail trimmed): it is done too.
-        let finished = info.finished(Some(next)) || (info.end.is_some() && changes.is_empty());
+        let finished = info.finished(Some(next)) || (info.end.is_some() && records.is_empty());
         let next = if finished { next.max(info.end.unwrap_or(next)) } else { next };
+        if finished {
+            rendered.forget(&self.key);
+        }
         Ok(Read { records, next, finished })
     }
 }

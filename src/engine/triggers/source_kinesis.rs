@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::batch::EventRecord;
 use super::event::{self, EventContext};
+use super::rendered::{Cached, RunKey};
 use super::source::{MAX_READ_BYTES, Read, ShardInfo, Wake};
 use crate::engine::Engine;
 use crate::engine::kinesis::LiveStream;
@@ -29,6 +30,8 @@ pub struct KinesisShard {
     index: u32,
     shard_id: String,
     cx: Arc<EventContext>,
+    /// Its records as every mapping on the stream renders them (`rendered`).
+    key: RunKey,
     pub(super) wake: Wake,
 }
 
@@ -70,6 +73,7 @@ impl KinesisSource {
             stream: self.stream.clone(),
             index,
             shard_id: shard.id.clone(),
+            key: (self.cx.source_arn.clone(), self.stream.id(), shard.id.clone()),
             cx: self.cx.clone(),
             wake,
         }
@@ -80,6 +84,26 @@ impl KinesisShard {
     /// The wire sequence number of the shard's record `seq`.
     pub(super) fn wire_seq(&self, seq: u64) -> String {
         SeqNo { stream_id: self.stream.id(), shard: self.index, seq }.encode()
+    }
+
+    /// A record as the entry of a mapping's event.
+    fn render(&self, r: &crate::engine::kinesis::read::ReadRecord) -> EventRecord {
+        let seq = self.wire_seq(r.seq);
+        let json = event::kinesis(
+            &self.shard_id,
+            &seq,
+            &r.record.partition_key,
+            &r.record.data,
+            r.record.arrival_ms,
+            &self.cx,
+        );
+        EventRecord {
+            seq: r.seq,
+            sequence_number: seq,
+            key_hash: event::key_hash(r.record.partition_key.as_bytes()),
+            arrival_ms: r.record.arrival_ms,
+            json: json.into(),
+        }
     }
 
     pub(super) fn retention_ms(&self) -> i64 {
@@ -96,33 +120,28 @@ impl KinesisShard {
         if from >= tip.next {
             return Ok(Read { records: Vec::new(), next: from, finished: tip.closed });
         }
-        let id = self.stream.id();
-        let batch = self.engine.kinesis_read(id, self.index, from, limit, MAX_READ_BYTES).await?;
-        let records = batch
-            .records
-            .iter()
-            .map(|r| {
-                let seq = self.wire_seq(r.seq);
-                let json = event::kinesis(
-                    &self.shard_id,
-                    &seq,
-                    &r.record.partition_key,
-                    &r.record.data,
-                    r.record.arrival_ms,
-                    &self.cx,
-                );
-                EventRecord {
-                    seq: r.seq,
-                    sequence_number: seq,
-                    key_hash: event::key_hash(r.record.partition_key.as_bytes()),
-                    arrival_ms: r.record.arrival_ms,
-                    json,
-                }
-            })
-            .collect();
+        // What another mapping on the stream rendered already is taken as it is; the
+        // store is read only past it.
+        let rendered = &self.engine.triggers.rendered;
+        let cached = rendered.get(&self.key, from, None, limit, MAX_READ_BYTES);
+        let Cached { mut records, next: at, exhausted } =
+            cached.unwrap_or(Cached { records: Vec::new(), next: from, exhausted: true });
+        let mut next = at;
+        if exhausted && at < tip.next {
+            let id = self.stream.id();
+            let limit = limit - records.len();
+            let batch = self.engine.kinesis_read(id, self.index, at, limit, MAX_READ_BYTES).await?;
+            let read: Vec<EventRecord> = batch.records.iter().map(|r| self.render(r)).collect();
+            rendered.put(&self.key, at, &read, batch.next);
+            records.extend(read);
+            next = batch.next;
+        }
         // Records past `next` of a closed shard never exist: its writer committed
         // everything queued before the close.
-        let finished = tip.closed && batch.next >= tip.next;
-        Ok(Read { records, next: batch.next, finished })
+        let finished = tip.closed && next >= tip.next;
+        if finished {
+            rendered.forget(&self.key);
+        }
+        Ok(Read { records, next, finished })
     }
 }

@@ -147,6 +147,65 @@ async fn dynamodb_changes_reach_the_function_as_lambdas_events_in_order() {
 }
 
 #[tokio::test]
+async fn several_mappings_on_one_stream_each_receive_every_record_once_in_order() {
+    let recorders = [recorder().await, recorder().await, recorder().await];
+    let functions: Vec<String> = ["f", "g", "h"]
+        .iter()
+        .zip(&recorders)
+        .map(|(name, (addr, _))| function(name, &invoke_url(*addr), ""))
+        .collect();
+    let server = Server::start_with_config(&[LAMBDA.to_string(), functions.concat()].concat());
+    let ddb = server.client();
+    let arn = stream_table(&ddb, "shared").await;
+    let lambda = server.lambda();
+    // Mappings at different places and paces on the same shards: records one of them
+    // rendered serve the others, which must still each get exactly their own.
+    map(&lambda, "f", &arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    map(&lambda, "g", &arn, EventSourcePosition::TrimHorizon, |r| r.batch_size(3)).await;
+    let write = |from: usize, to: usize| {
+        let ddb = ddb.clone();
+        async move {
+            for i in from..to {
+                put(&ddb, "shared", &format!("p{}", i % 5), i as i64, &format!("v{i}")).await;
+            }
+        }
+    };
+    write(0, 30).await;
+    recorders[0].1.wait_records(30).await;
+    let uuid = map(&lambda, "h", &arn, EventSourcePosition::Latest, |r| r.batch_size(7)).await;
+    wait_state(&lambda, &uuid, "Enabled").await;
+    write(30, 60).await;
+
+    let by_key = |records: &[Value]| {
+        let mut keys: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for r in records {
+            let key = r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap().to_string();
+            keys.entry(key).or_default().push(values(std::slice::from_ref(r)).remove(0));
+        }
+        keys
+    };
+    let want = |from: usize| {
+        let mut keys: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for i in from..60 {
+            keys.entry(format!("p{}", i % 5)).or_default().push(format!("v{i}"));
+        }
+        keys
+    };
+    for ((_, rec), from) in recorders.iter().zip([0, 0, 30]) {
+        rec.wait_records(60 - from).await;
+        // Time for a record delivered twice to show.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let records = rec.records();
+        assert_eq!(records.len(), 60 - from, "each record once");
+        assert_eq!(by_key(&records), want(from));
+    }
+    let sizes = recorders[1].1.batch_sizes();
+    assert!(sizes.iter().all(|n| *n <= 3), "BatchSize 3: {sizes:?}");
+    let sizes = recorders[2].1.batch_sizes();
+    assert!(sizes.iter().all(|n| *n <= 7), "BatchSize 7: {sizes:?}");
+}
+
+#[tokio::test]
 async fn batches_hold_at_most_batch_size_and_wait_for_the_window() {
     let (addr, rec) = recorder().await;
     let config = [LAMBDA, &function("f", &invoke_url(addr), "")].concat();
@@ -175,9 +234,14 @@ async fn batches_hold_at_most_batch_size_and_wait_for_the_window() {
 async fn kinesis_records_and_fan_out_consumers_reach_the_function_in_shard_order() {
     let (addr, rec) = recorder().await;
     let (addr2, rec2) = recorder().await;
-    let config =
-        [LAMBDA, &function("f", &invoke_url(addr), ""), &function("g", &invoke_url(addr2), "")]
-            .concat();
+    let (addr3, rec3) = recorder().await;
+    let config = [
+        LAMBDA,
+        &function("f", &invoke_url(addr), ""),
+        &function("g", &invoke_url(addr2), ""),
+        &function("h", &invoke_url(addr3), ""),
+    ]
+    .concat();
     let server = Server::start_with_config(&config);
     let kinesis = server.kinesis();
     kinesis.create_stream().stream_name("k").shard_count(2).send().await.unwrap();
@@ -188,6 +252,8 @@ async fn kinesis_records_and_fan_out_consumers_reach_the_function_in_shard_order
     let lambda = server.lambda();
     map(&lambda, "f", arn, EventSourcePosition::TrimHorizon, |r| r).await;
     map(&lambda, "g", &consumer_arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    // A second mapping on the stream, in batches of one: records rendered once serve both.
+    map(&lambda, "h", arn, EventSourcePosition::TrimHorizon, |r| r.batch_size(1)).await;
 
     let mut written = Vec::new();
     for i in 0..20 {
@@ -203,7 +269,7 @@ async fn kinesis_records_and_fan_out_consumers_reach_the_function_in_shard_order
             .unwrap();
         written.push((key, data, out.shard_id().to_string(), out.sequence_number().to_string()));
     }
-    for (rec, source) in [(&rec, arn), (&rec2, consumer_arn.as_str())] {
+    for (rec, source) in [(&rec, arn), (&rec2, consumer_arn.as_str()), (&rec3, arn)] {
         let records = rec.wait_records(20).await;
         // Per partition key (one shard each), the order written.
         for key in ["key0", "key1", "key2", "key3"] {

@@ -44,7 +44,13 @@ pub fn amz_date(ms: i64) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -62,6 +68,28 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 impl Signer<'_> {
     /// The `Authorization` header value for `request`, sent with `X-Amz-Date: amz_date`.
     pub fn authorization(&self, request: &Request<'_>, amz_date: &str) -> String {
+        let key = self.signing_key(amz_date);
+        self.authorization_with_key(request, amz_date, &key)
+    }
+
+    /// The key derived from the secret for the day of `amz_date`: the same all day, so a
+    /// signer of many requests derives it once a day.
+    pub fn signing_key(&self, amz_date: &str) -> Vec<u8> {
+        let date = amz_date.get(..8).unwrap_or(amz_date);
+        [date, self.region, self.service, "aws4_request"]
+            .iter()
+            .fold(format!("AWS4{}", self.secret_access_key).into_bytes(), |key, part| {
+                hmac(&key, part.as_bytes())
+            })
+    }
+
+    /// [`Signer::authorization`] with the day's key already derived.
+    pub fn authorization_with_key(
+        &self,
+        request: &Request<'_>,
+        amz_date: &str,
+        key: &[u8],
+    ) -> String {
         let date = amz_date.get(..8).unwrap_or(amz_date);
         let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
         let (canonical_headers, signed_headers) = canonical_headers(request.headers);
@@ -76,12 +104,7 @@ impl Signer<'_> {
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
             sha256_hex(canonical_request.as_bytes())
         );
-        let key = [date, self.region, self.service, "aws4_request"]
-            .iter()
-            .fold(format!("AWS4{}", self.secret_access_key).into_bytes(), |key, part| {
-                hmac(&key, part.as_bytes())
-            });
-        let signature = hex(&hmac(&key, string_to_sign.as_bytes()));
+        let signature = hex(&hmac(key, string_to_sign.as_bytes()));
         format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
             self.access_key_id
