@@ -149,6 +149,11 @@ impl Subscription {
         self.shard
     }
 
+    /// The next sequence number it delivers.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
     /// The next event; `None` once the stream is over (its lifetime passed, shutdown,
     /// or after a `ShardEnd` or `Ended`).
     pub async fn next(&mut self) -> Result<Option<Event>, StorageError> {

@@ -58,8 +58,9 @@ pub struct Read {
 pub enum Wake {
     /// A table's commit generation.
     Commits(watch::Receiver<u64>),
-    /// A Kinesis shard's tip.
-    Tip(watch::Receiver<ShardTip>),
+    /// A Kinesis shard's tip, or the time to try again to subscribe (a fan-out
+    /// consumer's slot held by another subscriber), whichever comes first.
+    Tip(watch::Receiver<ShardTip>, Option<tokio::time::Instant>),
     /// Nothing can arrive any more (the table or stream is gone).
     Never,
 }
@@ -72,7 +73,7 @@ impl Wake {
             Wake::Commits(rx) => {
                 rx.borrow_and_update();
             }
-            Wake::Tip(rx) => {
+            Wake::Tip(rx, _) => {
                 rx.borrow_and_update();
             }
             Wake::Never => {}
@@ -83,7 +84,18 @@ impl Wake {
     pub async fn changed(&mut self) {
         let gone = match self {
             Wake::Commits(rx) => rx.changed().await.is_err(),
-            Wake::Tip(rx) => rx.changed().await.is_err(),
+            Wake::Tip(rx, None) => rx.changed().await.is_err(),
+            Wake::Tip(rx, retry @ Some(_)) => {
+                let at = retry.unwrap_or_else(tokio::time::Instant::now);
+                tokio::select! {
+                    changed = rx.changed() => changed.is_err(),
+                    () = tokio::time::sleep_until(at) => {
+                        // Fired once: the reader sets it again if it must wait more.
+                        *retry = None;
+                        false
+                    }
+                }
+            }
             Wake::Never => return std::future::pending().await,
         };
         if gone {
@@ -114,8 +126,17 @@ impl Opened {
             Source::DynamoDb { table, label } => {
                 source_ddb::DynamoDbSource::open(engine, table, label, cx).map(Opened::DynamoDb)
             }
-            Source::Kinesis { stream_id, .. } => {
-                source_kinesis::KinesisSource::open(engine, *stream_id, cx).map(Opened::Kinesis)
+            Source::Kinesis { stream_id, consumer, .. } => {
+                // A consumer ARN names one registration (its second), as AWS's does.
+                let consumer = consumer.as_ref().map(|name| {
+                    let secs = crate::engine::kinesis::consumers::parse_consumer_arn(
+                        &record.event_source_arn,
+                    )
+                    .map_or(-1, |arn| arn.created_secs);
+                    (name.clone(), secs)
+                });
+                source_kinesis::KinesisSource::open(engine, *stream_id, consumer, cx)
+                    .map(Opened::Kinesis)
             }
         }
     }

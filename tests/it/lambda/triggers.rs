@@ -302,6 +302,67 @@ async fn kinesis_records_and_fan_out_consumers_reach_the_function_in_shard_order
 }
 
 #[tokio::test]
+async fn a_consumer_mapping_reads_with_the_consumers_subscription_until_it_is_deregistered() {
+    let (addr, rec) = recorder().await;
+    let kinesis_config = "[kinesis]\nsubscription_takeover_ms = 60000\nconsumer_create_delay_ms = 0\nconsumer_delete_delay_ms = 0\n";
+    let config = [LAMBDA, &function("f", &invoke_url(addr), ""), kinesis_config].concat();
+    let server = Server::start_with_config(&config);
+    let kinesis = server.kinesis();
+    kinesis.create_stream().stream_name("k").shard_count(1).send().await.unwrap();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/k";
+    let consumer =
+        kinesis.register_stream_consumer().stream_arn(arn).consumer_name("c").send().await.unwrap();
+    let consumer_arn = consumer.consumer().unwrap().consumer_arn().to_string();
+    let lambda = server.lambda();
+    map(&lambda, "f", &consumer_arn, EventSourcePosition::TrimHorizon, |r| r).await;
+    let put = |n: usize| {
+        let kinesis = kinesis.clone();
+        async move {
+            kinesis
+                .put_record()
+                .stream_name("k")
+                .partition_key("pk")
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!("{n}")))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for n in 0..3 {
+        put(n).await;
+    }
+    assert_eq!(rec.wait_records(3).await.len(), 3);
+
+    // The mapping holds the consumer's subscription to the shard, as Lambda's does: it
+    // counts in the consumer's fan-out metrics, and a SubscribeToShard of the same
+    // consumer and shard within the takeover window is refused.
+    let open = "sluice_kinesis_fanout_subscriptions{consumer=\"c\",stream=\"k\"}";
+    assert_eq!(metric(&server, open).await, Some(1.0));
+    let records = "sluice_kinesis_fanout_records_total{consumer=\"c\",stream=\"k\"}";
+    assert_eq!(metric(&server, records).await, Some(3.0));
+    let start = aws_sdk_kinesis::types::StartingPosition::builder()
+        .r#type(aws_sdk_kinesis::types::ShardIteratorType::Latest)
+        .build()
+        .unwrap();
+    let taken = kinesis
+        .subscribe_to_shard()
+        .consumer_arn(&consumer_arn)
+        .shard_id("shardId-000000000000")
+        .starting_position(start)
+        .send()
+        .await;
+    assert_eq!(crate::harness::error_of(taken).0, "ResourceInUseException");
+
+    // Deregistered: the subscription ends and nothing more is read through it.
+    kinesis.deregister_stream_consumer().consumer_arn(&consumer_arn).send().await.unwrap();
+    put(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rec.records().len(), 3);
+    // (The consumer's series go with it.)
+    assert_eq!(metric(&server, open).await.unwrap_or(0.0), 0.0);
+}
+
+#[tokio::test]
 async fn failed_batches_are_retried_then_discarded_by_maximum_retry_attempts() {
     let (addr, rec) = recorder().await;
     let config = [LAMBDA, RETRIES, &function("f", &invoke_url(addr), "")].concat();
