@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod auth;
 mod bootstrap;
 mod bridge;
 mod faults;
 mod lambda;
+pub use auth::{AuthConfig, AuthKey};
 pub use bootstrap::{
     BootstrapConfig, BootstrapConsumer, BootstrapIndex, BootstrapKey, BootstrapMapping,
     BootstrapStream, BootstrapTable,
@@ -25,6 +27,7 @@ pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, split_http_url, val
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub aws: AwsConfig,
     pub dynamodb: DynamoDbConfig,
@@ -519,6 +522,7 @@ impl Config {
             return bad("aws.region", "must not be empty");
         }
         self.bridge.validate()?;
+        self.auth.validate()?;
         self.lambda.validate()
     }
 }

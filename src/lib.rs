@@ -7,6 +7,7 @@
 //! the DynamoDB data model and expression language used by `api` and `engine`.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod bootstrap;
 pub mod clock;

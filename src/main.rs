@@ -217,6 +217,13 @@ async fn run(config: Config) -> Result<(), String> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %local, data = %storage, "sluice listening on {scheme}://{local}, data {storage}");
+    if !local.ip().is_loopback() && !config.auth.enforce {
+        tracing::warn!(
+            address = %local,
+            "listening beyond this machine with auth.enforce = false: anyone who reaches {local} \
+             can read and change every table and stream (set auth.enforce and [[auth.keys]])"
+        );
+    }
     let mut metrics_line = None;
     if let Some(addr) = config.metrics_addr().map_err(|e| e.to_string())? {
         let listener = tokio::net::TcpListener::bind(addr)

@@ -28,6 +28,9 @@ pub struct Metrics {
     pub requests_total: IntCounterVec,
     /// Request latency by service and operation.
     pub request_duration_seconds: HistogramVec,
+    /// Requests refused for their signature (`auth.enforce`), by service, operation and
+    /// reason.
+    pub auth_denied_total: IntCounterVec,
     /// Storage write batches committed (one per group commit).
     pub storage_write_batches_total: IntCounterVec,
     /// Writes per committed group.
@@ -414,6 +417,14 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let auth_denied_total = IntCounterVec::new(
+            Opts::new(
+                "sluice_auth_denied_total",
+                "Requests refused for their signature or permissions (auth.enforce), by service, operation and reason.",
+            ),
+            &["service", "operation", "reason"],
+        )
+        .expect("valid metric");
         let faults_injected_total = IntCounterVec::new(
             Opts::new(
                 "sluice_faults_injected_total",
@@ -424,6 +435,7 @@ impl Metrics {
         .expect("valid metric");
         for c in [
             Box::new(requests_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(auth_denied_total.clone()),
             Box::new(faults_injected_total.clone()),
             Box::new(stream_records_written_total.clone()),
             Box::new(stream_written_bytes_total.clone()),
@@ -480,6 +492,7 @@ impl Metrics {
             registry,
             catalog,
             requests_total,
+            auth_denied_total,
             request_duration_seconds,
             storage_write_batches_total,
             storage_group_writes,

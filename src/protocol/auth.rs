@@ -1,6 +1,7 @@
-//! SigV4 `Authorization` header parsing. Signatures are not verified (any credentials
-//! work, as in every emulator); the header must be well formed, and its credential scope
-//! gives the request's region.
+//! SigV4 `Authorization` header and presigned query parsing: the header must be well
+//! formed, and its credential scope gives the request's region. Whether the signature is
+//! right is `crate::auth`'s question (with `auth.enforce`; without it any credentials
+//! work, as in every emulator).
 
 use super::ProtocolError;
 
@@ -9,6 +10,23 @@ use super::ProtocolError;
 pub struct Credential {
     pub access_key_id: String,
     pub region: Option<String>,
+    /// The whole credential: `<key>/<date>/<region>/<service>/aws4_request`.
+    pub credential: String,
+    /// `AWS4-HMAC-SHA256`, as given.
+    pub algorithm: String,
+    pub signed_headers: String,
+    pub signature: String,
+    /// The presigned query form's own fields (`X-Amz-Date`, `X-Amz-Expires`,
+    /// `X-Amz-Security-Token`); `None` for the header form.
+    pub presigned: Option<Presigned>,
+}
+
+/// What a presigned query carries beside the signature.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Presigned {
+    pub date: Option<String>,
+    pub expires: Option<String>,
+    pub security_token: Option<String>,
 }
 
 /// Checks the header as AWS's front end does, in its order, with its messages.
@@ -49,15 +67,40 @@ pub fn parse_authorization(
     if !missing.is_empty() {
         return Err(ProtocolError::IncompleteSignature(format!("{missing}Authorization={auth}")));
     }
-    Ok(parse_credential(credential.unwrap_or_default()))
+    let algorithm = auth.split_once(' ').map_or(auth, |(a, _)| a);
+    let mut c = parse_credential(credential.unwrap_or_default());
+    c.algorithm = algorithm.to_string();
+    c.signed_headers = signed_headers.unwrap_or_default().to_string();
+    c.signature = signature.unwrap_or_default().to_string();
+    Ok(c)
 }
 
-/// Parses a presigned query string's `X-Amz-Credential`, which some clients send instead.
+/// Parses a presigned query string (`X-Amz-Credential` and the rest), which some clients
+/// send instead of the header; `None` when the query has no `X-Amz-Credential`.
 pub fn parse_presigned(query: &str) -> Option<Credential> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == "X-Amz-Credential").then(|| parse_credential(&v.replace("%2F", "/")))
-    })
+    let mut fields = Presigned::default();
+    let (mut credential, mut algorithm, mut signed_headers, mut signature) =
+        (None, String::new(), String::new(), String::new());
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "X-Amz-Credential" => credential = Some(v),
+            "X-Amz-Algorithm" => algorithm = v,
+            "X-Amz-SignedHeaders" => signed_headers = v,
+            "X-Amz-Signature" => signature = v,
+            "X-Amz-Date" => fields.date = Some(v),
+            "X-Amz-Expires" => fields.expires = Some(v),
+            "X-Amz-Security-Token" => fields.security_token = Some(v),
+            _ => {}
+        }
+    }
+    let mut c = parse_credential(&credential?);
+    c.algorithm = algorithm;
+    c.signed_headers = signed_headers;
+    c.signature = signature;
+    c.presigned = Some(fields);
+    Some(c)
 }
 
 /// `<key>/<date>/<region>/<service>/aws4_request`.
@@ -65,7 +108,41 @@ fn parse_credential(scope: &str) -> Credential {
     let mut parts = scope.split('/');
     let access_key_id = parts.next().unwrap_or_default().to_string();
     let region = parts.nth(1).filter(|r| !r.is_empty()).map(str::to_string);
-    Credential { access_key_id, region }
+    Credential {
+        access_key_id,
+        region,
+        credential: scope.to_string(),
+        algorithm: String::new(),
+        signed_headers: String::new(),
+        signature: String::new(),
+        presigned: None,
+    }
+}
+
+/// `%XX` escapes decoded (a `+` stays a `+`, as SigV4's canonical query keeps it); an
+/// invalid escape or UTF-8 is kept as it is.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
 #[cfg(test)]

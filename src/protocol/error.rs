@@ -141,6 +141,12 @@ pub enum ProtocolError {
     MissingAuthenticationToken,
     #[error("{0}")]
     IncompleteSignature(String),
+    /// A signature that does not match, or is not current (`auth.enforce`).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// An access key no configured key has (`auth.enforce`).
+    #[error("The security token included in the request is invalid.")]
+    UnrecognizedClient,
     /// Malformed JSON, or a member of the wrong JSON type; the message names which.
     #[error("serialization: {0}")]
     Serialization(String),
@@ -198,6 +204,14 @@ impl ProtocolError {
             ProtocolError::IncompleteSignature(m) => {
                 WireError::new(NS, "IncompleteSignatureException", Some(m.clone()))
             }
+            ProtocolError::InvalidSignature(m) => {
+                WireError::new(NS, "InvalidSignatureException", Some(m.clone()))
+            }
+            ProtocolError::UnrecognizedClient => WireError::new(
+                NS,
+                "UnrecognizedClientException",
+                Some(crate::auth::messages::UNRECOGNIZED_CLIENT.into()),
+            ),
             ProtocolError::Serialization(m) => WireError::serialization(m.clone()),
             ProtocolError::TooDeep => WireError::new(
                 Namespace::CoralValidate,

@@ -5,14 +5,21 @@
 //! POST must say `Content-Type: application/json` (which a page can only send after a
 //! preflight, and a preflight carries the page's Origin), any `Origin` must be this
 //! host's own, any `Sec-Fetch-Site` same-origin (or `none`, typed by the user). curl and
-//! test code send neither header and are unaffected.
+//! test code send neither header and are unaffected. With `auth.enforce`, a call must
+//! also be signed by a configured key (any service name in its scope), and so must
+//! `/metrics` on the API port (`server.metrics_listen` serves it unsigned).
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HOST, ORIGIN};
 use hyper::{Method, Request, Response};
 use serde_json::json;
 
 use super::AppState;
+use crate::protocol::auth;
 use crate::protocol::response::{self, Body};
 
 /// The prefix of sluice's own endpoints.
@@ -23,6 +30,12 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     if let Err(why) = same_site(&req) {
         return reply(403, &why);
     }
+    // With auth.enforce only a configured key's signed request passes, so the body is
+    // read first (the signature covers it).
+    let req = match signed(state, req).await {
+        Ok(req) => req,
+        Err(response) => return response,
+    };
     let path = req.uri().path();
     if state.config.faults.admin_endpoint
         && (path == super::faults::PATH || path.starts_with(&format!("{}/", super::faults::PATH)))
@@ -30,6 +43,49 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         return super::faults::handle(state, req).await;
     }
     reply(404, "no such sluice endpoint")
+}
+
+/// `req` with its body read, when it is signed by a configured key (or auth is not
+/// enforced); otherwise the 403 to answer.
+pub async fn signed(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<Request<Full<Bytes>>, Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let limit = state.config.server.max_body_bytes;
+    let deadline = Duration::from_millis(state.config.server.request_read_timeout_ms);
+    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
+    let Ok(Ok(body)) = read else {
+        return Err(reply(413, "request body too large, or not sent in time"));
+    };
+    let body = body.to_bytes();
+    if state.keys.enforced() {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let has_date = header("x-amz-date").is_some() || header("date").is_some();
+        let credential = match parts.uri.query().and_then(auth::parse_presigned) {
+            Some(c) => Ok(c),
+            None => auth::parse_authorization(header("authorization"), has_date)
+                .map_err(|e| e.to_string()),
+        };
+        let request = crate::auth::verify::Incoming {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            body: &body,
+            service: None,
+        };
+        let now = state.engine.clock.now_millis();
+        let verified = credential.and_then(|c| {
+            crate::auth::verify::verify(&state.keys, &request, &c, now).map_err(|e| e.to_string())
+        });
+        if let Err(why) = verified {
+            tracing::info!(path = parts.uri.path(), "refused an unsigned sluice endpoint call");
+            return Err(reply(403, &why));
+        }
+    }
+    Ok(Request::from_parts(parts, Full::new(body)))
 }
 
 /// Why `req` may have come from another site's page, if it may.

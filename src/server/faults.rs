@@ -4,7 +4,6 @@
 //! `DELETE` clears them all, `DELETE /_sluice/faults/{id}` one.
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 
@@ -16,7 +15,11 @@ use crate::protocol::response::{self, Body};
 pub const PATH: &str = "/_sluice/faults";
 
 /// Answers a request whose path starts with `PATH`.
-pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle<B>(state: &AppState, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let faults = &state.engine.faults;
     let id = req.uri().path().strip_prefix(PATH).unwrap_or_default().trim_matches('/');
     let id = match id {

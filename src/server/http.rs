@@ -34,6 +34,9 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => return health(&state.engine.store),
         (&Method::GET, "/metrics") => {
+            if let Err(refused) = super::admin::signed(state, req).await {
+                return refused;
+            }
             return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
         }
         (_, path) if path.starts_with(super::admin::PREFIX) => {
@@ -190,6 +193,8 @@ async fn front_end(
         })?
         .to_bytes();
     let encoding = parts.headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    // The signature covers the body as sent (compressed, if it was).
+    let raw = state.keys.enforced().then(|| bytes.clone());
     let bytes = encoding::decode(encoding, bytes, limit)?;
     let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
@@ -200,8 +205,29 @@ async fn front_end(
         let has_date = header("x-amz-date").is_some() || header("date").is_some();
         let credential = match parts.uri.query().and_then(auth::parse_presigned) {
             Some(c) => c,
-            None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date)?,
+            None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date).map_err(
+                |e| match raw.is_some() {
+                    true => unsigned(state, target.service, &target.operation, e),
+                    false => e,
+                },
+            )?,
         };
+        if let Some(raw) = &raw {
+            let request = crate::auth::verify::Incoming {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                authority: parts.uri.authority().map(|a| a.as_str()),
+                body: raw,
+                service: Some(crate::auth::signing_name(target.service)),
+            };
+            let now = state.engine.clock.now_millis();
+            crate::auth::verify::verify(&state.keys, &request, &credential, now).map_err(|e| {
+                let key = credential.access_key_id.as_str();
+                denied(state, target.service, &target.operation, e, key)
+            })?;
+        }
         Ok((target, credential))
     };
     let (target, credential) = checks().map_err(|e| {
@@ -221,6 +247,48 @@ async fn front_end(
             .or_else(|| parts.uri.authority().map(|a| a.to_string())),
     };
     Ok((target, ctx, body))
+}
+
+/// Counts and logs a refused signature (`auth.enforce`).
+pub fn denied(
+    state: &AppState,
+    service: Service,
+    operation: &str,
+    e: crate::auth::AuthError,
+    access_key_id: &str,
+) -> ProtocolError {
+    count_denied(state, service, operation, e.reason(), access_key_id);
+    e.into()
+}
+
+/// [`denied`] for a request whose signature is missing or malformed.
+pub fn unsigned(
+    state: &AppState,
+    service: Service,
+    operation: &str,
+    e: ProtocolError,
+) -> ProtocolError {
+    let reason = match e {
+        ProtocolError::MissingAuthenticationToken => "missing_token",
+        _ => "incomplete_signature",
+    };
+    count_denied(state, service, operation, reason, "");
+    e
+}
+
+/// Counted by service, operation and reason; logged with the access key id (never a
+/// secret).
+fn count_denied(state: &AppState, service: Service, op: &str, reason: &str, key: &str) {
+    let operation = api::operation_name(service, op).unwrap_or("unknown");
+    let labels = [service.label(), operation, reason];
+    state.metrics.auth_denied_total.with_label_values(&labels).inc();
+    tracing::info!(
+        service = service.label(),
+        operation,
+        reason,
+        access_key_id = key,
+        "refused a request's signature"
+    );
 }
 
 /// The event-stream response of an open subscription.

@@ -77,7 +77,10 @@ async fn front_end(
         // REST front ends refuse a request without a usable signature with 403.
         if matches!(
             e,
-            ProtocolError::MissingAuthenticationToken | ProtocolError::IncompleteSignature(_)
+            ProtocolError::MissingAuthenticationToken
+                | ProtocolError::IncompleteSignature(_)
+                | ProtocolError::InvalidSignature(_)
+                | ProtocolError::UnrecognizedClient
         ) {
             wire.status = 403;
         }
@@ -85,9 +88,16 @@ async fn front_end(
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let has_date = header("x-amz-date").is_some() || header("date").is_some();
-    if parts.uri.query().and_then(auth::parse_presigned).is_none() {
-        auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date).map_err(fail)?;
-    }
+    let enforced = state.keys.enforced();
+    let credential = match parts.uri.query().and_then(auth::parse_presigned) {
+        Some(c) => c,
+        None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date)
+            .map_err(|e| match enforced {
+                true => super::http::unsigned(state, Service::Lambda, operation, e),
+                false => e,
+            })
+            .map_err(fail)?,
+    };
     let invoke = operation == "Invoke";
     let json = rest::JSON_BODY_OPERATIONS.contains(&operation);
     let limit = match (invoke, json) {
@@ -121,6 +131,22 @@ async fn front_end(
             None => fail(ProtocolError::Serialization("The request body could not be read".into())),
         })?
         .to_bytes();
+    if enforced {
+        let request = crate::auth::verify::Incoming {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            body: &bytes,
+            service: Some("lambda"),
+        };
+        let now = state.engine.clock.now_millis();
+        crate::auth::verify::verify(&state.keys, &request, &credential, now).map_err(|e| {
+            let key = credential.access_key_id.as_str();
+            fail(super::http::denied(state, Service::Lambda, operation, e, key))
+        })?;
+    }
     let mut headers: Vec<(String, String)> = LAMBDA_HEADERS
         .iter()
         .filter_map(|name| header(name).map(|v| (name.to_string(), v.to_string())))

@@ -30,12 +30,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `server.max_decode_bytes`, in KiB: what request inputs decoded at once may cost.
     pub decode_budget: Arc<Semaphore>,
+    /// Who may call (`[auth]`).
+    pub keys: Arc<crate::auth::Keys>,
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>, engine: Arc<Engine>, metrics: Arc<Metrics>) -> AppState {
         let decode_budget = Arc::new(Semaphore::new(config.server.max_decode_bytes / 1024));
-        AppState { config, engine, metrics, decode_budget }
+        let keys = Arc::new(crate::auth::Keys::new(&config.auth));
+        AppState { config, engine, metrics, decode_budget, keys }
     }
 }
 

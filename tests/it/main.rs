@@ -1,6 +1,7 @@
 //! The integration test binary: the real `sluice` daemon, started per test on a free port
 //! with its own data directory, driven by the official AWS SDK for Rust and by raw HTTP.
 
+mod auth;
 mod batch;
 mod batch_validation;
 mod bench;

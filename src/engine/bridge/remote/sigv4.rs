@@ -90,26 +90,55 @@ impl Signer<'_> {
         amz_date: &str,
         key: &[u8],
     ) -> String {
+        let signed = self.sign(request, amz_date, key, &sha256_hex(request.payload));
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
+            self.access_key_id, signed.scope, signed.signed_headers, signed.signature
+        )
+    }
+
+    /// Signs `request` whose payload hashes to `payload_hash` (the hex SHA-256 of its
+    /// body, or a placeholder such as `UNSIGNED-PAYLOAD`), with every step kept: a
+    /// verifier shows the canonical request and string to sign of a mismatch.
+    pub fn sign(
+        &self,
+        request: &Request<'_>,
+        amz_date: &str,
+        key: &[u8],
+        payload_hash: &str,
+    ) -> Signed {
         let date = amz_date.get(..8).unwrap_or(amz_date);
         let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
         let (canonical_headers, signed_headers) = canonical_headers(request.headers);
         let canonical_request = format!(
-            "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
-            request.method,
-            request.path,
-            request.query,
-            sha256_hex(request.payload)
+            "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{payload_hash}",
+            request.method, request.path, request.query,
         );
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
             sha256_hex(canonical_request.as_bytes())
         );
         let signature = hex(&hmac(key, string_to_sign.as_bytes()));
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            self.access_key_id
-        )
+        Signed { scope, signed_headers, canonical_request, string_to_sign, signature }
     }
+}
+
+/// A signature and the steps that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// `date/region/service/aws4_request`.
+    pub scope: String,
+    /// `name;name`, lowercased and sorted.
+    pub signed_headers: String,
+    pub canonical_request: String,
+    pub string_to_sign: String,
+    /// Lowercase hex.
+    pub signature: String,
+}
+
+/// The lowercase hex SHA-256 of `data` (a payload hash).
+pub fn payload_hash(data: &[u8]) -> String {
+    sha256_hex(data)
 }
 
 /// The headers of an awsJson POST to `/` as the SDKs send it, signed: `content-type`,

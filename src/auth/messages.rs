@@ -1,0 +1,63 @@
+//! AWS's words for refused signatures (sources in docs/security.md), in one place.
+
+/// UnrecognizedClientException: an access key (or session token) AWS does not know.
+pub const UNRECOGNIZED_CLIENT: &str = "The security token included in the request is invalid.";
+
+/// InvalidSignatureException: the signature does not match. AWS follows it with the
+/// canonical request and string to sign it computed, so a client can see what differed.
+pub fn mismatch(canonical_request: &str, string_to_sign: &str) -> String {
+    format!(
+        "The request signature we calculated does not match the signature you provided. \
+         Check your AWS Secret Access Key and signing method. Consult the service \
+         documentation for details.\n\nThe Canonical String for this request should have \
+         been\n'{canonical_request}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+    )
+}
+
+/// InvalidSignatureException: signed more than 5 minutes before `now`.
+pub fn expired(signed: &str, earliest: &str, now: &str) -> String {
+    format!("Signature expired: {signed} is now earlier than {earliest} ({now} - 5 min.)")
+}
+
+/// InvalidSignatureException: signed more than 5 minutes after `now`.
+pub fn not_yet_current(signed: &str, latest: &str, now: &str) -> String {
+    format!("Signature not yet current: {signed} is still later than {latest} ({now} + 5 min.)")
+}
+
+/// IncompleteSignatureException: a credential scope of the wrong shape.
+pub fn bad_credential(credential: &str) -> String {
+    format!(
+        "Credential should be scoped to a valid region, not '{}'. ",
+        credential.split('/').nth(2).unwrap_or_default()
+    )
+}
+
+/// The credential scope names another service than the one called.
+pub fn wrong_service(expected: &str) -> String {
+    format!("Credential should be scoped to correct service: '{expected}'. ")
+}
+
+/// The credential scope's date is not the request's.
+pub fn wrong_date(scope_date: &str, date: &str) -> String {
+    let day = date.get(..8).unwrap_or(date);
+    format!(
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
+         HTTP: '{scope_date}' != '{day}', from '{date}'."
+    )
+}
+
+/// IncompleteSignatureException: an algorithm other than SigV4's.
+pub fn unsupported_algorithm(algorithm: &str) -> String {
+    format!("Unsupported AWS 'algorithm': '{algorithm}'.")
+}
+
+/// The `Host` header is not signed.
+pub const HOST_NOT_SIGNED: &str =
+    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
+
+/// IncompleteSignatureException: a date header that is not a date.
+pub fn bad_date(date: &str) -> String {
+    format!(
+        "Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+    )
+}
