@@ -44,37 +44,8 @@ pub fn verify(
     credential: &Credential,
     now_ms: i64,
 ) -> Result<Identity, AuthError> {
-    if credential.algorithm != "AWS4-HMAC-SHA256" {
-        return Err(AuthError::Incomplete(messages::unsupported_algorithm(&credential.algorithm)));
-    }
-    let scope: Vec<&str> = credential.credential.split('/').collect();
-    let [access_key_id, scope_date, region, service, "aws4_request"] = scope[..] else {
-        return Err(AuthError::Incomplete(messages::bad_credential(&credential.credential)));
-    };
-    if region.is_empty() || scope_date.len() != 8 {
-        return Err(AuthError::Incomplete(messages::bad_credential(&credential.credential)));
-    }
-    let Some(key) = keys.get(access_key_id) else {
-        return Err(AuthError::UnrecognizedClient);
-    };
     let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
     let presigned = credential.presigned.as_ref();
-    let token = match presigned {
-        Some(p) => p.security_token.as_deref(),
-        None => header("x-amz-security-token"),
-    };
-    if token != key.session_token.as_deref() {
-        return Err(AuthError::UnrecognizedClient);
-    }
-    if let Some(expected) = request.service
-        && service != expected
-    {
-        return Err(AuthError::InvalidSignature(messages::wrong_service(expected)));
-    }
-    let signed_names: Vec<&str> = credential.signed_headers.split(';').collect();
-    if !signed_names.iter().any(|n| n.eq_ignore_ascii_case("host")) {
-        return Err(AuthError::InvalidSignature(messages::HOST_NOT_SIGNED.into()));
-    }
     // The date signed: X-Amz-Date (query or header), else the Date header.
     let date = match presigned {
         Some(p) => p.date.clone().unwrap_or_default(),
@@ -86,10 +57,43 @@ pub fn verify(
     let Some(signed_ms) = amz_date_millis(&date) else {
         return Err(AuthError::Incomplete(messages::bad_date(&date)));
     };
-    if !date.starts_with(scope_date) {
-        return Err(AuthError::InvalidSignature(messages::wrong_date(scope_date, &date)));
+    let skew_ms = max_skew_ms(request.service);
+    check_time(presigned.and_then(|p| p.expires.as_deref()), signed_ms, &date, now_ms, skew_ms)?;
+    let signed_names: Vec<&str> = credential.signed_headers.split(';').collect();
+    let host_signed =
+        signed_names.iter().any(|n| n.eq_ignore_ascii_case("host") || *n == ":authority");
+    if !host_signed {
+        return Err(AuthError::InvalidSignature(messages::HOST_NOT_SIGNED.into()));
     }
-    check_time(presigned.and_then(|p| p.expires.as_deref()), signed_ms, &date, now_ms)?;
+    if credential.algorithm != "AWS4-HMAC-SHA256" {
+        return Err(AuthError::Incomplete(messages::unsupported_algorithm(&credential.algorithm)));
+    }
+    let scope: Vec<&str> = credential.credential.split('/').collect();
+    let [access_key_id, scope_date, region, service, terminator] = scope[..] else {
+        return Err(AuthError::Incomplete(messages::bad_credential(&credential.credential)));
+    };
+    // The scope's pieces, each named when wrong (AWS words them all in one message).
+    let mut wrong = String::new();
+    if region.is_empty() {
+        wrong.push_str(&messages::wrong_region(region));
+    }
+    if let Some(expected) = request.service
+        && service != expected
+    {
+        wrong.push_str(&messages::wrong_service(expected));
+    }
+    if terminator != "aws4_request" {
+        wrong.push_str(&messages::wrong_terminator(terminator));
+    }
+    if !date.starts_with(scope_date) || scope_date.len() != 8 {
+        wrong.push_str(&messages::wrong_date(scope_date, &date));
+    }
+    if !wrong.is_empty() {
+        return Err(AuthError::InvalidSignature(wrong));
+    }
+    let Some(key) = keys.get(access_key_id) else {
+        return Err(AuthError::UnrecognizedClient);
+    };
 
     let headers = signed_headers(request, &signed_names);
     let header_refs: Vec<(&str, &str)> =
@@ -112,12 +116,29 @@ pub fn verify(
     let signing_key = signer.signing_key(&date);
     let signed = signer.sign(&canonical, &date, &signing_key, &payload_hash);
     if !constant_time_eq(signed.signature.as_bytes(), credential.signature.as_bytes()) {
-        return Err(AuthError::InvalidSignature(messages::mismatch(
-            &signed.canonical_request,
-            &signed.string_to_sign,
-        )));
+        let message = match request.service {
+            Some("lambda") => messages::MISMATCH.to_string(),
+            _ => messages::mismatch(&signed.canonical_request, &signed.string_to_sign),
+        };
+        return Err(AuthError::InvalidSignature(message));
+    }
+    let token = match presigned {
+        Some(p) => p.security_token.as_deref(),
+        None => header("x-amz-security-token"),
+    };
+    if token != key.session_token.as_deref() {
+        return Err(AuthError::UnrecognizedClient);
     }
     Ok(Identity { access_key_id: access_key_id.to_string() })
+}
+
+/// How far a request's date may be from sluice's clock: 15 minutes for DynamoDB (and its
+/// streams), 5 for Kinesis, Lambda and sluice's own endpoints, as AWS answers.
+fn max_skew_ms(service: Option<&str>) -> i64 {
+    match service {
+        Some("dynamodb") => 15 * 60 * 1000,
+        _ => MAX_SKEW_MS,
+    }
 }
 
 /// The clock skew rule, or a presigned request's own expiry.
@@ -126,11 +147,15 @@ fn check_time(
     signed_ms: i64,
     date: &str,
     now_ms: i64,
+    skew_ms: i64,
 ) -> Result<(), AuthError> {
     let now = sigv4::amz_date(now_ms);
-    if signed_ms > now_ms + MAX_SKEW_MS {
-        let latest = sigv4::amz_date(now_ms + MAX_SKEW_MS);
-        return Err(AuthError::InvalidSignature(messages::not_yet_current(date, &latest, &now)));
+    let minutes = skew_ms / 60_000;
+    if signed_ms > now_ms + skew_ms {
+        let latest = sigv4::amz_date(now_ms + skew_ms);
+        return Err(AuthError::InvalidSignature(messages::not_yet_current(
+            date, &latest, &now, minutes,
+        )));
     }
     let valid_ms = match expires {
         Some(e) => match e.parse::<i64>() {
@@ -141,11 +166,12 @@ fn check_time(
                 )));
             }
         },
-        None => MAX_SKEW_MS,
+        None => skew_ms,
     };
     if signed_ms + valid_ms < now_ms {
         let earliest = sigv4::amz_date(now_ms - valid_ms);
-        return Err(AuthError::InvalidSignature(messages::expired(date, &earliest, &now)));
+        let minutes = valid_ms / 60_000;
+        return Err(AuthError::InvalidSignature(messages::expired(date, &earliest, &now, minutes)));
     }
     Ok(())
 }
@@ -156,16 +182,23 @@ fn signed_headers(request: &Incoming<'_>, names: &[&str]) -> Vec<(String, String
     let mut out = Vec::new();
     for name in names {
         let name = name.to_ascii_lowercase();
-        let mut values = request.headers.get_all(name.as_str()).iter().peekable();
-        if values.peek().is_none() {
-            let value = match (name.as_str(), request.authority) {
-                ("host", Some(authority)) => authority.to_string(),
+        // A pseudo-header name is no header name: looked up as none.
+        let found: Vec<&hyper::header::HeaderValue> = match name.starts_with(':') {
+            true => Vec::new(),
+            false => request.headers.get_all(name.as_str()).iter().collect(),
+        };
+        if found.is_empty() {
+            // HTTP/2's `:authority` stands for `Host`, and the JS SDK v3 signs
+            // `:authority` by that name even over HTTP/1.1.
+            let host = request.headers.get("host").and_then(|v| v.to_str().ok());
+            let value = match (name.as_str(), request.authority.or(host)) {
+                ("host" | ":authority", Some(authority)) => authority.to_string(),
                 _ => String::new(),
             };
             out.push((name, value));
             continue;
         }
-        for value in values {
+        for value in found {
             out.push((name.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
     }

@@ -168,6 +168,17 @@ impl ProtocolError {
     /// The wire form for a request to `service` (the internal error is named per service).
     pub fn to_wire_in(&self, service: Service) -> WireError {
         match self {
+            // Kinesis and Lambda word it shorter than DynamoDB (kinesalite's suite, recorded
+            // against Kinesis; brefphp/bref#1250 for Lambda: docs/security.md).
+            ProtocolError::MissingAuthenticationToken
+                if matches!(service, Service::Kinesis | Service::Lambda) =>
+            {
+                WireError::new(
+                    Namespace::CoralService,
+                    "MissingAuthenticationTokenException",
+                    Some("Missing Authentication Token".into()),
+                )
+            }
             ProtocolError::ContentEncoding(m) => {
                 tracing::debug!("refused a request body: {m}");
                 let (namespace, code, message) = match service {

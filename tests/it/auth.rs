@@ -180,7 +180,11 @@ async fn every_api_serves_a_configured_key_and_refuses_the_rest() {
     let e = kinesis(&server, "nope").list_streams().send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()).0, "InvalidSignatureException");
     let e = lambda(&server, "nope").list_functions().send().await.unwrap_err();
-    assert_eq!(code(&e.into_service_error()).0, "InvalidSignatureException");
+    let raw = e.raw_response().map(|r| r.status().as_u16());
+    let (c, m) = code(&e.into_service_error());
+    // Lambda: 403, and the sentence alone.
+    assert_eq!((c.as_str(), raw), ("InvalidSignatureException", Some(403)));
+    assert_eq!(m, sluice::auth::messages::MISMATCH);
 
     // An unknown key, or a session token that is not the key's.
     for (key, secret, token) in [
@@ -200,20 +204,43 @@ async fn every_api_serves_a_configured_key_and_refuses_the_rest() {
         );
     }
 
-    // A clock more than 5 minutes off either way.
-    let late =
-        ddb_at(&server, "AKIDEXAMPLE", "secret", None, Some((false, Duration::from_secs(600))));
-    let (c, m) = code(&late.list_tables().send().await.unwrap_err().into_service_error());
+    // A clock too far off either way: 15 minutes for DynamoDB, 5 for Kinesis, as AWS.
+    let off = |ahead: bool, minutes: u64| {
+        ddb_at(
+            &server,
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            Some((ahead, Duration::from_secs(minutes * 60))),
+        )
+    };
+    let (c, m) = code(&off(false, 20).list_tables().send().await.unwrap_err().into_service_error());
     assert_eq!(c, "InvalidSignatureException");
-    assert!(m.starts_with("Signature expired: ") && m.ends_with(" - 5 min.)"), "{m}");
-    let early =
-        ddb_at(&server, "AKIDEXAMPLE", "secret", None, Some((true, Duration::from_secs(600))));
-    let (c, m) = code(&early.list_tables().send().await.unwrap_err().into_service_error());
+    assert!(m.starts_with("Signature expired: ") && m.ends_with(" - 15 min.)"), "{m}");
+    let (c, m) = code(&off(true, 20).list_tables().send().await.unwrap_err().into_service_error());
     assert_eq!(c, "InvalidSignatureException");
-    assert!(m.starts_with("Signature not yet current: ") && m.ends_with(" + 5 min.)"), "{m}");
-    let skewed =
-        ddb_at(&server, "AKIDEXAMPLE", "secret", None, Some((false, Duration::from_secs(200))));
-    skewed.list_tables().send().await.unwrap();
+    assert!(m.starts_with("Signature not yet current: ") && m.ends_with(" + 15 min.)"), "{m}");
+    off(false, 10).list_tables().send().await.unwrap();
+    let late_kinesis = {
+        use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let at = SystemTime::UNIX_EPOCH
+            + Duration::from_micros(sluice::clock::wall_micros() as u64)
+            - Duration::from_secs(600);
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "t"))
+            .endpoint_url(&server.endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(RetryConfig::disabled())
+            .time_source(aws_smithy_async::time::StaticTimeSource::new(at))
+            .build();
+        aws_sdk_kinesis::Client::from_conf(config)
+    };
+    let e = late_kinesis.list_streams().send().await.unwrap_err().into_service_error();
+    let (c, m) = code(&e);
+    assert_eq!(c, "InvalidSignatureException");
+    assert!(m.ends_with(" - 5 min.)"), "{m}");
 
     // Refusals are counted by service, operation and reason.
     let metrics = signed_get(&server, "/metrics", "secret").await;
@@ -391,5 +418,91 @@ async fn boto3_signs_as_sluice_verifies() {
     let bad = run("wrong").await.unwrap();
     for (call, code) in bad.as_object().unwrap() {
         assert_eq!(code, "InvalidSignatureException", "{call}: {bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_js_sdk_v3_signs_as_sluice_verifies() {
+    // `npm ci --prefix tests/js` (run by .ci/run) installs the clients.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let installed = std::path::Path::new(dir).join("node_modules/@aws-sdk/client-kinesis").is_dir();
+    if !installed {
+        assert!(std::env::var_os("REQUIRE_JS_SDK").is_none(), "run npm ci --prefix tests/js");
+        eprintln!("\n*** NOT RUN: the JS SDK v3 is not installed (npm ci --prefix tests/js) ***\n");
+        return;
+    }
+    let server = Server::start_with_config(ENFORCE);
+    let run = |secret: &'static str| {
+        let endpoint = server.endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new("node")
+                .args([&format!("{dir}/auth.mjs"), &endpoint, secret])
+                .output()
+                .expect("run node");
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_str::<Value>(stdout.trim()).unwrap()
+        })
+    };
+    // The JS SDK signs `x-amz-content-sha256` and `:authority` (by that name, over
+    // HTTP/1.1) besides what boto3 and the Rust SDK sign.
+    let good = run("secret").await.unwrap();
+    assert_eq!(
+        good,
+        serde_json::json!({
+            "create_table": "ok", "put_item": "ok", "list_tables": "ok", "list_streams": "ok",
+            "create_stream": "ok", "list_kinesis": "ok", "list_functions": "ok",
+            "get_function": "ResourceNotFoundException", "list_mappings": "ok",
+        })
+    );
+    let bad = run("wrong").await.unwrap();
+    for (call, code) in bad.as_object().unwrap() {
+        assert_eq!(code, "InvalidSignatureException", "{call}: {bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_aws_cli_signs_as_sluice_verifies() {
+    let has_cli = std::process::Command::new("aws")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cli {
+        assert!(std::env::var_os("REQUIRE_AWSLAMBDARIC").is_none(), "the AWS CLI is required here");
+        eprintln!("\n*** NOT RUN: the AWS CLI is missing (pip install awscli) ***\n");
+        return;
+    }
+    let server = Server::start_with_config(ENFORCE);
+    let cli = |secret: &'static str, args: &'static [&'static str]| {
+        let endpoint = server.endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("aws")
+                .args(args)
+                .args(["--endpoint-url", &endpoint])
+                .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+                .env("AWS_SECRET_ACCESS_KEY", secret)
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env("AWS_MAX_ATTEMPTS", "1")
+                .env_remove("AWS_PROFILE")
+                .output()
+                .expect("run aws")
+        })
+    };
+    for args in [
+        &["dynamodb", "list-tables"][..],
+        &["kinesis", "list-streams"],
+        &["dynamodbstreams", "list-streams"],
+        &[
+            "lambda",
+            "list-event-source-mappings",
+            "--function-name",
+            "arn:aws:lambda:us-east-1:000000000000:function:f",
+        ],
+    ] {
+        let out = cli("secret", args).await.unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = cli("wrong", args).await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("(InvalidSignatureException)"), "{args:?}: {stderr}");
     }
 }

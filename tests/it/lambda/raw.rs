@@ -33,7 +33,7 @@ async fn malformed_lambda_requests_get_lambdas_errors() {
         &r,
         403,
         "MissingAuthenticationTokenException",
-        json!({"message": "Request is missing Authentication Token"}),
+        json!({"message": "Missing Authentication Token"}),
     );
 
     let r = server.request("GET", "/2015-03-31/functions/bad%20name", AUTHED, b"").await;
