@@ -188,6 +188,7 @@ async fn run(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
     let metrics = Arc::new(metrics::Metrics::new());
     let clock: clock::SharedClock = Arc::new(clock::SystemClock);
+    sluice::storage::Store::private_files();
     let engine =
         engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
     for line in

@@ -89,6 +89,8 @@ impl Supervised {
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The handler gets the usual mask, not the daemon's private one.
+                libc::umask(0o022);
                 Ok(())
             });
         }

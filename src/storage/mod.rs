@@ -122,6 +122,17 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store the config describes. `in_memory` uses a temporary
     /// directory removed on exit and never syncs.
+    /// Makes every file and directory the process creates from now on its user's alone
+    /// (umask 077: files 0600, directories 0700), as the store's files are created
+    /// throughout its life (journals, segments). The daemon calls it once at start.
+    pub fn private_files() {
+        #[cfg(unix)]
+        // SAFETY: umask only sets the process's file mode creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+    }
+
     pub fn open(config: &StorageConfig) -> Result<Arc<Store>, StorageError> {
         if config.in_memory {
             let dir = tempfile::Builder::new()
@@ -138,6 +149,19 @@ impl Store {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
+        // The data is the users' tables and streams: the directory is the daemon's user's
+        // alone (files in it are created 0600: see `private_files`).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(&config.data_dir, private).map_err(|e| {
+                StorageError::Fjall(format!(
+                    "cannot make {} private: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
+        }
         Ok(Arc::new(Store::open_at(&config.data_dir, config)?))
     }
 

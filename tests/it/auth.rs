@@ -506,3 +506,37 @@ async fn the_aws_cli_signs_as_sluice_verifies() {
         assert!(stderr.contains("(InvalidSignatureException)"), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn the_store_is_its_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A data directory someone made readable by all: made private at start.
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::set_permissions(dir.path().join("data"), std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    create_streamed_table(&client, "private").await;
+    client
+        .put_item()
+        .table_name("private")
+        .item("pk", AttributeValue::S("secret value".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = 0;
+    let mut todo = vec![dir.path().join("data")];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            assert_eq!(mode, 0o700, "{path:?}");
+            todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode & 0o077, 0, "{path:?} is {mode:o}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no files in the store");
+}
