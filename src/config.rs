@@ -13,6 +13,7 @@ mod bootstrap;
 mod bridge;
 mod faults;
 mod lambda;
+mod tls;
 pub use auth::{AuthConfig, AuthKey};
 pub use bootstrap::{
     BootstrapConfig, BootstrapConsumer, BootstrapIndex, BootstrapKey, BootstrapMapping,
@@ -20,7 +21,8 @@ pub use bootstrap::{
 };
 pub use bridge::{BridgeConfig, RemoteConfig};
 pub use faults::{FaultSpec, FaultsConfig};
-pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, split_http_url, valid_function_name};
+pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, valid_function_name};
+pub use tls::TlsConfig;
 
 /// Everything sluice can be configured with. `config/sluice.toml` documents each key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -35,6 +37,7 @@ pub struct Config {
     pub kinesis: KinesisConfig,
     pub bridge: BridgeConfig,
     pub lambda: LambdaConfig,
+    pub tls: TlsConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub bootstrap: BootstrapConfig,
@@ -523,6 +526,7 @@ impl Config {
         }
         self.bridge.validate()?;
         self.auth.validate()?;
+        self.tls.validate()?;
         self.lambda.validate()
     }
 }

@@ -81,20 +81,10 @@ impl RemoteConfig {
         arn_parts(&self.stream_arn).map_or("", |(_, name)| name)
     }
 
-    /// (host, port) of the endpoint; port 80 when the URL names none.
-    pub fn host_port(&self) -> Option<(&str, u16)> {
-        let rest = self.endpoint.strip_prefix("http://")?;
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
-            return None;
-        }
-        // A bracketed IPv6 literal keeps its colons.
-        match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
-                Some((host, port.parse().ok()?))
-            }
-            _ => Some((authority, 80)),
-        }
+    /// (https, host, port) of the endpoint; port 80 or 443 when the URL names none.
+    pub fn host_port(&self) -> Option<(bool, &str, u16)> {
+        let url = crate::engine::remote_tls::split_url(&self.endpoint)?;
+        (url.path == "/" && !url.host.ends_with(':')).then_some((url.tls, url.host, url.port))
     }
 }
 
@@ -137,14 +127,11 @@ impl BridgeConfig {
             if self.remotes[..i].iter().any(|o| o.stream_arn == r.stream_arn) {
                 return bad(key("stream_arn"), "names the same stream as an earlier remote");
             }
-            if r.endpoint.starts_with("https://") {
+            if r.host_port().is_none() {
                 return bad(
                     key("endpoint"),
-                    "https is not supported; use http:// (e.g. through a TLS-terminating proxy)",
+                    "must be a URL such as http://127.0.0.1:4567 or https://kinesis.us-east-1.amazonaws.com (no path)",
                 );
-            }
-            if r.host_port().is_none() {
-                return bad(key("endpoint"), "must be a URL such as http://127.0.0.1:4567");
             }
             if r.access_key_id.is_empty() || r.secret_access_key.is_empty() {
                 return bad(
@@ -176,11 +163,12 @@ mod tests {
     #[test]
     fn endpoints_and_regions_are_read_from_the_url_and_arn() {
         let r = remote(ARN, "http://kinesis.local:4567/");
-        assert_eq!(r.host_port(), Some(("kinesis.local", 4567)));
+        assert_eq!(r.host_port(), Some((false, "kinesis.local", 4567)));
         assert_eq!((r.signing_region(), r.stream_name()), ("eu-west-1", "feed"));
-        assert_eq!(remote(ARN, "http://h").host_port(), Some(("h", 80)));
-        assert_eq!(remote(ARN, "http://[::1]:9").host_port(), Some(("[::1]", 9)));
-        assert_eq!(remote(ARN, "http://[::1]").host_port(), Some(("[::1]", 80)));
+        assert_eq!(remote(ARN, "http://h").host_port(), Some((false, "h", 80)));
+        assert_eq!(remote(ARN, "http://[::1]:9").host_port(), Some((false, "[::1]", 9)));
+        assert_eq!(remote(ARN, "http://[::1]").host_port(), Some((false, "[::1]", 80)));
+        assert_eq!(remote(ARN, "https://k.example").host_port(), Some((true, "k.example", 443)));
         assert_eq!(remote(ARN, "http://h:1/path").host_port(), None);
         assert_eq!(remote(ARN, "h:1").host_port(), None);
         let r = RemoteConfig { region: "us-west-2".into(), ..r };
@@ -198,8 +186,9 @@ mod tests {
         assert!(check(remote(ARN, "http://127.0.0.1:4567")).is_ok());
         let e = check(remote("arn:aws:s3:::bucket", "http://h:1")).unwrap_err();
         assert!(e.contains("bridge.remotes[0].stream_arn"), "{e}");
-        let e = check(remote(ARN, "https://h:1")).unwrap_err();
-        assert!(e.contains("https is not supported"), "{e}");
+        assert!(check(remote(ARN, "https://kinesis.eu-west-1.amazonaws.com")).is_ok());
+        let e = check(remote(ARN, "https://h:1/path")).unwrap_err();
+        assert!(e.contains("bridge.remotes[0].endpoint"), "{e}");
         let e = check(remote(ARN, "ftp://h")).unwrap_err();
         assert!(e.contains("bridge.remotes[0].endpoint"), "{e}");
         let e = check(RemoteConfig { access_key_id: String::new(), ..remote(ARN, "http://h") })

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use crate::engine::remote_tls::split_url;
 
 /// The longest timeout Lambda allows, in seconds (15 minutes).
 pub const MAX_TIMEOUT_SECONDS: u32 = 900;
@@ -141,25 +142,6 @@ pub fn valid_function_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// (host, port, path) of an `http://` URL; port 80 when it names none, path `/` when
-/// empty. `None` for anything else (https, user info, fragments).
-pub fn split_http_url(url: &str) -> Option<(&str, u16, &str)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains(['@', '?', '#']) || path.contains('#') {
-        return None;
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        // A bracketed IPv6 literal keeps its colons.
-        Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
-        _ => (authority, 80),
-    };
-    (!host.is_empty()).then_some((host, port, path))
-}
-
 impl LambdaConfig {
     /// The declared function `name`.
     pub fn function(&self, name: &str) -> Option<&FunctionConfig> {
@@ -176,16 +158,10 @@ impl LambdaConfig {
             if url.is_empty() {
                 continue;
             }
-            if url.starts_with("https://") {
+            if split_url(url).is_none_or(|u| u.path != "/") {
                 return bad(
                     key.into(),
-                    "https is not supported; use http:// (e.g. through a TLS-terminating proxy)",
-                );
-            }
-            if split_http_url(url).is_none_or(|(_, _, path)| path != "/") {
-                return bad(
-                    key.into(),
-                    "must be a base URL such as http://127.0.0.1:4566 (no path)",
+                    "must be a base URL such as http://127.0.0.1:4566 or https://lambda.us-east-1.amazonaws.com (no path)",
                 );
             }
         }
@@ -219,11 +195,11 @@ impl LambdaConfig {
                 );
             }
             if let Some(url) = &f.invoke_url
-                && split_http_url(url).is_none()
+                && split_url(url).is_none()
             {
                 return bad(
                     key("invoke_url"),
-                    "must be an http:// URL such as http://127.0.0.1:9000/2015-03-31/functions/function/invocations",
+                    "must be an http:// or https:// URL such as http://127.0.0.1:9000/2015-03-31/functions/function/invocations",
                 );
             }
             if let Some(listen) = &f.runtime_api_listen {

@@ -9,6 +9,7 @@ pub mod indexes;
 pub mod kinesis;
 pub mod purge;
 pub mod read;
+pub mod remote_tls;
 pub mod stream_ops;
 #[cfg(test)]
 mod stream_tests;
@@ -129,6 +130,7 @@ impl Engine {
         clock: SharedClock,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Engine>, StorageError> {
+        remote_tls::init(&config.tls.ca_file);
         let store = Store::open(&config.storage)?;
         let faults = crate::faults::Faults::new(
             &config.faults.rules,

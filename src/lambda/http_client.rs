@@ -8,9 +8,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::HeaderMap;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::client::conn::http1::SendRequest;
 use tokio::time::Instant;
 
 /// Idle connections kept per server: as many as the invocations that may be in flight to
@@ -49,20 +47,27 @@ pub enum HttpError {
 
 /// One server, by host and port.
 pub struct HttpClient {
-    /// Where to connect (an IPv6 literal without its brackets).
+    /// Where to connect (an IPv6 literal in brackets), and whether over TLS.
     host: String,
     port: u16,
+    tls: bool,
     /// The `Host` header.
     pub authority: String,
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
 impl HttpClient {
-    /// A client for `host` (as a URL writes it) and `port`.
-    pub fn new(host: &str, port: u16) -> HttpClient {
-        let authority = if port == 80 { host.to_string() } else { format!("{host}:{port}") };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        HttpClient { host, port, authority, idle: Mutex::new(Vec::new()) }
+    /// A client for `host` (as a URL writes it) and `port`, over TLS when `tls`.
+    pub fn new(host: &str, port: u16, tls: bool) -> HttpClient {
+        let default = if tls { 443 } else { 80 };
+        let authority = if port == default { host.to_string() } else { format!("{host}:{port}") };
+        HttpClient { host: host.to_string(), port, tls, authority, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// A client for the server of `url` (`http://` or `https://`).
+    pub fn for_url(url: &str) -> Option<HttpClient> {
+        let u = crate::engine::remote_tls::split_url(url)?;
+        Some(HttpClient::new(u.host, u.port, u.tls))
     }
 
     fn fail(&self, e: impl ToString) -> HttpError {
@@ -70,14 +75,9 @@ impl HttpClient {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, HttpError> {
-        let stream =
-            TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| self.fail(e))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) =
-            http1::handshake(TokioIo::new(stream)).await.map_err(|e| self.fail(e))?;
-        // Ends when the sender is dropped or the peer hangs up.
-        tokio::spawn(connection);
-        Ok(sender)
+        crate::engine::remote_tls::connect(&self.host, self.port, self.tls)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
@@ -187,8 +187,15 @@ mod tests {
         );
         assert_eq!(truncate("héllo", 2), "h…");
         assert_eq!(truncate("abc", 3), "abc");
-        let c = HttpClient::new("[::1]", 9000);
-        assert_eq!((c.host.as_str(), c.authority.as_str()), ("::1", "[::1]:9000"));
-        assert_eq!(HttpClient::new("h", 80).authority, "h");
+        let c = HttpClient::new("[::1]", 9000, false);
+        assert_eq!((c.host.as_str(), c.authority.as_str()), ("[::1]", "[::1]:9000"));
+        assert_eq!(HttpClient::new("h", 80, false).authority, "h");
+        assert_eq!(HttpClient::new("h", 443, true).authority, "h");
+        assert_eq!(HttpClient::new("h", 80, true).authority, "h:80");
+        let c = HttpClient::for_url("https://lambda.us-east-1.amazonaws.com").unwrap();
+        assert_eq!(
+            (c.tls, c.port, c.authority.as_str()),
+            (true, 443, "lambda.us-east-1.amazonaws.com")
+        );
     }
 }

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::http_client::{Answer, HttpClient, HttpError, encode_segment, truncate};
 use super::invocation::{Invocation, InvokeError, LATEST, MAX_RESPONSE_PAYLOAD};
 use crate::clock::SharedClock;
-use crate::config::split_http_url;
 use crate::engine::bridge::remote::sigv4::{self, Signer};
+use crate::engine::remote_tls::split_url;
 
 /// The longest a GetFunction asked of the endpoint may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,10 +189,12 @@ pub struct InvokeUrl {
 }
 
 impl InvokeUrl {
-    /// `None` when `url` is not an http:// URL (the config loader refuses those).
+    /// `None` when `url` is not an http:// or https:// URL (the config loader refuses
+    /// those).
     pub fn new(url: &str, credentials: Credentials) -> Option<InvokeUrl> {
-        let (host, port, path) = split_http_url(url)?;
-        Some(InvokeUrl { client: HttpClient::new(host, port), path: path.to_string(), credentials })
+        let u = split_url(url)?;
+        let client = HttpClient::new(u.host, u.port, u.tls);
+        Some(InvokeUrl { client, path: u.path.to_string(), credentials })
     }
 
     /// Invokes with `payload`, waiting up to `timeout_seconds` for the answer.
@@ -242,9 +244,8 @@ impl Endpoint {
         region: &str,
         clock: SharedClock,
     ) -> Option<Endpoint> {
-        let (host, port, _) = split_http_url(base)?;
         Some(Endpoint {
-            client: HttpClient::new(host, port),
+            client: HttpClient::for_url(base)?,
             credentials: Credentials::new(access_key_id, secret, region, clock),
         })
     }

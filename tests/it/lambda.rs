@@ -14,7 +14,7 @@ mod endpoint;
 mod mappings;
 mod on_failure;
 mod raw;
-mod recorder;
+pub(crate) mod recorder;
 mod runtime;
 mod triggers;
 

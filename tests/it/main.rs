@@ -36,6 +36,7 @@ mod legacy_mixing;
 mod observability;
 mod query;
 mod query_errors;
+mod remote_tls;
 mod restart;
 mod scan;
 mod serialization;

@@ -26,7 +26,6 @@ use http_body_util::Full;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::config::split_http_url;
 use crate::engine::Engine;
 use crate::engine::bridge::remote::backoff::{Backoff, jitter};
 use crate::engine::bridge::remote::sigv4::{self, Signer};
@@ -281,8 +280,8 @@ impl<'a> Query<'a> {
         if endpoint.is_empty() {
             return Err(Attempt::Never(format!("{key} is not configured")));
         }
-        let (host, port, _) = split_http_url(endpoint)
-            .ok_or_else(|| Attempt::Never(format!("{key} is not an http:// URL")))?;
+        let client = HttpClient::for_url(endpoint)
+            .ok_or_else(|| Attempt::Never(format!("{key} is not an http:// or https:// URL")))?;
         let config = &engine.config.lambda;
         // The placeholder pair the Lambda endpoint's calls use too.
         let (access_key_id, secret_access_key) = if config.access_key_id.is_empty() {
@@ -290,14 +289,7 @@ impl<'a> Query<'a> {
         } else {
             (config.access_key_id.as_str(), config.secret_access_key.as_str())
         };
-        Ok(Query {
-            client: HttpClient::new(host, port),
-            access_key_id,
-            secret_access_key,
-            region,
-            service,
-            engine,
-        })
+        Ok(Query { client, access_key_id, secret_access_key, region, service, engine })
     }
 
     /// POSTs `params` form-encoded to `path`; the answer's body when it is a 2xx.

@@ -9,10 +9,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
 
 use super::deliver::{EntryOutcome, Sink};
 use super::sigv4::{self, Signer};
@@ -90,9 +88,10 @@ struct AnswerEntry {
 /// A Kinesis endpoint outside sluice, for one stream.
 pub struct KinesisClient {
     remote: RemoteConfig,
-    /// Where to connect (an IPv6 literal without its brackets).
+    /// Where to connect (an IPv6 literal in brackets), and whether over TLS.
     host: String,
     port: u16,
+    tls: bool,
     /// The `Host` header, which the signature covers.
     authority: String,
     timeout: Duration,
@@ -101,16 +100,17 @@ pub struct KinesisClient {
 }
 
 impl KinesisClient {
-    /// A client for `remote` (None when its endpoint is not an http:// URL, which the
-    /// config loader already refuses).
+    /// A client for `remote` (None when its endpoint is not an http:// or https:// URL,
+    /// which the config loader already refuses).
     pub fn new(remote: &RemoteConfig, timeout: Duration, clock: SharedClock) -> Option<Self> {
-        let (host, port) = remote.host_port()?;
-        let authority = if port == 80 { host.to_string() } else { format!("{host}:{port}") };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let (tls, host, port) = remote.host_port()?;
+        let default = if tls { 443 } else { 80 };
+        let authority = if port == default { host.to_string() } else { format!("{host}:{port}") };
         Some(KinesisClient {
             remote: remote.clone(),
-            host,
+            host: host.to_string(),
             port,
+            tls,
             authority,
             timeout,
             clock,
@@ -160,15 +160,9 @@ impl KinesisClient {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, RemoteError> {
-        let stream = TcpStream::connect((self.host.as_str(), self.port))
+        crate::engine::remote_tls::connect(&self.host, self.port, self.tls)
             .await
-            .map_err(|e| self.connection_error(e))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) =
-            http1::handshake(TokioIo::new(stream)).await.map_err(|e| self.connection_error(e))?;
-        // The connection task ends when the sender is dropped or the peer hangs up.
-        tokio::spawn(connection);
-        Ok(sender)
+            .map_err(|e| self.connection_error(e))
     }
 
     /// One exchange; the connection is kept for the next call only after a complete one.
