@@ -72,6 +72,7 @@ macro_rules! operations {
 
 pub(crate) use operations;
 
+pub mod authorize;
 pub mod dynamodb;
 pub mod kinesis;
 pub mod lambda;

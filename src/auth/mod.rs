@@ -7,25 +7,51 @@
 //! Secrets never leave this room: not in errors, logs or metrics.
 
 pub mod messages;
+pub mod policy;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::{AuthConfig, AuthKey};
 
-/// The configured keys, by access key id.
+/// The configured keys, by access key id, with their parsed policies.
 #[derive(Default)]
 pub struct Keys {
     enforce: bool,
     keys: HashMap<String, AuthKey>,
+    policies: HashMap<String, Arc<policy::Policy>>,
 }
 
 impl Keys {
     pub fn new(config: &AuthConfig) -> Keys {
+        // Config validation parsed each policy already; one that fails here is skipped
+        // only in code paths that never validated (tests), and then allows nothing.
+        let deny_all = || {
+            Arc::new(
+                policy::Policy::parse(r#"{"Statement":[]}"#).unwrap_or_else(|_| unreachable!()),
+            )
+        };
+        let policies = config
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let text = k.policy.as_ref()?;
+                let parsed =
+                    policy::Policy::parse(text).map(Arc::new).unwrap_or_else(|_| deny_all());
+                Some((k.access_key_id.clone(), parsed))
+            })
+            .collect();
         Keys {
             enforce: config.enforce,
             keys: config.keys.iter().map(|k| (k.access_key_id.clone(), k.clone())).collect(),
+            policies,
         }
+    }
+
+    /// The policy of `access_key_id`, if it has one (none: it may do everything).
+    pub fn policy(&self, access_key_id: &str) -> Option<Arc<policy::Policy>> {
+        self.policies.get(access_key_id).cloned()
     }
 
     /// Whether requests must be signed by a configured key.

@@ -73,13 +73,10 @@ impl AuthConfig {
             if !seen.insert(id.as_str()) {
                 return bad(format!("keys: access_key_id '{id}' is listed twice"));
             }
-            // Refused rather than ignored: a key its owner believes limited must not
-            // be let do everything.
-            if key.policy.is_some() {
-                return bad(format!(
-                    "keys: '{id}' has a policy, and policies are not enforced yet; remove it \
-                     (a key without one may do everything)"
-                ));
+            if let Some(policy) = &key.policy
+                && let Err(e) = crate::auth::policy::Policy::parse(policy)
+            {
+                return bad(format!("keys: the policy of '{id}': {e}"));
             }
         }
         Ok(())

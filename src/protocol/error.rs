@@ -147,6 +147,9 @@ pub enum ProtocolError {
     /// An access key no configured key has (`auth.enforce`).
     #[error("The security token included in the request is invalid.")]
     UnrecognizedClient,
+    /// The key's policy does not allow the call; AWS's message.
+    #[error("{0}")]
+    AccessDenied(String),
     /// Malformed JSON, or a member of the wrong JSON type; the message names which.
     #[error("serialization: {0}")]
     Serialization(String),
@@ -217,6 +220,9 @@ impl ProtocolError {
             }
             ProtocolError::InvalidSignature(m) => {
                 WireError::new(NS, "InvalidSignatureException", Some(m.clone()))
+            }
+            ProtocolError::AccessDenied(m) => {
+                WireError::new(NS, "AccessDeniedException", Some(m.clone()))
             }
             ProtocolError::UnrecognizedClient => WireError::new(
                 NS,

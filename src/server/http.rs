@@ -223,14 +223,16 @@ async fn front_end(
                 service: Some(crate::auth::signing_name(target.service)),
             };
             let now = state.engine.clock.now_millis();
-            crate::auth::verify::verify(&state.keys, &request, &credential, now).map_err(|e| {
-                let key = credential.access_key_id.as_str();
-                denied(state, target.service, &target.operation, e, key)
-            })?;
+            let identity = crate::auth::verify::verify(&state.keys, &request, &credential, now)
+                .map_err(|e| {
+                    let key = credential.access_key_id.as_str();
+                    denied(state, target.service, &target.operation, e, key)
+                })?;
+            return Ok((target, credential, Some(identity)));
         }
-        Ok((target, credential))
+        Ok((target, credential, None))
     };
-    let (target, credential) = checks().map_err(|e| {
+    let (target, credential, identity) = checks().map_err(|e| {
         // A malformed body is answered before the target and the signature.
         match json.as_ref().map(RequestBody::check_syntax) {
             Some(Err(malformed)) => malformed,
@@ -246,6 +248,26 @@ async fn front_end(
             .map(str::to_string)
             .or_else(|| parts.uri.authority().map(|a| a.to_string())),
     };
+    // Permissions: the key's policy, if it has one, must allow what the call checks.
+    if let Some(identity) = identity
+        && let Some(policy) = state.keys.policy(&identity.access_key_id)
+    {
+        let names = api::authorize::resource_names(&body);
+        let checks = api::authorize::json_checks(
+            &state.engine,
+            target.service,
+            &target.operation,
+            &names,
+            &ctx,
+        );
+        api::authorize::decide(&policy, &identity.access_key_id, &checks, &ctx).map_err(
+            |(message, reason)| {
+                let key = identity.access_key_id.as_str();
+                count_denied(state, target.service, &target.operation, reason, key);
+                ProtocolError::AccessDenied(message)
+            },
+        )?;
+    }
     Ok((target, ctx, body))
 }
 
@@ -278,7 +300,7 @@ pub fn unsigned(
 
 /// Counted by service, operation and reason; logged with the access key id (never a
 /// secret).
-fn count_denied(state: &AppState, service: Service, op: &str, reason: &str, key: &str) {
+pub fn count_denied(state: &AppState, service: Service, op: &str, reason: &str, key: &str) {
     let operation = api::operation_name(service, op).unwrap_or("unknown");
     let labels = [service.label(), operation, reason];
     state.metrics.auth_denied_total.with_label_values(&labels).inc();

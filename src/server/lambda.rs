@@ -142,10 +142,39 @@ async fn front_end(
             service: Some("lambda"),
         };
         let now = state.engine.clock.now_millis();
-        crate::auth::verify::verify(&state.keys, &request, &credential, now).map_err(|e| {
-            let key = credential.access_key_id.as_str();
-            fail(super::http::denied(state, Service::Lambda, operation, e, key))
-        })?;
+        let identity = crate::auth::verify::verify(&state.keys, &request, &credential, now)
+            .map_err(|e| {
+                let key = credential.access_key_id.as_str();
+                fail(super::http::denied(state, Service::Lambda, operation, e, key))
+            })?;
+        // Permissions: the key's policy, if it has one, must allow the call.
+        if let Some(policy) = state.keys.policy(&identity.access_key_id)
+            && let Some(op) = crate::api::lambda::Operation::from_name(operation)
+        {
+            let ctx = RequestContext {
+                region: credential
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| state.config.aws.region.clone()),
+                account_id: state.config.aws.account_id.clone(),
+                request_id: String::new(),
+                host: None,
+            };
+            let checks = crate::api::authorize::lambda_checks(
+                op,
+                route.function_name.as_deref(),
+                route.uuid.as_deref(),
+                &ctx,
+            );
+            crate::api::authorize::decide(&policy, &identity.access_key_id, &checks, &ctx)
+                .map_err(|(message, reason)| {
+                    let key = identity.access_key_id.as_str();
+                    super::http::count_denied(state, Service::Lambda, operation, reason, key);
+                    let mut wire = ProtocolError::AccessDenied(message).to_wire_in(Service::Lambda);
+                    wire.status = 403;
+                    (operation, wire)
+                })?;
+        }
     }
     let mut headers: Vec<(String, String)> = LAMBDA_HEADERS
         .iter()

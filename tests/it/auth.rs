@@ -323,8 +323,8 @@ async fn without_enforce_any_credentials_work_and_keys_are_checked_at_start() {
     anyone.list_tables().send().await.unwrap();
     assert_eq!(server.request("GET", "/metrics", &[], b"").await.status, 200);
 
-    // Refused at start: enforce without keys, a key listed twice, a policy (not enforced
-    // yet, so not silently ignored either).
+    // Refused at start: enforce without keys, a key listed twice, a policy that is not
+    // one (no Statement).
     for config in [
         "[auth]\nenforce = true\n",
         "[[auth.keys]]\naccess_key_id = \"A\"\nsecret_access_key = \"s\"\n[[auth.keys]]\naccess_key_id = \"A\"\nsecret_access_key = \"t\"\n",
@@ -539,4 +539,201 @@ async fn the_store_is_its_users_alone() {
         }
     }
     assert!(seen > 0, "no files in the store");
+}
+
+/// A key limited by a policy, beside the harness's unlimited one.
+const LIMITED: &str = r#"[auth]
+enforce = true
+[[auth.keys]]
+access_key_id = "AKIDEXAMPLE"
+secret_access_key = "secret"
+[[auth.keys]]
+access_key_id = "AKIDLIMITED"
+secret_access_key = "limited"
+policy = '''
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow",
+   "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
+   "Resource": ["arn:aws:dynamodb:*:*:table/orders", "arn:aws:dynamodb:*:*:table/orders/index/*"]},
+  {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:aws:dynamodb:*:*:table/orders/stream/*"},
+  {"Effect": "Allow", "Action": "kinesis:*", "Resource": "arn:aws:kinesis:*:*:stream/feed*"},
+  {"Effect": "Deny", "Action": "kinesis:DeleteStream", "Resource": "*"},
+  {"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}
+]}
+'''
+"#;
+
+#[tokio::test]
+async fn a_keys_policy_decides_what_it_may_do() {
+    use aws_sdk_kinesis::primitives::Blob;
+    let server = Server::start_with_config(LIMITED);
+    let admin = server.client();
+    let orders_stream = create_streamed_table(&admin, "orders").await;
+    let secret_stream = create_streamed_table(&admin, "secret").await;
+    let k = server.kinesis();
+    for name in ["feed", "other"] {
+        k.create_stream().stream_name(name).shard_count(1).send().await.unwrap();
+    }
+
+    let limited = ddb(&server, "AKIDLIMITED", "limited", None);
+    let item =
+        |t: &str| limited.put_item().table_name(t).item("pk", AttributeValue::S("x".into())).send();
+    item("orders").await.unwrap();
+    let (c, m) = code(&item("secret").await.unwrap_err().into_service_error());
+    assert_eq!(c, "AccessDeniedException");
+    assert_eq!(
+        m,
+        "User: arn:aws:iam::000000000000:user/AKIDLIMITED is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/secret because no identity-based policy allows the dynamodb:PutItem action"
+    );
+    let e = limited.list_tables().send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()).0, "AccessDeniedException");
+
+    // Batches and transactions: every table they touch.
+    use aws_sdk_dynamodb::types::{
+        ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
+    };
+    let put = |pk: &str| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder().item("pk", AttributeValue::S(pk.into())).build().unwrap(),
+            )
+            .build()
+    };
+    limited.batch_write_item().request_items("orders", vec![put("b")]).send().await.unwrap();
+    let e = limited
+        .batch_write_item()
+        .request_items("orders", vec![put("c")])
+        .request_items("secret", vec![put("c")])
+        .send()
+        .await
+        .unwrap_err();
+    let (c, m) = code(&e.into_service_error());
+    assert_eq!(c, "AccessDeniedException");
+    assert!(m.contains("dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/secret"), "{m}");
+    let write = TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name("orders")
+                .item("pk", AttributeValue::S("t".into()))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let check = TransactWriteItem::builder()
+        .condition_check(
+            ConditionCheck::builder()
+                .table_name("secret")
+                .key("pk", AttributeValue::S("x".into()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let e = limited
+        .transact_write_items()
+        .transact_items(write)
+        .transact_items(check)
+        .send()
+        .await
+        .unwrap_err();
+    let (_, m) = code(&e.into_service_error());
+    assert!(m.contains("dynamodb:ConditionCheckItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/secret"), "{m}");
+
+    // DynamoDB Streams: the table's streams, and GetRecords by its iterator.
+    let streams = {
+        use aws_sdk_dynamodbstreams::config::{
+            BehaviorVersion, Credentials, Region, retry::RetryConfig,
+        };
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
+            .endpoint_url(&server.endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(config)
+    };
+    let d = streams.describe_stream().stream_arn(&orders_stream).send().await.unwrap();
+    let shard = d.stream_description().unwrap().shards()[0].shard_id().unwrap().to_string();
+    let it = streams
+        .get_shard_iterator()
+        .stream_arn(&orders_stream)
+        .shard_id(&shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    streams.get_records().shard_iterator(it.shard_iterator().unwrap()).send().await.unwrap();
+    let e = streams.describe_stream().stream_arn(&secret_stream).send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()).0, "AccessDeniedException");
+
+    // Kinesis: its streams, an explicit deny winning over the Allow.
+    let lk = {
+        use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
+            .endpoint_url(&server.endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesis::Client::from_conf(config)
+    };
+    lk.put_record()
+        .stream_name("feed")
+        .partition_key("p")
+        .data(Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    let e = lk
+        .put_record()
+        .stream_name("other")
+        .partition_key("p")
+        .data(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()).0, "AccessDeniedException");
+    let e = lk.delete_stream().stream_name("feed").send().await.unwrap_err();
+    let (c, m) = code(&e.into_service_error());
+    assert_eq!(c, "AccessDeniedException");
+    assert!(m.ends_with("kinesis:DeleteStream on resource: arn:aws:kinesis:us-east-1:000000000000:stream/feed with an explicit deny in an identity-based policy"), "{m}");
+
+    // Lambda: 403.
+    let ll = {
+        use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
+            .endpoint_url(&server.endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    };
+    ll.list_functions().send().await.unwrap();
+    let e = ll.get_function().function_name("f").send().await.unwrap_err();
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let (c, m) = code(&e.into_service_error());
+    assert_eq!((c.as_str(), status), ("AccessDeniedException", Some(403)));
+    assert!(
+        m.contains(
+            "lambda:GetFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:f"
+        ),
+        "{m}"
+    );
+
+    // The unlimited key still does everything; refusals are counted by reason.
+    admin.list_tables().send().await.unwrap();
+    let text = signed_get(&server, "/metrics", "secret").await.text();
+    for line in [
+        "sluice_auth_denied_total{operation=\"PutItem\",reason=\"implicit_deny\",service=\"dynamodb\"} 1",
+        "sluice_auth_denied_total{operation=\"DeleteStream\",reason=\"explicit_deny\",service=\"kinesis\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
 }
