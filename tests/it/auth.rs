@@ -737,3 +737,62 @@ async fn a_keys_policy_decides_what_it_may_do() {
         assert!(text.contains(line), "{line} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn subscribe_to_shard_over_h2c_is_verified_with_authority_for_host() {
+    use bytes::Bytes;
+    let server = Server::start_with_config(ENFORCE);
+    let k = server.kinesis();
+    k.create_stream().stream_name("h2s").shard_count(1).send().await.unwrap();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/h2s";
+    let c = k.register_stream_consumer().stream_arn(arn).consumer_name("c").send().await.unwrap();
+    let consumer = c.consumer().unwrap().consumer_arn().to_string();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let body = serde_json::json!({"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"}})
+    .to_string();
+    let authority = server.addr.to_string();
+    let date = sigv4::amz_date(sluice::clock::wall_micros() / 1000);
+    let target = "Kinesis_20131202.SubscribeToShard";
+    let content_type = "application/x-amz-json-1.1";
+    let sign = |secret: &str| {
+        let headers = [
+            ("content-type", content_type),
+            ("host", authority.as_str()),
+            ("x-amz-date", date.as_str()),
+            ("x-amz-target", target),
+        ];
+        let signer = Signer {
+            access_key_id: "AKIDEXAMPLE",
+            secret_access_key: secret,
+            region: "us-east-1",
+            service: "kinesis",
+        };
+        let request = sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload: body.as_bytes(),
+        };
+        signer.authorization(&request, &date)
+    };
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.expect("h2c handshake");
+    tokio::spawn(connection);
+    for (secret, status) in [("wrong", 400), ("secret", 200)] {
+        let mut client = client.clone().ready().await.unwrap();
+        // No Host header: HTTP/2 carries :authority, which the signature's host stands for.
+        let request = hyper::Request::post(format!("http://{authority}/"))
+            .header("content-type", content_type)
+            .header("x-amz-target", target)
+            .header("x-amz-date", &date)
+            .header("authorization", sign(secret))
+            .body(())
+            .unwrap();
+        let (response, mut send) = client.send_request(request, false).unwrap();
+        send.send_data(Bytes::from(body.clone()), true).unwrap();
+        let response = response.await.expect("response head");
+        assert_eq!(response.status(), status, "signed with {secret}");
+    }
+}
