@@ -203,6 +203,12 @@ pub struct StorageConfig {
     /// keyspace holds its active memtable and up to 4 sealed ones awaiting flush, each about
     /// 1.5 times this in heap (BENCHMARKS.md, run 6). Fixed when a keyspace is created.
     pub memtable_bytes: u64,
+    /// A 256-bit key (32 bytes, or 64 hex digits): every value stored is sealed with it
+    /// (AES-256-GCM). Empty: values are stored as they are.
+    pub encryption_key_file: String,
+    /// Keys values were sealed with before `encryption_key_file` (read, never written
+    /// with): a key is rotated by making it previous and naming a new current one.
+    pub previous_encryption_key_files: Vec<String>,
 }
 
 /// How a write becomes durable before it is acknowledged.
@@ -291,6 +297,8 @@ impl Default for StorageConfig {
             min_free_bytes: 256 * 1024 * 1024,
             cache_bytes: 32 * 1024 * 1024,
             memtable_bytes: 64 * 1024 * 1024,
+            encryption_key_file: String::new(),
+            previous_encryption_key_files: Vec::new(),
         }
     }
 }
@@ -450,6 +458,23 @@ impl Config {
         }
         if self.storage.memtable_bytes < 1024 * 1024 {
             return bad("storage.memtable_bytes", "must be at least 1048576");
+        }
+        if !self.storage.encryption_key_file.is_empty()
+            || !self.storage.previous_encryption_key_files.is_empty()
+        {
+            if self.storage.encryption_key_file.is_empty() {
+                return bad(
+                    "storage.previous_encryption_key_files",
+                    "needs storage.encryption_key_file (the key new values are sealed with)",
+                );
+            }
+            for path in std::iter::once(&self.storage.encryption_key_file)
+                .chain(&self.storage.previous_encryption_key_files)
+            {
+                if let Err(e) = crate::storage::seal::read_key_file(path) {
+                    return bad("storage.encryption_key_file", &e);
+                }
+            }
         }
         if self.storage.max_group_writes == 0 {
             return bad("storage.max_group_writes", "must be at least 1");

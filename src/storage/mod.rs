@@ -5,6 +5,7 @@
 
 pub mod commit;
 pub mod keys;
+pub mod seal;
 
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -101,6 +102,8 @@ pub struct Store {
     /// Records of every Kinesis stream.
     pub kinesis: Keyspace,
     durability: Durability,
+    /// Seals values at rest (`storage.encryption_key_file`), when configured.
+    sealer: Option<Arc<seal::Sealer>>,
     /// Where free space is checked, and the least there must be (0: no check).
     data_dir: std::path::PathBuf,
     min_free_bytes: u64,
@@ -179,7 +182,9 @@ impl Store {
         let indexes = db.keyspace("indexes", options)?;
         let changes = db.keyspace("changes", options)?;
         let kinesis = db.keyspace("kinesis", options)?;
+        let sealer = seal_config(config)?.map(Arc::new);
         Ok(Store {
+            sealer,
             db,
             meta,
             items,
@@ -193,6 +198,20 @@ impl Store {
             panics: std::sync::Mutex::new((0, String::new())),
             _temp_dir: None,
         })
+    }
+
+    /// The id of the key values are sealed with, when encryption at rest is on.
+    pub fn sealing_key_id(&self) -> Option<[u8; 4]> {
+        self.sealer.as_ref().map(|s| s.key_id())
+    }
+
+    fn open_value(
+        &self,
+        space: Space,
+        key: &[u8],
+        stored: Vec<u8>,
+    ) -> Result<Vec<u8>, StorageError> {
+        seal::open(self.sealer.as_deref(), space, key, stored)
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -234,14 +253,20 @@ impl Store {
         let batch = catch_unwind(AssertUnwindSafe(|| {
             let mut batch = self.db.batch().durability(Some(mode));
             for m in mutations {
-                match &m.value {
-                    Some(v) => batch.insert(self.keyspace(m.space), m.key.clone(), v.clone()),
-                    None => batch.remove(self.keyspace(m.space), m.key.clone()),
+                match (&m.value, &self.sealer) {
+                    (Some(v), Some(sealer)) => {
+                        let sealed = sealer.seal(m.space, &m.key, v)?;
+                        batch.insert(self.keyspace(m.space), m.key.clone(), sealed)
+                    }
+                    (Some(v), None) => {
+                        batch.insert(self.keyspace(m.space), m.key.clone(), v.clone())
+                    }
+                    (None, _) => batch.remove(self.keyspace(m.space), m.key.clone()),
                 }
             }
-            batch
+            Ok::<_, StorageError>(batch)
         }))
-        .map_err(|panic| StorageError::Panicked(panic_message(panic.as_ref())))?;
+        .map_err(|panic| StorageError::Panicked(panic_message(panic.as_ref())))??;
         // A panic inside the commit may have left the journal half written: from then on
         // the store is treated as a failed one (no writes until restart, /health 503).
         let committed = catch_unwind(AssertUnwindSafe(|| batch.commit())).unwrap_or_else(|panic| {
@@ -306,7 +331,10 @@ impl Store {
         if !storable(key) {
             return Ok(None);
         }
-        Ok(self.keyspace(space).get(key)?.map(|v| v.to_vec()))
+        match self.keyspace(space).get(key)? {
+            Some(v) => Ok(Some(self.open_value(space, key, v.to_vec())?)),
+            None => Ok(None),
+        }
     }
 
     /// Every key/value pair under `prefix`, in key order.
@@ -317,9 +345,10 @@ impl Store {
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + '_ {
         // No stored key is longer than the limit, so none has a longer prefix.
         let prefix = (prefix.len() <= MAX_KEY_BYTES).then(|| prefix.to_vec());
-        prefix.into_iter().flat_map(move |p| self.keyspace(space).prefix(p)).map(|guard| {
+        prefix.into_iter().flat_map(move |p| self.keyspace(space).prefix(p)).map(move |guard| {
             let (k, v) = guard.into_inner()?;
-            Ok((k.to_vec(), v.to_vec()))
+            let v = self.open_value(space, &k, v.to_vec())?;
+            Ok((k.to_vec(), v))
         })
     }
 
@@ -332,15 +361,19 @@ impl Store {
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + '_ {
         let bounds = (clamp_lower(Bound::Included(start)), clamp_upper(Bound::Excluded(end)));
         let bounds = (!range_is_empty(&bounds.0, &bounds.1)).then_some(bounds);
-        bounds.into_iter().flat_map(move |bounds| self.keyspace(space).range(bounds)).map(|guard| {
-            let (k, v) = guard.into_inner()?;
-            Ok((k.to_vec(), v.to_vec()))
-        })
+        bounds.into_iter().flat_map(move |bounds| self.keyspace(space).range(bounds)).map(
+            move |guard| {
+                let (k, v) = guard.into_inner()?;
+                let v = self.open_value(space, &k, v.to_vec())?;
+                Ok((k.to_vec(), v))
+            },
+        )
     }
 
     /// A point-in-time view for reads that span many keys (Query, Scan).
     pub fn read_view(&self) -> ReadView {
         ReadView {
+            sealer: self.sealer.clone(),
             snapshot: self.db.snapshot(),
             meta: self.meta.clone(),
             items: self.items.clone(),
@@ -382,6 +415,7 @@ pub type KvIter =
 /// made before it was taken; writers never wait for it (fjall keeps the versions it
 /// needs until it is dropped), so keep it for one page of a read, not longer.
 pub struct ReadView {
+    sealer: Option<Arc<seal::Sealer>>,
     snapshot: Snapshot,
     meta: Keyspace,
     items: Keyspace,
@@ -397,7 +431,10 @@ impl ReadView {
         if !storable(key) {
             return Ok(None);
         }
-        Ok(self.snapshot.get(self.keyspace(space), key)?.map(|v| v.to_vec()))
+        match self.snapshot.get(self.keyspace(space), key)? {
+            Some(v) => Ok(Some(seal::open(self.sealer.as_deref(), space, key, v.to_vec())?)),
+            None => Ok(None),
+        }
     }
 
     fn keyspace(&self, space: Space) -> &Keyspace {
@@ -417,11 +454,29 @@ impl ReadView {
         if range_is_empty(&lower, &upper) {
             return Box::new(std::iter::empty());
         }
-        Box::new(self.snapshot.range(self.keyspace(space), (lower, upper)).map(|guard| {
+        let sealer = self.sealer.clone();
+        Box::new(self.snapshot.range(self.keyspace(space), (lower, upper)).map(move |guard| {
             let (k, v) = guard.into_inner()?;
-            Ok((k.to_vec(), v.to_vec()))
+            let v = seal::open(sealer.as_deref(), space, &k, v.to_vec())?;
+            Ok((k.to_vec(), v))
         }))
     }
+}
+
+/// The sealer `config` asks for (`storage.encryption_key_file` and the previous keys).
+fn seal_config(config: &StorageConfig) -> Result<Option<seal::Sealer>, StorageError> {
+    if config.encryption_key_file.is_empty() {
+        return Ok(None);
+    }
+    let bad = |e: String| StorageError::Fjall(format!("storage.encryption_key_file: {e}"));
+    let current = seal::read_key_file(&config.encryption_key_file).map_err(bad)?;
+    let previous = config
+        .previous_encryption_key_files
+        .iter()
+        .map(|p| seal::read_key_file(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    seal::Sealer::new(&current, &previous).map(Some).map_err(bad)
 }
 
 /// Whether the store could hold `key` (fjall asserts on anything else, panicking).

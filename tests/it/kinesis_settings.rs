@@ -12,7 +12,14 @@ use crate::kinesis::{arn, create};
 
 #[tokio::test]
 async fn retention_mode_size_encryption_monitoring_limits() {
-    let server = Server::start();
+    // Stream encryption is reported only where records are sealed at rest.
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("key");
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    let server = Server::start_with_config(&format!(
+        "[storage]\nencryption_key_file = {:?}\n",
+        key.display().to_string()
+    ));
     let k = server.kinesis();
     create(&k, "s", 2).await;
     let inc = |h: i32| {
@@ -93,7 +100,22 @@ async fn retention_mode_size_encryption_monitoring_limits() {
     );
     assert_eq!(code, "ValidationException");
 
-    // Encryption is recorded: records and descriptions report KMS.
+    // Without sealing at rest, StartStreamEncryption is refused rather than pretended.
+    let plain = Server::start();
+    let pk = plain.kinesis();
+    create(&pk, "s", 1).await;
+    let e = pk
+        .start_stream_encryption()
+        .stream_name("s")
+        .encryption_type(EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    assert!(e.is_invalid_argument_exception(), "{e:?}");
+
+    // With it, encryption is recorded: records and descriptions report KMS.
     k.start_stream_encryption()
         .stream_name("s")
         .encryption_type(EncryptionType::Kms)

@@ -12,6 +12,7 @@ mod bridge_remote;
 mod cbor;
 mod compressed_requests;
 mod delete_table;
+mod encryption;
 mod errors;
 mod expressions;
 mod fanout;

@@ -200,6 +200,15 @@ async fn encryption(
         )));
     }
     require_active(engine, ctx, &stream)?;
+    // Truthful: a stream reports encryption only when its records are sealed on disk.
+    if start && engine.store.sealing_key_id().is_none() {
+        return Err(KinesisError::InvalidArgument(
+            "This sluice stores records unencrypted: set storage.encryption_key_file to \
+             encrypt them at rest (every stream's records are then sealed with that key, \
+             not with the KMS key named here)."
+                .into(),
+        ));
+    }
     let key_id = input.key_id.unwrap_or_default();
     let until = engine.clock.now_millis() + engine.config.kinesis.update_stream_delay_ms as i64;
     engine

@@ -1,0 +1,142 @@
+//! Encryption at rest (`storage.encryption_key_file`): with a key, nothing a client wrote
+//! (an item's value, a Kinesis record) can be found in the store's files, and a restart
+//! with the key reads it all back; a rotated key (the old one made previous) still reads
+//! the old values while new ones are sealed with the new key; without the key the sealed
+//! values are refused, never served as garbage. The same writes without a key show the
+//! search would find them.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::path::Path;
+
+use crate::harness::{Server, create_table};
+
+const CANARY: &str = "canary-7f3a9c-plaintext-must-not-reach-the-disk";
+
+/// Whether any file under `dir` contains `needle`.
+fn found_in_files(dir: &Path, needle: &[u8]) -> bool {
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if std::fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle) {
+            return true;
+        }
+    }
+    false
+}
+
+async fn write(server: &Server) {
+    let client = server.client();
+    create_table(&client, "vault", false).await;
+    client
+        .put_item()
+        .table_name("vault")
+        .item("pk", AttributeValue::S("a".into()))
+        .item("secret", AttributeValue::S(CANARY.into()))
+        .send()
+        .await
+        .unwrap();
+    let k = server.kinesis();
+    crate::kinesis::create(&k, "records", 1).await;
+    k.put_record()
+        .stream_name("records")
+        .partition_key("p")
+        .data(aws_sdk_kinesis::primitives::Blob::new(CANARY))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn read_back(server: &Server) -> Result<String, String> {
+    let out = server
+        .client()
+        .get_item()
+        .table_name("vault")
+        .key("pk", AttributeValue::S("a".into()))
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let item = out.item().ok_or("no item")?;
+    Ok(item["secret"].as_s().unwrap().clone())
+}
+
+fn key_config(current: &Path, previous: &[&Path]) -> String {
+    let previous: Vec<String> =
+        previous.iter().map(|p| format!("{:?}", p.display().to_string())).collect();
+    format!(
+        "[storage]\nencryption_key_file = {:?}\nprevious_encryption_key_files = [{}]\n",
+        current.display().to_string(),
+        previous.join(", ")
+    )
+}
+
+#[tokio::test]
+async fn values_are_sealed_on_disk_and_keys_rotate() {
+    let keys = tempfile::tempdir().unwrap();
+    let (k1, k2) = (keys.path().join("k1"), keys.path().join("k2"));
+    std::fs::write(&k1, format!("{}\n", "1f".repeat(32))).unwrap();
+    std::fs::write(&k2, [0x42u8; 32]).unwrap();
+
+    // The control: without a key the canary is on disk.
+    let plain = tempfile::tempdir().unwrap();
+    let server = Server::start_in(plain.path());
+    write(&server).await;
+    server.kill();
+    assert!(found_in_files(&plain.path().join("data"), CANARY.as_bytes()), "the search works");
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in_with(dir.path(), &key_config(&k1, &[]));
+    write(&server).await;
+    assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    server.kill();
+    assert!(!found_in_files(&dir.path().join("data"), CANARY.as_bytes()), "plaintext on disk");
+
+    // Restarted with the key: every value back, the Kinesis record too.
+    let server = Server::start_in_with(dir.path(), &key_config(&k1, &[]));
+    assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    let k = server.kinesis();
+    let shard = k.list_shards().stream_name("records").send().await.unwrap();
+    let it = crate::kinesis_records::iterator(
+        &k,
+        "records",
+        shard.shards()[0].shard_id(),
+        aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let got = k.get_records().shard_iterator(it).send().await.unwrap();
+    assert_eq!(got.records()[0].data().as_ref(), CANARY.as_bytes());
+    server.kill();
+
+    // Rotated: k2 seals, k1 still opens.
+    let server = Server::start_in_with(dir.path(), &key_config(&k2, &[&k1]));
+    assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    server.kill();
+
+    // Without the key that sealed them: sluice refuses to start (its catalog is sealed
+    // too), saying which key is missing; never garbage.
+    let config = dir.path().join("without-k1.toml");
+    std::fs::write(&config, key_config(&k2, &[])).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["--config", config.to_str().unwrap(), "--port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("which no configured key file holds"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_key_file_that_is_not_a_key_stops_sluice_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("key");
+    std::fs::write(&bad, "short").unwrap();
+    let e = sluice::config::Config::load_text(
+        Some((Path::new("x.toml"), &key_config(&bad, &[]))),
+        Vec::new(),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("storage.encryption_key_file"), "{e}");
+}
