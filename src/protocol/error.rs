@@ -85,13 +85,13 @@ impl WireError {
             m => m.clone(),
         };
         if let Some(message) = &message {
-            // AWS's framework (coral service) errors write `Message`, everything else
-            // `message` (dynalite's recordings); every SDK reads both.
-            let key = if self.namespace == Namespace::CoralService && self.code == SERIALIZATION {
-                "Message"
-            } else {
-                "message"
-            };
+            // AWS's framework (coral service) errors write `Message` for a serialization
+            // fault (dynalite's recordings) and a permissions refusal (captures in
+            // sebdah/dynamic-dynamodb#321, aws-amplify/amplify-cli#11631), everything
+            // else `message`; every SDK reads both.
+            let capital = self.namespace == Namespace::CoralService
+                && (self.code == SERIALIZATION || self.code == "AccessDeniedException");
+            let key = if capital { "Message" } else { "message" };
             body.insert(key.into(), Value::String(message.clone()));
         }
         for (k, v) in &self.extra {
@@ -261,6 +261,19 @@ impl ProtocolError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_denied_writes_message_capitalised_as_aws_does() {
+        let e = ProtocolError::AccessDenied("User: x".into()).to_wire();
+        assert_eq!(
+            e.body(Service::DynamoDb),
+            serde_json::json!({"__type": "com.amazon.coral.service#AccessDeniedException", "Message": "User: x"})
+        );
+        assert_eq!(
+            e.body(Service::Kinesis),
+            serde_json::json!({"__type": "AccessDeniedException", "Message": "User: x"})
+        );
+    }
 
     #[test]
     fn namespaces_follow_the_service() {
