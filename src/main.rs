@@ -76,6 +76,10 @@ enum Command {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         settle_seconds: u64,
     },
+    /// Seal every stored value again with storage.encryption_key_file (with none: store
+    /// them in the clear), reading them with it and previous_encryption_key_files, so the
+    /// previous keys can be dropped. Run it with the daemon stopped.
+    Rekey,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
             }
         };
     }
+    let rekey = matches!(cli.command, Some(Command::Rekey));
     let overrides = Overrides {
         port: cli.port,
         listen: cli.listen,
@@ -136,6 +141,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if rekey {
+        sluice::storage::Store::private_files();
+        let done = sluice::storage::Store::open(&config.storage).and_then(|store| store.rekey());
+        return match done {
+            Ok(n) => {
+                let how = if config.storage.encryption_key_file.is_empty() {
+                    "stored in the clear"
+                } else {
+                    "sealed with storage.encryption_key_file"
+                };
+                println!("sluice rekey: {n} values {how}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sluice rekey: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
     let env_filter =
         tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into());

@@ -214,6 +214,35 @@ impl Store {
         seal::open(self.sealer.as_deref(), space, key, stored)
     }
 
+    /// Seals every value again with the current key (`sluice rekey`), so the previous
+    /// keys can be dropped; with no key configured, stores every value in the clear.
+    /// Runs on a store no daemon has open (fjall's lock keeps a second one out). Returns
+    /// how many values it rewrote.
+    pub fn rekey(&self) -> Result<u64, StorageError> {
+        const BATCH: usize = 1000;
+        let mut rewritten = 0u64;
+        for space in [Space::Meta, Space::Items, Space::Indexes, Space::Changes, Space::Kinesis] {
+            // A snapshot: the rewrites below do not feed the scan.
+            let view = self.read_view();
+            let mut batch = Vec::with_capacity(BATCH);
+            for entry in view.range(space, Bound::Unbounded, Bound::Unbounded) {
+                let (key, value) = entry?;
+                batch.push(Mutation::put(space, key, value));
+                if batch.len() == BATCH {
+                    self.commit_now(&batch)?;
+                    rewritten += batch.len() as u64;
+                    batch.clear();
+                }
+            }
+            if !batch.is_empty() {
+                self.commit_now(&batch)?;
+                rewritten += batch.len() as u64;
+            }
+        }
+        self.sync()?;
+        Ok(rewritten)
+    }
+
     /// The configured durability (`none` for in-memory stores).
     pub fn durability(&self) -> Durability {
         self.durability

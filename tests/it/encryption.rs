@@ -2,7 +2,8 @@
 //! (an item's value, a Kinesis record) can be found in the store's files, and a restart
 //! with the key reads it all back; a rotated key (the old one made previous) still reads
 //! the old values while new ones are sealed with the new key; without the key the sealed
-//! values are refused, never served as garbage. The same writes without a key show the
+//! values are refused, never served as garbage; `sluice rekey` reseals everything so the
+//! old key can go. The same writes without a key show the
 //! search would find them.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -125,6 +126,23 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("which no configured key file holds"), "{stderr}");
+
+    // `sluice rekey` with both keys seals everything with k2: k1 is no longer needed.
+    let rotate = dir.path().join("rotate.toml");
+    std::fs::write(&rotate, key_config(&k2, &[&k1])).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["--config", rotate.to_str().unwrap(), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("rekey")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("values sealed with storage.encryption_key_file"), "{stdout}");
+    let server = Server::start_in_with(dir.path(), &key_config(&k2, &[]));
+    assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    server.kill();
+    assert!(!found_in_files(&dir.path().join("data"), CANARY.as_bytes()));
 }
 
 #[tokio::test]
