@@ -145,6 +145,10 @@ pub struct TableMeta {
     /// Added after version 1 shipped: absent in older records, which load as disabled.
     #[serde(default)]
     pub ttl: TimeToLive,
+    /// SSESpecification Enabled at creation: the KMS key named (or AWS's managed key's
+    /// alias), reported as SSEDescription. Accepted only when the store seals values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_kms_key: Option<String>,
 }
 
 fn first_index_id() -> u32 {
@@ -263,6 +267,7 @@ impl TableMeta {
             next_index_id: first_index_id(),
             ttl: TimeToLive::default(),
             destinations: vec![],
+            sse_kms_key: None,
         }
     }
 

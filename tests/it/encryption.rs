@@ -158,3 +158,55 @@ async fn a_key_file_that_is_not_a_key_stops_sluice_at_start() {
     .unwrap_err();
     assert!(e.to_string().contains("storage.encryption_key_file"), "{e}");
 }
+
+#[tokio::test]
+async fn tables_report_kms_encryption_only_where_items_are_sealed() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        SseSpecification, SseStatus, SseType,
+    };
+    let create = |server: &Server, name: &str, enabled: bool| {
+        server
+            .client()
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .sse_specification(
+                SseSpecification::builder().enabled(enabled).sse_type(SseType::Kms).build(),
+            )
+            .send()
+    };
+    let plain = Server::start();
+    let e = create(&plain, "kms", true).await.unwrap_err().into_service_error();
+    assert_eq!(e.meta().code(), Some("ValidationException"), "{e:?}");
+    let out = create(&plain, "owned", false).await.unwrap();
+    assert!(out.table_description().unwrap().sse_description().is_none());
+
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("key");
+    std::fs::write(&key, [5u8; 32]).unwrap();
+    let sealed = Server::start_with_config(&key_config(&key, &[]));
+    create(&sealed, "kms", true).await.unwrap();
+    let d = sealed.client().describe_table().table_name("kms").send().await.unwrap();
+    let sse = d.table().unwrap().sse_description().unwrap();
+    assert_eq!(sse.status(), Some(&SseStatus::Enabled));
+    assert_eq!(sse.sse_type(), Some(&SseType::Kms));
+    assert_eq!(
+        sse.kms_master_key_arn(),
+        Some("arn:aws:kms:us-east-1:000000000000:alias/aws/dynamodb")
+    );
+}

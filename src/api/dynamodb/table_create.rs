@@ -29,6 +29,8 @@ pub struct CreateTableInput {
     pub billing_mode: Option<String>,
     pub provisioned_throughput: Option<ProvisionedThroughput>,
     pub stream_specification: Option<StreamSpecification>,
+    #[serde(rename = "SSESpecification")]
+    pub sse_specification: Option<super::tables::SseSpecification>,
     pub tags: Option<Vec<Tag>>,
     pub deletion_protection_enabled: Option<bool>,
     pub table_class: Option<String>,
@@ -112,6 +114,9 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
         "tableClass",
         &["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
     );
+    if let Some(s) = &input.sse_specification {
+        v.one_of(s.sse_type.as_deref(), "sSESpecification.sSEType", &["AES256", "KMS"]);
+    }
     v.finish().map_err(DynamoError::Validation)
 }
 
@@ -277,6 +282,7 @@ pub async fn create_table(
     }
     let next_index_id = secondary.len() as u32 + 1;
     let stream = stream_view(input.stream_specification.as_ref())?;
+    let sse_kms_key = sse_key(engine, input.sse_specification.as_ref())?;
     let now = engine.clock.now_millis();
     let meta = TableMeta {
         version: crate::engine::catalog::TABLE_RECORD_VERSION,
@@ -300,6 +306,7 @@ pub async fn create_table(
         next_index_id,
         ttl: Default::default(),
         destinations: vec![],
+        sse_kms_key,
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
@@ -317,4 +324,23 @@ pub async fn create_table(
     let mut description = describe(engine, ctx, &meta, &TableCounters::default());
     description["TableStatus"] = json!("CREATING");
     Ok(TableDescriptionOutput { table_description: description })
+}
+
+/// The KMS key an SSESpecification asks for: `None` for AWS's owned key (Enabled absent
+/// or false), which DescribeTable does not report. Asking for KMS encryption is accepted
+/// only where sluice seals values at rest, so a table never reports an encryption that
+/// does not happen.
+fn sse_key(
+    engine: &Engine,
+    sse: Option<&super::tables::SseSpecification>,
+) -> Result<Option<String>, DynamoError> {
+    let Some(sse) = sse.filter(|s| s.enabled == Some(true)) else { return Ok(None) };
+    if engine.store.sealing_key_id().is_none() {
+        return Err(DynamoError::Validation(
+            "This sluice stores items unencrypted: set storage.encryption_key_file to encrypt \
+             them at rest (items are then sealed with that key, not with a KMS key)."
+                .into(),
+        ));
+    }
+    Ok(Some(sse.kms_master_key_id.clone().unwrap_or_else(|| "alias/aws/dynamodb".into())))
 }

@@ -46,6 +46,17 @@ pub struct StreamSpecification {
     pub stream_view_type: Option<String>,
 }
 
+/// CreateTable's SSESpecification.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct SseSpecification {
+    pub enabled: Option<bool>,
+    #[serde(rename = "SSEType")]
+    pub sse_type: Option<String>,
+    #[serde(rename = "KMSMasterKeyId")]
+    pub kms_master_key_id: Option<String>,
+}
+
 #[derive(Deserialize, Debug, Clone)]
 pub struct Tag {
     #[serde(rename = "Key")]
@@ -184,6 +195,15 @@ pub fn describe(
     }
     if let Some(class) = &meta.table_class {
         d["TableClassSummary"] = json!({"TableClass": class});
+    }
+    if let Some(key) = &meta.sse_kms_key {
+        let arn = if key.starts_with("arn:") {
+            key.clone()
+        } else {
+            format!("arn:aws:kms:{}:{}:{key}", ctx.region, ctx.account_id)
+        };
+        d["SSEDescription"] =
+            json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn});
     }
     d
 }
