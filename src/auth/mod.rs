@@ -25,21 +25,15 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(config: &AuthConfig) -> Keys {
-        // Config validation parsed each policy already; one that fails here is skipped
-        // only in code paths that never validated (tests), and then allows nothing.
-        let deny_all = || {
-            Arc::new(
-                policy::Policy::parse(r#"{"Statement":[]}"#).unwrap_or_else(|_| unreachable!()),
-            )
-        };
+        // Config validation parsed each policy already; one that fails here (a config
+        // never validated, in tests) allows nothing rather than everything.
         let policies = config
             .keys
             .iter()
             .filter_map(|k| {
-                let text = k.policy.as_ref()?;
-                let parsed =
-                    policy::Policy::parse(text).map(Arc::new).unwrap_or_else(|_| deny_all());
-                Some((k.access_key_id.clone(), parsed))
+                let parsed = policy::Policy::parse(k.policy.as_ref()?)
+                    .unwrap_or_else(|_| policy::Policy::deny_all());
+                Some((k.access_key_id.clone(), Arc::new(parsed)))
             })
             .collect();
         Keys {

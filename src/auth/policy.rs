@@ -75,6 +75,11 @@ impl Policy {
         Ok(Policy { statements })
     }
 
+    /// A policy that allows nothing.
+    pub fn deny_all() -> Policy {
+        Policy { statements: Vec::new() }
+    }
+
     /// Whether `action` (`service:Operation`) on `resource` (an ARN, or `*`) is allowed.
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
         let mut allowed = false;

@@ -131,16 +131,16 @@ impl Sealer {
         out.extend_from_slice(&self.current.id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(value);
-        let mut body = out.split_off(HEADER);
-        self.current
+        let tag = self
+            .current
             .aead
-            .seal_in_place_append_tag(
+            .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad(space, key)),
-                &mut body,
+                &mut out[HEADER..],
             )
             .map_err(|_| StorageError::Fjall("sealing a value failed".into()))?;
-        out.extend_from_slice(&body);
+        out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
 
@@ -178,14 +178,16 @@ pub fn open(
         })?;
     let mut nonce = [0u8; 12];
     nonce.copy_from_slice(&stored[6..HEADER]);
-    let mut body = stored[HEADER..].to_vec();
-    let plain = k
+    // Opened where it lies (the plaintext moved to the front): no second buffer.
+    let mut stored = stored;
+    let aad = Aad::from(aad(space, key));
+    let len = k
         .aead
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(space, key)), &mut body)
-        .map_err(|_| StorageError::Corrupt("an encrypted value failed authentication".into()))?;
-    let len = plain.len();
-    body.truncate(len);
-    Ok(body)
+        .open_within(Nonce::assume_unique_for_key(nonce), aad, &mut stored, HEADER..)
+        .map_err(|_| StorageError::Corrupt("an encrypted value failed authentication".into()))?
+        .len();
+    stored.truncate(len);
+    Ok(stored)
 }
 
 #[cfg(test)]

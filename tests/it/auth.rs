@@ -8,10 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use sluice::engine::bridge::remote::sigv4::{self, Signer};
 
@@ -50,25 +47,39 @@ fn ddb_at(
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
-fn kinesis(server: &Server, secret: &str) -> aws_sdk_kinesis::Client {
+/// A Kinesis client signing as `key`/`secret`, its clock `behind` (if given).
+fn kinesis_as(
+    server: &Server,
+    key: &str,
+    secret: &str,
+    behind: Option<Duration>,
+) -> aws_sdk_kinesis::Client {
     use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_kinesis::Config::builder()
+    let mut config = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", secret, None, None, "t"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "t"))
         .endpoint_url(&server.endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_kinesis::Client::from_conf(config)
+        .retry_config(RetryConfig::disabled());
+    if let Some(by) = behind {
+        let now =
+            SystemTime::UNIX_EPOCH + Duration::from_micros(sluice::clock::wall_micros() as u64);
+        config = config.time_source(aws_smithy_async::time::StaticTimeSource::new(now - by));
+    }
+    aws_sdk_kinesis::Client::from_conf(config.build())
 }
 
-fn lambda(server: &Server, secret: &str) -> aws_sdk_lambda::Client {
+fn kinesis(server: &Server, secret: &str) -> aws_sdk_kinesis::Client {
+    kinesis_as(server, "AKIDEXAMPLE", secret, None)
+}
+
+fn lambda_as(server: &Server, key: &str, secret: &str) -> aws_sdk_lambda::Client {
     use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", secret, None, None, "t"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "t"))
         .endpoint_url(&server.endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(RetryConfig::disabled())
@@ -76,36 +87,27 @@ fn lambda(server: &Server, secret: &str) -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::from_conf(config)
 }
 
+fn lambda(server: &Server, secret: &str) -> aws_sdk_lambda::Client {
+    lambda_as(server, "AKIDEXAMPLE", secret)
+}
+
+fn streams_as(server: &Server, key: &str, secret: &str) -> aws_sdk_dynamodbstreams::Client {
+    use aws_sdk_dynamodbstreams::config::{
+        BehaviorVersion, Credentials, Region, retry::RetryConfig,
+    };
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "t"))
+        .endpoint_url(&server.endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
 async fn create_streamed_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
-    let out = client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    out.table_description().unwrap().latest_stream_arn().unwrap().to_string()
+    crate::streams::create_with_stream(client, name, "NEW_IMAGE").await
 }
 
 fn code<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
@@ -221,22 +223,7 @@ async fn every_api_serves_a_configured_key_and_refuses_the_rest() {
     assert_eq!(c, "InvalidSignatureException");
     assert!(m.starts_with("Signature not yet current: ") && m.ends_with(" + 15 min.)"), "{m}");
     off(false, 10).list_tables().send().await.unwrap();
-    let late_kinesis = {
-        use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-        let at = SystemTime::UNIX_EPOCH
-            + Duration::from_micros(sluice::clock::wall_micros() as u64)
-            - Duration::from_secs(600);
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "t"))
-            .endpoint_url(&server.endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .time_source(aws_smithy_async::time::StaticTimeSource::new(at))
-            .build();
-        aws_sdk_kinesis::Client::from_conf(config)
-    };
+    let late_kinesis = kinesis_as(&server, "AKIDEXAMPLE", "secret", Some(Duration::from_secs(600)));
     let e = late_kinesis.list_streams().send().await.unwrap_err().into_service_error();
     let (c, m) = code(&e);
     assert_eq!(c, "InvalidSignatureException");
@@ -640,20 +627,7 @@ async fn a_keys_policy_decides_what_it_may_do() {
     assert!(m.contains("dynamodb:ConditionCheckItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/secret"), "{m}");
 
     // DynamoDB Streams: the table's streams, and GetRecords by its iterator.
-    let streams = {
-        use aws_sdk_dynamodbstreams::config::{
-            BehaviorVersion, Credentials, Region, retry::RetryConfig,
-        };
-        let config = aws_sdk_dynamodbstreams::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
-            .endpoint_url(&server.endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_dynamodbstreams::Client::from_conf(config)
-    };
+    let streams = streams_as(&server, "AKIDLIMITED", "limited");
     let d = streams.describe_stream().stream_arn(&orders_stream).send().await.unwrap();
     let shard = d.stream_description().unwrap().shards()[0].shard_id().unwrap().to_string();
     let it = streams
@@ -669,18 +643,7 @@ async fn a_keys_policy_decides_what_it_may_do() {
     assert_eq!(code(&e.into_service_error()).0, "AccessDeniedException");
 
     // Kinesis: its streams, an explicit deny winning over the Allow.
-    let lk = {
-        use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
-            .endpoint_url(&server.endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_kinesis::Client::from_conf(config)
-    };
+    let lk = kinesis_as(&server, "AKIDLIMITED", "limited", None);
     lk.put_record()
         .stream_name("feed")
         .partition_key("p")
@@ -703,18 +666,7 @@ async fn a_keys_policy_decides_what_it_may_do() {
     assert!(m.ends_with("kinesis:DeleteStream on resource: arn:aws:kinesis:us-east-1:000000000000:stream/feed with an explicit deny in an identity-based policy"), "{m}");
 
     // Lambda: 403.
-    let ll = {
-        use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-        let config = aws_sdk_lambda::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDLIMITED", "limited", None, None, "t"))
-            .endpoint_url(&server.endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_lambda::Client::from_conf(config)
-    };
+    let ll = lambda_as(&server, "AKIDLIMITED", "limited");
     ll.list_functions().send().await.unwrap();
     let e = ll.get_function().function_name("f").send().await.unwrap_err();
     let status = e.raw_response().map(|r| r.status().as_u16());
