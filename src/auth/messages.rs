@@ -3,6 +3,10 @@
 /// UnrecognizedClientException: an access key (or session token) AWS does not know.
 pub const UNRECOGNIZED_CLIENT: &str = "The security token included in the request is invalid.";
 
+/// ExpiredTokenException: temporary credentials past their expiry (no final period, as
+/// DynamoDB's captured answer has none).
+pub const EXPIRED_TOKEN: &str = "The security token included in the request is expired";
+
 /// InvalidSignatureException: the signature does not match.
 pub const MISMATCH: &str = "The request signature we calculated does not match the signature \
     you provided. Check your AWS Secret Access Key and signing method. Consult the service \

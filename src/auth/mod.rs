@@ -79,6 +79,9 @@ pub enum AuthError {
     /// An access key (or session token) that no configured key has.
     #[error("{}", messages::UNRECOGNIZED_CLIENT)]
     UnrecognizedClient,
+    /// Temporary credentials past their `expiration`.
+    #[error("{}", messages::EXPIRED_TOKEN)]
+    ExpiredToken,
 }
 
 impl From<AuthError> for crate::protocol::ProtocolError {
@@ -89,6 +92,7 @@ impl From<AuthError> for crate::protocol::ProtocolError {
             AuthError::Incomplete(m) => P::IncompleteSignature(m),
             AuthError::InvalidSignature(m) => P::InvalidSignature(m),
             AuthError::UnrecognizedClient => P::UnrecognizedClient,
+            AuthError::ExpiredToken => P::ExpiredToken,
         }
     }
 }
@@ -111,6 +115,7 @@ impl AuthError {
             AuthError::Incomplete(_) => "incomplete_signature",
             AuthError::InvalidSignature(_) => "invalid_signature",
             AuthError::UnrecognizedClient => "unrecognized_client",
+            AuthError::ExpiredToken => "expired_token",
         }
     }
 }

@@ -129,6 +129,12 @@ pub fn verify(
     if token != key.session_token.as_deref() {
         return Err(AuthError::UnrecognizedClient);
     }
+    // Temporary credentials: refused once past their expiry (config validation parsed it).
+    if let Some(expires_ms) = key.expiration.as_deref().and_then(expiration_millis)
+        && now_ms >= expires_ms
+    {
+        return Err(AuthError::ExpiredToken);
+    }
     Ok(Identity { access_key_id: access_key_id.to_string() })
 }
 
@@ -274,6 +280,20 @@ pub fn amz_date_millis(date: &str) -> Option<i64> {
         return None;
     }
     Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s) * 1000)
+}
+
+/// An expiry as STS writes one (`2026-12-31T23:59:59Z`, or `+00:00` for `Z`), as epoch
+/// milliseconds.
+pub fn expiration_millis(text: &str) -> Option<i64> {
+    let utc = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
+    let b = utc.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' {
+        return None;
+    }
+    amz_date_millis(&format!("{}Z", utc.replace(['-', ':'], "")))
 }
 
 /// An RFC 7231 date (`Sun, 06 Nov 1994 08:49:37 GMT`) as `YYYYMMDDTHHMMSSZ`.

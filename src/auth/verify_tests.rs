@@ -18,6 +18,7 @@ fn keys(token: Option<&str>) -> Keys {
             secret_access_key: SECRET.into(),
             session_token: token.map(str::to_string),
             policy: None,
+            expiration: None,
         }],
     })
 }
@@ -179,6 +180,7 @@ fn refusals_name_what_is_wrong_in_awss_words() {
             secret_access_key: "another".into(),
             session_token: None,
             policy: None,
+            expiration: None,
         }],
     });
     let h = with(&vanilla);
@@ -263,6 +265,35 @@ fn session_tokens_must_be_the_keys() {
     assert_eq!(run(&with_token, signed(None)), Err(AuthError::UnrecognizedClient));
     assert_eq!(run(&keys(None), signed(Some("token-1"))), Err(AuthError::UnrecognizedClient));
     run(&keys(None), signed(None)).unwrap();
+
+    // Temporary credentials with an expiry: good until it, ExpiredTokenException from it
+    // on (WHEN is 2015-08-30T12:36:00Z); a wrong token is still an unknown client.
+    let expiring = |at: &str| {
+        Keys::new(&AuthConfig {
+            enforce: true,
+            keys: vec![AuthKey {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: SECRET.into(),
+                session_token: Some("token-1".into()),
+                policy: None,
+                expiration: Some(at.into()),
+            }],
+        })
+    };
+    run(&expiring("2015-08-30T12:36:01Z"), signed(Some("token-1"))).unwrap();
+    let expired = expiring("2015-08-30T12:36:00+00:00");
+    assert_eq!(run(&expired, signed(Some("token-1"))), Err(AuthError::ExpiredToken));
+    assert_eq!(run(&expired, signed(Some("token-2"))), Err(AuthError::UnrecognizedClient));
+}
+
+#[test]
+fn expirations_are_read_as_sts_writes_them() {
+    let at = amz_date_millis("20261231T235959Z");
+    assert_eq!(expiration_millis("2026-12-31T23:59:59Z"), at);
+    assert_eq!(expiration_millis("2026-12-31T23:59:59+00:00"), at);
+    for bad in ["2026-12-31 23:59:59Z", "2026-12-31T23:59:59+01:00", "2026-13-01T00:00:00Z", ""] {
+        assert_eq!(expiration_millis(bad), None, "{bad}");
+    }
 }
 
 #[test]
@@ -341,6 +372,7 @@ fn the_published_test_suite_verifies() {
                 secret_access_key: c["secret_access_key"].as_str().unwrap().into(),
                 session_token: c["token"].as_str().map(str::to_string),
                 policy: None,
+                expiration: None,
             }],
         });
         let when = context["timestamp"].as_str().unwrap().replace(['-', ':'], "");
@@ -421,4 +453,39 @@ fn suite_dir() -> Option<std::path::PathBuf> {
         }
     }
     None
+}
+
+#[test]
+fn unsigned_payloads_verify_and_s3s_streaming_payloads_do_not() {
+    let k = keys(None);
+    let signer = Signer {
+        access_key_id: "AKIDEXAMPLE",
+        secret_access_key: SECRET,
+        region: "us-east-1",
+        service: "service",
+    };
+    let body = b"{\"TableName\":\"t\"}";
+    let run = |claimed: &str| {
+        let h = [
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", WHEN),
+            ("x-amz-content-sha256", claimed),
+        ];
+        let request =
+            sigv4::Request { method: "POST", path: "/", query: "", headers: &h, payload: body };
+        let signed = signer.sign(&request, WHEN, &signer.signing_key(WHEN), claimed);
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{}, SignedHeaders={}, Signature={}",
+            signed.scope, signed.signed_headers, signed.signature
+        );
+        let mut pairs = h.to_vec();
+        pairs.push(("authorization", &auth));
+        check(&k, ("POST", "/", None), &pairs, body, now())
+    };
+    run("UNSIGNED-PAYLOAD").unwrap();
+    // The body is hashed whole: a client signing S3's chunk-by-chunk form does not match.
+    assert!(matches!(
+        run("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        Err(AuthError::InvalidSignature(_))
+    ));
 }

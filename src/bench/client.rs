@@ -61,7 +61,7 @@ pub struct Credentials {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub endpoint: Arc<Endpoint>,
-    creds: Arc<Credentials>,
+    pub creds: Arc<Credentials>,
 }
 
 /// The signing name and content type of an `X-Amz-Target` prefix. DynamoDB Streams signs

@@ -70,7 +70,7 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
     let stream = resources::fresh_name("sluice-bench");
     resources::create_stream(client, &stream, args.shards).await?;
-    let start_rss = resources::resident_memory(&metrics).await;
+    let start_rss = resources::resident_memory(&metrics, &client.creds).await;
     let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; args.record_size]);
     let key_space = args.common.key_space;
     let name = stream.clone();
@@ -79,7 +79,7 @@ pub async fn run(
     });
     let check: Check = Arc::new(check);
     report.measurements.push(drive("put-records", client, load, make, check).await);
-    let end_rss = resources::resident_memory(&metrics).await;
+    let end_rss = resources::resident_memory(&metrics, &client.creds).await;
     if start_rss.is_some() || end_rss.is_some() {
         report.target_rss_bytes = Some(Rss { start: start_rss, end: end_rss });
     } else {

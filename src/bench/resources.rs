@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::{Client, Failure};
+use crate::engine::bridge::remote::sigv4::{self, Signer};
 
 const WAIT: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(200);
@@ -192,8 +193,10 @@ pub async fn delete_stream(client: &Client, name: &str) -> Option<String> {
 }
 
 /// The target's `process_resident_memory_bytes` from its Prometheus text at `url`
-/// (`http://host:port/metrics`), or None when it serves no such thing.
-pub async fn resident_memory(url: &str) -> Option<u64> {
+/// (`http://host:port/metrics`), or None when it serves no such thing. Signed with the
+/// run's credentials: a sluice enforcing signatures serves `/metrics` on its API port to
+/// its configured keys only.
+pub async fn resident_memory(url: &str, creds: &super::client::Credentials) -> Option<u64> {
     let rest = url.strip_prefix("http://")?;
     let (host, path) =
         rest.split_once('/').map_or((rest, "/metrics".to_string()), |(h, p)| (h, format!("/{p}")));
@@ -206,8 +209,20 @@ pub async fn resident_memory(url: &str) -> Option<u64> {
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.ok()?;
     tokio::spawn(conn);
-    let request = hyper::Request::get(path)
+    let date = sigv4::amz_date(crate::clock::wall_micros() / 1000);
+    let signed = [("host", host), ("x-amz-date", date.as_str())];
+    let canonical =
+        sigv4::Request { method: "GET", path: &path, query: "", headers: &signed, payload: b"" };
+    let signer = Signer {
+        access_key_id: &creds.access_key,
+        secret_access_key: &creds.secret_key,
+        region: &creds.region,
+        service: "dynamodb",
+    };
+    let request = hyper::Request::get(path.as_str())
         .header("host", host)
+        .header("x-amz-date", date.as_str())
+        .header("authorization", signer.authorization(&canonical, &date))
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .ok()?;
     let response = tokio::time::timeout(Duration::from_secs(5), sender.send_request(request))

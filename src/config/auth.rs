@@ -35,6 +35,10 @@ pub struct AuthKey {
     /// An IAM identity policy (JSON text) limiting what the key may do; none: anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// When temporary credentials (those with a `session_token`) stop working, as STS
+    /// writes it (`2026-12-31T23:59:59Z`): later requests get ExpiredTokenException.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
 }
 
 /// Never the secret or the token: configs are logged and printed in errors.
@@ -45,6 +49,7 @@ impl std::fmt::Debug for AuthKey {
             .field("secret_access_key", &"<redacted>")
             .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
             .field("policy", &self.policy.is_some())
+            .field("expiration", &self.expiration)
             .finish()
     }
 }
@@ -69,6 +74,18 @@ impl AuthConfig {
             }
             if key.session_token.as_deref() == Some("") {
                 return bad(format!("keys: access_key_id '{id}' has an empty session_token"));
+            }
+            if let Some(expiration) = &key.expiration {
+                if key.session_token.is_none() {
+                    return bad(format!(
+                        "keys: access_key_id '{id}' has an expiration but no session_token (only temporary credentials expire)"
+                    ));
+                }
+                if crate::auth::verify::expiration_millis(expiration).is_none() {
+                    return bad(format!(
+                        "keys: the expiration of '{id}', '{expiration}', is not a UTC time such as 2026-12-31T23:59:59Z"
+                    ));
+                }
             }
             if !seen.insert(id.as_str()) {
                 return bad(format!("keys: access_key_id '{id}' is listed twice"));

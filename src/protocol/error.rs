@@ -147,6 +147,9 @@ pub enum ProtocolError {
     /// An access key no configured key has (`auth.enforce`).
     #[error("The security token included in the request is invalid.")]
     UnrecognizedClient,
+    /// Temporary credentials past their expiry (`auth.enforce`).
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// The key's policy does not allow the call; AWS's message.
     #[error("{0}")]
     AccessDenied(String),
@@ -228,6 +231,11 @@ impl ProtocolError {
                 NS,
                 "UnrecognizedClientException",
                 Some(crate::auth::messages::UNRECOGNIZED_CLIENT.into()),
+            ),
+            ProtocolError::ExpiredToken => WireError::new(
+                NS,
+                "ExpiredTokenException",
+                Some(crate::auth::messages::EXPIRED_TOKEN.into()),
             ),
             ProtocolError::Serialization(m) => WireError::serialization(m.clone()),
             ProtocolError::TooDeep => WireError::new(

@@ -198,17 +198,22 @@ async fn front_end(
     let bytes = encoding::decode(encoding, bytes, limit)?;
     let json = if bytes.is_empty() { None } else { Some(codec.decode(bytes)?) };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let checks = || {
+    // A refusal is counted only once it is the answer (a malformed body goes first).
+    type Refusal = (ProtocolError, Option<(Service, String, &'static str, String)>);
+    let checks = || -> Result<_, Refusal> {
         let target = header("x-amz-target")
             .and_then(Target::parse)
-            .ok_or(ProtocolError::UnknownOperation)?;
+            .ok_or((ProtocolError::UnknownOperation, None))?;
         let has_date = header("x-amz-date").is_some() || header("date").is_some();
         let credential = match parts.uri.query().and_then(auth::parse_presigned) {
             Some(c) => c,
             None => auth::parse_authorization(header(AUTHORIZATION.as_str()), has_date).map_err(
                 |e| match raw.is_some() {
-                    true => unsigned(state, target.service, &target.operation, e),
-                    false => e,
+                    true => {
+                        let reason = unsigned_reason(&e);
+                        (e, Some((target.service, target.operation.clone(), reason, String::new())))
+                    }
+                    false => (e, None),
                 },
             )?,
         };
@@ -225,18 +230,24 @@ async fn front_end(
             let now = state.engine.clock.now_millis();
             let identity = crate::auth::verify::verify(&state.keys, &request, &credential, now)
                 .map_err(|e| {
-                    let key = credential.access_key_id.as_str();
-                    denied(state, target.service, &target.operation, e, key)
+                    let key = credential.access_key_id.clone();
+                    let reason = e.reason();
+                    (e.into(), Some((target.service, target.operation.clone(), reason, key)))
                 })?;
             return Ok((target, credential, Some(identity)));
         }
         Ok((target, credential, None))
     };
-    let (target, credential, identity) = checks().map_err(|e| {
+    let (target, credential, identity) = checks().map_err(|(e, refusal)| {
         // A malformed body is answered before the target and the signature.
         match json.as_ref().map(RequestBody::check_syntax) {
             Some(Err(malformed)) => malformed,
-            _ => e,
+            _ => {
+                if let Some((service, operation, reason, key)) = refusal {
+                    count_denied(state, service, &operation, reason, &key);
+                }
+                e
+            }
         }
     })?;
     let body = json.ok_or_else(|| ProtocolError::Serialization(malformed::MSG_EMPTY.into()))?;
@@ -290,12 +301,16 @@ pub fn unsigned(
     operation: &str,
     e: ProtocolError,
 ) -> ProtocolError {
-    let reason = match e {
+    count_denied(state, service, operation, unsigned_reason(&e), "");
+    e
+}
+
+/// The reason label of a missing or malformed signature.
+fn unsigned_reason(e: &ProtocolError) -> &'static str {
+    match e {
         ProtocolError::MissingAuthenticationToken => "missing_token",
         _ => "incomplete_signature",
-    };
-    count_denied(state, service, operation, reason, "");
-    e
+    }
 }
 
 /// Counted by service, operation and reason; logged with the access key id (never a

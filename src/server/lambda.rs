@@ -81,6 +81,7 @@ async fn front_end(
                 | ProtocolError::IncompleteSignature(_)
                 | ProtocolError::InvalidSignature(_)
                 | ProtocolError::UnrecognizedClient
+                | ProtocolError::ExpiredToken
         ) {
             wire.status = 403;
         }

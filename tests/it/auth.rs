@@ -54,11 +54,21 @@ fn kinesis_as(
     secret: &str,
     behind: Option<Duration>,
 ) -> aws_sdk_kinesis::Client {
+    kinesis_with_token(server, (key, secret, None), behind)
+}
+
+/// [`kinesis_as`] with a session token.
+fn kinesis_with_token(
+    server: &Server,
+    (key, secret, token): (&str, &str, Option<&str>),
+    behind: Option<Duration>,
+) -> aws_sdk_kinesis::Client {
     use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    let token = token.map(str::to_string);
     let mut config = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(key, secret, None, None, "t"))
+        .credentials_provider(Credentials::new(key, secret, token, None, "t"))
         .endpoint_url(&server.endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(RetryConfig::disabled());
@@ -75,11 +85,20 @@ fn kinesis(server: &Server, secret: &str) -> aws_sdk_kinesis::Client {
 }
 
 fn lambda_as(server: &Server, key: &str, secret: &str) -> aws_sdk_lambda::Client {
+    lambda_with_token(server, key, secret, None)
+}
+
+fn lambda_with_token(
+    server: &Server,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> aws_sdk_lambda::Client {
     use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(key, secret, None, None, "t"))
+        .credentials_provider(Credentials::new(key, secret, token.map(str::to_string), None, "t"))
         .endpoint_url(&server.endpoint)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .retry_config(RetryConfig::disabled())
@@ -243,11 +262,23 @@ async fn every_api_serves_a_configured_key_and_refuses_the_rest() {
 
 /// A GET signed by sluice's own signer now (for the endpoints no SDK calls).
 async fn signed_get(server: &Server, path: &str, secret: &str) -> crate::harness::RawResponse {
+    signed_get_as(server, path, ("AKIDEXAMPLE", secret, None)).await
+}
+
+/// [`signed_get`] with any key, and its session token if it has one.
+async fn signed_get_as(
+    server: &Server,
+    path: &str,
+    (key, secret, token): (&str, &str, Option<&str>),
+) -> crate::harness::RawResponse {
     let host = server.addr.to_string();
     let date = sigv4::amz_date(sluice::clock::wall_micros() / 1000);
-    let headers = [("host", host.as_str()), ("x-amz-date", date.as_str())];
+    let mut headers = vec![("host", host.as_str()), ("x-amz-date", date.as_str())];
+    if let Some(token) = token {
+        headers.push(("x-amz-security-token", token));
+    }
     let signer = Signer {
-        access_key_id: "AKIDEXAMPLE",
+        access_key_id: key,
         secret_access_key: secret,
         region: "us-east-1",
         service: "sluice",
@@ -255,7 +286,61 @@ async fn signed_get(server: &Server, path: &str, secret: &str) -> crate::harness
     let request =
         sigv4::Request { method: "GET", path, query: "", headers: &headers, payload: b"" };
     let auth = signer.authorization(&request, &date);
-    server.request("GET", path, &[("X-Amz-Date", &date), ("Authorization", &auth)], b"").await
+    let mut sent = vec![("X-Amz-Date", date.as_str()), ("Authorization", auth.as_str())];
+    if let Some(token) = token {
+        sent.push(("X-Amz-Security-Token", token));
+    }
+    server.request("GET", path, &sent, b"").await
+}
+
+/// A signature of the right form that no key made (not the harness's placeholder, which
+/// the enforcing run signs for real).
+const UNVERIFIABLE: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=fedcba9876543210";
+
+#[tokio::test]
+async fn temporary_credentials_past_their_expiration_get_expired_token_exception() {
+    let config = "[auth]\nenforce = true\n\
+        [[auth.keys]]\naccess_key_id = \"AKIDOLD\"\nsecret_access_key = \"old\"\nsession_token = \"t1\"\nexpiration = \"2020-01-01T00:00:00Z\"\n\
+        [[auth.keys]]\naccess_key_id = \"AKIDNEW\"\nsecret_access_key = \"new\"\nsession_token = \"t2\"\nexpiration = \"2999-01-01T00:00:00+00:00\"\n";
+    let server = Server::start_with_config(config);
+    let expired = "The security token included in the request is expired";
+
+    // Before its expiration a key works; after it, every API says so.
+    ddb(&server, "AKIDNEW", "new", Some("t2")).list_tables().send().await.unwrap();
+    let e = ddb(&server, "AKIDOLD", "old", Some("t1")).list_tables().send().await.unwrap_err();
+    assert_eq!(code(&e), ("ExpiredTokenException".into(), expired.into()));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let k = kinesis_with_token(&server, ("AKIDOLD", "old", Some("t1")), None);
+    let e = k.list_streams().send().await.unwrap_err();
+    assert_eq!(code(&e), ("ExpiredTokenException".into(), expired.into()));
+    let l = lambda_with_token(&server, "AKIDOLD", "old", Some("t1"));
+    let e = l.list_functions().send().await.unwrap_err();
+    assert_eq!(code(&e), ("ExpiredTokenException".into(), expired.into()));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
+    // The wrong token of an expired key is still an unknown client.
+    let e = ddb(&server, "AKIDOLD", "old", Some("t9")).list_tables().send().await.unwrap_err();
+    assert_eq!(code(&e).0, "UnrecognizedClientException");
+    let metrics = signed_get_as(&server, "/metrics", ("AKIDNEW", "new", Some("t2"))).await.text();
+    assert!(
+        metrics.contains(
+            "sluice_auth_denied_total{operation=\"ListTables\",reason=\"expired_token\",service=\"dynamodb\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    // An expiration needs a session token, and must be a UTC time.
+    for key in [
+        "[[auth.keys]]\naccess_key_id = \"A\"\nsecret_access_key = \"s\"\nexpiration = \"2030-01-01T00:00:00Z\"\n",
+        "[[auth.keys]]\naccess_key_id = \"A\"\nsecret_access_key = \"s\"\nsession_token = \"t\"\nexpiration = \"tomorrow\"\n",
+    ] {
+        let e = sluice::config::Config::load_text(
+            Some((std::path::Path::new("x.toml"), key)),
+            Vec::new(),
+            &Default::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("expiration"), "{e}");
+    }
 }
 
 #[tokio::test]
@@ -279,8 +364,8 @@ async fn raw_requests_get_awss_errors_and_sluices_endpoints_want_a_signature() {
     assert_eq!(body["__type"], "com.amazon.coral.service#MissingAuthenticationTokenException");
     let r = server.request("GET", "/2015-03-31/functions", &[], b"").await;
     assert_eq!(r.status, 403);
-    // The harness's well-formed but unverifiable signature.
-    let r = server.post("ListTables", b"{}", &[]).await;
+    // A well-formed but unverifiable signature.
+    let r = server.post("ListTables", b"{}", &[("Authorization", UNVERIFIABLE)]).await;
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(r.status, 400, "{body}");
     assert_eq!(body["__type"], "com.amazon.coral.service#InvalidSignatureException", "{body}");
@@ -288,7 +373,7 @@ async fn raw_requests_get_awss_errors_and_sluices_endpoints_want_a_signature() {
         .post(
             "Kinesis_20131202.ListStreams",
             b"{}",
-            &[("Content-Type", "application/x-amz-json-1.1")],
+            &[("Content-Type", "application/x-amz-json-1.1"), ("Authorization", UNVERIFIABLE)],
         )
         .await;
     let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -305,7 +390,8 @@ async fn raw_requests_get_awss_errors_and_sluices_endpoints_want_a_signature() {
 
 #[tokio::test]
 async fn without_enforce_any_credentials_work_and_keys_are_checked_at_start() {
-    let server = Server::start_with_config("");
+    // Written out: the enforcing run of the suite would otherwise turn it on.
+    let server = Server::start_with_config("[auth]\nenforce = false\n");
     let anyone = ddb(&server, "ANYONE", "whatever", None);
     anyone.list_tables().send().await.unwrap();
     assert_eq!(server.request("GET", "/metrics", &[], b"").await.status, 200);

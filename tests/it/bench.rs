@@ -14,6 +14,8 @@ fn bench(server: &Server, args: &[&str]) -> Value {
         .arg("bench")
         .args(args)
         .args(["--endpoint", &server.endpoint, "--json", "--quiet"])
+        .env("AWS_ACCESS_KEY_ID", crate::signing::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", crate::signing::SECRET_ACCESS_KEY)
         .output()
         .expect("run sluice bench");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -377,7 +377,7 @@ async fn concurrent_writes_give_exactly_one_record_each_across_a_sigkill() {
     // Forwarding goes on after the restart, and is counted.
     server.client().put_item().table_name("many").item("pk", s("after")).send().await.unwrap();
     assert_eq!(wait_for(&k, "sink", 321).await.len(), 321);
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("sluice_bridge_forwarded_records_total{stream=\"sink\",table=\"many\"}"),
         "{metrics}"

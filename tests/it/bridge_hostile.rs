@@ -148,7 +148,7 @@ async fn an_oversize_answer_is_a_failed_call_retried_and_costs_no_memory() {
     assert!(written < 64 << 20, "sluice read {written} bytes of oversize answers");
     let peak = peak_rss_bytes(server.pid());
     assert!(peak < 300 << 20, "peak RSS {peak}");
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     let errors: f64 = metrics
         .lines()
         .find(|l| {

@@ -45,7 +45,7 @@ fn bridge_config(arn: &str, endpoint: &str) -> String {
 
 /// The value of the bridge series `name` for table `table` (0 when absent).
 async fn metric(server: &Server, name: &str, table: &str) -> f64 {
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     let label = format!("table=\"{table}\"");
     text.lines()
         .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
@@ -428,7 +428,7 @@ async fn a_remote_answering_server_errors_throttles_and_slowly_gets_every_change
     assert!(eventually(|| async move { metric(l, errors, "orders").await >= more }).await);
     assert!(metric(l, lag, "orders").await > 0.0, "lag builds while the remote fails");
     assert_eq!(metric(l, "sluice_bridge_forwarded_records_total", "orders").await, 200.0);
-    let r = remote.request("DELETE", "/_sluice/faults", &[], b"").await;
+    let r = remote.admin("DELETE", "/_sluice/faults", &[], b"").await;
     assert_eq!(r.status, 200);
     let got = remote_records(&remote, 500).await;
     assert_eq!((got.len(), count_by_key(&got).len()), (500, 500), "all arrived, once each");

@@ -209,4 +209,33 @@ async fn tables_report_kms_encryption_only_where_items_are_sealed() {
         sse.kms_master_key_arn(),
         Some("arn:aws:kms:us-east-1:000000000000:alias/aws/dynamodb")
     );
+
+    // UpdateTable changes it, by the same rule: a KMS key only where values are sealed,
+    // and back to the owned key (not reported) anywhere.
+    let update = |server: &Server, name: &str, spec: SseSpecification| {
+        let client = server.client();
+        let name = name.to_string();
+        async move { client.update_table().table_name(name).sse_specification(spec).send().await }
+    };
+    let kms = |key: &str| {
+        SseSpecification::builder()
+            .enabled(true)
+            .sse_type(SseType::Kms)
+            .kms_master_key_id(key)
+            .build()
+    };
+    let owned = SseSpecification::builder().enabled(false).build();
+    let e = update(&plain, "owned", kms("alias/mine")).await.unwrap_err().into_service_error();
+    assert_eq!(e.meta().code(), Some("ValidationException"), "{e:?}");
+    let out = update(&plain, "owned", owned.clone()).await.unwrap();
+    assert!(out.table_description().unwrap().sse_description().is_none());
+    create(&sealed, "owned", false).await.unwrap();
+    let out = update(&sealed, "owned", kms("alias/mine")).await.unwrap();
+    let arn = out.table_description().unwrap().sse_description().unwrap().kms_master_key_arn();
+    assert_eq!(arn, Some("arn:aws:kms:us-east-1:000000000000:alias/mine"));
+    let d = sealed.client().describe_table().table_name("owned").send().await.unwrap();
+    assert_eq!(d.table().unwrap().sse_description().unwrap().status(), Some(&SseStatus::Enabled));
+    update(&sealed, "kms", owned).await.unwrap();
+    let d = sealed.client().describe_table().table_name("kms").send().await.unwrap();
+    assert!(d.table().unwrap().sse_description().is_none());
 }

@@ -68,6 +68,7 @@ async fn unknown_targets_are_unknown_operations() {
 #[tokio::test]
 async fn missing_or_incomplete_authentication() {
     let server = Server::start();
+    server.expect_denials();
     let r = server
         .request(
             "POST",
@@ -143,7 +144,7 @@ async fn malformed_bodies_are_serialization_exceptions() {
     let r = server.post("ListTables", b"{\"a\": 1} x", &[("Authorization", "")]).await;
     assert_error(&r, 400, unrecognized("x"));
     // None of that should have looked like a server fault.
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(!metrics.contains("status=\"500\""), "{metrics}");
 }
 
@@ -217,9 +218,9 @@ async fn every_dynamodb_response_has_crc32_and_request_id() {
 async fn wire_shapes_and_region_from_the_credential_scope() {
     let server = Server::start();
     // Another region's credential scope: the ARN follows the request, not the config.
-    let auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-2/dynamodb/aws4_request, SignedHeaders=host, Signature=abc";
+    let auth = AUTH.replace("/us-east-1/", "/eu-west-2/");
     let body = br#"{"TableName":"wire","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"ProvisionedThroughput":{"ReadCapacityUnits":1,"WriteCapacityUnits":1}}"#;
-    let r = server.post("CreateTable", body, &[("Authorization", auth)]).await;
+    let r = server.post("CreateTable", body, &[("Authorization", &auth)]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let d = &r.json()["TableDescription"];
     assert_eq!(d["TableArn"], "arn:aws:dynamodb:eu-west-2:000000000000:table/wire");
@@ -241,7 +242,7 @@ async fn health_and_metrics() {
     assert_eq!(server.post("PutItem", put, &[]).await.status, 200);
     assert_eq!(server.post("DescribeTable", br#"{"TableName":"nope"}"#, &[]).await.status, 400);
 
-    let r = server.request("GET", "/metrics", &[], b"").await;
+    let r = server.admin("GET", "/metrics", &[], b"").await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/plain")), "{r:?}");
     let text = r.text();
@@ -274,6 +275,7 @@ async fn http2_prior_knowledge_on_the_same_port() {
         .header("x-amz-date", "20260101T000000Z")
         .header("authorization", AUTH)
         .body(Full::new(Bytes::from_static(b"{}")))
+        .map(|request| crate::signing::sign_hyper(request, b"{}"))
         .unwrap();
     let response = sender.send_request(request).await.expect("h2 request");
     assert_eq!(response.version(), hyper::Version::HTTP_2);

@@ -183,7 +183,7 @@ async fn register_describe_list_deregister() {
     let refused = k.delete_stream().stream_name("orders").send().await;
     assert_eq!(error_of(refused).0, "ResourceInUseException");
     k.delete_stream().stream_name("orders").enforce_consumer_deletion(true).send().await.unwrap();
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     assert!(!text.contains("stream=\"orders\""), "series of a deleted stream: {text}");
 }
 

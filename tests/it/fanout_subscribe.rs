@@ -46,7 +46,7 @@ async fn records_are_pushed_then_heartbeats_then_the_lifetime_ends_it() {
     while next_event(&mut events).await.is_some() {}
     let lived = opened.elapsed();
     assert!(lived >= Duration::from_millis(2400) && lived < Duration::from_secs(6), "{lived:?}");
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     assert!(text.contains("sluice_kinesis_fanout_records_total{consumer=\"app\",stream=\"s\"} 1"));
     assert!(text.contains("sluice_kinesis_fanout_subscriptions{consumer=\"app\",stream=\"s\"} 0"));
     assert!(text.contains(

@@ -50,6 +50,7 @@ fn request(server: &Server, op: &str, body: &Value) -> hyper::Request<Full<Bytes
         .header("x-amz-date", "20260101T000000Z")
         .header("authorization", AUTH)
         .body(Full::new(Bytes::from(body.to_string())))
+        .map(|request| crate::signing::sign_hyper(request, body.to_string().as_bytes()))
         .unwrap()
 }
 

@@ -60,7 +60,8 @@ pub fn subscribe_request(
         .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
         .header("x-amz-date", "20260101T000000Z")
         .header("authorization", AUTH)
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(Bytes::from(body.clone())))
+        .map(|request| crate::signing::sign_hyper(request, &body))
         .unwrap_or_else(|_| panic!("request for {consumer}"))
 }
 
@@ -80,7 +81,8 @@ async fn h2c_prior_knowledge_with_the_h2_crate() {
     tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
     let addr = server.addr.to_string();
-    let request = subscribe_request(&addr, &consumer, "application/x-amz-json-1.1", vec![]);
+    let body = subscribe_body(&consumer).to_string().into_bytes();
+    let request = subscribe_request(&addr, &consumer, "application/x-amz-json-1.1", body);
     let (head, _) = request.into_parts();
     let (response, mut send) =
         client.send_request(hyper::Request::from_parts(head, ()), false).unwrap();
@@ -123,8 +125,10 @@ async fn h2c_prior_knowledge_with_the_h2_crate() {
     ] {
         list = list.header(name, value);
     }
-    let (response, mut send) = client.send_request(list.body(()).unwrap(), false).unwrap();
-    send.send_data(Bytes::from(json!({"StreamARN": arn("s")}).to_string()), true).unwrap();
+    let body = json!({"StreamARN": arn("s")}).to_string();
+    let list = crate::signing::sign_hyper(list.body(()).unwrap(), body.as_bytes());
+    let (response, mut send) = client.send_request(list, false).unwrap();
+    send.send_data(Bytes::from(body), true).unwrap();
     let mut response = response.await.unwrap().into_body();
     let listed = response.data().await.unwrap().unwrap();
     assert_eq!(
@@ -240,7 +244,7 @@ async fn a_subscriber_that_goes_away_is_noticed() {
     let consumer = register(&k, "s", "gone").await;
     let open = "sluice_kinesis_fanout_subscriptions{consumer=\"gone\",stream=\"s\"}";
     let gauge = async || {
-        let text = server.request("GET", "/metrics", &[], b"").await.text();
+        let text = server.metrics().await;
         text.lines().find(|l| l.starts_with(open)).map(|l| l[open.len()..].trim().to_string())
     };
     for h2 in [false, true] {

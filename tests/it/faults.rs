@@ -20,26 +20,21 @@ fn s(v: &str) -> AttributeValue {
 pub async fn add_rule(server: &Server, rule: Value) -> (u16, Value) {
     let body = rule.to_string();
     let r = server
-        .request(
-            "POST",
-            "/_sluice/faults",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        )
+        .admin("POST", "/_sluice/faults", &[("Content-Type", "application/json")], body.as_bytes())
         .await;
     (r.status, r.json())
 }
 
 /// The rules the server lists.
 pub async fn rules(server: &Server) -> Vec<Value> {
-    let r = server.request("GET", "/_sluice/faults", &[], b"").await;
+    let r = server.admin("GET", "/_sluice/faults", &[], b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["rules"].as_array().cloned().unwrap_or_default()
 }
 
 /// The value of `sluice_faults_injected_total` for these labels (0 when absent).
 async fn injected(server: &Server, service: &str, operation: &str, kind: &str) -> f64 {
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     let labels = format!(
         "sluice_faults_injected_total{{kind=\"{kind}\",operation=\"{operation}\",service=\"{service}\"}}"
     );
@@ -96,7 +91,7 @@ async fn the_next_n_calls_on_one_table_fail_with_the_exact_aws_error() {
     );
     assert_eq!(injected(&server, "dynamodb", "PutItem", "error").await, 3.0);
     // Injected errors count as requests with their status, like any other answer.
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     assert!(
         text.contains(
             "sluice_requests_total{operation=\"PutItem\",service=\"dynamodb\",status=\"400\"} 3"
@@ -224,14 +219,14 @@ async fn latency_is_added_and_rules_are_listed_and_cleared() {
         assert_eq!(code, "InternalServerError");
     }
     let id = forever["id"].as_u64().unwrap();
-    let r = server.request("DELETE", &format!("/_sluice/faults/{id}"), &[], b"").await;
+    let r = server.admin("DELETE", &format!("/_sluice/faults/{id}"), &[], b"").await;
     assert_eq!((r.status, r.json()), (200, json!({"cleared": 1})));
     client.scan().table_name("slow").send().await.unwrap();
-    let r = server.request("DELETE", &format!("/_sluice/faults/{id}"), &[], b"").await;
+    let r = server.admin("DELETE", &format!("/_sluice/faults/{id}"), &[], b"").await;
     assert_eq!(r.status, 404);
     add_rule(&server, json!({"service": "dynamodb", "error": "InternalServerError"})).await;
     assert_eq!(rules(&server).await.len(), 2);
-    let r = server.request("DELETE", "/_sluice/faults", &[], b"").await;
+    let r = server.admin("DELETE", "/_sluice/faults", &[], b"").await;
     assert_eq!((r.status, r.json()), (200, json!({"cleared": 2})));
     assert!(rules(&server).await.is_empty());
     client.scan().table_name("slow").send().await.unwrap();
@@ -257,7 +252,7 @@ async fn bad_rules_are_refused_with_a_reason() {
     }
     assert!(rules(&server).await.is_empty());
     // AWS's own paths are unaffected: an unknown method on the endpoint is refused.
-    assert_eq!(server.request("PUT", "/_sluice/faults", &[], b"").await.status, 405);
+    assert_eq!(server.admin("PUT", "/_sluice/faults", &[], b"").await.status, 405);
 }
 
 #[tokio::test]
@@ -269,7 +264,7 @@ async fn config_rules_are_active_from_start_and_the_endpoint_can_be_turned_off()
     assert_eq!(code, "InternalServerError");
     client.list_tables().send().await.unwrap();
     // With the endpoint off, its path is not special: it is a plain non-AWS request.
-    let r = server.request("GET", "/_sluice/faults", &[("Authorization", AUTH)], b"").await;
+    let r = server.admin("GET", "/_sluice/faults", &[("Authorization", AUTH)], b"").await;
     assert_eq!(r.status, 404);
 }
 
@@ -291,12 +286,11 @@ async fn cross_site_calls_to_the_admin_endpoint_are_refused() {
         &[json, ("Sec-Fetch-Site", "cross-site")],
     ];
     for headers in refused {
-        let r = server.request("POST", "/_sluice/faults", headers, rule).await;
+        let r = server.admin("POST", "/_sluice/faults", headers, rule).await;
         assert_eq!(r.status, 403, "{headers:?}: {}", r.text());
     }
-    let r = server
-        .request("DELETE", "/_sluice/faults", &[("Origin", "http://evil.example")], b"")
-        .await;
+    let r =
+        server.admin("DELETE", "/_sluice/faults", &[("Origin", "http://evil.example")], b"").await;
     assert_eq!(r.status, 403);
     let r = server
         .request("OPTIONS", "/_sluice/faults", &[("Origin", "http://evil.example")], b"")
@@ -308,10 +302,10 @@ async fn cross_site_calls_to_the_admin_endpoint_are_refused() {
     crate::harness::create_table(&client, "csrf", false).await;
     client.put_item().table_name("csrf").item("pk", s("a")).send().await.unwrap();
     // The same call from the endpoint's own origin, or from curl, works.
-    let r = server.request("POST", "/_sluice/faults", &[json, ("Origin", &own)], rule).await;
+    let r = server.admin("POST", "/_sluice/faults", &[json, ("Origin", &own)], rule).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(rules(&server).await.len(), 1);
-    assert_eq!(server.request("GET", "/_sluice/other", &[], b"").await.status, 404);
+    assert_eq!(server.admin("GET", "/_sluice/other", &[], b"").await.status, 404);
 }
 
 /// The metrics listener serves `/metrics` and `/health` only.

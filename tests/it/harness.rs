@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A well-formed SigV4 header: sluice parses it but never checks the signature.
+/// A well-formed SigV4 header, the placeholder of a signed request: sluice parses it and,
+/// not enforcing signatures, never checks it; the enforcing run signs it for real
+/// (`crate::signing`).
 pub const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123456789abcdef";
 
 /// One running daemon. Dropping it kills the process (SIGKILL) and, when the server owns
@@ -27,6 +29,9 @@ pub struct Server {
     pub addr: SocketAddr,
     pub endpoint: String,
     _owned_dir: Option<tempfile::TempDir>,
+    /// In the enforcing run, whether dropping the daemon checks that it refused no request
+    /// for want of a signature or permission (a test passing on a 403 proves nothing).
+    audit_denials: std::cell::Cell<bool>,
 }
 
 impl Server {
@@ -77,7 +82,7 @@ impl Server {
 
     fn spawn(dir: &Path, config_text: &str, port: Option<u16>, env: &[(&str, &str)]) -> Server {
         let config = dir.join("sluice.toml");
-        std::fs::write(&config, config_text).expect("write config");
+        std::fs::write(&config, crate::signing::daemon_config(config_text)).expect("write config");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -103,7 +108,23 @@ impl Server {
             .or_else(|| url.strip_prefix("https://"))
             .and_then(|a| a.parse().ok())
             .expect("address in banner");
-        Server { child, _stdout: stdout, addr, endpoint: url.to_string(), _owned_dir: None }
+        let audit_denials = crate::signing::enforcing()
+            && !config_text.contains("[auth")
+            && url.starts_with("http://");
+        Server {
+            child,
+            _stdout: stdout,
+            addr,
+            endpoint: url.to_string(),
+            _owned_dir: None,
+            audit_denials: std::cell::Cell::new(audit_denials),
+        }
+    }
+
+    /// Says that this test sends requests refused for their signature on purpose (a
+    /// malformed or missing one), so the enforcing run does not count them against it.
+    pub fn expect_denials(&self) {
+        self.audit_denials.set(false);
     }
 
     /// The daemon's process id (its /proc entry tells its memory).
@@ -245,6 +266,27 @@ impl Server {
         self.request("POST", "/", &all, body).await
     }
 
+    /// The Prometheus exposition on the API port (signed in the enforcing run).
+    pub async fn metrics(&self) -> String {
+        self.admin("GET", "/metrics", &[], b"").await.text()
+    }
+
+    /// A request to one of sluice's own endpoints (`/metrics`, `/_sluice/*`), carrying the
+    /// placeholder signature unless `headers` has an `Authorization` of its own.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
+        let mut all = headers.to_vec();
+        if !all.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+            all.push(("Authorization", AUTH));
+        }
+        self.request(method, path, &all, body).await
+    }
+
     /// Any HTTP/1.1 request: only `Host`, `Content-Length` and `Connection: close` are
     /// added, so tests control every other header.
     pub async fn request(
@@ -284,6 +326,7 @@ pub async fn raw_request(
 
 /// [`Server::exchange`] with any address.
 pub async fn raw_exchange(addr: SocketAddr, request: Vec<u8>) -> RawResponse {
+    let request = crate::signing::sign_wire(request);
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
@@ -305,6 +348,15 @@ pub async fn raw_exchange(addr: SocketAddr, request: Vec<u8>) -> RawResponse {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        let running = matches!(self.child.try_wait(), Ok(None));
+        if self.audit_denials.get() && running && !std::thread::panicking() {
+            let denied = crate::signing::denials(self.addr);
+            if !denied.is_empty() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the enforcing run's daemon refused signed requests:\n{denied}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -364,7 +416,7 @@ impl RawResponse {
     }
 }
 
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+pub fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     loop {
         let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else { return body };

@@ -242,6 +242,8 @@ async fn malformed_bodies_get_aws_errors() {
 #[tokio::test]
 async fn header_floods_get_431_and_bad_heads_400() {
     let server = Server::start();
+    // An Authorization header that is not text: refused as a missing signature.
+    server.expect_denials();
     // More header fields than server.max_headers (100).
     let many: String = (0..300).map(|i| format!("X-Flood-{i}: {i}\r\n")).collect();
     let request = head("DynamoDB_20120810.ListTables", "application/x-amz-json-1.0", &many);
@@ -378,7 +380,8 @@ async fn truncated_oversized_and_slow_bodies_end_cleanly() {
     // An idle keep-alive connection is closed after the same timeout.
     let mut stream = TcpStream::connect(server.addr).await.expect("connect");
     let request = head("DynamoDB_20120810.ListTables", content_type, "Content-Length: 2\r\n");
-    stream.write_all(format!("{request}{{}}").as_bytes()).await.expect("write");
+    let wire = crate::signing::sign_wire(format!("{request}{{}}").into_bytes());
+    stream.write_all(&wire).await.expect("write");
     let raw = read_until_closed(&mut stream).await;
     assert_eq!(status_of(&raw), Some(200), "{:?}", String::from_utf8_lossy(&raw));
 
@@ -402,7 +405,8 @@ async fn connections_beyond_max_connections_wait_for_a_slot() {
                 "application/x-amz-json-1.0",
                 "Content-Length: 2\r\nConnection: close\r\n",
             );
-            stream.write_all(format!("{request}{{}}").as_bytes()).await.expect("write");
+            let wire = crate::signing::sign_wire(format!("{request}{{}}").into_bytes());
+            stream.write_all(&wire).await.expect("write");
             read_until_closed(&mut stream).await
         }
     });
@@ -473,8 +477,8 @@ async fn a_hostile_batch_leaves_memory_bounded() {
                     "application/x-amz-json-1.0",
                     &format!("Content-Length: {}\r\nConnection: close\r\n", body.len()),
                 );
-                let _ = stream.write_all(request.as_bytes()).await;
-                let _ = stream.write_all(&body).await;
+                let wire = crate::signing::sign_wire([request.as_bytes(), &body].concat());
+                let _ = stream.write_all(&wire).await;
                 let raw = read_until_closed(&mut stream).await;
                 let status = status_of(&raw);
                 assert!(
@@ -543,8 +547,8 @@ async fn bodies_of_tiny_values_are_decoded_within_the_decode_budget() {
                 "application/x-amz-json-1.0",
                 &format!("Content-Length: {}\r\nConnection: close\r\n", body.len()),
             );
-            stream.write_all(request.as_bytes()).await.expect("head");
-            stream.write_all(body.as_bytes()).await.expect("body");
+            let wire = crate::signing::sign_wire([request, body].concat().into_bytes());
+            stream.write_all(&wire).await.expect("request");
             // No such table: decoded, then refused.
             assert_eq!(status_of(&read_until_closed(&mut stream).await), Some(400));
         })

@@ -43,7 +43,8 @@ fn dynamodb(operation: &str, extra: &[(String, String)]) -> hyper::Request<()> {
     for (name, value) in extra {
         request = request.header(name, value);
     }
-    request.body(()).expect("request head")
+    // Signed over `{}`, ListTables's body (the enforcing run).
+    crate::signing::sign_hyper(request.body(()).expect("request head"), b"{}")
 }
 
 /// Sends `head` then `body` (ending the stream) and reads the whole answer: status and
@@ -407,8 +408,9 @@ async fn h2_idle_connections_are_closed_and_live_streams_are_not() {
     let addr = server.addr.to_string();
     let body = json!({"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
         "StartingPosition": {"Type": "TRIM_HORIZON"}});
+    let wire_body = body.to_string().into_bytes();
     let (head, _) =
-        subscribe_request(&addr, &consumer, "application/x-amz-json-1.1", vec![]).into_parts();
+        subscribe_request(&addr, &consumer, "application/x-amz-json-1.1", wire_body).into_parts();
     let (response, mut send) =
         client.send_request(hyper::Request::from_parts(head, ()), false).expect("subscribe");
     send.send_data(Bytes::from(body.to_string()), true).expect("subscribe body");

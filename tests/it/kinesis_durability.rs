@@ -185,7 +185,7 @@ async fn enforced_limits_throttle_per_shard_and_per_entry() {
         }
     }
     assert!(refused > 0);
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(
             "sluice_kinesis_throttled_requests_total{operation=\"PutRecords\",stream=\"s\"}"
@@ -198,6 +198,6 @@ async fn enforced_limits_throttle_per_shard_and_per_entry() {
     assert!(metrics.contains("sluice_kinesis_incoming_records_total{stream=\"s\"}"));
     assert!(metrics.contains("sluice_kinesis_retained_bytes{stream=\"bytes\"}"));
     k.delete_stream().stream_name("bytes").send().await.unwrap();
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(!metrics.contains("stream=\"bytes\""), "a deleted stream's series are removed");
 }

@@ -42,6 +42,7 @@ mod restart;
 mod scan;
 mod serialization;
 mod shutdown;
+mod signing;
 mod storage_eio;
 mod storage_faults;
 mod streams;

@@ -65,7 +65,7 @@ fn assert_parses(metrics: &str) {
 #[tokio::test]
 async fn readme_dashboard_and_exposition_agree() {
     let server = Server::start();
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert_parses(&metrics);
     let exported = families(&metrics);
 
@@ -129,7 +129,7 @@ async fn a_little_traffic_of_each_kind_shows_in_the_series() {
         .send()
         .await
         .unwrap();
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     for sample in [
         "sluice_requests_total{operation=\"PutItem\",service=\"dynamodb\",status=\"200\"} 1",
         "sluice_table_items{table=\"obs\"} 1",
@@ -154,7 +154,7 @@ async fn per_shard_series_only_when_configured() {
             .send()
             .await
             .unwrap();
-        let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+        let metrics = server.metrics().await;
         let sample = "sluice_kinesis_shard_incoming_records_total{shard=\"shardId-000000000000\",stream=\"ps\"} 1";
         assert_eq!(metrics.contains(sample), expect, "{config:?}:\n{metrics}");
     }

@@ -31,7 +31,7 @@ fn test_ca(dir: &std::path::Path) -> (String, String, String) {
 }
 
 async fn forwarded(server: &Server) -> f64 {
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     text.lines()
         .find(|l| l.starts_with("sluice_bridge_forwarded_records_total{") && l.contains("orders"))
         .and_then(|l| l.rsplit(' ').next())
@@ -113,7 +113,7 @@ async fn an_https_lambda_endpoint_is_invoked_over_tls() {
     ));
     let endpoint = format!("https://localhost:{}", remote.addr.port());
     let local = Server::start_with_config(&format!(
-        "[tls]\nca_file = {ca:?}\n[lambda]\nendpoint = \"{endpoint}\"\n"
+        "[tls]\nca_file = {ca:?}\n[lambda]\nendpoint = \"{endpoint}\"\naccess_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\n"
     ));
     let (status, error, _) =
         crate::lambda::invoke(&local.lambda(), "f", serde_json::json!({"over": "tls"})).await;

@@ -27,7 +27,7 @@ fn s(v: &str) -> AttributeValue {
 }
 
 async fn metric(server: &Server, line_start: &str) -> f64 {
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())

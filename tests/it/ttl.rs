@@ -251,14 +251,14 @@ async fn expired_number_ttls_are_deleted_and_everything_else_stays() {
     for kept in ["future", "string", "set", "none", "ancient"] {
         assert!(exists(&client, "tbl", kept).await, "{kept} must stay");
     }
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("sluice_ttl_deleted_items_total{table=\"tbl\"} 2"), "{metrics}");
     let d = client.describe_table().table_name("tbl").send().await.unwrap();
     assert_eq!(d.table().unwrap().item_count(), Some(5));
 
     // Deleting the table removes its series.
     client.delete_table().table_name("tbl").send().await.unwrap();
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(!metrics.contains("sluice_ttl_deleted_items_total{table=\"tbl\"}"), "{metrics}");
 }
 

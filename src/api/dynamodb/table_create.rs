@@ -330,7 +330,7 @@ pub async fn create_table(
 /// or false), which DescribeTable does not report. Asking for KMS encryption is accepted
 /// only where sluice seals values at rest, so a table never reports an encryption that
 /// does not happen.
-fn sse_key(
+pub(super) fn sse_key(
     engine: &Engine,
     sse: Option<&super::tables::SseSpecification>,
 ) -> Result<Option<String>, DynamoError> {

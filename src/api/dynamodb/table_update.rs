@@ -1,5 +1,5 @@
-//! UpdateTable: billing mode, throughput, deletion protection, table class and
-//! GlobalSecondaryIndexUpdates.
+//! UpdateTable: billing mode, throughput, deletion protection, table class, encryption
+//! (SSESpecification) and GlobalSecondaryIndexUpdates.
 
 use std::sync::Arc;
 
@@ -8,10 +8,11 @@ use serde_json::json;
 
 use super::DynamoError;
 use super::indexes::{self, GsiUpdate, IndexChange, IndexInput};
-use super::table_create::stream_view;
+use super::table_create::{sse_key, stream_view};
 use super::tables::{
-    AttributeDefinition, MAX_CAPACITY, ProvisionedThroughput, StreamSpecification,
-    TableDescriptionOutput, check_table_name, describe, invalid, resolve_table_name,
+    AttributeDefinition, MAX_CAPACITY, ProvisionedThroughput, SseSpecification,
+    StreamSpecification, TableDescriptionOutput, check_table_name, describe, invalid,
+    resolve_table_name,
 };
 use crate::api::validate::Validator;
 use crate::engine::streams::ViewType;
@@ -29,6 +30,8 @@ pub struct UpdateTableInput {
     pub deletion_protection_enabled: Option<bool>,
     pub table_class: Option<String>,
     pub global_secondary_index_updates: Option<Vec<GsiUpdate>>,
+    #[serde(rename = "SSESpecification")]
+    pub sse_specification: Option<SseSpecification>,
 }
 
 /// UpdateTable: billing mode, throughput, deletion protection and table class.
@@ -56,6 +59,9 @@ pub async fn update_table(
         .filter_map(|u| u.create.clone())
         .collect();
     indexes::check_members(&mut v, Some(&creates), "globalSecondaryIndexUpdates");
+    if let Some(s) = &input.sse_specification {
+        v.one_of(s.sse_type.as_deref(), "sSESpecification.sSEType", &["AES256", "KMS"]);
+    }
     if let Some(spec) = &input.stream_specification {
         v.not_null(spec.stream_enabled.as_ref(), "streamSpecification.streamEnabled");
         v.one_of(
@@ -67,10 +73,17 @@ pub async fn update_table(
     v.finish().map_err(DynamoError::Validation)?;
     let stream_view = stream_view(input.stream_specification.as_ref())?;
     let index_updates = input.global_secondary_index_updates.clone().unwrap_or_default();
+    // Enabled: a KMS key (only where values are sealed at rest, as at creation); not
+    // enabled: back to the owned key, which DescribeTable does not report.
+    let sse_update = match &input.sse_specification {
+        Some(s) => Some(sse_key(engine, Some(s))?),
+        None => None,
+    };
     let other_updates = input.billing_mode.is_some()
         || input.provisioned_throughput.is_some()
         || input.deletion_protection_enabled.is_some()
-        || input.table_class.is_some();
+        || input.table_class.is_some()
+        || sse_update.is_some();
     if !other_updates && index_updates.is_empty() && input.stream_specification.is_none() {
         return Err(DynamoError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -148,6 +161,9 @@ pub async fn update_table(
             }
             if let Some(class) = &input.table_class {
                 meta.table_class = Some(class.clone());
+            }
+            if let Some(key) = &sse_update {
+                meta.sse_kms_key = key.clone();
             }
             Ok(())
         })

@@ -46,6 +46,7 @@ const KNOWN_CODES: &[&str] = &[
     "ValidationException",
     "AccessDeniedException",
     "UnrecognizedClientException",
+    "ExpiredTokenException",
     "InvalidSignatureException",
     "MissingAuthenticationTokenException",
 ];

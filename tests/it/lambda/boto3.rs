@@ -17,7 +17,7 @@ import boto3
 
 endpoint = sys.argv[1]
 session = boto3.session.Session(
-    aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="us-east-1")
 ddb = session.client("dynamodb", endpoint_url=endpoint)
 lam = session.client("lambda", endpoint_url=endpoint)
 out = {}

@@ -15,7 +15,11 @@ async fn functions_of_another_sluice_are_found_and_invoked_through_the_endpoint(
     let url = format!("invoke_url = \"http://{addr}/2015-03-31/functions/function/invocations\"");
     let behind = Server::start_with_config(&function("echo", &url, "timeout_seconds = 9"));
     let front =
-        Server::start_with_config(&format!("[lambda]\nendpoint = \"{}\"\n", behind.endpoint));
+        // Signing as a key `behind` knows (it enforces signatures in the enforcing run).
+        Server::start_with_config(&format!(
+            "[lambda]\nendpoint = \"{}\"\naccess_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\n",
+            behind.endpoint
+        ));
     let client = front.lambda();
 
     let got = client.get_function().function_name("echo").send().await.unwrap();

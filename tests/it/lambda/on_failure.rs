@@ -47,7 +47,7 @@ async fn map(lambda: &aws_sdk_lambda::Client, function: &str, source: &str, dest
 
 async fn metric(server: &Server, name: &str, uuid: &str, function: &str) -> Option<f64> {
     let line_start = format!("{name}{{function=\"{function}\",uuid=\"{uuid}\"}}");
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     text.lines()
         .find(|l| l.starts_with(&line_start))
         .and_then(|l| l.rsplit(' ').next())

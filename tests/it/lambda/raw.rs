@@ -26,6 +26,7 @@ async fn malformed_lambda_requests_get_lambdas_errors() {
     let (addr, _) = double(None).await;
     let url = format!("invoke_url = \"http://{addr}/2015-03-31/functions/function/invocations\"");
     let server = Server::start_with_config(&function("echo", &url, ""));
+    server.expect_denials();
     let invoke = "/2015-03-31/functions/echo/invocations";
 
     let r = server.request("POST", invoke, &[], b"{}").await;
@@ -159,7 +160,7 @@ async fn malformed_lambda_requests_get_lambdas_errors() {
     );
 
     // Request metrics are labelled lambda and the operation.
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(
             "sluice_requests_total{operation=\"Invoke\",service=\"lambda\",status=\"413\"}"

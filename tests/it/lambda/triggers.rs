@@ -75,7 +75,7 @@ fn values(records: &[Value]) -> Vec<String> {
 }
 
 async fn metric(server: &Server, line_start: &str) -> Option<f64> {
-    let text = server.request("GET", "/metrics", &[], b"").await.text();
+    let text = server.metrics().await;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())
@@ -526,6 +526,8 @@ async fn real_handlers_under_awslambdaric_receive_the_events() {
         format!("invoke_url = \"http://{}/2015-03-31/functions/hosted/invocations\"", host.addr);
     let config = [
         LAMBDA,
+        // Signing its invocations as a key `host` knows (it enforces in the enforcing run).
+        "access_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\n",
         &function("listened", &format!("runtime_api_listen = \"127.0.0.1:{port}\""), ""),
         &function("commanded", r#"command = ["python3", "-m", "awslambdaric", "esm.fn"]"#, &env),
         &function("remote", &url, ""),

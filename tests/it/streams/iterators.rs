@@ -158,7 +158,7 @@ async fn get_records_pages_by_limit() {
     assert_eq!(sizes, [2, 2, 1, 0]);
     // Five records of 3 bytes ("pk" and a one-letter key) read; the last call was
     // caught up, so the iterator age is 0.
-    let metrics = server.request("GET", "/metrics", &[], b"").await.text();
+    let metrics = server.metrics().await;
     for line in [
         "sluice_stream_records_read_total{table=\"tbl\"} 5",
         "sluice_stream_read_bytes_total{table=\"tbl\"} 15",
