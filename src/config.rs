@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod bootstrap;
 mod bridge;
+mod bridge_source;
 mod faults;
 mod lambda;
 mod tls;
@@ -20,6 +21,7 @@ pub use bootstrap::{
     BootstrapStream, BootstrapTable,
 };
 pub use bridge::{BridgeConfig, RemoteConfig};
+pub use bridge_source::SourceConfig;
 pub use faults::{FaultSpec, FaultsConfig};
 pub use lambda::{FunctionConfig, FunctionKind, LambdaConfig, valid_function_name};
 pub use tls::TlsConfig;

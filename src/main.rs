@@ -270,6 +270,15 @@ async fn run(config: Config) -> Result<(), String> {
     if let Some(line) = metrics_line {
         println!("{line}");
     }
+    // Sources whose lease table lives here call this sluice's own API.
+    let mut own = local;
+    if own.ip().is_unspecified() {
+        own.set_ip(match own {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    engine.start_sources(&format!("{scheme}://{own}"));
     let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await;
     Ok(())

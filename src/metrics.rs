@@ -7,6 +7,7 @@
 
 pub mod esm;
 pub mod fanout;
+pub mod source;
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -71,6 +72,8 @@ pub struct Metrics {
     pub fanout: fanout::FanoutMetrics,
     /// Lambda event source mappings, per mapping and function (see `esm::EsmMetrics`).
     pub esm: esm::EsmMetrics,
+    /// The source bridge: external tables followed (`[[bridge.sources]]`).
+    pub source: source::SourceMetrics,
 }
 
 /// Bridge series, per table and destination stream (one destination per table at a time).
@@ -474,12 +477,14 @@ impl Metrics {
         let fanout = fanout::FanoutMetrics::new();
         let bridge = BridgeMetrics::new();
         let esm = esm::EsmMetrics::new();
+        let source = source::SourceMetrics::new();
         for c in kinesis
             .collectors()
             .into_iter()
             .chain(fanout.collectors())
             .chain(bridge.collectors())
             .chain(esm.collectors())
+            .chain(source.collectors())
         {
             register(&registry, &mut catalog, c);
         }
@@ -513,6 +518,7 @@ impl Metrics {
             bridge,
             fanout,
             esm,
+            source,
         }
     }
 

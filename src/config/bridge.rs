@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::bridge_source::SourceConfig;
 
 /// The bridge's settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -24,9 +25,16 @@ pub struct BridgeConfig {
     /// How long one PutRecords call (connect, send, answer) may take before it counts as
     /// failed and is retried.
     pub request_timeout_ms: u64,
+    /// This instance's name in lease tables (`leaseOwner`); empty: host name and pid.
+    pub worker_id: String,
+    /// How long a lease lives without renewal: another instance takes a shard over once
+    /// its lease went this long unrenewed, and the holder stops before then.
+    pub lease_duration_ms: u64,
     /// Kinesis streams outside sluice that destinations forward to. Last, because TOML
     /// writes arrays of tables after plain keys.
     pub remotes: Vec<RemoteConfig>,
+    /// External tables whose streams this sluice follows (`[[bridge.sources]]`).
+    pub sources: Vec<SourceConfig>,
 }
 
 impl Default for BridgeConfig {
@@ -35,7 +43,10 @@ impl Default for BridgeConfig {
             retry_initial_ms: 50,
             retry_max_ms: 5000,
             request_timeout_ms: 10_000,
+            worker_id: String::new(),
+            lease_duration_ms: 10_000,
             remotes: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -88,6 +99,11 @@ impl RemoteConfig {
     }
 }
 
+/// Whether `arn` is a Kinesis stream ARN.
+pub(super) fn is_stream_arn(arn: &str) -> bool {
+    arn_parts(arn).is_some()
+}
+
 /// (region, stream name) of a Kinesis stream ARN.
 fn arn_parts(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws")?;
@@ -115,6 +131,17 @@ impl BridgeConfig {
         }
         if self.request_timeout_ms == 0 {
             return bad("bridge.request_timeout_ms".into(), "must be at least 1");
+        }
+        if !(100..=3_600_000).contains(&self.lease_duration_ms) {
+            return bad("bridge.lease_duration_ms".into(), "must be 100 to 3600000");
+        }
+        if self.worker_id.len() > 256 {
+            return bad("bridge.worker_id".into(), "must be at most 256 characters");
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            if let Some((key, why)) = s.problem(i, &self.sources[..i]) {
+                return bad(key, &why);
+            }
         }
         for (i, r) in self.remotes.iter().enumerate() {
             let key = |field: &str| format!("bridge.remotes[{i}].{field}");

@@ -4,12 +4,14 @@
 pub mod bridge;
 pub mod catalog;
 pub mod changelog;
+pub mod http_client;
 pub mod index;
 pub mod indexes;
 pub mod kinesis;
 pub mod purge;
 pub mod read;
 pub mod remote_tls;
+pub mod source;
 pub mod stream_ops;
 #[cfg(test)]
 mod stream_tests;

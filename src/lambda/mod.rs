@@ -15,7 +15,6 @@
 //! function's timeout.
 
 pub mod function;
-pub mod http_client;
 pub mod invocation;
 pub mod name;
 pub mod queue;
@@ -319,7 +318,7 @@ impl Functions {
                     match d.run(request_id.clone(), payload, &details).await {
                         Ok(i) if i.function_error.is_some() => tracing::warn!(
                             function = %d.config.name, request_id, "asynchronous invocation failed: {}",
-                            http_client::truncate(&String::from_utf8_lossy(&i.payload), 512)
+                            crate::engine::http_client::truncate(&String::from_utf8_lossy(&i.payload), 512)
                         ),
                         Ok(_) => {}
                         Err(e) => {

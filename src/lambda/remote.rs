@@ -13,10 +13,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use tokio::time::Instant;
 
-use super::http_client::{Answer, HttpClient, HttpError, encode_segment, truncate};
 use super::invocation::{Invocation, InvokeError, LATEST, MAX_RESPONSE_PAYLOAD};
 use crate::clock::SharedClock;
 use crate::engine::bridge::remote::sigv4::{self, Signer};
+use crate::engine::http_client::{Answer, HttpClient, HttpError, encode_segment, truncate};
 use crate::engine::remote_tls::split_url;
 
 /// The longest a GetFunction asked of the endpoint may take.

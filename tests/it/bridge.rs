@@ -61,7 +61,7 @@ pub async fn wait_for(k: &aws_sdk_kinesis::Client, stream: &str, n: usize) -> Ve
     records(k, stream).await
 }
 
-async fn enable(
+pub async fn enable(
     client: &Client,
     table: &str,
     stream: &str,

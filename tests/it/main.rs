@@ -9,6 +9,7 @@ mod bootstrap;
 mod bridge;
 mod bridge_hostile;
 mod bridge_remote;
+mod bridge_source;
 mod cbor;
 mod compressed_requests;
 mod delete_table;

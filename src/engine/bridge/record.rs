@@ -51,8 +51,19 @@ pub fn data(
     region: &str,
     precision: Option<Precision>,
 ) -> Vec<u8> {
+    data_with_keys(record, &keys_of(record, schema), table, region, precision)
+}
+
+/// [`data`] for a change whose key attributes are given apart from its images (a change
+/// read from an external stream, whose view may carry no image).
+pub fn data_with_keys(
+    record: &ChangeRecord,
+    keys: &Item,
+    table: &str,
+    region: &str,
+    precision: Option<Precision>,
+) -> Vec<u8> {
     use std::io::Write;
-    let keys = keys_of(record, schema);
     let user_identity = match record.origin {
         WriteOrigin::TtlExpiry => r#"{"type":"Service","principalId":"dynamodb.amazonaws.com"}"#,
         WriteOrigin::Client => "null",
@@ -70,7 +81,7 @@ pub fn data(
     let new = record.new.as_ref().filter(|_| record.event != EventName::Remove);
     let old = record.old.as_ref().filter(|_| record.event != EventName::Insert);
     let size =
-        value::item_size(&keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
+        value::item_size(keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
     let mut out = Vec::with_capacity(320 + 2 * size);
     let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let id = uuid::Uuid::from_bytes(record.event_id).hyphenated().encode_lower(&mut id);
@@ -81,7 +92,7 @@ pub fn data(
     out.extend_from_slice(br#","tableName":"#);
     json(&mut out, &table);
     let _ = write!(out, r#","dynamodb":{{"ApproximateCreationDateTime":{time},"Keys":"#);
-    json(&mut out, &value::ItemJson(&keys));
+    json(&mut out, &value::ItemJson(keys));
     if let Some(new) = new {
         out.extend_from_slice(br#","NewImage":"#);
         json(&mut out, &value::ItemJson(new));
@@ -104,7 +115,11 @@ fn json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
 /// storage encoding, where "1" and "1.0" are one key), so one item always maps to one
 /// shard and its changes stay in commit order.
 pub fn partition_key(record: &ChangeRecord, schema: &KeySchema) -> String {
-    let item = record.item();
+    partition_key_of(record.item(), schema)
+}
+
+/// [`partition_key`] of the item whose attributes (its key ones at least) are `item`.
+pub fn partition_key_of(item: &Item, schema: &KeySchema) -> String {
     let canonical = match item.get(&schema.hash.name) {
         Some(hash) => {
             let range = schema.range.as_ref().and_then(|r| item.get(&r.name));

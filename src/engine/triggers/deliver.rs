@@ -313,7 +313,7 @@ impl Lane {
         let what = match outcome {
             Outcome::FunctionError(error) => {
                 let text = String::from_utf8_lossy(error);
-                format!("function error: {}", crate::lambda::http_client::truncate(&text, 512))
+                format!("function error: {}", crate::engine::http_client::truncate(&text, 512))
             }
             Outcome::Reported(_) => "the function reported failed records".to_string(),
             Outcome::NotInvoked(e) => format!("not invoked: {e}"),

@@ -30,8 +30,8 @@ use crate::engine::Engine;
 use crate::engine::bridge::remote::backoff::{Backoff, jitter};
 use crate::engine::bridge::remote::sigv4::{self, Signer};
 use crate::engine::catalog::ScalarType;
+use crate::engine::http_client::{HttpClient, encode_segment, truncate};
 use crate::engine::kinesis::NewRecord;
-use crate::lambda::http_client::{HttpClient, encode_segment, truncate};
 use crate::model::value::{AttributeValue, Item};
 
 /// Attempts at one delivery before it fails.

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 client for the servers functions run behind (an Invoke-API URL, the
-//! `lambda.endpoint`): keep-alive connections kept in a short idle list, one exchange
+//! A small HTTP/1.1 client for the servers sluice calls (an Invoke-API URL, the
+//! `lambda.endpoint`, on-failure destinations, an external DynamoDB source): keep-alive connections kept in a short idle list, one exchange
 //! under one deadline, and every answer read only up to a limit, so a server outside
 //! sluice never decides how much memory sluice takes or how long a caller waits.
 

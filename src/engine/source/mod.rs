@@ -1,0 +1,505 @@
+//! The source bridge: tables on a DynamoDB endpoint outside sluice (`[[bridge.sources]]`:
+//! AWS, ScyllaDB Alternator, DynamoDB Local, another sluice) whose DynamoDB stream sluice
+//! follows, forwarding every change in AWS's Kinesis record format to a Kinesis stream
+//! here or at a remote. Several sluice instances naming one lease table share the work
+//! with no cluster of their own: the lease table is the only shared state, as the Kinesis
+//! Client Library keeps it (`leases`).
+//!
+//! Each instance runs one coordinator per source. Every third of the lease duration it
+//! renews the leases it holds, reads the lease table, and takes leases that are free or
+//! have gone a whole lease duration unrenewed (their holder is dead or cut off), or, when
+//! the instances hold uneven shares, steals one from the busiest; now and then it lists
+//! the source's shards and creates the missing leases. A held shard is read by its own
+//! task (`reader`); a child shard only once its parents are read to their end, and a
+//! re-enabled stream's shards only once the older stream's are, so each item's changes
+//! arrive in order. Checkpoints move only after the destination accepted the records:
+//! at least once, nothing lost when an instance dies.
+
+pub mod client;
+pub mod convert;
+pub mod destination;
+pub mod leases;
+pub mod reader;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use self::client::{CallError, Client};
+use self::destination::Target;
+use self::leases::{Lease, LeaseTable, lease_key};
+use self::reader::{Context, Held};
+use crate::config::SourceConfig;
+use crate::engine::Engine;
+use crate::engine::bridge::remote::backoff::Backoff;
+use crate::engine::bridge::remote::client::KinesisClient;
+use crate::engine::catalog::{KeyAttribute, KeySchema, ScalarType};
+
+/// Shards are listed (and missing leases created) every this many rounds.
+const SYNC_EVERY: u64 = 10;
+
+/// This instance's name in lease tables: `bridge.worker_id`, or host name and pid.
+pub fn worker_id(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "sluice".into());
+    format!("{host}-{}", std::process::id())
+}
+
+impl Engine {
+    /// Starts a coordinator for each `[[bridge.sources]]`; `own_endpoint` is this sluice's
+    /// API (where a lease table without `lease_endpoint` lives).
+    pub fn start_sources(self: &Arc<Self>, own_endpoint: &str) {
+        let me = worker_id(&self.config.bridge.worker_id);
+        for source in &self.config.bridge.sources {
+            let coordinator = Coordinator::new(self, source, &me, own_endpoint);
+            match coordinator {
+                Some(c) => {
+                    tracing::info!(source = %source.name, worker = %me, "following table {} at {}", source.table, source.endpoint);
+                    tokio::spawn(c.run());
+                }
+                None => tracing::error!(source = %source.name, "not started: bad endpoint"),
+            }
+        }
+    }
+}
+
+/// What this instance has seen of another's lease: its counter, and since when (by this
+/// instance's clock) it has not moved.
+struct Seen {
+    counter: u64,
+    since: Instant,
+}
+
+struct Coordinator {
+    engine: Weak<Engine>,
+    config: SourceConfig,
+    me: String,
+    lease_duration: Duration,
+    source: Arc<Client>,
+    leases: Arc<LeaseTable>,
+    held: HashMap<String, Arc<Held>>,
+    seen: HashMap<String, Seen>,
+    /// The source table's key schema and current stream, once described.
+    schema: Option<KeySchema>,
+    round: u64,
+}
+
+impl Coordinator {
+    fn new(
+        engine: &Arc<Engine>,
+        config: &SourceConfig,
+        me: &str,
+        own_endpoint: &str,
+    ) -> Option<Coordinator> {
+        let bridge = &engine.config.bridge;
+        let lease_duration = Duration::from_millis(bridge.lease_duration_ms);
+        let creds = (config.region.as_str(), config.access_key_id.as_str(), {
+            config.secret_access_key.as_str()
+        });
+        // Lease calls must finish well within a renewal round.
+        let lease_timeout = (lease_duration / 3).max(Duration::from_millis(50));
+        let read_timeout = Duration::from_millis(bridge.request_timeout_ms);
+        let source = Client::new(&config.endpoint, creds, read_timeout, engine.clock.clone())?;
+        let lease_endpoint =
+            if config.lease_endpoint.is_empty() { own_endpoint } else { &config.lease_endpoint };
+        let lease_client = Client::new(lease_endpoint, creds, lease_timeout, engine.clock.clone())?;
+        Some(Coordinator {
+            engine: Arc::downgrade(engine),
+            config: config.clone(),
+            me: me.to_string(),
+            lease_duration,
+            source: Arc::new(source),
+            leases: Arc::new(LeaseTable {
+                client: lease_client,
+                table: config.lease_table.clone(),
+                source: config.name.clone(),
+            }),
+            held: HashMap::new(),
+            seen: HashMap::new(),
+            schema: None,
+            round: 0,
+        })
+    }
+
+    fn closing(&self) -> bool {
+        self.engine.upgrade().is_none_or(|e| e.closing())
+    }
+
+    fn failed(&self, what: &str, e: &CallError) {
+        if let Some(engine) = self.engine.upgrade() {
+            let m = &engine.metrics.source;
+            let which = if e.throttled() { &m.read_throttles_total } else { &m.errors_total };
+            which.with_label_values(&[&self.config.name]).inc();
+        }
+        tracing::warn!(source = %self.config.name, "{what}: {e}");
+    }
+
+    async fn run(mut self) {
+        let round = self.lease_duration / 3;
+        while let Err(e) = self.leases.ensure().await {
+            self.failed("lease table", &e);
+            if self.closing() {
+                return;
+            }
+            tokio::time::sleep(round.max(Duration::from_millis(500))).await;
+        }
+        loop {
+            let started = Instant::now();
+            if self.closing() {
+                self.stop_all();
+                return;
+            }
+            self.round_once().await;
+            self.round += 1;
+            tokio::time::sleep_until(started + round).await;
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for held in self.held.values() {
+            held.stop.store(true, Ordering::Release);
+        }
+        self.held.clear();
+    }
+
+    async fn round_once(&mut self) {
+        self.renew().await;
+        let finished_any = self.held.values().any(|h| h.finished.load(Ordering::Acquire));
+        self.drop_finished();
+        let mut leases = match self.leases.list().await {
+            Ok(l) => l,
+            Err(e) => return self.failed("listing leases", &e),
+        };
+        if self.schema.is_none() || finished_any || self.round.is_multiple_of(SYNC_EVERY) {
+            match self.sync(&leases).await {
+                Ok(true) => match self.leases.list().await {
+                    Ok(l) => leases = l,
+                    Err(e) => return self.failed("listing leases", &e),
+                },
+                Ok(false) => {}
+                Err(e) => self.failed("listing the source's shards", &e),
+            }
+        }
+        if self.schema.is_some() {
+            self.acquire(&leases).await;
+        }
+        if let Some(e) = self.engine.upgrade() {
+            let held = e.metrics.source.leases_held.with_label_values(&[&self.config.name]);
+            held.set(self.held.len() as i64);
+        }
+    }
+
+    /// Renews every held lease; one lost to another instance's write stops its reader.
+    async fn renew(&mut self) {
+        let mut lost = Vec::new();
+        for (key, held) in &self.held {
+            let started = Instant::now();
+            let counter = held.counter.load(Ordering::Acquire);
+            match self.leases.renew(key, &self.me, counter).await {
+                Ok(next) => {
+                    held.counter.store(next, Ordering::Release);
+                    *held.valid_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                        started + self.valid_for();
+                }
+                Err(e) if leases::lost(&e) => lost.push(key.clone()),
+                // Unreachable lease table: the lease lapses by itself (valid_until) unless
+                // a later renewal gets through.
+                Err(e) => self.failed("renewing a lease", &e),
+            }
+        }
+        for key in lost {
+            if let Some(held) = self.held.remove(&key) {
+                held.stop.store(true, Ordering::Release);
+                tracing::info!(source = %self.config.name, shard = %held.shard_id, "lease lost to another instance");
+                self.forget(&held);
+            }
+        }
+    }
+
+    /// How long after a renewal starts the lease surely stays this instance's: the lease
+    /// duration less a tenth, for clocks that run at slightly different rates.
+    fn valid_for(&self) -> Duration {
+        self.lease_duration - self.lease_duration / 10
+    }
+
+    fn forget(&self, held: &Held) {
+        if let Some(e) = self.engine.upgrade() {
+            e.metrics.source.forget_shard(&self.config.name, &held.shard_id);
+        }
+    }
+
+    fn drop_finished(&mut self) {
+        let done: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.finished.load(Ordering::Acquire) || h.stop.load(Ordering::Acquire))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in done {
+            if let Some(held) = self.held.remove(&key) {
+                self.forget(&held);
+            }
+        }
+    }
+
+    /// Describes the source table and its current stream, creating a lease for each shard
+    /// without one; whether any was created.
+    async fn sync(&mut self, leases: &[Lease]) -> Result<bool, CallError> {
+        let table = json!({"TableName": self.config.table});
+        let described = self.source.call("DynamoDB_20120810.DescribeTable", &table).await?;
+        let t = &described["Table"];
+        self.schema = key_schema(t);
+        let Some(stream_arn) = t["LatestStreamArn"].as_str() else {
+            tracing::warn!(source = %self.config.name, "table {} has no stream", self.config.table);
+            return Ok(false);
+        };
+        // Every shard of the stream, page by page.
+        let mut shards = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let mut body = json!({"StreamArn": stream_arn});
+            if let Some(s) = start.take() {
+                body["ExclusiveStartShardId"] = json!(s);
+            }
+            let page = self.source.call("DynamoDBStreams_20120810.DescribeStream", &body).await?;
+            let d = &page["StreamDescription"];
+            shards.extend(d["Shards"].as_array().cloned().unwrap_or_default());
+            match d["LastEvaluatedShardId"].as_str() {
+                Some(last) => start = Some(last.to_string()),
+                None => break,
+            }
+        }
+        // The configured starting position applies to a source's very first shards; any
+        // shard after them starts at its beginning, so nothing between them is missed.
+        let first = leases.is_empty();
+        let mut created = false;
+        for shard in &shards {
+            let Some(id) = shard["ShardId"].as_str() else { continue };
+            let key = lease_key(&self.config.name, stream_arn, id);
+            if leases.iter().any(|l| l.key == key) {
+                continue;
+            }
+            let parents: Vec<String> =
+                shard["ParentShardId"].as_str().map(str::to_string).into_iter().collect();
+            let start = match first && parents.is_empty() {
+                true => self.config.starting_position.as_str(),
+                false => "TRIM_HORIZON",
+            };
+            let lease = Lease::new(&self.config.name, stream_arn, id, parents, start);
+            created |= self.leases.create(&lease).await?;
+        }
+        Ok(created)
+    }
+
+    /// Takes free or expired leases up to this instance's share, or steals one when the
+    /// shares are uneven and nothing is free.
+    async fn acquire(&mut self, leases: &[Lease]) {
+        let now = Instant::now();
+        for l in leases {
+            let fresh = self.seen.get(&l.key).is_none_or(|s| s.counter != l.counter);
+            if fresh {
+                self.seen.insert(l.key.clone(), Seen { counter: l.counter, since: now });
+            }
+        }
+        self.seen.retain(|k, _| leases.iter().any(|l| &l.key == k));
+        let expired = |l: &Lease| {
+            l.owner.is_none()
+                || (l.owner.as_deref() == Some(&self.me) && !self.held.contains_key(&l.key))
+                || self.seen.get(&l.key).is_some_and(|s| now - s.since >= self.lease_duration)
+        };
+        let active: Vec<&Lease> = leases.iter().filter(|l| !l.finished()).collect();
+        let mut owners: HashMap<&str, usize> = HashMap::new();
+        for l in &active {
+            if let Some(o) = l.owner.as_deref().filter(|o| *o != self.me && !expired(l)) {
+                *owners.entry(o).or_default() += 1;
+            }
+        }
+        let workers = owners.len() + 1;
+        let target = active.len().div_ceil(workers);
+        let mut want = target.saturating_sub(self.held.len());
+        let mut free: Vec<&Lease> = active
+            .iter()
+            .copied()
+            .filter(|l| !self.held.contains_key(&l.key) && expired(l) && ready(l, leases))
+            .collect();
+        // Instances that start together try different leases first.
+        free.sort_by_key(|l| md5::compute(format!("{}{}", self.me, l.key)).0);
+        let mut took_free = false;
+        for lease in free {
+            if want == 0 {
+                break;
+            }
+            if self.take(lease, false).await {
+                want -= 1;
+                took_free = true;
+            }
+        }
+        if want == 0 || took_free {
+            return;
+        }
+        // Nothing free: one lease from the instance holding the most, if it holds more
+        // than its share.
+        let Some((&victim, &count)) = owners.iter().max_by_key(|(o, c)| (**c, *o)) else { return };
+        if count <= target {
+            return;
+        }
+        let stolen = active.iter().copied().find(|l| {
+            l.owner.as_deref() == Some(victim)
+                && !self.held.contains_key(&l.key)
+                && ready(l, leases)
+        });
+        if let Some(lease) = stolen
+            && self.take(lease, true).await
+            && let Some(e) = self.engine.upgrade()
+        {
+            e.metrics.source.lease_steals_total.with_label_values(&[&self.config.name]).inc();
+        }
+    }
+
+    /// Takes `lease` and starts its reader; a stolen lease is read only after a lease
+    /// duration, by when its former holder has stopped (its renewals fail).
+    async fn take(&mut self, lease: &Lease, stolen: bool) -> bool {
+        let Some(engine) = self.engine.upgrade() else { return false };
+        let Some(schema) = self.schema.clone() else { return false };
+        let started = Instant::now();
+        let counter = match self.leases.take(lease, &self.me).await {
+            Ok(c) => c,
+            Err(e) if leases::lost(&e) => return false,
+            Err(e) => {
+                self.failed("taking a lease", &e);
+                return false;
+            }
+        };
+        let held = Arc::new(Held {
+            key: lease.key.clone(),
+            shard_id: lease.shard_id.clone(),
+            stream_arn: lease.stream_arn.clone(),
+            counter: AtomicU64::new(counter),
+            valid_until: Mutex::new(started + self.valid_for()),
+            stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        });
+        self.held.insert(lease.key.clone(), held.clone());
+        tracing::info!(source = %self.config.name, shard = %lease.shard_id, stolen, "lease taken");
+        let ctx = Arc::new(Context {
+            engine: self.engine.clone(),
+            name: self.config.name.clone(),
+            table: self.config.table.clone(),
+            region: self.config.region.clone(),
+            me: self.me.clone(),
+            schema,
+            source: self.source.clone(),
+            leases: self.leases.clone(),
+            poll_interval: Duration::from_millis(self.config.poll_interval_ms),
+        });
+        let target = target(&engine, &self.config.destination);
+        let checkpoint = lease.checkpoint.clone();
+        let delay = if stolen { self.lease_duration } else { Duration::ZERO };
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            reader::run(ctx, held, checkpoint, target).await;
+        });
+        true
+    }
+}
+
+/// Whether `lease` may be read: its parents are read to their end (or gone), and so is
+/// every shard of an older stream of the same source.
+fn ready(lease: &Lease, all: &[Lease]) -> bool {
+    let label = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let mine = label(&lease.stream_arn);
+    let parents_done = lease.parents.iter().all(|p| {
+        all.iter()
+            .find(|l| l.stream_arn == lease.stream_arn && &l.shard_id == p)
+            .is_none_or(Lease::finished)
+    });
+    let older_done = all.iter().all(|l| l.finished() || label(&l.stream_arn) >= mine);
+    parents_done && older_done
+}
+
+/// The key schema of a DescribeTable `Table`.
+fn key_schema(table: &serde_json::Value) -> Option<KeySchema> {
+    let ty = |name: &str| {
+        table["AttributeDefinitions"].as_array()?.iter().find_map(|d| {
+            (d["AttributeName"] == name)
+                .then(|| d["AttributeType"].as_str().and_then(ScalarType::parse))
+                .flatten()
+        })
+    };
+    let attribute = |kind: &str| {
+        table["KeySchema"].as_array()?.iter().find_map(|k| {
+            let name = k["AttributeName"].as_str()?;
+            (k["KeyType"] == kind)
+                .then(|| Some(KeyAttribute { name: name.to_string(), ty: ty(name)? }))?
+        })
+    };
+    Some(KeySchema { hash: attribute("HASH")?, range: attribute("RANGE") })
+}
+
+/// The destination of a source: a remote when `[[bridge.remotes]]` names it, else a
+/// stream of this sluice by the ARN's name.
+fn target(engine: &Arc<Engine>, arn: &str) -> Target {
+    let bridge = &engine.config.bridge;
+    if let Some(remote) = bridge.remote(arn) {
+        let timeout = Duration::from_millis(bridge.request_timeout_ms);
+        if let Some(client) = KinesisClient::new(remote, timeout, engine.clock.clone()) {
+            let backoff = Backoff::new(
+                Duration::from_millis(bridge.retry_initial_ms),
+                Duration::from_millis(bridge.retry_max_ms),
+            );
+            return Target::Remote { client: Box::new(client), backoff };
+        }
+    }
+    let stream = arn.rsplit_once(":stream/").map_or(arn, |(_, name)| name).to_string();
+    Target::Local { engine: Arc::downgrade(engine), stream }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(stream: &str, shard: &str, parents: &[&str], done: bool) -> Lease {
+        let arn = format!("arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/{stream}");
+        let parents = parents.iter().map(|p| p.to_string()).collect();
+        let checkpoint = if done { leases::SHARD_END } else { "TRIM_HORIZON" };
+        Lease::new("s", &arn, shard, parents, checkpoint)
+    }
+
+    #[test]
+    fn children_wait_for_their_parents_and_new_streams_for_old_ones() {
+        let parent = lease("2026-01-01", "a", &[], false);
+        let child = lease("2026-01-01", "b", &["a"], false);
+        let orphan = lease("2026-01-01", "c", &["gone"], false);
+        let newer = lease("2026-02-01", "x", &[], false);
+        let all = vec![parent.clone(), child.clone(), orphan.clone(), newer.clone()];
+        assert!(ready(&parent, &all) && ready(&orphan, &all));
+        assert!(!ready(&child, &all) && !ready(&newer, &all));
+        let done = vec![lease("2026-01-01", "a", &[], true), child.clone(), newer.clone()];
+        assert!(ready(&child, &done));
+        assert!(!ready(&newer, &done), "the old stream's child is not done yet");
+    }
+
+    #[test]
+    fn key_schemas_come_from_describe_table() {
+        let t = json!({
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        });
+        let s = key_schema(&t).unwrap();
+        assert_eq!((s.hash.name.as_str(), s.range.unwrap().ty), ("pk", ScalarType::N));
+        assert!(key_schema(&json!({})).is_none());
+        assert_eq!(worker_id("w1"), "w1");
+        assert!(worker_id("").ends_with(&format!("-{}", std::process::id())));
+    }
+}
