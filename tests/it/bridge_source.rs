@@ -133,3 +133,269 @@ async fn a_tables_changes_arrive_through_the_bridge_as_awss_destination_writes_t
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(records(&k, "changes").await.len(), 22, "nothing twice");
 }
+
+/// A bridge instance sharing `leases`' lease table, forwarding to `destination`'s stream
+/// `changes` as a remote.
+fn shared_config(source: &Server, leases: &str, destination: &Server, worker: &str) -> String {
+    format!(
+        "[bridge]\nworker_id = \"{worker}\"\nlease_duration_ms = {LEASE_MS}\nretry_initial_ms = 20\nretry_max_ms = 200\n\
+         [[bridge.remotes]]\nstream_arn = \"{ARN}changes\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         access_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\n\
+         [[bridge.sources]]\nname = \"orders\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         access_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\n\
+         table = \"orders\"\ndestination = \"{ARN}changes\"\nlease_table = \"sluice-leases\"\n\
+         lease_endpoint = \"{leases}\"\npoll_interval_ms = 20\n",
+        destination.endpoint, source.endpoint
+    )
+}
+
+const LEASE_MS: u64 = 1000;
+
+/// Every lease: (key, owner, checkpoint).
+async fn leases(at: &Server) -> Vec<(String, String, String)> {
+    let out = at.client().scan().table_name("sluice-leases").consistent_read(true).send().await;
+    let Ok(out) = out else { return Vec::new() };
+    out.items()
+        .iter()
+        .map(|i| {
+            let s = |n: &str| i.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            (s("leaseKey"), s("leaseOwner"), s("checkpoint"))
+        })
+        .collect()
+}
+
+/// How many leases each worker holds.
+fn shares(leases: &[(String, String, String)]) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for (_, owner, _) in leases {
+        *out.entry(owner.clone()).or_default() += 1;
+    }
+    out
+}
+
+/// Sequence numbers compare as numbers (decimal strings of any length).
+fn seq_order(a: &str, b: &str) -> std::cmp::Ordering {
+    (a.len(), a).cmp(&(b.len(), b))
+}
+
+/// (pk, value) of each record in `records`, in stream order.
+fn changes(records: &[Value]) -> Vec<(String, i64)> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let image = &r["dynamodb"]["NewImage"];
+            let v = image["v"]["N"].as_str()?.parse().ok()?;
+            Some((image["pk"]["S"].as_str()?.to_string(), v))
+        })
+        .collect()
+}
+
+/// Writes `count` changes over 20 items, numbered in order, a few milliseconds apart.
+async fn write_changes(ddb: aws_sdk_dynamodb::Client, from: i64, count: i64) {
+    for i in from..from + count {
+        let pk = format!("k{}", i % 20);
+        let put = ddb.put_item().table_name("orders").item("pk", s(&pk));
+        put.item("v", AttributeValue::N(i.to_string())).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Nothing written is missing, and each item's values, by their last copy, are in the
+/// order they were written (an earlier copy is a duplicate at-least-once delivery
+/// allows); the number of duplicates.
+fn assert_complete_and_ordered(got: &[(String, i64)], written: i64) -> usize {
+    let mut last_at: HashMap<(String, i64), usize> = HashMap::new();
+    for (at, change) in got.iter().enumerate() {
+        last_at.insert(change.clone(), at);
+    }
+    for i in 0..written {
+        let key = (format!("k{}", i % 20), i);
+        assert!(last_at.contains_key(&key), "change {key:?} lost");
+    }
+    let mut by_item: HashMap<&str, Vec<(usize, i64)>> = HashMap::new();
+    for ((pk, v), at) in &last_at {
+        by_item.entry(pk).or_default().push((*at, *v));
+    }
+    for (pk, mut seen) in by_item {
+        seen.sort();
+        let values: Vec<i64> = seen.iter().map(|(_, v)| *v).collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{pk} out of order: {values:?}");
+    }
+    got.len() - last_at.len()
+}
+
+#[tokio::test]
+async fn three_instances_share_the_shards_and_take_over_from_one_killed_under_load() {
+    // Six stream shards; the lease table lives beside the source; a third sluice is the
+    // shared destination.
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 6\n");
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let destination = Server::start();
+    let k = destination.kinesis();
+    crate::kinesis::create(&k, "changes", 4).await;
+    let config = |w: &str| shared_config(&source, &source.endpoint, &destination, w);
+    let b1 = Server::start_with_config(&config("w1"));
+    let b2 = Server::start_with_config(&config("w2"));
+    let b3 = Server::start_with_config(&config("w3"));
+
+    // The six leases spread two by two.
+    let balanced = crate::streams::poll(Duration::from_secs(30), || async {
+        let l = leases(&source).await;
+        let s = shares(&l);
+        (l.len() == 6 && ["w1", "w2", "w3"].iter().all(|w| s.get(*w) == Some(&2))).then_some(l)
+    })
+    .await;
+    assert_eq!(balanced.len(), 6);
+
+    // Under load, w2 is killed; checkpoints are watched all along.
+    let writer = tokio::spawn(write_changes(ddb.clone(), 0, 600));
+    let watcher = tokio::spawn({
+        let endpoint = source.client();
+        async move {
+            let mut highest: HashMap<String, String> = HashMap::new();
+            for _ in 0..400 {
+                let out = endpoint.scan().table_name("sluice-leases").consistent_read(true);
+                if let Ok(out) = out.send().await {
+                    for item in out.items() {
+                        let key = item["leaseKey"].as_s().unwrap().clone();
+                        let c = item["checkpoint"].as_s().unwrap().clone();
+                        if c == "TRIM_HORIZON" || c == "LATEST" || c == "SHARD_END" {
+                            continue;
+                        }
+                        if let Some(h) = highest.get(&key) {
+                            assert_ne!(
+                                seq_order(&c, h),
+                                std::cmp::Ordering::Less,
+                                "{key} went back from {h} to {c}"
+                            );
+                        }
+                        highest.insert(key, c);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let killed_at = std::time::Instant::now();
+    b2.kill();
+    // Its two leases go to the others once a lease duration passed without renewal.
+    let moved = crate::streams::poll(Duration::from_secs(30), || async {
+        let s = shares(&leases(&source).await);
+        (s.get("w2").is_none() && s.values().sum::<usize>() == 6).then_some(s)
+    })
+    .await;
+    let took = killed_at.elapsed();
+    eprintln!("w2's leases moved in {took:?} (lease duration {LEASE_MS} ms): {moved:?}");
+    assert!(took < Duration::from_millis(6 * LEASE_MS), "{took:?}");
+    writer.await.unwrap();
+    watcher.await.unwrap();
+
+    // Every change arrives; per item in order by last copy; duplicates only for what was
+    // in flight when w2 died (at most one GetRecords batch per shard it held).
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        let all = (0..600).all(|i| got.contains(&(format!("k{}", i % 20), i)));
+        all.then_some(got)
+    })
+    .await;
+    let duplicates = assert_complete_and_ordered(&got, 600);
+    eprintln!("{} records for 600 changes: {duplicates} duplicates", got.len());
+    assert!(duplicates <= 2 * 1000, "{duplicates}");
+    drop((b1, b3));
+}
+
+/// A TCP proxy to `upstream` that can be cut: then every connection through it is
+/// dropped and new ones are closed at once (a network partition of whoever uses it).
+struct Proxy {
+    endpoint: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+async fn proxy(upstream: std::net::SocketAddr) -> Proxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (cut, watch) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut watch = watch.clone();
+            if *watch.borrow() {
+                continue;
+            }
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = watch.wait_for(|cut| *cut) => {}
+                }
+            });
+        }
+    });
+    Proxy { endpoint, cut }
+}
+
+#[tokio::test]
+async fn an_instance_cut_off_from_the_lease_table_stops_before_another_takes_over() {
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 2\n");
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let destination = Server::start();
+    let k = destination.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    // w1 reaches the lease table through a proxy that will be cut; w2 directly.
+    let cut_off = proxy(source.addr).await;
+    let b1 =
+        Server::start_with_config(&shared_config(&source, &cut_off.endpoint, &destination, "w1"));
+    let b2 =
+        Server::start_with_config(&shared_config(&source, &source.endpoint, &destination, "w2"));
+    let label = "source=\"orders\"";
+    let held = "sluice_source_leases_held";
+    crate::streams::poll(Duration::from_secs(30), || async {
+        let s = shares(&leases(&source).await);
+        let settled =
+            metric(&b1, held, label).await == 1.0 && metric(&b2, held, label).await == 1.0;
+        (s.get("w1") == Some(&1) && s.get("w2") == Some(&1) && settled).then_some(())
+    })
+    .await;
+
+    // Changes keep coming; w1's lease renewals fail from now on.
+    let writer = tokio::spawn(write_changes(ddb.clone(), 0, 500));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let forwarded = "sluice_source_records_forwarded_total";
+    cut_off.cut.send(true).unwrap();
+    let cut_at = std::time::Instant::now();
+    // Until w2 holds both leases, note when w1 last forwarded anything.
+    let mut w1_count = metric(&b1, forwarded, label).await;
+    let mut w1_last_change = cut_at;
+    let taken_at = loop {
+        let now = metric(&b1, forwarded, label).await;
+        if now != w1_count {
+            (w1_count, w1_last_change) = (now, std::time::Instant::now());
+        }
+        // The takeover is w2's conditional write of the lease table.
+        if shares(&leases(&source).await).get("w2") == Some(&2) {
+            break std::time::Instant::now();
+        }
+        assert!(cut_at.elapsed() < Duration::from_secs(30), "w2 never took w1's lease");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    eprintln!(
+        "w1 last forwarded {:?} after the cut; w2 took over {:?} after it",
+        w1_last_change - cut_at,
+        taken_at - cut_at
+    );
+    assert!(w1_last_change < taken_at, "w1 forwarded after w2 took its shard");
+    // w1 forwards nothing more (its lease is gone), and every change arrives.
+    writer.await.unwrap();
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        (0..500).all(|i| got.contains(&(format!("k{}", i % 20), i))).then_some(got)
+    })
+    .await;
+    assert_complete_and_ordered(&got, 500);
+    assert_eq!(metric(&b1, forwarded, label).await, w1_count, "w1 stopped for good");
+    assert_eq!(metric(&b1, held, label).await, 0.0);
+}

@@ -177,6 +177,7 @@ impl Coordinator {
         self.renew().await;
         let finished_any = self.held.values().any(|h| h.finished.load(Ordering::Acquire));
         self.drop_finished();
+        self.count_held();
         let mut leases = match self.leases.list().await {
             Ok(l) => l,
             Err(e) => return self.failed("listing leases", &e),
@@ -194,6 +195,10 @@ impl Coordinator {
         if self.schema.is_some() {
             self.acquire(&leases).await;
         }
+        self.count_held();
+    }
+
+    fn count_held(&self) {
         if let Some(e) = self.engine.upgrade() {
             let held = e.metrics.source.leases_held.with_label_values(&[&self.config.name]);
             held.set(self.held.len() as i64);
@@ -222,6 +227,22 @@ impl Coordinator {
             if let Some(held) = self.held.remove(&key) {
                 held.stop.store(true, Ordering::Release);
                 tracing::info!(source = %self.config.name, shard = %held.shard_id, "lease lost to another instance");
+                self.forget(&held);
+            }
+        }
+        // Leases whose renewals kept failing have lapsed: their readers have stopped by
+        // now (they check the same deadline), and another instance may take them.
+        let now = Instant::now();
+        let lapsed: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| *h.valid_until.lock().unwrap_or_else(|e| e.into_inner()) <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in lapsed {
+            if let Some(held) = self.held.remove(&key) {
+                held.stop.store(true, Ordering::Release);
+                tracing::warn!(source = %self.config.name, shard = %held.shard_id, "lease lapsed: it could not be renewed within the lease duration");
                 self.forget(&held);
             }
         }
