@@ -283,7 +283,7 @@ async fn three_instances_share_the_shards_and_take_over_from_one_killed_under_lo
     // Its two leases go to the others once a lease duration passed without renewal.
     let moved = crate::streams::poll(Duration::from_secs(30), || async {
         let s = shares(&leases(&source).await);
-        (s.get("w2").is_none() && s.values().sum::<usize>() == 6).then_some(s)
+        (!s.contains_key("w2") && s.values().sum::<usize>() == 6).then_some(s)
     })
     .await;
     let took = killed_at.elapsed();
