@@ -7,6 +7,7 @@ mod batch_validation;
 mod bench;
 mod bootstrap;
 mod bridge;
+mod bridge_external;
 mod bridge_hostile;
 mod bridge_remote;
 mod bridge_source;
