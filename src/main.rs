@@ -69,6 +69,14 @@ enum Command {
         /// killed now and then too.
         #[arg(long)]
         remote: bool,
+        /// Torture the source bridge instead: several sluice instances share a table of
+        /// another sluice through a lease table, forwarding into a third; bridge instances
+        /// are killed (SIGKILL) and restarted.
+        #[arg(long, conflicts_with = "remote")]
+        bridge_source: bool,
+        /// Bridge instances with --bridge-source.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=16))]
+        instances: u64,
         /// Keep the daemons' data and logs here (default: a temporary directory).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -93,6 +101,8 @@ fn main() -> ExitCode {
         clients,
         seed,
         remote,
+        bridge_source,
+        instances,
         dir,
         settle_seconds,
     }) = cli.command
@@ -113,10 +123,14 @@ fn main() -> ExitCode {
             settle: std::time::Duration::from_secs(settle_seconds),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-        return match runtime
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.block_on(sluice::torture::run(opts)))
-        {
+        return match runtime.map_err(|e| e.to_string()).and_then(|r| {
+            r.block_on(async {
+                match bridge_source {
+                    true => sluice::torture::bridge_source::run(opts, instances as usize).await,
+                    false => sluice::torture::run(opts).await,
+                }
+            })
+        }) {
             Ok(report) => {
                 report.print();
                 if report.violations() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }

@@ -8,6 +8,7 @@
 //! the remote destination every change at least once in order, and every unknown write
 //! wholly present or wholly absent.
 
+pub mod bridge_source;
 mod daemon;
 mod feeds;
 mod http;
@@ -67,6 +68,9 @@ pub struct TortureReport {
     pub remote_destination: Option<FeedTally>,
     /// Checks (one per restart, and the last) that found a violation.
     pub failed_checks: u32,
+    /// A `--bridge-source` run: the remote destination is fed by the source bridge, and
+    /// the killed daemons are bridge instances.
+    pub bridged: bool,
 }
 
 impl TortureReport {
@@ -80,10 +84,15 @@ impl TortureReport {
     }
 
     pub fn print(&self) {
-        println!(
-            "cycles run: {}, kills of sluice: {}, kills of the remote: {}",
-            self.cycles, self.kills, self.remote_kills
-        );
+        match self.bridged {
+            true => {
+                println!("cycles run: {}, kills of bridge instances: {}", self.cycles, self.kills)
+            }
+            false => println!(
+                "cycles run: {}, kills of sluice: {}, kills of the remote: {}",
+                self.cycles, self.kills, self.remote_kills
+            ),
+        }
         println!(
             "writes checked: {} (acknowledged {}, unknown at a kill {}: applied {}, absent {}, deletes of nothing {}; refused {})",
             self.writes_checked,
@@ -105,9 +114,18 @@ impl TortureReport {
             }
         };
         feed(&format!("dynamodb stream ({} shards):", self.stream_shards), &self.stream);
-        feed("local kinesis destination:", &self.local_destination);
+        if !self.bridged {
+            feed("local kinesis destination:", &self.local_destination);
+        }
         if let Some(r) = &self.remote_destination {
-            feed("remote kinesis destination:", r);
+            feed(
+                if self.bridged {
+                    "bridged kinesis stream:"
+                } else {
+                    "remote kinesis destination:"
+                },
+                r,
+            );
             println!(
                 "    (at least once: a change whose delivery was in flight at a kill is sent again, with its eventID)"
             );

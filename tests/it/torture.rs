@@ -3,7 +3,9 @@
 //! restart checked. Nothing acknowledged may be lost; the DynamoDB stream and the local
 //! Kinesis destination must hold every change exactly once, in per-item order; the
 //! remote destination every change at least once, in order, its copies carrying the
-//! first copy's eventID.
+//! first copy's eventID. With `--bridge-source`, bridge instances sharing a source table
+//! through a lease table are the ones killed; their stream gets every change at least
+//! once, in order, with the source's eventIDs.
 
 use std::process::Command;
 
@@ -54,5 +56,31 @@ fn ten_kill_and_restart_cycles_lose_and_duplicate_nothing() {
     assert_eq!(number(&report, remote, "with another eventID"), 0);
     assert_eq!(number(&report, remote, "out of order"), 0);
     assert_eq!(number(&report, "checks failed:", "checks failed:"), 0);
+    assert_eq!(number(&report, "checks failed:", "violations:"), 0);
+}
+
+#[test]
+fn bridge_instances_killed_under_load_lose_nothing_and_keep_each_items_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["torture", "--bridge-source", "--instances", "3", "--cycles", "4"])
+        .args(["--seconds-per-cycle", "1.5", "--clients", "4", "--seed", "20261206", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run sluice torture --bridge-source");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "sluice torture failed ({}):\n{report}", out.status);
+
+    assert_eq!(number(&report, "cycles run:", "cycles run:"), 4);
+    assert_eq!(number(&report, "cycles run:", "kills of bridge instances:"), 4);
+    assert_eq!(number(&report, "items checked:", "wrong or lost:"), 0);
+    let bridged = "bridged kinesis stream";
+    assert!(number(&report, bridged, "records") > 0);
+    assert_eq!(number(&report, bridged, "lost"), 0);
+    assert_eq!(number(&report, bridged, "with another eventID"), 0);
+    assert_eq!(number(&report, bridged, "out of order"), 0);
+    assert_eq!(number(&report, bridged, "unexpected"), 0);
     assert_eq!(number(&report, "checks failed:", "violations:"), 0);
 }
