@@ -30,6 +30,10 @@ pub enum Workload {
     /// that invoke a no-op Invoke-API server this process runs: write-to-handler latency
     /// and delivered records/s per mapping.
     Triggers(TriggersArgs),
+    /// The source bridge: a table with a stream at `--endpoint` forwarded by
+    /// `--instances` sluice bridge instances this process starts into a stream at
+    /// `--destination`: the drain rate of a backlog, and write-to-destination latency.
+    SourceBridge(SourceArgs),
     /// Only the in-process HTTP+JSON ceiling server, driven with PutItem bodies.
     Ceiling(Common),
 }
@@ -166,6 +170,35 @@ pub struct E2eArgs {
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// The Kinesis endpoint the bridges forward into (http://host:port).
+    #[arg(long, default_value = "http://127.0.0.1:8001")]
+    pub destination: String,
+    /// Bridge instances sharing the source's shards (this binary, in memory).
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Shards of the destination stream.
+    #[arg(long, default_value_t = 6)]
+    pub shards: u32,
+    /// Items written before the bridges start: their drain rate is the throughput.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: u64,
+    /// bridge.lease_duration_ms of the instances.
+    #[arg(long, default_value_t = 10_000)]
+    pub lease_duration_ms: u64,
+    /// poll_interval_ms of the source.
+    #[arg(long, default_value_t = 250)]
+    pub poll_interval_ms: u64,
+    /// How long to wait for the bridges to catch up (the backlog, then the writes).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[serde(serialize_with = "secs")]
+    pub drain: Duration,
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct TriggersArgs {
     #[command(flatten)]
     #[serde(flatten)]
@@ -204,6 +237,7 @@ impl Workload {
             Workload::PutRecords(_) => "put-records",
             Workload::E2e(_) => "e2e",
             Workload::Triggers(_) => "triggers",
+            Workload::SourceBridge(_) => "source-bridge",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -216,6 +250,7 @@ impl Workload {
             Workload::PutRecords(p) => &p.common,
             Workload::E2e(e) => &e.common,
             Workload::Triggers(t) => &t.common,
+            Workload::SourceBridge(s) => &s.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -231,6 +266,7 @@ impl Workload {
             Workload::PutRecords(p) => serde_json::to_value(p),
             Workload::E2e(e) => serde_json::to_value(e),
             Workload::Triggers(t) => serde_json::to_value(t),
+            Workload::SourceBridge(s) => serde_json::to_value(s),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

@@ -20,6 +20,7 @@ pub mod pace;
 pub mod records;
 pub mod report;
 pub mod resources;
+pub mod source;
 pub mod triggers;
 
 use std::sync::Arc;
@@ -113,6 +114,10 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         Workload::PutRecords(p) => records::run(&client, p, &load, &mut report).await?,
         Workload::E2e(e) => e2e::run(&client, e, &load, &mut report).await?,
         Workload::Triggers(t) => triggers::run(&client, t, &load, &mut report).await?,
+        Workload::SourceBridge(s) => {
+            let destination = client_of(&c, &s.destination)?;
+            source::run(&client, &destination, s, &load, &mut report).await?
+        }
     }
     // Only batch workloads report records separately from requests.
     if !matches!(workload, Workload::PutRecords(_)) {

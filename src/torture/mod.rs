@@ -9,7 +9,7 @@
 //! wholly present or wholly absent.
 
 pub mod bridge_source;
-mod daemon;
+pub mod daemon;
 mod feeds;
 mod http;
 mod verify;

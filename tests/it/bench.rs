@@ -130,3 +130,44 @@ async fn the_triggers_workload_counts_every_record_each_mapping_delivers() {
         mappings.event_source_mappings().iter().filter_map(|m| m.state()).collect();
     assert_eq!(states, ["Deleting", "Deleting"], "the run deletes its mappings");
 }
+
+#[tokio::test]
+async fn the_source_bridge_workload_times_the_drain_and_every_write_to_the_destination() {
+    let source = Server::start();
+    let destination = Server::start();
+    let args = [
+        "source-bridge",
+        "-n",
+        "120",
+        "-c",
+        "2",
+        "--instances",
+        "2",
+        "--backlog",
+        "300",
+        "--shards",
+        "2",
+        "--lease-duration-ms",
+        "1000",
+        "--poll-interval-ms",
+        "20",
+        "--destination",
+        &destination.endpoint,
+        "--drain",
+        "30s",
+    ];
+    let out = bench(&source, &args);
+    assert_clean(&out["measurements"][0], "backlog", 300);
+    assert_clean(&out["measurements"][1], "source-writes", 120);
+    let deliveries = out["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{out}");
+    assert_eq!(deliveries[0]["delivered"], 300, "{out}");
+    assert!(deliveries[0]["records_per_s"].as_f64().unwrap() > 0.0, "{out}");
+    // At least once: every write arrives (a lease moving between the two instances may
+    // send a batch twice).
+    assert!(deliveries[1]["delivered"].as_u64().unwrap() >= 120, "{out}");
+    assert!(deliveries[1]["latency"]["count"].as_u64().unwrap() >= 120, "{out}");
+    // Cleaned up: the bench's tables and stream are gone.
+    let tables = source.client().list_tables().send().await.unwrap();
+    assert!(tables.table_names().is_empty(), "{tables:?}");
+}
