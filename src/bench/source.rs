@@ -7,7 +7,7 @@
 //! shards: write→destination latency (each item carries its send time `t`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -26,8 +26,8 @@ use crate::torture::daemon::{Daemon, Spec, this_binary};
 #[derive(Default)]
 struct Seen {
     records: AtomicU64,
-    /// Latencies of items sent at or after this (wall micros).
-    measure_from: AtomicU64,
+    /// Latencies of items sent at or after this (wall micros; none until it is set).
+    measure_from: AtomicI64,
     latency: std::sync::Mutex<Latency>,
     /// When the reader saw the first record, and the backlog's last.
     first: std::sync::Mutex<Option<Instant>>,
@@ -89,14 +89,16 @@ async fn measure(
     let items = Arc::new(Items::new(table, args.common.item_size, args.common.key_space, 0));
     let mut backlog = 0;
     if args.backlog > 0 {
-        let l = Load { requests: Some(args.backlog), rate: None, ..load.clone() };
+        // The count alone ends the backlog, however long it takes.
+        let day = Duration::from_secs(86_400);
+        let l = Load { requests: Some(args.backlog), rate: None, duration: day, ..load.clone() };
         let items = items.clone();
         let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
         let m = drive("backlog", client, &l, make, Arc::new(plain)).await;
         backlog = m.requests - m.errors.min(m.requests);
         report.measurements.push(m);
     }
-    let seen = Arc::new(Seen { measure_from: AtomicU64::new(u64::MAX), ..Seen::default() });
+    let seen = Arc::new(Seen { measure_from: AtomicI64::new(i64::MAX), ..Seen::default() });
     let shards = resources::shard_ids(destination, stream).await?;
     let readers: Vec<_> = shards
         .into_iter()
@@ -160,7 +162,7 @@ async fn measure(
     }
 
     // Paced writes, each one's latency to the destination.
-    seen.measure_from.store(crate::clock::wall_micros() as u64, Ordering::Relaxed);
+    seen.measure_from.store(crate::clock::wall_micros(), Ordering::Relaxed);
     let before = seen.records.load(Ordering::Relaxed);
     let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
     let writes = drive("source-writes", client, load, make, Arc::new(plain)).await;
@@ -211,7 +213,7 @@ async fn read(client: Client, stream: String, shard: String, seen: Arc<Seen>, ba
         };
         let records = out["Records"].as_array().map_or(&[][..], Vec::as_slice);
         let now = crate::clock::wall_micros();
-        let from = seen.measure_from.load(Ordering::Relaxed) as i64;
+        let from = seen.measure_from.load(Ordering::Relaxed);
         if !records.is_empty() {
             let mut latency = seen.latency.lock().unwrap_or_else(|e| e.into_inner());
             for r in records {

@@ -12,7 +12,8 @@ pub struct SourceMetrics {
     pub records_forwarded_total: IntCounterVec,
     /// Leases this instance holds.
     pub leases_held: IntGaugeVec,
-    /// Leases this instance took from another live instance to even the load.
+    /// Leases this instance took over from an instance that stopped renewing them (dead,
+    /// or cut off from the lease table).
     pub lease_steals_total: IntCounterVec,
     /// Source calls answered with a throttle (LimitExceededException and kin), retried.
     pub read_throttles_total: IntCounterVec,
@@ -50,7 +51,7 @@ impl SourceMetrics {
             .expect("valid metric"),
             lease_steals_total: counter(
                 "sluice_source_lease_steals_total",
-                "Leases this instance took from another live instance to even the load.",
+                "Leases this instance took over from an instance that stopped renewing them (dead, or cut off from the lease table).",
             ),
             read_throttles_total: counter(
                 "sluice_source_read_throttles_total",

@@ -4,6 +4,10 @@
 //! `shardId`. Every change is a conditional write on the counter the writer last saw, so
 //! two instances never both believe they won the same lease; a lease is alive while its
 //! counter keeps moving, judged by each reader's own clock (no clock is shared).
+//!
+//! Each instance also keeps a heartbeat item (`{source}/_worker/{worker_id}`, with
+//! `workerId` and a `heartbeat` it moves every round), so every instance knows how many
+//! share the source, including one that holds no lease yet.
 
 use serde_json::{Value, json};
 
@@ -94,6 +98,11 @@ pub fn lease_key(source: &str, stream_arn: &str, shard_id: &str) -> String {
     format!("{source}/{label}/{shard_id}")
 }
 
+/// The heartbeat item of instance `worker` of `source`.
+pub fn worker_key(source: &str, worker: &str) -> String {
+    format!("{source}/_worker/{worker}")
+}
+
 /// Whether `e` is a lost condition (another instance moved the lease first).
 pub fn lost(e: &CallError) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
@@ -139,9 +148,11 @@ impl LeaseTable {
         Err(CallError::Malformed(format!("lease table {} never became ACTIVE", self.table)))
     }
 
-    /// Every lease of this source (consistent reads, every page).
-    pub async fn list(&self) -> Result<Vec<Lease>, CallError> {
+    /// Every lease of this source, and every instance's heartbeat (`leaseKey`, counter),
+    /// read consistently, every page.
+    pub async fn list(&self) -> Result<(Vec<Lease>, Vec<(String, u64)>), CallError> {
         let mut leases = Vec::new();
+        let mut workers = Vec::new();
         let mut start: Option<Value> = None;
         loop {
             let mut body = json!({
@@ -157,10 +168,43 @@ impl LeaseTable {
             let page = self.client.call("DynamoDB_20120810.Scan", &body).await?;
             let items = page["Items"].as_array().map_or(&[][..], Vec::as_slice);
             leases.extend(items.iter().filter_map(Lease::from_item));
+            workers.extend(items.iter().filter_map(|i| {
+                i["workerId"]["S"].as_str()?;
+                let beat = i["heartbeat"]["N"].as_str()?.parse().ok()?;
+                Some((i["leaseKey"]["S"].as_str()?.to_string(), beat))
+            }));
             match page.get("LastEvaluatedKey") {
                 Some(key) if key.is_object() => start = Some(key.clone()),
-                _ => return Ok(leases),
+                _ => return Ok((leases, workers)),
             }
+        }
+    }
+
+    /// This instance's heartbeat item: present, with `beat` (which moves every round).
+    pub async fn heartbeat(&self, me: &str, beat: u64) -> Result<(), CallError> {
+        let body = json!({
+            "TableName": self.table,
+            "Item": {
+                "leaseKey": {"S": worker_key(&self.source, me)},
+                "source": {"S": self.source},
+                "workerId": {"S": me},
+                "heartbeat": {"N": beat.to_string()},
+            },
+        });
+        self.client.call("DynamoDB_20120810.PutItem", &body).await.map(|_| ())
+    }
+
+    /// Removes a heartbeat item last seen at `beat` (an instance gone for long).
+    pub async fn forget_worker(&self, key: &str, beat: u64) -> Result<(), CallError> {
+        let body = json!({
+            "TableName": self.table,
+            "Key": {"leaseKey": {"S": key}},
+            "ConditionExpression": "heartbeat = :beat",
+            "ExpressionAttributeValues": {":beat": {"N": beat.to_string()}},
+        });
+        match self.client.call("DynamoDB_20120810.DeleteItem", &body).await {
+            Err(e) if !lost(&e) => Err(e),
+            _ => Ok(()),
         }
     }
 

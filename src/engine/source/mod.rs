@@ -5,11 +5,14 @@
 //! with no cluster of their own: the lease table is the only shared state, as the Kinesis
 //! Client Library keeps it (`leases`).
 //!
-//! Each instance runs one coordinator per source. Every third of the lease duration it
-//! renews the leases it holds, reads the lease table, and takes leases that are free or
-//! have gone a whole lease duration unrenewed (their holder is dead or cut off), or, when
-//! the instances hold uneven shares, steals one from the busiest; now and then it lists
-//! the source's shards and creates the missing leases. A held shard is read by its own
+//! Each instance runs one coordinator per source. Every round (a third of the lease
+//! duration, at most a second) it renews the leases it holds and its heartbeat, reads
+//! the lease table, counts the live instances (heartbeats that moved within a lease
+//! duration), and evens the load: an instance over its share hands leases back (each
+//! shard's reader stops after its last checkpoint, then the lease is released) and one
+//! under its share takes free leases, or leases that have gone a whole lease duration
+//! unrenewed (their holder is dead or cut off); now and then it lists the source's
+//! shards and creates the missing leases. A held shard is read by its own
 //! task (`reader`); a child shard only once its parents are read to their end, and a
 //! re-enabled stream's shards only once the older stream's are, so each item's changes
 //! arrive in order. Checkpoints move only after the destination accepted the records:
@@ -27,6 +30,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::client::{CallError, Client};
@@ -41,6 +45,11 @@ use crate::engine::catalog::{KeyAttribute, KeySchema, ScalarType};
 
 /// Shards are listed (and missing leases created) every this many rounds.
 const SYNC_EVERY: u64 = 10;
+/// The longest round.
+const MAX_ROUND: Duration = Duration::from_secs(1);
+/// A heartbeat unmoved for this many lease durations is an instance gone for good: its
+/// item is removed.
+const FORGET_AFTER: u32 = 10;
 
 /// This instance's name in lease tables: `bridge.worker_id`, or host name and pid.
 pub fn worker_id(configured: &str) -> String {
@@ -93,6 +102,8 @@ struct Coordinator {
     /// The source table's key schema and current stream, once described.
     schema: Option<KeySchema>,
     round: u64,
+    /// Readers ring it when they end.
+    wake: Arc<Notify>,
 }
 
 impl Coordinator {
@@ -129,6 +140,7 @@ impl Coordinator {
             seen: HashMap::new(),
             schema: None,
             round: 0,
+            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -146,7 +158,7 @@ impl Coordinator {
     }
 
     async fn run(mut self) {
-        let round = self.lease_duration / 3;
+        let round = (self.lease_duration / 3).min(MAX_ROUND);
         while let Err(e) = self.leases.ensure().await {
             self.failed("lease table", &e);
             if self.closing() {
@@ -162,7 +174,12 @@ impl Coordinator {
             }
             self.round_once().await;
             self.round += 1;
-            tokio::time::sleep_until(started + round).await;
+            // A reader that ended (a shard done, a lease to give back) starts the next
+            // round at once.
+            tokio::select! {
+                () = tokio::time::sleep_until(started + round) => {}
+                () = self.wake.notified() => {}
+            }
         }
     }
 
@@ -175,27 +192,59 @@ impl Coordinator {
 
     async fn round_once(&mut self) {
         self.renew().await;
+        let beat = self.engine.upgrade().map_or(0, |e| e.clock.now_millis().max(0) as u64);
+        if let Err(e) = self.leases.heartbeat(&self.me, beat.max(self.round)).await {
+            self.failed("heartbeat", &e);
+        }
         let finished_any = self.held.values().any(|h| h.finished.load(Ordering::Acquire));
         self.drop_finished();
+        self.release_shed().await;
         self.count_held();
-        let mut leases = match self.leases.list().await {
+        let (mut leases, mut workers) = match self.leases.list().await {
             Ok(l) => l,
             Err(e) => return self.failed("listing leases", &e),
         };
         if self.schema.is_none() || finished_any || self.round.is_multiple_of(SYNC_EVERY) {
             match self.sync(&leases).await {
                 Ok(true) => match self.leases.list().await {
-                    Ok(l) => leases = l,
+                    Ok(l) => (leases, workers) = l,
                     Err(e) => return self.failed("listing leases", &e),
                 },
                 Ok(false) => {}
                 Err(e) => self.failed("listing the source's shards", &e),
             }
         }
-        if self.schema.is_some() {
-            self.acquire(&leases).await;
+        // The first round only announces this instance: instances started together then
+        // see each other before any takes a lease, and share from the start.
+        if self.schema.is_some() && self.round > 0 {
+            self.acquire(&leases, &workers).await;
         }
         self.count_held();
+    }
+
+    /// Gives back the leases handed off whose readers have stopped (after their last
+    /// checkpoint), so another instance takes them at once.
+    async fn release_shed(&mut self) {
+        let done: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.shed.load(Ordering::Acquire) && h.exited.load(Ordering::Acquire))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in done {
+            let Some(held) = self.held.remove(&key) else { continue };
+            let counter = held.counter.load(Ordering::Acquire);
+            match self.leases.release(&key, &self.me, counter).await {
+                Ok(()) => {
+                    tracing::info!(source = %self.config.name, shard = %held.shard_id, "lease handed back")
+                }
+                // Lost meanwhile, or the table is unreachable: either way it is not ours
+                // any more (it lapses by itself).
+                Err(e) if leases::lost(&e) => {}
+                Err(e) => self.failed("releasing a lease", &e),
+            }
+            self.forget(&held);
+        }
     }
 
     fn count_held(&self) {
@@ -265,6 +314,7 @@ impl Coordinator {
             .held
             .iter()
             .filter(|(_, h)| h.finished.load(Ordering::Acquire) || h.stop.load(Ordering::Acquire))
+            .filter(|(_, h)| !h.shed.load(Ordering::Acquire) || h.finished.load(Ordering::Acquire))
             .map(|(k, _)| k.clone())
             .collect();
         for key in done {
@@ -323,32 +373,61 @@ impl Coordinator {
         Ok(created)
     }
 
-    /// Takes free or expired leases up to this instance's share, or steals one when the
-    /// shares are uneven and nothing is free.
-    async fn acquire(&mut self, leases: &[Lease]) {
+    /// Evens the load: over its share, this instance hands leases back; under it, it takes
+    /// free leases and expired ones (from an instance dead or cut off for a lease
+    /// duration).
+    async fn acquire(&mut self, leases: &[Lease], workers: &[(String, u64)]) {
         let now = Instant::now();
-        for l in leases {
-            let fresh = self.seen.get(&l.key).is_none_or(|s| s.counter != l.counter);
+        let counters =
+            leases.iter().map(|l| (&l.key, l.counter)).chain(workers.iter().map(|(k, b)| (k, *b)));
+        for (key, counter) in counters {
+            let fresh = self.seen.get(key).is_none_or(|s| s.counter != counter);
             if fresh {
-                self.seen.insert(l.key.clone(), Seen { counter: l.counter, since: now });
+                self.seen.insert(key.clone(), Seen { counter, since: now });
             }
         }
-        self.seen.retain(|k, _| leases.iter().any(|l| &l.key == k));
+        self.seen.retain(|k, _| {
+            leases.iter().any(|l| &l.key == k) || workers.iter().any(|(w, _)| w == k)
+        });
+        let alive =
+            |key: &str| self.seen.get(key).is_some_and(|s| now - s.since < self.lease_duration);
+        let mine = leases::worker_key(&self.config.name, &self.me);
+        let live = workers.iter().filter(|(k, _)| *k != mine && alive(k)).count() + 1;
+        for (key, beat) in workers {
+            let gone = self
+                .seen
+                .get(key)
+                .is_some_and(|s| now - s.since >= self.lease_duration * FORGET_AFTER);
+            if gone && let Err(e) = self.leases.forget_worker(key, *beat).await {
+                self.failed("removing a gone instance's heartbeat", &e);
+            }
+        }
         let expired = |l: &Lease| {
             l.owner.is_none()
                 || (l.owner.as_deref() == Some(&self.me) && !self.held.contains_key(&l.key))
-                || self.seen.get(&l.key).is_some_and(|s| now - s.since >= self.lease_duration)
+                || !alive(&l.key)
         };
         let active: Vec<&Lease> = leases.iter().filter(|l| !l.finished()).collect();
-        let mut owners: HashMap<&str, usize> = HashMap::new();
-        for l in &active {
-            if let Some(o) = l.owner.as_deref().filter(|o| *o != self.me && !expired(l)) {
-                *owners.entry(o).or_default() += 1;
+        let target = active.len().div_ceil(live);
+        let keeping: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| !h.shed.load(Ordering::Acquire) && !h.finished.load(Ordering::Acquire))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if keeping.len() > target {
+            // Over the share: the readers of the excess stop after their next checkpoint,
+            // and their leases are released (release_shed).
+            let mut excess = keeping;
+            excess.sort();
+            for key in excess.iter().skip(target) {
+                if let Some(h) = self.held.get(key) {
+                    h.shed.store(true, Ordering::Release);
+                }
             }
+            return;
         }
-        let workers = owners.len() + 1;
-        let target = active.len().div_ceil(workers);
-        let mut want = target.saturating_sub(self.held.len());
+        let mut want = target - keeping.len();
         let mut free: Vec<&Lease> = active
             .iter()
             .copied()
@@ -356,41 +435,27 @@ impl Coordinator {
             .collect();
         // Instances that start together try different leases first.
         free.sort_by_key(|l| md5::compute(format!("{}{}", self.me, l.key)).0);
-        let mut took_free = false;
         for lease in free {
             if want == 0 {
                 break;
             }
-            if self.take(lease, false).await {
+            let from_another = lease.owner.as_deref().is_some_and(|o| o != self.me);
+            if self.take(lease).await {
                 want -= 1;
-                took_free = true;
+                if from_another && let Some(e) = self.engine.upgrade() {
+                    e.metrics
+                        .source
+                        .lease_steals_total
+                        .with_label_values(&[&self.config.name])
+                        .inc();
+                }
             }
-        }
-        if want == 0 || took_free {
-            return;
-        }
-        // Nothing free: one lease from the instance holding the most, if it holds more
-        // than its share.
-        let Some((&victim, &count)) = owners.iter().max_by_key(|(o, c)| (**c, *o)) else { return };
-        if count <= target {
-            return;
-        }
-        let stolen = active.iter().copied().find(|l| {
-            l.owner.as_deref() == Some(victim)
-                && !self.held.contains_key(&l.key)
-                && ready(l, leases)
-        });
-        if let Some(lease) = stolen
-            && self.take(lease, true).await
-            && let Some(e) = self.engine.upgrade()
-        {
-            e.metrics.source.lease_steals_total.with_label_values(&[&self.config.name]).inc();
         }
     }
 
-    /// Takes `lease` and starts its reader; a stolen lease is read only after a lease
-    /// duration, by when its former holder has stopped (its renewals fail).
-    async fn take(&mut self, lease: &Lease, stolen: bool) -> bool {
+    /// Takes `lease` (free, or expired: its holder has not renewed it for a whole lease
+    /// duration, so it has stopped) and starts its reader.
+    async fn take(&mut self, lease: &Lease) -> bool {
         let Some(engine) = self.engine.upgrade() else { return false };
         let Some(schema) = self.schema.clone() else { return false };
         let started = Instant::now();
@@ -410,9 +475,11 @@ impl Coordinator {
             valid_until: Mutex::new(started + self.valid_for()),
             stop: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            shed: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
         });
         self.held.insert(lease.key.clone(), held.clone());
-        tracing::info!(source = %self.config.name, shard = %lease.shard_id, stolen, "lease taken");
+        tracing::info!(source = %self.config.name, shard = %lease.shard_id, "lease taken");
         let ctx = Arc::new(Context {
             engine: self.engine.clone(),
             name: self.config.name.clone(),
@@ -423,14 +490,11 @@ impl Coordinator {
             source: self.source.clone(),
             leases: self.leases.clone(),
             poll_interval: Duration::from_millis(self.config.poll_interval_ms),
+            wake: self.wake.clone(),
         });
         let target = target(&engine, &self.config.destination);
         let checkpoint = lease.checkpoint.clone();
-        let delay = if stolen { self.lease_duration } else { Duration::ZERO };
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            reader::run(ctx, held, checkpoint, target).await;
-        });
+        tokio::spawn(reader::run(ctx, held, checkpoint, target));
         true
     }
 }

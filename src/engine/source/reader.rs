@@ -44,6 +44,11 @@ pub struct Held {
     pub stop: AtomicBool,
     /// Set by the reader once the shard is read to its end and so checkpointed.
     pub finished: AtomicBool,
+    /// Set by the coordinator to hand the shard to another instance: the reader stops
+    /// after its current batch is checkpointed.
+    pub shed: AtomicBool,
+    /// Set by the reader when it has returned (nothing more of it is in flight).
+    pub exited: AtomicBool,
 }
 
 impl Held {
@@ -64,6 +69,19 @@ pub struct Context {
     pub source: Arc<Client>,
     pub leases: Arc<LeaseTable>,
     pub poll_interval: Duration,
+    /// Wakes the coordinator when a reader ends (a finished shard's children, a shed
+    /// lease to give back).
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Marks the reader exited, and wakes the coordinator, however it returns.
+struct Exit<'a>(&'a Held, &'a tokio::sync::Notify);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        self.0.exited.store(true, Ordering::Release);
+        self.1.notify_one();
+    }
 }
 
 /// Counts, logs and fences for a put in progress.
@@ -111,10 +129,13 @@ fn now_ms(ctx: &Context) -> i64 {
 
 /// Reads `held` from `checkpoint` into `target` until the shard ends or the lease goes.
 pub async fn run(ctx: Arc<Context>, held: Arc<Held>, mut checkpoint: String, mut target: Target) {
+    let _exit = Exit(&held, &ctx.wake);
     let mut iterator: Option<String> = None;
     let mut pause = RETRY_INITIAL;
     let shard = held.shard_id.clone();
-    while held.alive() {
+    // Each turn starts with everything forwarded checkpointed: a shed lease is given up
+    // here.
+    while held.alive() && !held.shed.load(Ordering::Acquire) {
         let Some(current) = iterator.clone() else {
             match shard_iterator(&ctx, &held, &checkpoint).await {
                 Ok(Some(it)) => {
