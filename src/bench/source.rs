@@ -92,8 +92,7 @@ async fn measure(
         // The count alone ends the backlog, however long it takes.
         let day = Duration::from_secs(86_400);
         let l = Load { requests: Some(args.backlog), rate: None, duration: day, ..load.clone() };
-        let items = items.clone();
-        let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
+        let make = unique_puts(items.clone());
         let m = drive("backlog", client, &l, make, Arc::new(plain)).await;
         backlog = m.requests - m.errors.min(m.requests);
         report.measurements.push(m);
@@ -164,8 +163,7 @@ async fn measure(
     // Paced writes, each one's latency to the destination.
     seen.measure_from.store(crate::clock::wall_micros(), Ordering::Relaxed);
     let before = seen.records.load(Ordering::Relaxed);
-    let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
-    let writes = drive("source-writes", client, load, make, Arc::new(plain)).await;
+    let writes = drive("source-writes", client, load, unique_puts(items), Arc::new(plain)).await;
     let written = writes.requests - writes.errors.min(writes.requests);
     let writes_secs = writes.seconds;
     report.measurements.push(writes);
@@ -191,6 +189,20 @@ async fn measure(
         b.kill();
     }
     Ok(())
+}
+
+/// PutItems that each change their item (a number `u` no other carries), so every write
+/// makes exactly one stream record: two puts of one key in the same microsecond would
+/// otherwise be the same item, and the second no change at all.
+fn unique_puts(items: Arc<Items>) -> MakeRequest {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    Arc::new(move |n, rng| {
+        let (target, body) = items.request(Op::Put, n, rng);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let body = String::from_utf8_lossy(&body)
+            .replacen(r#""Item":{"#, &format!(r#""Item":{{"u":{{"N":"{unique}"}},"#), 1);
+        (target, body.into_bytes())
+    })
 }
 
 /// Reads one destination shard from its start until told to stop, counting records and
