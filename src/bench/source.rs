@@ -199,8 +199,11 @@ fn unique_puts(items: Arc<Items>) -> MakeRequest {
     Arc::new(move |n, rng| {
         let (target, body) = items.request(Op::Put, n, rng);
         let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let body = String::from_utf8_lossy(&body)
-            .replacen(r#""Item":{"#, &format!(r#""Item":{{"u":{{"N":"{unique}"}},"#), 1);
+        let body = String::from_utf8_lossy(&body).replacen(
+            r#""Item":{"#,
+            &format!(r#""Item":{{"u":{{"N":"{unique}"}},"#),
+            1,
+        );
         (target, body.into_bytes())
     })
 }

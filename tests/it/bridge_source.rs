@@ -404,3 +404,72 @@ async fn an_instance_cut_off_from_the_lease_table_stops_before_another_takes_ove
     assert_eq!(metric(&b1, forwarded, label).await, w1_count, "w1 stopped for good");
     assert_eq!(metric(&b1, held, label).await, 0.0);
 }
+
+#[tokio::test]
+async fn a_stream_of_more_shards_than_one_describe_stream_page_is_read_whole() {
+    // 120 stream shards: DescribeStream answers them in two pages of at most 100.
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 120\n");
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let bridge = Server::start_with_config(&bridge_config(&source, "w1", 1000));
+    let k = bridge.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    for i in 0..240 {
+        let put = ddb.put_item().table_name("orders").item("pk", s(&format!("k{i}")));
+        put.item("v", AttributeValue::N(i.to_string())).send().await.unwrap();
+    }
+    let got = crate::streams::poll(Duration::from_secs(60), || async {
+        let got = changes(&records(&k, "changes").await);
+        (got.len() >= 240).then_some(got)
+    })
+    .await;
+    assert_complete_and_ordered_keys(&got, 240);
+    assert_eq!(leases(&bridge).await.len(), 120);
+}
+
+/// Every `k{i}` written once with value `i` arrived, once.
+fn assert_complete_and_ordered_keys(got: &[(String, i64)], n: i64) {
+    let mut seen: Vec<(String, i64)> = got.to_vec();
+    seen.sort();
+    let mut want: Vec<(String, i64)> = (0..n).map(|i| (format!("k{i}"), i)).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+#[tokio::test]
+async fn throttled_trimmed_and_expired_answers_are_retried_counted_and_lose_nothing() {
+    // The source answers its first GetShardIterator with TrimmedDataAccessException, then
+    // three GetRecords with LimitExceededException and two with ExpiredIteratorException.
+    let rule = |op: &str, error: &str, count: u32| {
+        format!(
+            "[[faults.rules]]\nservice = \"dynamodbstreams\"\noperation = \"{op}\"\nerror = \"{error}\"\ncount = {count}\n"
+        )
+    };
+    let config = [
+        "[dynamodb]\npartitions_per_table = 1\n[faults]\n".to_string(),
+        rule("GetShardIterator", "TrimmedDataAccessException", 1),
+        rule("GetRecords", "LimitExceededException", 3),
+        rule("GetRecords", "ExpiredIteratorException", 2),
+    ]
+    .concat();
+    let source = Server::start_with_config(&config);
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    for i in 0..20 {
+        let put = ddb.put_item().table_name("orders").item("pk", s(&format!("k{i}")));
+        put.item("v", AttributeValue::N(i.to_string())).send().await.unwrap();
+    }
+    let bridge = Server::start_with_config(&bridge_config(&source, "w1", 1000));
+    let k = bridge.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        (got.len() >= 20).then_some(got)
+    })
+    .await;
+    assert_complete_and_ordered_keys(&got, 20);
+    let label = "source=\"orders\"";
+    assert_eq!(metric(&bridge, "sluice_source_trimmed_gaps_total", label).await, 1.0);
+    assert!(metric(&bridge, "sluice_source_read_throttles_total", label).await >= 3.0);
+    assert!(bridge.log().contains("trimmed from the source stream before they were forwarded"));
+}
