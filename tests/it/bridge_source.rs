@@ -473,3 +473,46 @@ async fn throttled_trimmed_and_expired_answers_are_retried_counted_and_lose_noth
     assert!(metric(&bridge, "sluice_source_read_throttles_total", label).await >= 3.0);
     assert!(bridge.log().contains("trimmed from the source stream before they were forwarded"));
 }
+
+#[tokio::test]
+async fn a_re_enabled_stream_is_followed_after_the_old_one_is_read_out() {
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 1\n");
+    let ddb = source.client();
+    let first = crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let bridge = Server::start_with_config(&bridge_config(&source, "w1", 1000));
+    let k = bridge.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    let put = |i: i64| {
+        let put = ddb.put_item().table_name("orders").item("pk", s("same"));
+        put.item("v", AttributeValue::N(i.to_string())).send()
+    };
+    for i in 0..5 {
+        put(i).await.unwrap();
+    }
+    crate::streams::poll(Duration::from_secs(30), || async {
+        (records(&k, "changes").await.len() >= 5).then_some(())
+    })
+    .await;
+    // The stream is turned off (its last changes are still to read) and on again: a new
+    // stream, whose changes come after the old one's.
+    put(5).await.unwrap();
+    crate::streams::disable(&ddb, "orders").await;
+    put(6).await.unwrap(); // no stream: no record anywhere
+    let second = crate::streams::enable(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    assert_ne!(first, second);
+    for i in 7..10 {
+        put(i).await.unwrap();
+    }
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        (got.len() >= 9).then_some(got)
+    })
+    .await;
+    let values: Vec<i64> = got.iter().map(|(_, v)| *v).collect();
+    assert_eq!(values, [0, 1, 2, 3, 4, 5, 7, 8, 9]);
+    // Leases of both streams; the old one's read to its end.
+    let l = leases(&bridge).await;
+    assert_eq!(l.len(), 2, "{l:?}");
+    let old = l.iter().find(|(key, _, _)| key.contains(first.rsplit('/').next().unwrap()));
+    assert_eq!(old.map(|(_, _, c)| c.as_str()), Some("SHARD_END"), "{l:?}");
+}
