@@ -411,7 +411,11 @@ async fn a_stream_of_more_shards_than_one_describe_stream_page_is_read_whole() {
     let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 120\n");
     let ddb = source.client();
     crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
-    let bridge = Server::start_with_config(&bridge_config(&source, "w1", 1000));
+    // 120 idle shards polled every 20 ms would be 6,000 GetRecords a second: the default
+    // lease duration and poll interval here.
+    let config = bridge_config(&source, "w1", 10_000)
+        .replace("poll_interval_ms = 20", "poll_interval_ms = 250");
+    let bridge = Server::start_with_config(&config);
     let k = bridge.kinesis();
     crate::kinesis::create(&k, "changes", 1).await;
     for i in 0..240 {

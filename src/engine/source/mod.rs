@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -45,6 +46,8 @@ use crate::engine::catalog::{KeyAttribute, KeySchema, ScalarType};
 
 /// Shards are listed (and missing leases created) every this many rounds.
 const SYNC_EVERY: u64 = 10;
+/// Lease renewals in flight at once.
+const RENEWALS_IN_FLIGHT: usize = 16;
 /// The longest round.
 const MAX_ROUND: Duration = Duration::from_secs(1);
 /// A heartbeat unmoved for this many lease durations is an instance gone for good: its
@@ -256,17 +259,33 @@ impl Coordinator {
 
     /// Renews every held lease; one lost to another instance's write stops its reader.
     async fn renew(&mut self) {
-        let mut lost = Vec::new();
-        for (key, held) in &self.held {
-            let started = Instant::now();
-            let counter = held.counter.load(Ordering::Acquire);
-            match self.leases.renew(key, &self.me, counter).await {
-                Ok(next) => {
+        // Many at once (a source may have hundreds of shards), a bounded number in flight.
+        let valid_for = self.valid_for();
+        let owned: Vec<(String, Arc<Held>)> =
+            self.held.iter().map(|(k, h)| (k.clone(), h.clone())).collect();
+        let renewals = owned.into_iter().map(|(key, held)| {
+            let (leases, me) = (self.leases.clone(), self.me.clone());
+            async move {
+                let started = Instant::now();
+                let counter = held.counter.load(Ordering::Acquire);
+                let result = leases.renew(&key, &me, counter).await;
+                if let Ok(next) = result {
                     held.counter.store(next, Ordering::Release);
                     *held.valid_until.lock().unwrap_or_else(|e| e.into_inner()) =
-                        started + self.valid_for();
+                        started + valid_for;
                 }
-                Err(e) if leases::lost(&e) => lost.push(key.clone()),
+                (key, result)
+            }
+        });
+        let results: Vec<(String, Result<u64, CallError>)> = futures_util::stream::iter(renewals)
+            .buffer_unordered(RENEWALS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut lost = Vec::new();
+        for (key, result) in results {
+            match result {
+                Ok(_) => {}
+                Err(e) if leases::lost(&e) => lost.push(key),
                 // Unreachable lease table: the lease lapses by itself (valid_until) unless
                 // a later renewal gets through.
                 Err(e) => self.failed("renewing a lease", &e),
