@@ -120,6 +120,8 @@ pub struct Engine {
     /// Lambda event source mappings and their pollers (started by `main` after the
     /// functions).
     pub triggers: triggers::Triggers,
+    /// The source bridge's coordinators (`[[bridge.sources]]`), stopped at shutdown.
+    pub sources: source::Sources,
     /// Set when shutdown starts stopping the writers: from then on a write a stopped
     /// writer turns away is answered with a retryable error, never "not found".
     closing: std::sync::atomic::AtomicBool,
@@ -164,6 +166,7 @@ impl Engine {
             faults,
             lambda: Arc::new(crate::lambda::Functions::new(&config_for_lambda, clock_for_lambda)),
             triggers: Default::default(),
+            sources: Default::default(),
             closing: Default::default(),
         });
         engine.load_streams()?;

@@ -57,6 +57,13 @@ pub async fn serve(
     // One permit per open connection: at the limit, nothing more is accepted and new
     // clients wait in the listen backlog.
     let slots = Arc::new(Semaphore::new(state.config.server.max_connections));
+    // Sources hand their leases back first, while this port still serves (their lease
+    // table may live here).
+    let engine = state.engine.clone();
+    let shutdown = async move {
+        shutdown.await;
+        engine.stop_sources().await;
+    };
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {

@@ -520,3 +520,45 @@ async fn a_re_enabled_stream_is_followed_after_the_old_one_is_read_out() {
     let old = l.iter().find(|(key, _, _)| key.contains(first.rsplit('/').next().unwrap()));
     assert_eq!(old.map(|(_, _, c)| c.as_str()), Some("SHARD_END"), "{l:?}");
 }
+
+#[tokio::test]
+async fn a_clean_shutdown_hands_its_leases_back_at_once() {
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 4\n");
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let destination = Server::start();
+    let k = destination.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    // A ten-second lease duration: a takeover within it is a hand-back, not an expiry.
+    let config = |w: &str| {
+        shared_config(&source, &source.endpoint, &destination, w)
+            .replace(&format!("lease_duration_ms = {LEASE_MS}"), "lease_duration_ms = 10000")
+    };
+    let b1 = Server::start_with_config(&config("w1"));
+    let b2 = Server::start_with_config(&config("w2"));
+    crate::streams::poll(Duration::from_secs(30), || async {
+        let s = shares(&leases(&source).await);
+        (s.get("w1") == Some(&2) && s.get("w2") == Some(&2)).then_some(())
+    })
+    .await;
+    let writer = tokio::spawn(write_changes(ddb.clone(), 0, 300));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped_at = std::time::Instant::now();
+    let status = b2.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    crate::streams::poll(Duration::from_secs(5), || async {
+        (shares(&leases(&source).await).get("w1") == Some(&4)).then_some(())
+    })
+    .await;
+    let took = stopped_at.elapsed();
+    eprintln!("w2's leases handed to w1 {took:?} after SIGTERM (lease duration 10 s)");
+    writer.await.unwrap();
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        (0..300).all(|i| got.contains(&(format!("k{}", i % 20), i))).then_some(got)
+    })
+    .await;
+    // Handed back after its last checkpoint: nothing forwarded twice.
+    assert_eq!(assert_complete_and_ordered(&got, 300), 0);
+    drop(b1);
+}

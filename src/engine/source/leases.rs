@@ -194,6 +194,13 @@ impl LeaseTable {
         self.client.call("DynamoDB_20120810.PutItem", &body).await.map(|_| ())
     }
 
+    /// Removes this instance's heartbeat (a clean shutdown): the others count it out at
+    /// once, and take their share of what it handed back.
+    pub async fn leave(&self, me: &str) -> Result<(), CallError> {
+        let body = json!({"TableName": self.table, "Key": {"leaseKey": {"S": worker_key(&self.source, me)}}});
+        self.client.call("DynamoDB_20120810.DeleteItem", &body).await.map(|_| ())
+    }
+
     /// Removes a heartbeat item last seen at `beat` (an instance gone for long).
     pub async fn forget_worker(&self, key: &str, beat: u64) -> Result<(), CallError> {
         let body = json!({

@@ -54,6 +54,17 @@ const MAX_ROUND: Duration = Duration::from_secs(1);
 /// item is removed.
 const FORGET_AFTER: u32 = 10;
 
+/// The running coordinators, and the signal that stops them.
+#[derive(Default)]
+pub struct Sources {
+    stopping: AtomicBool,
+    stop: Notify,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// How long a clean shutdown waits for the readers' last checkpoints and the releases.
+const STOP_WITHIN: Duration = Duration::from_secs(5);
+
 /// This instance's name in lease tables: `bridge.worker_id`, or host name and pid.
 pub fn worker_id(configured: &str) -> String {
     if !configured.is_empty() {
@@ -69,6 +80,23 @@ pub fn worker_id(configured: &str) -> String {
 }
 
 impl Engine {
+    /// Hands every held lease back (each reader stops after its last checkpoint, then the
+    /// lease is released), so other instances take the shards at once rather than after
+    /// a lease duration. Called at a clean shutdown while the API still serves (a lease
+    /// table may live in this sluice); bounded by a few seconds.
+    pub async fn stop_sources(&self) {
+        self.sources.stopping.store(true, Ordering::Release);
+        self.sources.stop.notify_waiters();
+        let tasks =
+            std::mem::take(&mut *self.sources.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(STOP_WITHIN, all).await.is_err() {
+            tracing::warn!(
+                "sources: leases not all handed back within {STOP_WITHIN:?}; they expire"
+            );
+        }
+    }
+
     /// Starts a coordinator for each `[[bridge.sources]]`; `own_endpoint` is this sluice's
     /// API (where a lease table without `lease_endpoint` lives).
     pub fn start_sources(self: &Arc<Self>, own_endpoint: &str) {
@@ -78,7 +106,8 @@ impl Engine {
             match coordinator {
                 Some(c) => {
                     tracing::info!(source = %source.name, worker = %me, "following table {} at {}", source.table, source.endpoint);
-                    tokio::spawn(c.run());
+                    let task = tokio::spawn(c.run());
+                    self.sources.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
                 }
                 None => tracing::error!(source = %source.name, "not started: bad endpoint"),
             }
@@ -171,6 +200,10 @@ impl Coordinator {
         }
         loop {
             let started = Instant::now();
+            if self.stopping() {
+                self.hand_back_all().await;
+                return;
+            }
             if self.closing() {
                 self.stop_all();
                 return;
@@ -179,11 +212,44 @@ impl Coordinator {
             self.round += 1;
             // A reader that ended (a shard done, a lease to give back) starts the next
             // round at once.
+            // A clean shutdown starts the next round at once (the loop's first check).
+            let engine = self.engine.upgrade();
+            let stopped = async {
+                match &engine {
+                    Some(e) => e.sources.stop.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep_until(started + round) => {}
                 () = self.wake.notified() => {}
+                () = stopped => {}
             }
+            drop(engine);
         }
+    }
+
+    fn stopping(&self) -> bool {
+        self.engine.upgrade().is_some_and(|e| e.sources.stopping.load(Ordering::Acquire))
+    }
+
+    /// Clean shutdown: every reader stops after its checkpoint, then its lease is released.
+    async fn hand_back_all(&mut self) {
+        for held in self.held.values() {
+            held.shed.store(true, Ordering::Release);
+        }
+        let deadline = Instant::now() + STOP_WITHIN - Duration::from_secs(1);
+        while self.held.values().any(|h| !h.exited.load(Ordering::Acquire))
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.release_shed().await;
+        if let Err(e) = self.leases.leave(&self.me).await {
+            self.failed("removing this instance's heartbeat", &e);
+        }
+        self.stop_all();
+        self.count_held();
     }
 
     fn stop_all(&mut self) {
