@@ -562,3 +562,36 @@ async fn a_clean_shutdown_hands_its_leases_back_at_once() {
     assert_eq!(assert_complete_and_ordered(&got, 300), 0);
     drop(b1);
 }
+
+#[tokio::test]
+async fn a_lease_table_at_an_https_endpoint_is_reached_over_tls() {
+    // The lease table lives in a sluice serving TLS with a certificate from a test CA;
+    // the bridge trusts that CA (`tls.ca_file`), and every source call goes through the
+    // same client.
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::remote_tls::test_ca(dir.path());
+    let leases_at =
+        Server::start_with_config(&format!("[server]\ntls_cert = {cert:?}\ntls_key = {key:?}\n"));
+    let https = format!("https://localhost:{}", leases_at.addr.port());
+    let source = Server::start_with_config("[dynamodb]\npartitions_per_table = 1\n");
+    let ddb = source.client();
+    crate::streams::create_with_stream(&ddb, "orders", "NEW_AND_OLD_IMAGES").await;
+    let config = format!(
+        "[tls]\nca_file = {ca:?}\n{}lease_endpoint = \"{https}\"\n",
+        bridge_config(&source, "w1", 1000)
+    );
+    let bridge = Server::start_with_config(&config);
+    let k = bridge.kinesis();
+    crate::kinesis::create(&k, "changes", 1).await;
+    for i in 0..5 {
+        let put = ddb.put_item().table_name("orders").item("pk", s(&format!("k{i}")));
+        put.item("v", AttributeValue::N(i.to_string())).send().await.unwrap();
+    }
+    let got = crate::streams::poll(Duration::from_secs(30), || async {
+        let got = changes(&records(&k, "changes").await);
+        (got.len() >= 5).then_some(got)
+    })
+    .await;
+    assert_complete_and_ordered_keys(&got, 5);
+    assert_eq!(metric(&bridge, "sluice_source_leases_held", "source=\"orders\"").await, 1.0);
+}

@@ -13,7 +13,7 @@ const REMOTE_ARN: &str = "arn:aws:kinesis:eu-west-1:111122223333:stream/feed";
 
 /// A CA, and a certificate it signed for `localhost` and 127.0.0.1: (ca.pem, cert.pem,
 /// key.pem) in `dir`.
-fn test_ca(dir: &std::path::Path) -> (String, String, String) {
+pub fn test_ca(dir: &std::path::Path) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
