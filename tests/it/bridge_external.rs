@@ -1,6 +1,7 @@
 //! The source bridge against software nobody here wrote: DynamoDB Local (AWS's own
 //! emulator, from the npm package `amplify-dynamodb-simulator`) as the external source,
-//! and kinesis-mock (npm `kinesis-local`) as the remote Kinesis destination. Both come
+//! followed into a Kinesis stream of the bridge's sluice and into kinesis-mock (npm
+//! `kinesis-local`) as a remote Kinesis destination. Both come
 //! from `npm ci --prefix tests/js` (run by .ci/run, where REQUIRE_JS_SDK makes them
 //! required).
 
@@ -14,6 +15,7 @@ use crate::harness::Server;
 
 const JS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/node_modules");
 const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/changes";
+const LOCAL_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/changes-here";
 
 /// A child process killed when the test ends, with the scratch directory it runs in.
 struct KillOnDrop(Child, #[allow(dead_code)] Option<tempfile::TempDir>);
@@ -133,9 +135,15 @@ async fn dynamodb_local_changes_reach_kinesis_mock_in_order_in_awss_format() {
          region = \"us-east-1\"\naccess_key_id = \"local\"\nsecret_access_key = \"local\"\n\
          [[bridge.sources]]\nname = \"orders\"\nendpoint = \"http://127.0.0.1:{ddb_port}\"\nregion = \"us-east-1\"\n\
          access_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\ntable = \"orders\"\n\
-         destination = \"{STREAM_ARN}\"\nlease_table = \"sluice-leases\"\npoll_interval_ms = 20\n"
+         destination = \"{STREAM_ARN}\"\nlease_table = \"sluice-leases\"\npoll_interval_ms = 20\n\
+         [[bridge.sources]]\nname = \"orders-here\"\nendpoint = \"http://127.0.0.1:{ddb_port}\"\nregion = \"us-east-1\"\n\
+         access_key_id = \"AKIDREMOTE\"\nsecret_access_key = \"remote-secret\"\ntable = \"orders\"\n\
+         destination = \"{LOCAL_ARN}\"\nlease_table = \"sluice-leases\"\npoll_interval_ms = 20\n"
     );
+    // The same table is followed twice: into kinesis-mock, and into a stream of this
+    // sluice (two readers per shard, within AWS's guidance).
     let bridge = Server::start_with_config(&config);
+    crate::kinesis::create(&bridge.kinesis(), "changes-here", 1).await;
 
     // Twelve changes over three items, then a delete.
     for i in 0..12 {
@@ -184,9 +192,19 @@ async fn dynamodb_local_changes_reach_kinesis_mock_in_order_in_awss_format() {
         let secs = d.approximate_creation_date_time.unwrap().secs();
         assert_eq!(record["dynamodb"]["ApproximateCreationDateTime"], secs * 1000);
     }
+    // The stream of this sluice holds the very same records.
+    let here = crate::streams::poll(Duration::from_secs(30), || async {
+        let here = crate::bridge::records(&bridge.kinesis(), "changes-here").await;
+        (here.len() >= 13).then_some(here)
+    })
+    .await;
+    assert_eq!(here, got);
     // The checkpoint is DynamoDB Local's last sequence number.
     let leases = bridge.client().scan().table_name("sluice-leases").send().await.unwrap();
-    let lease = leases.items().iter().find(|i| i.contains_key("shardId")).unwrap();
+    let orders = |i: &&std::collections::HashMap<String, AttributeValue>| {
+        i.contains_key("shardId") && i["source"] == AttributeValue::S("orders".into())
+    };
+    let lease = leases.items().iter().find(orders).unwrap();
     let checkpoint = lease["checkpoint"].as_s().unwrap().clone();
     assert_eq!(Some(checkpoint), source.last().and_then(|r| r.dynamodb()?.sequence_number.clone()));
 }
