@@ -34,6 +34,9 @@ pub enum Workload {
     /// `--instances` sluice bridge instances this process starts into a stream at
     /// `--destination`: the drain rate of a backlog, and write-to-destination latency.
     SourceBridge(SourceArgs),
+    /// No endpoint: appends and fdatasyncs a file in `--dir`, one after another, for the
+    /// latency of one durable commit on that disk (the bound of group-committed writes).
+    Fsync(FsyncArgs),
     /// Only the in-process HTTP+JSON ceiling server, driven with PutItem bodies.
     Ceiling(Common),
 }
@@ -170,6 +173,19 @@ pub struct E2eArgs {
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
+pub struct FsyncArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// The directory whose disk is probed (sluice's data directory, say).
+    #[arg(long, default_value = ".")]
+    pub dir: String,
+    /// Bytes appended before each sync.
+    #[arg(long, default_value_t = 4096)]
+    pub write_size: usize,
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct SourceArgs {
     #[command(flatten)]
     #[serde(flatten)]
@@ -238,6 +254,7 @@ impl Workload {
             Workload::E2e(_) => "e2e",
             Workload::Triggers(_) => "triggers",
             Workload::SourceBridge(_) => "source-bridge",
+            Workload::Fsync(_) => "fsync",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -251,6 +268,7 @@ impl Workload {
             Workload::E2e(e) => &e.common,
             Workload::Triggers(t) => &t.common,
             Workload::SourceBridge(s) => &s.common,
+            Workload::Fsync(f) => &f.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -267,6 +285,7 @@ impl Workload {
             Workload::E2e(e) => serde_json::to_value(e),
             Workload::Triggers(t) => serde_json::to_value(t),
             Workload::SourceBridge(s) => serde_json::to_value(s),
+            Workload::Fsync(f) => serde_json::to_value(f),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

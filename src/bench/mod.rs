@@ -13,6 +13,7 @@ pub mod ceiling;
 pub mod cli;
 pub mod client;
 pub mod e2e;
+pub mod fsync;
 pub mod histogram;
 pub mod items;
 pub mod load;
@@ -73,8 +74,9 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
     let load = load_of(&c);
     let mut report = Report {
         workload: workload.name().to_string(),
-        endpoint: match workload {
+        endpoint: match &workload {
             Workload::Ceiling(_) => "in-process ceiling server".into(),
+            Workload::Fsync(f) => format!("fdatasync in {}", f.dir),
             _ => c.endpoint.clone(),
         },
         settings: workload.settings(),
@@ -114,6 +116,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         Workload::PutRecords(p) => records::run(&client, p, &load, &mut report).await?,
         Workload::E2e(e) => e2e::run(&client, e, &load, &mut report).await?,
         Workload::Triggers(t) => triggers::run(&client, t, &load, &mut report).await?,
+        Workload::Fsync(f) => fsync::run(f, &mut report)?,
         Workload::SourceBridge(s) => {
             let destination = client_of(&c, &s.destination)?;
             source::run(&client, &destination, s, &load, &mut report).await?

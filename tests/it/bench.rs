@@ -171,3 +171,22 @@ async fn the_source_bridge_workload_times_the_drain_and_every_write_to_the_desti
     let tables = source.client().list_tables().send().await.unwrap();
     assert!(tables.table_names().is_empty(), "{tables:?}");
 }
+
+#[test]
+fn the_fsync_probe_times_appends_and_syncs_in_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["bench", "fsync", "-n", "50", "--write-size", "512", "--json", "--quiet"])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .expect("run sluice bench fsync");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_clean(&report["measurements"][0], "fsync", 50);
+    let notes = report["notes"].as_array().unwrap();
+    assert!(notes[0].as_str().unwrap().starts_with("8 writers committing in groups"), "{report}");
+    // The probe's file went with its temporary directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
