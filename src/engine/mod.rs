@@ -112,7 +112,9 @@ pub struct Engine {
     /// Ids of the tables whose bridge forwarder is running.
     pub(crate) bridges: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Every Kinesis stream.
-    pub kinesis: kinesis::Registry,
+    pub kinesis: Arc<kinesis::Registry>,
+    /// What the table writers need to forward their changes in their own commit.
+    inline: Arc<bridge::inline::Inline>,
     /// Fault-injection rules (the server and the group commit consult them).
     pub faults: Arc<crate::faults::Faults>,
     /// The Lambda functions sluice knows (started by `main` once the store is open).
@@ -151,6 +153,12 @@ impl Engine {
             Box::new(move || hook.for_commit().map(|i| (i.latency, i.error.is_some()))),
         );
         let (config_for_lambda, clock_for_lambda) = (config.clone(), clock.clone());
+        let kinesis = Arc::new(kinesis::Registry::default());
+        let inline = Arc::new(bridge::inline::Inline {
+            streams: kinesis.clone(),
+            metrics: metrics.clone(),
+            region: config.aws.region.clone(),
+        });
         let engine = Arc::new(Engine {
             config,
             store,
@@ -161,7 +169,8 @@ impl Engine {
             control: tokio::sync::Mutex::new(()),
             transaction_tokens: Arc::default(),
             streams: Default::default(),
-            kinesis: Default::default(),
+            kinesis,
+            inline,
             bridges: Default::default(),
             faults,
             lambda: Arc::new(crate::lambda::Functions::new(&config_for_lambda, clock_for_lambda)),
@@ -211,11 +220,22 @@ impl Engine {
                 },
             );
         }
+        let mut bridge_cursors = Vec::new();
+        for index in 0..meta.partitions {
+            let cursor = match self.store.get(Space::Meta, &keys::bridge_cursor(meta.id, index))? {
+                Some(v) => {
+                    v.try_into().map(u64::from_be_bytes).unwrap_or(bridge::inline::NO_CURSOR)
+                }
+                None => bridge::inline::NO_CURSOR,
+            };
+            bridge_cursors.push(Arc::new(std::sync::atomic::AtomicU64::new(cursor)));
+        }
         let counters = Arc::new(TableCounters {
             next_seqs: stats
                 .iter()
                 .map(|(_, seq)| std::sync::atomic::AtomicU64::new(*seq))
                 .collect(),
+            bridge_cursors,
             ..TableCounters::default()
         });
         let shared: SharedMeta = Arc::new(RwLock::new(Arc::new(meta.clone())));
@@ -256,6 +276,7 @@ impl Engine {
                 store: self.store.clone(),
                 committer: self.committer.clone(),
                 counters: counters.clone(),
+                inline: self.inline.clone(),
                 items,
                 bytes,
                 max_group: self.config.storage.max_group_writes,

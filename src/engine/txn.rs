@@ -84,6 +84,7 @@ impl Partition {
                     super::WriteOrigin::Client,
                     &mut counts,
                     &mut mutations,
+                    None, // the forwarder forwards a transaction's changes
                 );
             }
         }

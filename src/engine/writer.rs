@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::bridge::inline::{Batch, Inline};
+use super::bridge::record::ChangeView;
 use super::catalog::TableMeta;
 use super::changelog::{EventName, RecordHead, new_event_id};
 use super::index::{self, IndexDeltas};
@@ -128,6 +130,10 @@ pub struct TableCounters {
     pub indexes: Mutex<HashMap<u32, (i64, i64)>>,
     /// Each partition's next change-log sequence number, as committed.
     pub next_seqs: Vec<AtomicU64>,
+    /// Each partition's bridge cursor, as committed (`bridge::inline::NO_CURSOR` when the
+    /// table forwards nowhere): moved only through the destination stream's writer, which
+    /// checks it, so the partition writer and the forwarder never forward a change twice.
+    pub bridge_cursors: Vec<Arc<AtomicU64>>,
     /// Woken after every commit that wrote change records (the bridge waits on it).
     pub changes: tokio::sync::Notify,
     /// Bumped after every commit that wrote change records. Unlike `changes` (one
@@ -181,6 +187,8 @@ pub struct Partition {
     pub store: Arc<Store>,
     pub committer: CommitHandle,
     pub counters: Arc<TableCounters>,
+    /// Forwards the partition's changes to a local destination in the write's own commit.
+    pub inline: Arc<Inline>,
     /// This partition's own share of the counters, as persisted.
     pub items: i64,
     pub bytes: i64,
@@ -292,6 +300,11 @@ impl Partition {
         let mut mutations = Vec::new();
         let mut replies = Vec::with_capacity(group.len());
         let mut counts = self.start_counts();
+        let mut forward = self
+            .counters
+            .bridge_cursors
+            .get(self.index as usize)
+            .and_then(|cursor| self.inline.begin(&meta, self.index, cursor, counts.next_seq));
         for job in group {
             let w = match job {
                 Job::Write(w) => w,
@@ -316,6 +329,7 @@ impl Partition {
             let result = match result {
                 Ok(outcome) if outcome.changed() => {
                     let (mark, before) = (mutations.len(), counts.clone());
+                    let forward_mark = forward.as_ref().map(Batch::mark);
                     let staged = guarded(|| {
                         let origin = w.origin;
                         self.stage(
@@ -325,6 +339,7 @@ impl Partition {
                             origin,
                             &mut counts,
                             &mut mutations,
+                            forward.as_mut(),
                         );
                     });
                     match staged {
@@ -332,6 +347,9 @@ impl Partition {
                         Err(e) => {
                             mutations.truncate(mark);
                             counts = before;
+                            if let (Some(batch), Some(at)) = (forward.as_mut(), forward_mark) {
+                                batch.rewind(at);
+                            }
                             Err(e)
                         }
                     }
@@ -353,7 +371,15 @@ impl Partition {
         if !mutations.is_empty() {
             let writes = replies.len();
             mutations.extend(self.stats_mutations(&counts));
-            if let Err(e) = self.committer.commit(mutations, writes).await {
+            let committed = match forward {
+                // The group's changes, their destination records and the cursor: one batch.
+                Some(batch) if counts.records > 0 => {
+                    let to = counts.next_seq;
+                    self.inline.commit(batch, to, mutations, writes, &self.committer).await
+                }
+                _ => self.committer.commit(mutations, writes).await,
+            };
+            if let Err(e) = committed {
                 for r in replies {
                     r.send(Some(&e));
                 }
@@ -368,7 +394,9 @@ impl Partition {
 
     /// Adds the storage mutations of one changed item (the item, its index entries and,
     /// when the table logs changes, its change record) to `mutations` and its effect to
-    /// `counts`. Single writes and transactions both store a change through here.
+    /// `counts`; with `forward`, the change's destination record to it. Single writes and
+    /// transactions both store a change through here.
+    #[allow(clippy::too_many_arguments)] // one change's whole effect, staged in one place
     pub(super) fn stage(
         &self,
         meta: &TableMeta,
@@ -377,6 +405,7 @@ impl Partition {
         origin: super::WriteOrigin,
         counts: &mut Counts,
         mutations: &mut Vec<Mutation>,
+        forward: Option<&mut Batch>,
     ) {
         // The new image's stored form serves the item and the change record alike.
         let new_bytes = outcome.new.as_ref().map(value::encode_item);
@@ -392,6 +421,17 @@ impl Partition {
             };
             let old_bytes = outcome.old.as_ref().map(value::encode_item);
             let encoded = head.encode(old_bytes.as_deref(), new_bytes.as_deref());
+            if let Some(batch) = forward {
+                let change = ChangeView {
+                    created_ms: head.created_ms,
+                    event: head.event,
+                    origin: head.origin,
+                    event_id: head.event_id,
+                    old: outcome.old.as_ref(),
+                    new: outcome.new.as_ref(),
+                };
+                batch.push(meta, &self.inline.region, &change);
+            }
             counts.records += 1;
             counts.record_bytes += encoded.len() as u64;
             mutations.push(Mutation::put(

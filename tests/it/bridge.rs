@@ -383,3 +383,118 @@ async fn concurrent_writes_give_exactly_one_record_each_across_a_sigkill() {
         "{metrics}"
     );
 }
+
+/// The sum of every series of `name` on the server's /metrics.
+async fn metric_sum(server: &Server, name: &str) -> f64 {
+    let text = server.metrics().await;
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_write_and_its_destination_record_are_one_commit_readable_when_answered() {
+    let server = Server::start();
+    let client = server.client();
+    let k = server.kinesis();
+    create_table(&client, "one", false).await;
+    crate::kinesis::create(&k, "one-sink", 2).await;
+    enable(&client, "one", "one-sink", None).await;
+    let batches = metric_sum(&server, "sluice_storage_write_batches_total").await;
+    for i in 0..30 {
+        client.put_item().table_name("one").item("pk", s(&format!("k{i}"))).send().await.unwrap();
+        // No waiting: the record was committed with the write it describes.
+        assert_eq!(records(&k, "one-sink").await.len(), i + 1, "after write {i}");
+    }
+    // One storage batch per write (the forwarder found nothing left to do). The old
+    // path, a table commit and then the destination's, took two.
+    let used = metric_sum(&server, "sluice_storage_write_batches_total").await - batches;
+    assert!((30.0..=33.0).contains(&used), "{used} batches for 30 writes");
+    let forwarded = metric_sum(&server, "sluice_bridge_forwarded_records_total").await;
+    assert_eq!(forwarded, 30.0);
+}
+
+#[tokio::test]
+async fn transactions_and_single_writes_interleaved_arrive_once_each_in_item_order() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let server = Server::start();
+    let client = server.client();
+    let k = server.kinesis();
+    create_table(&client, "mix", false).await;
+    crate::kinesis::create(&k, "mix-sink", 3).await;
+    enable(&client, "mix", "mix-sink", None).await;
+    const KEYS: usize = 6;
+    const PER_TASK: usize = 25;
+    let add = |key: usize| {
+        Update::builder()
+            .table_name("mix")
+            .key("pk", s(&format!("k{key}")))
+            .update_expression("ADD c :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .unwrap()
+    };
+    let mut tasks = Vec::new();
+    // Single UpdateItems go through the table's writers (forwarded in their commit);
+    // transactions commit on their own and leave their changes to the forwarder.
+    for t in 0..4 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..PER_TASK {
+                let key = (t + i) % KEYS;
+                client
+                    .update_item()
+                    .table_name("mix")
+                    .key("pk", s(&format!("k{key}")))
+                    .update_expression("ADD c :one")
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in 0..2 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..PER_TASK {
+                let (a, b) = ((t + i) % KEYS, (t + i + 1) % KEYS);
+                let items = [a, b].map(|key| TransactWriteItem::builder().update(add(key)).build());
+                // Two transactions on one item at once: AWS cancels one; try again.
+                loop {
+                    let r = client
+                        .transact_write_items()
+                        .set_transact_items(Some(items.to_vec()))
+                        .send()
+                        .await;
+                    if r.is_ok() {
+                        break;
+                    }
+                    let (code, message) = error_of(r);
+                    assert!(
+                        code.contains("TransactionCanceled")
+                            || code.contains("TransactionConflict"),
+                        "{code}: {message}"
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let total = 4 * PER_TASK + 2 * PER_TASK * 2;
+    let got = wait_for(&k, "mix-sink", total).await;
+    assert_eq!(got.len(), total, "every change once");
+    // Per item, the counter's new values arrive as 1, 2, 3, ...: none skipped, none
+    // twice, none out of order (one item's records share a shard, read in order).
+    let mut last: HashMap<String, u64> = HashMap::new();
+    for r in &got {
+        let key = r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap().to_string();
+        let c: u64 = r["dynamodb"]["NewImage"]["c"]["N"].as_str().unwrap().parse().unwrap();
+        let previous = last.insert(key.clone(), c).unwrap_or(0);
+        assert_eq!(c, previous + 1, "{key}: {c} after {previous}");
+    }
+    assert_eq!(last.values().sum::<u64>(), total as u64);
+}

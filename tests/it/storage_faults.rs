@@ -146,11 +146,17 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let seqs: Vec<u128> = records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
 
-    // The forwarder's own commit fails: the write's commit is held while the error rule
-    // is added, so the next commit after it, the forwarder's, is the one that fails. It
-    // pauses and retries; the change arrives once.
+    // The forwarder's own commit fails. A single write forwards in its own commit (the
+    // failed "lost" above), so this is a transaction's change, which the forwarder
+    // forwards after it: the transaction's commit is held while the error rule is added,
+    // so the next commit after it, the forwarder's, is the one that fails. It pauses and
+    // retries; the change arrives once.
     add_rule(&server, json!({"service": "storage", "latency_ms": 1500, "count": 1})).await;
-    let write = client.put_item().table_name("tab").item("pk", s("fwd")).send();
+    let put = Put::builder().table_name("tab").item("pk", s("fwd")).build().unwrap();
+    let write = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send();
     let fail_next = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         add_rule(&server, json!({"service": "storage", "error": "IOError", "count": 1})).await

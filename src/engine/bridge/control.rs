@@ -5,11 +5,14 @@
 //! the enable and nothing before it.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::destination::{Destination, DestinationStatus};
 use super::forwarder;
+use super::inline::NO_CURSOR;
 use super::record::Precision;
 use crate::engine::catalog::TableMeta;
+use crate::engine::kinesis::{CursorMove, StreamError};
 use crate::engine::stream_ops::boundaries;
 use crate::engine::{Engine, EngineError};
 use crate::storage::{Mutation, Space, keys};
@@ -82,6 +85,10 @@ impl Engine {
                 })
                 .collect();
             self.committer.commit(cursors, 0).await.map_err(EngineError::from)?;
+            // From here on the table's writers forward their own changes.
+            for (cell, seq) in live.counters.bridge_cursors.iter().zip(&starts) {
+                cell.store(*seq, Ordering::Release);
+            }
             forwarder::spawn(self, table, meta.id);
         }
         Ok(destination)
@@ -108,6 +115,35 @@ impl Engine {
             })
             .await?;
         let destination = disabled.expect("set when the update succeeded");
+        // A table write that began forwarding before the update may still be queued at
+        // the stream's writer with a cursor move: the cursors are deleted through that
+        // writer too, so such a move finds them gone instead of bringing one back (a
+        // cursor left behind would keep the change log from being trimmed).
+        if !destination.remote
+            && let Some(stream) = self.kinesis.get(&destination.stream_name)
+            && let Some(live) = self.table(table).filter(|t| t.meta().id == meta.id)
+        {
+            for (partition, cell) in live.counters.bridge_cursors.iter().enumerate() {
+                loop {
+                    let from = cell.load(Ordering::Acquire);
+                    let delete = CursorMove {
+                        cell: cell.clone(),
+                        key: keys::bridge_cursor(meta.id, partition as u32),
+                        from,
+                        to: NO_CURSOR,
+                    };
+                    match self
+                        .kinesis_append_at(&stream, Vec::new(), Vec::new(), Some(delete))
+                        .await
+                    {
+                        Ok(Some(_)) => break,
+                        Ok(None) => continue, // it moved meanwhile: delete from there
+                        Err(StreamError::Storage(e)) => return Err(EngineError::from(e).into()),
+                        Err(_) => break, // the stream is gone, and with it any queued move
+                    }
+                }
+            }
+        }
         // The forwarder sees the destination gone and stops; its cursors go with it.
         let cursors: Vec<Mutation> = self
             .store
@@ -116,6 +152,11 @@ impl Engine {
             .map(|(k, _)| Mutation::delete(Space::Meta, k))
             .collect();
         self.committer.commit(cursors, 0).await.map_err(EngineError::from)?;
+        if let Some(live) = self.table(table).filter(|t| t.meta().id == meta.id) {
+            for cell in &live.counters.bridge_cursors {
+                cell.store(NO_CURSOR, Ordering::Release);
+            }
+        }
         self.metrics.bridge.forget(table, &destination.stream_name);
         Ok(destination)
     }

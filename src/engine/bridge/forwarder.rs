@@ -1,9 +1,11 @@
 //! The forwarder of one table: reads the change log from the durable cursors and writes
 //! one Kinesis record per change to the destination stream. Into a stream of this
-//! sluice, each cursor move is committed in the batch that holds the records it covers
-//! (exactly once); to a remote stream (`remote::forward`), the cursor moves after the
-//! remote accepted the records (at least once). It waits for the table's writers to
-//! announce new changes; it never holds them up.
+//! sluice, the table's writers forward their own changes (`inline`) while the cursor
+//! keeps up, and this task forwards what they leave behind: each cursor move is committed
+//! in the batch that holds the records it covers, and only from where this task read it
+//! (exactly once). To a remote stream (`remote::forward`) it forwards everything, and
+//! the cursor moves after the remote accepted the records (at least once). It waits for
+//! the table's writers to announce new changes; it never holds them up.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -11,9 +13,9 @@ use std::time::Duration;
 use super::destination::Destination;
 use super::{record, remote};
 use crate::engine::catalog::TableMeta;
-use crate::engine::kinesis::NewRecord;
+use crate::engine::kinesis::{CursorMove, NewRecord};
 use crate::engine::{Engine, Table};
-use crate::storage::{Mutation, Space, StorageError, keys};
+use crate::storage::{Space, StorageError, keys};
 
 /// Changes forwarded per partition per append (Kinesis PutRecords takes 500).
 pub(super) const BATCH: usize = 500;
@@ -74,10 +76,6 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
     // a remote's cursor did not move), so the same changes go again once storage takes
     // writes, and nothing waits for a restart.
     let mut storage_backoff: Option<remote::backoff::Backoff> = None;
-    // The cursors as last read or moved here: cursors only move forward (a re-enable
-    // starts them at the partitions' next sequence numbers), so a partition whose writers
-    // have committed nothing past this needs no cursor read at all.
-    let mut known: Vec<u64> = Vec::new();
     loop {
         let (table, meta, destination) = {
             let Some(e) = engine.upgrade() else { return Ok(()) };
@@ -92,8 +90,7 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             remote::forward::round(&engine, name, &meta, &destination, &mut link).await
         } else {
             let Some(e) = engine.upgrade() else { return Ok(()) };
-            known.resize(meta.partitions as usize, 0);
-            local_round(&e, &table, name, &meta, &destination, &mut known).await
+            local_round(&e, &table, name, &meta, &destination).await
         };
         let round = match round {
             Ok(round) => {
@@ -132,7 +129,6 @@ async fn local_round(
     name: &str,
     meta: &TableMeta,
     destination: &Destination,
-    known: &mut [u64],
 ) -> Result<Round, StorageError> {
     let table_id = meta.id;
     let Some(stream) = e.kinesis.get(&destination.stream_name) else {
@@ -145,18 +141,17 @@ async fn local_round(
     let mut forwarded_any = false;
     let mut oldest_pending: Option<i64> = None;
     for partition in 0..meta.partitions {
-        // Nothing committed past the cursor: skip the reads (and the trips to the
-        // blocking pool). Writers publish their next sequence number after each commit.
-        if !has_changes_past(table, partition, known[partition as usize]) {
-            continue;
-        }
-        let cursor_key = keys::bridge_cursor(table_id, partition);
-        let cursor = match e.store.get(Space::Meta, &cursor_key)? {
-            Some(v) => v.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX),
-            // Disabled meanwhile: its cursors are gone.
-            None => return Ok(Round::Stop),
+        // The cursor as committed: the writers forwarding inline keep it at their next
+        // sequence number, so nothing is past it unless something was left behind.
+        let Some(cell) = table.counters.bridge_cursors.get(partition as usize) else {
+            return Ok(Round::Stop);
         };
-        known[partition as usize] = cursor;
+        let cursor = cell.load(std::sync::atomic::Ordering::Acquire);
+        if cursor == super::inline::NO_CURSOR {
+            // Disabled meanwhile: its cursors are gone.
+            return Ok(Round::Stop);
+        }
+        // Nothing committed past the cursor: no reads (nor trips to the blocking pool).
         if !has_changes_past(table, partition, cursor) {
             continue;
         }
@@ -166,14 +161,15 @@ async fn local_round(
         let mut records = Vec::with_capacity(changes.len());
         let mut bytes = 0;
         for change in &changes {
+            let change = change.view();
             let data = record::data(
-                change,
+                &change,
                 &meta.key_schema,
                 name,
                 &e.config.aws.region,
                 destination.precision,
             );
-            let new = NewRecord::keyed(record::partition_key(change, &meta.key_schema), data);
+            let new = NewRecord::keyed(record::partition_key(&change, &meta.key_schema), data);
             if new.size() > max_bytes {
                 // AWS skips a change whose record is too big and counts it.
                 e.metrics.bridge.failed_records_total.with_label_values(&labels).inc();
@@ -183,9 +179,19 @@ async fn local_round(
             records.push(new);
         }
         let count = records.len() as u64;
-        let cursor_move = vec![Mutation::put(Space::Meta, cursor_key, next.to_be_bytes().to_vec())];
-        match e.kinesis_append(&stream, records, cursor_move).await {
-            Ok(_) => {}
+        let cursor_move = CursorMove {
+            cell: cell.clone(),
+            key: keys::bridge_cursor(table_id, partition),
+            from: cursor,
+            to: next,
+        };
+        match e.kinesis_append_at(&stream, records, Vec::new(), Some(cursor_move)).await {
+            Ok(Some(_)) => {}
+            // A writer forwarded these itself meanwhile: read again from where it left.
+            Ok(None) => {
+                forwarded_any = true;
+                continue;
+            }
             Err(crate::engine::kinesis::StreamError::Storage(s)) => return Err(s),
             Err(_) => {
                 let arn = &destination.stream_arn;
@@ -193,7 +199,6 @@ async fn local_round(
                 return Ok(Round::Stop);
             }
         }
-        known[partition as usize] = next;
         e.metrics.bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
         e.metrics.bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes as u64);
         forwarded_any = true;

@@ -1,13 +1,15 @@
 //! The bridge: every change of a table with a Kinesis streaming destination, forwarded
 //! from the change log into that Kinesis stream in AWS's record format.
 //!
-//! Each table with a forwarding destination has one forwarder task. It reads the table's
-//! change log from a durable cursor (one per partition, in the meta keyspace) and appends
-//! one Kinesis record per change; the cursor move is committed in the SAME storage batch
-//! as the records (`Engine::kinesis_append`'s extra mutations), so every change is
-//! delivered exactly once across crashes and restarts. Forwarding never slows the table's
-//! writers: they only wake the forwarder after their commit; a slow destination builds
-//! lag, measured as `sluice_bridge_replication_lag_seconds`.
+//! Each partition of a table with a forwarding destination has a durable cursor (in the
+//! meta keyspace): the next change the destination has not received. Into a stream of
+//! this sluice, the partition's writer forwards its own changes (`inline`): their records
+//! and the cursor move ride in the table write's own batch, through the stream's writer,
+//! so a change is durable in ONE commit and delivered exactly once across crashes and
+//! restarts. The forwarder task (`forwarder`) reads the change log from the cursor for
+//! whatever that path leaves behind (transactions, a cursor that fell behind); both move
+//! the cursor only from where they read it, so neither forwards a change the other did.
+//! A slow destination builds lag, measured as `sluice_bridge_replication_lag_seconds`.
 //!
 //! A destination outside sluice (`remote`) cannot share a batch with the cursor: its
 //! records go out in signed PutRecords calls, and the cursor moves once they are in, so
@@ -16,6 +18,9 @@
 pub mod control;
 pub mod destination;
 pub mod forwarder;
+pub mod inline;
+#[cfg(test)]
+mod inline_tests;
 pub mod record;
 pub mod remote;
 

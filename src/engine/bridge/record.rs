@@ -37,27 +37,56 @@ impl Precision {
     }
 }
 
-/// The key attributes of the changed item.
-fn keys_of(record: &ChangeRecord, schema: &KeySchema) -> Item {
-    schema.key_of(record.item())
+/// A change as the encoder reads it: a change record's fields with borrowed images, so
+/// a table writer forwarding its own commit encodes without cloning the items.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeView<'a> {
+    pub created_ms: i64,
+    pub event: EventName,
+    pub origin: WriteOrigin,
+    pub event_id: [u8; 16],
+    pub old: Option<&'a Item>,
+    pub new: Option<&'a Item>,
+}
+
+impl ChangeView<'_> {
+    /// The item the change is about (the new image, or the old one for a removal).
+    fn item(&self) -> &Item {
+        static EMPTY: std::sync::OnceLock<Item> = std::sync::OnceLock::new();
+        self.new.or(self.old).unwrap_or_else(|| EMPTY.get_or_init(Item::new))
+    }
+}
+
+impl ChangeRecord {
+    /// This record as the encoder reads it.
+    pub fn view(&self) -> ChangeView<'_> {
+        ChangeView {
+            created_ms: self.created_ms,
+            event: self.event,
+            origin: self.origin,
+            event_id: self.event_id,
+            old: self.old.as_ref(),
+            new: self.new.as_ref(),
+        }
+    }
 }
 
 /// The record's `Data`: compact JSON in AWS's key order, written straight into one buffer
 /// (every change of every forwarded table goes through here).
 pub fn data(
-    record: &ChangeRecord,
+    record: &ChangeView<'_>,
     schema: &KeySchema,
     table: &str,
     region: &str,
     precision: Option<Precision>,
 ) -> Vec<u8> {
-    data_with_keys(record, &keys_of(record, schema), table, region, precision)
+    data_with_keys(record, &schema.key_of(record.item()), table, region, precision)
 }
 
 /// [`data`] for a change whose key attributes are given apart from its images (a change
 /// read from an external stream, whose view may carry no image).
 pub fn data_with_keys(
-    record: &ChangeRecord,
+    record: &ChangeView<'_>,
     keys: &Item,
     table: &str,
     region: &str,
@@ -78,8 +107,8 @@ pub fn data_with_keys(
         }
         None => (record.created_ms, ""),
     };
-    let new = record.new.as_ref().filter(|_| record.event != EventName::Remove);
-    let old = record.old.as_ref().filter(|_| record.event != EventName::Insert);
+    let new = record.new.filter(|_| record.event != EventName::Remove);
+    let old = record.old.filter(|_| record.event != EventName::Insert);
     let size =
         value::item_size(keys) + new.map_or(0, value::item_size) + old.map_or(0, value::item_size);
     let mut out = Vec::with_capacity(320 + 2 * size);
@@ -114,7 +143,7 @@ fn json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
 /// The record's partition key: uppercase hex MD5 of the item key's canonical bytes (the
 /// storage encoding, where "1" and "1.0" are one key), so one item always maps to one
 /// shard and its changes stay in commit order.
-pub fn partition_key(record: &ChangeRecord, schema: &KeySchema) -> String {
+pub fn partition_key(record: &ChangeView<'_>, schema: &KeySchema) -> String {
     partition_key_of(record.item(), schema)
 }
 
@@ -168,7 +197,7 @@ mod tests {
     #[test]
     fn insert_matches_aws_layout_byte_for_byte() {
         let r = record(EventName::Insert, WriteOrigin::Client);
-        let got = String::from_utf8(data(&r, &schema(), "t", "us-east-1", None)).unwrap();
+        let got = String::from_utf8(data(&r.view(), &schema(), "t", "us-east-1", None)).unwrap();
         assert_eq!(
             got,
             r#"{"awsRegion":"us-east-1","eventID":"5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a","eventName":"INSERT","userIdentity":null,"recordFormat":"application/json","tableName":"t","dynamodb":{"ApproximateCreationDateTime":1719347890250,"Keys":{"id":{"S":"k1"}},"NewImage":{"id":{"S":"k1"},"v":{"S":"new"}},"SizeBytes":12},"eventSource":"aws:dynamodb"}"#
@@ -179,7 +208,7 @@ mod tests {
     fn modify_has_both_images_and_ttl_deletes_name_the_service() {
         let r = record(EventName::Modify, WriteOrigin::Client);
         let v: serde_json::Value = serde_json::from_slice(&data(
-            &r,
+            &r.view(),
             &schema(),
             "t",
             "eu-west-1",
@@ -191,7 +220,7 @@ mod tests {
         assert_eq!(v["dynamodb"]["ApproximateCreationDateTimePrecision"], "MICROSECOND");
         let r = record(EventName::Remove, WriteOrigin::TtlExpiry);
         let v: serde_json::Value =
-            serde_json::from_slice(&data(&r, &schema(), "t", "eu-west-1", None)).unwrap();
+            serde_json::from_slice(&data(&r.view(), &schema(), "t", "eu-west-1", None)).unwrap();
         assert_eq!(
             v["userIdentity"],
             serde_json::json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"})
@@ -203,11 +232,11 @@ mod tests {
     fn partition_keys_are_per_item_uppercase_md5() {
         let a = record(EventName::Insert, WriteOrigin::Client);
         let mut b = record(EventName::Modify, WriteOrigin::Client);
-        assert_eq!(partition_key(&a, &schema()), partition_key(&b, &schema()));
-        let pk = partition_key(&a, &schema());
+        assert_eq!(partition_key(&a.view(), &schema()), partition_key(&b.view(), &schema()));
+        let pk = partition_key(&a.view(), &schema());
         assert_eq!(pk.len(), 32);
         assert!(pk.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)));
         b.new.as_mut().unwrap().insert("id".into(), AttributeValue::S("k2".into()));
-        assert_ne!(partition_key(&a, &schema()), partition_key(&b, &schema()));
+        assert_ne!(partition_key(&a.view(), &schema()), partition_key(&b.view(), &schema()));
     }
 }

@@ -1,6 +1,9 @@
 //! Appending records: the engine API every writer of a stream uses (PutRecord,
 //! PutRecords, and the bridge that forwards table changes).
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use tokio::sync::oneshot;
 
 use super::writer::{AppendRequest, WriterMsg};
@@ -41,6 +44,63 @@ pub struct Appended {
     pub arrival_ms: i64,
 }
 
+/// A durable cursor (a bridge's, one per table partition) that an append moves in its
+/// own batch, and only if it still stands where the caller read it. A stream's appends
+/// are serialized by its writer, so two movers of one cursor (a table writer forwarding
+/// its own commit, the forwarder catching up after it) can never both forward a change.
+#[derive(Debug, Clone)]
+pub struct CursorMove {
+    /// The cursor as committed: checked against `from`, set to `to` once the batch is in
+    /// (`to` = `bridge::inline::NO_CURSOR` deletes it: the destination was disabled).
+    pub cell: Arc<AtomicU64>,
+    /// Its key in the meta keyspace (the value is `to`, big-endian).
+    pub key: Vec<u8>,
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Why an append did not happen.
+#[derive(Debug, Clone)]
+pub enum AppendFailure {
+    /// The stream's writer is gone (deleted, or shutting down) and committed nothing:
+    /// the `extra` of an append with `extra_when_stale` comes back here, uncommitted, when
+    /// the writer could not even take it (it commits it itself if it was queued).
+    Stopped(Vec<Mutation>),
+    /// The batch failed (or the writer vanished while it was committing).
+    Storage(StorageError),
+}
+
+impl LiveStream {
+    /// Appends `records` with `extra` in one batch; with a `cursor`, also moves it, but
+    /// only if it stands at `cursor.from`. When it does not, neither the records nor the
+    /// cursor are written and the answer is `None`; `extra` is then committed alone if
+    /// `extra_when_stale` (a table write forwarding inline lands either way), else dropped.
+    pub async fn append(
+        &self,
+        records: Vec<NewRecord>,
+        extra: Vec<Mutation>,
+        cursor: Option<CursorMove>,
+        extra_when_stale: bool,
+    ) -> Result<Option<Vec<Appended>>, AppendFailure> {
+        let (reply, wait) = oneshot::channel();
+        let request = AppendRequest { records, extra, cursor, extra_when_stale, reply };
+        if let Err(refused) = self.writer.send(WriterMsg::Append(request)).await {
+            return Err(AppendFailure::Stopped(match refused.0 {
+                WriterMsg::Append(request) => request.extra,
+                _ => Vec::new(),
+            }));
+        }
+        match wait.await {
+            Ok(Ok(appended)) => Ok(appended),
+            // The writer stopped before committing it.
+            Ok(Err(StorageError::Closed)) => Err(AppendFailure::Stopped(Vec::new())),
+            Ok(Err(e)) => Err(AppendFailure::Storage(e)),
+            // Dropped unanswered, perhaps mid-commit: whether it happened is unknown.
+            Err(_) => Err(AppendFailure::Storage(StorageError::Closed)),
+        }
+    }
+}
+
 impl Engine {
     /// Appends `records` to `stream` and commits `extra` in the SAME storage batch.
     ///
@@ -49,8 +109,6 @@ impl Engine {
     /// order, comes only after the batch is durable; by then every shard it touched has
     /// its tip moved, waking `StreamShared::subscribe` receivers.
     ///
-    /// `extra` exists for the bridge: its cursor move rides in the batch that holds the
-    /// records it forwards, so a crash keeps both or neither (exactly-once delivery).
     /// The writer may fold other callers' appends into the same batch; that only makes
     /// the batch bigger, never splits one caller's records from its `extra`. An empty
     /// `records` with non-empty `extra` is allowed (it commits `extra` in stream order).
@@ -64,23 +122,30 @@ impl Engine {
         records: Vec<NewRecord>,
         extra: Vec<Mutation>,
     ) -> Result<Vec<Appended>, StreamError> {
-        let (reply, wait) = oneshot::channel();
-        let request = AppendRequest { records, extra, reply };
-        // A writer stops when its stream is deleted, or when sluice shuts down: then the
-        // stream still exists and the caller gets a retryable InternalFailure.
-        let gone = || match self.closing() {
-            true => StreamError::Storage(StorageError::ShuttingDown),
-            false => StreamError::NotFound,
-        };
-        stream.writer.send(WriterMsg::Append(request)).await.map_err(|_| gone())?;
-        match wait.await {
-            Ok(Ok(appended)) => Ok(appended),
-            // The writer stopped before committing it.
-            Ok(Err(StorageError::Closed)) => Err(gone()),
-            Ok(Err(e)) => Err(StreamError::Storage(e)),
-            // Dropped unanswered: it did not happen.
-            Err(_) if self.closing() => Err(StreamError::Storage(StorageError::ShuttingDown)),
-            Err(_) => Err(StreamError::Storage(StorageError::Closed)),
+        self.kinesis_append_at(stream, records, extra, None).await.map(Option::unwrap_or_default)
+    }
+
+    /// [`Engine::kinesis_append`] that also moves a bridge cursor in the batch (see
+    /// [`LiveStream::append`]); `None` when the cursor had moved on (nothing written).
+    pub async fn kinesis_append_at(
+        &self,
+        stream: &LiveStream,
+        records: Vec<NewRecord>,
+        extra: Vec<Mutation>,
+        cursor: Option<CursorMove>,
+    ) -> Result<Option<Vec<Appended>>, StreamError> {
+        match stream.append(records, extra, cursor, false).await {
+            Ok(appended) => Ok(appended),
+            // A writer stops when its stream is deleted, or when sluice shuts down: then
+            // the stream still exists and the caller gets a retryable InternalFailure.
+            Err(AppendFailure::Stopped(_)) if self.closing() => {
+                Err(StreamError::Storage(StorageError::ShuttingDown))
+            }
+            Err(AppendFailure::Stopped(_)) => Err(StreamError::NotFound),
+            Err(AppendFailure::Storage(StorageError::Closed)) if self.closing() => {
+                Err(StreamError::Storage(StorageError::ShuttingDown))
+            }
+            Err(AppendFailure::Storage(e)) => Err(StreamError::Storage(e)),
         }
     }
 }

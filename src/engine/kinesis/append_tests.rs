@@ -13,9 +13,9 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::storage::{Mutation, Space};
 
-pub(super) const NOW_MS: i64 = 1_767_225_600_000;
+pub(crate) const NOW_MS: i64 = 1_767_225_600_000;
 
-pub(super) fn open(clock: SharedClock) -> Arc<Engine> {
+pub(crate) fn open(clock: SharedClock) -> Arc<Engine> {
     let mut config = Config::default();
     config.storage.in_memory = true;
     // The trimmer must not race the passes these tests run by hand.
@@ -23,7 +23,7 @@ pub(super) fn open(clock: SharedClock) -> Arc<Engine> {
     Engine::open(Arc::new(config), clock, Arc::new(Metrics::new())).expect("open engine")
 }
 
-pub(super) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<LiveStream> {
+pub(crate) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<LiveStream> {
     let now = engine.clock.now_millis();
     let meta = StreamMeta {
         version: meta::RECORD_VERSION,
@@ -48,7 +48,7 @@ pub(super) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<Live
     engine.create_kinesis_stream(meta, |_| Ok::<(), StreamError>(())).await.unwrap()
 }
 
-pub(super) fn record(hash: u128, data: &str) -> NewRecord {
+pub(crate) fn record(hash: u128, data: &str) -> NewRecord {
     NewRecord { hash, partition_key: "pk".into(), data: data.as_bytes().to_vec() }
 }
 

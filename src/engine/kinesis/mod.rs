@@ -29,7 +29,7 @@ pub mod trim;
 mod writer;
 
 #[cfg(test)]
-mod append_tests;
+pub(crate) mod append_tests;
 #[cfg(test)]
 mod subscription_tests;
 #[cfg(test)]
@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::storage::StorageError;
 
-pub use append::{Appended, NewRecord};
+pub use append::{AppendFailure, Appended, CursorMove, NewRecord};
 pub use limits::ShardLimits;
 pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 pub use read::{ReadBatch, ReadRecord};

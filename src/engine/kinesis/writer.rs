@@ -7,22 +7,28 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::append::{Appended, NewRecord};
+use super::append::{Appended, CursorMove, NewRecord};
 use super::meta::StreamMeta;
 use super::{ShardTip, StreamShared};
 use crate::clock::SharedClock;
+use crate::engine::bridge::inline::NO_CURSOR;
 use crate::metrics::Metrics;
 use crate::storage::keys::kinesis::{self as kkeys, Counters};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError};
 
-/// One append: records in caller order, plus mutations to commit in the same batch.
+/// One append: records in caller order, plus mutations to commit in the same batch, and
+/// a cursor to move with them if it still stands where the caller read it (`None` in the
+/// reply when it did not: see `LiveStream::append`).
 pub(super) struct AppendRequest {
     pub records: Vec<NewRecord>,
     pub extra: Vec<Mutation>,
-    pub reply: oneshot::Sender<Result<Vec<Appended>, StorageError>>,
+    pub cursor: Option<CursorMove>,
+    pub extra_when_stale: bool,
+    pub reply: oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
 }
 
 /// Closes shards and opens others: `meta` is the stream's next metadata, whose shards in
@@ -61,8 +67,10 @@ pub(super) struct Writer {
     pub counters: HashMap<u32, Counters>,
 }
 
-type Reply =
-    (oneshot::Sender<Result<Vec<Appended>, StorageError>>, Result<Vec<Appended>, StorageError>);
+type Reply = (
+    oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
+    Result<Option<Vec<Appended>>, StorageError>,
+);
 
 impl Writer {
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
@@ -106,10 +114,26 @@ impl Writer {
                 }
                 Some(WriterMsg::Stop(done)) => {
                     rx.close();
+                    // A table write forwarding inline lands without its records (the
+                    // forwarder finds the stream gone); other appends did not happen.
+                    let mut landing = Vec::new();
+                    let mut mutations = Vec::new();
                     while let Ok(msg) = rx.try_recv() {
                         if let WriterMsg::Append(a) = msg {
-                            let _ = a.reply.send(Err(StorageError::Closed));
+                            if a.extra_when_stale {
+                                mutations.extend(a.extra);
+                                landing.push(a.reply);
+                            } else {
+                                let _ = a.reply.send(Err(StorageError::Closed));
+                            }
                         }
+                    }
+                    let result = match mutations.is_empty() {
+                        true => Ok(()),
+                        false => self.committer.commit(mutations, landing.len()).await,
+                    };
+                    for reply in landing {
+                        let _ = reply.send(result.clone().map(|()| None));
                     }
                     let _ = done.send(());
                     return;
@@ -127,7 +151,23 @@ impl Writer {
         let mut written = 0usize;
         // Counted once the commit is in: a failed commit appended nothing.
         let mut incoming: Vec<(u32, i64)> = Vec::new();
+        // The cursors this group moves, each with where it ends up (in group order).
+        let mut moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)> = Vec::new();
         for request in group {
+            if let Some(c) = &request.cursor {
+                let at = moved
+                    .iter()
+                    .rev()
+                    .find(|(cell, _)| Arc::ptr_eq(cell, &c.cell))
+                    .map_or_else(|| c.cell.load(Ordering::Acquire), |(_, to)| *to);
+                if at != c.from {
+                    if request.extra_when_stale {
+                        mutations.extend(request.extra);
+                    }
+                    replies.push((request.reply, Ok(None)));
+                    continue;
+                }
+            }
             let shards: Option<Vec<u32>> =
                 request.records.iter().map(|r| route(routes, r.hash)).collect();
             let Some(shards) = shards else {
@@ -135,6 +175,13 @@ impl Writer {
                 replies.push((request.reply, Err(e)));
                 continue;
             };
+            if let Some(c) = request.cursor {
+                mutations.push(match c.to {
+                    NO_CURSOR => Mutation::delete(Space::Meta, c.key),
+                    to => Mutation::put(Space::Meta, c.key, to.to_be_bytes().to_vec()),
+                });
+                moved.push((c.cell, c.to));
+            }
             let mut out = Vec::with_capacity(shards.len());
             for (record, shard) in request.records.into_iter().zip(shards) {
                 let c = touched
@@ -155,7 +202,7 @@ impl Writer {
             }
             written += out.len();
             mutations.extend(request.extra);
-            replies.push((request.reply, Ok(out)));
+            replies.push((request.reply, Ok(Some(out))));
         }
         for (shard, c) in &touched {
             mutations.push(Mutation::put(
@@ -170,6 +217,9 @@ impl Writer {
             self.committer.commit(mutations, written).await
         };
         if result.is_ok() {
+            for (cell, to) in moved {
+                cell.store(to, Ordering::Release);
+            }
             let committed_at = Some(std::time::Instant::now());
             for (shard, c) in touched {
                 self.counters.insert(shard, c);

@@ -61,7 +61,7 @@ pub fn change(
         new: image("NewImage")?,
     };
     let region = r["awsRegion"].as_str().filter(|s| !s.is_empty()).unwrap_or(region);
-    let data = record::data_with_keys(&change, &keys, table, region, precision);
+    let data = record::data_with_keys(&change.view(), &keys, table, region, precision);
     let key = record::partition_key_of(&keys, schema);
     Ok(Change { seq: seq.to_string(), created_ms, record: NewRecord::keyed(key, data) })
 }

@@ -269,6 +269,22 @@ impl LeaseTable {
         self.client.call("DynamoDB_20120810.UpdateItem", &body).await.map(|_| next)
     }
 
+    /// Who holds lease `key` and its counter, read consistently (`None` for the owner of
+    /// a released lease; `None` altogether when the lease is gone).
+    pub async fn holder(&self, key: &str) -> Result<Option<(Option<String>, u64)>, CallError> {
+        let body = json!({
+            "TableName": self.table,
+            "Key": {"leaseKey": {"S": key}},
+            "ConsistentRead": true,
+            "ProjectionExpression": "leaseOwner, leaseCounter",
+        });
+        let got = self.client.call("DynamoDB_20120810.GetItem", &body).await?;
+        let Some(item) = got.get("Item") else { return Ok(None) };
+        let owner = item["leaseOwner"]["S"].as_str().map(str::to_string);
+        let counter = item["leaseCounter"]["N"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Ok(Some((owner, counter)))
+    }
+
     /// Records `checkpoint` on a lease `me` holds at `counter`.
     pub async fn checkpoint(
         &self,

@@ -315,6 +315,10 @@ async fn save(ctx: &Context, held: &Held, at: &str) -> bool {
             // A renewal moved the counter meanwhile: try again with the new one, unless
             // the lease is gone.
             Err(e) if lost(&e) && held.counter.load(Ordering::Acquire) != counter => {}
+            // Or a renewal's write is in but its answer not yet here (a loaded machine
+            // widens that window): the table says whether the lease is still ours. Giving
+            // it up here would hand the shard on from an older checkpoint.
+            Err(e) if lost(&e) && still_held(ctx, held).await => {}
             Err(e) if lost(&e) => {
                 held.stop.store(true, Ordering::Release);
                 tracing::info!(source = %ctx.name, shard = %held.shard_id, "lease lost: checkpoint refused");
@@ -327,6 +331,18 @@ async fn save(ctx: &Context, held: &Held, at: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether the lease table still names this instance as `held`'s owner; if so, `held`
+/// takes the counter it shows (a renewal's, whose answer is still on its way).
+async fn still_held(ctx: &Context, held: &Held) -> bool {
+    match ctx.leases.holder(&held.key).await {
+        Ok(Some((Some(owner), counter))) if owner == ctx.me => {
+            held.counter.fetch_max(counter, Ordering::AcqRel);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The shard is read to its end: checkpointed as such, and its children may start.

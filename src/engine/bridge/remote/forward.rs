@@ -193,8 +193,10 @@ pub(in crate::engine::bridge) async fn round(
                 e.read_changes(meta.id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
             let region = &e.config.aws.region;
             chunks(changes.iter().map(|c| {
-                let data = record::data(c, &meta.key_schema, name, region, destination.precision);
-                let key = record::partition_key(c, &meta.key_schema);
+                let c_view = c.view();
+                let data =
+                    record::data(&c_view, &meta.key_schema, name, region, destination.precision);
+                let key = record::partition_key(&c_view, &meta.key_schema);
                 (c.seq, c.created_ms, NewRecord::keyed(key, data))
             }))
         };
