@@ -23,6 +23,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::bridge::inline::{Batch, Inline};
 use super::writer::{Mutator, Partition, WriteError, WriteOutcome, WriterMsg, check_new_item};
 use super::{Engine, Table};
 use crate::model::{AttributeValue, Item};
@@ -54,11 +55,19 @@ pub struct TxnJoin {
     plan: oneshot::Receiver<TxnPlan>,
 }
 
+/// What a partition staged for a transaction: its mutations and, when its table forwards
+/// to a local stream and its cursor keeps up, its changes' destination records with the
+/// cursor's new place (the transaction commits them in its own batch).
+struct Staged {
+    mutations: Vec<Mutation>,
+    forward: Option<(Batch, u64)>,
+}
+
 /// What a partition must store for a transaction that goes ahead.
 struct TxnPlan {
     /// One per key of the join, in the same order.
     outcomes: Vec<WriteOutcome>,
-    staged: oneshot::Sender<Vec<Mutation>>,
+    staged: oneshot::Sender<Staged>,
     committed: oneshot::Receiver<Result<(), StorageError>>,
 }
 
@@ -75,6 +84,11 @@ impl Partition {
         let meta = self.current_meta();
         let mut counts = self.start_counts();
         let mut mutations = Vec::new();
+        let mut forward = self
+            .counters
+            .bridge_cursors
+            .get(self.index as usize)
+            .and_then(|cursor| self.inline.begin(&meta, self.index, cursor, counts.next_seq));
         for (key, outcome) in join.keys.iter().zip(&plan.outcomes) {
             if outcome.changed() {
                 self.stage(
@@ -84,14 +98,15 @@ impl Partition {
                     super::WriteOrigin::Client,
                     &mut counts,
                     &mut mutations,
-                    None, // the forwarder forwards a transaction's changes
+                    forward.as_mut(),
                 );
             }
         }
         if !mutations.is_empty() {
             mutations.extend(self.stats_mutations(&counts));
         }
-        if plan.staged.send(mutations).is_err() {
+        let forward = forward.filter(|_| counts.records > 0).map(|b| (b, counts.next_seq));
+        if plan.staged.send(Staged { mutations, forward }).is_err() {
             return;
         }
         if let Ok(Ok(())) = plan.committed.await {
@@ -113,7 +128,7 @@ impl Engine {
     /// all changes commit in one atomic batch or none does. Each item at most once.
     pub async fn transact(&self, writes: Vec<ItemWrite>) -> Result<Vec<WriteOutcome>, TxnError> {
         let tables: Vec<Arc<Table>> = writes.iter().map(|w| w.table.clone()).collect();
-        let task = tokio::spawn(run(self.committer.clone(), writes));
+        let task = tokio::spawn(run(self.committer.clone(), self.inline.clone(), writes));
         let result = task.await.unwrap_or_else(|e| {
             tracing::error!("transaction task failed: {e}");
             Err(TxnError::Failed(WriteError::Storage(StorageError::Closed)))
@@ -174,6 +189,7 @@ fn gone() -> TxnError {
 
 async fn run(
     committer: CommitHandle,
+    inline: Arc<Inline>,
     writes: Vec<ItemWrite>,
 ) -> Result<Vec<WriteOutcome>, TxnError> {
     let mut parts: BTreeMap<PartitionKey, Participant> = BTreeMap::new();
@@ -253,12 +269,19 @@ async fn run(
         committed.push(committed_tx);
     }
     let mut mutations = Vec::new();
+    let mut forward = Vec::new();
     for rx in staged {
-        mutations.extend(rx.await.map_err(|_| gone())?);
+        let part = rx.await.map_err(|_| gone())?;
+        mutations.extend(part.mutations);
+        forward.extend(part.forward);
     }
     let writes = outcomes.iter().filter(|o| o.changed()).count();
-    let result =
-        if mutations.is_empty() { Ok(()) } else { committer.commit(mutations, writes).await };
+    // One batch: the changes, and their destination records where they forward inline.
+    let result = match (mutations.is_empty(), forward.is_empty()) {
+        (true, _) => Ok(()),
+        (false, true) => committer.commit(mutations, writes).await,
+        (false, false) => inline.commit(forward, mutations, writes, &committer).await,
+    };
     for tx in committed {
         let _ = tx.send(result.clone());
     }

@@ -374,8 +374,8 @@ impl Partition {
             let committed = match forward {
                 // The group's changes, their destination records and the cursor: one batch.
                 Some(batch) if counts.records > 0 => {
-                    let to = counts.next_seq;
-                    self.inline.commit(batch, to, mutations, writes, &self.committer).await
+                    let batches = vec![(batch, counts.next_seq)];
+                    self.inline.commit(batches, mutations, writes, &self.committer).await
                 }
                 _ => self.committer.commit(mutations, writes).await,
             };

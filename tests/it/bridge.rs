@@ -411,8 +411,22 @@ async fn a_write_and_its_destination_record_are_one_commit_readable_when_answere
     // path, a table commit and then the destination's, took two.
     let used = metric_sum(&server, "sluice_storage_write_batches_total").await - batches;
     assert!((30.0..=33.0).contains(&used), "{used} batches for 30 writes");
+    // A transaction's changes (two items, likely two partitions) too: one batch each.
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let batches = metric_sum(&server, "sluice_storage_write_batches_total").await;
+    for i in 0..10 {
+        let put = |pk: String| {
+            let put = Put::builder().table_name("one").item("pk", s(&pk)).build().unwrap();
+            TransactWriteItem::builder().put(put).build()
+        };
+        let txn = client.transact_write_items().transact_items(put(format!("ta{i}")));
+        txn.transact_items(put(format!("tb{i}"))).send().await.unwrap();
+        assert_eq!(records(&k, "one-sink").await.len(), 30 + 2 * (i + 1), "after txn {i}");
+    }
+    let used = metric_sum(&server, "sluice_storage_write_batches_total").await - batches;
+    assert!((10.0..=13.0).contains(&used), "{used} batches for 10 transactions");
     let forwarded = metric_sum(&server, "sluice_bridge_forwarded_records_total").await;
-    assert_eq!(forwarded, 30.0);
+    assert_eq!(forwarded, 50.0);
 }
 
 #[tokio::test]

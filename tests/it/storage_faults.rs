@@ -146,17 +146,27 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let seqs: Vec<u128> = records.iter().map(|r| crate::streams::seq(r).parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gap, no reuse: {seqs:?}");
 
-    // The forwarder's own commit fails. A single write forwards in its own commit (the
-    // failed "lost" above), so this is a transaction's change, which the forwarder
-    // forwards after it: the transaction's commit is held while the error rule is added,
-    // so the next commit after it, the forwarder's, is the one that fails. It pauses and
-    // retries; the change arrives once.
+    // A forwarder's own commit fails. A write forwards in its own commit when it can (the
+    // failed "lost" above); a transaction over two tables forwarding to two streams
+    // cannot, so the forwarders forward its changes after it: its commit is held while
+    // the error rule is added, so the next commit after it, a forwarder's, is the one
+    // that fails. It pauses and retries; the changes arrive once.
+    create_with_stream(&client, "tab2", "NEW_AND_OLD_IMAGES").await;
+    crate::kinesis::create(&k, "dest2", 1).await;
+    client
+        .enable_kinesis_streaming_destination()
+        .table_name("tab2")
+        .stream_arn(crate::kinesis::arn("dest2"))
+        .send()
+        .await
+        .unwrap();
     add_rule(&server, json!({"service": "storage", "latency_ms": 1500, "count": 1})).await;
-    let put = Put::builder().table_name("tab").item("pk", s("fwd")).build().unwrap();
-    let write = client
-        .transact_write_items()
-        .transact_items(TransactWriteItem::builder().put(put).build())
-        .send();
+    let put = |table: &str| {
+        let put = Put::builder().table_name(table).item("pk", s("fwd")).build().unwrap();
+        TransactWriteItem::builder().put(put).build()
+    };
+    let write =
+        client.transact_write_items().transact_items(put("tab")).transact_items(put("tab2")).send();
     let fail_next = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         add_rule(&server, json!({"service": "storage", "error": "IOError", "count": 1})).await
@@ -167,8 +177,9 @@ async fn a_failed_group_commit_fails_every_write_in_it_and_applies_nothing() {
     let keys: Vec<&str> =
         forwarded.iter().map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap()).collect();
     assert_eq!(keys, ["before", "txn", "fwd"]);
+    assert_eq!(crate::bridge::wait_for(&k, "dest2", 1).await.len(), 1);
     let listed = crate::faults::rules(&server).await;
-    assert_eq!(listed.last().unwrap()["applied"], 1, "the forwarder's commit took the fault");
+    assert_eq!(listed.last().unwrap()["applied"], 1, "a forwarder's commit took the fault");
     let records = read_stream(&server.streams(), &arn).await;
     assert_eq!(crate::streams::events(&records).len(), 3, "before, txn and fwd: none lost");
 
@@ -361,4 +372,49 @@ async fn a_disk_that_fills_under_the_store_fails_writes_loudly_and_loses_nothing
     assert!(!keys.contains("x") && !keys.contains(&refused), "refused writes stay refused");
     put_n(&client, "b", 10).await;
     assert_eq!(server.request("GET", "/health", &[], b"").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_slow_commit_is_measured_and_holds_up_no_read() {
+    let server = Server::start();
+    let client = server.client();
+    let k = server.kinesis();
+    crate::harness::create_table(&client, "slow", false).await;
+    crate::kinesis::create(&k, "slow-sink", 1).await;
+    client.put_item().table_name("slow").item("pk", s("old")).send().await.unwrap();
+    let blob = aws_sdk_kinesis::primitives::Blob::new(r#"{"x":1}"#);
+    k.put_record().stream_name("slow-sink").partition_key("p").data(blob).send().await.unwrap();
+    // The next group commit takes two seconds, as a stalled disk's sync would.
+    add_rule(&server, json!({"service": "storage", "latency_ms": 2000, "count": 1})).await;
+    let held = tokio::spawn({
+        let client = client.clone();
+        async move { client.put_item().table_name("slow").item("pk", s("held")).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Reads go to the store, not through the commit: every one answers while it is held.
+    let got = client
+        .get_item()
+        .table_name("slow")
+        .key("pk", s("old"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item().is_some());
+    assert_eq!(crate::storage_faults::stored_keys(&client, "slow").await.len(), 1);
+    client.describe_table().table_name("slow").send().await.unwrap();
+    assert_eq!(crate::bridge::records(&k, "slow-sink").await.len(), 1);
+    assert!(!held.is_finished(), "the reads answered while the commit was held");
+    held.await.unwrap().unwrap();
+    // The slow commit is in the commit-time histogram, above its one-second bucket.
+    let text = server.metrics().await;
+    let value = |prefix: &str| -> f64 {
+        let line =
+            text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let under_a_second =
+        value("sluice_storage_commit_duration_seconds_bucket{durability=\"fsync\",le=\"1\"}");
+    let all = value("sluice_storage_commit_duration_seconds_count{durability=\"fsync\"}");
+    assert!(all - under_a_second >= 1.0, "{all} commits, {under_a_second} under a second");
 }

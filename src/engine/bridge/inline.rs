@@ -4,12 +4,13 @@
 //! (items, index entries, change records, statistics) to that stream's writer with the
 //! records and the cursor move: the write, its stream record and its destination record
 //! are durable in ONE commit, and the records are readable the moment the write is
-//! acknowledged.
+//! acknowledged. A transaction does the same with every partition it changed, as long as
+//! they all forward to one stream.
 //!
-//! The forwarder (`forwarder.rs`) stays for everything this path leaves behind: the
-//! changes of transactions (several partitions, one batch of their own), a cursor that
-//! fell behind (a destination enabled on a busy table, a store written by an older
-//! sluice), a stream the writer found gone. Both move the cursor through the stream's
+//! The forwarder (`forwarder.rs`) stays for everything this path leaves behind: a
+//! transaction whose tables forward to different streams, a cursor that fell behind (a
+//! destination enabled on a busy table, a store written by an older sluice), a stream
+//! the writer found gone. Both move the cursor through the stream's
 //! writer, which moves it only from where the mover read it (`kinesis::CursorMove`), so
 //! no change is forwarded twice or skipped, whichever gets there first.
 
@@ -81,30 +82,45 @@ impl Inline {
         })
     }
 
-    /// Commits `mutations` (carrying `writes` client writes and the changes up to, not
-    /// including, `to`) with `batch`'s records and cursor move, as ONE batch. When the
-    /// cursor moved meanwhile, or the stream's writer stopped, the mutations still commit
-    /// (alone) and the forwarder forwards their changes.
+    /// Commits `mutations` (carrying `writes` client writes) with the records of
+    /// `batches` and each one's cursor moved to its `u64` (past the partition's last
+    /// staged change), as ONE batch: a partition writer's group has one batch, a
+    /// transaction one per partition it changed. When the cursors moved meanwhile, the
+    /// stream's writer stopped, or the batches go to different streams, the mutations
+    /// still commit (alone) and the forwarder forwards their changes.
     pub async fn commit(
         &self,
-        batch: Batch,
-        to: u64,
+        batches: Vec<(Batch, u64)>,
         mutations: Vec<Mutation>,
         writes: usize,
         committer: &CommitHandle,
     ) -> Result<(), StorageError> {
-        let Batch { table, stream, stream_name, cursor, cursor_key, from, records, .. } = batch;
-        let (skipped, bytes) = (batch.skipped, batch.bytes);
-        let count = records.len() as u64;
-        let cursor = CursorMove { cell: cursor, key: cursor_key, from, to };
-        match stream.append(records, mutations, Some(cursor), true).await {
+        let Some(stream) = batches.first().map(|(b, _)| b.stream.clone()) else {
+            return committer.commit(mutations, writes).await;
+        };
+        if !batches.iter().all(|(b, _)| Arc::ptr_eq(&b.stream, &stream)) {
+            return committer.commit(mutations, writes).await;
+        }
+        let mut records = Vec::new();
+        let mut cursors = Vec::with_capacity(batches.len());
+        let mut counted = Vec::with_capacity(batches.len());
+        for (batch, to) in batches {
+            let n = batch.records.len() as u64;
+            counted.push((batch.table, batch.stream_name, n, batch.bytes, batch.skipped));
+            records.extend(batch.records);
+            let cell = batch.cursor;
+            cursors.push(CursorMove { cell, key: batch.cursor_key, from: batch.from, to });
+        }
+        match stream.append(records, mutations, cursors, true).await {
             Ok(Some(_)) => {
-                let labels = [table.as_str(), stream_name.as_str()];
                 let bridge = &self.metrics.bridge;
-                bridge.forwarded_records_total.with_label_values(&labels).inc_by(count);
-                bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes);
-                if skipped > 0 {
-                    bridge.failed_records_total.with_label_values(&labels).inc_by(skipped);
+                for (table, stream, records, bytes, skipped) in counted {
+                    let labels = [table.as_str(), stream.as_str()];
+                    bridge.forwarded_records_total.with_label_values(&labels).inc_by(records);
+                    bridge.forwarded_bytes_total.with_label_values(&labels).inc_by(bytes);
+                    if skipped > 0 {
+                        bridge.failed_records_total.with_label_values(&labels).inc_by(skipped);
+                    }
                 }
                 Ok(())
             }

@@ -7,8 +7,9 @@
 //! and the cursor move ride in the table write's own batch, through the stream's writer,
 //! so a change is durable in ONE commit and delivered exactly once across crashes and
 //! restarts. The forwarder task (`forwarder`) reads the change log from the cursor for
-//! whatever that path leaves behind (transactions, a cursor that fell behind); both move
-//! the cursor only from where they read it, so neither forwards a change the other did.
+//! whatever that path leaves behind (a cursor that fell behind, a transaction over two
+//! destinations); both move the cursor only from where they read it, so neither forwards
+//! a change the other did.
 //! A slow destination builds lag, measured as `sluice_bridge_replication_lag_seconds`.
 //!
 //! A destination outside sluice (`remote`) cannot share a batch with the cursor: its

@@ -71,19 +71,19 @@ pub enum AppendFailure {
 }
 
 impl LiveStream {
-    /// Appends `records` with `extra` in one batch; with a `cursor`, also moves it, but
-    /// only if it stands at `cursor.from`. When it does not, neither the records nor the
-    /// cursor are written and the answer is `None`; `extra` is then committed alone if
+    /// Appends `records` with `extra` in one batch, and moves `cursors`, but only if each
+    /// stands at its `from`. When one does not, neither the records nor any cursor move
+    /// are written and the answer is `None`; `extra` is then committed alone if
     /// `extra_when_stale` (a table write forwarding inline lands either way), else dropped.
     pub async fn append(
         &self,
         records: Vec<NewRecord>,
         extra: Vec<Mutation>,
-        cursor: Option<CursorMove>,
+        cursors: Vec<CursorMove>,
         extra_when_stale: bool,
     ) -> Result<Option<Vec<Appended>>, AppendFailure> {
         let (reply, wait) = oneshot::channel();
-        let request = AppendRequest { records, extra, cursor, extra_when_stale, reply };
+        let request = AppendRequest { records, extra, cursors, extra_when_stale, reply };
         if let Err(refused) = self.writer.send(WriterMsg::Append(request)).await {
             return Err(AppendFailure::Stopped(match refused.0 {
                 WriterMsg::Append(request) => request.extra,
@@ -134,7 +134,7 @@ impl Engine {
         extra: Vec<Mutation>,
         cursor: Option<CursorMove>,
     ) -> Result<Option<Vec<Appended>>, StreamError> {
-        match stream.append(records, extra, cursor, false).await {
+        match stream.append(records, extra, cursor.into_iter().collect(), false).await {
             Ok(appended) => Ok(appended),
             // A writer stops when its stream is deleted, or when sluice shuts down: then
             // the stream still exists and the caller gets a retryable InternalFailure.

@@ -21,12 +21,12 @@ use crate::storage::keys::kinesis::{self as kkeys, Counters};
 use crate::storage::{CommitHandle, Mutation, Space, StorageError};
 
 /// One append: records in caller order, plus mutations to commit in the same batch, and
-/// a cursor to move with them if it still stands where the caller read it (`None` in the
-/// reply when it did not: see `LiveStream::append`).
+/// cursors to move with them if each still stands where the caller read it (`None` in
+/// the reply when one did not: see `LiveStream::append`).
 pub(super) struct AppendRequest {
     pub records: Vec<NewRecord>,
     pub extra: Vec<Mutation>,
-    pub cursor: Option<CursorMove>,
+    pub cursors: Vec<CursorMove>,
     pub extra_when_stale: bool,
     pub reply: oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
 }
@@ -154,19 +154,20 @@ impl Writer {
         // The cursors this group moves, each with where it ends up (in group order).
         let mut moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)> = Vec::new();
         for request in group {
-            if let Some(c) = &request.cursor {
+            let stands = |c: &CursorMove| {
                 let at = moved
                     .iter()
                     .rev()
                     .find(|(cell, _)| Arc::ptr_eq(cell, &c.cell))
                     .map_or_else(|| c.cell.load(Ordering::Acquire), |(_, to)| *to);
-                if at != c.from {
-                    if request.extra_when_stale {
-                        mutations.extend(request.extra);
-                    }
-                    replies.push((request.reply, Ok(None)));
-                    continue;
+                at == c.from
+            };
+            if !request.cursors.iter().all(stands) {
+                if request.extra_when_stale {
+                    mutations.extend(request.extra);
                 }
+                replies.push((request.reply, Ok(None)));
+                continue;
             }
             let shards: Option<Vec<u32>> =
                 request.records.iter().map(|r| route(routes, r.hash)).collect();
@@ -175,7 +176,7 @@ impl Writer {
                 replies.push((request.reply, Err(e)));
                 continue;
             };
-            if let Some(c) = request.cursor {
+            for c in request.cursors {
                 mutations.push(match c.to {
                     NO_CURSOR => Mutation::delete(Space::Meta, c.key),
                     to => Mutation::put(Space::Meta, c.key, to.to_be_bytes().to_vec()),
