@@ -34,6 +34,9 @@ pub enum Workload {
     /// `--instances` sluice bridge instances this process starts into a stream at
     /// `--destination`: the drain rate of a backlog, and write-to-destination latency.
     SourceBridge(SourceArgs),
+    /// Creates `--count` tables and reports the target's RSS before and after: what an
+    /// idle table costs.
+    Tables(TablesArgs),
     /// No endpoint: appends and fdatasyncs a file in `--dir`, one after another, for the
     /// latency of one durable commit on that disk (the bound of group-committed writes).
     Fsync(FsyncArgs),
@@ -173,6 +176,23 @@ pub struct E2eArgs {
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
+pub struct TablesArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// Tables to create.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Give each table a NEW_AND_OLD_IMAGES DynamoDB stream.
+    #[arg(long)]
+    pub stream: bool,
+    /// Prometheus text to read process_resident_memory_bytes from before and after
+    /// (default: the endpoint's /metrics).
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct FsyncArgs {
     #[command(flatten)]
     #[serde(flatten)]
@@ -255,6 +275,7 @@ impl Workload {
             Workload::Triggers(_) => "triggers",
             Workload::SourceBridge(_) => "source-bridge",
             Workload::Fsync(_) => "fsync",
+            Workload::Tables(_) => "tables",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -269,6 +290,7 @@ impl Workload {
             Workload::Triggers(t) => &t.common,
             Workload::SourceBridge(s) => &s.common,
             Workload::Fsync(f) => &f.common,
+            Workload::Tables(t) => &t.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -286,6 +308,7 @@ impl Workload {
             Workload::Triggers(t) => serde_json::to_value(t),
             Workload::SourceBridge(s) => serde_json::to_value(s),
             Workload::Fsync(f) => serde_json::to_value(f),
+            Workload::Tables(t) => serde_json::to_value(t),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

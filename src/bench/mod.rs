@@ -22,6 +22,7 @@ pub mod records;
 pub mod report;
 pub mod resources;
 pub mod source;
+pub mod tables;
 pub mod triggers;
 
 use std::sync::Arc;
@@ -117,6 +118,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         Workload::E2e(e) => e2e::run(&client, e, &load, &mut report).await?,
         Workload::Triggers(t) => triggers::run(&client, t, &load, &mut report).await?,
         Workload::Fsync(f) => fsync::run(f, &mut report)?,
+        Workload::Tables(t) => tables::run(&client, t, &mut report).await?,
         Workload::SourceBridge(s) => {
             let destination = client_of(&c, &s.destination)?;
             source::run(&client, &destination, s, &load, &mut report).await?

@@ -190,3 +190,17 @@ fn the_fsync_probe_times_appends_and_syncs_in_a_directory() {
     // The probe's file went with its temporary directory.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn the_tables_workload_reports_what_idle_tables_cost() {
+    let server = Server::start();
+    let report = bench(&server, &["tables", "--count", "5", "--stream"]);
+    assert_clean(&report["measurements"][0], "create-table", 5);
+    let rss = &report["target_rss_bytes"];
+    assert!(rss["start"].as_u64().unwrap() > 0 && rss["end"].as_u64().unwrap() > 0, "{report}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("KiB of RSS per table"), "{notes}");
+    // Deleted at the end.
+    let listed = server.client().list_tables().send().await.unwrap();
+    assert!(listed.table_names().is_empty(), "{listed:?}");
+}
