@@ -2,9 +2,16 @@
 //! queued, commits it as ONE storage batch with ONE fsync, then acknowledges each sender.
 //! Writers reply to clients only after that acknowledgement, so nothing acknowledged can
 //! be lost.
+//!
+//! A writer may send its next batch before the previous one is acknowledged (a stream's
+//! writer does, so the commit thread never waits for it to turn around): such batches
+//! share a [`Chain`], and once one of them fails, every later one is refused unwritten
+//! until the writer starts a new chain. Batches are committed in the order they are sent,
+//! so a later one never lands without the earlier ones it was built on.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -47,8 +54,28 @@ impl Mutation {
 struct Request {
     mutations: Vec<Mutation>,
     writes: usize,
+    chain: Option<Chain>,
     done: oneshot::Sender<Result<(), StorageError>>,
 }
+
+/// Batches of one writer that build on each other (see the module docs): broken by the
+/// first of them that fails.
+#[derive(Debug, Clone, Default)]
+pub struct Chain(Arc<AtomicBool>);
+
+impl Chain {
+    /// Whether a batch of this chain failed.
+    pub fn broken(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The answer to a batch sent with [`CommitHandle::submit`].
+pub type Pending = oneshot::Receiver<Result<(), StorageError>>;
 
 /// Consulted before each group commit (fault injection, see `crate::faults`): a delay
 /// to add, and whether the commit fails as an I/O error would, writing nothing.
@@ -104,8 +131,24 @@ impl CommitHandle {
         writes: usize,
     ) -> Result<(), StorageError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send(Request { mutations, writes, done }).map_err(|_| StorageError::Closed)?;
+        let request = Request { mutations, writes, chain: None, done };
+        self.tx.send(request).map_err(|_| StorageError::Closed)?;
         wait.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Sends `mutations` as the next batch of `chain` without waiting: the answer comes
+    /// on the returned receiver (a dropped one means the thread is gone: `Closed`). It is
+    /// refused unwritten (`Aborted`) if an earlier batch of the chain failed.
+    pub fn submit(
+        &self,
+        mutations: Vec<Mutation>,
+        writes: usize,
+        chain: &Chain,
+    ) -> Result<Pending, StorageError> {
+        let (done, wait) = oneshot::channel();
+        let request = Request { mutations, writes, chain: Some(chain.clone()), done };
+        self.tx.send(request).map_err(|_| StorageError::Closed)?;
+        Ok(wait)
     }
 }
 
@@ -141,15 +184,27 @@ fn run(
             }
         }
         // A request the store could not hold is refused alone; the rest of the group
-        // commits without it.
-        group.retain_mut(|request| match check_mutations(&request.mutations) {
-            Ok(()) => true,
-            Err(e) => {
-                failures.inc();
-                tracing::error!("refused a write of {} mutations: {e}", request.mutations.len());
-                let done = std::mem::replace(&mut request.done, oneshot::channel().0);
-                let _ = done.send(Err(e));
-                false
+        // commits without it (and without the later requests of its chain).
+        group.retain_mut(|request| {
+            let checked = match &request.chain {
+                Some(chain) if chain.broken() => Err(StorageError::Aborted),
+                _ => check_mutations(&request.mutations),
+            };
+            match checked {
+                Ok(()) => true,
+                Err(e) => {
+                    if let Some(chain) = &request.chain {
+                        chain.break_off();
+                    }
+                    if !matches!(e, StorageError::Aborted) {
+                        failures.inc();
+                        let n = request.mutations.len();
+                        tracing::error!("refused a write of {n} mutations: {e}");
+                    }
+                    let done = std::mem::replace(&mut request.done, oneshot::channel().0);
+                    let _ = done.send(Err(e));
+                    false
+                }
             }
         });
         if group.is_empty() {
@@ -180,6 +235,9 @@ fn run(
         if let Err(e) = &result {
             failures.inc();
             tracing::error!("group commit of {writes} writes failed: {e}");
+            for chain in group.iter().filter_map(|r| r.chain.as_ref()) {
+                chain.break_off();
+            }
         }
         for request in group.drain(..) {
             let _ = request.done.send(result.clone());
@@ -242,6 +300,36 @@ mod tests {
         }
         assert_eq!(store.failure(), None);
         commits.commit(put(b"later".to_vec()), 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_of_a_chain_fails_the_later_ones_unwritten() {
+        // The first group stalls, so the chain's batches queue behind it into one group.
+        let (store, commits) =
+            start(|call| (call == 0).then_some((Duration::from_millis(200), false)));
+        let first = tokio::spawn({
+            let c = commits.clone();
+            async move { c.commit(put(b"first".to_vec()), 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let chain = Chain::default();
+        let a = commits.submit(put(b"a".to_vec()), 1, &chain).unwrap();
+        let bad = commits.submit(put(Vec::new()), 1, &chain).unwrap();
+        let after = commits.submit(put(b"after".to_vec()), 1, &chain).unwrap();
+        let other = commits.commit(put(b"other".to_vec()), 1);
+        let (a, bad, after, other) = tokio::join!(a, bad, after, other);
+        first.await.unwrap().unwrap();
+        assert!(a.unwrap().is_ok() && other.is_ok(), "before it, and other writers, commit");
+        assert!(matches!(bad.unwrap(), Err(StorageError::Refused(_))));
+        assert!(matches!(after.unwrap(), Err(StorageError::Aborted)), "built on the failed one");
+        assert_eq!(store.get(Space::Items, b"after").unwrap(), None);
+        assert!(chain.broken());
+        // In a later group too, until the writer starts a new chain.
+        let later = commits.submit(put(b"later".to_vec()), 1, &chain).unwrap();
+        assert!(matches!(later.await.unwrap(), Err(StorageError::Aborted)));
+        let fresh = commits.submit(put(b"later".to_vec()), 1, &Chain::default()).unwrap();
+        fresh.await.unwrap().unwrap();
+        assert!(store.get(Space::Items, b"later").unwrap().is_some());
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable, Sn
 
 use crate::config::{Durability, StorageConfig};
 
-pub use commit::{CommitHandle, Mutation, Space};
+pub use commit::{Chain, CommitHandle, Mutation, Pending, Space};
 
 /// Storage failures. They are internal errors on the wire.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,6 +50,10 @@ pub enum StorageError {
     /// hook): this group was not written, and later groups go on.
     #[error("storage: the commit panicked before writing ({0})")]
     Panicked(String),
+    /// An earlier commit this one was built on failed (see `commit::Chain`): nothing of
+    /// it was written.
+    #[error("storage: an earlier commit it was built on failed")]
+    Aborted,
 }
 
 /// fjall's limits (`fjall::batch::Item::new` asserts them, panicking).

@@ -139,3 +139,41 @@ async fn resharding_closes_parents_exactly_between_appends() {
     let children: u64 = [1, 2].iter().map(|c| s.shared.tip(*c).unwrap().next).sum();
     assert_eq!(in_parent + children, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_group_fails_the_groups_built_on_it_and_leaves_no_gap() {
+    use crate::config::FaultSpec;
+    let mut config = Config::default();
+    config.storage.in_memory = true;
+    config.kinesis.trim_interval_ms = 3_600_000;
+    let clock = ManualClock::new(NOW_MS);
+    let engine = Engine::open(Arc::new(config), clock, Arc::new(Metrics::new())).unwrap();
+    let s = stream(&engine, "s", 1).await;
+    engine.kinesis_append(&s, vec![record(1, "a")], vec![]).await.unwrap();
+    // The next commit stalls, then fails: the writer sends the next group meanwhile,
+    // built on the failing one.
+    let spec = FaultSpec {
+        service: "storage".into(),
+        error: Some("IOError".into()),
+        count: Some(1),
+        latency_ms: 300,
+        ..serde_json::from_value(serde_json::json!({"service": "storage"})).unwrap()
+    };
+    engine.faults.add(spec).unwrap();
+    let failing = tokio::spawn({
+        let (engine, s) = (engine.clone(), s.clone());
+        async move { engine.kinesis_append(&s, vec![record(1, "b")], vec![]).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let built_on_it = engine.kinesis_append(&s, vec![record(1, "c")], vec![]).await;
+    assert!(matches!(failing.await.unwrap(), Err(StreamError::Storage(_))));
+    assert!(matches!(built_on_it, Err(StreamError::Storage(_))), "{built_on_it:?}");
+    // The line starts over from what is committed: the next record takes sequence
+    // number 1, right after "a", and the shard holds exactly a and d.
+    let next = engine.kinesis_append(&s, vec![record(1, "d")], vec![]).await.unwrap();
+    assert_eq!(next[0].seq, 1);
+    assert_eq!(s.shared.tip(0).unwrap().next, 2);
+    let keys: Vec<_> =
+        engine.store.scan_prefix(Space::Kinesis, &[]).filter_map(Result::ok).collect();
+    assert_eq!(keys.len(), 2);
+}

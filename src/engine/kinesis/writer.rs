@@ -18,7 +18,7 @@ use crate::clock::SharedClock;
 use crate::engine::bridge::inline::NO_CURSOR;
 use crate::metrics::Metrics;
 use crate::storage::keys::kinesis::{self as kkeys, Counters};
-use crate::storage::{CommitHandle, Mutation, Space, StorageError};
+use crate::storage::{Chain, CommitHandle, Mutation, Pending, Space, StorageError};
 
 /// One append: records in caller order, plus mutations to commit in the same batch, and
 /// cursors to move with them if each still stands where the caller read it (`None` in
@@ -67,6 +67,30 @@ pub(super) struct Writer {
     pub counters: HashMap<u32, Counters>,
 }
 
+/// Groups committing at once: the next group is built and sent while the previous one
+/// syncs, so the commit thread never waits for this task to turn around.
+const IN_FLIGHT: usize = 2;
+
+/// A group sent to the commit thread and not yet answered.
+struct InFlight {
+    pending: Pending,
+    /// Its shards' counters after it, its cursor moves, its records' shards and sizes.
+    touched: HashMap<u32, Counters>,
+    moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)>,
+    incoming: Vec<(u32, i64)>,
+    replies: Vec<Reply>,
+}
+
+/// The groups in flight, oldest first, and what the next group builds on.
+#[derive(Default)]
+struct Pipeline {
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// Counters of the shards the groups in flight touched, as they leave them.
+    ahead: HashMap<u32, Counters>,
+    /// Broken by the commit thread when a group fails: the later ones fail unwritten.
+    chain: Chain,
+}
+
 type Reply = (
     oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
     Result<Option<Vec<Appended>>, StorageError>,
@@ -75,9 +99,35 @@ type Reply = (
 impl Writer {
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
         let mut routes = routes(&self.shared.meta());
+        let mut line = Pipeline::default();
         let mut group = Vec::new();
         loop {
-            let Some(first) = rx.recv().await else { return };
+            // Settle the oldest group as soon as its commit answers; take new messages
+            // while fewer than IN_FLIGHT groups are committing.
+            let first = if line.in_flight.len() >= IN_FLIGHT {
+                self.settle_oldest(&mut line).await;
+                continue;
+            } else if let Some(oldest) = line.in_flight.front_mut() {
+                let next = tokio::select! {
+                    biased;
+                    answer = &mut oldest.pending => Err(answer),
+                    msg = rx.recv() => Ok(msg),
+                };
+                match next {
+                    Err(answer) => {
+                        let answer = answer.unwrap_or(Err(StorageError::Closed));
+                        self.settle(&mut line, answer).await;
+                        continue;
+                    }
+                    Ok(Some(msg)) => msg,
+                    Ok(None) => return self.settle_all(&mut line).await,
+                }
+            } else {
+                match rx.recv().await {
+                    Some(msg) => msg,
+                    None => return,
+                }
+            };
             let mut records = 0;
             let mut control = None;
             let mut next = Some(first);
@@ -97,22 +147,25 @@ impl Writer {
                 }
             }
             if !group.is_empty() {
-                self.append(std::mem::take(&mut group), &routes).await;
+                self.send_group(std::mem::take(&mut group), &routes, &mut line);
             }
+            let Some(control) = control else { continue };
+            // Control messages act on committed state: everything before them settles.
+            self.settle_all(&mut line).await;
             match control {
-                None | Some(WriterMsg::Append(_)) => {}
-                Some(WriterMsg::Reshard(r)) => {
+                WriterMsg::Append(_) => {}
+                WriterMsg::Reshard(r) => {
                     let result = self.reshard(r.meta, &r.close).await;
                     if let Ok(meta) = &result {
                         routes = self::routes(meta);
                     }
                     let _ = r.reply.send(result);
                 }
-                Some(WriterMsg::Trim(t)) => {
+                WriterMsg::Trim(t) => {
                     let result = self.trim(&t).await;
                     let _ = t.reply.send(result);
                 }
-                Some(WriterMsg::Stop(done)) => {
+                WriterMsg::Stop(done) => {
                     rx.close();
                     // A table write forwarding inline lands without its records (the
                     // forwarder finds the stream gone); other appends did not happen.
@@ -142,7 +195,14 @@ impl Writer {
         }
     }
 
-    async fn append(&mut self, group: Vec<AppendRequest>, routes: &[(u128, u128, u32)]) {
+    /// Builds one group on the counters as the groups in flight leave them, and sends it
+    /// to the commit thread without waiting (its answers go out when it settles).
+    fn send_group(
+        &mut self,
+        group: Vec<AppendRequest>,
+        routes: &[(u128, u128, u32)],
+        line: &mut Pipeline,
+    ) {
         let now = self.clock.now_millis();
         let id = self.shared.id;
         let mut touched: HashMap<u32, Counters> = HashMap::new();
@@ -154,10 +214,14 @@ impl Writer {
         // The cursors this group moves, each with where it ends up (in group order).
         let mut moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)> = Vec::new();
         for request in group {
+            // Where a cursor stands once this group's earlier moves, and those of the
+            // groups still committing, are in.
             let stands = |c: &CursorMove| {
+                let in_flight = line.in_flight.iter().rev().flat_map(|g| g.moved.iter().rev());
                 let at = moved
                     .iter()
                     .rev()
+                    .chain(in_flight)
                     .find(|(cell, _)| Arc::ptr_eq(cell, &c.cell))
                     .map_or_else(|| c.cell.load(Ordering::Acquire), |(_, to)| *to);
                 at == c.from
@@ -185,9 +249,10 @@ impl Writer {
             }
             let mut out = Vec::with_capacity(shards.len());
             for (record, shard) in request.records.into_iter().zip(shards) {
-                let c = touched
-                    .entry(shard)
-                    .or_insert_with(|| self.counters.get(&shard).copied().unwrap_or_default());
+                let c = touched.entry(shard).or_insert_with(|| {
+                    let ahead = line.ahead.get(&shard).or_else(|| self.counters.get(&shard));
+                    ahead.copied().unwrap_or_default()
+                });
                 let arrival_ms = now.max(c.last_arrival_ms);
                 let seq = c.next;
                 let size = record.size() as i64;
@@ -212,31 +277,81 @@ impl Writer {
                 c.encode(),
             ));
         }
-        let result = if mutations.is_empty() {
-            Ok(())
-        } else {
-            self.committer.commit(mutations, written).await
-        };
-        if result.is_ok() {
-            for (cell, to) in moved {
-                cell.store(to, Ordering::Release);
+        if mutations.is_empty() {
+            // Nothing to write (every request's cursor had moved on, or none routed).
+            for (reply, outcome) in replies {
+                let _ = reply.send(outcome);
             }
-            let committed_at = Some(std::time::Instant::now());
-            for (shard, c) in touched {
-                self.counters.insert(shard, c);
-                self.shared
-                    .update_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
+            return;
+        }
+        match self.committer.submit(mutations, written, &line.chain) {
+            Ok(pending) => {
+                line.ahead.extend(touched.iter().map(|(shard, c)| (*shard, *c)));
+                line.in_flight.push_back(InFlight { pending, touched, moved, incoming, replies });
             }
-            self.publish_retained();
-            for (shard, size) in incoming {
-                self.count_incoming(shard, size);
+            Err(e) => {
+                for (reply, outcome) in replies {
+                    let _ = reply.send(outcome.and(Err(e.clone())));
+                }
             }
         }
-        for (reply, outcome) in replies {
-            let _ = reply.send(match &result {
-                Ok(()) => outcome,
-                Err(e) => Err(e.clone()),
-            });
+    }
+
+    /// Waits for the oldest group in flight and settles it.
+    async fn settle_oldest(&mut self, line: &mut Pipeline) {
+        let Some(oldest) = line.in_flight.front_mut() else { return };
+        let answer = (&mut oldest.pending).await.unwrap_or(Err(StorageError::Closed));
+        self.settle(line, answer).await;
+    }
+
+    /// Settles every group in flight, oldest first.
+    async fn settle_all(&mut self, line: &mut Pipeline) {
+        while !line.in_flight.is_empty() {
+            self.settle_oldest(line).await;
+        }
+    }
+
+    /// Settles the oldest group in flight with its commit's `answer`: on success its
+    /// counters, tips and cursors become the committed ones and its callers get their
+    /// sequence numbers. A failure fails it and every later group in flight (the commit
+    /// thread refuses those unwritten: they were built on it), and the line starts over
+    /// from the committed state.
+    async fn settle(&mut self, line: &mut Pipeline, answer: Result<(), StorageError>) {
+        let Some(group) = line.in_flight.pop_front() else { return };
+        if let Err(e) = answer {
+            let mut failed = vec![group];
+            while let Some(mut later) = line.in_flight.pop_front() {
+                // Answered (refused) at once by the commit thread; waited for so that
+                // nothing of it can still land.
+                let _ = (&mut later.pending).await;
+                failed.push(later);
+            }
+            for group in failed {
+                for (reply, outcome) in group.replies {
+                    let _ = reply.send(outcome.and(Err(e.clone())));
+                }
+            }
+            line.ahead.clear();
+            line.chain = Chain::default();
+            return;
+        }
+        for (cell, to) in group.moved {
+            cell.store(to, Ordering::Release);
+        }
+        let committed_at = Some(std::time::Instant::now());
+        for (shard, c) in group.touched {
+            self.counters.insert(shard, c);
+            self.shared.update_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
+        }
+        if line.in_flight.is_empty() {
+            line.ahead.clear();
+        }
+        self.publish_retained();
+        for (shard, size) in group.incoming {
+            self.count_incoming(shard, size);
+        }
+        for (reply, outcome) in group.replies {
+            let _ = reply.send(outcome);
         }
     }
 
