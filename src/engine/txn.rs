@@ -280,7 +280,7 @@ async fn run(
     let result = match (mutations.is_empty(), forward.is_empty()) {
         (true, _) => Ok(()),
         (false, true) => committer.commit(mutations, writes).await,
-        (false, false) => inline.commit(forward, mutations, writes, &committer).await,
+        (false, false) => inline.commit(forward, mutations, writes, &committer, None).await,
     };
     for tx in committed {
         let _ = tx.send(result.clone());

@@ -15,6 +15,7 @@ use super::bridge::record::ChangeView;
 use super::catalog::TableMeta;
 use super::changelog::{EventName, RecordHead, new_event_id};
 use super::index::{self, IndexDeltas};
+use super::kinesis::OnSettle;
 use super::txn::TxnJoin;
 use crate::clock::SharedClock;
 use crate::model::{Item, value};
@@ -202,6 +203,40 @@ pub struct Partition {
     pub record_bytes_written: prometheus::IntCounter,
 }
 
+/// What a durable batch changes in the table's shared state: its counts, the sequence
+/// number readers follow, and the wake-ups of the bridge and the triggers. Published
+/// before the batch's writes are answered, so a client that reads after its write sees it.
+struct Publish {
+    counters: Arc<TableCounters>,
+    index: u32,
+    items: i64,
+    bytes: i64,
+    index_deltas: IndexDeltas,
+    next_seq: u64,
+    records: u64,
+    record_bytes: u64,
+    records_written: prometheus::IntCounter,
+    record_bytes_written: prometheus::IntCounter,
+}
+
+impl Publish {
+    fn run(self) {
+        let c = &self.counters;
+        c.items.fetch_add(self.items, Ordering::Relaxed);
+        c.bytes.fetch_add(self.bytes, Ordering::Relaxed);
+        c.add_index(&self.index_deltas);
+        self.records_written.inc_by(self.records);
+        self.record_bytes_written.inc_by(self.record_bytes);
+        if let Some(seq) = c.next_seqs.get(self.index as usize) {
+            seq.store(self.next_seq, Ordering::Release);
+        }
+        if self.records > 0 {
+            c.changes.notify_one();
+            c.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+}
+
 /// Sends a result; if the group's commit failed, a success becomes that failure.
 fn reply<T>(
     tx: oneshot::Sender<Result<T, WriteError>>,
@@ -371,14 +406,29 @@ impl Partition {
         if !mutations.is_empty() {
             let writes = replies.len();
             mutations.extend(self.stats_mutations(&counts));
-            let committed = match forward {
-                // The group's changes, their destination records and the cursor: one batch.
-                Some(batch) if counts.records > 0 => {
-                    let batches = vec![(batch, counts.next_seq)];
-                    self.inline.commit(batches, mutations, writes, &self.committer).await
+            if let Some(batch) = forward.filter(|_| counts.records > 0) {
+                // The group's changes, their destination records and the cursor: one
+                // batch. The stream's writer publishes the table's new state and answers
+                // the writes as soon as it is settled; this task then takes its counts.
+                let batches = vec![(batch, counts.next_seq)];
+                let publish = self.publish_of(&counts);
+                let on_settle: OnSettle = Box::new(move |result| {
+                    if result.is_ok() {
+                        publish.run();
+                    }
+                    for r in replies {
+                        r.send(result.err());
+                    }
+                });
+                let inline = self.inline.clone();
+                let committed =
+                    inline.commit(batches, mutations, writes, &self.committer, Some(on_settle));
+                if committed.await.is_ok() {
+                    self.take_counts(counts);
                 }
-                _ => self.committer.commit(mutations, writes).await,
-            };
+                return;
+            }
+            let committed = self.committer.commit(mutations, writes).await;
             if let Err(e) = committed {
                 for r in replies {
                     r.send(Some(&e));
@@ -478,23 +528,33 @@ impl Partition {
 
     /// Makes `counts` this partition's own once the batch carrying them is durable.
     pub(super) fn committed(&mut self, counts: Counts) {
-        self.counters.items.fetch_add(counts.items - self.items, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(counts.bytes - self.bytes, Ordering::Relaxed);
-        self.counters.add_index(&counts.index_deltas);
+        self.publish_of(&counts).run();
+        self.take_counts(counts);
+    }
+
+    /// What the batch carrying `counts` changes in the table's shared state.
+    fn publish_of(&self, counts: &Counts) -> Publish {
+        Publish {
+            counters: self.counters.clone(),
+            index: self.index,
+            items: counts.items - self.items,
+            bytes: counts.bytes - self.bytes,
+            index_deltas: counts.index_deltas.clone(),
+            next_seq: counts.next_seq,
+            records: counts.records,
+            record_bytes: counts.record_bytes,
+            records_written: self.records_written.clone(),
+            record_bytes_written: self.record_bytes_written.clone(),
+        }
+    }
+
+    /// This task's own share of the committed `counts` (its next batch builds on them).
+    fn take_counts(&mut self, counts: Counts) {
         for (id, (n, b)) in &counts.index_deltas {
             let stat = self.index_stats.entry(*id).or_default();
             (stat.0, stat.1) = (stat.0 + n, stat.1 + b);
         }
         (self.items, self.bytes, self.next_seq) = (counts.items, counts.bytes, counts.next_seq);
-        self.records_written.inc_by(counts.records);
-        self.record_bytes_written.inc_by(counts.record_bytes);
-        if let Some(seq) = self.counters.next_seqs.get(self.index as usize) {
-            seq.store(self.next_seq, Ordering::Release);
-        }
-        if counts.records > 0 {
-            self.counters.changes.notify_one();
-            self.counters.commits.send_modify(|n| *n = n.wrapping_add(1));
-        }
     }
 
     /// Writes one item's entry into an index being filled, unless it is already there

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::record::{self, ChangeView, Precision};
 use crate::engine::catalog::TableMeta;
-use crate::engine::kinesis::{self, AppendFailure, CursorMove, LiveStream, NewRecord};
+use crate::engine::kinesis::{self, AppendFailure, CursorMove, LiveStream, NewRecord, OnSettle};
 use crate::metrics::Metrics;
 use crate::storage::{CommitHandle, Mutation, StorageError, keys};
 
@@ -87,19 +87,29 @@ impl Inline {
     /// staged change), as ONE batch: a partition writer's group has one batch, a
     /// transaction one per partition it changed. When the cursors moved meanwhile, the
     /// stream's writer stopped, or the batches go to different streams, the mutations
-    /// still commit (alone) and the forwarder forwards their changes.
+    /// still commit (alone) and the forwarder forwards their changes. `on_settle` runs
+    /// once the batch is settled, with its result, before this returns (on the stream's
+    /// writer when the batch goes through it).
     pub async fn commit(
         &self,
         batches: Vec<(Batch, u64)>,
         mutations: Vec<Mutation>,
         writes: usize,
         committer: &CommitHandle,
+        on_settle: Option<OnSettle>,
     ) -> Result<(), StorageError> {
+        let alone = |mutations, on_settle: Option<OnSettle>| async move {
+            let result = committer.commit(mutations, writes).await;
+            if let Some(run) = on_settle {
+                run(result.as_ref().copied());
+            }
+            result
+        };
         let Some(stream) = batches.first().map(|(b, _)| b.stream.clone()) else {
-            return committer.commit(mutations, writes).await;
+            return alone(mutations, on_settle).await;
         };
         if !batches.iter().all(|(b, _)| Arc::ptr_eq(&b.stream, &stream)) {
-            return committer.commit(mutations, writes).await;
+            return alone(mutations, on_settle).await;
         }
         let mut records = Vec::new();
         let mut cursors = Vec::with_capacity(batches.len());
@@ -111,7 +121,7 @@ impl Inline {
             let cell = batch.cursor;
             cursors.push(CursorMove { cell, key: batch.cursor_key, from: batch.from, to });
         }
-        match stream.append(records, mutations, cursors, true).await {
+        match stream.append(records, mutations, cursors, true, on_settle).await {
             Ok(Some(_)) => {
                 let bridge = &self.metrics.bridge;
                 for (table, stream, records, bytes, skipped) in counted {
@@ -125,7 +135,7 @@ impl Inline {
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(AppendFailure::Stopped(mutations)) => committer.commit(mutations, writes).await,
+            Err(AppendFailure::Stopped(mutations, on_settle)) => alone(mutations, on_settle).await,
             Err(AppendFailure::Storage(e)) => Err(e),
         }
     }

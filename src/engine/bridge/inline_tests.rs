@@ -41,7 +41,7 @@ async fn a_cursor_moves_only_from_where_it_stands() {
     // records and the cursor move are left out.
     let item = Mutation::put(Space::Items, b"table-write".to_vec(), b"v".to_vec());
     let stale = cursor_at(&key, &cell, 5, 7).into_iter().collect();
-    let landed = s.append(vec![record(1, "b")], vec![item], stale, true);
+    let landed = s.append(vec![record(1, "b")], vec![item], stale, true, None);
     assert!(landed.await.unwrap().is_none());
     assert!(engine.store.get(Space::Items, b"table-write").unwrap().is_some());
     assert_eq!((appended(&s), cell.load(Ordering::SeqCst)), (1, 6));

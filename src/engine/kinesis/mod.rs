@@ -42,7 +42,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::storage::StorageError;
 
-pub use append::{AppendFailure, Appended, CursorMove, NewRecord};
+pub use append::{AppendFailure, Appended, CursorMove, NewRecord, OnSettle};
 pub use limits::ShardLimits;
 pub use meta::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 pub use read::{ReadBatch, ReadRecord};

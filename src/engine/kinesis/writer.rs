@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::append::{Appended, CursorMove, NewRecord};
+use super::append::{Appended, CursorMove, NewRecord, OnSettle};
 use super::meta::StreamMeta;
 use super::{ShardTip, StreamShared};
 use crate::clock::SharedClock;
@@ -28,6 +28,7 @@ pub(super) struct AppendRequest {
     pub extra: Vec<Mutation>,
     pub cursors: Vec<CursorMove>,
     pub extra_when_stale: bool,
+    pub on_settle: Option<OnSettle>,
     pub reply: oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
 }
 
@@ -91,10 +92,26 @@ struct Pipeline {
     chain: Chain,
 }
 
-type Reply = (
-    oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
-    Result<Option<Vec<Appended>>, StorageError>,
-);
+/// One caller's answer, and what to run before it is sent.
+struct Reply {
+    to: oneshot::Sender<Result<Option<Vec<Appended>>, StorageError>>,
+    outcome: Result<Option<Vec<Appended>>, StorageError>,
+    on_settle: Option<OnSettle>,
+}
+
+impl Reply {
+    /// Runs `on_settle` with the batch's result (`failed`, or success) and answers.
+    fn send(self, failed: Option<&StorageError>) {
+        let outcome = match failed {
+            Some(e) => self.outcome.and(Err(e.clone())),
+            None => self.outcome,
+        };
+        if let Some(run) = self.on_settle {
+            run(outcome.as_ref().map(|_| ()));
+        }
+        let _ = self.to.send(outcome);
+    }
+}
 
 impl Writer {
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
@@ -175,7 +192,8 @@ impl Writer {
                         if let WriterMsg::Append(a) = msg {
                             if a.extra_when_stale {
                                 mutations.extend(a.extra);
-                                landing.push(a.reply);
+                                let on_settle = a.on_settle;
+                                landing.push(Reply { to: a.reply, outcome: Ok(None), on_settle });
                             } else {
                                 let _ = a.reply.send(Err(StorageError::Closed));
                             }
@@ -186,7 +204,7 @@ impl Writer {
                         false => self.committer.commit(mutations, landing.len()).await,
                     };
                     for reply in landing {
-                        let _ = reply.send(result.clone().map(|()| None));
+                        reply.send(result.as_ref().err());
                     }
                     let _ = done.send(());
                     return;
@@ -226,18 +244,19 @@ impl Writer {
                     .map_or_else(|| c.cell.load(Ordering::Acquire), |(_, to)| *to);
                 at == c.from
             };
+            let (to, on_settle) = (request.reply, request.on_settle);
             if !request.cursors.iter().all(stands) {
                 if request.extra_when_stale {
                     mutations.extend(request.extra);
                 }
-                replies.push((request.reply, Ok(None)));
+                replies.push(Reply { to, outcome: Ok(None), on_settle });
                 continue;
             }
             let shards: Option<Vec<u32>> =
                 request.records.iter().map(|r| route(routes, r.hash)).collect();
             let Some(shards) = shards else {
                 let e = StorageError::Corrupt("no open shard holds the hash key".into());
-                replies.push((request.reply, Err(e)));
+                replies.push(Reply { to, outcome: Err(e), on_settle });
                 continue;
             };
             for c in request.cursors {
@@ -268,7 +287,7 @@ impl Writer {
             }
             written += out.len();
             mutations.extend(request.extra);
-            replies.push((request.reply, Ok(Some(out))));
+            replies.push(Reply { to, outcome: Ok(Some(out)), on_settle });
         }
         for (shard, c) in &touched {
             mutations.push(Mutation::put(
@@ -279,8 +298,8 @@ impl Writer {
         }
         if mutations.is_empty() {
             // Nothing to write (every request's cursor had moved on, or none routed).
-            for (reply, outcome) in replies {
-                let _ = reply.send(outcome);
+            for reply in replies {
+                reply.send(None);
             }
             return;
         }
@@ -290,8 +309,8 @@ impl Writer {
                 line.in_flight.push_back(InFlight { pending, touched, moved, incoming, replies });
             }
             Err(e) => {
-                for (reply, outcome) in replies {
-                    let _ = reply.send(outcome.and(Err(e.clone())));
+                for reply in replies {
+                    reply.send(Some(&e));
                 }
             }
         }
@@ -327,8 +346,8 @@ impl Writer {
                 failed.push(later);
             }
             for group in failed {
-                for (reply, outcome) in group.replies {
-                    let _ = reply.send(outcome.and(Err(e.clone())));
+                for reply in group.replies {
+                    reply.send(Some(&e));
                 }
             }
             line.ahead.clear();
@@ -350,8 +369,8 @@ impl Writer {
         for (shard, size) in group.incoming {
             self.count_incoming(shard, size);
         }
-        for (reply, outcome) in group.replies {
-            let _ = reply.send(outcome);
+        for reply in group.replies {
+            reply.send(None);
         }
     }
 
