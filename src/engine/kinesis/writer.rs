@@ -68,9 +68,12 @@ pub(super) struct Writer {
     pub counters: HashMap<u32, Counters>,
 }
 
-/// Groups committing at once: the next group is built and sent while the previous one
-/// syncs, so the commit thread never waits for this task to turn around.
-const IN_FLIGHT: usize = 2;
+/// Most groups committing at once. The next group is built and sent while earlier ones
+/// sync, so the commit thread never waits for this task to turn around, and finds
+/// everything that arrived meanwhile queued, for one commit. With two, the group sent
+/// right behind a commit was small and took an fsync of its own: 8 writers got 9,300
+/// writes/s (three runs) against 11,400 with sixteen (BENCHMARKS.md).
+const IN_FLIGHT: usize = 16;
 
 /// A group sent to the commit thread and not yet answered.
 struct InFlight {
