@@ -221,6 +221,12 @@ struct Publish {
 
 impl Publish {
     fn run(self) {
+        self.store();
+        self.wake();
+    }
+
+    /// What readers look at: before the writes are answered.
+    fn store(&self) {
         let c = &self.counters;
         c.items.fetch_add(self.items, Ordering::Relaxed);
         c.bytes.fetch_add(self.bytes, Ordering::Relaxed);
@@ -230,9 +236,14 @@ impl Publish {
         if let Some(seq) = c.next_seqs.get(self.index as usize) {
             seq.store(self.next_seq, Ordering::Release);
         }
+    }
+
+    /// Wakes the followers of the change log (the bridge, the triggers' pollers): after
+    /// the answers, so their work does not queue ahead of them.
+    fn wake(&self) {
         if self.records > 0 {
-            c.changes.notify_one();
-            c.commits.send_modify(|n| *n = n.wrapping_add(1));
+            self.counters.changes.notify_one();
+            self.counters.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 }
@@ -414,10 +425,13 @@ impl Partition {
                 let publish = self.publish_of(&counts);
                 let on_settle: OnSettle = Box::new(move |result| {
                     if result.is_ok() {
-                        publish.run();
+                        publish.store();
                     }
                     for r in replies {
                         r.send(result.err());
+                    }
+                    if result.is_ok() {
+                        publish.wake();
                     }
                 });
                 let inline = self.inline.clone();
@@ -435,7 +449,16 @@ impl Partition {
                 }
                 return;
             }
-            self.committed(counts);
+            // Readers see the batch before its writes are answered; the change log's
+            // followers are woken after the answers.
+            let publish = self.publish_of(&counts);
+            publish.store();
+            self.take_counts(counts);
+            for r in replies {
+                r.send(None);
+            }
+            publish.wake();
+            return;
         }
         for r in replies {
             r.send(None);

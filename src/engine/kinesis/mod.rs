@@ -111,11 +111,29 @@ impl StreamShared {
 
     /// Changes one shard's tip, waking its readers; adds tips up to `shard` if needed.
     fn update_tip(&self, shard: u32, change: impl FnOnce(&mut ShardTip)) {
+        self.set_tip(shard, change);
+        self.wake_tip(shard);
+    }
+
+    /// Changes one shard's tip without waking its readers yet (a reader that looks sees
+    /// it); adds tips up to `shard` if needed.
+    fn set_tip(&self, shard: u32, change: impl FnOnce(&mut ShardTip)) {
         let mut tips = self.tips.write().unwrap_or_else(|e| e.into_inner());
         while tips.len() <= shard as usize {
             tips.push(watch::Sender::new(ShardTip::default()));
         }
-        tips[shard as usize].send_modify(change);
+        tips[shard as usize].send_if_modified(|tip| {
+            change(tip);
+            false
+        });
+    }
+
+    /// Wakes the readers waiting on one shard's tip.
+    fn wake_tip(&self, shard: u32) {
+        let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(tip) = tips.get(shard as usize) {
+            tip.send_modify(|_| {});
+        }
     }
 }
 

@@ -360,20 +360,28 @@ impl Writer {
         for (cell, to) in group.moved {
             cell.store(to, Ordering::Release);
         }
+        // The new tips are visible before any caller is answered (a read right after
+        // the answer finds its records), but the readers waiting on them (fan-out
+        // subscribers, pollers) are woken after the answers, so that a burst of
+        // deliveries does not queue ahead of the writes' replies.
         let committed_at = Some(std::time::Instant::now());
+        let shards: Vec<u32> = group.touched.keys().copied().collect();
         for (shard, c) in group.touched {
             self.counters.insert(shard, c);
-            self.shared.update_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
+            self.shared.set_tip(shard, |t| (t.next, t.committed_at) = (c.next, committed_at));
         }
         if line.in_flight.is_empty() {
             line.ahead.clear();
         }
+        for reply in group.replies {
+            reply.send(None);
+        }
+        for shard in shards {
+            self.shared.wake_tip(shard);
+        }
         self.publish_retained();
         for (shard, size) in group.incoming {
             self.count_incoming(shard, size);
-        }
-        for reply in group.replies {
-            reply.send(None);
         }
     }
 
