@@ -275,9 +275,10 @@ mod tests {
         (store, handle)
     }
 
-    #[tokio::test]
-    async fn a_write_the_store_cannot_hold_is_refused_alone_and_its_group_commits() {
-        // The first group stalls, so the next three requests queue into one group.
+    /// A commit thread whose first group (one write of "first") stalls 200 ms, so the
+    /// requests sent meanwhile queue into one group; returns that first write's task.
+    async fn stalled()
+    -> (Arc<Store>, CommitHandle, tokio::task::JoinHandle<Result<(), StorageError>>) {
         let (store, commits) =
             start(|call| (call == 0).then_some((Duration::from_millis(200), false)));
         let first = tokio::spawn({
@@ -285,6 +286,13 @@ mod tests {
             async move { c.commit(put(b"first".to_vec()), 1).await }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
+        (store, commits, first)
+    }
+
+    #[tokio::test]
+    async fn a_write_the_store_cannot_hold_is_refused_alone_and_its_group_commits() {
+        // The first group stalls, so the next three requests queue into one group.
+        let (store, commits, first) = stalled().await;
         let (a, bad, b) = tokio::join!(
             commits.commit(put(b"a".to_vec()), 1),
             commits.commit(put(vec![7; 65_536]), 1),
@@ -305,13 +313,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_of_a_chain_fails_the_later_ones_unwritten() {
         // The first group stalls, so the chain's batches queue behind it into one group.
-        let (store, commits) =
-            start(|call| (call == 0).then_some((Duration::from_millis(200), false)));
-        let first = tokio::spawn({
-            let c = commits.clone();
-            async move { c.commit(put(b"first".to_vec()), 1).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (store, commits, first) = stalled().await;
         let chain = Chain::default();
         let a = commits.submit(put(b"a".to_vec()), 1, &chain).unwrap();
         let bad = commits.submit(put(Vec::new()), 1, &chain).unwrap();
