@@ -37,6 +37,9 @@ pub enum Workload {
     /// Creates `--count` tables and reports the target's RSS before and after: what an
     /// idle table costs.
     Tables(TablesArgs),
+    /// Opens `--count` keep-alive connections (one ListTables each) and holds them idle:
+    /// the target's RSS before and after, what an idle connection costs.
+    Connections(ConnectionsArgs),
     /// No endpoint: appends and fdatasyncs a file in `--dir`, one after another, for the
     /// latency of one durable commit on that disk (the bound of group-committed writes).
     Fsync(FsyncArgs),
@@ -193,6 +196,20 @@ pub struct TablesArgs {
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
+pub struct ConnectionsArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// Connections to open and hold.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Prometheus text to read process_resident_memory_bytes from before and after
+    /// (default: the endpoint's /metrics).
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct FsyncArgs {
     #[command(flatten)]
     #[serde(flatten)]
@@ -276,6 +293,7 @@ impl Workload {
             Workload::SourceBridge(_) => "source-bridge",
             Workload::Fsync(_) => "fsync",
             Workload::Tables(_) => "tables",
+            Workload::Connections(_) => "connections",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -291,6 +309,7 @@ impl Workload {
             Workload::SourceBridge(s) => &s.common,
             Workload::Fsync(f) => &f.common,
             Workload::Tables(t) => &t.common,
+            Workload::Connections(c) => &c.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -309,6 +328,7 @@ impl Workload {
             Workload::SourceBridge(s) => serde_json::to_value(s),
             Workload::Fsync(f) => serde_json::to_value(f),
             Workload::Tables(t) => serde_json::to_value(t),
+            Workload::Connections(c) => serde_json::to_value(c),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

@@ -12,6 +12,7 @@
 pub mod ceiling;
 pub mod cli;
 pub mod client;
+pub mod connections;
 pub mod e2e;
 pub mod fsync;
 pub mod histogram;
@@ -119,6 +120,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         Workload::Triggers(t) => triggers::run(&client, t, &load, &mut report).await?,
         Workload::Fsync(f) => fsync::run(f, &mut report)?,
         Workload::Tables(t) => tables::run(&client, t, &mut report).await?,
+        Workload::Connections(c) => connections::run(&client, c, &mut report).await?,
         Workload::SourceBridge(s) => {
             let destination = client_of(&c, &s.destination)?;
             source::run(&client, &destination, s, &load, &mut report).await?

@@ -204,3 +204,13 @@ async fn the_tables_workload_reports_what_idle_tables_cost() {
     let listed = server.client().list_tables().send().await.unwrap();
     assert!(listed.table_names().is_empty(), "{listed:?}");
 }
+
+#[tokio::test]
+async fn the_connections_workload_reports_what_idle_connections_cost() {
+    let server = Server::start();
+    let report = bench(&server, &["connections", "--count", "20"]);
+    assert_clean(&report["measurements"][0], "connection", 20);
+    assert!(report["target_rss_bytes"]["end"].as_u64().unwrap() > 0, "{report}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("KiB of RSS per idle connection"), "{notes}");
+}
