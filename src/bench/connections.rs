@@ -11,7 +11,7 @@ use serde_json::json;
 use super::cli::ConnectionsArgs;
 use super::client::Client;
 use super::histogram::Latency;
-use super::report::{Measurement, Report, Rss};
+use super::report::Report;
 use super::resources;
 
 pub async fn run(
@@ -44,24 +44,10 @@ pub async fn run(
     }
     let seconds = began.elapsed().as_secs_f64();
     let end_rss = resources::resident_memory(&metrics, &client.creds).await;
-    let done = open.len() as u64;
-    report.measurements.push(Measurement {
-        name: "connection".into(),
-        requests: done,
-        errors: u64::from(failure.is_some()),
-        seconds,
-        requests_per_s: done as f64 / seconds.max(1e-9),
-        latency: latency.percentiles(),
-        ..Measurement::default()
-    });
-    match (start_rss, end_rss) {
-        (Some(start), Some(end)) if done > 0 => {
-            report.target_rss_bytes = Some(Rss { start: Some(start), end: Some(end) });
-            let each = end.saturating_sub(start) as f64 / done as f64 / 1024.0;
-            report.notes.push(format!("{each:.1} KiB of RSS per idle connection"));
-        }
-        _ => report.notes.push(format!("no process_resident_memory_bytes at {metrics}")),
-    }
+    let (done, failed) = (open.len() as u64, failure.is_some());
+    let rss = (start_rss, end_rss, metrics.as_str());
+    let per = "idle connection";
+    resources::report_cost(report, "connection", per, done, failed, seconds, &latency, rss);
     drop(open);
     failure.map_or(Ok(()), Err)
 }

@@ -236,6 +236,40 @@ pub async fn resident_memory(url: &str, creds: &super::client::Credentials) -> O
     parse_resident_memory(&String::from_utf8_lossy(&body))
 }
 
+/// Reports `done` units created one after another in `seconds` (each one's time in
+/// `latency`) as measurement `name`, and the target's RSS before and after them with the
+/// cost of one unit (`per`, as in "KiB of RSS per {per}") in the notes.
+#[allow(clippy::too_many_arguments)] // one measurement's whole record
+pub fn report_cost(
+    report: &mut super::report::Report,
+    name: &str,
+    per: &str,
+    done: u64,
+    failed: bool,
+    seconds: f64,
+    latency: &super::histogram::Latency,
+    rss: (Option<u64>, Option<u64>, &str),
+) {
+    report.measurements.push(super::report::Measurement {
+        name: name.into(),
+        requests: done,
+        errors: u64::from(failed),
+        seconds,
+        requests_per_s: done as f64 / seconds.max(1e-9),
+        latency: latency.percentiles(),
+        ..Default::default()
+    });
+    match rss {
+        (Some(start), Some(end), _) if done > 0 => {
+            report.target_rss_bytes =
+                Some(super::report::Rss { start: Some(start), end: Some(end) });
+            let each = end.saturating_sub(start) as f64 / done as f64 / 1024.0;
+            report.notes.push(format!("{each:.1} KiB of RSS per {per}"));
+        }
+        (_, _, url) => report.notes.push(format!("no process_resident_memory_bytes at {url}")),
+    }
+}
+
 /// The value of `process_resident_memory_bytes` in Prometheus text.
 pub fn parse_resident_memory(text: &str) -> Option<u64> {
     text.lines()

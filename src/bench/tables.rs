@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::cli::TablesArgs;
 use super::client::Client;
 use super::histogram::Latency;
-use super::report::{Measurement, Report, Rss};
+use super::report::Report;
 use super::resources;
 
 pub async fn run(client: &Client, args: &TablesArgs, report: &mut Report) -> Result<(), String> {
@@ -38,24 +38,9 @@ pub async fn run(client: &Client, args: &TablesArgs, report: &mut Report) -> Res
     }
     let seconds = began.elapsed().as_secs_f64();
     let end_rss = resources::resident_memory(&metrics, &client.creds).await;
-    let done = created.len() as u64;
-    report.measurements.push(Measurement {
-        name: "create-table".into(),
-        requests: done,
-        errors: u64::from(failure.is_some()),
-        seconds,
-        requests_per_s: done as f64 / seconds.max(1e-9),
-        latency: latency.percentiles(),
-        ..Measurement::default()
-    });
-    match (start_rss, end_rss) {
-        (Some(start), Some(end)) if !created.is_empty() => {
-            report.target_rss_bytes = Some(Rss { start: Some(start), end: Some(end) });
-            let per_table = end.saturating_sub(start) as f64 / created.len() as f64 / 1024.0;
-            report.notes.push(format!("{per_table:.1} KiB of RSS per table"));
-        }
-        _ => report.notes.push(format!("no process_resident_memory_bytes at {metrics}")),
-    }
+    let (done, failed) = (created.len() as u64, failure.is_some());
+    let rss = (start_rss, end_rss, metrics.as_str());
+    resources::report_cost(report, "create-table", "table", done, failed, seconds, &latency, rss);
     if args.common.keep {
         report.notes.push(format!("kept {} tables named {prefix}-N", created.len()));
     } else {

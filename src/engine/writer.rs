@@ -240,9 +240,15 @@ impl Publish {
 
     /// Wakes the followers of the change log (the bridge, the triggers' pollers): after
     /// the answers, so their work does not queue ahead of them.
+    /// The forwarder only when the bridge's cursor stands before the batch's end (a
+    /// write forwarded in its own commit left it there already; its idle round still
+    /// runs on its timer).
     fn wake(&self) {
         if self.records > 0 {
-            self.counters.changes.notify_one();
+            let cursor = self.counters.bridge_cursors.get(self.index as usize);
+            if cursor.is_none_or(|c| c.load(Ordering::Acquire) < self.next_seq) {
+                self.counters.changes.notify_one();
+            }
             self.counters.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
