@@ -40,6 +40,9 @@ pub enum Workload {
     /// Opens `--count` keep-alive connections (one ListTables each) and holds them idle:
     /// the target's RSS before and after, what an idle connection costs.
     Connections(ConnectionsArgs),
+    /// Opens `--count` SubscribeToShard streams over a large backlog and never reads
+    /// them: the target's RSS before and after, what an unread subscription costs.
+    Subscriptions(SubscriptionsArgs),
     /// No endpoint: appends and fdatasyncs a file in `--dir`, one after another, for the
     /// latency of one durable commit on that disk (the bound of group-committed writes).
     Fsync(FsyncArgs),
@@ -210,6 +213,27 @@ pub struct ConnectionsArgs {
 }
 
 #[derive(Debug, Clone, Args, Serialize)]
+pub struct SubscriptionsArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+    /// SubscribeToShard streams to open and never read (20 consumers a stream, so
+    /// count / 20 shards).
+    #[arg(long, default_value_t = 80)]
+    pub count: usize,
+    /// MiB of 1,000-byte records put in each shard first, so no reader can catch up.
+    #[arg(long, default_value_t = 16)]
+    pub backlog_mib: usize,
+    /// Seconds to wait after the last subscription opened before reading the RSS.
+    #[arg(long, default_value_t = 5)]
+    pub settle_seconds: u64,
+    /// Prometheus text to read process_resident_memory_bytes from before and after
+    /// (default: the endpoint's /metrics).
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct FsyncArgs {
     #[command(flatten)]
     #[serde(flatten)]
@@ -294,6 +318,7 @@ impl Workload {
             Workload::Fsync(_) => "fsync",
             Workload::Tables(_) => "tables",
             Workload::Connections(_) => "connections",
+            Workload::Subscriptions(_) => "subscriptions",
             Workload::Ceiling(_) => "ceiling",
         }
     }
@@ -310,6 +335,7 @@ impl Workload {
             Workload::Fsync(f) => &f.common,
             Workload::Tables(t) => &t.common,
             Workload::Connections(c) => &c.common,
+            Workload::Subscriptions(s) => &s.common,
             Workload::Ceiling(c) => c,
         }
     }
@@ -329,6 +355,7 @@ impl Workload {
             Workload::Fsync(f) => serde_json::to_value(f),
             Workload::Tables(t) => serde_json::to_value(t),
             Workload::Connections(c) => serde_json::to_value(c),
+            Workload::Subscriptions(s) => serde_json::to_value(s),
             Workload::Ceiling(c) => serde_json::to_value(c),
         };
         v.unwrap_or_default()

@@ -398,7 +398,7 @@ async fn stream_shards(
 
 /// Opens a SubscribeToShard over h2c (as the SDKs do), or over HTTP/1.1 once h2c failed
 /// (a peer without prior-knowledge HTTP/2).
-async fn open(
+pub(super) async fn open(
     client: &Client,
     body: &Value,
     h2: bool,

@@ -23,6 +23,7 @@ pub mod records;
 pub mod report;
 pub mod resources;
 pub mod source;
+pub mod subscriptions;
 pub mod tables;
 pub mod triggers;
 
@@ -121,6 +122,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         Workload::Fsync(f) => fsync::run(f, &mut report)?,
         Workload::Tables(t) => tables::run(&client, t, &mut report).await?,
         Workload::Connections(c) => connections::run(&client, c, &mut report).await?,
+        Workload::Subscriptions(s) => subscriptions::run(&client, s, &mut report).await?,
         Workload::SourceBridge(s) => {
             let destination = client_of(&c, &s.destination)?;
             source::run(&client, &destination, s, &load, &mut report).await?

@@ -33,13 +33,40 @@ pub fn event_stream(
     frames: impl Stream<Item = Bytes> + Send + 'static,
     request_id: &str,
 ) -> Response<Body> {
-    let body = StreamBody::new(frames.map(|f| Ok::<_, Infallible>(Frame::data(f))));
+    let pieces = in_pieces(frames);
+    let body = StreamBody::new(pieces.map(|f| Ok::<_, Infallible>(Frame::data(f))));
     Response::builder()
         .status(200)
         .header(CONTENT_TYPE, super::eventstream::CONTENT_TYPE)
         .header("x-amzn-RequestId", request_id)
         .body(body.boxed_unsync())
         .unwrap_or_else(|_| plain(500, "internal error"))
+}
+
+/// Most bytes of a frame handed to the connection at once.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// `frames`, a large one handed over in pieces of [`PIECE_BYTES`], each copied out of
+/// it, so its buffer is freed once its last piece is handed over. The connection takes
+/// the next piece as soon as it has taken one, whether or not the client reads: whole,
+/// an event of a subscriber that stopped reading (MiBs while it catches up) would sit in
+/// the HTTP/2 send buffer while the next one was read and encoded behind it. In pieces,
+/// an unread stream holds one event and the send buffer. A small frame goes whole.
+fn in_pieces(frames: impl Stream<Item = Bytes> + Send + 'static) -> impl Stream<Item = Bytes> {
+    let frames = Box::pin(frames);
+    futures_util::stream::unfold((frames, Bytes::new()), |(mut frames, mut rest)| async move {
+        if rest.is_empty() {
+            let frame = frames.next().await?;
+            if frame.len() <= PIECE_BYTES {
+                return Some((frame, (frames, rest)));
+            }
+            rest = frame;
+        }
+        let take = rest.len().min(PIECE_BYTES);
+        let piece = Bytes::copy_from_slice(&rest[..take]);
+        rest = if take == rest.len() { Bytes::new() } else { rest.slice(take..) };
+        Some((piece, (frames, rest)))
+    })
 }
 
 /// An awsJson response with `body` already serialized.
@@ -102,6 +129,21 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
         assert_eq!(r.headers()["content-length"], "1");
         assert_eq!(r.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_goes_in_pieces_copied_out_of_it_and_a_small_one_whole() {
+        let big = Bytes::from((0..PIECE_BYTES * 2 + 10).map(|i| i as u8).collect::<Vec<_>>());
+        let small = Bytes::from_static(b"small");
+        let frames = futures_util::stream::iter([big.clone(), small.clone()]);
+        let pieces: Vec<Bytes> = in_pieces(frames).collect().await;
+        let sizes: Vec<usize> = pieces.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [PIECE_BYTES, PIECE_BYTES, 10, 5]);
+        assert_eq!(pieces[..3].concat(), big.to_vec());
+        // No piece keeps the large frame's buffer alive.
+        let range = big.as_ptr_range();
+        assert!(pieces[..3].iter().all(|p| !range.contains(&p.as_ptr())));
+        assert_eq!(pieces[3], small);
     }
 
     #[test]

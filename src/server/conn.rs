@@ -48,10 +48,18 @@ pub fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .max_send_buf_size(H2_SEND_BUFFER)
         .keep_alive_interval(ms(config.http2_keepalive_interval_ms))
         .keep_alive_timeout(H2_PING_TIMEOUT);
     builder
 }
+
+/// What one HTTP/2 stream may have queued for the socket beyond what the client's window
+/// lets through (hyper's default: 400 KiB). A SubscribeToShard whose reader stopped
+/// reading holds this much for as long as it stays open; an event stream is handed over
+/// in pieces of this size (`protocol::response`), so one piece at a time still keeps
+/// the socket busy.
+const H2_SEND_BUFFER: usize = 64 * 1024;
 
 /// How long an HTTP/2 PING may go unanswered before the connection is closed.
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -117,9 +125,14 @@ where
     let service = service_fn(move |req| {
         let request = InFlight::start(&requests);
         let response = handler(req);
-        async move {
+        // Boxed: hyper's HTTP/1.1 dispatcher reserves a slot the size of this future for
+        // the whole life of a connection, busy or idle, and the handler's future is
+        // kilobytes (every operation's state machine). Boxed, an idle connection holds a
+        // pointer, and the handler's state lives only while a request does.
+        let answer: ServiceFuture = Box::pin(async move {
             Ok::<_, Infallible>(response.await.map(|body| Counted { body, _request: request }))
-        }
+        });
+        answer
     });
     (service, activity)
 }
@@ -225,6 +238,10 @@ impl Activity {
         Some(self.opened + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire)))
     }
 }
+
+/// A request's answer as the service gives it to hyper.
+type ServiceFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Counted>, Infallible>> + Send + 'static>>;
 
 /// One request in progress on a connection, counted until dropped.
 struct InFlight(Arc<Activity>);

@@ -214,3 +214,17 @@ async fn the_connections_workload_reports_what_idle_connections_cost() {
     let notes = report["notes"].to_string();
     assert!(notes.contains("KiB of RSS per idle connection"), "{notes}");
 }
+
+#[tokio::test]
+async fn the_subscriptions_workload_reports_what_unread_subscriptions_cost() {
+    let server = Server::start();
+    let args = ["subscriptions", "--count", "3", "--backlog-mib", "1", "--settle-seconds", "0"];
+    let report = bench(&server, &args);
+    assert_clean(&report["measurements"][0], "subscription", 3);
+    assert!(report["target_rss_bytes"]["end"].as_u64().unwrap() > 0, "{report}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("KiB of RSS per unread subscription"), "{notes}");
+    // The stream and its consumers went at the end.
+    let listed = server.kinesis().list_streams().send().await.unwrap();
+    assert!(listed.stream_names().is_empty(), "{listed:?}");
+}

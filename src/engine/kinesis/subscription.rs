@@ -29,9 +29,12 @@ use crate::storage::StorageError;
 
 /// Most records in one event.
 const MAX_EVENT_RECORDS: usize = 10_000;
-/// Most record bytes in one event (a larger record still goes alone): the 2 MiB a consumer
-/// may read per second per shard.
-const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
+/// Most record bytes in one event (a larger record still goes alone). An event is read,
+/// encoded and held whole until its reader takes it, so this bounds what a subscriber
+/// that stopped reading in a backlog costs: about 1 MiB of RSS each (`sluice bench
+/// subscriptions`), where 2 MiB events cost 7.5. Eight events a second still carry a
+/// catching-up reader's 2 MiB/s.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 /// What a subscription produces.
 #[derive(Debug)]

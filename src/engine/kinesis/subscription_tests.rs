@@ -180,12 +180,13 @@ async fn with_limits_enforced_a_consumer_reads_a_shard_at_two_mib_per_second() {
     let big = |tag: &str| super::NewRecord {
         hash: 0,
         partition_key: tag.into(),
-        data: vec![b'x'; 1_000_000],
+        data: vec![b'x'; 120_000],
     };
     engine.kinesis_append(&s, vec![big("a"), big("b"), big("c")], vec![]).await.unwrap();
     let (c, d) = (consumer(&engine, &s, "c").await, consumer(&engine, &s, "d").await);
     let mut sub = engine.kinesis_subscribe(&s, &c, 0, 0).unwrap();
-    // One event holds what 2 MiB allows; the next one waits until that is paid back.
+    // One event holds up to 256 KiB; the next one waits until its bytes are paid back at
+    // 2 MiB/s.
     assert_eq!(delivery(next(&mut sub).await).records.len(), 2);
     let early = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
     assert!(early.is_err(), "paced: nothing before the clock moves on");
