@@ -68,7 +68,16 @@ struct TxnPlan {
     /// One per key of the join, in the same order.
     outcomes: Vec<WriteOutcome>,
     staged: oneshot::Sender<Staged>,
-    committed: oneshot::Receiver<Result<(), StorageError>>,
+    committed: oneshot::Receiver<Committed>,
+}
+
+/// The transaction's commit result, and where the partition says it has published its
+/// new state (counts, the sequence number readers follow): the transaction is answered
+/// only then, so a client reading right after it (DescribeTable's counts, GetRecords on
+/// the table's stream) sees it, as after a single write.
+struct Committed {
+    result: Result<(), StorageError>,
+    published: oneshot::Sender<()>,
 }
 
 impl Partition {
@@ -109,8 +118,9 @@ impl Partition {
         if plan.staged.send(Staged { mutations, forward }).is_err() {
             return;
         }
-        if let Ok(Ok(())) = plan.committed.await {
+        if let Ok(Committed { result: Ok(()), published }) = plan.committed.await {
             self.committed(counts);
+            let _ = published.send(());
         }
     }
 }
@@ -282,10 +292,17 @@ async fn run(
         (false, true) => committer.commit(mutations, writes).await,
         (false, false) => inline.commit(forward, mutations, writes, &committer, None).await,
     };
+    let mut published = Vec::with_capacity(committed.len());
     for tx in committed {
-        let _ = tx.send(result.clone());
+        let (published_tx, published_rx) = oneshot::channel();
+        let _ = tx.send(Committed { result: result.clone(), published: published_tx });
+        published.push(published_rx);
     }
     result.map_err(WriteError::Storage)?;
+    for rx in published {
+        // A partition gone meanwhile (its table deleted) has nothing left to publish.
+        let _ = rx.await;
+    }
     Ok(outcomes)
 }
 

@@ -197,3 +197,20 @@ async fn a_write_queued_behind_a_transaction_waits_and_sees_its_result() {
     assert_eq!(value_of(outcome.old.as_ref()), 10, "the write saw the transaction's result");
     assert_eq!(read(&engine, &t, "x").await, 11);
 }
+
+/// The counts a transaction changed are published before it is answered: a read right
+/// after it (DescribeTable's counts, the stream's records) sees it, as after a single
+/// write. Many times over on two threads, where the partitions' tasks run in parallel
+/// with the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_is_answered_once_its_partitions_published_their_counts() {
+    let engine = engine();
+    let t = table(&engine, "pub").await;
+    for round in 0..300 {
+        let keys: Vec<String> = (0..4).map(|i| format!("r{round}k{i}")).collect();
+        let writes = keys.iter().map(|k| write(&t, k, add(k, 1))).collect();
+        engine.transact(writes).await.expect("committed");
+        let items = t.counters.items.load(std::sync::atomic::Ordering::Acquire);
+        assert_eq!(items, 4 * (round + 1), "round {round}");
+    }
+}
