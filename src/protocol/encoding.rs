@@ -7,11 +7,20 @@
 //! The inflated body is bounded by `server.max_body_bytes` as it is inflated (a body that
 //! inflates past it is refused with 413 at that point), so a small body that inflates to
 //! gigabytes costs no more memory than a large plain one.
+//!
+//! Responses: DynamoDB compresses an answer of 4 KiB or more with gzip or deflate (zlib)
+//! when the request's `Accept-Encoding` asks for one, and DynamoDB's CRC32 header is then
+//! of the compressed bytes (the Go SDK v2's DynamoDB customizations and the Java SDK's
+//! `calculateCrc32FromCompressedData` say so). How DynamoDB reads `Accept-Encoding` was
+//! recorded against AWS by ScyllaDB's `test_compressed_response.py`; [`accepted`] keeps
+//! those rules.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use bytes::Bytes;
+use flate2::Compression;
 use flate2::read::MultiGzDecoder;
+use flate2::write::{GzEncoder, ZlibEncoder};
 
 use super::ProtocolError;
 
@@ -35,6 +44,107 @@ pub fn decode(encoding: Option<&str>, body: Bytes, limit: usize) -> Result<Bytes
         Ok(_) => Ok(Bytes::from(inflated)),
         Err(e) => Err(ProtocolError::ContentEncoding(format!("invalid gzip body: {e}"))),
     }
+}
+
+/// A response coding DynamoDB offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Gzip,
+    Deflate,
+}
+
+impl Coding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+        }
+    }
+}
+
+/// The smallest answer DynamoDB compresses.
+pub const MIN_COMPRESSED_BYTES: usize = 4096;
+
+/// The coding an `Accept-Encoding` value asks for, as DynamoDB reads it: comma-separated
+/// codings, case-insensitive, blanks and unknown ones (`br`, `x-gzip`, `"gzip"`, `gzip br`)
+/// skipped, `identity` ignored; each weighed by its first `q` parameter (spaces allowed
+/// around `=`; above 1 counts as 1, below 0 as 0, an unreadable one as 1; a coding named
+/// twice takes its highest). `*` stands for a coding not named. The highest weight above 0
+/// wins; on a tie a named coding beats one taken from `*`, then the one named first, and
+/// gzip if both come from `*`.
+pub fn accepted(header: &str) -> Option<Coding> {
+    // (weight, named at position), per coding; the weight of `*`.
+    let mut named: [Option<(f64, usize)>; 2] = [None, None];
+    let mut star: Option<f64> = None;
+    for (position, entry) in header.split(',').enumerate() {
+        let mut parts = entry.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let weight = parts
+            .find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                (name.trim() == "q").then(|| value.trim().parse::<f64>().unwrap_or(1.0))
+            })
+            .unwrap_or(1.0)
+            .clamp(0.0, 1.0);
+        let slot = match coding.as_str() {
+            "gzip" => &mut named[0],
+            "deflate" => &mut named[1],
+            "*" => {
+                star = Some(star.map_or(weight, |s| s.max(weight)));
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = Some(match *slot {
+            Some((w, at)) => (w.max(weight), at),
+            None => (weight, position),
+        });
+    }
+    // (weight, named, position) per coding; the best sorts last.
+    let rank = |slot: Option<(f64, usize)>| match (slot, star) {
+        (Some((w, at)), _) => Some((w, true, at)),
+        (None, Some(w)) => Some((w, false, usize::MAX)),
+        (None, None) => None,
+    };
+    let candidates = [(Coding::Gzip, rank(named[0])), (Coding::Deflate, rank(named[1]))];
+    let mut best: Option<(Coding, (f64, bool, usize))> = None;
+    for (coding, rank) in candidates {
+        let Some(rank) = rank.filter(|r| r.0 > 0.0) else { continue };
+        if best.is_none_or(|(_, b)| outranks(rank, b)) {
+            best = Some((coding, rank));
+        }
+    }
+    best.map(|(coding, _)| coding)
+}
+
+/// Whether `a` (weight, named, position) beats `b`: a higher weight; on a tie, named over
+/// taken from `*`, then named first.
+fn outranks(a: (f64, bool, usize), b: (f64, bool, usize)) -> bool {
+    if a.0 != b.0 {
+        return a.0 > b.0;
+    }
+    match (a.1, b.1) {
+        (true, false) => true,
+        (true, true) => a.2 < b.2,
+        _ => false,
+    }
+}
+
+/// `body` compressed with `coding`.
+pub fn compress(coding: Coding, body: &[u8]) -> Vec<u8> {
+    let out = Vec::with_capacity(body.len() / 4 + 64);
+    // Writing to a Vec cannot fail.
+    let written = match coding {
+        Coding::Gzip => {
+            let mut e = GzEncoder::new(out, Compression::fast());
+            e.write_all(body).and_then(|()| e.finish())
+        }
+        Coding::Deflate => {
+            let mut e = ZlibEncoder::new(out, Compression::fast());
+            e.write_all(body).and_then(|()| e.finish())
+        }
+    };
+    written.unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -87,5 +197,69 @@ mod tests {
             decode(Some("gzip"), cut.into(), 100),
             Err(ProtocolError::ContentEncoding(_))
         ));
+    }
+
+    /// How DynamoDB answered these `Accept-Encoding` values (ScyllaDB's
+    /// `test_compressed_response_accept_encodings`, run against AWS).
+    #[test]
+    fn accept_encoding_is_read_as_dynamodb_reads_it() {
+        use Coding::{Deflate, Gzip};
+        let cases: &[(&str, Option<Coding>)] = &[
+            ("identity", None),
+            ("", None),
+            ("br", None),
+            ("zstd", None),
+            ("compress", None),
+            ("x-gzip", None),
+            ("gzip", Some(Gzip)),
+            ("deflate", Some(Deflate)),
+            ("gzip, deflate", Some(Gzip)),
+            ("br, identity, deflate, gzip", Some(Deflate)),
+            ("GZIP, identity", Some(Gzip)),
+            ("dog, gzip ,, cat", Some(Gzip)),
+            ("gzip;q=0.8, deflate;q=0.5", Some(Gzip)),
+            ("br, gzip;q=0, deflate; q = 0.5 , identity;q=0", Some(Deflate)),
+            ("*", Some(Gzip)),
+            ("*, deflate;q=0.5", Some(Gzip)),
+            ("*, deflate", Some(Deflate)),
+            ("*, identity", Some(Gzip)),
+            ("*, gzip;q=0.5", Some(Deflate)),
+            ("gzip ;q=0", None),
+            ("identity;q=0", None),
+            ("*;q=0", None),
+            ("*;q=0.5,identity", Some(Gzip)),
+            ("gzip;q=0.5,identity;q=0.8", Some(Gzip)),
+            ("br;q=0.8,identity;q=0.5,*;q=0", None),
+            ("\"gzip\"", None),
+            ("gzip br", None),
+            ("gzip:q=1", None),
+            ("deflate;q=0.5, gzip;q=31", Some(Gzip)),
+            ("gzip;q=31,deflate;q=51", Some(Gzip)),
+            ("deflate;q=0.5, gzip;q=0.2", Some(Deflate)),
+            ("deflate;q=0.5, gzip;q=1;q=0.2", Some(Gzip)),
+            ("deflate;q=0.5,gzip;q=0.", Some(Deflate)),
+            ("deflate;q=0.5,gzip;q=0.x", Some(Gzip)),
+            ("deflate;q=-0.5,gzip;q=0.2", Some(Gzip)),
+            ("gzip;nq=1;q=0 ", None),
+            ("gzip;q=0, gzip;q=1, gzip;q=0", Some(Gzip)),
+            ("br,identity;q=0.5,gzip;q=0.0001", Some(Gzip)),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(accepted(header), *expected, "Accept-Encoding: {header}");
+        }
+    }
+
+    #[test]
+    fn compressed_answers_inflate_back() {
+        let body = vec![b'x'; 10_000];
+        let gz = compress(Coding::Gzip, &body);
+        let mut back = Vec::new();
+        MultiGzDecoder::new(gz.as_slice()).read_to_end(&mut back).unwrap();
+        assert_eq!(back, body);
+        let z = compress(Coding::Deflate, &body);
+        let mut back = Vec::new();
+        flate2::read::ZlibDecoder::new(z.as_slice()).read_to_end(&mut back).unwrap();
+        assert_eq!(back, body);
+        assert!(z.len() < 200 && gz.len() < 200);
     }
 }

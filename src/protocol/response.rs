@@ -15,9 +15,10 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::Response;
 use hyper::body::Frame;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
 
 use super::Service;
+use super::encoding::{self, Coding, MIN_COMPRESSED_BYTES};
 
 /// The response body type of every handler.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -71,22 +72,37 @@ fn in_pieces(frames: impl Stream<Item = Bytes> + Send + 'static) -> impl Stream<
 
 /// An awsJson response with `body` already serialized.
 pub fn json(service: Service, status: u16, body: Vec<u8>, request_id: &str) -> Response<Body> {
-    encoded(service, service.content_type(), status, body, request_id)
+    encoded(service, service.content_type(), status, body, request_id, None)
 }
 
-/// An API response with `body` already encoded as `content_type` (the request's codec).
+/// An API response with `body` already encoded as `content_type` (the request's codec),
+/// compressed with `coding` (the one the request's `Accept-Encoding` asked for) when it
+/// is [`MIN_COMPRESSED_BYTES`] or more. DynamoDB's answers name their `Server`, as
+/// DynamoDB's do; its CRC32 is of the bytes sent.
 pub fn encoded(
     service: Service,
     content_type: &'static str,
     status: u16,
     body: Vec<u8>,
     request_id: &str,
+    coding: Option<Coding>,
 ) -> Response<Body> {
+    let coding = coding.filter(|_| body.len() >= MIN_COMPRESSED_BYTES);
+    let body = match coding {
+        Some(coding) => encoding::compress(coding, &body),
+        None => body,
+    };
     let mut builder = Response::builder()
         .status(status)
         .header(CONTENT_TYPE, content_type)
         .header(CONTENT_LENGTH, body.len())
         .header("x-amzn-RequestId", request_id);
+    if let Some(coding) = coding {
+        builder = builder.header(CONTENT_ENCODING, coding.name());
+    }
+    if matches!(service, Service::DynamoDb | Service::DynamoDbStreams) {
+        builder = builder.header(SERVER, "Server");
+    }
     if service.sends_crc32() {
         builder = builder.header("x-amz-crc32", crc32fast::hash(&body).to_string());
     }
@@ -125,7 +141,8 @@ mod tests {
 
     #[test]
     fn cbor_answers_carry_the_cbor_content_type() {
-        let r = encoded(Service::Kinesis, "application/x-amz-cbor-1.1", 400, vec![0xa0], "ID");
+        let r =
+            encoded(Service::Kinesis, "application/x-amz-cbor-1.1", 400, vec![0xa0], "ID", None);
         assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
         assert_eq!(r.headers()["content-length"], "1");
         assert_eq!(r.status(), 400);

@@ -14,7 +14,9 @@ use futures_util::StreamExt;
 use futures_util::stream::{once, unfold};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+};
 use hyper::{Method, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -29,9 +31,28 @@ use crate::protocol::{
     malformed, new_request_id,
 };
 
-/// Handles one request; never fails (errors are responses).
+/// Handles one request; never fails (errors are responses). A cross-origin API request
+/// gets CORS's headers, a preflight its answer (`super::cors`).
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
+    let Some(cors) = super::cors::Cors::of(&req) else { return route(state, req).await };
+    if let Some(preflight) = cors.preflight(&req) {
+        return preflight;
+    }
+    let mut response = route(state, req).await;
+    cors.apply(&mut response);
+    response
+}
+
+/// `GET /`, as DynamoDB's endpoint answers it: `healthy: <the host asked for>`.
+fn root(req: &Request<Incoming>) -> Response<Body> {
+    let host = req.headers().get(HOST).and_then(|v| v.to_str().ok());
+    let host = host.or_else(|| req.uri().authority().map(|a| a.as_str())).unwrap_or_default();
+    response::text(200, "text/plain", format!("healthy: {host}\n"))
+}
+
+async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => return root(&req),
         (&Method::GET, "/health") => return health(&state.engine.store),
         (&Method::GET, "/metrics") => {
             if let Err(refused) = super::admin::signed(state, req).await {
@@ -61,6 +82,9 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         return r;
     }
     let codec = Codec::for_request(content_type.as_deref(), target_header.as_deref());
+    // DynamoDB reads the last of repeated Accept-Encoding headers.
+    let accept_encoding = req.headers().get_all(ACCEPT_ENCODING).iter().next_back();
+    let coding = accept_encoding.and_then(|v| v.to_str().ok()).and_then(encoding::accepted);
     let front = front_end(state, req, codec, &request_id).await;
     // Held until the answer is encoded: the decoded input lives through the handler.
     let _budget = match &front {
@@ -98,7 +122,7 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
         Err(error) => (service, error.status, render_error(&error, service, codec)),
     };
     record(state, service, operation, status, started);
-    response::encoded(service, codec.content_type(service), status, body, &request_id)
+    response::encoded(service, codec.content_type(service), status, body, &request_id, coding)
 }
 
 /// `/health` (on the API port and the metrics listener alike). A store that failed a

@@ -26,6 +26,7 @@ mod harness;
 mod hostile;
 mod hostile_h2;
 mod hostile_items;
+mod http_details;
 mod indexes;
 mod items;
 mod key_limits;
