@@ -116,6 +116,10 @@ pub struct StreamsConfig {
     pub shard_rollover_seconds: u64,
     /// How often rollover and trimming run.
     pub maintenance_interval_ms: u64,
+    /// How long a shard iterator stays usable: GetRecords answers
+    /// ExpiredIteratorException after it (AWS: 15 minutes). Shorter lets a test see the
+    /// expiry without waiting for it.
+    pub iterator_lifetime_seconds: u64,
 }
 
 impl Default for StreamsConfig {
@@ -124,6 +128,7 @@ impl Default for StreamsConfig {
             retention_seconds: 24 * 3600,
             shard_rollover_seconds: 4 * 3600,
             maintenance_interval_ms: 1000,
+            iterator_lifetime_seconds: 15 * 60,
         }
     }
 }
@@ -489,6 +494,9 @@ impl Config {
         }
         if self.streams.maintenance_interval_ms == 0 {
             return bad("streams.maintenance_interval_ms", "must be at least 1");
+        }
+        if self.streams.iterator_lifetime_seconds == 0 {
+            return bad("streams.iterator_lifetime_seconds", "must be at least 1");
         }
         if self.kinesis.trim_interval_ms == 0 {
             return bad("kinesis.trim_interval_ms", "must be at least 1");

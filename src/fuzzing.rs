@@ -329,7 +329,7 @@ pub fn tokens(data: &[u8]) {
         }
         2 => {
             if let Some(iterator) = ShardIterator::decode(&text) {
-                let _ = iterator.check_age(now);
+                let _ = iterator.check_age(now, 900_000);
                 assert_eq!(iterator.encode(), text, "a token re-encodes to itself");
             }
         }
@@ -344,7 +344,7 @@ pub fn tokens(data: &[u8]) {
             if iterator.stream_arn.is_empty() {
                 return;
             }
-            let _ = iterator.check_age(f.u64() as i64);
+            let _ = iterator.check_age(f.u64() as i64, f.u64());
             assert_eq!(ShardIterator::decode(&iterator.encode()), Some(iterator));
         }
         4 => {

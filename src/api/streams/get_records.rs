@@ -56,7 +56,8 @@ pub async fn get_records(
     let iterator = ShardIterator::decode(token)
         .ok_or_else(|| StreamsError::validation("Invalid ShardIterator"))?;
     let now = engine.clock.now_millis();
-    iterator.check_age(now)?;
+    let lifetime_ms = engine.config.streams.iterator_lifetime_seconds.saturating_mul(1000);
+    iterator.check_age(now, lifetime_ms)?;
     let limit = input.limit.unwrap_or(MAX_LIMIT);
     if limit > MAX_LIMIT {
         return Err(StreamsError::invalid("Limit should be less than or equal to 1000"));

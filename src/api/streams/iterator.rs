@@ -13,8 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::error::StreamsError;
 
-/// Iterators expire 15 minutes after they are returned (AWS's documented limit).
-pub const MAX_AGE_MS: i64 = 15 * 60 * 1000;
+/// Iterators expire 15 minutes after they are returned (AWS's documented limit; the
+/// default of `streams.iterator_lifetime_seconds`).
+#[cfg(test)]
+const MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
 /// Payload layout version.
 const VERSION: u8 = 1;
@@ -79,12 +81,13 @@ impl ShardIterator {
         })
     }
 
-    /// ExpiredIteratorException once the iterator is older than 15 minutes. An issue
-    /// time far in the future (the clock was set back) counts as expired too, so an
-    /// iterator cannot outlive its 15 minutes that way.
-    pub fn check_age(&self, now_ms: i64) -> Result<(), StreamsError> {
+    /// ExpiredIteratorException once the iterator is older than `lifetime_ms`
+    /// (`streams.iterator_lifetime_seconds`, AWS: 15 minutes). An issue time far in the
+    /// future (the clock was set back) counts as expired too, so an iterator cannot
+    /// outlive its lifetime that way.
+    pub fn check_age(&self, now_ms: i64, lifetime_ms: u64) -> Result<(), StreamsError> {
         // unsigned_abs: a saturated i64::MIN has no i64 absolute value (fuzz finding).
-        match now_ms.saturating_sub(self.issued_ms).unsigned_abs() > MAX_AGE_MS as u64 {
+        match now_ms.saturating_sub(self.issued_ms).unsigned_abs() > lifetime_ms {
             true => Err(StreamsError::ExpiredIterator),
             false => Ok(()),
         }
@@ -167,21 +170,21 @@ mod tests {
     fn iterators_expire_after_fifteen_minutes() {
         let clock = ManualClock::new(1_767_225_600_000);
         let it = sample(clock.now_millis());
-        assert_eq!(it.check_age(clock.now_millis()), Ok(()));
+        assert_eq!(it.check_age(clock.now_millis(), MAX_AGE_MS as u64), Ok(()));
         clock.advance_millis(MAX_AGE_MS);
-        assert_eq!(it.check_age(clock.now_millis()), Ok(()));
+        assert_eq!(it.check_age(clock.now_millis(), MAX_AGE_MS as u64), Ok(()));
         clock.advance_millis(1);
-        assert_eq!(it.check_age(clock.now_millis()), Err(StreamsError::ExpiredIterator));
+        assert_eq!(it.check_age(clock.now_millis(), MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
         // Issued "in the future" by more than the limit: refused as well.
         let ahead = sample(clock.now_millis() + MAX_AGE_MS + 1);
-        assert_eq!(ahead.check_age(clock.now_millis()), Err(StreamsError::ExpiredIterator));
+        assert_eq!(ahead.check_age(clock.now_millis(), MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
     }
 
     /// Fuzz finding (fuzz/regressions/tokens): an age that saturates to i64::MIN had no
     /// absolute value.
     #[test]
     fn ages_at_the_edge_of_i64_are_expired_not_an_overflow() {
-        assert_eq!(sample(i64::MAX).check_age(i64::MIN), Err(StreamsError::ExpiredIterator));
-        assert_eq!(sample(i64::MIN).check_age(i64::MAX), Err(StreamsError::ExpiredIterator));
+        assert_eq!(sample(i64::MAX).check_age(i64::MIN, MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
+        assert_eq!(sample(i64::MIN).check_age(i64::MAX, MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
     }
 }

@@ -216,3 +216,24 @@ async fn garbage_iterators_are_refused() {
     // The good one still works.
     streams.get_records().shard_iterator(&good).send().await.unwrap();
 }
+
+#[tokio::test]
+async fn iterators_expire_after_streams_iterator_lifetime_seconds() {
+    let config = format!("{ONE_SHARD}[streams]\niterator_lifetime_seconds = 1\n");
+    let server = Server::start_with_config(&config);
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "life", "KEYS_ONLY").await;
+    let id = open_shard(&streams, &arn).await.shard_id().unwrap().to_string();
+    put(&client, "life", "a", "1").await;
+    let fresh = iterator(&streams, &arn, &id, ShardIteratorType::TrimHorizon, None).await;
+    let stale = iterator(&streams, &arn, &id, ShardIteratorType::TrimHorizon, None).await;
+    let out = streams.get_records().shard_iterator(fresh).send().await.unwrap();
+    assert_eq!(out.records().len(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (code, message) = error_of(streams.get_records().shard_iterator(stale).send().await);
+    assert_eq!(code, "ExpiredIteratorException", "{message}");
+    // A new iterator reads again.
+    let it = iterator(&streams, &arn, &id, ShardIteratorType::TrimHorizon, None).await;
+    let out = streams.get_records().shard_iterator(it).send().await.unwrap();
+    assert_eq!(out.records().len(), 1);
+}
