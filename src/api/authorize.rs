@@ -59,6 +59,26 @@ pub fn decide(
 }
 
 /// What a JSON-protocol call checks, from its input.
+/// What a PartiQL statement asks IAM for, as AWS: `dynamodb:PartiQLSelect` (EXISTS
+/// too), `PartiQLInsert`, `PartiQLUpdate` or `PartiQLDelete` on its table (a SELECT on an
+/// index: on the index). A statement that does not parse is checked as
+/// `dynamodb:PartiQLSelect` on `*` and then refused for its syntax.
+fn partiql_check(statement: &str, table: &dyn Fn(Option<&str>) -> String) -> Check {
+    use crate::api::dynamodb::partiql::parser::{Statement, parse};
+    let Ok(parsed) = parse(statement) else { return check("dynamodb:PartiQLSelect", "*") };
+    let action = match &parsed {
+        Statement::Select { .. } | Statement::Exists { .. } => "dynamodb:PartiQLSelect",
+        Statement::Insert { .. } => "dynamodb:PartiQLInsert",
+        Statement::Update { .. } => "dynamodb:PartiQLUpdate",
+        Statement::Delete { .. } => "dynamodb:PartiQLDelete",
+    };
+    let mut resource = table(Some(parsed.table()));
+    if let Statement::Select { index: Some(index), .. } = &parsed {
+        resource = format!("{resource}/index/{index}");
+    }
+    check(action, resource)
+}
+
 pub fn json_checks(
     engine: &Arc<Engine>,
     service: Service,
@@ -120,6 +140,26 @@ pub fn json_checks(
                             }
                         }
                     }
+                    if out.is_empty() {
+                        out.push(check(&action, "*"));
+                    }
+                    out
+                }
+                "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
+                    let statements: Vec<&str> = match operation {
+                        "ExecuteStatement" => text("Statement").into_iter().collect(),
+                        _ => {
+                            let list = ["Statements", "TransactStatements"]
+                                .iter()
+                                .find_map(|m| input.get(*m).and_then(Value::as_array));
+                            list.into_iter()
+                                .flatten()
+                                .filter_map(|s| s.get("Statement").and_then(Value::as_str))
+                                .collect()
+                        }
+                    };
+                    let mut out: Vec<Check> =
+                        statements.iter().map(|s| partiql_check(s, &table)).collect();
                     if out.is_empty() {
                         out.push(check(&action, "*"));
                     }
@@ -231,6 +271,16 @@ struct Names {
     shard_iterator: Option<String>,
     request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
     transact_items: Option<Vec<std::collections::BTreeMap<String, TableOf>>>,
+    /// PartiQL: the statements name the tables.
+    statement: Option<String>,
+    statements: Option<Vec<StatementOf>>,
+    transact_statements: Option<Vec<StatementOf>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatementOf {
+    statement: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -263,6 +313,7 @@ pub fn resource_names(body: &crate::protocol::RequestBody) -> Value {
     put("StreamName", names.stream_name);
     put("ConsumerARN", names.consumer_arn);
     put("ShardIterator", names.shard_iterator);
+    put("Statement", names.statement);
     if let Some(items) = names.request_items {
         let tables = items.into_keys().map(|k| (k, Value::Null)).collect();
         out.insert("RequestItems".into(), Value::Object(tables));
@@ -279,6 +330,14 @@ pub fn resource_names(body: &crate::protocol::RequestBody) -> Value {
             })
             .collect();
         out.insert("TransactItems".into(), Value::Array(list));
+    }
+    for (member, list) in
+        [("Statements", names.statements), ("TransactStatements", names.transact_statements)]
+    {
+        if let Some(list) = list {
+            let list = list.into_iter().map(|s| json!({ "Statement": s.statement })).collect();
+            out.insert(member.into(), Value::Array(list));
+        }
     }
     Value::Object(out)
 }

@@ -834,3 +834,46 @@ async fn subscribe_to_shard_over_h2c_is_verified_with_authority_for_host() {
         assert_eq!(response.status(), status, "signed with {secret}");
     }
 }
+
+/// PartiQL is authorized as AWS does it: per statement, `dynamodb:PartiQL<Kind>` on the
+/// table it names.
+#[tokio::test]
+async fn partiql_asks_for_its_statements_kinds_on_their_tables() {
+    let config = r#"[auth]
+enforce = true
+[[auth.keys]]
+access_key_id = "AKIDEXAMPLE"
+secret_access_key = "secret"
+[[auth.keys]]
+access_key_id = "AKIDPARTIQL"
+secret_access_key = "partiql"
+policy = '''
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["dynamodb:PartiQLSelect", "dynamodb:PartiQLInsert"],
+   "Resource": "arn:aws:dynamodb:*:*:table/orders"}
+]}
+'''
+"#;
+    let server = Server::start_with_config(config);
+    let admin = server.client();
+    for t in ["orders", "secret"] {
+        crate::harness::create_table(&admin, t, false).await;
+    }
+    let limited = ddb(&server, "AKIDPARTIQL", "partiql", None);
+    let run = |s: &'static str| limited.execute_statement().statement(s).send();
+    run("INSERT INTO orders VALUE {'pk': 'a'}").await.unwrap();
+    run("SELECT * FROM orders WHERE pk = 'a'").await.unwrap();
+    for (statement, action, table) in [
+        ("UPDATE orders SET v = 1 WHERE pk = 'a'", "PartiQLUpdate", "orders"),
+        ("DELETE FROM orders WHERE pk = 'a'", "PartiQLDelete", "orders"),
+        ("SELECT * FROM secret", "PartiQLSelect", "secret"),
+    ] {
+        let (c, m) = code(&run(statement).await.unwrap_err().into_service_error());
+        assert_eq!(c, "AccessDeniedException", "{statement}");
+        let want = format!(
+            "dynamodb:{action} on resource: arn:aws:dynamodb:us-east-1:000000000000:table/{table} "
+        );
+        assert!(m.contains(&want), "{statement}: {m}");
+    }
+    server.expect_denials();
+}

@@ -38,6 +38,7 @@ mod kinesis_settings;
 mod lambda;
 mod legacy_mixing;
 mod observability;
+mod partiql;
 mod query;
 mod query_errors;
 mod remote_tls;

@@ -33,6 +33,9 @@ pub enum DynamoError {
     IdempotentParameterMismatch(String),
     #[error("{0}")]
     TransactionInProgress(String),
+    /// A PartiQL INSERT of an item that exists.
+    #[error("{0}")]
+    DuplicateItem(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -141,6 +144,9 @@ impl DynamoError {
             }
             DynamoError::TransactionInProgress(m) => {
                 capitalized("TransactionInProgressException", m.clone(), Map::new())
+            }
+            DynamoError::DuplicateItem(m) => {
+                WireError::new(DynamoDb, "DuplicateItemException", msg(m))
             }
             DynamoError::Internal(m) => {
                 WireError { status: 500, ..WireError::new(DynamoDb, "InternalServerError", msg(m)) }

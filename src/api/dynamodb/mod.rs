@@ -11,6 +11,7 @@ mod java_dump;
 pub mod keys;
 pub mod misc;
 mod mutators;
+pub mod partiql;
 pub mod query;
 pub mod read;
 pub mod scan;
@@ -55,6 +56,9 @@ crate::api::operations! {
     DescribeKinesisStreamingDestination => destinations::describe,
     UpdateKinesisStreamingDestination => destinations::update,
     DescribeTimeToLive => ttl::describe_time_to_live,
+    ExecuteStatement => partiql::execute_statement,
+    BatchExecuteStatement => partiql::batch_execute_statement,
+    ExecuteTransaction => partiql::execute_transaction,
 }
 
 #[cfg(test)]

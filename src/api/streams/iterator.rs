@@ -174,17 +174,29 @@ mod tests {
         clock.advance_millis(MAX_AGE_MS);
         assert_eq!(it.check_age(clock.now_millis(), MAX_AGE_MS as u64), Ok(()));
         clock.advance_millis(1);
-        assert_eq!(it.check_age(clock.now_millis(), MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
+        assert_eq!(
+            it.check_age(clock.now_millis(), MAX_AGE_MS as u64),
+            Err(StreamsError::ExpiredIterator)
+        );
         // Issued "in the future" by more than the limit: refused as well.
         let ahead = sample(clock.now_millis() + MAX_AGE_MS + 1);
-        assert_eq!(ahead.check_age(clock.now_millis(), MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
+        assert_eq!(
+            ahead.check_age(clock.now_millis(), MAX_AGE_MS as u64),
+            Err(StreamsError::ExpiredIterator)
+        );
     }
 
     /// Fuzz finding (fuzz/regressions/tokens): an age that saturates to i64::MIN had no
     /// absolute value.
     #[test]
     fn ages_at_the_edge_of_i64_are_expired_not_an_overflow() {
-        assert_eq!(sample(i64::MAX).check_age(i64::MIN, MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
-        assert_eq!(sample(i64::MIN).check_age(i64::MAX, MAX_AGE_MS as u64), Err(StreamsError::ExpiredIterator));
+        assert_eq!(
+            sample(i64::MAX).check_age(i64::MIN, MAX_AGE_MS as u64),
+            Err(StreamsError::ExpiredIterator)
+        );
+        assert_eq!(
+            sample(i64::MIN).check_age(i64::MAX, MAX_AGE_MS as u64),
+            Err(StreamsError::ExpiredIterator)
+        );
     }
 }

@@ -1,0 +1,127 @@
+//! PartiQL's tokens as DynamoDB takes them: names bare or in double quotes, strings in
+//! single quotes (a doubled quote inside is one), numbers, `?` parameters, and the
+//! punctuation of paths, comparisons, lists `[..]`, tuples `{..}` and bags `<<..>>`.
+
+/// One token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Token {
+    /// A bare word: a name or a keyword (case-insensitive, told apart by the parser).
+    Word(String),
+    /// A name in double quotes: never a keyword.
+    Quoted(String),
+    Str(String),
+    Num(String),
+    Param,
+    Punct(&'static str),
+}
+
+const PUNCT: [&str; 19] = [
+    "<<", ">>", "<>", "!=", "<=", ">=", "(", ")", "[", "]", "{", "}", ",", ".", ":", "=", "<", ">",
+    "*",
+];
+
+/// The tokens of `text`, or what is wrong with it.
+pub fn tokens(text: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            // A comment to the end of the line.
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '\'' || c == '"' {
+            let (body, next) = quoted(&chars, i)?;
+            out.push(if c == '\'' { Token::Str(body) } else { Token::Quoted(body) });
+            i = next;
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.'))
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            let start = i;
+            i += 1;
+            while i < chars.len() {
+                let d = chars[i];
+                let exponent_sign = (d == '+' || d == '-') && matches!(chars[i - 1], 'e' | 'E');
+                if d.is_ascii_alphanumeric() || d == '.' || exponent_sign {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            out.push(Token::Num(chars[start..i].iter().collect()));
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push(Token::Word(chars[start..i].iter().collect()));
+        } else if c == '?' {
+            out.push(Token::Param);
+            i += 1;
+        } else if c == '+' || c == '-' {
+            out.push(Token::Punct(if c == '+' { "+" } else { "-" }));
+            i += 1;
+        } else if c == ';' && chars[i + 1..].iter().all(|c| c.is_whitespace()) {
+            // One trailing semicolon ends the statement.
+            break;
+        } else {
+            let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
+            let Some(p) = PUNCT.iter().find(|p| rest.starts_with(**p)) else {
+                return Err(format!("Unexpected character '{c}'"));
+            };
+            out.push(Token::Punct(p));
+            i += p.len();
+        }
+    }
+    Ok(out)
+}
+
+/// The text between the quote at `start` and its closing quote, a doubled quote read
+/// as one; and where the text after it starts.
+fn quoted(chars: &[char], start: usize) -> Result<(String, usize), String> {
+    let q = chars[start];
+    let mut body = String::new();
+    let mut i = start + 1;
+    loop {
+        match chars.get(i) {
+            None => return Err("Unterminated quoted text".into()),
+            Some(c) if *c == q && chars.get(i + 1) == Some(&q) => {
+                body.push(q);
+                i += 2;
+            }
+            Some(c) if *c == q => return Ok((body, i + 1)),
+            Some(c) => {
+                body.push(*c);
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_into_tokens() {
+        let t = tokens(
+            r#"SELECT "a b", c FROM "t"."i" WHERE x[0].y <= -1.5e+3 AND s = 'it''s' -- note"#,
+        )
+        .unwrap();
+        assert_eq!(t[1], Token::Quoted("a b".into()));
+        assert!(t.contains(&Token::Num("-1.5e+3".into())));
+        assert!(t.contains(&Token::Str("it's".into())));
+        assert!(t.contains(&Token::Punct("<=")));
+        assert_eq!(t.last(), Some(&Token::Str("it's".into())));
+        let bag = tokens("<<'a', ?>>;").unwrap();
+        assert_eq!(bag.first(), Some(&Token::Punct("<<")));
+        assert_eq!(bag.last(), Some(&Token::Punct(">>")));
+        assert!(tokens("SELECT 'open").is_err());
+        assert!(tokens("SELECT # FROM t").is_err());
+    }
+}

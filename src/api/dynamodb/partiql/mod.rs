@@ -1,0 +1,553 @@
+//! PartiQL: ExecuteStatement, BatchExecuteStatement and ExecuteTransaction. A statement
+//! is parsed (`parser`), turned into the DynamoDB request it stands for (`translate`)
+//! and run by that operation's own handler, so its checks, errors, stream records,
+//! index entries and Kinesis-destination records are the equivalent call's. A SELECT
+//! whose WHERE clause names the partition key with `=` is a Query (with the sort key's
+//! condition, when it has one a Query takes), any other a Scan with the WHERE clause as
+//! its filter; NextToken carries where the next page starts.
+
+mod lexer;
+pub mod parser;
+mod translate;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json, json};
+
+use self::parser::{Expr, Operand, Segment, Statement};
+use self::translate::Context;
+use super::DynamoError;
+use super::{items, query, scan, transact_get, transact_write};
+use crate::engine::Engine;
+use crate::engine::catalog::{KeySchema, TableMeta};
+use crate::protocol::RequestContext;
+
+/// AWS's prefix for a statement it cannot parse.
+const MALFORMED: &str = "Statement wasn't well formed, can't be processed: ";
+/// AWS's message for a PartiQL INSERT of an existing item.
+const DUPLICATE: &str = "Duplicate primary key exists in table";
+/// Most statements in a BatchExecuteStatement and in an ExecuteTransaction.
+const MAX_BATCH: usize = 25;
+const MAX_TRANSACTION: usize = 100;
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteStatementInput {
+    pub statement: Option<String>,
+    pub parameters: Option<Vec<Json>>,
+    pub consistent_read: Option<bool>,
+    pub next_token: Option<String>,
+    pub return_consumed_capacity: Option<String>,
+    pub limit: Option<i64>,
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchStatementRequest {
+    pub statement: Option<String>,
+    pub parameters: Option<Vec<Json>>,
+    pub consistent_read: Option<bool>,
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchExecuteStatementInput {
+    pub statements: Option<Vec<BatchStatementRequest>>,
+    pub return_consumed_capacity: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParameterizedStatement {
+    pub statement: Option<String>,
+    pub parameters: Option<Vec<Json>>,
+    pub return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecuteTransactionInput {
+    pub transact_statements: Option<Vec<ParameterizedStatement>>,
+    pub client_request_token: Option<String>,
+    pub return_consumed_capacity: Option<String>,
+}
+
+/// Parses a statement, worded as AWS words a malformed one.
+fn parse(text: Option<&str>) -> Result<Statement, DynamoError> {
+    let text = text.ok_or_else(|| {
+        DynamoError::validation(
+            "1 validation error detected: Value null at 'statement' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    if text.is_empty() || text.chars().count() > 8192 {
+        return Err(DynamoError::validation(format!(
+            "1 validation error detected: Value '{text}' at 'statement' failed to satisfy constraint: Member must have length less than or equal to 8192, Member must have length greater than or equal to 1"
+        )));
+    }
+    parser::parse(text).map_err(|e| DynamoError::validation(format!("{MALFORMED}{e}")))
+}
+
+fn meta_of(engine: &Engine, table: &str) -> Result<Arc<TableMeta>, DynamoError> {
+    engine.table(table).map(|t| t.meta()).ok_or_else(DynamoError::no_table)
+}
+
+/// A request built as JSON, decoded from its text as the wire decodes a body (some
+/// members are kept as raw text).
+fn decode<T: DeserializeOwned>(request: Map<String, Json>) -> Result<T, DynamoError> {
+    let text = Json::Object(request).to_string();
+    serde_json::from_str(&text).map_err(|e| DynamoError::Internal(e.to_string()))
+}
+
+fn to_json(value: impl serde::Serialize) -> Result<Json, DynamoError> {
+    serde_json::to_value(value).map_err(|e| DynamoError::Internal(e.to_string()))
+}
+
+/// ExecuteStatement.
+pub async fn execute_statement(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    input: ExecuteStatementInput,
+) -> Result<Json, DynamoError> {
+    let statement = parse(input.statement.as_deref())?;
+    let params = input.parameters.clone().unwrap_or_default();
+    let mut out = Map::new();
+    match &statement {
+        Statement::Select { .. } => {
+            let page = select(engine, ctx, &statement, &params, &input).await?;
+            out.insert("Items".into(), page.get("Items").cloned().unwrap_or(json!([])));
+            if let Some(last) = page.get("LastEvaluatedKey") {
+                out.insert("NextToken".into(), Json::String(next_token(statement.table(), last)));
+                out.insert("LastEvaluatedKey".into(), last.clone());
+            }
+            if let Some(c) = page.get("ConsumedCapacity") {
+                out.insert("ConsumedCapacity".into(), c.clone());
+            }
+        }
+        Statement::Exists { .. } => {
+            return Err(DynamoError::validation("EXISTS is only supported in ExecuteTransaction"));
+        }
+        _ => {
+            let extra = Extra {
+                capacity: input.return_consumed_capacity.as_deref(),
+                on_failure: input.return_values_on_condition_check_failure.as_deref(),
+            };
+            let answer = write(engine, ctx, &statement, &params, extra).await?;
+            if let Some(c) = answer.get("ConsumedCapacity") {
+                out.insert("ConsumedCapacity".into(), c.clone());
+            }
+        }
+    }
+    Ok(Json::Object(out))
+}
+
+/// Options passed through to the handler a statement runs as.
+#[derive(Clone, Copy, Default)]
+struct Extra<'a> {
+    capacity: Option<&'a str>,
+    on_failure: Option<&'a str>,
+}
+
+impl Extra<'_> {
+    fn apply(&self, request: &mut Map<String, Json>) {
+        if let Some(c) = self.capacity {
+            request.insert("ReturnConsumedCapacity".into(), Json::String(c.into()));
+        }
+        if let Some(v) = self.on_failure {
+            request.insert("ReturnValuesOnConditionCheckFailure".into(), Json::String(v.into()));
+        }
+    }
+}
+
+/// Runs an INSERT, UPDATE or DELETE as its item operation; returns that operation's answer.
+async fn write(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    statement: &Statement,
+    params: &[Json],
+    extra: Extra<'_>,
+) -> Result<Json, DynamoError> {
+    let meta = meta_of(engine, statement.table())?;
+    let (operation, mut request) = translate::write_request(statement, &meta, params)?;
+    extra.apply(&mut request);
+    let answer = match operation {
+        "PutItem" => items::put_item(engine, ctx, decode(request)?).await.map_err(|e| match e {
+            DynamoError::ConditionalCheckFailed { .. } => {
+                DynamoError::DuplicateItem(DUPLICATE.into())
+            }
+            other => other,
+        }),
+        "UpdateItem" => items::update_item(engine, ctx, decode(request)?).await,
+        "DeleteItem" => items::delete_item(engine, ctx, decode(request)?).await,
+        _ => unreachable!("write statements only"),
+    }?;
+    to_json(answer)
+}
+
+/// The key schema a SELECT reads: the index's, or the table's.
+fn schema_of<'m>(meta: &'m TableMeta, index: Option<&str>) -> Result<&'m KeySchema, DynamoError> {
+    match index {
+        None => Ok(&meta.key_schema),
+        Some(name) => {
+            meta.indexes.iter().find(|i| i.name == name).map(|i| &i.key_schema).ok_or_else(|| {
+                DynamoError::validation(format!(
+                    "The table does not have the specified index: {name}"
+                ))
+            })
+        }
+    }
+}
+
+/// Whether `expr` reads attribute `name` at its top level.
+fn mentions(expr: &Expr, name: &str) -> bool {
+    let on = |o: &Operand| match o {
+        Operand::Path(p) | Operand::Size(p) => {
+            matches!(p.first(), Some(Segment::Name(n)) if n == name)
+        }
+        Operand::Value(_) => false,
+    };
+    let path_on = |p: &parser::Path| matches!(p.first(), Some(Segment::Name(n)) if n == name);
+    match expr {
+        Expr::Compare(a, _, b) => on(a) || on(b),
+        Expr::Between(a, b, c) => on(a) || on(b) || on(c),
+        Expr::In(a, list) => on(a) || list.iter().any(on),
+        Expr::Function(_, args) => args.iter().any(on),
+        Expr::Missing(p, _) | Expr::Null(p, _) => path_on(p),
+        Expr::And(a, b) | Expr::Or(a, b) => mentions(a, name) || mentions(b, name),
+        Expr::Not(a) => mentions(a, name),
+    }
+}
+
+fn split_and(expr: &Expr, out: &mut Vec<Expr>) {
+    match expr {
+        Expr::And(a, b) => {
+            split_and(a, out);
+            split_and(b, out);
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+fn is_key_value(o: &Operand, name: &str) -> bool {
+    matches!(o, Operand::Path(p) if p.as_slice() == [Segment::Name(name.to_string())])
+}
+
+/// Whether `expr` is a condition a Query takes on sort key `name`.
+fn sort_key_condition(expr: &Expr, name: &str) -> bool {
+    let value = |o: &Operand| matches!(o, Operand::Value(_));
+    match expr {
+        Expr::Compare(a, op, b) if *op != "<>" => is_key_value(a, name) && value(b),
+        Expr::Between(a, low, high) => is_key_value(a, name) && value(low) && value(high),
+        Expr::Function("begins_with", args) => is_key_value(&args[0], name) && value(&args[1]),
+        _ => false,
+    }
+}
+
+/// A SELECT as a Query or a Scan; returns that operation's answer.
+async fn select(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    statement: &Statement,
+    params: &[Json],
+    input: &ExecuteStatementInput,
+) -> Result<Json, DynamoError> {
+    let Statement::Select { table, index, projection, filter } = statement else { unreachable!() };
+    let meta = meta_of(engine, table)?;
+    let schema = schema_of(&meta, index.as_deref())?;
+    let mut request = Map::new();
+    request.insert("TableName".into(), Json::String(table.clone()));
+    if let Some(index) = index {
+        request.insert("IndexName".into(), Json::String(index.clone()));
+    }
+    if let Some(limit) = input.limit {
+        request.insert("Limit".into(), json!(limit));
+    }
+    if let Some(consistent) = input.consistent_read {
+        request.insert("ConsistentRead".into(), json!(consistent));
+    }
+    if let Some(c) = &input.return_consumed_capacity {
+        request.insert("ReturnConsumedCapacity".into(), Json::String(c.clone()));
+    }
+    if let Some(token) = &input.next_token {
+        request.insert("ExclusiveStartKey".into(), start_of(table, token)?);
+    }
+    let mut ctx_names = Context::new(params);
+    if !projection.is_empty() {
+        let paths: Vec<String> = projection.iter().map(|p| ctx_names.path(p)).collect();
+        request.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
+    }
+    // A Query when the partition key is pinned by `=` at the top level of the WHERE.
+    let mut parts = Vec::new();
+    if let Some(filter) = filter {
+        split_and(filter, &mut parts);
+    }
+    let hash = &schema.hash.name;
+    let pinned = parts.iter().position(
+        |c| matches!(c, Expr::Compare(a, "=", Operand::Value(_)) if is_key_value(a, hash)),
+    );
+    let mut as_query = None;
+    if let Some(at) = pinned {
+        let mut rest = parts.clone();
+        let mut key = vec![rest.remove(at)];
+        if let Some(range) = &schema.range
+            && let Some(at) = rest.iter().position(|c| sort_key_condition(c, &range.name))
+        {
+            key.push(rest.remove(at));
+        }
+        let keys_in_rest = rest.iter().any(|c| {
+            mentions(c, hash) || schema.range.as_ref().is_some_and(|r| mentions(c, &r.name))
+        });
+        if !keys_in_rest {
+            as_query = Some((key, rest));
+        }
+    }
+    let join =
+        |parts: Vec<Expr>| parts.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+    let answer = match as_query {
+        Some((key, rest)) => {
+            let key = join(key).expect("the partition key's condition");
+            let text = ctx_names.expr(&key)?;
+            request.insert("KeyConditionExpression".into(), Json::String(text));
+            if let Some(rest) = join(rest) {
+                request.insert("FilterExpression".into(), Json::String(ctx_names.expr(&rest)?));
+            }
+            ctx_names.attach(&mut request);
+            to_json(query::query(engine, ctx, decode(request)?).await?)?
+        }
+        None => {
+            if let Some(filter) = filter {
+                request.insert("FilterExpression".into(), Json::String(ctx_names.expr(filter)?));
+            }
+            ctx_names.attach(&mut request);
+            to_json(scan::scan(engine, ctx, decode(request)?).await?)?
+        }
+    };
+    Ok(answer)
+}
+
+/// The NextToken of a page: the table and the key the next page starts after.
+fn next_token(table: &str, last: &Json) -> String {
+    let token = json!({ "t": table, "k": last });
+    base64::engine::general_purpose::STANDARD.encode(token.to_string())
+}
+
+/// The ExclusiveStartKey a NextToken carries, if it is one of this table's.
+fn start_of(table: &str, token: &str) -> Result<Json, DynamoError> {
+    let invalid = || DynamoError::validation("Given NextToken is not valid");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| invalid())?;
+    let token: Json = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    match (token.get("t"), token.get("k")) {
+        (Some(Json::String(t)), Some(k)) if t == table && k.is_object() => Ok(k.clone()),
+        _ => Err(invalid()),
+    }
+}
+
+/// BatchExecuteStatement: up to 25 statements, all reads (each a key lookup, as in
+/// BatchGetItem) or all writes; each answered on its own, a failed one with its error.
+pub async fn batch_execute_statement(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    input: BatchExecuteStatementInput,
+) -> Result<Json, DynamoError> {
+    let statements = input.statements.unwrap_or_default();
+    if statements.is_empty() || statements.len() > MAX_BATCH {
+        return Err(DynamoError::validation(format!(
+            "1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length less than or equal to {MAX_BATCH}, Member must have length greater than or equal to 1"
+        )));
+    }
+    let parsed: Vec<Result<Statement, DynamoError>> =
+        statements.iter().map(|s| parse(s.statement.as_deref())).collect();
+    let reads = parsed.iter().filter(|p| matches!(p, Ok(Statement::Select { .. }))).count();
+    let writes = parsed
+        .iter()
+        .filter(|p| matches!(p, Ok(s) if !matches!(s, Statement::Select { .. })))
+        .count();
+    if reads > 0 && writes > 0 {
+        return Err(DynamoError::validation(
+            "Batch statements must be either all reads or all writes",
+        ));
+    }
+    let mut responses = Vec::with_capacity(statements.len());
+    for (request, statement) in statements.iter().zip(parsed) {
+        let params = request.parameters.clone().unwrap_or_default();
+        let answer = match statement {
+            Ok(statement) => {
+                let table = statement.table().to_string();
+                let extra = Extra {
+                    capacity: None,
+                    on_failure: request.return_values_on_condition_check_failure.as_deref(),
+                };
+                let result = match &statement {
+                    Statement::Select { .. } => {
+                        get(engine, ctx, &statement, &params, request.consistent_read).await
+                    }
+                    Statement::Exists { .. } => Err(DynamoError::validation(
+                        "EXISTS is only supported in ExecuteTransaction",
+                    )),
+                    _ => write(engine, ctx, &statement, &params, extra).await.map(|_| None),
+                };
+                match result {
+                    Ok(Some(item)) => json!({ "TableName": table, "Item": item }),
+                    Ok(None) => json!({ "TableName": table }),
+                    Err(e) => json!({ "TableName": table, "Error": batch_error(&e) }),
+                }
+            }
+            Err(e) => json!({ "Error": batch_error(&e) }),
+        };
+        responses.push(answer);
+    }
+    Ok(json!({ "Responses": responses }))
+}
+
+/// A batch statement's error: its code without the `Exception`, and its message.
+fn batch_error(e: &DynamoError) -> Json {
+    let code = match e {
+        DynamoError::ConditionalCheckFailed { .. } => "ConditionalCheckFailed",
+        DynamoError::Validation(_) | DynamoError::Serialization(_) => "ValidationError",
+        DynamoError::ResourceNotFound(_) => "ResourceNotFound",
+        DynamoError::DuplicateItem(_) => "DuplicateItem",
+        DynamoError::LimitExceeded(_) => "RequestLimitExceeded",
+        DynamoError::TransactionCanceled(_) | DynamoError::TransactionInProgress(_) => {
+            "TransactionConflict"
+        }
+        _ => "InternalServerError",
+    };
+    let mut error = json!({ "Code": code, "Message": e.to_string() });
+    if let DynamoError::ConditionalCheckFailed { item: Some(item) } = e {
+        error["Item"] = crate::model::value::item_to_json(item);
+    }
+    error
+}
+
+/// A SELECT that names a whole key, as GetItem: the item, if there is one.
+async fn get(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    statement: &Statement,
+    params: &[Json],
+    consistent: Option<bool>,
+) -> Result<Option<Json>, DynamoError> {
+    let Statement::Select { table, index, projection, filter } = statement else { unreachable!() };
+    if index.is_some() {
+        return Err(DynamoError::validation(
+            "A batch or transaction SELECT reads the table, not an index",
+        ));
+    }
+    let meta = meta_of(engine, table)?;
+    let filter = filter.as_ref().ok_or_else(|| DynamoError::validation(translate::NO_KEY))?;
+    let (key, rest) = translate::key_of(&meta, filter, params)?;
+    if rest.is_some() {
+        return Err(DynamoError::validation(
+            "A batch or transaction SELECT names the whole key and nothing else",
+        ));
+    }
+    let mut request = Map::new();
+    request.insert("TableName".into(), Json::String(table.clone()));
+    request.insert("Key".into(), key);
+    if let Some(c) = consistent {
+        request.insert("ConsistentRead".into(), json!(c));
+    }
+    let mut names = Context::new(params);
+    if !projection.is_empty() {
+        let paths: Vec<String> = projection.iter().map(|p| names.path(p)).collect();
+        request.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
+    }
+    names.attach(&mut request);
+    let answer = to_json(items::get_item(engine, ctx, decode(request)?).await?)?;
+    Ok(answer.get("Item").cloned())
+}
+
+/// ExecuteTransaction: up to 100 statements, all reads (TransactGetItems, each naming a
+/// whole key) or all writes and EXISTS checks (TransactWriteItems), all or nothing.
+pub async fn execute_transaction(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    input: ExecuteTransactionInput,
+) -> Result<Json, DynamoError> {
+    let statements = input.transact_statements.unwrap_or_default();
+    if statements.is_empty() || statements.len() > MAX_TRANSACTION {
+        return Err(DynamoError::validation(format!(
+            "1 validation error detected: Value at 'transactStatements' failed to satisfy constraint: Member must have length less than or equal to {MAX_TRANSACTION}, Member must have length greater than or equal to 1"
+        )));
+    }
+    let mut parsed = Vec::with_capacity(statements.len());
+    for s in &statements {
+        parsed.push(parse(s.statement.as_deref())?);
+    }
+    let reads = parsed.iter().filter(|s| matches!(s, Statement::Select { .. })).count();
+    if reads > 0 && reads < parsed.len() {
+        return Err(DynamoError::validation(
+            "Transaction statements must be either all reads or all writes",
+        ));
+    }
+    let mut actions = Vec::with_capacity(parsed.len());
+    for (statement, request) in parsed.iter().zip(&statements) {
+        let params = request.parameters.clone().unwrap_or_default();
+        let meta = meta_of(engine, statement.table())?;
+        if reads > 0 {
+            let Statement::Select { table, index, projection, filter } = statement else {
+                unreachable!()
+            };
+            if index.is_some() {
+                return Err(DynamoError::validation(
+                    "A transaction SELECT reads the table, not an index",
+                ));
+            }
+            let filter =
+                filter.as_ref().ok_or_else(|| DynamoError::validation(translate::NO_KEY))?;
+            let (key, _) = translate::key_of(&meta, filter, &params)?;
+            let mut get = Map::new();
+            get.insert("TableName".into(), Json::String(table.clone()));
+            get.insert("Key".into(), key);
+            let mut names = Context::new(&params);
+            if !projection.is_empty() {
+                let paths: Vec<String> = projection.iter().map(|p| names.path(p)).collect();
+                get.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
+            }
+            names.attach(&mut get);
+            actions.push(json!({ "Get": get }));
+        } else {
+            let (operation, mut action) = translate::write_request(statement, &meta, &params)?;
+            if let Some(v) = &request.return_values_on_condition_check_failure {
+                action
+                    .insert("ReturnValuesOnConditionCheckFailure".into(), Json::String(v.clone()));
+            }
+            let member = match operation {
+                "PutItem" => "Put",
+                "UpdateItem" => "Update",
+                "DeleteItem" => "Delete",
+                _ => "ConditionCheck",
+            };
+            actions.push(json!({ member: action }));
+        }
+    }
+    let mut request = Map::new();
+    request.insert("TransactItems".into(), Json::Array(actions));
+    if let Some(c) = &input.return_consumed_capacity {
+        request.insert("ReturnConsumedCapacity".into(), Json::String(c.clone()));
+    }
+    if reads > 0 {
+        let answer =
+            to_json(transact_get::transact_get_items(engine, ctx, decode(request)?).await?)?;
+        let mut out = Map::new();
+        out.insert("Responses".into(), answer.get("Responses").cloned().unwrap_or(json!([])));
+        if let Some(c) = answer.get("ConsumedCapacity") {
+            out.insert("ConsumedCapacity".into(), c.clone());
+        }
+        return Ok(Json::Object(out));
+    }
+    if let Some(token) = &input.client_request_token {
+        request.insert("ClientRequestToken".into(), Json::String(token.clone()));
+    }
+    let answer =
+        to_json(transact_write::transact_write_items(engine, ctx, decode(request)?).await?)?;
+    let mut out = Map::new();
+    if let Some(c) = answer.get("ConsumedCapacity") {
+        out.insert("ConsumedCapacity".into(), c.clone());
+    }
+    Ok(Json::Object(out))
+}

@@ -1,0 +1,509 @@
+//! The statements DynamoDB's PartiQL takes (SELECT, INSERT, UPDATE, DELETE, and EXISTS
+//! inside a transaction), parsed into a tree the translation turns into the equivalent
+//! DynamoDB calls. Errors are the reason only; the caller words them as AWS does
+//! ("Statement wasn't well formed, can't be processed: ...").
+
+use super::lexer::{Token, tokens};
+
+/// One segment of an attribute path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Name(String),
+    Index(u32),
+}
+
+pub type Path = Vec<Segment>;
+
+/// A literal or a parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Num(String),
+    Bool(bool),
+    Null,
+    List(Vec<Value>),
+    Map(Vec<(String, Value)>),
+    Bag(Vec<Value>),
+    /// The n-th `?`, from 0.
+    Param(usize),
+}
+
+/// What a comparison or function compares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Path(Path),
+    Value(Value),
+    Size(Path),
+}
+
+/// A condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Compare(Operand, &'static str, Operand),
+    Between(Operand, Operand, Operand),
+    In(Operand, Vec<Operand>),
+    /// `begins_with`, `contains`, `attribute_exists`, `attribute_not_exists`,
+    /// `attribute_type`, with their arguments.
+    Function(&'static str, Vec<Operand>),
+    /// `IS [NOT] MISSING` (`true` for MISSING).
+    Missing(Path, bool),
+    /// `IS [NOT] NULL` (`true` for NULL).
+    Null(Path, bool),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+}
+
+/// The value a SET assigns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetValue {
+    Operand(Operand),
+    Arithmetic(Operand, &'static str, Operand),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    Select {
+        table: String,
+        index: Option<String>,
+        projection: Vec<Path>,
+        filter: Option<Expr>,
+    },
+    Insert {
+        table: String,
+        item: Value,
+    },
+    Update {
+        table: String,
+        sets: Vec<(Path, SetValue)>,
+        removes: Vec<Path>,
+        filter: Expr,
+    },
+    Delete {
+        table: String,
+        filter: Expr,
+    },
+    /// `EXISTS(SELECT * FROM t WHERE ...)`: a transaction's condition check.
+    Exists {
+        table: String,
+        filter: Expr,
+    },
+}
+
+impl Statement {
+    pub fn table(&self) -> &str {
+        match self {
+            Statement::Select { table, .. }
+            | Statement::Insert { table, .. }
+            | Statement::Update { table, .. }
+            | Statement::Delete { table, .. }
+            | Statement::Exists { table, .. } => table,
+        }
+    }
+}
+
+/// Parses one statement.
+pub fn parse(text: &str) -> Result<Statement, String> {
+    let mut p = Parser { tokens: tokens(text)?, at: 0, params: 0 };
+    let statement = p.statement()?;
+    match p.peek() {
+        None => Ok(statement),
+        Some(t) => Err(format!("Unexpected token {}", describe(t))),
+    }
+}
+
+fn describe(t: &Token) -> String {
+    match t {
+        Token::Word(w) => format!("'{w}'"),
+        Token::Quoted(q) => format!("\"{q}\""),
+        Token::Str(s) => format!("'{s}'"),
+        Token::Num(n) => n.clone(),
+        Token::Param => "'?'".into(),
+        Token::Punct(p) => format!("'{p}'"),
+    }
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+    params: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Result<Token, String> {
+        let t = self.tokens.get(self.at).cloned().ok_or("Unexpected end of statement")?;
+        self.at += 1;
+        Ok(t)
+    }
+
+    fn is_word(&self, word: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn eat_word(&mut self, word: &str) -> bool {
+        let found = self.is_word(word);
+        self.at += usize::from(found);
+        found
+    }
+
+    fn word(&mut self, word: &str) -> Result<(), String> {
+        match self.eat_word(word) {
+            true => Ok(()),
+            false => Err(self.expected(&word.to_ascii_uppercase())),
+        }
+    }
+
+    fn eat(&mut self, punct: &str) -> bool {
+        let found = matches!(self.peek(), Some(Token::Punct(p)) if *p == punct);
+        self.at += usize::from(found);
+        found
+    }
+
+    fn punct(&mut self, punct: &str) -> Result<(), String> {
+        match self.eat(punct) {
+            true => Ok(()),
+            false => Err(self.expected(&format!("'{punct}'"))),
+        }
+    }
+
+    fn expected(&self, what: &str) -> String {
+        match self.peek() {
+            Some(t) => format!("Expected {what}, found {}", describe(t)),
+            None => format!("Expected {what} at the end of the statement"),
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement, String> {
+        if self.eat_word("SELECT") {
+            return self.select();
+        }
+        if self.eat_word("INSERT") {
+            self.word("INTO")?;
+            let table = self.name()?;
+            self.word("VALUE")?;
+            let item = self.value()?;
+            if !matches!(item, Value::Map(_) | Value::Param(_)) {
+                return Err("INSERT takes a tuple: VALUE {'attribute': value, ...}".into());
+            }
+            return Ok(Statement::Insert { table, item });
+        }
+        if self.eat_word("UPDATE") {
+            return self.update();
+        }
+        if self.eat_word("DELETE") {
+            self.word("FROM")?;
+            let table = self.name()?;
+            self.word("WHERE")?;
+            return Ok(Statement::Delete { table, filter: self.expr()? });
+        }
+        if self.eat_word("EXISTS") {
+            self.punct("(")?;
+            self.word("SELECT")?;
+            let Statement::Select { table, filter, .. } = self.select()? else { unreachable!() };
+            self.punct(")")?;
+            let filter = filter.ok_or("EXISTS needs a WHERE clause")?;
+            return Ok(Statement::Exists { table, filter });
+        }
+        Err(self.expected("SELECT, INSERT, UPDATE, DELETE or EXISTS"))
+    }
+
+    fn select(&mut self) -> Result<Statement, String> {
+        let mut projection = Vec::new();
+        if !self.eat("*") {
+            loop {
+                projection.push(self.path()?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+        }
+        self.word("FROM")?;
+        let table = self.name()?;
+        let index = if self.eat(".") { Some(self.name()?) } else { None };
+        let filter = if self.eat_word("WHERE") { Some(self.expr()?) } else { None };
+        Ok(Statement::Select { table, index, projection, filter })
+    }
+
+    fn update(&mut self) -> Result<Statement, String> {
+        let table = self.name()?;
+        let (mut sets, mut removes) = (Vec::new(), Vec::new());
+        loop {
+            if self.eat_word("SET") {
+                loop {
+                    let path = self.path()?;
+                    self.punct("=")?;
+                    let left = self.operand()?;
+                    let value = if self.eat("+") {
+                        SetValue::Arithmetic(left, "+", self.operand()?)
+                    } else if self.eat("-") {
+                        SetValue::Arithmetic(left, "-", self.operand()?)
+                    } else {
+                        SetValue::Operand(left)
+                    };
+                    sets.push((path, value));
+                    if !self.eat(",") {
+                        break;
+                    }
+                }
+            } else if self.eat_word("REMOVE") {
+                loop {
+                    removes.push(self.path()?);
+                    if !self.eat(",") {
+                        break;
+                    }
+                }
+            } else {
+                break;
+            }
+        }
+        if sets.is_empty() && removes.is_empty() {
+            return Err(self.expected("SET or REMOVE"));
+        }
+        self.word("WHERE")?;
+        Ok(Statement::Update { table, sets, removes, filter: self.expr()? })
+    }
+
+    /// A table or index name.
+    fn name(&mut self) -> Result<String, String> {
+        match self.next()? {
+            Token::Word(w) | Token::Quoted(w) => Ok(w),
+            t => Err(format!("Expected a table name, found {}", describe(&t))),
+        }
+    }
+
+    fn path(&mut self) -> Result<Path, String> {
+        let mut path = vec![Segment::Name(self.name().map_err(|_| self.expected("a path"))?)];
+        loop {
+            if self.eat(".") {
+                path.push(Segment::Name(self.name()?));
+            } else if self.eat("[") {
+                let index = match self.next()? {
+                    Token::Num(n) => n.parse::<u32>().map_err(|_| format!("Invalid index {n}"))?,
+                    t => return Err(format!("Expected a list index, found {}", describe(&t))),
+                };
+                self.punct("]")?;
+                path.push(Segment::Index(index));
+            } else {
+                return Ok(path);
+            }
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, String> {
+        let mut left = self.and()?;
+        while self.eat_word("OR") {
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut left = self.not()?;
+        while self.eat_word("AND") {
+            left = Expr::And(Box::new(left), Box::new(self.not()?));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Expr, String> {
+        if self.eat_word("NOT") {
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        self.predicate()
+    }
+
+    fn predicate(&mut self) -> Result<Expr, String> {
+        if self.eat("(") {
+            let inner = self.expr()?;
+            self.punct(")")?;
+            return Ok(inner);
+        }
+        const FUNCTIONS: [(&str, usize); 5] = [
+            ("begins_with", 2),
+            ("contains", 2),
+            ("attribute_exists", 1),
+            ("attribute_not_exists", 1),
+            ("attribute_type", 2),
+        ];
+        let called = FUNCTIONS.iter().find(|(f, _)| self.is_word(f));
+        if let Some(&(function, arity)) = called
+            && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("(")))
+        {
+            self.at += 2;
+            let mut args = Vec::new();
+            loop {
+                args.push(self.operand()?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            self.punct(")")?;
+            if args.len() != arity {
+                return Err(format!("{function} takes {arity} argument(s)"));
+            }
+            return Ok(Expr::Function(function, args));
+        }
+        let left = self.operand()?;
+        for op in ["=", "<>", "!=", "<=", ">=", "<", ">"] {
+            if self.eat(op) {
+                let op = if op == "!=" { "<>" } else { op };
+                return Ok(Expr::Compare(left, op, self.operand()?));
+            }
+        }
+        if self.eat_word("BETWEEN") {
+            let low = self.operand()?;
+            self.word("AND")?;
+            return Ok(Expr::Between(left, low, self.operand()?));
+        }
+        if self.eat_word("IN") {
+            let close = if self.eat("(") {
+                ")"
+            } else {
+                self.punct("[")?;
+                "]"
+            };
+            let mut list = Vec::new();
+            loop {
+                list.push(self.operand()?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            self.punct(close)?;
+            return Ok(Expr::In(left, list));
+        }
+        if self.eat_word("IS") {
+            let negated = self.eat_word("NOT");
+            let Operand::Path(path) = left else {
+                return Err("IS needs an attribute path on its left".into());
+            };
+            if self.eat_word("MISSING") {
+                return Ok(Expr::Missing(path, !negated));
+            }
+            if self.eat_word("NULL") {
+                return Ok(Expr::Null(path, !negated));
+            }
+            return Err(self.expected("MISSING or NULL"));
+        }
+        Err(self.expected("a comparison"))
+    }
+
+    fn operand(&mut self) -> Result<Operand, String> {
+        if self.is_word("size") && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("("))) {
+            self.at += 2;
+            let path = self.path()?;
+            self.punct(")")?;
+            return Ok(Operand::Size(path));
+        }
+        let literal = matches!(
+            self.peek(),
+            Some(Token::Str(_) | Token::Num(_) | Token::Param | Token::Punct("[" | "{" | "<<"))
+        ) || ["TRUE", "FALSE", "NULL"].iter().any(|w| self.is_word(w));
+        if literal {
+            return Ok(Operand::Value(self.value()?));
+        }
+        Ok(Operand::Path(self.path()?))
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        match self.next()? {
+            Token::Str(s) => Ok(Value::Str(s)),
+            Token::Num(n) => Ok(Value::Num(n)),
+            Token::Param => {
+                self.params += 1;
+                Ok(Value::Param(self.params - 1))
+            }
+            Token::Word(w) if w.eq_ignore_ascii_case("TRUE") => Ok(Value::Bool(true)),
+            Token::Word(w) if w.eq_ignore_ascii_case("FALSE") => Ok(Value::Bool(false)),
+            Token::Word(w) if w.eq_ignore_ascii_case("NULL") => Ok(Value::Null),
+            Token::Punct("[") => Ok(Value::List(self.values("]")?)),
+            Token::Punct("<<") => Ok(Value::Bag(self.values(">>")?)),
+            Token::Punct("{") => {
+                let mut entries = Vec::new();
+                if !self.eat("}") {
+                    loop {
+                        let key = match self.next()? {
+                            Token::Str(k) | Token::Quoted(k) => k,
+                            t => {
+                                return Err(format!(
+                                    "Expected a quoted key, found {}",
+                                    describe(&t)
+                                ));
+                            }
+                        };
+                        self.punct(":")?;
+                        entries.push((key, self.value()?));
+                        if !self.eat(",") {
+                            break;
+                        }
+                    }
+                    self.punct("}")?;
+                }
+                Ok(Value::Map(entries))
+            }
+            t => Err(format!("Expected a value, found {}", describe(&t))),
+        }
+    }
+
+    fn values(&mut self, close: &'static str) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        if self.eat(close) {
+            return Ok(out);
+        }
+        loop {
+            out.push(self.value()?);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        self.punct(close)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: &str) -> Segment {
+        Segment::Name(n.into())
+    }
+
+    #[test]
+    fn every_statement_kind_parses() {
+        let s = parse(
+            r#"SELECT a, b.c[1] FROM "t"."idx" WHERE pk = ? AND NOT (x > 3 OR y IS MISSING)"#,
+        )
+        .unwrap();
+        let Statement::Select { table, index, projection, filter } = s else { panic!() };
+        assert_eq!((table.as_str(), index.as_deref()), ("t", Some("idx")));
+        assert_eq!(projection[1], vec![name("b"), name("c"), Segment::Index(1)]);
+        assert!(matches!(filter, Some(Expr::And(..))));
+        let s = parse("INSERT INTO t VALUE {'pk': 'a', 'n': 1, 'l': [1, 'x'], 's': <<'a','b'>>}")
+            .unwrap();
+        let Statement::Insert { item: Value::Map(entries), .. } = s else { panic!() };
+        assert_eq!(entries.len(), 4);
+        let s = parse("UPDATE t SET a = a + 1, b = ? SET c = 'x' REMOVE d WHERE pk = 'k'").unwrap();
+        let Statement::Update { sets, removes, .. } = s else { panic!() };
+        assert_eq!((sets.len(), removes.len()), (3, 1));
+        assert!(matches!(sets[1].1, SetValue::Operand(Operand::Value(Value::Param(0)))));
+        assert!(matches!(parse("delete from t where pk = 1").unwrap(), Statement::Delete { .. }));
+        let s = parse("EXISTS(SELECT * FROM t WHERE pk = 'a' AND begins_with(s, 'x'))").unwrap();
+        assert!(matches!(s, Statement::Exists { .. }));
+    }
+
+    #[test]
+    fn malformed_statements_say_what_is_wrong() {
+        assert_eq!(parse("SELECT * t").unwrap_err(), "Expected FROM, found 't'");
+        assert!(parse("SELEKT * FROM t").is_err());
+        assert!(parse("UPDATE t WHERE pk = 1").is_err());
+        assert!(parse("INSERT INTO t VALUE 3").is_err());
+        assert!(parse("SELECT * FROM t WHERE").is_err());
+        assert!(parse("SELECT * FROM t extra").is_err());
+        assert!(parse("SELECT * FROM t WHERE begins_with(a)").is_err());
+    }
+}

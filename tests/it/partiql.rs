@@ -1,0 +1,233 @@
+//! PartiQL through the SDK: every statement kind with parameters, paging, AWS's errors,
+//! the stream records its writes make (the same as the equivalent item calls), and the
+//! batch and transaction operations.
+
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ParameterizedStatement};
+
+use crate::harness::{Server, create_table, error_of};
+use crate::streams::{ONE_SHARD, create_with_stream, events, read_stream};
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: &str) -> AttributeValue {
+    AttributeValue::N(v.into())
+}
+
+#[tokio::test]
+async fn statements_read_and_write_as_their_item_calls_do() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqt", true).await;
+    let run = |statement: &str, params: Vec<AttributeValue>| {
+        client
+            .execute_statement()
+            .statement(statement)
+            .set_parameters((!params.is_empty()).then_some(params))
+            .send()
+    };
+    for i in 1..=3 {
+        let insert = "INSERT INTO \"pqt\" VALUE {'pk': ?, 'sk': ?, 'v': 'x', 'tags': <<'a', 'b'>>}";
+        run(insert, vec![s("a"), n(&i.to_string())]).await.unwrap();
+    }
+    run(
+        "INSERT INTO pqt VALUE {'pk': 'b', 'sk': 1, 'v': 'y', 'm': {'k': [1, true, null]}}",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // A key lookup with the sort key's condition, a projection, a filter on any attribute.
+    let out = run("SELECT sk, v FROM pqt WHERE pk = ? AND sk >= 2", vec![s("a")]).await.unwrap();
+    let sks: Vec<_> = out.items().iter().map(|i| i["sk"].clone()).collect();
+    assert_eq!(sks, [n("2"), n("3")]);
+    assert!(!out.items()[0].contains_key("tags"), "projected");
+    let out = run("SELECT * FROM pqt WHERE v = 'y' AND m.k[1] = true", vec![]).await.unwrap();
+    assert_eq!(out.items().len(), 1);
+    assert_eq!(out.items()[0]["pk"], s("b"));
+    let out = run("SELECT * FROM pqt WHERE contains(tags, 'a') AND sk BETWEEN 1 AND 2", vec![])
+        .await
+        .unwrap();
+    assert_eq!(out.items().len(), 2);
+    // UPDATE: SET with arithmetic, REMOVE; a condition on the item.
+    run("UPDATE pqt SET n = 10 SET v = 'z' REMOVE tags WHERE pk = 'a' AND sk = 1", vec![])
+        .await
+        .unwrap();
+    run("UPDATE pqt SET n = n + ? WHERE pk = 'a' AND sk = 1 AND v = 'z'", vec![n("5")])
+        .await
+        .unwrap();
+    let got = client.get_item().table_name("pqt").key("pk", s("a")).key("sk", n("1"));
+    let item = got.send().await.unwrap().item.unwrap();
+    assert_eq!((item["n"].clone(), item["v"].clone()), (n("15"), s("z")));
+    assert!(!item.contains_key("tags"));
+    // DELETE by key.
+    run("DELETE FROM pqt WHERE pk = 'a' AND sk = 3", vec![]).await.unwrap();
+    let out = run("SELECT * FROM pqt WHERE pk = 'a'", vec![]).await.unwrap();
+    assert_eq!(out.items().len(), 2);
+
+    // AWS's errors.
+    let (code, message) = error_of(run("INSERT INTO pqt VALUE {'pk': 'a', 'sk': 1}", vec![]).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("DuplicateItemException", "Duplicate primary key exists in table")
+    );
+    let (code, _) =
+        error_of(run("UPDATE pqt SET v = 1 WHERE pk = 'nope' AND sk = 1", vec![]).await);
+    assert_eq!(code, "ConditionalCheckFailedException", "an UPDATE is no upsert");
+    let (code, _) = error_of(
+        run("UPDATE pqt SET v = 1 WHERE pk = 'a' AND sk = 1 AND v = 'other'", vec![]).await,
+    );
+    assert_eq!(code, "ConditionalCheckFailedException");
+    let (code, message) = error_of(run("UPDATE pqt SET v = 1 WHERE pk = 'a'", vec![]).await);
+    assert_eq!(code, "ValidationException");
+    assert_eq!(message, "Where clause does not contain a mandatory equality on all key attributes");
+    let (code, message) = error_of(run("SELEC * FROM pqt", vec![]).await);
+    assert_eq!(code, "ValidationException");
+    assert!(message.starts_with("Statement wasn't well formed, can't be processed: "), "{message}");
+    let (_, message) = error_of(run("SELECT * FROM pqt WHERE pk = ?", vec![]).await);
+    assert_eq!(message, "Number of parameters in request and statement don't match.");
+    let (code, _) = error_of(run("SELECT * FROM nope", vec![]).await);
+    assert_eq!(code, "ResourceNotFoundException");
+    // The item checks of the call it runs as.
+    let (code, _) = error_of(run("INSERT INTO pqt VALUE {'pk': 'c'}", vec![]).await);
+    assert_eq!(code, "ValidationException");
+}
+
+#[tokio::test]
+async fn a_select_pages_with_limit_and_next_token() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pages", false).await;
+    for i in 0..7 {
+        let insert = format!("INSERT INTO pages VALUE {{'pk': 'k{i}', 'even': {}}}", i % 2 == 0);
+        client.execute_statement().statement(insert).send().await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let out = client
+            .execute_statement()
+            .statement("SELECT pk FROM pages WHERE even = true")
+            .limit(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(out.items().iter().map(|i| i["pk"].clone()));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    seen.sort_by_key(|v| v.as_s().unwrap().clone());
+    assert_eq!(seen, [s("k0"), s("k2"), s("k4"), s("k6")]);
+    assert!(pages >= 4, "Limit evaluates at most 2 items a page: {pages} pages");
+    let (code, _) = error_of(
+        client
+            .execute_statement()
+            .statement("SELECT * FROM pages")
+            .next_token("bogus")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+}
+
+#[tokio::test]
+async fn partiql_writes_make_the_stream_records_of_their_item_calls() {
+    let server = Server::start_with_config(ONE_SHARD);
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "pqs", "NEW_AND_OLD_IMAGES").await;
+    let run = |statement: &'static str| client.execute_statement().statement(statement).send();
+    run("INSERT INTO pqs VALUE {'pk': 'a', 'v': 1}").await.unwrap();
+    run("UPDATE pqs SET v = 2 WHERE pk = 'a'").await.unwrap();
+    run("DELETE FROM pqs WHERE pk = 'a'").await.unwrap();
+    // A failed statement writes nothing.
+    assert!(run("UPDATE pqs SET v = 3 WHERE pk = 'a'").await.is_err());
+    let records = read_stream(&streams, &arn).await;
+    let got = events(&records);
+    let want = [("INSERT", "a"), ("MODIFY", "a"), ("REMOVE", "a")];
+    let want: Vec<(String, String)> =
+        want.iter().map(|(e, k)| (e.to_string(), k.to_string())).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn batches_answer_each_statement_and_transactions_all_or_nothing() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqb", false).await;
+    let statement = |text: &str, params: Vec<AttributeValue>| {
+        BatchStatementRequest::builder()
+            .statement(text)
+            .set_parameters((!params.is_empty()).then_some(params))
+            .build()
+            .unwrap()
+    };
+    let insert = "INSERT INTO pqb VALUE {'pk': ?}";
+    let out = client
+        .batch_execute_statement()
+        .statements(statement(insert, vec![s("a")]))
+        .statements(statement(insert, vec![s("a")]))
+        .statements(statement(insert, vec![s("b")]))
+        .send()
+        .await
+        .unwrap();
+    let codes: Vec<Option<String>> = out
+        .responses()
+        .iter()
+        .map(|r| r.error().and_then(|e| e.code()).map(|c| c.as_str().to_string()))
+        .collect();
+    assert_eq!(codes, [None, Some("DuplicateItem".into()), None]);
+    let out = client
+        .batch_execute_statement()
+        .statements(statement("SELECT * FROM pqb WHERE pk = 'a'", vec![]))
+        .statements(statement("SELECT * FROM pqb WHERE pk = 'zz'", vec![]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.responses()[0].item().unwrap()["pk"], s("a"));
+    assert!(out.responses()[1].item().is_none() && out.responses()[1].error().is_none());
+    let (code, _) = error_of(
+        client
+            .batch_execute_statement()
+            .statements(statement("SELECT * FROM pqb WHERE pk = 'a'", vec![]))
+            .statements(statement(insert, vec![s("c")]))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException", "reads and writes do not mix");
+
+    // A transaction: its EXISTS check fails, so nothing of it is written.
+    let tx = |text: &str| ParameterizedStatement::builder().statement(text).build().unwrap();
+    let (code, message) = error_of(
+        client
+            .execute_transaction()
+            .transact_statements(tx("INSERT INTO pqb VALUE {'pk': 'c'}"))
+            .transact_statements(tx("EXISTS(SELECT * FROM pqb WHERE pk = 'nope')"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "TransactionCanceledException");
+    assert!(message.contains("[None, ConditionalCheckFailed]"), "{message}");
+    client
+        .execute_transaction()
+        .transact_statements(tx("INSERT INTO pqb VALUE {'pk': 'c'}"))
+        .transact_statements(tx("UPDATE pqb SET n = 1 WHERE pk = 'a'"))
+        .transact_statements(tx("EXISTS(SELECT * FROM pqb WHERE pk = 'b')"))
+        .send()
+        .await
+        .unwrap();
+    let out = client
+        .execute_transaction()
+        .transact_statements(tx("SELECT * FROM pqb WHERE pk = 'a'"))
+        .transact_statements(tx("SELECT pk FROM pqb WHERE pk = 'c'"))
+        .send()
+        .await
+        .unwrap();
+    let items: Vec<_> = out.responses().iter().map(|r| r.item().cloned().unwrap()).collect();
+    assert_eq!(items[0]["n"], n("1"));
+    assert_eq!(items[1]["pk"], s("c"));
+}
