@@ -231,3 +231,19 @@ async fn batches_answer_each_statement_and_transactions_all_or_nothing() {
     assert_eq!(items[0]["n"], n("1"));
     assert_eq!(items[1]["pk"], s("c"));
 }
+
+#[tokio::test]
+async fn hostile_statements_get_errors_not_crashes() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqh", false).await;
+    let deep = format!("SELECT * FROM pqh WHERE {}pk = 'a'{}", "(".repeat(4000), ")".repeat(4000));
+    let long = format!("SELECT * FROM pqh WHERE pk = 'a'{}", " AND v <> 1".repeat(700));
+    let huge = format!("SELECT * FROM pqh WHERE pk = '{}'", "x".repeat(9000));
+    for statement in [deep, long, huge, "INSERT INTO pqh VALUE {'pk': <<>>}".to_string()] {
+        let (code, _) = error_of(client.execute_statement().statement(&statement).send().await);
+        assert_eq!(code, "ValidationException", "{}", &statement[..60]);
+    }
+    // The daemon is still there.
+    client.execute_statement().statement("SELECT * FROM pqh").send().await.unwrap();
+}

@@ -104,7 +104,7 @@ impl Statement {
 
 /// Parses one statement.
 pub fn parse(text: &str) -> Result<Statement, String> {
-    let mut p = Parser { tokens: tokens(text)?, at: 0, params: 0 };
+    let mut p = Parser { tokens: tokens(text)?, at: 0, params: 0, depth: 0 };
     let statement = p.statement()?;
     match p.peek() {
         None => Ok(statement),
@@ -127,7 +127,13 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     params: usize,
+    /// How deep the parentheses, NOTs and nested values around the cursor go.
+    depth: usize,
 }
+
+/// How deep a statement may nest (parentheses, NOT, lists and tuples in values): the
+/// parser recurses, and a statement of 8,192 `(` must not exhaust a thread's stack.
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {
@@ -293,12 +299,25 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, String> {
-        let mut left = self.and()?;
-        while self.eat_word("OR") {
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+    /// Runs `f` one level deeper, refusing past [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("The statement nests more than {MAX_DEPTH} levels deep"));
         }
-        Ok(left)
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    fn expr(&mut self) -> Result<Expr, String> {
+        self.nested(|p| {
+            let mut left = p.and()?;
+            while p.eat_word("OR") {
+                left = Expr::Or(Box::new(left), Box::new(p.and()?));
+            }
+            Ok(left)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
@@ -311,7 +330,7 @@ impl Parser {
 
     fn not(&mut self) -> Result<Expr, String> {
         if self.eat_word("NOT") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.not()?))));
         }
         self.predicate()
     }
@@ -410,6 +429,10 @@ impl Parser {
     }
 
     fn value(&mut self) -> Result<Value, String> {
+        self.nested(Self::value_here)
+    }
+
+    fn value_here(&mut self) -> Result<Value, String> {
         match self.next()? {
             Token::Str(s) => Ok(Value::Str(s)),
             Token::Num(n) => Ok(Value::Num(n)),
@@ -505,5 +528,15 @@ mod tests {
         assert!(parse("SELECT * FROM t WHERE").is_err());
         assert!(parse("SELECT * FROM t extra").is_err());
         assert!(parse("SELECT * FROM t WHERE begins_with(a)").is_err());
+        // Deep nesting is refused, not recursed into.
+        let deep = format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(parse(&deep).unwrap_err().contains("nests more than"));
+        let nots = format!("SELECT * FROM t WHERE {}a = 1", "NOT ".repeat(2000));
+        assert!(parse(&nots).is_err());
+        let lists =
+            format!("INSERT INTO t VALUE {{'a': {}1{}}}", "[".repeat(3000), "]".repeat(3000));
+        assert!(parse(&lists).is_err());
+        let ands = format!("SELECT * FROM t WHERE a = 1{}", " AND a = 1".repeat(800));
+        assert!(parse(&ands).is_ok(), "a long flat chain is fine");
     }
 }

@@ -94,8 +94,17 @@ impl<'a> Context<'a> {
                 );
                 if *is_null { test } else { format!("NOT {test}") }
             }
-            Expr::And(a, b) => format!("({}) AND ({})", self.expr(a)?, self.expr(b)?),
-            Expr::Or(a, b) => format!("({}) OR ({})", self.expr(a)?, self.expr(b)?),
+            // A chain of one operator is written flat: a long one must not nest.
+            Expr::And(..) | Expr::Or(..) => {
+                let and = matches!(expr, Expr::And(..));
+                let mut parts = Vec::new();
+                chain(expr, and, &mut parts);
+                let mut out = Vec::with_capacity(parts.len());
+                for part in parts {
+                    out.push(format!("({})", self.expr(part)?));
+                }
+                out.join(if and { " AND " } else { " OR " })
+            }
             Expr::Not(a) => format!("NOT ({})", self.expr(a)?),
         })
     }
@@ -119,6 +128,17 @@ impl<'a> Context<'a> {
             let values = self.values.into_iter().enumerate().map(|(i, v)| (format!(":v{i}"), v));
             request.insert("ExpressionAttributeValues".into(), Json::Object(values.collect()));
         }
+    }
+}
+
+/// The operands of a chain of ANDs (`and`) or ORs, in order.
+fn chain<'e>(expr: &'e Expr, and: bool, out: &mut Vec<&'e Expr>) {
+    match (expr, and) {
+        (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
+            chain(a, and, out);
+            chain(b, and, out);
+        }
+        _ => out.push(expr),
     }
 }
 
