@@ -145,6 +145,15 @@ pub fn json_checks(
                     }
                     out
                 }
+                "DescribeBackup" | "DeleteBackup" => {
+                    vec![check(&action, text("BackupArn").unwrap_or("*"))]
+                }
+                // The backup it reads and the table it makes (AWS also asks for the item
+                // writes on the target; sluice checks the restore itself).
+                "RestoreTableFromBackup" => vec![
+                    check(&action, text("BackupArn").unwrap_or("*")),
+                    check(&action, table(text("TargetTableName"))),
+                ],
                 "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
                     let statements: Vec<&str> = match operation {
                         "ExecuteStatement" => text("Statement").into_iter().collect(),
@@ -269,6 +278,8 @@ struct Names {
     #[serde(rename = "ConsumerARN")]
     consumer_arn: Option<String>,
     shard_iterator: Option<String>,
+    backup_arn: Option<String>,
+    target_table_name: Option<String>,
     request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
     transact_items: Option<Vec<std::collections::BTreeMap<String, TableOf>>>,
     /// PartiQL: the statements name the tables.
@@ -314,6 +325,8 @@ pub fn resource_names(body: &crate::protocol::RequestBody) -> Value {
     put("ConsumerARN", names.consumer_arn);
     put("ShardIterator", names.shard_iterator);
     put("Statement", names.statement);
+    put("BackupArn", names.backup_arn);
+    put("TargetTableName", names.target_table_name);
     if let Some(items) = names.request_items {
         let tables = items.into_keys().map(|k| (k, Value::Null)).collect();
         out.insert("RequestItems".into(), Value::Object(tables));

@@ -1,6 +1,7 @@
 //! The engine: tables, their partition writers and reads. It owns storage access; the api
 //! layer above it speaks DynamoDB, the storage layer below it speaks bytes.
 
+pub mod backups;
 pub mod bridge;
 pub mod catalog;
 pub mod changelog;

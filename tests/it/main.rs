@@ -2,6 +2,7 @@
 //! with its own data directory, driven by the official AWS SDK for Rust and by raw HTTP.
 
 mod auth;
+mod backups;
 mod batch;
 mod batch_validation;
 mod bench;

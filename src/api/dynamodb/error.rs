@@ -36,6 +36,10 @@ pub enum DynamoError {
     /// A PartiQL INSERT of an item that exists.
     #[error("{0}")]
     DuplicateItem(String),
+    /// Another modelled error with a plain message (the backup operations' own:
+    /// TableNotFoundException, BackupNotFoundException, TableAlreadyExistsException).
+    #[error("{1}")]
+    Named(&'static str, String),
     #[error("{0}")]
     Internal(String),
 }
@@ -148,6 +152,7 @@ impl DynamoError {
             DynamoError::DuplicateItem(m) => {
                 WireError::new(DynamoDb, "DuplicateItemException", msg(m))
             }
+            DynamoError::Named(code, m) => WireError::new(DynamoDb, code, msg(m)),
             DynamoError::Internal(m) => {
                 WireError { status: 500, ..WireError::new(DynamoDb, "InternalServerError", msg(m)) }
             }

@@ -1,6 +1,7 @@
 //! The DynamoDB API: `X-Amz-Target` operation names become an `Operation` before any
 //! logic runs; each operation decodes its input, runs its handler and encodes its output.
 
+pub mod backups;
 pub mod batch_get;
 pub mod batch_write;
 pub mod destinations;
@@ -59,6 +60,11 @@ crate::api::operations! {
     ExecuteStatement => partiql::execute_statement,
     BatchExecuteStatement => partiql::batch_execute_statement,
     ExecuteTransaction => partiql::execute_transaction,
+    CreateBackup => backups::create_backup,
+    DescribeBackup => backups::describe_backup,
+    ListBackups => backups::list_backups,
+    DeleteBackup => backups::delete_backup,
+    RestoreTableFromBackup => backups::restore_table_from_backup,
 }
 
 #[cfg(test)]
@@ -71,6 +77,6 @@ mod tests {
             assert_eq!(Operation::from_name(name).map(Operation::name), Some(name));
         }
         assert_eq!(Operation::from_name("putItem"), None);
-        assert_eq!(Operation::from_name("CreateBackup"), None);
+        assert_eq!(Operation::from_name("CreateGlobalTable"), None);
     }
 }

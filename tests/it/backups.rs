@@ -1,0 +1,217 @@
+//! On-demand backups through the SDK: a backup is the table as of its creation (later
+//! writes and even deleting the table leave it as it was), a restore makes a new table
+//! with its items, key schema and indexes (queryable at once) and without its stream;
+//! listing, paging, deleting, and AWS's errors.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+
+use crate::harness::{Server, error_of};
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+async fn create(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key =
+        |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("g"))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-g")
+                .key_schema(key("g", KeyType::Hash))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_backup_restores_into_a_new_table_as_it_was() {
+    let server = Server::start();
+    let client = server.client();
+    create(&client, "orders").await;
+    let big = "x".repeat(1000);
+    for i in 0..1200 {
+        let g = if i % 3 == 0 { "even" } else { "odd" };
+        let put = client.put_item().table_name("orders").item("pk", s(&format!("k{i:04}")));
+        put.item("g", s(g)).item("pad", s(&big)).send().await.unwrap();
+    }
+    let backup =
+        client.create_backup().table_name("orders").backup_name("nightly").send().await.unwrap();
+    let details = backup.backup_details().unwrap();
+    let arn = details.backup_arn().to_string();
+    assert!(
+        arn.starts_with("arn:aws:dynamodb:us-east-1:000000000000:table/orders/backup/"),
+        "{arn}"
+    );
+    assert_eq!(details.backup_status().as_str(), "AVAILABLE");
+    assert!(details.backup_size_bytes().unwrap() > 1_200_000, "more than one chunk");
+    // Later changes, even the table's deletion, do not reach the backup.
+    client.put_item().table_name("orders").item("pk", s("later")).send().await.unwrap();
+    client.delete_table().table_name("orders").send().await.unwrap();
+
+    let d = client.describe_backup().backup_arn(&arn).send().await.unwrap();
+    let d = d.backup_description().unwrap();
+    let source = d.source_table_details().unwrap();
+    assert_eq!((source.table_name(), source.item_count()), ("orders", Some(1200)));
+    let gsis = d.source_table_feature_details().unwrap().global_secondary_indexes();
+    assert_eq!(gsis[0].index_name(), Some("by-g"));
+
+    let restored = client
+        .restore_table_from_backup()
+        .target_table_name("orders-copy")
+        .backup_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let t = restored.table_description().unwrap();
+    assert_eq!(t.restore_summary().unwrap().source_backup_arn(), Some(arn.as_str()));
+    assert!(t.stream_specification().is_none(), "a restored table has no stream");
+    let t = client.describe_table().table_name("orders-copy").send().await.unwrap();
+    let t = t.table().unwrap();
+    assert_eq!(t.item_count(), Some(1200));
+    assert_eq!(t.global_secondary_indexes()[0].item_count(), Some(1200));
+    let got =
+        client.get_item().table_name("orders-copy").key("pk", s("k0007")).send().await.unwrap();
+    assert_eq!(got.item().unwrap()["pad"], s(&big));
+    let even = client
+        .query()
+        .table_name("orders-copy")
+        .index_name("by-g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("even"))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(even.count(), 400);
+    let later =
+        client.get_item().table_name("orders-copy").key("pk", s("later")).send().await.unwrap();
+    assert!(later.item().is_none());
+
+    // The errors.
+    let (code, message) = error_of(
+        client
+            .restore_table_from_backup()
+            .target_table_name("orders-copy")
+            .backup_arn(&arn)
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("TableAlreadyExistsException", "Table already exists: orders-copy")
+    );
+    let missing = format!("{arn}0");
+    let (code, message) = error_of(client.describe_backup().backup_arn(&missing).send().await);
+    assert_eq!(code, "BackupNotFoundException");
+    assert_eq!(message, format!("Backup not found: {missing}"));
+    let (code, message) =
+        error_of(client.create_backup().table_name("nope").backup_name("backup-1").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("TableNotFoundException", "Table not found: nope")
+    );
+    let (code, _) = error_of(
+        client.create_backup().table_name("orders-copy").backup_name("no spaces").send().await,
+    );
+    assert_eq!(code, "ValidationException");
+
+    // Deleted: gone from the list, and not restorable.
+    let deleted = client.delete_backup().backup_arn(&arn).send().await.unwrap();
+    let status = deleted.backup_description().unwrap().backup_details().unwrap().backup_status();
+    assert_eq!(status.as_str(), "DELETED");
+    let (code, _) = error_of(
+        client.restore_table_from_backup().target_table_name("again").backup_arn(&arn).send().await,
+    );
+    assert_eq!(code, "BackupNotFoundException");
+}
+
+#[tokio::test]
+async fn backups_are_listed_by_table_and_paged() {
+    let server = Server::start();
+    let client = server.client();
+    for t in ["alpha", "beta"] {
+        crate::harness::create_table(&client, t, false).await;
+    }
+    for (t, n) in
+        [("alpha", "alpha-1"), ("beta", "beta-1"), ("alpha", "alpha-2"), ("alpha", "alpha-3")]
+    {
+        client.create_backup().table_name(t).backup_name(n).send().await.unwrap();
+    }
+    let all = client.list_backups().send().await.unwrap();
+    assert_eq!(all.backup_summaries().len(), 4);
+    let mut names = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .list_backups()
+            .table_name("alpha")
+            .limit(2)
+            .set_exclusive_start_backup_arn(start)
+            .send()
+            .await
+            .unwrap();
+        names.extend(page.backup_summaries().iter().map(|b| b.backup_name().unwrap().to_string()));
+        start = page.last_evaluated_backup_arn().map(String::from);
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, ["alpha-1", "alpha-2", "alpha-3"]);
+    let system = client
+        .list_backups()
+        .backup_type(aws_sdk_dynamodb::types::BackupTypeFilter::System)
+        .send()
+        .await
+        .unwrap();
+    assert!(system.backup_summaries().is_empty());
+}
+
+#[tokio::test]
+async fn a_backup_survives_kill_9_and_restores_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let arn = {
+        let server = Server::start_in(dir.path());
+        let client = server.client();
+        crate::harness::create_table(&client, "kept", false).await;
+        client.put_item().table_name("kept").item("pk", s("a")).send().await.unwrap();
+        let b = client.create_backup().table_name("kept").backup_name("before-crash").send().await;
+        let arn = b.unwrap().backup_details().unwrap().backup_arn().to_string();
+        server.kill();
+        arn
+    };
+    let server = Server::start_in(dir.path());
+    let client = server.client();
+    let restore = client.restore_table_from_backup().target_table_name("kept-2").backup_arn(&arn);
+    restore.send().await.unwrap();
+    let got = client.get_item().table_name("kept-2").key("pk", s("a")).send().await.unwrap();
+    assert!(got.item().is_some());
+}
