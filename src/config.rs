@@ -120,6 +120,9 @@ pub struct StreamsConfig {
     /// ExpiredIteratorException after it (AWS: 15 minutes). Shorter lets a test see the
     /// expiry without waiting for it.
     pub iterator_lifetime_seconds: u64,
+    /// Refuse a third reader of one shard (GetRecords answers LimitExceededException
+    /// while two other iterator chains read it), as AWS throttles more than two readers.
+    pub enforce_limits: bool,
 }
 
 impl Default for StreamsConfig {
@@ -129,6 +132,7 @@ impl Default for StreamsConfig {
             shard_rollover_seconds: 4 * 3600,
             maintenance_interval_ms: 1000,
             iterator_lifetime_seconds: 15 * 60,
+            enforce_limits: false,
         }
     }
 }

@@ -330,7 +330,9 @@ pub fn tokens(data: &[u8]) {
         2 => {
             if let Some(iterator) = ShardIterator::decode(&text) {
                 let _ = iterator.check_age(now, 900_000);
-                assert_eq!(iterator.encode(), text, "a token re-encodes to itself");
+                // An older layout re-encodes in the current one: compare what it says.
+                let again = ShardIterator::decode(&iterator.encode());
+                assert_eq!(again.as_ref(), Some(&iterator), "a token re-encodes to itself");
             }
         }
         3 => {
@@ -338,6 +340,7 @@ pub fn tokens(data: &[u8]) {
             let iterator = ShardIterator {
                 position: f.u64(),
                 issued_ms: f.u64() as i64,
+                reader: f.u64(),
                 shard_id: f.text().chars().take(65).collect(),
                 stream_arn: f.text().replace('|', ""),
             };

@@ -14,6 +14,7 @@ pub mod read;
 pub mod remote_tls;
 pub mod source;
 pub mod stream_ops;
+pub mod stream_readers;
 #[cfg(test)]
 mod stream_tests;
 pub mod streams;
@@ -110,6 +111,8 @@ pub struct Engine {
     pub transaction_tokens: Arc<TokenCache<Vec<(String, usize)>>>,
     /// Every DynamoDB stream, enabled or kept for its retention period.
     streams: stream_ops::StreamRegistry,
+    /// The readers of each stream shard (`streams.enforce_limits`).
+    pub stream_readers: stream_readers::StreamReaders,
     /// Ids of the tables whose bridge forwarder is running.
     pub(crate) bridges: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Every Kinesis stream.
@@ -170,6 +173,7 @@ impl Engine {
             control: tokio::sync::Mutex::new(()),
             transaction_tokens: Arc::default(),
             streams: Default::default(),
+            stream_readers: Default::default(),
             kinesis,
             inline,
             bridges: Default::default(),

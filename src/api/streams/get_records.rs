@@ -20,6 +20,9 @@ use crate::engine::streams::StreamMeta;
 use crate::protocol::RequestContext;
 
 /// Records per call by default and at most.
+/// The throttle's message (AWS answers a throttled stream read with "Rate exceeded").
+const READERS_EXCEEDED: &str = "Rate exceeded";
+
 const MAX_LIMIT: i64 = 1000;
 
 /// Stored bytes read per call: AWS returns "a maximum of 1 MB of data".
@@ -76,6 +79,19 @@ pub async fn get_records(
     let shard = stream
         .shard(&iterator.shard_id)
         .ok_or_else(|| StreamsError::ResourceNotFound("Invalid ShardId in ShardIterator".into()))?;
+    // A third reader of the shard waits until one of the other two stops (AWS throttles
+    // more than two readers of a shard).
+    let limited = engine.config.streams.enforce_limits;
+    if limited
+        && !engine.stream_readers.admit(
+            &iterator.stream_arn,
+            &iterator.shard_id,
+            iterator.reader,
+            now,
+        )
+    {
+        return Err(StreamsError::LimitExceeded(READERS_EXCEEDED.into()));
+    }
     let from = iterator.position;
     let next = |position: u64| ShardIterator { position, issued_ms: now, ..iterator.clone() };
     if shard.end_seq.is_some_and(|end| from > end) {

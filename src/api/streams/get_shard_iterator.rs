@@ -67,6 +67,8 @@ pub async fn get_shard_iterator(
         shard_id: shard.id.clone(),
         position,
         issued_ms: engine.clock.now_millis(),
+        // A new chain of iterators: a new reader (never 0, which counts as untracked).
+        reader: fastrand::u64(1..),
     };
     Ok(GetShardIteratorOutput { shard_iterator: iterator.encode() })
 }

@@ -2,8 +2,9 @@
 //! state and an iterator survives a restart as AWS's do.
 //!
 //! The form copies AWS's observed one, `<StreamArn>|1|<base64 payload>`. The payload is
-//! `version (1) | next sequence (u64 BE) | issue time ms (i64 BE) | shard id length (u8)
-//! | shard id | CRC32`, the CRC covering the ARN and everything before it, so a garbled,
+//! `version (2) | next sequence (u64 BE) | issue time ms (i64 BE) | reader (u64 BE) |
+//! shard id length (u8) | shard id | CRC32` (version 1, from earlier releases, has no
+//! reader), the CRC covering the ARN and everything before it, so a garbled,
 //! truncated or re-prefixed token is refused instead of read from a wrong place. The
 //! checksum guards against accidents, not forgery: a forged iterator could only read
 //! what GetShardIterator would hand out anyway.
@@ -19,7 +20,9 @@ use super::error::StreamsError;
 const MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
 /// Payload layout version.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The layout before readers were tracked: read as reader 0.
+const VERSION_1: u8 = 1;
 
 /// The separator version AWS's tokens carry between the ARN and the payload.
 const FORM: &str = "1";
@@ -32,6 +35,9 @@ pub struct ShardIterator {
     /// The sequence number GetRecords reads from.
     pub position: u64,
     pub issued_ms: i64,
+    /// The chain of iterators this one belongs to: new at GetShardIterator, kept by
+    /// each NextShardIterator (`streams.enforce_limits` counts a shard's readers by it).
+    pub reader: u64,
 }
 
 impl ShardIterator {
@@ -44,6 +50,7 @@ impl ShardIterator {
         payload.push(VERSION);
         payload.extend_from_slice(&self.position.to_be_bytes());
         payload.extend_from_slice(&self.issued_ms.to_be_bytes());
+        payload.extend_from_slice(&self.reader.to_be_bytes());
         payload.push(id.len() as u8);
         payload.extend_from_slice(id);
         let crc = checksum(&self.stream_arn, &payload);
@@ -64,11 +71,18 @@ impl ShardIterator {
             return None;
         }
         let (&version, body) = body.split_first()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return None;
         }
         let (position, body) = body.split_at_checked(8)?;
         let (issued, body) = body.split_at_checked(8)?;
+        let (reader, body) = match version {
+            VERSION => {
+                let (reader, body) = body.split_at_checked(8)?;
+                (u64::from_be_bytes(reader.try_into().ok()?), body)
+            }
+            _ => (0, body),
+        };
         let (&len, id) = body.split_first()?;
         if id.len() != len as usize {
             return None;
@@ -78,6 +92,7 @@ impl ShardIterator {
             shard_id: String::from_utf8(id.to_vec()).ok()?,
             position: u64::from_be_bytes(position.try_into().ok()?),
             issued_ms: i64::from_be_bytes(issued.try_into().ok()?),
+            reader,
         })
     }
 
@@ -116,6 +131,7 @@ mod tests {
             shard_id: "shardId-00000001767225600000-0a1b2c3d".into(),
             position: 42,
             issued_ms,
+            reader: 7,
         }
     }
 

@@ -237,3 +237,37 @@ async fn iterators_expire_after_streams_iterator_lifetime_seconds() {
     let out = streams.get_records().shard_iterator(it).send().await.unwrap();
     assert_eq!(out.records().len(), 1);
 }
+
+#[tokio::test]
+async fn with_enforce_limits_a_third_reader_of_a_shard_is_throttled() {
+    let config = format!("{ONE_SHARD}[streams]\nenforce_limits = true\n");
+    let server = Server::start_with_config(&config);
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "three", "KEYS_ONLY").await;
+    let id = open_shard(&streams, &arn).await.shard_id().unwrap().to_string();
+    put(&client, "three", "a", "1").await;
+    let fresh = || iterator(&streams, &arn, &id, ShardIteratorType::TrimHorizon, None);
+    let (one, two, three) = (fresh().await, fresh().await, fresh().await);
+    let read = |it: String| streams.get_records().shard_iterator(it).send();
+    let one = read(one).await.unwrap().next_shard_iterator().unwrap().to_string();
+    read(two).await.unwrap();
+    let (code, message) = error_of(read(three.clone()).await);
+    assert_eq!((code.as_str(), message.as_str()), ("LimitExceededException", "Rate exceeded"));
+    // The two readers go on; once they stop, the third gets a place.
+    let one = read(one).await.unwrap().next_shard_iterator().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    read(three).await.unwrap();
+    read(one).await.unwrap();
+}
+
+#[tokio::test]
+async fn without_enforce_limits_any_number_of_readers_read_a_shard() {
+    let server = Server::start_with_config(ONE_SHARD);
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "many", "KEYS_ONLY").await;
+    let id = open_shard(&streams, &arn).await.shard_id().unwrap().to_string();
+    for _ in 0..5 {
+        let it = iterator(&streams, &arn, &id, ShardIteratorType::TrimHorizon, None).await;
+        streams.get_records().shard_iterator(it).send().await.unwrap();
+    }
+}
