@@ -209,10 +209,10 @@ pub struct StorageConfig {
     pub min_free_bytes: u64,
     /// Bytes of the store's block cache (decompressed blocks of on-disk tables).
     pub cache_bytes: u64,
-    /// Most bytes of one keyspace's in-memory write buffer (memtable) before it is sealed
-    /// and flushed to disk. With `cache_bytes` it bounds the store's memory: a written
-    /// keyspace holds its active memtable and up to 4 sealed ones awaiting flush, each about
-    /// 1.5 times this in heap (BENCHMARKS.md, run 6). Fixed when a keyspace is created.
+    /// Most bytes of the in-memory write buffers (memtables) of all keyspaces together:
+    /// past it the commit thread seals them all and waits for their flushes. With
+    /// `cache_bytes` it bounds the store's memory. One keyspace's memtable is sealed at
+    /// half of it (fixed when a keyspace is created).
     pub memtable_bytes: u64,
     /// A 256-bit key (32 bytes, or 64 hex digits): every value stored is sealed with it
     /// (AES-256-GCM). Empty: values are stored as they are.

@@ -93,6 +93,10 @@ impl From<fjall::Error> for StorageError {
 }
 
 /// The database and its keyspaces. Cheap to share behind an `Arc`.
+/// Longest the commit thread waits for flushes to bring the write buffers back under
+/// `storage.memtable_bytes`.
+const WRITE_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Store {
     db: Database,
     /// Table catalog, counters and per-partition statistics.
@@ -111,6 +115,8 @@ pub struct Store {
     /// Where free space is checked, and the least there must be (0: no check).
     data_dir: std::path::PathBuf,
     min_free_bytes: u64,
+    /// What the write buffers of every keyspace together may hold (`memtable_bytes`).
+    write_buffer_budget: u64,
     /// Set by the first failed journal write or sync: fjall then refuses every write
     /// (it poisons itself), so later commits fail at once with this reason.
     failed: std::sync::OnceLock<String>,
@@ -174,13 +180,18 @@ impl Store {
 
     fn open_at(path: &Path, config: &StorageConfig) -> Result<Store, StorageError> {
         // The commit thread decides when the journal is synced. Memory is bounded by the
-        // cache and the write buffers (per keyspace: the active memtable and at most 4
-        // sealed ones, where fjall stalls writes), not by the data retained.
+        // cache and the write buffers, not by the data retained. fjall bounds the write
+        // buffers per keyspace only (an active memtable and up to 4 sealed ones before it
+        // stalls: 5 x 5 memtables in all), and its global limit is not implemented, so
+        // the commit thread keeps them within `memtable_bytes` in all
+        // (`bound_write_buffers`); a keyspace's memtable is sealed at half of it, so one
+        // can fill while the last is flushed.
         let db = Database::builder(path)
             .manual_journal_persist(true)
             .cache_size(config.cache_bytes)
             .open()?;
-        let options = || KeyspaceCreateOptions::default().max_memtable_size(config.memtable_bytes);
+        let memtable = (config.memtable_bytes / 2).max(1024 * 1024);
+        let options = || KeyspaceCreateOptions::default().max_memtable_size(memtable);
         let meta = db.keyspace("meta", options)?;
         let items = db.keyspace("items", options)?;
         let indexes = db.keyspace("indexes", options)?;
@@ -198,6 +209,7 @@ impl Store {
             durability: config.durability,
             data_dir: path.to_path_buf(),
             min_free_bytes: config.min_free_bytes,
+            write_buffer_budget: config.memtable_bytes,
             failed: std::sync::OnceLock::new(),
             panics: std::sync::Mutex::new((0, String::new())),
             _temp_dir: None,
@@ -316,7 +328,35 @@ impl Store {
             );
             let _ = self.failed.set(reason);
             StorageError::from(e)
-        })
+        })?;
+        self.bound_write_buffers();
+        Ok(())
+    }
+
+    /// Keeps the unflushed write buffers of all keyspaces within `memtable_bytes`: past
+    /// it, every keyspace's active memtable is sealed (so a quiet keyspace's partly
+    /// filled one is flushed too), and the commit thread waits for the flushes, which
+    /// holds back the next group: writes slow to what the disk takes instead of memory
+    /// growing with the load. Bounded wait: a flush that makes no progress for
+    /// [`WRITE_BUFFER_WAIT`] is logged and writing goes on.
+    fn bound_write_buffers(&self) {
+        if self.db.write_buffer_size() <= self.write_buffer_budget {
+            return;
+        }
+        for keyspace in [&self.meta, &self.items, &self.indexes, &self.changes, &self.kinesis] {
+            let _ = keyspace.rotate_memtable();
+        }
+        let started = std::time::Instant::now();
+        while self.db.write_buffer_size() > self.write_buffer_budget {
+            if started.elapsed() > WRITE_BUFFER_WAIT {
+                tracing::warn!(
+                    "the write buffers stay above storage.memtable_bytes after {WRITE_BUFFER_WAIT:?}: \
+                     flushes are not keeping up; writing on"
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Why the store takes no writes, once a journal write or sync has failed.
@@ -575,6 +615,30 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let roomy = Store::open_at(other.path(), &reserve(1)).unwrap();
         roomy.commit_now(&[put]).unwrap();
+    }
+
+    #[test]
+    fn the_write_buffers_of_all_keyspaces_stay_within_memtable_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = 2 * 1024 * 1024;
+        let config = StorageConfig {
+            durability: Durability::None,
+            memtable_bytes: budget,
+            ..StorageConfig::default()
+        };
+        let store = Store::open_at(dir.path(), &config).unwrap();
+        let value = vec![7u8; 4096];
+        // 24 MiB over three keyspaces, each alone below what fjall would seal on its own.
+        for i in 0u32..2048 {
+            let batch: Vec<Mutation> = [Space::Items, Space::Changes, Space::Kinesis]
+                .into_iter()
+                .map(|space| Mutation::put(space, i.to_be_bytes().to_vec(), value.clone()))
+                .collect();
+            store.commit_now(&batch).unwrap();
+            let held = store.db.write_buffer_size();
+            assert!(held <= budget, "{held} bytes held after commit {i}");
+        }
+        assert_eq!(store.get(Space::Kinesis, &2047u32.to_be_bytes()).unwrap(), Some(value));
     }
 
     #[test]
