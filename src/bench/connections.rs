@@ -19,10 +19,7 @@ pub async fn run(
     args: &ConnectionsArgs,
     report: &mut Report,
 ) -> Result<(), String> {
-    let metrics = args
-        .metrics_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
+    let metrics = resources::metrics_url(client, args.metrics_url.as_deref());
     let start_rss = resources::resident_memory(&metrics, &client.creds).await;
     let mut latency = Latency::new();
     let mut open = Vec::with_capacity(args.count);

@@ -64,10 +64,7 @@ pub async fn run(
     report: &mut Report,
 ) -> Result<(), String> {
     let batch = args.batch_size.clamp(1, 500);
-    let metrics = args
-        .metrics_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
+    let metrics = resources::metrics_url(client, args.metrics_url.as_deref());
     let stream = resources::fresh_name("sluice-bench");
     resources::create_stream(client, &stream, args.shards).await?;
     let start_rss = resources::resident_memory(&metrics, &client.creds).await;

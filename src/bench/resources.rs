@@ -192,6 +192,11 @@ pub async fn delete_stream(client: &Client, name: &str) -> Option<String> {
         .map(|f| format!("DeleteStream {name}: {f}"))
 }
 
+/// Where the target's Prometheus text is: `given` (`--metrics-url`), or its `/metrics`.
+pub fn metrics_url(client: &Client, given: Option<&str>) -> String {
+    given.map_or_else(|| format!("http://{}/metrics", client.endpoint.host), str::to_string)
+}
+
 /// The target's `process_resident_memory_bytes` from its Prometheus text at `url`
 /// (`http://host:port/metrics`), or None when it serves no such thing. Signed with the
 /// run's credentials: a sluice enforcing signatures serves `/metrics` on its API port to

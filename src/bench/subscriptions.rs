@@ -28,10 +28,7 @@ pub async fn run(
     args: &SubscriptionsArgs,
     report: &mut Report,
 ) -> Result<(), String> {
-    let metrics = args
-        .metrics_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
+    let metrics = resources::metrics_url(client, args.metrics_url.as_deref());
     let count = args.count.max(1);
     let consumers = count.min(CONSUMERS_PER_STREAM);
     let shards = count.div_ceil(consumers);

@@ -12,10 +12,7 @@ use super::report::Report;
 use super::resources;
 
 pub async fn run(client: &Client, args: &TablesArgs, report: &mut Report) -> Result<(), String> {
-    let metrics = args
-        .metrics_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/metrics", client.endpoint.host));
+    let metrics = resources::metrics_url(client, args.metrics_url.as_deref());
     let prefix = resources::fresh_name("sluice-bench");
     let start_rss = resources::resident_memory(&metrics, &client.creds).await;
     let mut latency = Latency::new();

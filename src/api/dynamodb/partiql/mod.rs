@@ -423,14 +423,13 @@ fn batch_error(e: &DynamoError) -> Json {
     error
 }
 
-/// A SELECT that names a whole key, as GetItem: the item, if there is one.
-async fn get(
-    engine: &Arc<Engine>,
-    ctx: &RequestContext,
+/// The GetItem request of a SELECT that names a whole key and nothing else (a batch's or
+/// a transaction's read).
+fn key_lookup(
+    engine: &Engine,
     statement: &Statement,
     params: &[Json],
-    consistent: Option<bool>,
-) -> Result<Option<Json>, DynamoError> {
+) -> Result<Map<String, Json>, DynamoError> {
     let Statement::Select { table, index, projection, filter } = statement else { unreachable!() };
     if index.is_some() {
         return Err(DynamoError::validation(
@@ -448,15 +447,27 @@ async fn get(
     let mut request = Map::new();
     request.insert("TableName".into(), Json::String(table.clone()));
     request.insert("Key".into(), key);
-    if let Some(c) = consistent {
-        request.insert("ConsistentRead".into(), json!(c));
-    }
     let mut names = Context::new(params);
     if !projection.is_empty() {
         let paths: Vec<String> = projection.iter().map(|p| names.path(p)).collect();
         request.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
     }
     names.attach(&mut request);
+    Ok(request)
+}
+
+/// A batch's SELECT, as GetItem: the item, if there is one.
+async fn get(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    statement: &Statement,
+    params: &[Json],
+    consistent: Option<bool>,
+) -> Result<Option<Json>, DynamoError> {
+    let mut request = key_lookup(engine, statement, params)?;
+    if let Some(c) = consistent {
+        request.insert("ConsistentRead".into(), json!(c));
+    }
     let answer = to_json(items::get_item(engine, ctx, decode(request)?).await?)?;
     Ok(answer.get("Item").cloned())
 }
@@ -487,30 +498,10 @@ pub async fn execute_transaction(
     let mut actions = Vec::with_capacity(parsed.len());
     for (statement, request) in parsed.iter().zip(&statements) {
         let params = request.parameters.clone().unwrap_or_default();
-        let meta = meta_of(engine, statement.table())?;
         if reads > 0 {
-            let Statement::Select { table, index, projection, filter } = statement else {
-                unreachable!()
-            };
-            if index.is_some() {
-                return Err(DynamoError::validation(
-                    "A transaction SELECT reads the table, not an index",
-                ));
-            }
-            let filter =
-                filter.as_ref().ok_or_else(|| DynamoError::validation(translate::NO_KEY))?;
-            let (key, _) = translate::key_of(&meta, filter, &params)?;
-            let mut get = Map::new();
-            get.insert("TableName".into(), Json::String(table.clone()));
-            get.insert("Key".into(), key);
-            let mut names = Context::new(&params);
-            if !projection.is_empty() {
-                let paths: Vec<String> = projection.iter().map(|p| names.path(p)).collect();
-                get.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
-            }
-            names.attach(&mut get);
-            actions.push(json!({ "Get": get }));
+            actions.push(json!({ "Get": key_lookup(engine, statement, &params)? }));
         } else {
+            let meta = meta_of(engine, statement.table())?;
             let (operation, mut action) = translate::write_request(statement, &meta, &params)?;
             if let Some(v) = &request.return_values_on_condition_check_failure {
                 action
