@@ -154,6 +154,10 @@ pub fn json_checks(
                     check(&action, text("BackupArn").unwrap_or("*")),
                     check(&action, table(text("TargetTableName"))),
                 ],
+                "RestoreTableToPointInTime" => vec![
+                    check(&action, table(text("SourceTableArn").or(text("SourceTableName")))),
+                    check(&action, table(text("TargetTableName"))),
+                ],
                 "ExecuteStatement" | "BatchExecuteStatement" | "ExecuteTransaction" => {
                     let statements: Vec<&str> = match operation {
                         "ExecuteStatement" => text("Statement").into_iter().collect(),
@@ -280,6 +284,8 @@ struct Names {
     shard_iterator: Option<String>,
     backup_arn: Option<String>,
     target_table_name: Option<String>,
+    source_table_name: Option<String>,
+    source_table_arn: Option<String>,
     request_items: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
     transact_items: Option<Vec<std::collections::BTreeMap<String, TableOf>>>,
     /// PartiQL: the statements name the tables.
@@ -327,6 +333,8 @@ pub fn resource_names(body: &crate::protocol::RequestBody) -> Value {
     put("Statement", names.statement);
     put("BackupArn", names.backup_arn);
     put("TargetTableName", names.target_table_name);
+    put("SourceTableName", names.source_table_name);
+    put("SourceTableArn", names.source_table_arn);
     if let Some(items) = names.request_items {
         let tables = items.into_keys().map(|k| (k, Value::Null)).collect();
         out.insert("RequestItems".into(), Value::Object(tables));

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::TableMeta;
+use super::changelog::ChangeRecord;
 use super::{Engine, EngineError, WriteOrigin};
 use crate::engine::read::prefix_end;
-use crate::model::value;
+use crate::model::{Item, value};
 use crate::storage::keys;
 use crate::storage::{Mutation, Space, StorageError};
 
@@ -150,14 +151,12 @@ impl Engine {
         meta: TableMeta,
     ) -> Result<Arc<TableMeta>, EngineError> {
         let created = self.create_table(meta).await?;
-        let table = self.table(&created.name).ok_or(EngineError::TableNotFound)?;
-        let schema = &created.key_schema;
         for c in 0..record.chunks {
             let chunk = self
                 .store
                 .get(Space::Meta, &chunk_key(&record.arn, c))?
                 .ok_or_else(|| corrupt(format!("chunk {c} of {} is missing", record.arn)))?;
-            let mut writes = Vec::with_capacity(RESTORE_WINDOW);
+            let mut items = Vec::new();
             let mut rest = chunk.as_slice();
             while !rest.is_empty() {
                 let (len, tail) = rest.split_at_checked(4).ok_or_else(|| corrupt("short chunk"))?;
@@ -165,29 +164,78 @@ impl Engine {
                 let (bytes, tail) =
                     tail.split_at_checked(len).ok_or_else(|| corrupt("short chunk"))?;
                 rest = tail;
-                let item = value::decode_item(bytes).map_err(corrupt)?;
+                items.push(value::decode_item(bytes).map_err(corrupt)?);
+            }
+            self.fill_table(&created.name, items).await?;
+        }
+        let table = self.table(&created.name).ok_or(EngineError::TableNotFound)?;
+        Ok(table.meta())
+    }
+
+    /// Writes `items` into table `name` through its partition writers (index entries and
+    /// counts as for any write), [`RESTORE_WINDOW`] at a time.
+    pub async fn fill_table(&self, name: &str, items: Vec<Item>) -> Result<(), EngineError> {
+        let table = self.table(name).ok_or(EngineError::TableNotFound)?;
+        let meta = table.meta();
+        let schema = &meta.key_schema;
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let mut writes = Vec::with_capacity(RESTORE_WINDOW);
+            for item in items.by_ref().take(RESTORE_WINDOW) {
                 let hash = item
                     .get(&schema.hash.name)
                     .cloned()
                     .ok_or_else(|| corrupt("an item without its key"))?;
                 let range = schema.range.as_ref().and_then(|r| item.get(&r.name).cloned());
-                let key = Engine::storage_key(&created, &hash, range.as_ref());
+                let key = Engine::storage_key(&meta, &hash, range.as_ref());
                 let table = table.clone();
                 writes.push(async move {
                     let put: super::Mutator = Box::new(move |_| Ok(Some(item)));
                     self.write_as(&table, &hash, key, put, WriteOrigin::Client).await
                 });
-                if writes.len() == RESTORE_WINDOW {
-                    for outcome in futures_util::future::join_all(std::mem::take(&mut writes)).await
-                    {
-                        outcome.map_err(|e| corrupt(format!("restoring an item: {e:?}")))?;
-                    }
-                }
             }
             for outcome in futures_util::future::join_all(writes).await {
                 outcome.map_err(|e| corrupt(format!("restoring an item: {e:?}")))?;
             }
         }
-        Ok(table.meta())
+        Ok(())
+    }
+
+    /// The items of table `meta` as they were at `at_ms`: today's, with every item
+    /// changed since put back as its first later change found it (its old image), read
+    /// from one snapshot of the items and the change log (committed together).
+    pub fn items_at(&self, meta: &TableMeta, at_ms: i64) -> Result<Vec<Item>, EngineError> {
+        let view = self.store.read_view();
+        let prefix = keys::table_items_prefix(meta.id);
+        let mut items = std::collections::BTreeMap::new();
+        for pair in view.range(Space::Items, Bound::Included(prefix.clone()), prefix_end(&prefix)) {
+            let (key, bytes) = pair?;
+            items.insert(key, value::decode_item(&bytes).map_err(corrupt)?);
+        }
+        let mut before: std::collections::HashMap<Vec<u8>, Option<Item>> = Default::default();
+        let schema = &meta.key_schema;
+        for partition in 0..meta.partitions {
+            let prefix = keys::change_prefix(meta.id, partition);
+            let range = (Bound::Included(prefix.clone()), prefix_end(&prefix));
+            for pair in view.range(Space::Changes, range.0, range.1) {
+                let (_, bytes) = pair?;
+                let record = ChangeRecord::decode(&bytes)?;
+                if record.created_ms <= at_ms {
+                    continue;
+                }
+                let Some(image) = record.old.as_ref().or(record.new.as_ref()) else { continue };
+                let Some(hash) = image.get(&schema.hash.name) else { continue };
+                let range = schema.range.as_ref().and_then(|r| image.get(&r.name));
+                let key = Engine::storage_key(meta, hash, range);
+                before.entry(key).or_insert(record.old);
+            }
+        }
+        for (key, old) in before {
+            match old {
+                Some(item) => items.insert(key, item),
+                None => items.remove(&key),
+            };
+        }
+        Ok(items.into_values().collect())
     }
 }

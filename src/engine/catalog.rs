@@ -149,6 +149,26 @@ pub struct TableMeta {
     /// alias), reported as SSEDescription. Accepted only when the store seals values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse_kms_key: Option<String>,
+    /// Point-in-time recovery, while enabled: the table then logs its changes, and keeps
+    /// them for the recovery period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<Pitr>,
+}
+
+/// Point-in-time recovery settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pitr {
+    /// When it was enabled: the earliest time it restores to.
+    pub enabled_ms: i64,
+    /// How far back it restores (AWS: 1 to 35 days).
+    pub recovery_period_days: u32,
+}
+
+impl Pitr {
+    /// The earliest time a restore may ask for at `now_ms`.
+    pub fn earliest_ms(&self, now_ms: i64) -> i64 {
+        self.enabled_ms.max(now_ms - i64::from(self.recovery_period_days) * 86_400_000)
+    }
 }
 
 fn first_index_id() -> u32 {
@@ -233,7 +253,9 @@ impl TableMeta {
     /// Whether writes must produce change records: a stream is enabled, or a Kinesis
     /// destination is forwarding.
     pub fn logs_changes(&self) -> bool {
-        self.stream.as_ref().is_some_and(|s| s.enabled) || self.forwarding_destination().is_some()
+        self.stream.as_ref().is_some_and(|s| s.enabled)
+            || self.forwarding_destination().is_some()
+            || self.pitr.is_some()
     }
 
     /// The destination changes are forwarded to, if any.
@@ -268,6 +290,7 @@ impl TableMeta {
             ttl: TimeToLive::default(),
             destinations: vec![],
             sse_kms_key: None,
+            pitr: None,
         }
     }
 

@@ -311,6 +311,15 @@ impl Engine {
                 (0..meta.partitions).map(move |p| (meta.id, p))
             })
             .collect();
+        // A table with point-in-time recovery keeps its changes for its recovery period.
+        let kept_longer: std::collections::HashMap<u64, i64> = self
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let meta = t.meta();
+                meta.pitr.map(|p| (meta.id, p.earliest_ms(now).min(cutoff)))
+            })
+            .collect();
         for stream in self.list_streams() {
             logs.extend(stream.shards.iter().map(|s| (stream.table_id, s.partition)));
         }
@@ -321,6 +330,7 @@ impl Engine {
             // old (nothing acknowledged may be lost while a destination lags).
             let cursor = self.store.get(Space::Meta, &keys::bridge_cursor(table_id, partition))?;
             let keep_from = cursor.and_then(|v| v.try_into().ok()).map(u64::from_be_bytes);
+            let cutoff = kept_longer.get(&table_id).copied().unwrap_or(cutoff);
             self.trim(table_id, partition, cutoff, keep_from).await?;
         }
         for listed in self.list_streams() {

@@ -215,3 +215,110 @@ async fn a_backup_survives_kill_9_and_restores_after_it() {
     let got = client.get_item().table_name("kept-2").key("pk", s("a")).send().await.unwrap();
     assert!(got.item().is_some());
 }
+
+/// The daemon's clock is the machine's.
+#[allow(clippy::disallowed_methods)]
+fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+#[tokio::test]
+async fn point_in_time_recovery_restores_the_table_as_it_was_at_that_second() {
+    use aws_sdk_dynamodb::primitives::DateTime;
+    use aws_sdk_dynamodb::types::{PointInTimeRecoverySpecification, PointInTimeRecoveryStatus};
+    let server = Server::start();
+    let client = server.client();
+    crate::harness::create_table(&client, "ledger", false).await;
+    let status = |c: &aws_sdk_dynamodb::Client| {
+        let c = c.clone();
+        async move {
+            let d = c.describe_continuous_backups().table_name("ledger").send().await.unwrap();
+            let d = d.continuous_backups_description().unwrap().clone();
+            d.point_in_time_recovery_description().unwrap().clone()
+        }
+    };
+    assert_eq!(
+        status(&client).await.point_in_time_recovery_status(),
+        Some(&PointInTimeRecoveryStatus::Disabled)
+    );
+    let put = |pk: &str, v: &str| {
+        client.put_item().table_name("ledger").item("pk", s(pk)).item("v", s(v)).send()
+    };
+    put("before", "1").await.unwrap();
+    let (code, _) = error_of(
+        client
+            .restore_table_to_point_in_time()
+            .source_table_name("ledger")
+            .target_table_name("ledger-x")
+            .use_latest_restorable_time(true)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "PointInTimeRecoveryUnavailableException");
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .unwrap();
+    client
+        .update_continuous_backups()
+        .table_name("ledger")
+        .point_in_time_recovery_specification(spec)
+        .send()
+        .await
+        .unwrap();
+    let d = status(&client).await;
+    assert_eq!(d.point_in_time_recovery_status(), Some(&PointInTimeRecoveryStatus::Enabled));
+    assert_eq!(d.recovery_period_in_days(), Some(35));
+
+    put("a", "1").await.unwrap();
+    put("b", "1").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let at = now_secs();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    put("a", "2").await.unwrap();
+    put("a", "3").await.unwrap();
+    client.delete_item().table_name("ledger").key("pk", s("b")).send().await.unwrap();
+    client.delete_item().table_name("ledger").key("pk", s("before")).send().await.unwrap();
+    put("c", "1").await.unwrap();
+
+    let restored = client
+        .restore_table_to_point_in_time()
+        .source_table_name("ledger")
+        .target_table_name("ledger-then")
+        .restore_date_time(DateTime::from_secs_f64(at))
+        .send()
+        .await
+        .unwrap();
+    assert!(restored.table_description().unwrap().restore_summary().is_some());
+    let scan = client.scan().table_name("ledger-then").send().await.unwrap();
+    let mut got: Vec<(String, String)> = scan
+        .items()
+        .iter()
+        .map(|i| (i["pk"].as_s().unwrap().clone(), i["v"].as_s().unwrap().clone()))
+        .collect();
+    got.sort();
+    let want = [("a", "1"), ("b", "1"), ("before", "1")];
+    assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
+    // The latest restorable time is now: today's table.
+    client
+        .restore_table_to_point_in_time()
+        .source_table_name("ledger")
+        .target_table_name("ledger-now")
+        .use_latest_restorable_time(true)
+        .send()
+        .await
+        .unwrap();
+    let now = client.scan().table_name("ledger-now").send().await.unwrap();
+    assert_eq!(now.count(), 2, "a and c");
+    // Before recovery was enabled: outside the window.
+    let (code, _) = error_of(
+        client
+            .restore_table_to_point_in_time()
+            .source_table_name("ledger")
+            .target_table_name("ledger-old")
+            .restore_date_time(DateTime::from_secs_f64(at - 3600.0))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidRestoreTimeException");
+}

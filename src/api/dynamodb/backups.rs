@@ -46,6 +46,15 @@ pub struct ListBackupsInput {
 pub struct RestoreTableFromBackupInput {
     pub target_table_name: Option<String>,
     pub backup_arn: Option<String>,
+    #[serde(flatten)]
+    pub overrides: RestoreOverrides,
+}
+
+/// What a restore may change of the source's settings (RestoreTableFromBackup and
+/// RestoreTableToPointInTime take the same).
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreOverrides {
     pub billing_mode_override: Option<String>,
     pub global_secondary_index_override: Option<Value>,
     pub local_secondary_index_override: Option<Value>,
@@ -297,17 +306,7 @@ pub async fn restore_table_from_backup(
 ) -> Result<Value, DynamoError> {
     let target = check_table_name(input.target_table_name.as_deref())?.to_string();
     let arn = check_backup_arn(input.backup_arn.as_deref())?;
-    let overrides = [
-        ("GlobalSecondaryIndexOverride", input.global_secondary_index_override.is_some()),
-        ("LocalSecondaryIndexOverride", input.local_secondary_index_override.is_some()),
-        ("OnDemandThroughputOverride", input.on_demand_throughput_override.is_some()),
-        ("SSESpecificationOverride", input.sse_specification_override.is_some()),
-    ];
-    if let Some((member, _)) = overrides.iter().find(|(_, given)| *given) {
-        return Err(DynamoError::validation(format!(
-            "{member} is not supported by this endpoint (sluice restores a backup's own indexes and settings)"
-        )));
-    }
+    input.overrides.check()?;
     let record = engine.backup(arn).map_err(internal)?.ok_or_else(|| not_found(arn))?;
     if engine.table(&target).is_some() {
         return Err(DynamoError::Named(
@@ -315,7 +314,7 @@ pub async fn restore_table_from_backup(
             format!("Table already exists: {target}"),
         ));
     }
-    let meta = restored_meta(engine, &record, &target, &input)?;
+    let meta = restored_meta(engine, &record.table, &target, &input.overrides)?;
     let meta = engine.restore_backup(&record, meta).await.map_err(|e| match e {
         EngineError::TableExists => DynamoError::Named(
             "TableAlreadyExistsException",
@@ -334,16 +333,36 @@ pub async fn restore_table_from_backup(
     Ok(json!({ "TableDescription": description }))
 }
 
-/// The new table's settings: the backup's, under the new name, without what AWS does not
-/// restore (stream, TTL, tags, deletion protection, Kinesis destinations).
-fn restored_meta(
+impl RestoreOverrides {
+    /// Refuses the overrides sluice does not apply.
+    pub fn check(&self) -> Result<(), DynamoError> {
+        let unsupported = [
+            ("GlobalSecondaryIndexOverride", self.global_secondary_index_override.is_some()),
+            ("LocalSecondaryIndexOverride", self.local_secondary_index_override.is_some()),
+            ("OnDemandThroughputOverride", self.on_demand_throughput_override.is_some()),
+            ("SSESpecificationOverride", self.sse_specification_override.is_some()),
+        ];
+        match unsupported.iter().find(|(_, given)| *given) {
+            Some((member, _)) => Err(DynamoError::validation(format!(
+                "{member} is not supported by this endpoint (sluice restores the source's own indexes and settings)"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The new table's settings: the source's, under the new name, without what AWS does not
+/// restore (stream, TTL, tags, deletion protection, Kinesis destinations, point-in-time
+/// recovery).
+pub(super) fn restored_meta(
     engine: &Engine,
-    record: &BackupRecord,
+    source: &TableMeta,
     target: &str,
-    input: &RestoreTableFromBackupInput,
+    input: &RestoreOverrides,
 ) -> Result<TableMeta, DynamoError> {
-    let mut meta = record.table.clone();
+    let mut meta = source.clone();
     meta.name = target.to_string();
+    meta.pitr = None;
     meta.uuid = uuid::Uuid::new_v4().to_string();
     meta.created_ms = engine.clock.now_millis();
     meta.stream = None;

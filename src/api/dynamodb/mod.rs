@@ -13,6 +13,7 @@ pub mod keys;
 pub mod misc;
 mod mutators;
 pub mod partiql;
+pub mod pitr;
 pub mod query;
 pub mod read;
 pub mod scan;
@@ -65,6 +66,9 @@ crate::api::operations! {
     ListBackups => backups::list_backups,
     DeleteBackup => backups::delete_backup,
     RestoreTableFromBackup => backups::restore_table_from_backup,
+    UpdateContinuousBackups => pitr::update_continuous_backups,
+    DescribeContinuousBackups => pitr::describe_continuous_backups,
+    RestoreTableToPointInTime => pitr::restore_table_to_point_in_time,
 }
 
 #[cfg(test)]

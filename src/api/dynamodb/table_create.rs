@@ -307,6 +307,7 @@ pub async fn create_table(
         ttl: Default::default(),
         destinations: vec![],
         sse_kms_key,
+        pitr: None,
     };
     let meta = engine.create_table(meta).await.map_err(|e| match e {
         EngineError::TableExists => {
