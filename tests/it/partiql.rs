@@ -247,3 +247,35 @@ async fn hostile_statements_get_errors_not_crashes() {
     // The daemon is still there.
     client.execute_statement().statement("SELECT * FROM pqh").send().await.unwrap();
 }
+
+#[tokio::test]
+async fn update_functions_and_returning_clauses() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqf", false).await;
+    let run = |statement: &'static str| client.execute_statement().statement(statement).send();
+    run("INSERT INTO pqf VALUE {'pk': 'a', 'l': [1], 's': <<'x'>>}").await.unwrap();
+    let out = run("UPDATE pqf SET l = list_append(l, [2, 3]), n = if_not_exists(n, 7) \
+         SET s = set_add(s, <<'y'>>) WHERE pk = 'a' RETURNING ALL NEW *")
+    .await
+    .unwrap();
+    let item = &out.items()[0];
+    assert_eq!(item["l"], AttributeValue::L(vec![n("1"), n("2"), n("3")]));
+    assert_eq!(item["n"], n("7"));
+    let mut set = item["s"].as_ss().unwrap().clone();
+    set.sort();
+    assert_eq!(set, ["x", "y"]);
+    let out =
+        run("UPDATE pqf SET s = set_delete(s, <<'x'>>) WHERE pk = 'a' RETURNING MODIFIED OLD *")
+            .await
+            .unwrap();
+    assert_eq!(out.items().len(), 1);
+    assert!(out.items()[0].contains_key("s") && !out.items()[0].contains_key("l"), "{out:?}");
+    // A DELETE returns what it deleted, or nothing.
+    let out = run("DELETE FROM pqf WHERE pk = 'a' RETURNING ALL OLD *").await.unwrap();
+    assert_eq!(out.items()[0]["s"], AttributeValue::Ss(vec!["y".into()]));
+    let out = run("DELETE FROM pqf WHERE pk = 'a' RETURNING ALL OLD *").await.unwrap();
+    assert!(out.items().is_empty());
+    let (code, _) = error_of(run("DELETE FROM pqf WHERE pk = 'a' RETURNING ALL NEW *").await);
+    assert_eq!(code, "ValidationException");
+}

@@ -137,12 +137,37 @@ pub async fn execute_statement(
                 on_failure: input.return_values_on_condition_check_failure.as_deref(),
             };
             let answer = write(engine, ctx, &statement, &params, extra).await?;
+            // RETURNING answers with the item it asked for, or none (a DELETE that found
+            // nothing, an UPDATE that changed nothing it projects).
+            if returning(&statement).is_some() {
+                let item = answer
+                    .get("Attributes")
+                    .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
+                out.insert("Items".into(), Json::Array(item.cloned().into_iter().collect()));
+            }
             if let Some(c) = answer.get("ConsumedCapacity") {
                 out.insert("ConsumedCapacity".into(), c.clone());
             }
         }
     }
     Ok(Json::Object(out))
+}
+
+/// The RETURNING clause of an UPDATE or DELETE.
+fn returning(statement: &Statement) -> parser::Returning {
+    match statement {
+        Statement::Update { returning, .. } | Statement::Delete { returning, .. } => *returning,
+        _ => None,
+    }
+}
+
+/// RETURNING is ExecuteStatement's alone: a batch or a transaction answers no items of
+/// its writes.
+fn no_returning(statement: &Statement) -> Result<(), DynamoError> {
+    match returning(statement) {
+        Some(_) => Err(DynamoError::validation("RETURNING is only supported in ExecuteStatement")),
+        None => Ok(()),
+    }
 }
 
 /// Options passed through to the handler a statement runs as.
@@ -388,7 +413,12 @@ pub async fn batch_execute_statement(
                     Statement::Exists { .. } => Err(DynamoError::validation(
                         "EXISTS is only supported in ExecuteTransaction",
                     )),
-                    _ => write(engine, ctx, &statement, &params, extra).await.map(|_| None),
+                    _ => match no_returning(&statement) {
+                        Ok(()) => {
+                            write(engine, ctx, &statement, &params, extra).await.map(|_| None)
+                        }
+                        Err(e) => Err(e),
+                    },
                 };
                 match result {
                     Ok(Some(item)) => json!({ "TableName": table, "Item": item }),
@@ -487,7 +517,9 @@ pub async fn execute_transaction(
     }
     let mut parsed = Vec::with_capacity(statements.len());
     for s in &statements {
-        parsed.push(parse(s.statement.as_deref())?);
+        let statement = parse(s.statement.as_deref())?;
+        no_returning(&statement)?;
+        parsed.push(statement);
     }
     let reads = parsed.iter().filter(|s| matches!(s, Statement::Select { .. })).count();
     if reads > 0 && reads < parsed.len() {

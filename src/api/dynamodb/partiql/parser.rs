@@ -59,7 +59,13 @@ pub enum Expr {
 pub enum SetValue {
     Operand(Operand),
     Arithmetic(Operand, &'static str, Operand),
+    /// `list_append`, `if_not_exists`, `set_add` or `set_delete`, with its two arguments.
+    Function(&'static str, Operand, Operand),
 }
+
+/// What an UPDATE or DELETE answers with (`RETURNING ...`): the ReturnValues it stands
+/// for (`ALL_OLD`, `UPDATED_OLD`, `ALL_NEW`, `UPDATED_NEW`).
+pub type Returning = Option<&'static str>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
@@ -78,10 +84,12 @@ pub enum Statement {
         sets: Vec<(Path, SetValue)>,
         removes: Vec<Path>,
         filter: Expr,
+        returning: Returning,
     },
     Delete {
         table: String,
         filter: Expr,
+        returning: Returning,
     },
     /// `EXISTS(SELECT * FROM t WHERE ...)`: a transaction's condition check.
     Exists {
@@ -204,7 +212,12 @@ impl Parser {
             self.word("FROM")?;
             let table = self.name()?;
             self.word("WHERE")?;
-            return Ok(Statement::Delete { table, filter: self.expr()? });
+            let filter = self.expr()?;
+            let returning = self.returning()?;
+            if returning.is_some_and(|r| r != "ALL_OLD") {
+                return Err("Only RETURNING ALL OLD * is allowed in DELETE statements".into());
+            }
+            return Ok(Statement::Delete { table, filter, returning });
         }
         if self.eat_word("EXISTS") {
             self.punct("(")?;
@@ -242,6 +255,23 @@ impl Parser {
                 loop {
                     let path = self.path()?;
                     self.punct("=")?;
+                    const FUNCTIONS: [&str; 4] =
+                        ["list_append", "if_not_exists", "set_add", "set_delete"];
+                    let called = FUNCTIONS.iter().find(|f| self.is_word(f)).copied();
+                    if let Some(function) = called
+                        && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("(")))
+                    {
+                        self.at += 2;
+                        let first = self.operand()?;
+                        self.punct(",")?;
+                        let second = self.operand()?;
+                        self.punct(")")?;
+                        sets.push((path, SetValue::Function(function, first, second)));
+                        if !self.eat(",") {
+                            break;
+                        }
+                        continue;
+                    }
                     let left = self.operand()?;
                     let value = if self.eat("+") {
                         SetValue::Arithmetic(left, "+", self.operand()?)
@@ -270,7 +300,37 @@ impl Parser {
             return Err(self.expected("SET or REMOVE"));
         }
         self.word("WHERE")?;
-        Ok(Statement::Update { table, sets, removes, filter: self.expr()? })
+        let filter = self.expr()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, sets, removes, filter, returning })
+    }
+
+    /// `RETURNING (ALL | MODIFIED) (OLD | NEW) *`, if there.
+    fn returning(&mut self) -> Result<Returning, String> {
+        if !self.eat_word("RETURNING") {
+            return Ok(None);
+        }
+        let all = if self.eat_word("ALL") {
+            true
+        } else if self.eat_word("MODIFIED") {
+            false
+        } else {
+            return Err(self.expected("ALL or MODIFIED"));
+        };
+        let old = if self.eat_word("OLD") {
+            true
+        } else if self.eat_word("NEW") {
+            false
+        } else {
+            return Err(self.expected("OLD or NEW"));
+        };
+        self.punct("*")?;
+        Ok(Some(match (all, old) {
+            (true, true) => "ALL_OLD",
+            (false, true) => "UPDATED_OLD",
+            (true, false) => "ALL_NEW",
+            (false, false) => "UPDATED_NEW",
+        }))
     }
 
     /// A table or index name.
@@ -515,6 +575,14 @@ mod tests {
         assert_eq!((sets.len(), removes.len()), (3, 1));
         assert!(matches!(sets[1].1, SetValue::Operand(Operand::Value(Value::Param(0)))));
         assert!(matches!(parse("delete from t where pk = 1").unwrap(), Statement::Delete { .. }));
+        let s = parse("UPDATE t SET l = list_append(l, [1]), n = if_not_exists(n, 0) SET s = set_add(s, <<'a'>>) WHERE pk = 1 RETURNING MODIFIED NEW *").unwrap();
+        let Statement::Update { sets, returning, .. } = s else { panic!() };
+        assert!(matches!(sets[0].1, SetValue::Function("list_append", ..)));
+        assert!(matches!(sets[2].1, SetValue::Function("set_add", ..)));
+        assert_eq!(returning, Some("UPDATED_NEW"));
+        let s = parse("DELETE FROM t WHERE pk = 1 RETURNING ALL OLD *").unwrap();
+        assert!(matches!(s, Statement::Delete { returning: Some("ALL_OLD"), .. }));
+        assert!(parse("DELETE FROM t WHERE pk = 1 RETURNING ALL NEW *").is_err());
         let s = parse("EXISTS(SELECT * FROM t WHERE pk = 'a' AND begins_with(s, 'x'))").unwrap();
         assert!(matches!(s, Statement::Exists { .. }));
     }

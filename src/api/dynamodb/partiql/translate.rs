@@ -249,40 +249,63 @@ pub fn write_request(
             );
             "PutItem"
         }
-        Statement::Update { sets, removes, filter, .. } => {
+        Statement::Update { sets, removes, filter, returning, .. } => {
             let (key, rest) = key_of(meta, filter, params)?;
             request.insert("Key".into(), key);
-            let mut update = String::new();
-            if !sets.is_empty() {
-                let mut parts = Vec::new();
-                for (path, value) in sets {
-                    let target = ctx.path(path);
-                    let value = match value {
-                        SetValue::Operand(o) => ctx.operand(o)?,
-                        SetValue::Arithmetic(a, op, b) => {
-                            format!("{} {op} {}", ctx.operand(a)?, ctx.operand(b)?)
-                        }
-                    };
-                    parts.push(format!("{target} = {value}"));
+            let (mut set, mut add, mut delete) = (Vec::new(), Vec::new(), Vec::new());
+            for (path, value) in sets {
+                let target = ctx.path(path);
+                match value {
+                    SetValue::Operand(o) => set.push(format!("{target} = {}", ctx.operand(o)?)),
+                    SetValue::Arithmetic(a, op, b) => {
+                        let (a, b) = (ctx.operand(a)?, ctx.operand(b)?);
+                        set.push(format!("{target} = {a} {op} {b}"));
+                    }
+                    SetValue::Function(f @ ("list_append" | "if_not_exists"), a, b) => {
+                        let (a, b) = (ctx.operand(a)?, ctx.operand(b)?);
+                        set.push(format!("{target} = {f}({a}, {b})"));
+                    }
+                    // set_add(p, v) and set_delete(p, v) on the path they assign: ADD and
+                    // DELETE of an update expression.
+                    SetValue::Function(f, Operand::Path(p), v) if p == path => {
+                        let clause = if *f == "set_add" { &mut add } else { &mut delete };
+                        clause.push(format!("{target} {}", ctx.operand(v)?));
+                    }
+                    SetValue::Function(f, ..) => {
+                        return Err(DynamoError::validation(format!(
+                            "{f} takes the path it assigns as its first argument"
+                        )));
+                    }
                 }
-                update.push_str(&format!("SET {}", parts.join(", ")));
+            }
+            let mut update = Vec::new();
+            for (clause, parts) in [("SET", set), ("ADD", add), ("DELETE", delete)] {
+                if !parts.is_empty() {
+                    update.push(format!("{clause} {}", parts.join(", ")));
+                }
             }
             if !removes.is_empty() {
                 let paths: Vec<String> = removes.iter().map(|p| ctx.path(p)).collect();
-                update.push_str(&format!(" REMOVE {}", paths.join(", ")));
+                update.push(format!("REMOVE {}", paths.join(", ")));
             }
-            request.insert("UpdateExpression".into(), Json::String(update.trim().to_string()));
+            request.insert("UpdateExpression".into(), Json::String(update.join(" ")));
             let hash = ctx.name(&meta.key_schema.hash.name);
             let mut condition = format!("attribute_exists({hash})");
             if let Some(rest) = rest {
                 condition = format!("{condition} AND ({})", ctx.expr(&rest)?);
             }
             request.insert("ConditionExpression".into(), Json::String(condition));
+            if let Some(r) = returning {
+                request.insert("ReturnValues".into(), Json::String(r.to_string()));
+            }
             "UpdateItem"
         }
-        Statement::Delete { filter, .. } => {
+        Statement::Delete { filter, returning, .. } => {
             let (key, rest) = key_of(meta, filter, params)?;
             request.insert("Key".into(), key);
+            if let Some(r) = returning {
+                request.insert("ReturnValues".into(), Json::String(r.to_string()));
+            }
             if let Some(rest) = rest {
                 request.insert("ConditionExpression".into(), Json::String(ctx.expr(&rest)?));
             }
