@@ -123,6 +123,10 @@ pub struct StreamsConfig {
     /// Refuse a third reader of one shard (GetRecords answers LimitExceededException
     /// while two other iterator chains read it), as AWS throttles more than two readers.
     pub enforce_limits: bool,
+    /// How long DescribeStream reports ENABLING after a stream is enabled, and DISABLING
+    /// after it is disabled, before ENABLED or DISABLED (AWS passes through both; 0 reports
+    /// the end state at once). Records are captured from the enabling either way.
+    pub status_delay_ms: u64,
 }
 
 impl Default for StreamsConfig {
@@ -133,6 +137,7 @@ impl Default for StreamsConfig {
             maintenance_interval_ms: 1000,
             iterator_lifetime_seconds: 15 * 60,
             enforce_limits: false,
+            status_delay_ms: 0,
         }
     }
 }

@@ -115,6 +115,19 @@ impl StreamMeta {
         if self.disabled_ms.is_none() { "ENABLED" } else { "DISABLED" }
     }
 
+    /// The status DescribeStream reports at `now_ms`: ENABLING for `delay_ms` after the
+    /// stream was enabled and DISABLING for `delay_ms` after it was disabled, as AWS
+    /// passes through them (`streams.status_delay_ms`; 0 reports the end state at once).
+    /// Records are captured from the enabling on either way.
+    pub fn status_at(&self, now_ms: i64, delay_ms: i64) -> &'static str {
+        match self.disabled_ms {
+            None if now_ms < self.created_ms + delay_ms => "ENABLING",
+            None => "ENABLED",
+            Some(at) if now_ms < at + delay_ms => "DISABLING",
+            Some(_) => "DISABLED",
+        }
+    }
+
     /// A shard by id.
     pub fn shard(&self, id: &str) -> Option<&ShardMeta> {
         self.shards.iter().find(|s| s.id == id)

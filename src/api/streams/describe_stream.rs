@@ -135,7 +135,8 @@ pub async fn describe_stream(
         stream_description: StreamDescription {
             stream_arn: arn.to_string(),
             stream_label: stream.label.clone(),
-            stream_status: stream.status(),
+            stream_status: stream
+                .status_at(engine.clock.now_millis(), engine.config.streams.status_delay_ms as i64),
             stream_view_type: stream.view_type.as_str(),
             creation_request_date_time: epoch_seconds(stream.created_ms),
             table_name: stream.table_name.clone(),

@@ -247,3 +247,24 @@ async fn malformed_requests_get_aws_s_framework_errors() {
         "3 validation errors detected: Value null at 'streamArn' failed to satisfy constraint: Member must not be null; Value null at 'shardId' failed to satisfy constraint: Member must not be null; Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null"
     );
 }
+
+#[tokio::test]
+async fn with_status_delay_ms_a_stream_passes_through_enabling_and_disabling() {
+    let server = Server::start_with_config("[streams]\nstatus_delay_ms = 700\n");
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "phases", "KEYS_ONLY").await;
+    let status = || async {
+        let d = streams.describe_stream().stream_arn(&arn).send().await.unwrap();
+        d.stream_description().unwrap().stream_status().cloned().unwrap()
+    };
+    assert_eq!(status().await, StreamStatus::Enabling);
+    // Captured from the enabling on.
+    put(&client, "phases", "a", "1").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(status().await, StreamStatus::Enabled);
+    assert_eq!(read_stream(&streams, &arn).await.len(), 1);
+    disable(&client, "phases").await;
+    assert_eq!(status().await, StreamStatus::Disabling);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(status().await, StreamStatus::Disabled);
+}
