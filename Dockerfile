@@ -14,6 +14,8 @@ COPY config/sluice.toml /etc/sluice/sluice.toml
 USER sluice
 VOLUME ["/data"]
 EXPOSE 8000
-# Listen on every interface inside the container; data on the /data volume.
-ENTRYPOINT ["/usr/local/bin/sluice", "--config", "/etc/sluice/sluice.toml", "--listen", "0.0.0.0:8000", "--data-dir", "/data"]
+# Listen on every interface inside the container; data on the /data volume. Set as
+# environment, not flags: flags would win over a `docker run -e SLUICE_...` of the same key.
+ENV SLUICE_SERVER_LISTEN=0.0.0.0:8000 SLUICE_STORAGE_DATA_DIR=/data
+ENTRYPOINT ["/usr/local/bin/sluice", "--config", "/etc/sluice/sluice.toml"]
 HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8000 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
