@@ -144,6 +144,17 @@ impl BridgeMetrics {
         ]
     }
 
+    /// Creates a destination's series at 0 (see `KinesisMetrics::touch_stream`).
+    pub fn touch(&self, table: &str, stream: &str) {
+        let labels = [table, stream];
+        let _ = self.forwarded_records_total.with_label_values(&labels);
+        let _ = self.forwarded_bytes_total.with_label_values(&labels);
+        let _ = self.replication_lag_seconds.with_label_values(&labels);
+        let _ = self.failed_records_total.with_label_values(&labels);
+        let _ = self.throttled_puts_total.with_label_values(&labels);
+        let _ = self.remote_errors_total.with_label_values(&labels);
+    }
+
     /// Removes one table's series (its destination was disabled or the table deleted).
     pub fn forget(&self, table: &str, stream: &str) {
         let labels = [table, stream];
@@ -285,6 +296,14 @@ impl KinesisMetrics {
             Box::new(self.shard_outgoing_bytes_total.clone()),
             Box::new(self.shard_iterator_age_milliseconds.clone()),
         ]
+    }
+
+    /// Creates a stream's counters of rare events at 0, so a dashboard shows 0 for them,
+    /// not "No data", until the first one happens.
+    pub fn touch_stream(&self, stream: &str) {
+        for op in KINESIS_THROTTLED_OPERATIONS {
+            let _ = self.throttled_total.with_label_values(&[stream, op]);
+        }
     }
 
     /// Removes a deleted stream's series (and its shards' `shard_ids`).
@@ -520,6 +539,11 @@ impl Metrics {
             esm,
             source,
         }
+    }
+
+    /// Creates a table's counters of rare events at 0 (see `KinesisMetrics::touch_stream`).
+    pub fn touch_table(&self, table: &str) {
+        let _ = self.ttl_deleted_items_total.with_label_values(&[table]);
     }
 
     /// Removes a deleted table's series so cardinality follows the live tables.

@@ -290,6 +290,7 @@ impl Engine {
             writers.push(tx);
         }
         let name = meta.name.clone();
+        self.metrics.touch_table(&name);
         let items_gauge = self.metrics.table_items.with_label_values(&[&name]);
         let bytes_gauge = self.metrics.table_size_bytes.with_label_values(&[&name]);
         items_gauge.set(counters.items.load(Ordering::Relaxed));

@@ -159,3 +159,50 @@ async fn per_shard_series_only_when_configured() {
         assert_eq!(metrics.contains(sample), expect, "{config:?}:\n{metrics}");
     }
 }
+
+/// The counters of rare events exist at 0 from the moment their table, stream or
+/// destination does, so a dashboard shows 0 for them, not "No data".
+#[tokio::test]
+async fn rare_event_counters_exist_at_zero_from_the_start() {
+    let server = Server::start();
+    let client = server.client();
+    crate::harness::create_table(&client, "quiet", false).await;
+    let k = server.kinesis();
+    crate::kinesis::create(&k, "quiet-s", 1).await;
+    let stream_arn = k
+        .describe_stream_summary()
+        .stream_name("quiet-s")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_string();
+    client
+        .enable_kinesis_streaming_destination()
+        .table_name("quiet")
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap();
+    let want = [
+        "sluice_ttl_deleted_items_total{table=\"quiet\"} 0",
+        "sluice_kinesis_throttled_requests_total{operation=\"PutRecords\",stream=\"quiet-s\"} 0",
+        "sluice_kinesis_throttled_requests_total{operation=\"GetRecords\",stream=\"quiet-s\"} 0",
+        "sluice_bridge_failed_records_total{stream=\"quiet-s\",table=\"quiet\"} 0",
+        "sluice_bridge_throttled_puts_total{stream=\"quiet-s\",table=\"quiet\"} 0",
+        "sluice_bridge_remote_errors_total{stream=\"quiet-s\",table=\"quiet\"} 0",
+    ];
+    // The destination's series appear once its forwarder has started.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = server.metrics().await;
+        if want.iter().all(|w| metrics.contains(w)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let missing: Vec<_> = want.iter().filter(|w| !metrics.contains(*w)).collect();
+    panic!("missing {missing:?} from:\n{metrics}");
+}

@@ -76,6 +76,8 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
     // a remote's cursor did not move), so the same changes go again once storage takes
     // writes, and nothing waits for a restart.
     let mut storage_backoff: Option<remote::backoff::Backoff> = None;
+    // The destination whose series exist (created at 0 when it first forwards).
+    let mut touched: Option<String> = None;
     loop {
         let (table, meta, destination) = {
             let Some(e) = engine.upgrade() else { return Ok(()) };
@@ -84,6 +86,10 @@ async fn run(engine: Weak<Engine>, name: &str, table_id: u64) -> Result<(), Stor
             };
             let meta = table.meta();
             let Some(destination) = meta.forwarding_destination().cloned() else { return Ok(()) };
+            if touched.as_deref() != Some(destination.stream_name.as_str()) {
+                e.metrics.bridge.touch(name, &destination.stream_name);
+                touched = Some(destination.stream_name.clone());
+            }
             (table, meta, destination)
         };
         let round = if destination.remote {

@@ -91,6 +91,7 @@ impl Engine {
             writer.counters.values().fold((0, 0), |(r, b), c| (r + c.records, b + c.bytes));
         self.metrics.kinesis.retained_records.with_label_values(&[&name]).set(records);
         self.metrics.kinesis.retained_bytes.with_label_values(&[&name]).set(bytes);
+        self.metrics.kinesis.touch_stream(&name);
         tokio::spawn(writer.run(rx));
         let limits = self
             .config
