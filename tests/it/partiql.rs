@@ -279,3 +279,27 @@ async fn update_functions_and_returning_clauses() {
     let (code, _) = error_of(run("DELETE FROM pqf WHERE pk = 'a' RETURNING ALL NEW *").await);
     assert_eq!(code, "ValidationException");
 }
+
+#[tokio::test]
+async fn parameters_that_are_no_attribute_values_get_the_errors_a_body_would() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqp", false).await;
+    let run = |body: &'static str| server.post("ExecuteStatement", body.as_bytes(), &[]);
+    let r = run(r#"{"Statement": "INSERT INTO pqp VALUE {'pk': ?}", "Parameters": [{"X": "y"}]}"#)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["__type"], "com.amazon.coral.validate#ValidationException");
+    let r =
+        run(r#"{"Statement": "SELECT * FROM pqp WHERE pk = ?", "Parameters": [{"S": 1}]}"#).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["__type"], "com.amazon.coral.service#SerializationException");
+    assert_eq!(r.json()["Message"], "NUMBER_VALUE cannot be converted to String");
+    let body =
+        r#"{"Statements": [{"Statement": "SELECT * FROM pqp WHERE pk = ?", "Parameters": [[1]]}]}"#;
+    let r = server.post("BatchExecuteStatement", body.as_bytes(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let error = &r.json()["Responses"][0]["Error"];
+    assert_eq!(error["Code"], "ValidationError");
+    assert_ne!(error["Message"], "serialization", "the message, not the kind: {error}");
+}

@@ -23,7 +23,7 @@ use super::DynamoError;
 use super::{items, query, scan, transact_get, transact_write};
 use crate::engine::Engine;
 use crate::engine::catalog::{KeySchema, TableMeta};
-use crate::protocol::RequestContext;
+use crate::protocol::{RequestBody, RequestContext};
 
 /// AWS's prefix for a statement it cannot parse.
 const MALFORMED: &str = "Statement wasn't well formed, can't be processed: ";
@@ -96,11 +96,12 @@ fn meta_of(engine: &Engine, table: &str) -> Result<Arc<TableMeta>, DynamoError> 
     engine.table(table).map(|t| t.meta()).ok_or_else(DynamoError::no_table)
 }
 
-/// A request built as JSON, decoded from its text as the wire decodes a body (some
-/// members are kept as raw text).
+/// A request built as JSON, decoded as the wire decodes a body: a parameter that is no
+/// AttributeValue gets the Validation or Serialization error a request body would.
 fn decode<T: DeserializeOwned>(request: Map<String, Json>) -> Result<T, DynamoError> {
     let text = Json::Object(request).to_string();
-    serde_json::from_str(&text).map_err(|e| DynamoError::Internal(e.to_string()))
+    let body = RequestBody::json(text.into()).map_err(|e| DynamoError::Internal(e.to_string()))?;
+    Ok(crate::api::wire::decode(body)?)
 }
 
 fn to_json(value: impl serde::Serialize) -> Result<Json, DynamoError> {
@@ -446,7 +447,10 @@ fn batch_error(e: &DynamoError) -> Json {
         }
         _ => "InternalServerError",
     };
-    let mut error = json!({ "Code": code, "Message": e.to_string() });
+    // The message the error carries on the wire (a SerializationException's Display is
+    // only its kind).
+    let message = e.to_wire().message.unwrap_or_default();
+    let mut error = json!({ "Code": code, "Message": message });
     if let DynamoError::ConditionalCheckFailed { item: Some(item) } = e {
         error["Item"] = crate::model::value::item_to_json(item);
     }
