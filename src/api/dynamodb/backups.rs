@@ -389,9 +389,16 @@ pub(super) fn restored_meta(
                     "One or more parameter values were invalid: ProvisionedThroughputOverride must be specified when BillingModeOverride is PROVISIONED",
                 )
             })?;
+            let units = |member: &str| {
+                throughput[member].as_i64().filter(|u| *u >= 1).ok_or_else(|| {
+                    DynamoError::validation(format!(
+                        "One or more parameter values were invalid: ProvisionedThroughputOverride.{member} must be a number of at least 1"
+                    ))
+                })
+            };
             meta.billing_mode = "PROVISIONED".into();
-            meta.throughput.read = throughput["ReadCapacityUnits"].as_i64().unwrap_or(1);
-            meta.throughput.write = throughput["WriteCapacityUnits"].as_i64().unwrap_or(1);
+            meta.throughput.read = units("ReadCapacityUnits")?;
+            meta.throughput.write = units("WriteCapacityUnits")?;
         }
         Some(other) => {
             return Err(member_error(
