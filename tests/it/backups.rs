@@ -210,6 +210,15 @@ async fn a_backup_survives_kill_9_and_restores_after_it() {
     };
     let server = Server::start_in(dir.path());
     let client = server.client();
+    // PROVISIONED needs its capacity.
+    let provisioned = client
+        .restore_table_from_backup()
+        .target_table_name("kept-p")
+        .backup_arn(&arn)
+        .billing_mode_override(BillingMode::Provisioned)
+        .send()
+        .await;
+    assert_eq!(error_of(provisioned).0, "ValidationException");
     let restore = client.restore_table_from_backup().target_table_name("kept-2").backup_arn(&arn);
     restore.send().await.unwrap();
     let got = client.get_item().table_name("kept-2").key("pk", s("a")).send().await.unwrap();
