@@ -436,11 +436,12 @@ impl Config {
         Config::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())
     }
 
-    /// The listener address, parsed.
+    /// The listener address: an IP address and port, or a host name and port
+    /// (`localhost:8000`), resolved as every server resolves it (IPv4 first).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.server.listen.parse().map_err(|_| {
+        resolve(&self.server.listen).ok_or_else(|| {
             ConfigError::Invalid(format!(
-                "server.listen: '{}' is not an address such as 127.0.0.1:8000",
+                "server.listen: '{}' is not an address such as 127.0.0.1:8000 or localhost:8000",
                 self.server.listen
             ))
         })
@@ -451,7 +452,7 @@ impl Config {
         if self.server.metrics_listen.is_empty() {
             return Ok(None);
         }
-        self.server.metrics_listen.parse().map(Some).map_err(|_| {
+        resolve(&self.server.metrics_listen).map(Some).ok_or_else(|| {
             ConfigError::Invalid(format!(
                 "server.metrics_listen: '{}' is not an address such as 0.0.0.0:9100",
                 self.server.metrics_listen
@@ -629,6 +630,17 @@ fn section_names(tree: &toml::Table) -> String {
     tree.keys().cloned().collect::<Vec<_>>().join(", ")
 }
 
+/// `HOST:PORT` as a socket address: a literal address as it is, a name through the
+/// system's resolver, its first IPv4 address preferred (what `localhost` means to most
+/// clients), else its first address.
+fn resolve(listen: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = listen.parse() {
+        return Some(addr);
+    }
+    let all: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(listen).ok()?.collect();
+    all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,5 +805,22 @@ mod tests {
         let env = [("SLUICE_STORAGE_MEMTABLE_BYTES", "1000")];
         let e = load(None, &env, &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("storage.memtable_bytes"), "{e}");
+    }
+
+    #[test]
+    fn the_listener_may_be_named_by_host_name() {
+        let with = |listen: &str| {
+            let overrides = Overrides { listen: Some(listen.into()), ..Overrides::default() };
+            load(Some(""), &[], &overrides)
+        };
+        let c = with("localhost:8123").unwrap();
+        assert_eq!(c.listen_addr().unwrap(), "127.0.0.1:8123".parse().unwrap());
+        assert_eq!(
+            with("[::1]:8123").unwrap().listen_addr().unwrap(),
+            "[::1]:8123".parse().unwrap()
+        );
+        // No port: refused before any name is looked up.
+        let err = with("localhost").unwrap_err().to_string();
+        assert!(err.contains("is not an address such as 127.0.0.1:8000"), "{err}");
     }
 }

@@ -38,6 +38,10 @@ const SERIALIZATION: &str = "SerializationException";
 /// one AWS's front end gives a token of the wrong kind.
 pub const MSG_SERIALIZATION: &str = "Unexpected token received from parser";
 
+/// What AWS's request framework (coral) answers for an operation a service does not
+/// have, as captured from AWS services built on it; every SDK shows it.
+pub const MSG_UNKNOWN_OPERATION: &str = "The requested operation is not recognized by the service.";
+
 /// An error ready to be written: status, `__type`, message and any extra members
 /// (such as `Item` on ConditionalCheckFailedException).
 #[derive(Debug, Clone, PartialEq)]
@@ -211,7 +215,7 @@ impl ProtocolError {
         use Namespace::CoralService as NS;
         match self {
             ProtocolError::UnknownOperation => {
-                WireError::new(NS, "UnknownOperationException", None)
+                WireError::new(NS, "UnknownOperationException", Some(MSG_UNKNOWN_OPERATION.into()))
             }
             ProtocolError::MissingAuthenticationToken => WireError::new(
                 NS,
@@ -297,7 +301,7 @@ mod tests {
         let v = ProtocolError::UnknownOperation.to_wire().body(Service::DynamoDb);
         assert_eq!(
             v,
-            serde_json::json!({"__type": "com.amazon.coral.service#UnknownOperationException"})
+            serde_json::json!({"__type": "com.amazon.coral.service#UnknownOperationException", "message": MSG_UNKNOWN_OPERATION})
         );
     }
 
@@ -323,10 +327,10 @@ mod tests {
         let named = WireError::serialization("Unexpected end-of-input").body(Service::DynamoDb);
         assert_eq!(named["Message"], "Unexpected end-of-input");
         // Other errors keep having no message when they have none.
-        let v = ProtocolError::UnknownOperation.to_wire().body(Service::DynamoDb);
+        let v = WireError::new(Namespace::CoralService, "UnrecognizedClientException", None);
         assert_eq!(
-            v,
-            serde_json::json!({"__type": "com.amazon.coral.service#UnknownOperationException"})
+            v.body(Service::DynamoDb),
+            serde_json::json!({"__type": "com.amazon.coral.service#UnrecognizedClientException"})
         );
     }
 }

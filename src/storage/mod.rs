@@ -123,7 +123,45 @@ pub struct Store {
     /// Commit groups failed by a caught panic before the store was touched, and the
     /// last panic's message: writes go on, `/health` says so.
     panics: std::sync::Mutex<(u64, String)>,
+    /// The data directory's `sluice.pid`, locked while this store is open (`lock_dir`).
+    _dir_lock: Option<std::fs::File>,
     _temp_dir: Option<tempfile::TempDir>,
+}
+
+/// Locks `DIR/sluice.pid` and writes this process's id into it, so a second sluice on the
+/// same directory is told which process holds it (fjall's own lock only says "Locked").
+/// The lock is the kernel's (flock): it goes with the process, even after kill -9.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StorageError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("sluice.pid");
+    let cannot =
+        |e: std::io::Error| StorageError::Fjall(format!("cannot lock {}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            // Bounded: a pid is a few digits; anything else is not ours to print whole.
+            let _ = (&file).take(32).read_to_string(&mut pid);
+            let pid = pid.trim();
+            let holder = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+            return Err(StorageError::Fjall(format!(
+                "data directory {} is in use by another sluice{holder}",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+    }
+    file.set_len(0).map_err(cannot)?;
+    file.rewind().map_err(cannot)?;
+    writeln!(file, "{}", std::process::id()).map_err(cannot)?;
+    Ok(file)
 }
 
 impl std::fmt::Debug for Store {
@@ -159,6 +197,12 @@ impl Store {
             store._temp_dir = Some(dir);
             return Ok(Arc::new(store));
         }
+        if config.data_dir.exists() && !config.data_dir.is_dir() {
+            return Err(StorageError::Fjall(format!(
+                "data directory {} is a file, not a directory",
+                config.data_dir.display()
+            )));
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StorageError::Fjall(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
@@ -175,7 +219,10 @@ impl Store {
                 ))
             })?;
         }
-        Ok(Arc::new(Store::open_at(&config.data_dir, config)?))
+        let lock = lock_dir(&config.data_dir)?;
+        let mut store = Store::open_at(&config.data_dir, config)?;
+        store._dir_lock = Some(lock);
+        Ok(Arc::new(store))
     }
 
     fn open_at(path: &Path, config: &StorageConfig) -> Result<Store, StorageError> {
@@ -212,6 +259,7 @@ impl Store {
             write_buffer_budget: config.memtable_bytes,
             failed: std::sync::OnceLock::new(),
             panics: std::sync::Mutex::new((0, String::new())),
+            _dir_lock: None,
             _temp_dir: None,
         })
     }

@@ -35,7 +35,8 @@ fn assert_cbor_error(r: &RawResponse, want: &[u8], type_name: &str) {
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.header("content-type"), Some(CBOR));
     assert_eq!(r.body, want, "body {:02x?}", r.body);
-    assert_eq!(cbor::decode_to_json(&r.body), Ok(json!({"__type": type_name})));
+    let decoded = cbor::decode_to_json(&r.body).expect("CBOR");
+    assert_eq!(decoded["__type"], type_name);
     assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()));
     assert!(r.header("x-amzn-requestid").is_some_and(|id| id.len() == 52));
     assert_eq!(r.header("x-amz-crc32"), None);
@@ -44,7 +45,8 @@ fn assert_cbor_error(r: &RawResponse, want: &[u8], type_name: &str) {
 #[tokio::test]
 async fn unknown_kinesis_operations_answer_in_cbor() {
     let server = Server::start();
-    let unknown = hex("a1 66 '__type' 78 19 'UnknownOperationException'");
+    let unknown = hex("a2 66 '__type' 78 19 'UnknownOperationException' \
+         67 'message' 78 39 'The requested operation is not recognized by the service.'");
     // A ListStreams body as the Java SDK writes it: an indefinite-length map.
     let body = hex("bf 65 'Limit' 0a ff");
     for target in ["Kinesis_20131202.CreateQueue", "Kinesis_20131202.NoSuchOperation"] {

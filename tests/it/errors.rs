@@ -24,6 +24,9 @@ fn assert_dynamodb_headers(r: &RawResponse) {
     );
 }
 
+/// The message of every UnknownOperationException (AWS's request framework's words).
+const UNKNOWN: &str = "The requested operation is not recognized by the service.";
+
 fn assert_error(r: &RawResponse, status: u16, body: Value) {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.json(), body);
@@ -33,7 +36,8 @@ fn assert_error(r: &RawResponse, status: u16, body: Value) {
 #[tokio::test]
 async fn unknown_targets_are_unknown_operations() {
     let server = Server::start();
-    let unknown = json!({"__type": format!("{CORAL}UnknownOperationException")});
+    let unknown =
+        json!({"__type": format!("{CORAL}UnknownOperationException"), "message": UNKNOWN});
     for target in ["DynamoDB_20120810.NoSuchOperation", "DynamoDB_20111205.ListTables", "Nope"] {
         let r = server.post(target, b"{}", &[]).await;
         assert_error(&r, 400, unknown.clone());
@@ -61,7 +65,7 @@ async fn unknown_targets_are_unknown_operations() {
         )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({"__type": "UnknownOperationException"}));
+    assert_eq!(r.json(), json!({"__type": "UnknownOperationException", "message": UNKNOWN}));
     assert_eq!(r.header("x-amz-crc32"), None);
 }
 

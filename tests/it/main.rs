@@ -48,6 +48,7 @@ mod scan;
 mod serialization;
 mod shutdown;
 mod signing;
+mod startup;
 mod storage_eio;
 mod storage_faults;
 mod streams;

@@ -6,7 +6,7 @@
 //! own code when Lambda's model knows it.
 
 use crate::lambda::InvokeError;
-use crate::protocol::error::{Namespace, WireError};
+use crate::protocol::error::{MSG_UNKNOWN_OPERATION, Namespace, WireError};
 
 /// Codes an endpoint's error may be passed on under (the model's Invoke and GetFunction
 /// errors, and the framework's).
@@ -134,7 +134,11 @@ impl LambdaError {
             }
             LambdaError::UnknownOperation => WireError {
                 status: 404,
-                ..WireError::new(Namespace::CoralService, "UnknownOperationException", None)
+                ..WireError::new(
+                    Namespace::CoralService,
+                    "UnknownOperationException",
+                    Some(MSG_UNKNOWN_OPERATION.into()),
+                )
             },
         }
     }

@@ -13,6 +13,9 @@ fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     AUTHED.iter().copied().chain(extra.iter().copied()).collect()
 }
 
+/// The message AWS's request framework gives every unknown operation.
+const UNKNOWN: &str = "The requested operation is not recognized by the service.";
+
 #[track_caller]
 fn assert_error(r: &RawResponse, status: u16, code: &str, body: serde_json::Value) {
     assert_eq!((r.status, r.header("x-amzn-errortype")), (status, Some(code)), "{}", r.text());
@@ -53,9 +56,9 @@ async fn malformed_lambda_requests_get_lambdas_errors() {
     );
 
     let r = server.request("GET", "/2015-03-31/functions/echo/nope", AUTHED, b"").await;
-    assert_error(&r, 404, "UnknownOperationException", json!({}));
+    assert_error(&r, 404, "UnknownOperationException", json!({"message": UNKNOWN}));
     let r = server.request("DELETE", "/2015-03-31/functions/echo", AUTHED, b"").await;
-    assert_error(&r, 404, "UnknownOperationException", json!({}));
+    assert_error(&r, 404, "UnknownOperationException", json!({"message": UNKNOWN}));
 
     let r = server
         .request("POST", invoke, &with(&[("X-Amz-Invocation-Type", "Sometimes")]), b"{}")

@@ -1,0 +1,82 @@
+//! Starting the daemon: what it says when its data directory is taken or is no
+//! directory, and the listener addresses it accepts (host names as every server does).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use crate::harness::Server;
+
+/// `sluice ARGS` with an empty config file (in `dir`) and no `SLUICE_*` variables.
+fn sluice(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Command {
+    let config = dir.join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command.arg("--config").arg(&config).args(args).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SLUICE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Runs `sluice ARGS`, expected to stop by itself.
+fn run(args: &[&std::ffi::OsStr]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    sluice(dir.path(), args).output().unwrap()
+}
+
+#[tokio::test]
+async fn a_second_sluice_on_a_data_directory_names_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start_in(dir.path());
+    let data = dir.path().join("data");
+    let out = run(&["--port".as_ref(), "0".as_ref(), "--data-dir".as_ref(), data.as_os_str()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "data directory {} is in use by another sluice (pid {})",
+        data.display(),
+        first.pid()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(!stderr.contains("Locked"), "{stderr}");
+    // The first one never noticed.
+    let tables = first.client().list_tables().send().await.unwrap();
+    assert!(tables.table_names().is_empty());
+
+    // Once it is gone (even by kill -9), the directory is free again.
+    first.kill();
+    let again = Server::start_in(dir.path());
+    again.client().list_tables().send().await.unwrap();
+}
+
+#[test]
+fn a_data_directory_that_is_a_file_is_named_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(&["--port".as_ref(), "0".as_ref(), "--data-dir".as_ref(), file.as_os_str()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("data directory {} is a file, not a directory", file.display());
+    assert!(stderr.contains(&want), "{stderr}");
+}
+
+#[test]
+fn the_listener_takes_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--listen", "localhost:0", "--in-memory"].map(std::ffi::OsStr::new);
+    let mut child =
+        sluice(dir.path(), &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.starts_with("sluice listening on http://127.0.0.1:"), "{line:?}");
+
+    let out = run(&["--listen".as_ref(), "localhost".as_ref(), "--in-memory".as_ref()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.listen: 'localhost' is not an address such as"), "{stderr}");
+}
