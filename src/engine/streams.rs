@@ -215,19 +215,29 @@ pub fn new_shard_id(ms: i64) -> String {
     format!("shardId-{:020}-{random:08x}", ms.max(0))
 }
 
-/// The wire form of a sequence number: 21 digits, a leading 1 then the zero-padded
-/// partition sequence, so the strings sort like the numbers within a shard.
-pub fn wire_seq(seq: u64) -> String {
-    format!("1{seq:020}")
+/// The wire form of a sequence number of partition `partition`'s shards: 24 digits, a
+/// leading 1, the partition (3 digits), then the zero-padded partition sequence. So every
+/// record's number is its own in the whole stream, as on AWS (each shard's
+/// StartingSequenceNumber differs), and the strings sort like the numbers within a shard
+/// and from a parent shard to its children (one partition's).
+pub fn wire_seq(partition: u32, seq: u64) -> String {
+    format!("1{partition:03}{seq:020}")
 }
 
-/// Parses the wire form back; `None` for anything else.
-pub fn parse_wire_seq(s: &str) -> Option<u64> {
-    let digits = s.strip_prefix('1').filter(|d| d.len() == 20)?;
+/// Parses the wire form of a number of partition `partition`'s shards back: `None` for
+/// anything else, a number of another partition included. The 21-digit form of earlier
+/// releases (`1` then the sequence, no partition) is taken as this partition's, so
+/// checkpoints kept by consumers (a KCL lease table) still work after an upgrade.
+pub fn parse_wire_seq(s: &str, partition: u32) -> Option<u64> {
+    let digits = s.strip_prefix('1')?;
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    match digits.len() {
+        20 => digits.parse().ok(),
+        23 if digits[..3].parse::<u32>().ok()? == partition => digits[3..].parse().ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -246,14 +256,28 @@ mod tests {
         let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2015-05-20T20:51:10.252";
         assert_eq!(parse_stream_arn(arn), Some(("t", "2015-05-20T20:51:10.252")));
         assert_eq!(parse_stream_arn("arn:aws:dynamodb:x:y:table/t"), None);
-        for seq in [0, 1, 42, u64::MAX / 10] {
-            let wire = wire_seq(seq);
-            assert_eq!(wire.len(), 21);
-            assert_eq!(parse_wire_seq(&wire), Some(seq));
+        for partition in [0, 1, 7, 255] {
+            for seq in [0, 1, 42, u64::MAX / 10] {
+                let wire = wire_seq(partition, seq);
+                assert_eq!(wire.len(), 24);
+                assert_eq!(parse_wire_seq(&wire, partition), Some(seq));
+                // Another partition's number is not this shard's.
+                assert_eq!(parse_wire_seq(&wire, partition + 1), None);
+            }
         }
-        assert!(wire_seq(9) < wire_seq(10));
-        for bad in ["", "2000000000000000000001", "1abc", "10000000000000000000001"] {
-            assert_eq!(parse_wire_seq(bad), None, "{bad}");
+        assert_eq!(wire_seq(3, 42), "100300000000000000000042");
+        assert!(wire_seq(0, 9) < wire_seq(0, 10));
+        assert_ne!(wire_seq(0, 1), wire_seq(1, 1));
+        // The form of earlier releases, without the partition, still names a place.
+        assert_eq!(parse_wire_seq("100000000000000000042", 5), Some(42));
+        for bad in [
+            "",
+            "2000000000000000000001",
+            "1abc",
+            "10000000000000000000001",
+            "1-03000000000000000000042",
+        ] {
+            assert_eq!(parse_wire_seq(bad, 0), None, "{bad}");
         }
         let id = new_shard_id(1_414_562_045_508);
         assert!(id.starts_with("shardId-00000001414562045508-"), "{id}");

@@ -161,8 +161,8 @@ fn shard(s: &ShardMeta) -> Shard {
     Shard {
         shard_id: s.id.clone(),
         sequence_number_range: SequenceNumberRange {
-            starting_sequence_number: wire_seq(s.start_seq),
-            ending_sequence_number: s.end_seq.map(|end| shown_end(s.start_seq, end)),
+            starting_sequence_number: wire_seq(s.partition, s.start_seq),
+            ending_sequence_number: s.end_seq.map(|end| shown_end(s, end)),
         },
         parent_shard_id: s.parent.clone(),
     }

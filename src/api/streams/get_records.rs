@@ -113,7 +113,7 @@ pub async fn get_records(
     }
     let position = changes.last().map_or(from, |c| c.seq.saturating_add(1));
     let records: Vec<Record> =
-        changes.iter().map(|c| record::render(c, &stream, &ctx.region)).collect();
+        changes.iter().map(|c| record::render(c, partition, &stream, &ctx.region)).collect();
     record_reads(engine, &stream, &records, changes.first().map(|c| c.created_ms), now);
     let at_end = end.is_some_and(|end| position > end);
     Ok(GetRecordsOutput {

@@ -134,7 +134,7 @@ async fn position(
             Some(end) => end.max(shard.start_seq),
             None => written_end,
         };
-        let seq = parse_wire_seq(wire)
+        let seq = parse_wire_seq(wire, shard.partition)
             .filter(|s| (shard.start_seq..=last).contains(s))
             .ok_or_else(|| StreamsError::validation("Invalid SequenceNumber for the shard"))?;
         let at = if after { seq.saturating_add(1) } else { seq };

@@ -17,7 +17,7 @@ pub mod record;
 use std::sync::Arc;
 
 use crate::engine::Engine;
-use crate::engine::streams::{StreamMeta, parse_stream_arn, wire_seq};
+use crate::engine::streams::{ShardMeta, StreamMeta, parse_stream_arn, wire_seq};
 use crate::protocol::RequestContext;
 
 pub use error::StreamsError;
@@ -72,8 +72,8 @@ pub(crate) fn resolve_stream(
 /// just before it starts in the engine; AWS never shows an Ending below the Starting
 /// number, so it shows the Starting one (no record has it, and reading the shard from it
 /// finds the end at once).
-pub(crate) fn shown_end(start: u64, end: u64) -> String {
-    wire_seq(end.max(start))
+pub(crate) fn shown_end(shard: &ShardMeta, end: u64) -> String {
+    wire_seq(shard.partition, end.max(shard.start_seq))
 }
 
 #[cfg(test)]

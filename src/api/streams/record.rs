@@ -55,8 +55,9 @@ pub struct Identity {
     pub kind: &'static str,
 }
 
-/// Renders `change` as a record of `stream`, in `region`.
-pub fn render(change: &ChangeRecord, stream: &StreamMeta, region: &str) -> Record {
+/// Renders `change`, a record of partition `partition`'s shards, as a record of `stream`,
+/// in `region`.
+pub fn render(change: &ChangeRecord, partition: u32, stream: &StreamMeta, region: &str) -> Record {
     let p = project(change, stream);
     Record {
         aws_region: region.to_string(),
@@ -65,7 +66,7 @@ pub fn render(change: &ChangeRecord, stream: &StreamMeta, region: &str) -> Recor
             keys: value::item_to_json(&p.keys),
             new_image: p.new.map(value::item_to_json),
             old_image: p.old.map(value::item_to_json),
-            sequence_number: wire_seq(change.seq),
+            sequence_number: wire_seq(partition, change.seq),
             size_bytes: p.size_bytes,
             stream_view_type: stream.view_type.as_str(),
         },
@@ -136,6 +137,7 @@ mod tests {
     fn keys_only_matches_aws_example() {
         let r = render(
             &change(EventName::Insert, WriteOrigin::Client),
+            0,
             &stream(ViewType::KeysOnly),
             "us-west-2",
         );
@@ -146,7 +148,7 @@ mod tests {
                 "dynamodb": {
                     "ApproximateCreationDateTime": 1464806460.0,
                     "Keys": {"ForumName": {"S": "DynamoDB"}, "Subject": {"S": "DynamoDB Thread 3"}},
-                    "SequenceNumber": "100000000000000000007",
+                    "SequenceNumber": "100000000000000000000007",
                     "SizeBytes": 41,
                     "StreamViewType": "KEYS_ONLY"
                 },
@@ -166,7 +168,7 @@ mod tests {
     #[test]
     fn images_follow_view_type_and_event() {
         let images = |event, view| {
-            let r = render(&change(event, WriteOrigin::Client), &stream(view), "r");
+            let r = render(&change(event, WriteOrigin::Client), 0, &stream(view), "r");
             (r.dynamodb.new_image.is_some(), r.dynamodb.old_image.is_some(), r.dynamodb.size_bytes)
         };
         // 41 bytes of keys, 45 per image ("x" and "new"/"old" add 4).
@@ -186,6 +188,7 @@ mod tests {
     fn ttl_deletes_name_the_service() {
         let r = render(
             &change(EventName::Remove, WriteOrigin::TtlExpiry),
+            0,
             &stream(ViewType::KeysOnly),
             "r",
         );
@@ -197,6 +200,7 @@ mod tests {
         assert_eq!(v["eventName"], "REMOVE");
         let r = render(
             &change(EventName::Remove, WriteOrigin::Client),
+            0,
             &stream(ViewType::KeysOnly),
             "r",
         );

@@ -75,8 +75,14 @@ struct UserIdentity {
     kind: &'static str,
 }
 
-/// `change` as an entry of the event of a mapping on `stream`.
-pub fn dynamodb(change: &ChangeRecord, stream: &StreamMeta, cx: &EventContext) -> Vec<u8> {
+/// `change`, a record of partition `partition`'s shards, as an entry of the event of a
+/// mapping on `stream`.
+pub fn dynamodb(
+    change: &ChangeRecord,
+    partition: u32,
+    stream: &StreamMeta,
+    cx: &EventContext,
+) -> Vec<u8> {
     let p = project(change, stream);
     let entry = DynamoDbEntry {
         event_id: change.event_id_hex(),
@@ -89,7 +95,7 @@ pub fn dynamodb(change: &ChangeRecord, stream: &StreamMeta, cx: &EventContext) -
             keys: value::item_to_json(&p.keys),
             new_image: p.new.map(value::item_to_json),
             old_image: p.old.map(value::item_to_json),
-            sequence_number: wire_seq(change.seq),
+            sequence_number: wire_seq(partition, change.seq),
             size_bytes: p.size_bytes,
             stream_view_type: stream.view_type.as_str(),
         },

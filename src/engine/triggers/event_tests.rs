@@ -61,13 +61,13 @@ fn a_dynamodb_insert_is_the_recorded_entry() {
         ("binary_key", AttributeValue::B(b"foobar".to_vec())),
     ]);
     let c = change(EventName::Insert, WriteOrigin::Client, None, Some(new));
-    let entry = dynamodb(&c, &stream(ViewType::NewImage), &cx());
+    let entry = dynamodb(&c, 0, &stream(ViewType::NewImage), &cx());
     let expected = concat!(
         r#"{"eventID":"c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9","eventName":"INSERT","eventVersion":"1.1","#,
         r#""eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{"#,
         r#""ApproximateCreationDateTime":1739000000.0,"Keys":{"my_partition_key":{"S":"hello world"}},"#,
         r#""NewImage":{"binary_key":{"B":"Zm9vYmFy"},"my_partition_key":{"S":"hello world"}},"#,
-        r#""SequenceNumber":"100000000000000000003","SizeBytes":70,"StreamViewType":"NEW_IMAGE"},"#,
+        r#""SequenceNumber":"100000000000000000000003","SizeBytes":70,"StreamViewType":"NEW_IMAGE"},"#,
         r#""eventSourceARN":"arn:aws:dynamodb:us-east-1:111111111111:table/t/stream/2025-02-22T00:00:00.000"}"#,
     );
     assert_eq!(String::from_utf8(entry).unwrap(), expected);
@@ -82,10 +82,10 @@ fn a_modify_carries_both_images_in_order_and_recorded_sizes_hold() {
     let new = item(&[("id", s("id_value")), ("id2", s("id2_new_value"))]);
     // Recorded: 20 for the insert of {id}, 46 for the MODIFY to {id, id2}.
     let insert = change(EventName::Insert, WriteOrigin::Client, None, Some(old.clone()));
-    let v: Value = serde_json::from_slice(&dynamodb(&insert, &st, &cx())).unwrap();
+    let v: Value = serde_json::from_slice(&dynamodb(&insert, 0, &st, &cx())).unwrap();
     assert_eq!(v["dynamodb"]["SizeBytes"], 20);
     let modify = change(EventName::Modify, WriteOrigin::Client, Some(old), Some(new));
-    let text = String::from_utf8(dynamodb(&modify, &st, &cx())).unwrap();
+    let text = String::from_utf8(dynamodb(&modify, 0, &st, &cx())).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["dynamodb"]["SizeBytes"], 46);
     let keys = ["\"Keys\"", "\"NewImage\"", "\"OldImage\"", "\"SequenceNumber\"", "\"SizeBytes\""];
@@ -98,7 +98,7 @@ fn a_modify_carries_both_images_in_order_and_recorded_sizes_hold() {
 fn ttl_deletes_name_the_service_in_camel_case_before_the_source_arn() {
     let old = item(&[("my_partition_key", AttributeValue::S("k".into()))]);
     let c = change(EventName::Remove, WriteOrigin::TtlExpiry, Some(old), None);
-    let text = String::from_utf8(dynamodb(&c, &stream(ViewType::KeysOnly), &cx())).unwrap();
+    let text = String::from_utf8(dynamodb(&c, 0, &stream(ViewType::KeysOnly), &cx())).unwrap();
     assert!(
         text.contains(
             r#"},"userIdentity":{"principalId":"dynamodb.amazonaws.com","type":"Service"},"eventSourceARN":"#
@@ -106,7 +106,8 @@ fn ttl_deletes_name_the_service_in_camel_case_before_the_source_arn() {
         "{text}"
     );
     let by_client = change(EventName::Remove, WriteOrigin::Client, c.old.clone(), None);
-    let text = String::from_utf8(dynamodb(&by_client, &stream(ViewType::KeysOnly), &cx())).unwrap();
+    let text =
+        String::from_utf8(dynamodb(&by_client, 0, &stream(ViewType::KeysOnly), &cx())).unwrap();
     assert!(!text.contains("userIdentity"), "{text}");
 }
 

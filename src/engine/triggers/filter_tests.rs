@@ -58,7 +58,7 @@ fn ddb(event: EventName, old: Option<Item>, new: Option<Item>) -> Vec<u8> {
         old,
         new,
     };
-    event::dynamodb(&change, &stream, &cx())
+    event::dynamodb(&change, 0, &stream, &cx())
 }
 
 fn insert(pairs: &[(&str, AttributeValue)]) -> Vec<u8> {

@@ -179,7 +179,7 @@ impl ShardReader {
     /// GetRecords show): an on-failure record's positions.
     pub fn wire_seq(&self, seq: u64) -> String {
         match self {
-            ShardReader::DynamoDb(_) => crate::engine::streams::wire_seq(seq),
+            ShardReader::DynamoDb(r) => crate::engine::streams::wire_seq(r.partition, seq),
             ShardReader::Kinesis(r) => r.wire_seq(seq),
         }
     }

@@ -33,6 +33,8 @@ pub struct DynamoDbShard {
     table: String,
     label: String,
     shard_id: String,
+    /// The table partition whose change log the shard holds (its records' numbers).
+    pub(super) partition: u32,
     cx: Arc<EventContext>,
     /// Its records as every mapping on the stream renders them (`rendered`).
     key: RunKey,
@@ -68,6 +70,7 @@ impl DynamoDbSource {
             table: s.table_name.clone(),
             label: s.label.clone(),
             shard_id: shard.id.clone(),
+            partition: s.shard(&shard.id).map_or(0, |m| m.partition),
             key: (self.cx.source_arn.clone(), s.table_id, shard.id.clone()),
             cx: self.cx.clone(),
             wake,
@@ -88,15 +91,20 @@ fn shard_info(s: &crate::engine::streams::ShardMeta) -> ShardInfo {
 }
 
 /// The changes as entries of the mapping's events.
-fn render(changes: &[ChangeRecord], stream: &StreamMeta, cx: &EventContext) -> Vec<EventRecord> {
+fn render(
+    changes: &[ChangeRecord],
+    partition: u32,
+    stream: &StreamMeta,
+    cx: &EventContext,
+) -> Vec<EventRecord> {
     changes
         .iter()
         .map(|c| EventRecord {
             seq: c.seq,
-            sequence_number: crate::engine::streams::wire_seq(c.seq),
+            sequence_number: crate::engine::streams::wire_seq(partition, c.seq),
             key_hash: event::dynamodb_key_hash(c, stream),
             arrival_ms: c.created_ms,
-            json: event::dynamodb(c, stream, cx).into(),
+            json: event::dynamodb(c, partition, stream, cx).into(),
         })
         .collect()
 }
@@ -142,13 +150,13 @@ impl DynamoDbShard {
                 let changes =
                     self.engine.read_changes_now(table_id, partition, at, to, limit, bytes)?;
                 drop(gate);
-                render(&changes, &stream, &self.cx)
+                render(&changes, partition, &stream, &self.cx)
             } else {
                 let changes =
                     self.engine.read_changes(table_id, partition, at, to, limit, bytes).await?;
                 drop(gate);
                 let (stream, cx) = (stream.clone(), self.cx.clone());
-                tokio::task::spawn_blocking(move || render(&changes, &stream, &cx))
+                tokio::task::spawn_blocking(move || render(&changes, partition, &stream, &cx))
                     .await
                     .map_err(|e| StorageError::Fjall(format!("render task: {e}")))?
             };

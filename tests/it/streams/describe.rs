@@ -268,3 +268,59 @@ async fn with_status_delay_ms_a_stream_passes_through_enabling_and_disabling() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(status().await, StreamStatus::Disabled);
 }
+
+/// Every record's sequence number is its own in the whole stream, so each shard's
+/// StartingSequenceNumber is its own first record's; a shard refuses another shard's
+/// numbers, and takes the 21-digit numbers of earlier releases (consumers' checkpoints).
+#[tokio::test]
+async fn sequence_numbers_are_unique_across_a_streams_shards() {
+    let server = Server::start();
+    let (client, streams) = (server.client(), server.streams());
+    let arn = create_with_stream(&client, "spread", "KEYS_ONLY").await;
+    for i in 0..40 {
+        put(&client, "spread", &format!("k{i}"), "1").await;
+    }
+    let all = shards(&streams, &arn).await;
+    assert_eq!(all.len(), 4);
+    let mut seen = std::collections::HashSet::new();
+    let mut starts = std::collections::HashSet::new();
+    for shard in &all {
+        let id = shard.shard_id().unwrap();
+        let start = shard.sequence_number_range().unwrap().starting_sequence_number().unwrap();
+        assert!(starts.insert(start.to_string()), "two shards start at {start}");
+        let it = iterator(&streams, &arn, id, ShardIteratorType::TrimHorizon, None).await;
+        let (records, _) = drain(&streams, it).await;
+        assert!(!records.is_empty(), "40 keys leave no shard of 4 empty");
+        assert_eq!(seq(&records[0]), start, "{id}");
+        for r in &records {
+            assert!(seen.insert(seq(r)), "{} twice", seq(r));
+        }
+        // Another shard's number names no place in this one.
+        let other = all.iter().find(|s| s.shard_id() != Some(id)).unwrap();
+        let theirs = other.sequence_number_range().unwrap().starting_sequence_number().unwrap();
+        let e = error_of(
+            streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(id)
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .sequence_number(theirs)
+                .send()
+                .await,
+        );
+        assert_eq!(
+            e,
+            ("ValidationException".into(), "Invalid SequenceNumber for the shard".into())
+        );
+        // A number as earlier releases wrote it: `1`, then the 20-digit sequence.
+        let legacy = format!("1{}", &start[4..]);
+        assert_eq!(legacy.len(), 21);
+        let it = iterator(&streams, &arn, id, ShardIteratorType::AtSequenceNumber, Some(&legacy));
+        let (again, _) = drain(&streams, it.await).await;
+        assert_eq!(
+            again.iter().map(seq).collect::<Vec<_>>(),
+            records.iter().map(seq).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(seen.len(), 40);
+}
