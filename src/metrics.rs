@@ -176,8 +176,8 @@ pub struct KinesisMetrics {
     /// `fanout` for SubscribeToShard).
     pub outgoing_records_total: IntCounterVec,
     pub outgoing_bytes_total: IntCounterVec,
-    /// MillisBehindLatest of the last read, per stream.
-    pub iterator_age_milliseconds: IntGaugeVec,
+    /// MillisBehindLatest of the last read, per stream, in seconds (Prometheus's base unit).
+    pub iterator_age_seconds: GaugeVec,
     /// Requests refused with ProvisionedThroughputExceededException, per stream and
     /// operation (PutRecords counts each refused entry).
     pub throttled_total: IntCounterVec,
@@ -189,7 +189,7 @@ pub struct KinesisMetrics {
     pub shard_incoming_bytes_total: IntCounterVec,
     pub shard_outgoing_records_total: IntCounterVec,
     pub shard_outgoing_bytes_total: IntCounterVec,
-    pub shard_iterator_age_milliseconds: IntGaugeVec,
+    pub shard_iterator_age_seconds: GaugeVec,
 }
 
 /// Reader kinds of the outgoing series.
@@ -204,6 +204,9 @@ impl KinesisMetrics {
         };
         let gauge = |name: &str, help: &str, labels: &[&str]| {
             IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        let float_gauge = |name: &str, help: &str, labels: &[&str]| {
+            GaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
         };
         let (s, ss, sr, ssr) = (
             &["stream"][..],
@@ -232,9 +235,9 @@ impl KinesisMetrics {
                 "Kinesis bytes read (data plus partition key), per stream and reader kind.",
                 sr,
             ),
-            iterator_age_milliseconds: gauge(
-                "sluice_kinesis_iterator_age_milliseconds",
-                "MillisBehindLatest of the last read, per stream.",
+            iterator_age_seconds: float_gauge(
+                "sluice_kinesis_iterator_age_seconds",
+                "MillisBehindLatest of the last read, in seconds, per stream.",
                 s,
             ),
             throttled_total: counter(
@@ -272,9 +275,9 @@ impl KinesisMetrics {
                 "Kinesis bytes read, per shard and reader kind (metrics.per_shard).",
                 ssr,
             ),
-            shard_iterator_age_milliseconds: gauge(
-                "sluice_kinesis_shard_iterator_age_milliseconds",
-                "MillisBehindLatest of the last read, per shard (metrics.per_shard).",
+            shard_iterator_age_seconds: float_gauge(
+                "sluice_kinesis_shard_iterator_age_seconds",
+                "MillisBehindLatest of the last read, in seconds, per shard (metrics.per_shard).",
                 ss,
             ),
         }
@@ -286,7 +289,7 @@ impl KinesisMetrics {
             Box::new(self.incoming_bytes_total.clone()),
             Box::new(self.outgoing_records_total.clone()),
             Box::new(self.outgoing_bytes_total.clone()),
-            Box::new(self.iterator_age_milliseconds.clone()),
+            Box::new(self.iterator_age_seconds.clone()),
             Box::new(self.throttled_total.clone()),
             Box::new(self.retained_records.clone()),
             Box::new(self.retained_bytes.clone()),
@@ -294,15 +297,23 @@ impl KinesisMetrics {
             Box::new(self.shard_incoming_bytes_total.clone()),
             Box::new(self.shard_outgoing_records_total.clone()),
             Box::new(self.shard_outgoing_bytes_total.clone()),
-            Box::new(self.shard_iterator_age_milliseconds.clone()),
+            Box::new(self.shard_iterator_age_seconds.clone()),
         ]
     }
 
-    /// Creates a stream's counters of rare events at 0, so a dashboard shows 0 for them,
-    /// not "No data", until the first one happens.
+    /// Creates a stream's series at 0 (its counters of rare events, its traffic, how far
+    /// its readers are behind), so a dashboard shows 0 for them, not "No data", until the
+    /// first record.
     pub fn touch_stream(&self, stream: &str) {
         for op in KINESIS_THROTTLED_OPERATIONS {
             let _ = self.throttled_total.with_label_values(&[stream, op]);
+        }
+        let _ = self.incoming_records_total.with_label_values(&[stream]);
+        let _ = self.incoming_bytes_total.with_label_values(&[stream]);
+        let _ = self.iterator_age_seconds.with_label_values(&[stream]);
+        for reader in KINESIS_READERS {
+            let _ = self.outgoing_records_total.with_label_values(&[stream, reader]);
+            let _ = self.outgoing_bytes_total.with_label_values(&[stream, reader]);
         }
     }
 
@@ -311,9 +322,10 @@ impl KinesisMetrics {
         for v in [&self.incoming_records_total, &self.incoming_bytes_total] {
             let _ = v.remove_label_values(&[stream]);
         }
-        for v in [&self.iterator_age_milliseconds, &self.retained_records, &self.retained_bytes] {
+        for v in [&self.retained_records, &self.retained_bytes] {
             let _ = v.remove_label_values(&[stream]);
         }
+        let _ = self.iterator_age_seconds.remove_label_values(&[stream]);
         for reader in KINESIS_READERS {
             let _ = self.outgoing_records_total.remove_label_values(&[stream, reader]);
             let _ = self.outgoing_bytes_total.remove_label_values(&[stream, reader]);
@@ -324,7 +336,7 @@ impl KinesisMetrics {
         for shard in shard_ids {
             let _ = self.shard_incoming_records_total.remove_label_values(&[stream, shard]);
             let _ = self.shard_incoming_bytes_total.remove_label_values(&[stream, shard]);
-            let _ = self.shard_iterator_age_milliseconds.remove_label_values(&[stream, shard]);
+            let _ = self.shard_iterator_age_seconds.remove_label_values(&[stream, shard]);
             for reader in KINESIS_READERS {
                 let _ =
                     self.shard_outgoing_records_total.remove_label_values(&[stream, shard, reader]);
@@ -542,8 +554,14 @@ impl Metrics {
     }
 
     /// Creates a table's counters of rare events at 0 (see `KinesisMetrics::touch_stream`).
+    /// Its stream's series too: 0 records written or read, 0 behind, until it has some.
     pub fn touch_table(&self, table: &str) {
         let _ = self.ttl_deleted_items_total.with_label_values(&[table]);
+        let _ = self.stream_records_written_total.with_label_values(&[table]);
+        let _ = self.stream_written_bytes_total.with_label_values(&[table]);
+        let _ = self.stream_records_read_total.with_label_values(&[table]);
+        let _ = self.stream_read_bytes_total.with_label_values(&[table]);
+        let _ = self.stream_iterator_age_seconds.with_label_values(&[table]);
     }
 
     /// Removes a deleted table's series so cardinality follows the live tables.

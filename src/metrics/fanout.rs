@@ -4,8 +4,8 @@
 //! lookups, and a subscription that outlives its consumer's removal cannot bring the
 //! removed series back.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge};
-use prometheus::{IntGaugeVec, Opts};
+use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter};
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
 /// Delivery latency buckets in seconds: 50 µs to 10 s (the budget is a 5 ms p99).
 const DELIVERY_BUCKETS: &[f64] = &[
@@ -25,8 +25,8 @@ pub struct FanoutMetrics {
     /// From the commit of an event's newest record to the event being handed to the
     /// connection.
     pub delivery_latency_seconds: HistogramVec,
-    /// MillisBehindLatest of the consumer's latest event.
-    pub millis_behind_latest: IntGaugeVec,
+    /// MillisBehindLatest of the consumer's latest event, in seconds.
+    pub behind_latest_seconds: GaugeVec,
 }
 
 /// One consumer's series, resolved.
@@ -37,7 +37,7 @@ pub struct FanoutSeries {
     pub records: IntCounter,
     pub bytes: IntCounter,
     pub delivery_latency: Histogram,
-    pub millis_behind: IntGauge,
+    pub behind_latest_seconds: Gauge,
 }
 
 impl FanoutMetrics {
@@ -75,10 +75,14 @@ impl FanoutMetrics {
                 labels,
             )
             .expect("valid metric"),
-            millis_behind_latest: gauge(
-                "sluice_kinesis_fanout_millis_behind_latest",
-                "MillisBehindLatest of the latest SubscribeToShard event, per stream and consumer.",
-            ),
+            behind_latest_seconds: GaugeVec::new(
+                Opts::new(
+                    "sluice_kinesis_fanout_behind_latest_seconds",
+                    "MillisBehindLatest of the latest SubscribeToShard event, in seconds, per stream and consumer.",
+                ),
+                labels,
+            )
+            .expect("valid metric"),
         }
     }
 
@@ -89,7 +93,7 @@ impl FanoutMetrics {
             Box::new(self.records_total.clone()),
             Box::new(self.bytes_total.clone()),
             Box::new(self.delivery_latency_seconds.clone()),
-            Box::new(self.millis_behind_latest.clone()),
+            Box::new(self.behind_latest_seconds.clone()),
         ]
     }
 
@@ -102,7 +106,7 @@ impl FanoutMetrics {
             records: self.records_total.with_label_values(l),
             bytes: self.bytes_total.with_label_values(l),
             delivery_latency: self.delivery_latency_seconds.with_label_values(l),
-            millis_behind: self.millis_behind_latest.with_label_values(l),
+            behind_latest_seconds: self.behind_latest_seconds.with_label_values(l),
         }
     }
 
@@ -114,7 +118,7 @@ impl FanoutMetrics {
         let _ = self.records_total.remove_label_values(l);
         let _ = self.bytes_total.remove_label_values(l);
         let _ = self.delivery_latency_seconds.remove_label_values(l);
-        let _ = self.millis_behind_latest.remove_label_values(l);
+        let _ = self.behind_latest_seconds.remove_label_values(l);
     }
 }
 

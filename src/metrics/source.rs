@@ -27,7 +27,7 @@ pub struct SourceMetrics {
     pub age_of_oldest_unreplicated_seconds: GaugeVec,
     /// How far behind the newest change forwarded was when it went out, per shard; 0 once a
     /// read finds nothing new.
-    pub millis_behind: IntGaugeVec,
+    pub behind_latest_seconds: GaugeVec,
 }
 
 impl SourceMetrics {
@@ -73,10 +73,10 @@ impl SourceMetrics {
                 &["source", "shard"],
             )
             .expect("valid metric"),
-            millis_behind: IntGaugeVec::new(
+            behind_latest_seconds: GaugeVec::new(
                 Opts::new(
-                    "sluice_source_millis_behind",
-                    "How old the newest change forwarded from a source shard was when it went out; 0 once a read finds nothing new.",
+                    "sluice_source_behind_latest_seconds",
+                    "How old (in seconds) the newest change forwarded from a source shard was when it went out; 0 once a read finds nothing new.",
                 ),
                 &["source", "shard"],
             )
@@ -94,13 +94,29 @@ impl SourceMetrics {
             Box::new(self.trimmed_gaps_total.clone()),
             Box::new(self.errors_total.clone()),
             Box::new(self.age_of_oldest_unreplicated_seconds.clone()),
-            Box::new(self.millis_behind.clone()),
+            Box::new(self.behind_latest_seconds.clone()),
         ]
+    }
+
+    /// Creates a source's series at 0 when it starts, so a dashboard shows 0, not "No
+    /// data", until its first record, steal, throttle or error.
+    pub fn touch(&self, source: &str) {
+        for counter in [
+            &self.records_read_total,
+            &self.records_forwarded_total,
+            &self.lease_steals_total,
+            &self.read_throttles_total,
+            &self.trimmed_gaps_total,
+            &self.errors_total,
+        ] {
+            let _ = counter.with_label_values(&[source]);
+        }
+        let _ = self.leases_held.with_label_values(&[source]);
     }
 
     /// Removes a shard's series (its lease went elsewhere).
     pub fn forget_shard(&self, source: &str, shard: &str) {
         let _ = self.age_of_oldest_unreplicated_seconds.remove_label_values(&[source, shard]);
-        let _ = self.millis_behind.remove_label_values(&[source, shard]);
+        let _ = self.behind_latest_seconds.remove_label_values(&[source, shard]);
     }
 }

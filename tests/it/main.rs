@@ -14,6 +14,7 @@ mod bridge_remote;
 mod bridge_source;
 mod cbor;
 mod compressed_requests;
+mod dashboard;
 mod delete_table;
 mod encryption;
 mod errors;

@@ -277,7 +277,7 @@ fn record_metrics(
     let k = &engine.metrics.kinesis;
     k.outgoing_records_total.with_label_values(&[stream, "polling"]).inc_by(records as u64);
     k.outgoing_bytes_total.with_label_values(&[stream, "polling"]).inc_by(bytes as u64);
-    k.iterator_age_milliseconds.with_label_values(&[stream]).set(behind);
+    k.iterator_age_seconds.with_label_values(&[stream]).set(behind as f64 / 1000.0);
     if engine.config.metrics.per_shard {
         k.shard_outgoing_records_total
             .with_label_values(&[stream, shard, "polling"])
@@ -285,6 +285,8 @@ fn record_metrics(
         k.shard_outgoing_bytes_total
             .with_label_values(&[stream, shard, "polling"])
             .inc_by(bytes as u64);
-        k.shard_iterator_age_milliseconds.with_label_values(&[stream, shard]).set(behind);
+        k.shard_iterator_age_seconds
+            .with_label_values(&[stream, shard])
+            .set(behind as f64 / 1000.0);
     }
 }

@@ -178,6 +178,8 @@ impl Engine {
             Ok(())
         })
         .await?;
+        // Its series exist at 0 until its first subscription (no "No data").
+        let _ = self.metrics.fanout.series(stream.name(), name);
         Ok(consumer)
     }
 

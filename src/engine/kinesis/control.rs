@@ -71,6 +71,10 @@ impl Engine {
             tips.push(watch::Sender::new(tip));
         }
         let (id, name) = (meta.id, meta.name.clone());
+        // Its consumers' series exist at 0 from the start, as at registration.
+        for consumer in meta.consumers.iter().filter(|c| c.deleting_since_ms.is_none()) {
+            let _ = self.metrics.fanout.series(&name, &consumer.name);
+        }
         let shared = Arc::new(StreamShared {
             id,
             name: name.clone(),

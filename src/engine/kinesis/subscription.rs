@@ -201,7 +201,7 @@ impl Subscription {
                 () = sleep_until(self.next_heartbeat) => {
                     self.next_heartbeat = Instant::now() + self.heartbeat;
                     self.series.events.inc();
-                    self.series.millis_behind.set(0);
+                    self.series.behind_latest_seconds.set(0.0);
                     let delivery = Delivery { records: Vec::new(), next: self.position, millis_behind: 0 };
                     return Ok(Some(Event::Records(delivery)));
                 }
@@ -255,7 +255,7 @@ impl Subscription {
         s.events.inc();
         s.records.inc_by(records as u64);
         s.bytes.inc_by(bytes as u64);
-        s.millis_behind.set(behind);
+        s.behind_latest_seconds.set(behind as f64 / 1000.0);
         s.delivery_latency.observe(latency);
         self.outgoing.0.inc_by(records as u64);
         self.outgoing.1.inc_by(bytes as u64);

@@ -82,6 +82,7 @@ impl Engine {
     pub fn start_sources(self: &Arc<Self>, own_endpoint: &str) {
         let me = worker_id(&self.config.bridge.worker_id);
         for source in &self.config.bridge.sources {
+            self.metrics.source.touch(&source.name);
             let coordinator = Coordinator::new(self, source, &me, own_endpoint);
             match coordinator {
                 Some(c) => {

@@ -119,7 +119,11 @@ fn gauges(ctx: &Context, shard: &str, age_ms: i64, behind_ms: i64) {
         let labels = [ctx.name.as_str(), shard];
         let age = e.metrics.source.age_of_oldest_unreplicated_seconds.with_label_values(&labels);
         age.set(age_ms.max(0) as f64 / 1000.0);
-        e.metrics.source.millis_behind.with_label_values(&labels).set(behind_ms.max(0));
+        e.metrics
+            .source
+            .behind_latest_seconds
+            .with_label_values(&labels)
+            .set(behind_ms.max(0) as f64 / 1000.0);
     }
 }
 

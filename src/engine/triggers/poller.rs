@@ -57,6 +57,10 @@ async fn run(engine: Weak<Engine>, mapping: Arc<Mapping>, mut shutdown: watch::R
         }
         if record.active() && paused_until.is_none() {
             let Some(engine) = engine.upgrade() else { break };
+            // The mapping's series exist at 0 before its first batch (no "No data").
+            if let Some(function) = crate::lambda::name::parse(&record.settings.function_name) {
+                let _ = engine.metrics.esm.series(&record.uuid, &function.name);
+            }
             if let Some(source) = Opened::open(&engine, &record) {
                 match engine.mapping_checkpoints(&record.uuid) {
                     Ok(checkpoints) => {
