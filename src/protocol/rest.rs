@@ -25,6 +25,18 @@ pub struct RestCall {
 }
 
 impl RestCall {
+    /// A call made inside sluice (the console), with no query, headers or body.
+    pub fn internal(operation: &'static str) -> RestCall {
+        RestCall {
+            operation,
+            function_name: None,
+            uuid: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
     /// The last value of query parameter `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

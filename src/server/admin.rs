@@ -1,4 +1,4 @@
-//! Everything under `/_sluice/` (today the fault-injection endpoint): sluice's own admin
+//! Everything under `/_sluice/` (the console and the fault-injection endpoint): sluice's own admin
 //! calls, which no AWS SDK sends and no web page may. A page open in a developer's
 //! browser can send requests to localhost (a "simple" POST with `text/plain` needs no
 //! CORS preflight), so these calls refuse anything a browser would mark cross-site: a
@@ -29,6 +29,9 @@ pub const PREFIX: &str = "/_sluice/";
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     if let Err(why) = same_site(&req) {
         return reply(403, &why);
+    }
+    if super::console::owns(req.uri().path()) {
+        return super::console::handle(state, req).await;
     }
     // With auth.enforce only a configured key's signed request passes, so the body is
     // read first (the signature covers it).

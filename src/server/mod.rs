@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod conn;
+pub mod console;
 pub mod cors;
 pub mod faults;
 pub mod http;

@@ -14,6 +14,7 @@ mod bridge_remote;
 mod bridge_source;
 mod cbor;
 mod compressed_requests;
+mod console;
 mod dashboard;
 mod delete_table;
 mod encryption;
