@@ -240,7 +240,7 @@ class Session:
                     code = int(f.read().strip() or "1")
                 break
             if self.proc.poll() is not None:
-                code = f"the bash session exited ({self.proc.returncode})"
+                code = f"session-exited:{self.proc.returncode}"
                 break
             time.sleep(0.02)
         elapsed = time.monotonic() - started
@@ -295,9 +295,9 @@ def log_tails(work, lines=40):
 def prerequisites():
     missing = [tool for tool in ("bash", "curl", "aws", "python3") if shutil.which(tool) is None]
     probe = subprocess.run(
-        [sys.executable, "-c", "import boto3, awslambdaric"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
+        ["python3", "-c", "import boto3, awslambdaric"], capture_output=True, text=True
+    ) if "python3" not in missing else None
+    if probe is None or probe.returncode != 0:
         missing.append("python modules boto3 and awslambdaric")
     return missing
 
@@ -368,6 +368,9 @@ def main():
             problem = None
             if code is None:
                 problem = f"did not finish within {args.timeout:g} s"
+            elif isinstance(code, str):
+                problem = ("ended the bash session (status "
+                           f"{code.split(':')[1]}): a block must not exit the shell")
             elif code != 0:
                 problem = f"exited with status {code}"
             else:
