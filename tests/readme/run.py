@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Runs the README's walk-through, block by block, and checks what it prints.
 
-    python3 tests/readme/run.py --bin target/release/sluice [--keep] README.md
+    python3 tests/readme/run.py --bin target/release/sluice [--keep] [--verbose]
+        [--timeout SECONDS] README.md
+
+--verbose prints every block's output (to write an output block), --keep keeps the
+temporary directory, --timeout is the time one block may take (60 s by default).
 
 Conventions (they are the README's contract; keep them small):
 
