@@ -44,6 +44,7 @@ mod observability;
 mod partiql;
 mod query;
 mod query_errors;
+mod readme;
 mod remote_tls;
 mod restart;
 mod scan;
