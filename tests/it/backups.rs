@@ -139,10 +139,15 @@ async fn a_backup_restores_into_a_new_table_as_it_was() {
         (code.as_str(), message.as_str()),
         ("TableNotFoundException", "Table not found: nope")
     );
-    let (code, _) = error_of(
+    let (code, message) = error_of(
         client.create_backup().table_name("orders-copy").backup_name("no spaces").send().await,
     );
     assert_eq!(code, "ValidationException");
+    // Only the constraint broken is named.
+    assert_eq!(
+        message,
+        "1 validation error detected: Value 'no spaces' at 'backupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
 
     // Deleted: gone from the list, and not restorable.
     let deleted = client.delete_backup().backup_arn(&arn).send().await.unwrap();
@@ -330,4 +335,89 @@ async fn point_in_time_recovery_restores_the_table_as_it_was_at_that_second() {
             .await,
     );
     assert_eq!(code, "InvalidRestoreTimeException");
+}
+
+/// GlobalSecondaryIndexOverride keeps only the listed indexes (which must be the
+/// source's), an empty list none; the definitions of the dropped keys go with them;
+/// SSESpecificationOverride applies as CreateTable's SSESpecification does.
+#[tokio::test]
+async fn a_restore_keeps_the_indexes_its_overrides_list() {
+    let server = Server::start();
+    let client = server.client();
+    create(&client, "ixs").await;
+    for i in 0..10 {
+        let put = client.put_item().table_name("ixs").item("pk", s(&format!("k{i}")));
+        put.item("g", s(if i % 2 == 0 { "even" } else { "odd" })).send().await.unwrap();
+    }
+    let backup = client.create_backup().table_name("ixs").backup_name("ixs-b1").send().await.unwrap();
+    let arn = backup.backup_details().unwrap().backup_arn().to_string();
+    let key =
+        |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    let by_g = |projection| {
+        GlobalSecondaryIndex::builder()
+            .index_name("by-g")
+            .key_schema(key("g", KeyType::Hash))
+            .projection(Projection::builder().projection_type(projection).build())
+            .build()
+            .unwrap()
+    };
+
+    // Listed: kept, and queryable.
+    let restore = client.restore_table_from_backup().backup_arn(&arn);
+    let kept = restore
+        .target_table_name("ix-kept")
+        .global_secondary_index_override(by_g(ProjectionType::All));
+    kept.send().await.unwrap();
+    let t = client.describe_table().table_name("ix-kept").send().await.unwrap();
+    assert_eq!(t.table().unwrap().global_secondary_indexes()[0].index_name(), Some("by-g"));
+    let evens = client
+        .query()
+        .table_name("ix-kept")
+        .index_name("by-g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("even"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evens.count(), 5);
+
+    // An empty list: no index, and no definition of its key.
+    let restore = client.restore_table_from_backup().backup_arn(&arn).target_table_name("ix-none");
+    restore.set_global_secondary_index_override(Some(Vec::new())).send().await.unwrap();
+    let t = client.describe_table().table_name("ix-none").send().await.unwrap();
+    let t = t.table().unwrap();
+    assert!(t.global_secondary_indexes().is_empty(), "{t:?}");
+    let defs: Vec<&str> = t.attribute_definitions().iter().map(|d| d.attribute_name()).collect();
+    assert_eq!(defs, ["pk"]);
+    assert_eq!(t.item_count(), Some(10));
+    let (code, _) = error_of(
+        client
+            .query()
+            .table_name("ix-none")
+            .index_name("by-g")
+            .key_condition_expression("g = :g")
+            .expression_attribute_values(":g", s("even"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+
+    // An index the source did not have (or not with that projection) is refused.
+    let restore = client.restore_table_from_backup().backup_arn(&arn).target_table_name("ix-bad");
+    let (code, message) = error_of(
+        restore.global_secondary_index_override(by_g(ProjectionType::KeysOnly)).send().await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("by-g"), "{message}");
+    assert!(client.describe_table().table_name("ix-bad").send().await.is_err());
+
+    // SSE as CreateTable takes it: KMS only where sluice seals values at rest.
+    let sse = aws_sdk_dynamodb::types::SseSpecification::builder().enabled(true).build();
+    let restore = client.restore_table_from_backup().backup_arn(&arn).target_table_name("ix-kms");
+    let (code, message) = error_of(restore.sse_specification_override(sse).send().await);
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("storage.encryption_key_file"), "{message}");
+    let off = aws_sdk_dynamodb::types::SseSpecification::builder().enabled(false).build();
+    let restore = client.restore_table_from_backup().backup_arn(&arn).target_table_name("ix-sse");
+    restore.sse_specification_override(off).send().await.unwrap();
 }

@@ -85,13 +85,20 @@ fn check_backup_name(name: Option<&str>) -> Result<&str, DynamoError> {
             "1 validation error detected: Value null at 'backupName' failed to satisfy constraint: Member must not be null",
         )
     })?;
-    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if !(3..=255).contains(&name.len()) || !valid {
-        return Err(member_error(
-            name,
-            "backupName",
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+, Member must have length less than or equal to 255, Member must have length greater than or equal to 3",
-        ));
+    // Only the constraints the name breaks are named, as AWS's validator does.
+    let broken: Vec<&str> = [
+        (
+            !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ),
+        (name.len() > 255, "Member must have length less than or equal to 255"),
+        (name.len() < 3, "Member must have length greater than or equal to 3"),
+    ]
+    .into_iter()
+    .filter_map(|(bad, why)| bad.then_some(why))
+    .collect();
+    if !broken.is_empty() {
+        return Err(member_error(name, "backupName", &broken.join(", ")));
     }
     Ok(name)
 }
@@ -336,19 +343,76 @@ pub async fn restore_table_from_backup(
 impl RestoreOverrides {
     /// Refuses the overrides sluice does not apply.
     pub fn check(&self) -> Result<(), DynamoError> {
-        let unsupported = [
-            ("GlobalSecondaryIndexOverride", self.global_secondary_index_override.is_some()),
-            ("LocalSecondaryIndexOverride", self.local_secondary_index_override.is_some()),
-            ("OnDemandThroughputOverride", self.on_demand_throughput_override.is_some()),
-            ("SSESpecificationOverride", self.sse_specification_override.is_some()),
-        ];
-        match unsupported.iter().find(|(_, given)| *given) {
-            Some((member, _)) => Err(DynamoError::validation(format!(
-                "{member} is not supported by this endpoint (sluice restores the source's own indexes and settings)"
-            ))),
-            None => Ok(()),
+        if self.on_demand_throughput_override.is_some() {
+            // CreateTable keeps no on-demand maximums either: nothing would report it.
+            return Err(DynamoError::validation(
+                "OnDemandThroughputOverride is not supported by this endpoint (sluice keeps no on-demand throughput maximums)",
+            ));
         }
+        Ok(())
     }
+}
+
+/// Applies a GlobalSecondaryIndexOverride or LocalSecondaryIndexOverride: the restored
+/// table has exactly the listed indexes of that kind (an empty list: none), each of
+/// which must be one of the source's, with its key schema and projection; a GSI's
+/// throughput may change. As AWS documents it: "The indexes provided should match
+/// existing secondary indexes. You can choose to exclude some or all of the indexes at
+/// the time of restore."
+fn override_indexes(meta: &mut TableMeta, listed: &Value, global: bool) -> Result<(), DynamoError> {
+    let member =
+        if global { "GlobalSecondaryIndexOverride" } else { "LocalSecondaryIndexOverride" };
+    let inputs: Vec<super::indexes::IndexInput> = serde_json::from_value(listed.clone())
+        .map_err(|_| {
+            DynamoError::validation(format!(
+                "One or more parameter values were invalid: {member} must be a list of index definitions"
+            ))
+        })?;
+    let pay_per_request = meta.billing_mode == "PAY_PER_REQUEST";
+    let mut kept = Vec::new();
+    for input in &inputs {
+        let wanted = super::indexes::build(
+            input,
+            &meta.attribute_definitions,
+            &meta.key_schema,
+            global,
+            pay_per_request,
+        )?;
+        let source = meta.indexes.iter().find(|i| i.global == global && i.name == wanted.name);
+        let Some(source) = source
+            .filter(|s| s.key_schema == wanted.key_schema && s.projection == wanted.projection)
+        else {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: {member} names index {} that the backup's table does not have with that key schema and projection",
+                wanted.name
+            )));
+        };
+        if kept.iter().any(|k: &crate::engine::catalog::IndexMeta| k.name == wanted.name) {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: Duplicate index name: {}",
+                wanted.name
+            )));
+        }
+        let mut index = source.clone();
+        index.throughput = wanted.throughput;
+        kept.push(index);
+    }
+    meta.indexes.retain(|i| i.global != global);
+    meta.indexes.extend(kept);
+    meta.indexes.sort_by_key(|i| i.id);
+    Ok(())
+}
+
+/// Applies an SSESpecificationOverride as CreateTable applies an SSESpecification.
+fn override_sse(engine: &Engine, meta: &mut TableMeta, given: &Value) -> Result<(), DynamoError> {
+    let sse: super::tables::SseSpecification =
+        serde_json::from_value(given.clone()).map_err(|_| {
+            DynamoError::validation(
+                "One or more parameter values were invalid: SSESpecificationOverride is not an SSESpecification",
+            )
+        })?;
+    meta.sse_kms_key = super::table_create::sse_key(engine, Some(&sse))?;
+    Ok(())
 }
 
 /// The new table's settings: the source's, under the new name, without what AWS does not
@@ -407,6 +471,33 @@ pub(super) fn restored_meta(
                 "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]",
             ));
         }
+    }
+    if let Some(listed) = &input.global_secondary_index_override {
+        override_indexes(&mut meta, listed, true)?;
+    }
+    if let Some(listed) = &input.local_secondary_index_override {
+        override_indexes(&mut meta, listed, false)?;
+    }
+    if input.billing_mode_override.as_deref() == Some("PROVISIONED") {
+        // An index the source had on demand needs capacity of its own: the table's,
+        // unless the index override gave it some.
+        let table = meta.throughput.clone();
+        for index in meta.indexes.iter_mut().filter(|i| i.global && i.throughput.is_none()) {
+            index.throughput = Some(crate::engine::catalog::Throughput {
+                read: table.read,
+                write: table.write,
+                ..Default::default()
+            });
+        }
+    }
+    // The definitions of the key attributes of indexes left out go with them.
+    let used: Vec<String> = super::indexes::keys_used(&meta.key_schema, &meta.indexes)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    meta.attribute_definitions.retain(|d| used.contains(&d.name));
+    if let Some(given) = &input.sse_specification_override {
+        override_sse(engine, &mut meta, given)?;
     }
     Ok(meta)
 }

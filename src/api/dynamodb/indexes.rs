@@ -113,7 +113,7 @@ pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path:
 }
 
 /// Builds one index from its definition, with AWS's checks (dynalite's recorded ones).
-fn build(
+pub(super) fn build(
     input: &IndexInput,
     defs: &[KeyAttribute],
     table: &KeySchema,
