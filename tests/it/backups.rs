@@ -349,7 +349,8 @@ async fn a_restore_keeps_the_indexes_its_overrides_list() {
         let put = client.put_item().table_name("ixs").item("pk", s(&format!("k{i}")));
         put.item("g", s(if i % 2 == 0 { "even" } else { "odd" })).send().await.unwrap();
     }
-    let backup = client.create_backup().table_name("ixs").backup_name("ixs-b1").send().await.unwrap();
+    let backup =
+        client.create_backup().table_name("ixs").backup_name("ixs-b1").send().await.unwrap();
     let arn = backup.backup_details().unwrap().backup_arn().to_string();
     let key =
         |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();

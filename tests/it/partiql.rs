@@ -303,3 +303,45 @@ async fn parameters_that_are_no_attribute_values_get_the_errors_a_body_would() {
     assert_eq!(error["Code"], "ValidationError");
     assert_ne!(error["Message"], "serialization", "the message, not the kind: {error}");
 }
+
+/// ORDER BY on the sort key within one partition (the Query's order, DESC backwards),
+/// and AWS's refusals: no WHERE, or more than one partition without the hash key.
+#[tokio::test]
+async fn order_by_sorts_one_partition_by_its_sort_key() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqo", true).await;
+    for sk in [3, 1, 2] {
+        let put =
+            client.put_item().table_name("pqo").item("pk", s("a")).item("sk", n(&sk.to_string()));
+        put.send().await.unwrap();
+    }
+    client.put_item().table_name("pqo").item("pk", s("b")).item("sk", n("9")).send().await.unwrap();
+    let run = |statement: &'static str| client.execute_statement().statement(statement).send();
+    let sks = |out: &aws_sdk_dynamodb::operation::execute_statement::ExecuteStatementOutput| {
+        out.items().iter().map(|i| i["sk"].clone()).collect::<Vec<_>>()
+    };
+    let out = run("SELECT * FROM pqo WHERE pk = 'a' ORDER BY sk DESC").await.unwrap();
+    assert_eq!(sks(&out), [n("3"), n("2"), n("1")]);
+    let out = run("SELECT * FROM pqo WHERE pk = 'a' ORDER BY pk, sk ASC").await.unwrap();
+    assert_eq!(sks(&out), [n("1"), n("2"), n("3")]);
+    let out = run("SELECT sk FROM pqo WHERE pk = 'a' AND sk > 1 ORDER BY sk DESC").await.unwrap();
+    assert_eq!(sks(&out), [n("3"), n("2")]);
+
+    let (code, message) = error_of(run("SELECT * FROM pqo ORDER BY sk").await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "ValidationException",
+            "Must have WHERE clause in the statement when using ORDER BY clause."
+        )
+    );
+    let (_, message) =
+        error_of(run("SELECT * FROM pqo WHERE pk = 'a' OR pk = 'b' ORDER BY sk").await);
+    assert_eq!(
+        message,
+        "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause."
+    );
+    let (code, _) = error_of(run("SELECT * FROM pqo WHERE pk = 'a' ORDER BY v").await);
+    assert_eq!(code, "ValidationException");
+}

@@ -281,9 +281,24 @@ async fn select(
     params: &[Json],
     input: &ExecuteStatementInput,
 ) -> Result<Json, DynamoError> {
-    let Statement::Select { table, index, projection, filter } = statement else { unreachable!() };
+    let Statement::Select { table, index, projection, filter, order } = statement else {
+        unreachable!()
+    };
     let meta = meta_of(engine, table)?;
     let schema = schema_of(&meta, index.as_deref())?;
+    if !order.is_empty() && filter.is_none() {
+        return Err(DynamoError::validation(
+            "Must have WHERE clause in the statement when using ORDER BY clause.",
+        ));
+    }
+    let is_key = |name: &str| {
+        name == schema.hash.name || schema.range.as_ref().is_some_and(|r| r.name == name)
+    };
+    if let Some((name, _)) = order.iter().find(|(name, _)| !is_key(name)) {
+        return Err(DynamoError::validation(format!(
+            "ORDER BY clause must name a key of the table or index: {name}"
+        )));
+    }
     let mut request = Map::new();
     request.insert("TableName".into(), Json::String(table.clone()));
     if let Some(index) = index {
@@ -333,6 +348,26 @@ async fn select(
     }
     let join =
         |parts: Vec<Expr>| parts.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
+    // One partition: its sort key's order is the Query's. More: AWS orders by the
+    // partition key first, which a Query cannot do.
+    if !order.is_empty() && as_query.is_none() {
+        if !order.iter().any(|(name, _)| *name == schema.hash.name) {
+            return Err(DynamoError::validation(
+                "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause.",
+            ));
+        }
+        return Err(DynamoError::validation(
+            "ORDER BY across more than one partition is not supported by this endpoint: pin the partition key with =",
+        ));
+    }
+    let descending = schema
+        .range
+        .as_ref()
+        .and_then(|r| order.iter().find(|(name, _)| *name == r.name))
+        .is_some_and(|(_, desc)| *desc);
+    if descending {
+        request.insert("ScanIndexForward".into(), json!(false));
+    }
     let answer = match as_query {
         Some((key, rest)) => {
             let key = join(key).expect("the partition key's condition");
@@ -464,7 +499,9 @@ fn key_lookup(
     statement: &Statement,
     params: &[Json],
 ) -> Result<Map<String, Json>, DynamoError> {
-    let Statement::Select { table, index, projection, filter } = statement else { unreachable!() };
+    let Statement::Select { table, index, projection, filter, .. } = statement else {
+        unreachable!()
+    };
     if index.is_some() {
         return Err(DynamoError::validation(
             "A batch or transaction SELECT reads the table, not an index",

@@ -74,6 +74,8 @@ pub enum Statement {
         index: Option<String>,
         projection: Vec<Path>,
         filter: Option<Expr>,
+        /// ORDER BY: each key with whether it is DESC.
+        order: Vec<(String, bool)>,
     },
     Insert {
         table: String,
@@ -244,7 +246,22 @@ impl Parser {
         let table = self.name()?;
         let index = if self.eat(".") { Some(self.name()?) } else { None };
         let filter = if self.eat_word("WHERE") { Some(self.expr()?) } else { None };
-        Ok(Statement::Select { table, index, projection, filter })
+        let mut order = Vec::new();
+        if self.eat_word("ORDER") {
+            self.word("BY")?;
+            loop {
+                let key = self.name().map_err(|_| self.expected("a key"))?;
+                let desc = self.eat_word("DESC");
+                if !desc {
+                    self.eat_word("ASC");
+                }
+                order.push((key, desc));
+                if !self.eat(",") {
+                    break;
+                }
+            }
+        }
+        Ok(Statement::Select { table, index, projection, filter, order })
     }
 
     fn update(&mut self) -> Result<Statement, String> {
@@ -562,7 +579,7 @@ mod tests {
             r#"SELECT a, b.c[1] FROM "t"."idx" WHERE pk = ? AND NOT (x > 3 OR y IS MISSING)"#,
         )
         .unwrap();
-        let Statement::Select { table, index, projection, filter } = s else { panic!() };
+        let Statement::Select { table, index, projection, filter, .. } = s else { panic!() };
         assert_eq!((table.as_str(), index.as_deref()), ("t", Some("idx")));
         assert_eq!(projection[1], vec![name("b"), name("c"), Segment::Index(1)]);
         assert!(matches!(filter, Some(Expr::And(..))));
