@@ -240,10 +240,28 @@ pub enum Durability {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
-    /// Account id in every ARN.
+    /// The default account: requests whose access key maps to no other are this
+    /// account's (ARNs carry it).
     pub account_id: String,
     /// Region used when a request carries no SigV4 credential scope.
     pub region: String,
+    /// Access key id -> account id: each key's requests are that account's, its
+    /// resources invisible to other accounts (`[[auth.keys]]` may also say it, as
+    /// `account_id`). Keys not listed are `account_id`'s.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub accounts: std::collections::BTreeMap<String, String>,
+}
+
+impl AwsConfig {
+    /// The account of requests signed with `access_key_id`.
+    pub fn account_of<'a>(&'a self, access_key_id: &str, keys: &'a auth::AuthConfig) -> &'a str {
+        keys.keys
+            .iter()
+            .find(|k| k.access_key_id == access_key_id)
+            .and_then(|k| k.account_id.as_deref())
+            .or_else(|| self.accounts.get(access_key_id).map(String::as_str))
+            .unwrap_or(&self.account_id)
+    }
 }
 
 /// DynamoDB table behaviour.
@@ -321,7 +339,11 @@ impl Default for StorageConfig {
 
 impl Default for AwsConfig {
     fn default() -> Self {
-        AwsConfig { account_id: "000000000000".into(), region: "us-east-1".into() }
+        AwsConfig {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            accounts: Default::default(),
+        }
     }
 }
 
@@ -565,6 +587,18 @@ impl Config {
             || !self.aws.account_id.bytes().all(|b| b.is_ascii_digit())
         {
             return bad("aws.account_id", "must be 12 digits");
+        }
+        let twelve_digits = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+        if let Some((key, _)) = self.aws.accounts.iter().find(|(_, a)| !twelve_digits(a)) {
+            return bad(&format!("aws.accounts.{key}"), "must be 12 digits");
+        }
+        if let Some(k) =
+            self.auth.keys.iter().find(|k| !k.account_id.as_deref().is_none_or(twelve_digits))
+        {
+            return bad(
+                &format!("auth.keys ({}).account_id", k.access_key_id),
+                "must be 12 digits",
+            );
         }
         if self.aws.region.is_empty() {
             return bad("aws.region", "must not be empty");
@@ -822,5 +856,21 @@ mod tests {
         // No port: refused before any name is looked up.
         let err = with("localhost").unwrap_err().to_string();
         assert!(err.contains("is not an address such as 127.0.0.1:8000"), "{err}");
+    }
+
+    #[test]
+    fn access_keys_map_to_accounts() {
+        let text = "[aws.accounts]\nAKIDA = \"111122223333\"\n\
+            [[auth.keys]]\naccess_key_id = \"AKIDB\"\nsecret_access_key = \"s\"\naccount_id = \"444455556666\"\n";
+        let c = load(Some(text), &[], &Overrides::default()).unwrap();
+        assert_eq!(c.aws.account_of("AKIDA", &c.auth), "111122223333");
+        assert_eq!(c.aws.account_of("AKIDB", &c.auth), "444455556666");
+        assert_eq!(c.aws.account_of("AKIDC", &c.auth), "000000000000");
+        let bad = load(Some("[aws.accounts]\nAKIDA = \"12\"\n"), &[], &Overrides::default());
+        assert!(bad.unwrap_err().to_string().contains("aws.accounts.AKIDA"));
+        let bad =
+            "[[auth.keys]]\naccess_key_id = \"K\"\nsecret_access_key = \"s\"\naccount_id = \"x\"\n";
+        let err = load(Some(bad), &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("account_id"), "{err}");
     }
 }

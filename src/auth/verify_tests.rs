@@ -19,6 +19,7 @@ fn keys(token: Option<&str>) -> Keys {
             session_token: token.map(str::to_string),
             policy: None,
             expiration: None,
+            account_id: None,
         }],
     })
 }
@@ -181,6 +182,7 @@ fn refusals_name_what_is_wrong_in_awss_words() {
             session_token: None,
             policy: None,
             expiration: None,
+            account_id: None,
         }],
     });
     let h = with(&vanilla);
@@ -277,6 +279,7 @@ fn session_tokens_must_be_the_keys() {
                 session_token: Some("token-1".into()),
                 policy: None,
                 expiration: Some(at.into()),
+                account_id: None,
             }],
         })
     };
@@ -373,6 +376,7 @@ fn the_published_test_suite_verifies() {
                 session_token: c["token"].as_str().map(str::to_string),
                 policy: None,
                 expiration: None,
+                account_id: None,
             }],
         });
         let when = context["timestamp"].as_str().unwrap().replace(['-', ':'], "");

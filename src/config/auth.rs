@@ -39,6 +39,10 @@ pub struct AuthKey {
     /// writes it (`2026-12-31T23:59:59Z`): later requests get ExpiredTokenException.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
+    /// The account the key's requests are in (default: `aws.accounts`' entry for it,
+    /// else `aws.account_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 /// Never the secret or the token: configs are logged and printed in errors.

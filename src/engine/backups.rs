@@ -113,8 +113,21 @@ impl Engine {
         Ok(record)
     }
 
-    /// The backup stored under `arn`.
+    /// Whether `arn` names a backup of this engine's namespace (backups are stored by
+    /// ARN, which carries the region and account).
+    fn ours(&self, arn: &str) -> bool {
+        arn.strip_prefix("arn:aws:dynamodb:")
+            .and_then(|rest| rest.strip_prefix(self.ns.region.as_str()))
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|rest| rest.strip_prefix(self.ns.account.as_str()))
+            .is_some_and(|rest| rest.starts_with(':'))
+    }
+
+    /// The backup stored under `arn`, if it is this namespace's.
     pub fn backup(&self, arn: &str) -> Result<Option<BackupRecord>, EngineError> {
+        if !self.ours(arn) {
+            return Ok(None);
+        }
         match self.store.get(Space::Meta, &record_key(arn))? {
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(corrupt),
             None => Ok(None),
@@ -128,7 +141,10 @@ impl Engine {
         let mut out = Vec::new();
         for pair in view.range(Space::Meta, Bound::Included(prefix.clone()), prefix_end(&prefix)) {
             let (_, bytes) = pair?;
-            out.push(serde_json::from_slice(&bytes).map_err(corrupt)?);
+            let record: BackupRecord = serde_json::from_slice(&bytes).map_err(corrupt)?;
+            if self.ours(&record.arn) {
+                out.push(record);
+            }
         }
         Ok(out)
     }

@@ -79,8 +79,11 @@ impl Engine {
                 self.spawn_backfill(meta.name.clone(), index.id);
             }
         }
-        let markers: Vec<_> =
-            self.store.scan_prefix(Space::Meta, keys::DELETED_INDEX_PREFIX).collect();
+        // Purges are global (by id): the default namespace's engine resumes them all.
+        let markers: Vec<_> = match self.is_default() {
+            true => self.store.scan_prefix(Space::Meta, keys::DELETED_INDEX_PREFIX).collect(),
+            false => Vec::new(),
+        };
         for marker in markers {
             let (key, _) = marker?;
             let table = key.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);

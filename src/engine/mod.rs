@@ -9,6 +9,7 @@ pub mod http_client;
 pub mod index;
 pub mod indexes;
 pub mod kinesis;
+pub mod namespace;
 pub mod purge;
 pub mod read;
 pub mod remote_tls;
@@ -96,8 +97,16 @@ fn route(hash_component: &[u8], partitions: usize) -> usize {
     (h % partitions as u64) as usize
 }
 
-/// The engine. One per process.
+/// The engine of one namespace (an account in a region: `namespace`). The default
+/// namespace's engine opens the store and holds the others'.
 pub struct Engine {
+    /// The account and region this engine serves.
+    pub ns: namespace::Namespace,
+    /// Its key prefix for name-keyed records (empty for the default namespace).
+    pub(crate) ns_key: Vec<u8>,
+    /// The other namespaces' engines (on the default engine only): opened at start for
+    /// those the store holds, and as requests name new ones.
+    namespaces: DashMap<namespace::Namespace, Arc<Engine>>,
     pub config: Arc<Config>,
     pub store: Arc<Store>,
     pub clock: SharedClock,
@@ -133,8 +142,21 @@ pub struct Engine {
     closing: std::sync::atomic::AtomicBool,
 }
 
+/// What every namespace's engine shares: the store, its commit thread, the fault rules
+/// and the Lambda functions.
+struct Shared {
+    store: Arc<Store>,
+    committer: CommitHandle,
+    faults: Arc<crate::faults::Faults>,
+    lambda: Arc<crate::lambda::Functions>,
+}
+
+/// Most namespaces served at once (each has its own background tasks).
+pub const MAX_NAMESPACES: usize = 256;
+
 impl Engine {
-    /// Opens the store, recovers every table and starts its writers.
+    /// Opens the store and the default namespace: recovers every table and starts its
+    /// writers. The other namespaces the store holds are opened by `start_triggers`.
     pub fn open(
         config: Arc<Config>,
         clock: SharedClock,
@@ -156,14 +178,103 @@ impl Engine {
             Duration::from_millis(config.storage.batch_interval_ms),
             Box::new(move || hook.for_commit().map(|i| (i.latency, i.error.is_some()))),
         );
-        let (config_for_lambda, clock_for_lambda) = (config.clone(), clock.clone());
+        let lambda = Arc::new(crate::lambda::Functions::new(&config, clock.clone()));
+        let shared = Shared { store, committer, faults, lambda };
+        let default = namespace::Namespace::new(&config.aws.account_id, &config.aws.region);
+        Engine::open_in(config, clock, metrics, shared, default)
+    }
+
+    /// The default namespace, whose keys have no prefix.
+    pub fn default_namespace(&self) -> namespace::Namespace {
+        namespace::Namespace::new(&self.config.aws.account_id, &self.config.aws.region)
+    }
+
+    /// Whether this is the default namespace's engine.
+    pub fn is_default(&self) -> bool {
+        self.ns_key.is_empty()
+    }
+
+    /// The engine of `account` in `region` (called on the default namespace's engine):
+    /// itself for the default namespace, else that namespace's, opened on first use with
+    /// its event source mappings started. `None` when the two cannot name a namespace
+    /// or [`MAX_NAMESPACES`] are open.
+    pub async fn in_namespace(
+        self: &Arc<Self>,
+        account: &str,
+        region: &str,
+    ) -> Result<Option<Arc<Engine>>, StorageError> {
+        if account == self.ns.account && region == self.ns.region {
+            return Ok(Some(self.clone()));
+        }
+        let ns = namespace::Namespace::new(account, region);
+        if let Some(engine) = self.namespaces.get(&ns) {
+            return Ok(Some(engine.clone()));
+        }
+        if !namespace::Namespace::valid(account, region)
+            || self.namespaces.len() >= MAX_NAMESPACES
+            || self.closing.load(Ordering::Acquire)
+        {
+            return Ok(None);
+        }
+        // One opening at a time: two first requests of a namespace get the same engine.
+        let _guard = self.control.lock().await;
+        if let Some(engine) = self.namespaces.get(&ns) {
+            return Ok(Some(engine.clone()));
+        }
+        let engine = self.open_namespace(ns.clone())?;
+        engine.start_triggers().await?;
+        tracing::info!(account = %ns.account, region = %ns.region, "namespace opened");
+        self.namespaces.insert(ns, engine.clone());
+        Ok(Some(engine))
+    }
+
+    fn open_namespace(&self, ns: namespace::Namespace) -> Result<Arc<Engine>, StorageError> {
+        let shared = Shared {
+            store: self.store.clone(),
+            committer: self.committer.clone(),
+            faults: self.faults.clone(),
+            lambda: self.lambda.clone(),
+        };
+        Engine::open_in(self.config.clone(), self.clock.clone(), self.metrics.clone(), shared, ns)
+    }
+
+    /// Opens every other namespace the store holds (called once at start, before the
+    /// mappings start: their checkpoints are told from orphans by every namespace's).
+    fn open_stored_namespaces(&self) -> Result<(), StorageError> {
+        for ns in namespace::stored(&self.store)? {
+            if !self.namespaces.contains_key(&ns) {
+                let engine = self.open_namespace(ns.clone())?;
+                self.namespaces.insert(ns, engine);
+            }
+        }
+        Ok(())
+    }
+
+    /// The engines of the other namespaces open now.
+    pub fn other_namespaces(&self) -> Vec<Arc<Engine>> {
+        self.namespaces.iter().map(|e| e.value().clone()).collect()
+    }
+
+    fn open_in(
+        config: Arc<Config>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        shared: Shared,
+        ns: namespace::Namespace,
+    ) -> Result<Arc<Engine>, StorageError> {
+        let Shared { store, committer, faults, lambda } = shared;
+        let ns_key =
+            ns.key_prefix(&namespace::Namespace::new(&config.aws.account_id, &config.aws.region));
         let kinesis = Arc::new(kinesis::Registry::default());
         let inline = Arc::new(bridge::inline::Inline {
             streams: kinesis.clone(),
             metrics: metrics.clone(),
-            region: config.aws.region.clone(),
+            region: ns.region.clone(),
         });
         let engine = Arc::new(Engine {
+            ns,
+            ns_key,
+            namespaces: DashMap::new(),
             config,
             store,
             clock,
@@ -178,14 +289,14 @@ impl Engine {
             inline,
             bridges: Default::default(),
             faults,
-            lambda: Arc::new(crate::lambda::Functions::new(&config_for_lambda, clock_for_lambda)),
+            lambda,
             triggers: Default::default(),
             sources: Default::default(),
             closing: Default::default(),
         });
         engine.load_streams()?;
-        let records: Vec<_> =
-            engine.store.scan_prefix(Space::Meta, keys::TABLE_RECORD_PREFIX).collect();
+        let prefix = keys::table_record_prefix(&engine.ns_key);
+        let records: Vec<_> = engine.store.scan_prefix(Space::Meta, &prefix).collect();
         for record in records {
             let (_, bytes) = record?;
             let meta: TableMeta = serde_json::from_slice(&bytes)
@@ -202,6 +313,10 @@ impl Engine {
         // After the Kinesis streams are open: the forwarders append to them.
         engine.resume_bridges();
         engine.load_mappings()?;
+        if !engine.is_default() {
+            return Ok(engine);
+        }
+        // Purges are global (by id): the default namespace's engine resumes them all.
         let pending: Vec<_> =
             engine.store.scan_prefix(Space::Meta, keys::DELETED_TABLE_PREFIX).collect();
         for marker in pending {
@@ -341,7 +456,11 @@ impl Engine {
                         keys::NEXT_TABLE_ID.to_vec(),
                         (next + 1).to_be_bytes().to_vec(),
                     ),
-                    Mutation::put(Space::Meta, keys::table_record(&meta.name), record),
+                    Mutation::put(
+                        Space::Meta,
+                        keys::table_record(&self.ns_key, &meta.name),
+                        record,
+                    ),
                 ],
                 1,
             )
@@ -363,7 +482,10 @@ impl Engine {
         let record = serde_json::to_vec(&meta)
             .map_err(|e| EngineError::Storage(StorageError::Corrupt(e.to_string())))?;
         self.committer
-            .commit(vec![Mutation::put(Space::Meta, keys::table_record(name), record)], 1)
+            .commit(
+                vec![Mutation::put(Space::Meta, keys::table_record(&self.ns_key, name), record)],
+                1,
+            )
             .await
             .map_err(EngineError::from)?;
         let meta = Arc::new(meta);
@@ -394,7 +516,7 @@ impl Engine {
         self.committer
             .commit(
                 vec![
-                    Mutation::delete(Space::Meta, keys::table_record(name)),
+                    Mutation::delete(Space::Meta, keys::table_record(&self.ns_key, name)),
                     Mutation::put(Space::Meta, keys::deleted_table(meta.id), Vec::new()),
                 ],
                 1,
@@ -510,9 +632,16 @@ impl Engine {
     /// store.
     pub async fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
+        // The other namespaces first; the default one then stops what they share (the
+        // functions) and syncs the store once.
+        for other in self.other_namespaces() {
+            Box::pin(other.shutdown()).await;
+        }
         // Pollers first: a batch whose invocation shutdown cuts is not checkpointed.
         self.triggers.shutdown().await;
-        self.lambda.shutdown().await;
+        if self.is_default() {
+            self.lambda.shutdown().await;
+        }
         let tables: Vec<Arc<Table>> = self.tables.iter().map(|t| t.value().clone()).collect();
         for table in tables {
             for writer in &table.writers {
@@ -523,7 +652,9 @@ impl Engine {
             }
         }
         self.stop_kinesis().await;
-        if let Err(e) = self.store.sync() {
+        if self.is_default()
+            && let Err(e) = self.store.sync()
+        {
             tracing::error!("final sync failed: {e}");
         }
     }

@@ -38,7 +38,8 @@ impl Engine {
     /// Loads the persisted stream records (at open).
     pub(super) fn load_streams(&self) -> Result<(), StorageError> {
         let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
-        for record in self.store.scan_prefix(Space::Meta, keys::STREAM_RECORD_PREFIX) {
+        for record in self.store.scan_prefix(Space::Meta, &keys::stream_record_prefix(&self.ns_key))
+        {
             let (_, bytes) = record?;
             let stream: StreamMeta = serde_json::from_slice(&bytes)
                 .map_err(|e| StorageError::Corrupt(format!("stream record: {e}")))?;
@@ -270,7 +271,7 @@ impl Engine {
     async fn save_stream(&self, stream: StreamMeta) -> Result<Arc<StreamMeta>, EngineError> {
         let record =
             serde_json::to_vec(&stream).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        let key = keys::stream_record(&stream.table_name, &stream.label);
+        let key = keys::stream_record(&self.ns_key, &stream.table_name, &stream.label);
         self.committer.commit(vec![Mutation::put(Space::Meta, key, record)], 0).await?;
         let stream = Arc::new(stream);
         let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
@@ -279,7 +280,7 @@ impl Engine {
     }
 
     async fn forget_stream(&self, stream: &StreamMeta) -> Result<(), EngineError> {
-        let key = keys::stream_record(&stream.table_name, &stream.label);
+        let key = keys::stream_record(&self.ns_key, &stream.table_name, &stream.label);
         self.committer.commit(vec![Mutation::delete(Space::Meta, key)], 0).await?;
         let mut all = self.streams.streams.write().unwrap_or_else(|e| e.into_inner());
         all.remove(&(stream.table_name.clone(), stream.label.clone()));

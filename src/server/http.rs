@@ -101,17 +101,31 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     let (operation, result) = match front {
         // Its answer is an event stream, not one value: opened here, then written as it goes.
         Ok((target, ctx, body)) if is_subscribe(&target) => {
-            match subscribe_to_shard(&state.engine, &ctx, body).await {
+            let opened = match state.engine_for(&ctx).await {
+                Ok(engine) => {
+                    subscribe_to_shard(&engine, &ctx, body).await.map_err(|e| e.to_wire())
+                }
+                Err(e) => Err(e.to_wire_in(Service::Kinesis)),
+            };
+            match opened {
                 Ok(events) => {
                     record(state, Service::Kinesis, OPERATION, 200, started);
                     return event_stream(events, codec, &request_id);
                 }
-                Err(e) => (OPERATION, Err(e.to_wire())),
+                Err(e) => (OPERATION, Err(e)),
             }
         }
         Ok((target, ctx, body)) => {
-            let handled =
-                api::handle(&state.engine, target.service, &target.operation, &ctx, body).await;
+            let handled = match state.engine_for(&ctx).await {
+                Ok(engine) => {
+                    api::handle(&engine, target.service, &target.operation, &ctx, body).await
+                }
+                Err(e) => api::Handled {
+                    operation: api::operation_name(target.service, &target.operation)
+                        .unwrap_or("unknown"),
+                    result: Err(e.to_wire_in(target.service)),
+                },
+            };
             let encoded = handled.result.and_then(|v| codec.encode_output(&target.operation, &v));
             (handled.operation, encoded.map(|body| (target.service, body)))
         }
@@ -277,7 +291,11 @@ async fn front_end(
     let body = json.ok_or_else(|| ProtocolError::Serialization(malformed::MSG_EMPTY.into()))?;
     let ctx = RequestContext {
         region: credential.region.unwrap_or_else(|| state.config.aws.region.clone()),
-        account_id: state.config.aws.account_id.clone(),
+        account_id: state
+            .config
+            .aws
+            .account_of(&credential.access_key_id, &state.config.auth)
+            .to_string(),
         request_id: request_id.to_string(),
         host: header(HOST.as_str())
             .map(str::to_string)

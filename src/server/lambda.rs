@@ -31,10 +31,17 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     let started = Instant::now();
     let request_id = crate::lambda::new_request_id();
     let (operation, result) = match front_end(state, req).await {
-        Ok(call) => {
+        Ok((call, signed)) => {
             let operation = call.operation;
-            let ctx = context(state, &call, &request_id);
-            (operation, api::handle(&state.engine, &ctx, call).await)
+            let ctx = context(state, &call, &signed, &request_id);
+            match state.engine_for(&ctx).await {
+                Ok(engine) => (operation, api::handle(&engine, &ctx, call).await),
+                Err(e) => {
+                    let mut wire = e.to_wire_in(Service::Lambda);
+                    wire.status = 403;
+                    (operation, Err(wire))
+                }
+            }
         }
         Err((operation, e)) => (operation, Err(e)),
     };
@@ -51,12 +58,20 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Body> 
     response
 }
 
-/// The functions' ARNs are in the configured region and account, whatever region the
-/// request was signed for.
-fn context(state: &AppState, call: &RestCall, request_id: &str) -> RequestContext {
+/// Who signed a call: the access key and the credential scope's region.
+struct Signed {
+    access_key_id: String,
+    region: Option<String>,
+}
+
+/// The call's account (its key's) in the region it was signed for: the namespace whose
+/// event source mappings it sees. (The functions themselves are sluice's, in every
+/// namespace: their ARNs are in the configured region and account.)
+fn context(state: &AppState, call: &RestCall, signed: &Signed, request_id: &str) -> RequestContext {
+    let aws = &state.config.aws;
     RequestContext {
-        region: state.config.aws.region.clone(),
-        account_id: state.config.aws.account_id.clone(),
+        region: signed.region.clone().unwrap_or_else(|| aws.region.clone()),
+        account_id: aws.account_of(&signed.access_key_id, &state.config.auth).to_string(),
         request_id: request_id.to_string(),
         host: call.header("host").map(str::to_string),
     }
@@ -66,7 +81,7 @@ fn context(state: &AppState, call: &RestCall, request_id: &str) -> RequestContex
 async fn front_end(
     state: &AppState,
     req: Request<Incoming>,
-) -> Result<RestCall, (&'static str, WireError)> {
+) -> Result<(RestCall, Signed), (&'static str, WireError)> {
     let (parts, body) = req.into_parts();
     let Some(route) = rest::route(parts.method.as_str(), parts.uri.path()) else {
         return Err(("unknown", LambdaError::UnknownOperation.to_wire()));
@@ -157,7 +172,11 @@ async fn front_end(
                     .region
                     .clone()
                     .unwrap_or_else(|| state.config.aws.region.clone()),
-                account_id: state.config.aws.account_id.clone(),
+                account_id: state
+                    .config
+                    .aws
+                    .account_of(&identity.access_key_id, &state.config.auth)
+                    .to_string(),
                 request_id: String::new(),
                 host: None,
             };
@@ -184,14 +203,19 @@ async fn front_end(
     if let Some(host) = header(HOST.as_str()) {
         headers.push(("host".into(), host.into()));
     }
-    Ok(RestCall {
+    let signed = Signed {
+        access_key_id: credential.access_key_id.clone(),
+        region: credential.region.clone(),
+    };
+    let call = RestCall {
         operation,
         function_name: route.function_name,
         uuid: route.uuid,
         query: parts.uri.query().map(rest::parse_query).unwrap_or_default(),
         headers,
         body: if invoke || json { bytes } else { Bytes::new() },
-    })
+    };
+    Ok((call, signed))
 }
 
 /// Reads a body to its end, keeping nothing.

@@ -42,6 +42,38 @@ impl AppState {
         let keys = Arc::new(crate::auth::Keys::new(&config.auth));
         AppState { config, engine, metrics, decode_budget, keys }
     }
+
+    /// The engine of the request's namespace: its account (from its access key) in its
+    /// region (from its credential scope).
+    pub async fn engine_for(
+        &self,
+        ctx: &crate::protocol::RequestContext,
+    ) -> Result<Arc<Engine>, crate::protocol::ProtocolError> {
+        use crate::protocol::ProtocolError;
+        match self.engine.in_namespace(&ctx.account_id, &ctx.region).await {
+            Ok(Some(engine)) => Ok(engine),
+            Ok(None)
+                if crate::engine::namespace::Namespace::valid(&ctx.account_id, &ctx.region) =>
+            {
+                Err(ProtocolError::InvalidSignature(format!(
+                    "This sluice serves at most {} account and region pairs at once; region '{}' is one too many.",
+                    crate::engine::MAX_NAMESPACES,
+                    ctx.region
+                )))
+            }
+            Ok(None) => Err(ProtocolError::InvalidSignature(format!(
+                "Credential should be scoped to a valid region, not '{}'.",
+                ctx.region
+            ))),
+            Err(e) => {
+                tracing::error!(region = %ctx.region, account = %ctx.account_id, "cannot open the namespace: {e}");
+                Err(ProtocolError::InvalidSignature(format!(
+                    "The namespace of region '{}' cannot be opened: {e}",
+                    ctx.region
+                )))
+            }
+        }
+    }
 }
 
 /// Serves `listener` (over TLS when `tls` is given) until `shutdown` resolves, then

@@ -54,15 +54,18 @@ const TAG_S: u8 = 1;
 const TAG_N: u8 = 2;
 const TAG_B: u8 = 3;
 
-/// The catalog key of a table.
-pub fn table_record(name: &str) -> Vec<u8> {
-    let mut k = b"t\0".to_vec();
+/// The catalog key of a table of the namespace whose key prefix is `ns`
+/// (`engine::namespace`).
+pub fn table_record(ns: &[u8], name: &str) -> Vec<u8> {
+    let mut k = table_record_prefix(ns);
     k.extend_from_slice(name.as_bytes());
     k
 }
 
-/// Prefix of every table record.
-pub const TABLE_RECORD_PREFIX: &[u8] = b"t\0";
+/// Prefix of every table record of a namespace.
+pub fn table_record_prefix(ns: &[u8]) -> Vec<u8> {
+    [ns, b"t\0"].concat()
+}
 
 /// The next-table-id counter.
 pub const NEXT_TABLE_ID: &[u8] = b"nnext_table_id";
@@ -82,7 +85,8 @@ pub fn partition_stats_prefix(table_id: u64) -> Vec<u8> {
     k
 }
 
-/// The marker of a deleted table whose items are still being purged.
+/// The marker of a deleted table whose items are still being purged. Global (by id):
+/// the default namespace's engine resumes every purge at start.
 pub fn deleted_table(table_id: u64) -> Vec<u8> {
     let mut k = b"d".to_vec();
     k.extend_from_slice(&table_id.to_be_bytes());
@@ -171,7 +175,8 @@ pub fn index_stats_prefix(table_id: u64, index_id: u32) -> Vec<u8> {
     k
 }
 
-/// The marker of a deleted index whose entries are still being purged.
+/// The marker of a deleted index whose entries are still being purged (global, as
+/// [`deleted_table`]).
 pub fn deleted_index(table_id: u64, index_id: u32) -> Vec<u8> {
     let mut k = b"e".to_vec();
     k.extend_from_slice(&table_id.to_be_bytes());
@@ -232,16 +237,18 @@ pub fn push_delimited_component(k: &mut Vec<u8>, value: &AttributeValue) {
 }
 
 /// The meta key of a stream.
-pub fn stream_record(table: &str, label: &str) -> Vec<u8> {
-    let mut k = b"r".to_vec();
+pub fn stream_record(ns: &[u8], table: &str, label: &str) -> Vec<u8> {
+    let mut k = stream_record_prefix(ns);
     k.extend_from_slice(table.as_bytes());
     k.push(0);
     k.extend_from_slice(label.as_bytes());
     k
 }
 
-/// Prefix of every stream record.
-pub const STREAM_RECORD_PREFIX: &[u8] = b"r";
+/// Prefix of every stream record of a namespace.
+pub fn stream_record_prefix(ns: &[u8]) -> Vec<u8> {
+    [ns, b"r"].concat()
+}
 
 /// The bridge cursor of a table partition: the sequence number of the next change to
 /// forward to the table's Kinesis destination.

@@ -152,7 +152,7 @@ async fn check(
     let (stream, shards) = feeds::dynamodb_stream(&mut http, TABLE).await?;
     let (t, chains) = verify::table(&mine, &items, &stream);
     let want: usize = chains.values().map(Vec::len).sum();
-    let events = read_destination(destination, STREAM, want, settle).await?;
+    let events = read_destination(destination, "us-east-1", STREAM, want, settle).await?;
     let mut report = TortureReport { stream_shards: shards, ..TortureReport::default() };
     add(&mut report, &t);
     report.remote_destination = Some(verify::destination(&chains, &events));

@@ -37,12 +37,18 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client signing for us-east-1 (the default region).
     pub fn new(addr: SocketAddr) -> Http {
+        Http::in_region(addr, "us-east-1")
+    }
+
+    /// A client signing for `region`: resources are regional, so it sees that region's.
+    pub fn in_region(addr: SocketAddr, region: &str) -> Http {
         let endpoint = Endpoint { addr, host: addr.to_string() };
         let creds = Credentials {
             access_key: "TORTURE".into(),
             secret_key: "torture".into(),
-            region: "us-east-1".into(),
+            region: region.into(),
         };
         Http { conn: Client::new(endpoint, creds).conn() }
     }

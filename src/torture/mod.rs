@@ -138,6 +138,8 @@ const LOCAL_TABLE: &str = "torture_local";
 const REMOTE_TABLE: &str = "torture_remote";
 const LOCAL_STREAM: &str = "torture_feed";
 const REMOTE_ARN: &str = "arn:aws:kinesis:eu-west-1:111122223333:stream/torture_remote_feed";
+/// The remote sink's own region (its default namespace, where the forwarder writes).
+const REMOTE_REGION: &str = "eu-west-1";
 const REMOTE_STREAM: &str = "torture_remote_feed";
 
 fn main_config(remote_port: Option<u16>) -> String {
@@ -164,7 +166,8 @@ async fn set_up(main: SocketAddr, remote: Option<SocketAddr>) -> Result<(), Stri
     let kinesis = |name: &str| json!({"StreamName": name, "ShardCount": 2});
     http.ok("Kinesis_20131202.CreateStream", kinesis(LOCAL_STREAM)).await?;
     if let Some(remote) = remote {
-        Http::new(remote).ok("Kinesis_20131202.CreateStream", kinesis(REMOTE_STREAM)).await?;
+        let mut remote = Http::in_region(remote, REMOTE_REGION);
+        remote.ok("Kinesis_20131202.CreateStream", kinesis(REMOTE_STREAM)).await?;
     }
     let local_arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/{LOCAL_STREAM}");
     let mut tables = vec![(LOCAL_TABLE, local_arn)];
@@ -214,12 +217,13 @@ struct Daemons {
 /// still be catching up after a restart) or `settle` passed.
 async fn read_destination(
     addr: SocketAddr,
+    region: &str,
     stream: &str,
     want: usize,
     settle: Duration,
 ) -> Result<Vec<feeds::Event>, String> {
     let deadline = Instant::now() + settle;
-    let mut http = Http::new(addr);
+    let mut http = Http::in_region(addr, region);
     loop {
         let events = feeds::kinesis_stream(&mut http, stream).await?;
         if verify::distinct(&events) >= want || Instant::now() > deadline {
@@ -250,12 +254,13 @@ async fn check(
         let (t, chains) = verify::table(&mine, &items, &stream);
         let want: usize = chains.values().map(Vec::len).sum();
         let destination = if table == LOCAL_TABLE {
-            let events = read_destination(main, LOCAL_STREAM, want, settle).await?;
+            let events = read_destination(main, "us-east-1", LOCAL_STREAM, want, settle).await?;
             verify::destination(&chains, &events)
         } else {
             let remote =
                 daemons.remote.as_ref().map(|d| d.addr).ok_or("the remote is not running")?;
-            let events = read_destination(remote, REMOTE_STREAM, want, settle).await?;
+            let events =
+                read_destination(remote, REMOTE_REGION, REMOTE_STREAM, want, settle).await?;
             verify::destination(&chains, &events)
         };
         add(&mut report, &t);

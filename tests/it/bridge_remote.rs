@@ -101,7 +101,7 @@ async fn read_feed(k: &aws_sdk_kinesis::Client) -> Option<Vec<Value>> {
 /// The remote stream's records, polled (gently: reads are rate-limited) until it holds
 /// at least `n`, or a minute passed.
 async fn remote_records(remote: &Server, n: usize) -> Vec<Value> {
-    let k = remote.kinesis();
+    let k = remote.kinesis_in("eu-west-1");
     let mut got = Vec::new();
     for _ in 0..120 {
         if let Some(all) = read_feed(&k).await {
@@ -129,7 +129,7 @@ async fn a_remote_destination_gets_every_change_across_an_outage() {
     let remote_dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let remote = Server::start_in_listening(remote_dir.path(), &remote_config(port, false));
-    crate::kinesis::create(&remote.kinesis(), "feed", 1).await;
+    crate::kinesis::create(&remote.kinesis_in("eu-west-1"), "feed", 1).await;
     let local = Server::start_with_config(&bridge_config(REMOTE_ARN, &remote.endpoint));
     let client = local.client();
     create_table(&client, "orders", false).await;
@@ -171,7 +171,7 @@ async fn a_remote_destination_gets_every_change_across_an_outage() {
     assert_eq!(modify["dynamodb"]["NewImage"], json!({"pk": {"S": "a"}, "v": {"S": "2"}}));
     assert!(modify["dynamodb"]["SizeBytes"].as_u64().unwrap() > 0);
     // Partition key: one item, one 32-hex-digit key.
-    let k = remote.kinesis();
+    let k = remote.kinesis_in("eu-west-1");
     let shard = k.list_shards().stream_name("feed").send().await.unwrap();
     let it = crate::kinesis_records::iterator(
         &k,
@@ -296,7 +296,7 @@ async fn remote_destinations_survive_restarts_while_the_config_names_them() {
     let remote_dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let remote = Server::start_in_listening(remote_dir.path(), &remote_config(port, false));
-    crate::kinesis::create(&remote.kinesis(), "feed", 1).await;
+    crate::kinesis::create(&remote.kinesis_in("eu-west-1"), "feed", 1).await;
     let dir = tempfile::tempdir().unwrap();
     let config = bridge_config(REMOTE_ARN, &remote.endpoint);
     let local = Server::start_in_with(dir.path(), &config);
@@ -350,7 +350,7 @@ async fn a_remote_answering_server_errors_throttles_and_slowly_gets_every_change
     // injection: its next PutRecords calls answer 500 InternalFailure, then
     // ProvisionedThroughputExceededException (whole call), then answer only after a delay.
     let remote = Server::start_with_config(&remote_config(free_port(), false));
-    crate::kinesis::create(&remote.kinesis(), "feed", 1).await;
+    crate::kinesis::create(&remote.kinesis_in("eu-west-1"), "feed", 1).await;
     let rules = [
         json!({"service": "kinesis", "operation": "PutRecords", "resource": "feed",
                "error": "InternalFailure", "count": 6}),

@@ -197,10 +197,15 @@ impl Server {
 
     /// A Kinesis SDK client for this daemon, configured like `client()`.
     pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
+        self.kinesis_in("us-east-1")
+    }
+
+    /// [`Server::kinesis`] signing for `region`: it sees that region's streams.
+    pub fn kinesis_in(&self, region: &str) -> aws_sdk_kinesis::Client {
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = aws_sdk_kinesis::Config::builder()
             .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
-            .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
+            .region(aws_sdk_kinesis::config::Region::new(region.to_string()))
             .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
                 "AKIDEXAMPLE",
                 "secret",

@@ -40,6 +40,7 @@ mod kinesis_reshard;
 mod kinesis_settings;
 mod lambda;
 mod legacy_mixing;
+mod namespaces;
 mod observability;
 mod partiql;
 mod query;

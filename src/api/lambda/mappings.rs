@@ -238,12 +238,12 @@ fn unrecognized() -> LambdaError {
 /// The source an EventSourceArn names in this region and account. A well-formed ARN of
 /// another region or account names a stream that does not exist here.
 fn source_ref(engine: &Engine, arn: &str) -> Result<SourceRef, LambdaError> {
-    let aws = &engine.config.aws;
+    let aws = &engine.ns;
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [_, _, service, region, account, resource] = parts.as_slice() else {
         return Err(unrecognized());
     };
-    let here = *region == aws.region && *account == aws.account_id;
+    let here = *region == aws.region && *account == aws.account;
     let missing = || LambdaError::InvalidParameterValue(format!("Stream not found: {arn}"));
     match *service {
         "dynamodb" => {
@@ -416,7 +416,7 @@ pub fn render(engine: &Engine, mapping: &Mapping) -> Value {
     let r: Arc<MappingRecord> = mapping.record();
     let now = engine.clock.now_millis();
     let s = r.shown_settings(now);
-    let aws = &engine.config.aws;
+    let aws = &engine.ns;
     let mut on_failure = Map::new();
     if let Some(d) = &s.on_failure_destination {
         on_failure.insert("Destination".into(), json!(d));
@@ -439,7 +439,7 @@ pub fn render(engine: &Engine, mapping: &Mapping) -> Value {
         "MaximumRetryAttempts": s.maximum_retry_attempts,
         "TumblingWindowInSeconds": s.tumbling_window_seconds,
         "FunctionResponseTypes": s.function_response_types,
-        "EventSourceMappingArn": r.arn(&aws.region, &aws.account_id),
+        "EventSourceMappingArn": r.arn(&aws.region, &aws.account),
     });
     if let Some(t) = r.starting_position_timestamp {
         out["StartingPositionTimestamp"] = json!(t);

@@ -168,13 +168,8 @@ async fn local_round(
         let mut bytes = 0;
         for change in &changes {
             let change = change.view();
-            let data = record::data(
-                &change,
-                &meta.key_schema,
-                name,
-                &e.config.aws.region,
-                destination.precision,
-            );
+            let data =
+                record::data(&change, &meta.key_schema, name, &e.ns.region, destination.precision);
             let new = NewRecord::keyed(record::partition_key(&change, &meta.key_schema), data);
             if new.size() > max_bytes {
                 // AWS skips a change whose record is too big and counts it.

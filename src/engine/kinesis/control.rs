@@ -29,16 +29,19 @@ impl Engine {
             }
         };
         let _ = self.kinesis.secret.set(secret);
-        let records: Vec<_> =
-            self.store.scan_prefix(Space::Meta, kkeys::STREAM_RECORD_PREFIX).collect();
+        let prefix = kkeys::stream_record_prefix(&self.ns_key);
+        let records: Vec<_> = self.store.scan_prefix(Space::Meta, &prefix).collect();
         for record in records {
             let (_, bytes) = record?;
             let meta: StreamMeta = serde_json::from_slice(&bytes)
                 .map_err(|e| StorageError::Corrupt(format!("kinesis stream record: {e}")))?;
             self.start_stream(meta)?;
         }
-        let deleted: Vec<_> =
-            self.store.scan_prefix(Space::Meta, kkeys::DELETED_STREAM_PREFIX).collect();
+        // Purges are global (by id): the default namespace's engine resumes them all.
+        let deleted: Vec<_> = match self.is_default() {
+            true => self.store.scan_prefix(Space::Meta, kkeys::DELETED_STREAM_PREFIX).collect(),
+            false => Vec::new(),
+        };
         for marker in deleted {
             let (key, _) = marker?;
             if let Some(id) = key.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
@@ -89,6 +92,7 @@ impl Engine {
             metrics: self.metrics.clone(),
             per_shard_metrics: self.config.metrics.per_shard,
             max_group: self.config.storage.max_group_writes,
+            ns_key: self.ns_key.clone(),
             counters,
         };
         let (records, bytes) =
@@ -143,7 +147,11 @@ impl Engine {
                 kkeys::NEXT_STREAM_ID.to_vec(),
                 (next + 1).to_be_bytes().to_vec(),
             ),
-            Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), encode(&meta)?),
+            Mutation::put(
+                Space::Meta,
+                kkeys::stream_record(&self.ns_key, &meta.name),
+                encode(&meta)?,
+            ),
         ];
         for shard in &meta.shards {
             let key = kkeys::shard_counters(meta.id, shard.index);
@@ -166,7 +174,11 @@ impl Engine {
         }
         let mut meta = (*stream.meta()).clone();
         change(&mut meta)?;
-        let record = Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), encode(&meta)?);
+        let record = Mutation::put(
+            Space::Meta,
+            kkeys::stream_record(&self.ns_key, &meta.name),
+            encode(&meta)?,
+        );
         self.committer.commit(vec![record], 1).await.map_err(StreamError::from)?;
         Ok(stream.shared.publish(meta))
     }
@@ -207,7 +219,7 @@ impl Engine {
         self.committer
             .commit(
                 vec![
-                    Mutation::delete(Space::Meta, kkeys::stream_record(name)),
+                    Mutation::delete(Space::Meta, kkeys::stream_record(&self.ns_key, name)),
                     Mutation::put(Space::Meta, kkeys::deleted_stream(meta.id), Vec::new()),
                 ],
                 1,

@@ -64,6 +64,8 @@ pub(super) struct Writer {
     pub metrics: Arc<Metrics>,
     pub per_shard_metrics: bool,
     pub max_group: usize,
+    /// The namespace's key prefix (its stream records are under it).
+    pub ns_key: Vec<u8>,
     /// Every shard's counters, as committed.
     pub counters: HashMap<u32, Counters>,
 }
@@ -429,7 +431,11 @@ impl Writer {
             }
         }
         let record = serde_json::to_vec(&meta).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        mutations.push(Mutation::put(Space::Meta, kkeys::stream_record(&meta.name), record));
+        mutations.push(Mutation::put(
+            Space::Meta,
+            kkeys::stream_record(&self.ns_key, &meta.name),
+            record,
+        ));
         self.committer.commit(mutations, 1).await?;
         for (index, c) in fresh {
             self.counters.insert(index, c);

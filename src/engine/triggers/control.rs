@@ -139,7 +139,7 @@ impl Engine {
             transition: Some(self.transition(State::Creating, now, None)),
         };
         let mut batch = self.initial_checkpoints(&record).await?;
-        batch.push(put_record(&record)?);
+        batch.push(put_record(&self.ns_key, &record)?);
         self.committer.commit(batch, 0).await?;
         let mapping = Mapping::new(record);
         self.triggers.insert(mapping.clone());
@@ -182,7 +182,7 @@ impl Engine {
         };
         next.transition = Some(self.transition(state, now, Some(current.settings.clone())));
         next.modified_ms = now;
-        self.committer.commit(vec![put_record(&next)?], 0).await?;
+        self.committer.commit(vec![put_record(&self.ns_key, &next)?], 0).await?;
         if next.settings.function_name != current.settings.function_name
             && let Some(old) = crate::lambda::name::parse(&current.settings.function_name)
         {
@@ -208,7 +208,7 @@ impl Engine {
         let mut next = (*current).clone();
         next.transition = Some(self.transition(State::Deleting, now, None));
         next.modified_ms = now;
-        self.committer.commit(vec![put_record(&next)?], 0).await?;
+        self.committer.commit(vec![put_record(&self.ns_key, &next)?], 0).await?;
         let record = mapping.publish(next);
         self.finish_deletion(mapping);
         Ok(record)
@@ -229,7 +229,10 @@ impl Engine {
             let Some(engine) = engine.upgrade() else { return };
             let _guard = engine.triggers.control.lock().await;
             let mut batch = engine.checkpoint_deletions(&record.uuid);
-            batch.push(Mutation::delete(Space::Meta, keys::mapping_record(&record.uuid)));
+            batch.push(Mutation::delete(
+                Space::Meta,
+                keys::mapping_record(&engine.ns_key, &record.uuid),
+            ));
             if let Err(e) = engine.committer.commit(batch, 0).await {
                 // The record stays `Deleting`; the next start removes it.
                 tracing::error!(mapping = %record.uuid, "cannot remove the deleted mapping: {e}");
@@ -249,7 +252,7 @@ impl Engine {
     /// Loads the persisted mappings (at open). Their pollers start with
     /// `start_triggers`.
     pub(crate) fn load_mappings(&self) -> Result<(), StorageError> {
-        for entry in self.store.scan_prefix(Space::Meta, keys::MAPPING_PREFIX) {
+        for entry in self.store.scan_prefix(Space::Meta, &keys::mapping_prefix(&self.ns_key)) {
             let (_, bytes) = entry?;
             let record: MappingRecord = serde_json::from_slice(&bytes)
                 .map_err(|e| StorageError::Corrupt(format!("event source mapping record: {e}")))?;
@@ -261,11 +264,31 @@ impl Engine {
     /// Starts the pollers of every mapping, after the functions they invoke are up;
     /// finishes the deletions a restart interrupted and removes checkpoints no mapping
     /// owns.
+    ///
+    /// On the default namespace's engine, first opens the other namespaces the store
+    /// holds and starts theirs too: checkpoints are global (by mapping UUID), so an
+    /// orphan is one no namespace's mapping owns.
     pub async fn start_triggers(self: &Arc<Self>) -> Result<(), StorageError> {
+        let others = match self.is_default() {
+            true => {
+                self.open_stored_namespaces()?;
+                self.other_namespaces()
+            }
+            false => Vec::new(),
+        };
         let _guard = self.triggers.control.lock().await;
-        let orphans = self.orphan_checkpoints(|uuid| self.triggers.get(uuid).is_some());
-        if !orphans.is_empty() {
-            self.committer.commit(orphans, 0).await?;
+        if self.is_default() {
+            let owned = |uuid: &str| {
+                self.triggers.get(uuid).is_some()
+                    || others.iter().any(|e| e.triggers.get(uuid).is_some())
+            };
+            let orphans = self.orphan_checkpoints(owned);
+            if !orphans.is_empty() {
+                self.committer.commit(orphans, 0).await?;
+            }
+        }
+        for other in &others {
+            Box::pin(other.start_triggers()).await?;
         }
         self.triggers.started.store(true, std::sync::atomic::Ordering::Release);
         for mapping in self.triggers.all() {
@@ -279,7 +302,7 @@ impl Engine {
     }
 }
 
-fn put_record(record: &MappingRecord) -> Result<Mutation, StorageError> {
+fn put_record(ns: &[u8], record: &MappingRecord) -> Result<Mutation, StorageError> {
     let bytes = serde_json::to_vec(record).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-    Ok(Mutation::put(Space::Meta, keys::mapping_record(&record.uuid), bytes))
+    Ok(Mutation::put(Space::Meta, keys::mapping_record(ns, &record.uuid), bytes))
 }

@@ -148,8 +148,8 @@ async fn deliver_once(
     request_id: &str,
     record: &[u8],
 ) -> Result<(), Attempt> {
-    let aws = &engine.config.aws;
-    let here = |region: &str, account: &str| region == aws.region && account == aws.account_id;
+    let aws = &engine.ns;
+    let here = |region: &str, account: &str| region == aws.region && account == aws.account;
     let body = String::from_utf8_lossy(record);
     match Destination::parse(destination) {
         None => Err(Attempt::Never("not a destination sluice can deliver to".into())),
@@ -201,8 +201,8 @@ async fn deliver_once(
         Some(Destination::Kinesis { region, account, name }) => {
             if !here(region, account) {
                 return Err(Attempt::Never(format!(
-                    "a Kinesis stream destination must be in this sluice's region {} and account {}",
-                    aws.region, aws.account_id
+                    "a Kinesis stream destination must be in the mapping's region {} and account {}",
+                    aws.region, aws.account
                 )));
             }
             let stream = engine
@@ -219,8 +219,8 @@ async fn deliver_once(
         Some(Destination::DynamoDb { region, account, table }) => {
             if !here(region, account) {
                 return Err(Attempt::Never(format!(
-                    "a DynamoDB table destination must be in this sluice's region {} and account {}",
-                    aws.region, aws.account_id
+                    "a DynamoDB table destination must be in the mapping's region {} and account {}",
+                    aws.region, aws.account
                 )));
             }
             put_item(engine, table, request_id, &body).await

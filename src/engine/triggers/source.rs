@@ -201,9 +201,9 @@ pub fn invoke_identity_arn(account: &str) -> String {
 
 fn event_context(engine: &Engine, record: &MappingRecord) -> EventContext {
     EventContext {
-        region: engine.config.aws.region.clone(),
+        region: engine.ns.region.clone(),
         source_arn: record.event_source_arn.clone(),
-        invoke_identity_arn: invoke_identity_arn(&engine.config.aws.account_id),
+        invoke_identity_arn: invoke_identity_arn(&engine.ns.account),
     }
 }
 

@@ -23,14 +23,20 @@ pub const ITERATOR_SECRET: &[u8] = b"ikinesis_iterator_secret";
 /// Prefix of every deleted-stream marker.
 pub const DELETED_STREAM_PREFIX: &[u8] = b"K";
 
-/// The meta key of a stream's record.
-pub fn stream_record(name: &str) -> Vec<u8> {
-    let mut k = STREAM_RECORD_PREFIX.to_vec();
+/// The meta key of a stream's record, in the namespace whose key prefix is `ns`.
+pub fn stream_record(ns: &[u8], name: &str) -> Vec<u8> {
+    let mut k = [ns, STREAM_RECORD_PREFIX].concat();
     k.extend_from_slice(name.as_bytes());
     k
 }
 
-/// The marker of a deleted stream whose records are still being purged.
+/// Prefix of every stream record of a namespace.
+pub fn stream_record_prefix(ns: &[u8]) -> Vec<u8> {
+    [ns, STREAM_RECORD_PREFIX].concat()
+}
+
+/// The marker of a deleted stream whose records are still being purged (global, as
+/// the deleted-table markers).
 pub fn deleted_stream(stream_id: u64) -> Vec<u8> {
     let mut k = DELETED_STREAM_PREFIX.to_vec();
     k.extend_from_slice(&stream_id.to_be_bytes());

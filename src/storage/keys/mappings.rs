@@ -26,11 +26,16 @@ const CHECKPOINT_VERSION: u8 = 1;
 /// the function's state (JSON).
 const WINDOW_VERSION: u8 = 2;
 
-/// The meta key of a mapping's record.
-pub fn mapping_record(uuid: &str) -> Vec<u8> {
-    let mut k = MAPPING_PREFIX.to_vec();
+/// The meta key of a mapping's record, in the namespace whose key prefix is `ns`.
+pub fn mapping_record(ns: &[u8], uuid: &str) -> Vec<u8> {
+    let mut k = mapping_prefix(ns);
     k.extend_from_slice(uuid.as_bytes());
     k
+}
+
+/// Prefix of every mapping record of a namespace.
+pub fn mapping_prefix(ns: &[u8]) -> Vec<u8> {
+    [ns, MAPPING_PREFIX].concat()
 }
 
 /// Prefix of every checkpoint of one mapping.
@@ -114,7 +119,7 @@ mod tests {
 
     #[test]
     fn tags_are_pinned_and_one_mappings_checkpoints_share_a_prefix() {
-        assert_eq!(mapping_record(UUID)[0], b'm');
+        assert_eq!(mapping_record(b"", UUID)[0], b'm');
         assert_eq!(checkpoint(UUID, "s")[0], b'M');
         let a = checkpoint(UUID, "shardId-00000001700000000000-0a0b0c0d");
         assert!(a.starts_with(&checkpoint_prefix(UUID)));
@@ -123,7 +128,7 @@ mod tests {
         assert_eq!(checkpoint_parts(&a).unwrap(), (UUID, "shardId-00000001700000000000-0a0b0c0d"));
         assert!(checkpoint_parts(&checkpoint_prefix(UUID)).is_err());
         assert!(checkpoint_parts(b"Mshort").is_err());
-        assert!(checkpoint_parts(&mapping_record(UUID)).is_err());
+        assert!(checkpoint_parts(&mapping_record(b"", UUID)).is_err());
     }
 
     proptest! {

@@ -191,7 +191,7 @@ pub(in crate::engine::bridge) async fn round(
             let Some(e) = engine.upgrade() else { return Ok(Round::Stop) };
             let changes =
                 e.read_changes(meta.id, partition, cursor, None, BATCH, BATCH_BYTES).await?;
-            let region = &e.config.aws.region;
+            let region = &e.ns.region;
             chunks(changes.iter().map(|c| {
                 let c_view = c.view();
                 let data =
