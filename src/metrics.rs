@@ -9,6 +9,8 @@ pub mod esm;
 pub mod fanout;
 pub mod source;
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -23,6 +25,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Every metric, registered on `registry`.
 pub struct Metrics {
     pub registry: Registry,
+    /// The other namespaces' metrics (`for_namespace`), rendered with these.
+    namespaces: std::sync::RwLock<Vec<Arc<Metrics>>>,
     /// Every family registered (name, help), including those with no series yet.
     catalog: Vec<(String, String)>,
     /// Requests by service, operation and status (HTTP status code).
@@ -350,7 +354,24 @@ impl KinesisMetrics {
 impl Metrics {
     /// Builds and registers every metric.
     pub fn new() -> Metrics {
-        let registry = Registry::new();
+        Metrics::build(Registry::new(), true)
+    }
+
+    /// The metrics of the engine of `account` in `region` (not the default namespace):
+    /// every series it makes carries `account` and `region` labels, so same-named
+    /// resources of different namespaces stay apart; `render` includes them.
+    pub fn for_namespace(&self, account: &str, region: &str) -> Arc<Metrics> {
+        let labels = std::collections::HashMap::from([
+            ("account".to_string(), account.to_string()),
+            ("region".to_string(), region.to_string()),
+        ]);
+        let registry = Registry::new_custom(None, Some(labels)).expect("valid labels");
+        let metrics = Arc::new(Metrics::build(registry, false));
+        self.namespaces.write().unwrap_or_else(|e| e.into_inner()).push(metrics.clone());
+        metrics
+    }
+
+    fn build(registry: Registry, process: bool) -> Metrics {
         let mut catalog = Vec::new();
         let requests_total = IntCounterVec::new(
             Opts::new(
@@ -520,12 +541,17 @@ impl Metrics {
             register(&registry, &mut catalog, c);
         }
         #[cfg(target_os = "linux")]
-        registry
-            // Conventional unprefixed `process_*` names, as every Prometheus exporter uses.
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
-            .expect("process collector registered once");
+        if process {
+            registry
+                // Conventional unprefixed `process_*` names, as every Prometheus exporter uses.
+                .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+                .expect("process collector registered once");
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = process;
         Metrics {
             registry,
+            namespaces: Default::default(),
             catalog,
             requests_total,
             auth_denied_total,
@@ -580,8 +606,23 @@ impl Metrics {
     /// table, stream or consumer has touched them) still get their HELP line, so the
     /// catalog is visible, and dashboards can be checked against it, from the start.
     pub fn render(&self) -> String {
+        let mut families = self.registry.gather();
+        // The other namespaces' series join their families. Those carrying nothing but
+        // the namespace's labels (process-wide gauges every registry has) are left out.
+        for ns in self.namespaces.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            for mut family in ns.registry.gather() {
+                family.mut_metric().retain(|m| m.get_label().len() > 2);
+                if family.get_metric().is_empty() {
+                    continue;
+                }
+                match families.iter_mut().find(|f| f.name() == family.name()) {
+                    Some(own) => own.mut_metric().extend(family.take_metric()),
+                    None => families.push(family),
+                }
+            }
+        }
         let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&families, &mut out);
         let mut text = String::from_utf8(out).unwrap_or_default();
         for (name, help) in &self.catalog {
             if !text.contains(&format!("# HELP {name} ")) {

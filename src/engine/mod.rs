@@ -235,7 +235,9 @@ impl Engine {
             faults: self.faults.clone(),
             lambda: self.lambda.clone(),
         };
-        Engine::open_in(self.config.clone(), self.clock.clone(), self.metrics.clone(), shared, ns)
+        // Its series carry its account and region (the default namespace's carry neither).
+        let metrics = self.metrics.for_namespace(&ns.account, &ns.region);
+        Engine::open_in(self.config.clone(), self.clock.clone(), metrics, shared, ns)
     }
 
     /// Opens every other namespace the store holds (called once at start, before the
