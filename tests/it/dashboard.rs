@@ -160,7 +160,7 @@ async fn every_dashboard_panel_has_its_series_before_any_traffic() {
 
 /// `promtool check metrics` on a scrape, when promtool is installed (Debian's
 /// `prometheus` package; `.ci/run` installs it and sets REQUIRE_PROMTOOL).
-fn promtool_check(scrape: &str) {
+pub fn promtool_check(scrape: &str) {
     use std::io::Write;
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])

@@ -104,20 +104,7 @@ async fn tables_streams_and_mappings_are_regional() {
     let eu_labels = ["table=\"orders\"", "region=\"eu-west-1\"", "account=\"000000000000\""];
     assert!(series(&eu_labels, "1"), "{metrics}");
     assert!(series(&["table=\"orders\""], "0"), "{metrics}");
-    if let Some(promtool) = ["/usr/bin/promtool"].iter().find(|p| std::path::Path::new(p).exists())
-    {
-        use std::io::Write;
-        let mut child = std::process::Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    }
+    crate::dashboard::promtool_check(&metrics);
 
     // Its stream is listed in its region only.
     let listed = eu.streams.list_streams().send().await.unwrap();
