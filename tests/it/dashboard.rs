@@ -137,6 +137,22 @@ async fn every_dashboard_panel_has_its_series_before_any_traffic() {
         .await
         .unwrap();
 
+    // A mapping created disabled has its series at 0 too.
+    let disabled = server
+        .lambda()
+        .create_event_source_mapping()
+        .function_name("fn")
+        .event_source_arn(feed)
+        .starting_position(aws_sdk_lambda::types::EventSourcePosition::Latest)
+        .enabled(false)
+        .send()
+        .await
+        .unwrap();
+    let disabled_series = format!(
+        "sluice_lambda_esm_invocations_total{{function=\"fn\",uuid=\"{}\"}} 0",
+        disabled.uuid().unwrap()
+    );
+
     let queries = queries();
     assert!(queries.len() > 40, "{queries:?}");
     let mut missing = Vec::new();
@@ -155,6 +171,8 @@ async fn every_dashboard_panel_has_its_series_before_any_traffic() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(missing.is_empty(), "panels with no series:\n{}", missing.join("\n"));
+    let scrape = server.metrics().await;
+    assert!(scrape.contains(&disabled_series), "{disabled_series} missing:\n{scrape}");
     promtool_check(&server.metrics().await);
 }
 

@@ -44,6 +44,13 @@ async fn run(engine: Weak<Engine>, mapping: Arc<Mapping>, mut shutdown: watch::R
     let mut workers: JoinSet<Joined> = JoinSet::new();
     let mut running: HashSet<String> = HashSet::new();
     let mut paused_until: Option<Instant> = None;
+    // The mapping's series exist at 0 from the start, enabled or not (no "No data").
+    if let Some(engine) = engine.upgrade() {
+        let record = records.borrow().clone();
+        if let Some(function) = crate::lambda::name::parse(&record.settings.function_name) {
+            let _ = engine.metrics.esm.series(&record.uuid, &function.name);
+        }
+    }
     loop {
         if *shutdown.borrow() || records.has_changed().is_err() {
             break;
@@ -57,10 +64,6 @@ async fn run(engine: Weak<Engine>, mapping: Arc<Mapping>, mut shutdown: watch::R
         }
         if record.active() && paused_until.is_none() {
             let Some(engine) = engine.upgrade() else { break };
-            // The mapping's series exist at 0 before its first batch (no "No data").
-            if let Some(function) = crate::lambda::name::parse(&record.settings.function_name) {
-                let _ = engine.metrics.esm.series(&record.uuid, &function.name);
-            }
             if let Some(source) = Opened::open(&engine, &record) {
                 match engine.mapping_checkpoints(&record.uuid) {
                     Ok(checkpoints) => {
