@@ -14,12 +14,7 @@ use crate::engine::Engine;
 use crate::protocol::{RequestContext, Service};
 
 fn context(config: &Config) -> RequestContext {
-    RequestContext {
-        region: config.aws.region.clone(),
-        account_id: config.aws.account_id.clone(),
-        request_id: "bootstrap".into(),
-        host: None,
-    }
+    RequestContext::internal(&config.aws.region, &config.aws.account_id, "bootstrap")
 }
 
 async fn call(

@@ -184,11 +184,6 @@ impl Engine {
         Engine::open_in(config, clock, metrics, shared, default)
     }
 
-    /// The default namespace, whose keys have no prefix.
-    pub fn default_namespace(&self) -> namespace::Namespace {
-        namespace::Namespace::new(&self.config.aws.account_id, &self.config.aws.region)
-    }
-
     /// Whether this is the default namespace's engine.
     pub fn is_default(&self) -> bool {
         self.ns_key.is_empty()

@@ -33,6 +33,19 @@ pub struct RequestContext {
     pub host: Option<String>,
 }
 
+impl RequestContext {
+    /// The context of a call sluice makes to its own API (bootstrap, the console), in
+    /// `account`'s namespace in `region`.
+    pub fn internal(region: &str, account: &str, request_id: &str) -> RequestContext {
+        RequestContext {
+            region: region.to_string(),
+            account_id: account.to_string(),
+            request_id: request_id.to_string(),
+            host: None,
+        }
+    }
+}
+
 /// A fresh request id: 52 uppercase alphanumerics, the shape DynamoDB uses. Drawn from a
 /// per-thread xorshift generator seeded once from the OS, so the hot path makes no
 /// getrandom call.

@@ -161,6 +161,16 @@ async fn the_console_shows_tables_streams_consumers_and_mappings() {
     assert_eq!(records[0]["base64"], "AAH/");
     assert_eq!(records[1]["json"], serde_json::json!({"click": 2, "page": "/home"}));
     assert!(records[1]["sequence_number"].as_str().unwrap().len() >= 56);
+    // A big record is shown cut to its first 4 KiB.
+    let big = aws_sdk_kinesis::primitives::Blob::new(vec![b'x'; 100_000]);
+    k.put_record().stream_name("clicks").partition_key("big").data(big).send().await.unwrap();
+    let (_, newest) = api(&server, "records?stream=clicks").await;
+    let newest = &newest["records"][0];
+    assert_eq!(
+        (newest["partition_key"].as_str(), newest["truncated"].as_bool()),
+        (Some("big"), Some(true))
+    );
+    assert_eq!(newest["base64"].as_str().unwrap().len(), 4096 / 3 * 4 + 4);
 
     // Same-origin, read-only, and nothing else.
     let evil = [("Origin", "https://evil.example"), ("Authorization", AUTH)];

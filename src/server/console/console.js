@@ -188,7 +188,8 @@ async function showRecords() {
     el("td", {}, r.shard),
     el("td", { class: "num", title: r.sequence_number }, r.sequence),
     el("td", {}, r.partition_key),
-    el("td", { class: "json" }, r.json !== null ? JSON.stringify(r.json) : `base64 ${r.base64}`),
+    el("td", { class: "json" }, r.json !== null ? JSON.stringify(r.json) : `base64 ${r.base64}`,
+      r.truncated ? el("span", { class: "muted" }, " (first 4 KiB)") : null),
   ));
   fill(document.querySelector("#record-rows tbody"), rows, "no records yet", 5);
 }

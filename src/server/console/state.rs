@@ -21,14 +21,13 @@ use crate::protocol::{RequestContext, Service};
 pub const MAX_LISTED: usize = 200;
 /// Items per page of the item browser, records in a stream's newest-records view.
 pub const PAGE: usize = 25;
+/// What is read of one shard for the newest-records view, and what of one record's data
+/// is shown: the view stays small whatever the records' size.
+const SHARD_READ_BYTES: usize = 64 * 1024;
+const SHOWN_DATA_BYTES: usize = 4 * 1024;
 
-pub fn context(engine: &Engine) -> RequestContext {
-    RequestContext {
-        region: engine.config.aws.region.clone(),
-        account_id: engine.config.aws.account_id.clone(),
-        request_id: "console".into(),
-        host: None,
-    }
+fn context(engine: &Engine) -> RequestContext {
+    RequestContext::internal(&engine.ns.region, &engine.ns.account, "console")
 }
 
 async fn call(engine: &Arc<Engine>, service: Service, op: &str, body: Value) -> Option<Value> {
@@ -184,8 +183,8 @@ pub async fn overview(engine: &Arc<Engine>, metrics: &Metrics) -> Value {
         })
         .collect();
     json!({
-        "region": engine.config.aws.region,
-        "account": engine.config.aws.account_id,
+        "region": engine.ns.region,
+        "account": engine.ns.account,
         "tables": tables,
         "table_count": table_count,
         "streams": streams,
@@ -212,44 +211,55 @@ pub async fn items(
     Ok(json!({"items": out["Items"], "next": out["LastEvaluatedKey"]}))
 }
 
-/// A stream's newest records, newest first: the last [`PAGE`] of each shard, merged by
-/// arrival. Data that is UTF-8 JSON is shown decoded, anything else as base64.
+/// A stream's newest records, newest first: the last [`PAGE`] of each open shard (closed
+/// ones take no more writes), merged by arrival. Data that is UTF-8 JSON is shown
+/// decoded, anything else as base64; past [`SHOWN_DATA_BYTES`] it is cut (`truncated`).
 pub async fn records(engine: &Arc<Engine>, stream: &str) -> Result<Value, String> {
     let live = engine.kinesis.get(stream).ok_or_else(|| format!("Stream {stream} not found"))?;
-    let meta = live.meta();
+    let (stream_id, meta) = (live.id(), live.meta());
+    // (arrival, shard index, shard id, sequence, partition key, shown data, cut)
     let mut all = Vec::new();
-    for shard in &meta.shards {
+    for shard in meta.shards.iter().filter(|s| s.is_open()) {
         let Some(tip) = live.shared.tip(shard.index) else { continue };
-        let from = tip.next.saturating_sub(PAGE as u64).max(tip.first);
-        let read = engine
-            .kinesis_read(live.id(), shard.index, from, PAGE, 1 << 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        for r in read.records {
-            all.push((r.record.arrival_ms, shard.index, shard.id(), r));
+        // The last PAGE records, read forward in bounded pieces (a read stops at
+        // SHARD_READ_BYTES, so big records take several), each cut as it is read.
+        let mut at = tip.next.saturating_sub(PAGE as u64).max(tip.first);
+        while at < tip.next {
+            let read = engine
+                .kinesis_read(stream_id, shard.index, at, PAGE, SHARD_READ_BYTES)
+                .await
+                .map_err(|e| e.to_string())?;
+            if read.records.is_empty() {
+                break;
+            }
+            at = read.next;
+            for r in read.records {
+                let mut data = r.record.data;
+                let cut = data.len() > SHOWN_DATA_BYTES;
+                data.truncate(SHOWN_DATA_BYTES);
+                let record = (r.record.arrival_ms, shard.index, shard.id(), r.seq);
+                all.push((record, r.record.partition_key, data, cut));
+            }
         }
     }
-    all.sort_by(|a, b| b.0.cmp(&a.0).then(b.3.seq.cmp(&a.3.seq)));
-    let stream_id = live.id();
+    all.sort_by_key(|r| std::cmp::Reverse((r.0.0, r.0.3)));
     let shown: Vec<Value> = all
         .into_iter()
         .take(PAGE)
-        .map(|(arrival, index, shard, r)| {
-            let data = &r.record.data;
-            let decoded =
-                std::str::from_utf8(data).ok().and_then(|t| serde_json::from_str::<Value>(t).ok());
+        .map(|((arrival, index, shard, seq), partition_key, data, truncated)| {
+            let decoded = (!truncated)
+                .then(|| std::str::from_utf8(&data).ok())
+                .flatten()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok());
             json!({
                 "shard": shard,
-                "sequence": r.seq,
-                "sequence_number": crate::engine::kinesis::seqno::encode(stream_id, index, r.seq),
-                "partition_key": r.record.partition_key,
+                "sequence": seq,
+                "sequence_number": crate::engine::kinesis::seqno::encode(stream_id, index, seq),
+                "partition_key": partition_key,
                 "arrival_ms": arrival,
+                "base64": decoded.is_none().then(|| base64::engine::general_purpose::STANDARD.encode(&data)),
                 "json": decoded,
-                "base64": if decoded.is_none() {
-                    Some(base64::engine::general_purpose::STANDARD.encode(data))
-                } else {
-                    None
-                },
+                "truncated": truncated,
             })
         })
         .collect();
