@@ -54,17 +54,52 @@ pub struct KeyAttribute {
     pub ty: ScalarType,
 }
 
-/// A table's primary key.
+/// A table's primary key, or an index's key.
+///
+/// A global secondary index may have multi-attribute keys (AWS, November 2025): up to
+/// four partition key attributes and up to four sort key attributes. The first of each
+/// is `hash` / `range`; the others follow in `more_hash` / `more_range`, which are empty
+/// for tables, LSIs and every record written before multi-attribute keys existed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySchema {
     pub hash: KeyAttribute,
     pub range: Option<KeyAttribute>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_hash: Vec<KeyAttribute>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_range: Vec<KeyAttribute>,
 }
 
 impl KeySchema {
-    /// The key attribute names, hash first.
+    /// A key of one partition key attribute and at most one sort key attribute.
+    pub fn new(hash: KeyAttribute, range: Option<KeyAttribute>) -> KeySchema {
+        KeySchema { hash, range, more_hash: vec![], more_range: vec![] }
+    }
+
+    /// The partition key attributes, in key-schema order.
+    pub fn hash_attrs(&self) -> impl Iterator<Item = &KeyAttribute> {
+        std::iter::once(&self.hash).chain(&self.more_hash)
+    }
+
+    /// The sort key attributes, in key-schema order (none without a sort key).
+    pub fn range_attrs(&self) -> impl Iterator<Item = &KeyAttribute> {
+        self.range.iter().chain(&self.more_range)
+    }
+
+    /// Every key attribute with whether it is a partition key attribute, partition key
+    /// attributes first.
+    pub fn attrs(&self) -> impl Iterator<Item = (&KeyAttribute, bool)> {
+        self.hash_attrs().map(|a| (a, true)).chain(self.range_attrs().map(|a| (a, false)))
+    }
+
+    /// Whether the key has more than one partition or sort key attribute.
+    pub fn multi_attribute(&self) -> bool {
+        !self.more_hash.is_empty() || !self.more_range.is_empty()
+    }
+
+    /// The key attribute names, partition key attributes first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.hash.name.as_str()).chain(self.range.as_ref().map(|r| r.name.as_str()))
+        self.attrs().map(|(a, _)| a.name.as_str())
     }
 
     /// Whether `name` is a key attribute.
@@ -214,13 +249,9 @@ impl IndexMeta {
     /// The item as this index stores it: its projection, always with the table's and
     /// the index's key attributes. `None` when the item lacks an index key attribute.
     pub fn entry(&self, table_keys: &KeySchema, item: &Item) -> Option<Item> {
-        let hash = item.get(&self.key_schema.hash.name)?;
-        if !self.key_schema.hash.ty.matches(hash) {
-            return None;
-        }
-        if let Some(range) = &self.key_schema.range {
-            let value = item.get(&range.name)?;
-            if !range.ty.matches(value) {
+        // Sparse: an item is in the index only with every key attribute, each typed.
+        for (attr, _) in self.key_schema.attrs() {
+            if !attr.ty.matches(item.get(&attr.name)?) {
                 return None;
             }
         }

@@ -25,10 +25,9 @@ pub fn check_index_keys(meta: &TableMeta, item: &Item) -> Result<(), String> {
     Ok(())
 }
 
-/// An index's key attributes, each with whether it is the partition key.
+/// An index's key attributes, each with whether it is a partition key attribute.
 fn key_attributes(index: &IndexMeta) -> impl Iterator<Item = (&KeyAttribute, bool)> {
-    let schema = &index.key_schema;
-    std::iter::once((&schema.hash, true)).chain(schema.range.iter().map(|r| (r, false)))
+    index.key_schema.attrs()
 }
 
 /// Why `value` cannot be `attr`'s part of a key of `index`, in AWS's words.
@@ -74,9 +73,12 @@ pub fn entry(
         }
     }
     let projected = index.entry(&meta.key_schema, item)?;
-    let hash = item.get(&index.key_schema.hash.name)?;
-    let range = index.key_schema.range.as_ref().and_then(|r| item.get(&r.name));
-    let key = keys::index_entry_key(meta.id, index.id, hash, range, item_key);
+    let values = |attrs: &mut dyn Iterator<Item = &KeyAttribute>| -> Option<Vec<&AttributeValue>> {
+        attrs.map(|a| item.get(&a.name)).collect()
+    };
+    let hash = values(&mut index.key_schema.hash_attrs())?;
+    let range = values(&mut index.key_schema.range_attrs())?;
+    let key = keys::index_entry_key(meta.id, index.id, &hash, &range, item_key);
     Some((key, projected))
 }
 
@@ -123,14 +125,14 @@ mod tests {
 
     fn meta() -> TableMeta {
         let key = |n: &str| KeyAttribute { name: n.into(), ty: ScalarType::S };
-        let mut meta = TableMeta::new("t", KeySchema { hash: key("pk"), range: None }, 1);
+        let mut meta = TableMeta::new("t", KeySchema::new(key("pk"), None), 1);
         meta.id = 9;
         meta.attribute_definitions.push(key("g"));
         meta.indexes.push(IndexMeta {
             id: 1,
             name: "gsi".into(),
             global: true,
-            key_schema: KeySchema { hash: key("g"), range: None },
+            key_schema: KeySchema::new(key("g"), None),
             projection: ProjectionKind::KeysOnly,
             throughput: None,
             backfilling: false,

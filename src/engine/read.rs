@@ -63,29 +63,43 @@ impl KeySpace {
 
     /// The storage key of the entry with these key values (a start key's position).
     /// `item_key` is the item's own storage key, which follows an index's key values.
+    /// `hash` and `range` hold one value per key attribute (a table has one of each at
+    /// most; an index with a multi-attribute key up to four of each).
     pub fn position(
         &self,
-        hash: &AttributeValue,
-        range: Option<&AttributeValue>,
+        hash: &[&AttributeValue],
+        range: &[&AttributeValue],
         item_key: &[u8],
     ) -> Vec<u8> {
         match self {
-            KeySpace::Table { table_id } => keys::item_key(*table_id, hash, range),
+            KeySpace::Table { table_id } => {
+                keys::item_key(*table_id, hash[0], range.first().copied())
+            }
             KeySpace::Index { table_id, index_id } => {
                 keys::index_entry_key(*table_id, *index_id, hash, range, item_key)
             }
         }
     }
 
-    /// The keys of partition `hash` whose sort key satisfies `op` (all of the partition
-    /// when `op` is `None`). The sort component is order-preserving, so each operator is
-    /// one contiguous key range.
-    pub fn query(&self, hash: &AttributeValue, op: Option<&KeyOp>) -> KeyBounds {
+    /// The keys of partition `hash` whose leading sort key attributes equal `equal`
+    /// and whose next one satisfies `op` (everything under that prefix when `op` is
+    /// `None`). Sort components are order-preserving, so each operator is one
+    /// contiguous key range. `equal` is empty for tables (one sort key attribute).
+    pub fn query(
+        &self,
+        hash: &[&AttributeValue],
+        equal: &[&AttributeValue],
+        op: Option<&KeyOp>,
+    ) -> KeyBounds {
         use Bound::{Excluded, Included};
         let partition = match self {
-            KeySpace::Table { table_id } => keys::partition_prefix(*table_id, hash),
+            KeySpace::Table { table_id } => keys::partition_prefix(*table_id, hash[0]),
             KeySpace::Index { table_id, index_id } => {
-                keys::index_partition_prefix(*table_id, *index_id, hash)
+                let mut k = keys::index_partition_prefix(*table_id, *index_id, hash);
+                for v in equal {
+                    keys::push_delimited_component(&mut k, v);
+                }
+                k
             }
         };
         let start = || Bound::Included(partition.clone());
@@ -93,7 +107,7 @@ impl KeySpace {
         match self {
             KeySpace::Table { .. } => {
                 // The sort component is last in a table key: a value's key is exact.
-                let at = |v: &AttributeValue| self.position(hash, Some(v), &[]);
+                let at = |v: &AttributeValue| self.position(hash, &[v], &[]);
                 match op {
                     None => (start(), end()),
                     Some(KeyOp::Eq(v)) => (Included(at(v)), Included(at(v))),
@@ -300,7 +314,7 @@ mod tests {
         let h = s("part");
         let values = ["", "a", "a\0", "ab", "abc", "b", "b\0x"];
         let entry = |v: &str, item: &str| {
-            keys::index_entry_key(4, 2, &h, Some(&s(v)), &keys::item_key(4, &s(item), None))
+            keys::index_entry_key(4, 2, &[&h], &[&s(v)], &keys::item_key(4, &s(item), None))
         };
         let within = |(lo, hi): &KeyBounds, k: &Vec<u8>| {
             let above = match lo {
@@ -327,10 +341,72 @@ mod tests {
             (KeyOp::BeginsWith(s("b\0")), |v| v.starts_with("b\0")),
         ];
         for (op, expected) in cases {
-            let bounds = space.query(&h, Some(&op));
+            let bounds = space.query(&[&h], &[], Some(&op));
             for v in values {
                 for item in ["i1", "i2"] {
                     assert_eq!(within(&bounds, &entry(v, item)), expected(v), "{op:?} on {v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn multi_attribute_keys_order_as_tuples_and_query_by_prefix() {
+        let space = KeySpace::Index { table_id: 4, index_id: 2 };
+        let s = |x: &str| AttributeValue::S(x.into());
+        let n = |x: i64| {
+            AttributeValue::N(crate::model::number::Number::parse(&x.to_string()).unwrap())
+        };
+        let hash = [s("t"), n(1)];
+        let other_hash = [s("t"), n(2)];
+        let firsts = ["a", "a\0", "ab", "b"];
+        let seconds = [-5, 0, 3, 10, 100];
+        let entry = |h: &[AttributeValue; 2], a: &str, b: i64| {
+            let item = keys::item_key(4, &s(&format!("{a}/{b}")), None);
+            keys::index_entry_key(4, 2, &[&h[0], &h[1]], &[&s(a), &n(b)], &item)
+        };
+        // Storage order is the (S, N) tuple order, each by its own type.
+        let mut tuples: Vec<(&str, i64)> =
+            firsts.iter().flat_map(|a| seconds.iter().map(move |b| (*a, *b))).collect();
+        let mut by_key = tuples.clone();
+        by_key.sort_by_key(|(a, b)| entry(&hash, a, *b));
+        tuples.sort();
+        assert_eq!(by_key, tuples);
+        let within = |(lo, hi): &KeyBounds, k: &[u8]| {
+            let above = match lo {
+                Bound::Included(b) => k >= b.as_slice(),
+                Bound::Excluded(b) => k > b.as_slice(),
+                Bound::Unbounded => true,
+            };
+            let below = match hi {
+                Bound::Included(b) => k <= b.as_slice(),
+                Bound::Excluded(b) => k < b.as_slice(),
+                Bound::Unbounded => true,
+            };
+            above && below
+        };
+        type Case = (Vec<AttributeValue>, Option<KeyOp>, fn(&str, i64) -> bool);
+        let cases: Vec<Case> = vec![
+            (vec![], None, |_, _| true),
+            (vec![], Some(KeyOp::Eq(s("a"))), |a, _| a == "a"),
+            (vec![], Some(KeyOp::BeginsWith(s("a"))), |a, _| a.starts_with('a')),
+            (vec![], Some(KeyOp::Gt(s("a"))), |a, _| a > "a"),
+            (vec![s("a")], None, |a, _| a == "a"),
+            (vec![s("a")], Some(KeyOp::Gt(n(0))), |a, b| a == "a" && b > 0),
+            (vec![s("a")], Some(KeyOp::Le(n(3))), |a, b| a == "a" && b <= 3),
+            (vec![s("ab")], Some(KeyOp::Between(n(0), n(10))), |a, b| {
+                a == "ab" && (0..=10).contains(&b)
+            }),
+            (vec![s("b")], Some(KeyOp::Eq(n(10))), |a, b| a == "b" && b == 10),
+        ];
+        for (equal, op, expected) in cases {
+            let equal: Vec<&AttributeValue> = equal.iter().collect();
+            let bounds = space.query(&[&hash[0], &hash[1]], &equal, op.as_ref());
+            for a in firsts {
+                for b in seconds {
+                    let what = format!("{equal:?} {op:?} on ({a:?}, {b})");
+                    assert_eq!(within(&bounds, &entry(&hash, a, b)), expected(a, b), "{what}");
+                    assert!(!within(&bounds, &entry(&other_hash, a, b)), "{what}");
                 }
             }
         }

@@ -57,10 +57,8 @@ async fn records_follow_writes_and_shards_follow_the_stream() {
     let clock = ManualClock::new(NOW_MS);
     let engine = open(clock.clone());
     let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = engine
-        .create_table(TableMeta::new("t", KeySchema { hash: key, range: None }, 1))
-        .await
-        .unwrap();
+    let meta =
+        engine.create_table(TableMeta::new("t", KeySchema::new(key, None), 1)).await.unwrap();
     // No stream: no records.
     put(&engine, "t", item("a", "0")).await;
     assert!(records(&engine, meta.id).await.is_empty());
@@ -132,10 +130,8 @@ async fn sequence_numbers_survive_a_full_trim_and_restart() {
     let shared: SharedClock = clock.clone();
     let engine = Engine::open(config.clone(), shared.clone(), Arc::new(Metrics::new())).unwrap();
     let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = engine
-        .create_table(TableMeta::new("t", KeySchema { hash: key, range: None }, 1))
-        .await
-        .unwrap();
+    let meta =
+        engine.create_table(TableMeta::new("t", KeySchema::new(key, None), 1)).await.unwrap();
     let stream = engine.enable_stream("t", ViewType::KeysOnly).await.unwrap();
     put(&engine, "t", item("a", "1")).await;
     put(&engine, "t", item("b", "1")).await;
@@ -159,10 +155,8 @@ async fn sequence_numbers_survive_a_full_trim_and_restart() {
 async fn concurrent_writes_to_the_same_keys_each_see_the_last() {
     let engine = open(ManualClock::new(NOW_MS));
     let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = engine
-        .create_table(TableMeta::new("t", KeySchema { hash: key, range: None }, 1))
-        .await
-        .unwrap();
+    let meta =
+        engine.create_table(TableMeta::new("t", KeySchema::new(key, None), 1)).await.unwrap();
     engine.enable_stream("t", ViewType::NewAndOldImages).await.unwrap();
     let t = engine.table("t").unwrap();
     let increments = (0..300).map(|i| {

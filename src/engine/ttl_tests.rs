@@ -25,7 +25,7 @@ fn open(clock: SharedClock) -> Arc<Engine> {
 
 async fn create(engine: &Engine, name: &str, ttl_attribute: Option<&str>) {
     let key = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let mut meta = TableMeta::new(name, KeySchema { hash: key, range: None }, 2);
+    let mut meta = TableMeta::new(name, KeySchema::new(key, None), 2);
     meta.ttl = TimeToLive { attribute: ttl_attribute.map(String::from), changed_ms: None };
     engine.create_table(meta).await.expect("create table");
 }

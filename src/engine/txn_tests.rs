@@ -23,7 +23,7 @@ fn engine() -> Arc<Engine> {
 
 async fn table(engine: &Engine, name: &str) -> Arc<Table> {
     let pk = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = TableMeta::new(name, KeySchema { hash: pk, range: None }, 4);
+    let meta = TableMeta::new(name, KeySchema::new(pk, None), 4);
     engine.create_table(meta).await.expect("create table");
     engine.table(name).expect("table exists")
 }

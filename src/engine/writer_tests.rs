@@ -24,7 +24,7 @@ async fn a_panicking_write_fails_alone_and_the_partition_goes_on() {
     let engine = Engine::open(Arc::new(config), clock, Arc::new(Metrics::new())).unwrap();
     let pk = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
     // One partition: every write below goes through the same writer task.
-    engine.create_table(TableMeta::new("t", KeySchema { hash: pk, range: None }, 1)).await.unwrap();
+    engine.create_table(TableMeta::new("t", KeySchema::new(pk, None), 1)).await.unwrap();
     let table = engine.table("t").unwrap();
     let write = |pk: &str, mutate: Mutator| {
         let (engine, table) = (engine.clone(), table.clone());

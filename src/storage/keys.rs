@@ -194,25 +194,31 @@ pub fn index_prefix(table_id: u64, index_id: u32) -> Vec<u8> {
     k
 }
 
-/// Prefix of every entry of one index that shares one index partition key value.
-pub fn index_partition_prefix(table_id: u64, index_id: u32, hash: &AttributeValue) -> Vec<u8> {
+/// Prefix of every entry of one index that shares one index partition key value: one
+/// length-prefixed component per partition key attribute (a multi-attribute key has
+/// up to four; a single attribute's layout is what it always was).
+pub fn index_partition_prefix(table_id: u64, index_id: u32, hash: &[&AttributeValue]) -> Vec<u8> {
     let mut k = index_prefix(table_id, index_id);
-    push_hash_component(&mut k, hash);
+    for h in hash {
+        push_hash_component(&mut k, h);
+    }
     k
 }
 
-/// The key of one index entry: the index's key values, then the item's own key
-/// (`item_key` without its table id), so entries with equal index keys stay distinct.
+/// The key of one index entry: the index's key values (partition key attributes, then
+/// each sort key attribute delimited, so a multi-attribute sort key orders as its tuple),
+/// then the item's own key (`item_key` without its table id), so entries with equal
+/// index keys stay distinct.
 pub fn index_entry_key(
     table_id: u64,
     index_id: u32,
-    hash: &AttributeValue,
-    range: Option<&AttributeValue>,
+    hash: &[&AttributeValue],
+    range: &[&AttributeValue],
     item_key: &[u8],
 ) -> Vec<u8> {
     let mut k = index_partition_prefix(table_id, index_id, hash);
-    if let Some(range) = range {
-        push_delimited_component(&mut k, range);
+    for r in range {
+        push_delimited_component(&mut k, r);
     }
     k.extend_from_slice(item_key.get(8..).unwrap_or_default());
     k
@@ -337,12 +343,12 @@ mod tests {
         let s = |x: &str| AttributeValue::S(x.into());
         let item_a = item_key(3, &s("p1"), None);
         let item_b = item_key(3, &s("p2"), None);
-        let k = |r: &str, item: &[u8]| index_entry_key(3, 1, &s("g"), Some(&s(r)), item);
+        let k = |r: &str, item: &[u8]| index_entry_key(3, 1, &[&s("g")], &[&s(r)], item);
         // "a" < "a\0" < "ab": the terminator and escaping keep string order.
         assert!(k("a", &item_b) < k("a\0", &item_a));
         assert!(k("a\0", &item_b) < k("ab", &item_a));
         assert!(k("a", &item_a) < k("a", &item_b));
-        assert!(k("a", &item_a).starts_with(&index_partition_prefix(3, 1, &s("g"))));
+        assert!(k("a", &item_a).starts_with(&index_partition_prefix(3, 1, &[&s("g")])));
     }
 
     proptest! {

@@ -31,6 +31,7 @@ mod hostile_h2;
 mod hostile_items;
 mod http_details;
 mod indexes;
+mod indexes_multi;
 mod items;
 mod key_limits;
 mod kinesis;

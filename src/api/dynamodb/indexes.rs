@@ -17,6 +17,8 @@ use crate::engine::{KeyAttribute, KeySchema, TableCounters, TableMeta};
 const MAX_LSIS: usize = 5;
 const MAX_GSIS: usize = 20;
 const MAX_PROJECTED: usize = 100;
+/// Most partition key attributes, and most sort key attributes, of a GSI key.
+const MAX_KEY_ATTRIBUTES: usize = 4;
 
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -72,7 +74,10 @@ pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path:
                     "have length greater than or equal to 1",
                 );
             }
-            if ks.len() > 2 {
+            // A GSI key may have up to four partition and four sort key attributes; the
+            // service checks those counts, not the member constraint (AWS's model sets
+            // no maximum for a GSI's KeySchema).
+            if ks.len() > 2 && !path.starts_with("global") {
                 v.fail(None, &format!("{at}.keySchema"), "have length less than or equal to 2");
             }
             for (j, k) in ks.iter().enumerate() {
@@ -131,17 +136,24 @@ pub(super) fn build(
             def_names.join(", ")
         )));
     }
-    if ks.len() == 2 && names[0] == names[1] {
-        return Err(DynamoError::validation(
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-        ));
+    let is_hash: Vec<bool> = ks.iter().map(|k| k.key_type.as_deref() == Some("HASH")).collect();
+    let multi = global && (ks.len() > 2 || is_hash.get(1) == Some(&true));
+    if names.iter().enumerate().any(|(i, n)| names[..i].contains(n)) {
+        return Err(DynamoError::validation(if multi {
+            // Recorded from AWS for multi-attribute keys (ack-api-quirks, October 2026).
+            "The KeySchema contains multiple key attributes with the same name"
+        } else {
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+        }));
     }
-    if ks.first().and_then(|k| k.key_type.as_deref()) != Some("HASH") {
+    if is_hash.first() != Some(&true) {
         return Err(DynamoError::validation(
             "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
         ));
     }
-    if ks.len() == 2 && ks[1].key_type.as_deref() != Some("RANGE") {
+    if multi {
+        check_multi_attribute_key(&is_hash)?;
+    } else if ks.len() == 2 && is_hash[1] {
         return Err(DynamoError::validation(
             "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
         ));
@@ -159,6 +171,7 @@ pub(super) fn build(
             )));
         }
     }
+    let hash_count = is_hash.iter().take_while(|h| **h).count();
     let projection = input.projection.clone().unwrap_or_default();
     let kind = match projection.projection_type.as_deref() {
         None => return Err(invalid("Unknown ProjectionType: null")),
@@ -200,18 +213,45 @@ pub(super) fn build(
         id: 0,
         name,
         global,
-        key_schema: key_schema(&names, defs),
+        key_schema: key_schema(&names[..hash_count], &names[hash_count..], defs),
         projection: kind,
         throughput,
         backfilling: false,
     })
 }
 
-/// The key schema a request's key names make, typed from the attribute definitions.
-/// Callers have checked that there are one or two names and every one is defined.
-pub(super) fn key_schema(names: &[&str], defs: &[KeyAttribute]) -> KeySchema {
-    let attr = |n: &str| defs.iter().find(|d| d.name == n).cloned().expect("checked defined above");
-    KeySchema { hash: attr(names[0]), range: names.get(1).map(|n| attr(n)) }
+/// A multi-attribute GSI key's element order and counts, with AWS's messages (recorded
+/// by ack-api-quirks' live probes, October 2026): partition key attributes first, at
+/// most four of them and four sort key attributes.
+fn check_multi_attribute_key(is_hash: &[bool]) -> Result<(), DynamoError> {
+    let hash_count = is_hash.iter().take_while(|h| **h).count();
+    if is_hash[hash_count..].iter().any(|h| *h) {
+        return Err(invalid(
+            "All HASH key attributes must precede RANGE key attributes in the KeySchema",
+        ));
+    }
+    for (count, kind) in [(hash_count, "HASH"), (is_hash.len() - hash_count, "RANGE")] {
+        if count > MAX_KEY_ATTRIBUTES {
+            return Err(invalid(format!(
+                "The KeySchema exceeds the maximum allowed number of {kind} key attributes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The key schema a request's key names make, typed from the attribute definitions:
+/// partition key attributes, then sort key attributes. Callers have checked that there
+/// is at least one partition key attribute and every name is defined.
+pub(super) fn key_schema(hash: &[&str], range: &[&str], defs: &[KeyAttribute]) -> KeySchema {
+    let attr =
+        |n: &&str| defs.iter().find(|d| d.name == *n).cloned().expect("checked defined above");
+    KeySchema {
+        hash: attr(&hash[0]),
+        more_hash: hash[1..].iter().map(attr).collect(),
+        range: range.first().map(attr),
+        more_range: range.iter().skip(1).map(attr).collect(),
+    }
 }
 
 /// The indexes of a CreateTable request, checked as AWS does, ids assigned from 1.
@@ -306,17 +346,13 @@ pub fn describe(
 ) -> (Option<Value>, Option<Value>) {
     let (mut lsis, mut gsis) = (Vec::new(), Vec::new());
     for index in &meta.indexes {
-        let key_schema: Vec<Value> = std::iter::once(
-            json!({"AttributeName": index.key_schema.hash.name, "KeyType": "HASH"}),
-        )
-        .chain(
-            index
-                .key_schema
-                .range
-                .iter()
-                .map(|r| json!({"AttributeName": r.name, "KeyType": "RANGE"})),
-        )
-        .collect();
+        let key_schema: Vec<Value> = index
+            .key_schema
+            .attrs()
+            .map(|(a, hash)| {
+                json!({"AttributeName": a.name, "KeyType": if hash { "HASH" } else { "RANGE" }})
+            })
+            .collect();
         let mut projection = json!({"ProjectionType": index.projection.as_str()});
         if let ProjectionKind::Include(names) = &index.projection {
             projection["NonKeyAttributes"] = json!(names);

@@ -171,21 +171,43 @@ pub async fn query(
     )?;
     let fetch = read::check_index_select(&target, select)?;
     let start_hash = start.as_ref().map(|s| start_key_hash(s, &target)).transpose()?;
-    let hash = (target.hash.name.as_str(), target.hash.ty.as_str());
-    let range = target.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str()));
-    let cond = match (&key_expr, &legacy_keys) {
-        (Some(k), _) => k.resolve(hash, range)?,
-        (None, Some(k)) => k.resolve(hash, range)?,
-        // Unreachable: one of the two was required above.
-        (None, None) => return Err(DynamoError::validation("Query key condition not supported")),
+    let cond = if target.key.multi_attribute() {
+        let hash: Vec<(&str, &str)> =
+            target.key.hash_attrs().map(|k| (k.name.as_str(), k.ty.as_str())).collect();
+        let range: Vec<(&str, &str)> =
+            target.key.range_attrs().map(|k| (k.name.as_str(), k.ty.as_str())).collect();
+        match (&key_expr, &legacy_keys) {
+            (Some(k), _) => k.resolve_multi(&hash, &range)?,
+            (None, Some(k)) => k.resolve_multi(&hash, &range)?,
+            (None, None) => {
+                return Err(DynamoError::validation("Query key condition not supported"));
+            }
+        }
+    } else {
+        let hash = (target.key.hash.name.as_str(), target.key.hash.ty.as_str());
+        let range = target.key.range.as_ref().map(|r| (r.name.as_str(), r.ty.as_str()));
+        match (&key_expr, &legacy_keys) {
+            (Some(k), _) => k.resolve(hash, range)?,
+            (None, Some(k)) => k.resolve(hash, range)?,
+            // Unreachable: one of the two was required above.
+            (None, None) => {
+                return Err(DynamoError::validation("Query key condition not supported"));
+            }
+        }
     };
-    check_value(&target.hash, &cond.hash.1, true)?;
-    let start_range = match (&start, &target.range) {
-        (Some(s), Some(r)) => Some(start_key_part(s, r, false)?),
-        _ => None,
+    for (attr, value) in target.key.hash_attrs().zip(cond.hash_values()) {
+        check_value(attr, value, true)?;
+    }
+    let start_range = match &start {
+        Some(s) => target
+            .key
+            .range_attrs()
+            .map(|r| start_key_part(s, r, false))
+            .collect::<Result<_, _>>()?,
+        None => vec![],
     };
     if let Some(h) = start_hash {
-        check_start_in_bounds(&cond, h, start_range, target.index.is_none())?;
+        check_start_in_bounds(&cond, &h, &start_range, target.index.is_none())?;
     }
 
     let projection = projection_expr.or(legacy_projection);
@@ -193,11 +215,10 @@ pub async fn query(
     let filter: Option<Condition> = filter_expr.or(legacy_filter);
     if let Some(f) = &filter {
         let paths = read::condition_paths(f);
-        let keys = [Some(&target.hash), target.range.as_ref()];
         // "Filter Expression can only contain non-primary key attributes: Primary key
         // attribute: a" (dynalite test/query.js, recorded from AWS; nested paths into a
         // key attribute get this message too).
-        if let Some(p) = paths.iter().find(|p| keys.iter().flatten().any(|k| k.name == p.top())) {
+        if let Some(p) = paths.iter().find(|p| target.key.is_key(p.top())) {
             return Err(DynamoError::validation(format!(
                 "{} can only contain non-primary key attributes: Primary key attribute: {}",
                 filter_source(&input),
@@ -208,7 +229,11 @@ pub async fn query(
     }
 
     let forward = input.scan_index_forward != Some(false);
-    let mut bounds = target.space.query(&cond.hash.1, cond.range.as_ref().map(|r| &r.op));
+    let mut bounds = target.space.query(
+        &cond.hash_values(),
+        &cond.equal_values(),
+        cond.range.as_ref().map(|r| &r.op),
+    );
     if let Some(start) = &start {
         let at = Bound::Excluded(target.start_position(meta.id, start)?);
         if forward { bounds.0 = at } else { bounds.1 = at }
@@ -226,7 +251,7 @@ pub async fn query(
     // A condition on the whole primary key selects one item at most: there is nothing
     // to continue, and AWS refuses a start key for it ("...cannot be restarted").
     let one_item = target.index.is_none()
-        && (target.range.is_none()
+        && (target.key.range.is_none()
             || matches!(&cond.range, Some(p) if matches!(p.op, KeyOp::Eq(_))));
     page.truncated &= !one_item;
     if fetch {
@@ -246,14 +271,17 @@ pub async fn query(
     )
 }
 
-/// The start key's partition key, after the checks AWS makes before looking at the key
-/// condition: exactly the key attributes ("The provided starting key is invalid"), the
-/// partition key of the right type and size.
-fn start_key_hash<'a>(start: &'a Item, target: &Target) -> Result<&'a AttributeValue, DynamoError> {
+/// The start key's partition key values, after the checks AWS makes before looking at
+/// the key condition: exactly the key attributes ("The provided starting key is
+/// invalid"), the partition key attributes of the right type and size.
+fn start_key_hash<'a>(
+    start: &'a Item,
+    target: &Target,
+) -> Result<Vec<&'a AttributeValue>, DynamoError> {
     if start.len() != target.key_names.len() {
         return Err(DynamoError::validation("The provided starting key is invalid"));
     }
-    start_key_part(start, &target.hash, true)
+    target.key.hash_attrs().map(|h| start_key_part(start, h, true)).collect()
 }
 
 /// One key attribute of a start key (dynalite's `validateKeyPiece`: a missing attribute
@@ -276,17 +304,20 @@ fn start_key_part<'a>(
 /// The start key must lie inside what the key condition selects. Messages and their
 /// order: dynalite test/query.js (recorded from AWS). With a sort-key condition, a
 /// partition mismatch reads "The query can return at most one row and cannot be
-/// restarted", as AWS words it.
+/// restarted", as AWS words it. `hash` and `range` are the start key's values, in
+/// key-schema order (a multi-attribute key's sort key equalities are part of its
+/// sort key predicate).
 fn check_start_in_bounds(
     cond: &KeyCondition,
-    hash: &AttributeValue,
-    range: Option<&AttributeValue>,
+    hash: &[&AttributeValue],
+    range: &[&AttributeValue],
     unique_keys: bool,
 ) -> Result<(), DynamoError> {
     let one_row =
         || DynamoError::validation("The query can return at most one row and cannot be restarted");
+    let same_partition = hash == cond.hash_values().as_slice();
     let Some(part) = &cond.range else {
-        if *hash != cond.hash.1 {
+        if !same_partition {
             return Err(DynamoError::validation(
                 "The provided starting key is outside query boundaries based on provided conditions",
             ));
@@ -298,12 +329,16 @@ fn check_start_in_bounds(
     if unique_keys && matches!(part.op, KeyOp::Eq(_)) {
         return Err(one_row());
     }
-    if range.is_some_and(|r| !part.op.matches(r)) {
+    let equal = cond.equal_values();
+    let predicate_holds = range.len() > equal.len()
+        && range[..equal.len()] == equal[..]
+        && part.op.matches(range[equal.len()]);
+    if !range.is_empty() && !predicate_holds {
         return Err(DynamoError::validation(
             "The provided starting key does not match the range key predicate",
         ));
     }
-    if *hash != cond.hash.1 {
+    if !same_partition {
         return Err(one_row());
     }
     Ok(())

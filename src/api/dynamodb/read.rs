@@ -36,10 +36,9 @@ pub struct ReadOutput {
 /// What a request reads: a key space and its key schema.
 pub struct Target {
     pub space: KeySpace,
-    /// The partition key of the key space.
-    pub hash: KeyAttribute,
-    /// Its sort key, if any.
-    pub range: Option<KeyAttribute>,
+    /// The key schema of the key space: the table's, or the index's (which may have
+    /// multi-attribute keys).
+    pub key: KeySchema,
     /// The attributes a LastEvaluatedKey holds: the table's key, plus an index's.
     pub key_names: Vec<String>,
     /// The index read, if any.
@@ -56,24 +55,21 @@ impl Target {
         let invalid = || DynamoError::validation("The provided starting key is invalid");
         // Every key value, the table's and the index's, within the key limits: a value
         // past them is no key anything was stored under (nor one the store can take).
-        let parts = [
-            (Some(&self.table_key.hash), true),
-            (self.table_key.range.as_ref(), false),
-            (Some(&self.hash), true),
-            (self.range.as_ref(), false),
-        ];
-        for (attr, is_hash) in parts {
-            if let Some(v) = attr.and_then(|a| start.get(&a.name)) {
+        for (attr, is_hash) in self.table_key.attrs().chain(self.key.attrs()) {
+            if let Some(v) = start.get(&attr.name) {
                 check_key_size(v, is_hash).map_err(|m| {
                     DynamoError::validation(format!("The provided starting key is invalid: {m}"))
                 })?;
             }
         }
-        let get = |name: &str| start.get(name).ok_or_else(invalid);
-        let table_range = self.table_key.range.as_ref().map(|r| get(&r.name)).transpose()?;
-        let item_key = keys::item_key(table_id, get(&self.table_key.hash.name)?, table_range);
-        let range = self.range.as_ref().map(|r| get(&r.name)).transpose()?;
-        Ok(self.space.position(get(&self.hash.name)?, range, &item_key))
+        let get = |a: &KeyAttribute| start.get(&a.name).ok_or_else(invalid);
+        let table_range = self.table_key.range.as_ref().map(get).transpose()?;
+        let item_key = keys::item_key(table_id, get(&self.table_key.hash)?, table_range);
+        let hash: Vec<&AttributeValue> =
+            self.key.hash_attrs().map(get).collect::<Result<_, _>>()?;
+        let range: Vec<&AttributeValue> =
+            self.key.range_attrs().map(get).collect::<Result<_, _>>()?;
+        Ok(self.space.position(&hash, &range, &item_key))
     }
 
     /// Whether the target is a global secondary index.
@@ -93,8 +89,7 @@ pub fn target(
     let Some(name) = index_name else {
         return Ok(Target {
             space: KeySpace::Table { table_id: meta.id },
-            hash: meta.key_schema.hash.clone(),
-            range: meta.key_schema.range.clone(),
+            key: meta.key_schema.clone(),
             key_names: meta.key_schema.names().map(str::to_string).collect(),
             index: None,
             table_key: meta.key_schema.clone(),
@@ -122,8 +117,7 @@ pub fn target(
     }
     Ok(Target {
         space: KeySpace::Index { table_id: meta.id, index_id: index.id },
-        hash: index.key_schema.hash.clone(),
-        range: index.key_schema.range.clone(),
+        key: index.key_schema.clone(),
         key_names,
         index: Some(index.clone()),
         table_key: meta.key_schema.clone(),
@@ -157,19 +151,13 @@ pub fn index_start_key<'a>(
     if start.len() != target.key_names.len() {
         return Err(invalid());
     }
-    let attrs = [
-        Some(&target.table_key.hash),
-        target.table_key.range.as_ref(),
-        Some(&target.hash),
-        target.range.as_ref(),
-    ];
-    for attr in attrs.into_iter().flatten() {
+    for (attr, _) in target.table_key.attrs().chain(target.key.attrs()) {
         let v = start.get(&attr.name).ok_or_else(invalid)?;
         if !attr.ty.matches(v) {
             return Err(invalid());
         }
     }
-    start.get(&target.hash.name).ok_or_else(invalid)
+    start.get(&target.key.hash.name).ok_or_else(invalid)
 }
 
 /// Replaces each entry of an LSI page by its table item, for reads that want more

@@ -211,7 +211,7 @@ fn key_schema(input: &CreateTableInput) -> Result<(KeySchema, Vec<KeyAttribute>)
     if def_names.iter().enumerate().any(|(i, n)| def_names[..i].contains(n)) {
         return Err(DynamoError::validation("Cannot have two attributes with the same name"));
     }
-    let schema = indexes::key_schema(&names, &defs);
+    let schema = indexes::key_schema(&names[..1], &names[1..], &defs);
     Ok((schema, defs))
 }
 

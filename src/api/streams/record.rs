@@ -100,10 +100,10 @@ mod tests {
             view_type: view,
             created_ms: 0,
             disabled_ms: None,
-            key_schema: KeySchema {
-                hash: KeyAttribute { name: "ForumName".into(), ty: ScalarType::S },
-                range: Some(KeyAttribute { name: "Subject".into(), ty: ScalarType::S }),
-            },
+            key_schema: KeySchema::new(
+                KeyAttribute { name: "ForumName".into(), ty: ScalarType::S },
+                Some(KeyAttribute { name: "Subject".into(), ty: ScalarType::S }),
+            ),
             shards: Vec::new(),
         }
     }

@@ -72,7 +72,7 @@ async fn writes_forward_in_their_own_commit_and_a_disable_leaves_no_cursor() {
     let engine = open(ManualClock::new(NOW_MS));
     let sink = stream(&engine, "sink", 2).await;
     let pk = KeyAttribute { name: "pk".into(), ty: ScalarType::S };
-    let meta = TableMeta::new("t", KeySchema { hash: pk, range: None }, 3);
+    let meta = TableMeta::new("t", KeySchema::new(pk, None), 3);
     let table_id = engine.create_table(meta).await.unwrap().id;
     let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/sink";
     let mut expected = 0;

@@ -173,7 +173,7 @@ mod tests {
     use crate::model::AttributeValue;
 
     fn schema() -> KeySchema {
-        KeySchema { hash: KeyAttribute { name: "id".into(), ty: ScalarType::S }, range: None }
+        KeySchema::new(KeyAttribute { name: "id".into(), ty: ScalarType::S }, None)
     }
 
     fn record(event: EventName, origin: WriteOrigin) -> ChangeRecord {

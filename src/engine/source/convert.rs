@@ -89,7 +89,7 @@ mod tests {
     use serde_json::json;
 
     fn schema() -> KeySchema {
-        KeySchema { hash: KeyAttribute { name: "id".into(), ty: ScalarType::S }, range: None }
+        KeySchema::new(KeyAttribute { name: "id".into(), ty: ScalarType::S }, None)
     }
 
     #[test]

@@ -532,7 +532,7 @@ fn key_schema(table: &serde_json::Value) -> Option<KeySchema> {
                 .then(|| Some(KeyAttribute { name: name.to_string(), ty: ty(name)? }))?
         })
     };
-    Some(KeySchema { hash: attribute("HASH")?, range: attribute("RANGE") })
+    Some(KeySchema::new(attribute("HASH")?, attribute("RANGE")))
 }
 
 /// The destination of a source: a remote when `[[bridge.remotes]]` names it, else a

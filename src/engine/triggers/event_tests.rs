@@ -14,10 +14,10 @@ fn stream(view: ViewType) -> StreamMeta {
         view_type: view,
         created_ms: 0,
         disabled_ms: None,
-        key_schema: KeySchema {
-            hash: KeyAttribute { name: "my_partition_key".into(), ty: ScalarType::S },
-            range: None,
-        },
+        key_schema: KeySchema::new(
+            KeyAttribute { name: "my_partition_key".into(), ty: ScalarType::S },
+            None,
+        ),
         shards: Vec::new(),
     }
 }

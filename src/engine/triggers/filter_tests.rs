@@ -43,10 +43,7 @@ fn ddb(event: EventName, old: Option<Item>, new: Option<Item>) -> Vec<u8> {
         view_type: ViewType::NewAndOldImages,
         created_ms: 0,
         disabled_ms: None,
-        key_schema: KeySchema {
-            hash: KeyAttribute { name: "id".into(), ty: ScalarType::S },
-            range: None,
-        },
+        key_schema: KeySchema::new(KeyAttribute { name: "id".into(), ty: ScalarType::S }, None),
         shards: Vec::new(),
     };
     let change = ChangeRecord {

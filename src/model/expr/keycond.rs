@@ -89,8 +89,32 @@ pub struct KeyConditionExpr {
 pub struct KeyCondition {
     /// The partition key's name and value (always an equality).
     pub hash: (String, AttributeValue),
-    /// The sort key's condition, if any.
+    /// The sort key's condition, if any: on a multi-attribute sort key, the condition
+    /// on the last sort key attribute the query names.
     pub range: Option<RangeCondition>,
+    /// A multi-attribute key's other partition key attributes and their values, in
+    /// key-schema order (empty for a single-attribute key).
+    pub more_hash: Vec<(String, AttributeValue)>,
+    /// A multi-attribute sort key's attributes before `range`'s, each tested for
+    /// equality, in key-schema order (empty for a single-attribute key).
+    pub equal: Vec<(String, AttributeValue)>,
+}
+
+impl KeyCondition {
+    /// A condition on a single-attribute key.
+    pub fn single(hash: (String, AttributeValue), range: Option<RangeCondition>) -> Self {
+        KeyCondition { hash, range, more_hash: vec![], equal: vec![] }
+    }
+
+    /// The partition key values, in key-schema order.
+    pub fn hash_values(&self) -> Vec<&AttributeValue> {
+        std::iter::once(&self.hash.1).chain(self.more_hash.iter().map(|(_, v)| v)).collect()
+    }
+
+    /// The values the leading sort key attributes must equal, in key-schema order.
+    pub fn equal_values(&self) -> Vec<&AttributeValue> {
+        self.equal.iter().map(|(_, v)| v).collect()
+    }
 }
 
 impl KeyConditionExpr {
@@ -135,8 +159,95 @@ impl KeyConditionExpr {
                 "One or more parameter values were invalid: Condition parameter type does not match schema type",
             ));
         }
-        Ok(KeyCondition { hash: (h.name.clone(), hv.clone()), range: range_part.cloned() })
+        Ok(KeyCondition::single((h.name.clone(), hv.clone()), range_part.cloned()))
     }
+}
+
+impl KeyConditionExpr {
+    /// Checks the conditions against a multi-attribute key schema (a GSI's, up to four
+    /// partition and four sort key attributes), given as (name, type) per attribute.
+    pub fn resolve_multi(
+        &self,
+        hash: &[(&str, &str)],
+        range: &[(&str, &str)],
+    ) -> Result<KeyCondition, Error> {
+        resolve_multi(&self.parts, hash, range)
+    }
+}
+
+/// The rules of a query on a multi-attribute key, as AWS documents them
+/// (GSI.DesignPattern.MultiAttributeKeys): every partition key attribute with an
+/// equality; sort key attributes named left to right without a gap, every one but the
+/// last named with an equality. The conditions may come in any order.
+///
+/// Messages: a gap or an earlier inequality reads "RANGE key attributes b must have
+/// equality conditions specified in the query because a condition is present on key
+/// attribute c" (recorded from AWS by a public conformance suite, October 2026),
+/// naming the first sort key attribute with a condition after one without an equality,
+/// and the first such earlier one. A partition key attribute missing or without an
+/// equality, and a non-key attribute, read as for a single-attribute key (AWS's text
+/// for these is not recorded anywhere public).
+pub(crate) fn resolve_multi(
+    parts: &[KeyPart],
+    hash: &[(&str, &str)],
+    range: &[(&str, &str)],
+) -> Result<KeyCondition, Error> {
+    let keys = hash.len() + range.len();
+    if parts.len() > keys {
+        return Err(Error::validation(format!(
+            "The number of query conditions ({}) exceeds the number of key attributes defined in the schema ({keys})",
+            parts.len()
+        )));
+    }
+    let not_supported = || Error::validation("Query key condition not supported");
+    let find = |name: &str| parts.iter().find(|p| p.name == name);
+    let mut hash_values = Vec::with_capacity(hash.len());
+    for (name, _) in hash {
+        let part = find(name).ok_or_else(|| {
+            Error::validation(format!("Query condition missed key schema element: {name}"))
+        })?;
+        let KeyOp::Eq(v) = &part.op else { return Err(not_supported()) };
+        hash_values.push((name.to_string(), v.clone()));
+    }
+    let is_key = |n: &str| hash.iter().chain(range).any(|(k, _)| *k == n);
+    if parts.iter().any(|p| !is_key(&p.name)) {
+        return Err(not_supported());
+    }
+    let sort: Vec<Option<&KeyPart>> = range.iter().map(|(name, _)| find(name)).collect();
+    let is_equality = |p: &Option<&KeyPart>| matches!(p, Some(KeyPart { op: KeyOp::Eq(_), .. }));
+    for (later, part) in sort.iter().enumerate() {
+        if part.is_none() {
+            continue;
+        }
+        if let Some(earlier) = sort[..later].iter().position(|p| !is_equality(p)) {
+            return Err(Error::validation(format!(
+                "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {}",
+                range[earlier].0, range[later].0
+            )));
+        }
+    }
+    let named = sort.iter().take_while(|p| p.is_some()).count();
+    let typed = |part: &KeyPart, t: &str| part.op.values().iter().all(|v| v.type_name() == t);
+    if !hash.iter().chain(&range[..named]).all(|(name, t)| find(name).is_some_and(|p| typed(p, t)))
+    {
+        return Err(Error::validation(
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        ));
+    }
+    let mut equal: Vec<(String, AttributeValue)> = Vec::new();
+    for part in sort[..named.saturating_sub(1)].iter().flatten() {
+        if let KeyOp::Eq(v) = &part.op {
+            equal.push((part.name.clone(), v.clone()));
+        }
+    }
+    let mut more_hash = hash_values;
+    let first = more_hash.remove(0);
+    Ok(KeyCondition {
+        hash: first,
+        range: named.checked_sub(1).and_then(|last| sort[last].cloned()),
+        more_hash,
+        equal,
+    })
 }
 
 /// Narrows a checked condition to key conditions; the error is the message

@@ -167,3 +167,40 @@ fn resolve_against_the_schema() {
     assert_eq!(err(r("pk = :p AND sk = :t", sk)), schema);
     assert_eq!(err(r("pk = :a", sk)), schema);
 }
+
+#[test]
+fn resolve_against_a_multi_attribute_schema() {
+    // GSI key: partition (h1 S, h2 N), sort (a S, b S, c N).
+    let v = r#"{":h":{"S":"t"},":n":{"N":"1"},":a":{"S":"x"},":b":{"S":"y"},":c":{"N":"5"},":d":{"N":"9"}}"#;
+    let hash = [("h1", "S"), ("h2", "N")];
+    let range = [("a", "S"), ("b", "S"), ("c", "N")];
+    let r = |expr: &str| parse(expr, v).unwrap().resolve_multi(&hash, &range);
+    let n = |x: &str| av(&serde_json::json!({ "N": x }));
+
+    let k = r("h2 = :n AND h1 = :h").unwrap();
+    assert_eq!(k.hash_values(), vec![&s("t"), &n("1")]);
+    assert!(k.range.is_none() && k.equal.is_empty());
+    // Written in any order; every named sort attribute but the last is an equality.
+    let k = r("c BETWEEN :c AND :d AND b = :b AND h1 = :h AND a = :a AND h2 = :n").unwrap();
+    assert_eq!(k.equal_values(), vec![&s("x"), &s("y")]);
+    assert_eq!(k.range, Some(part("c", KeyOp::Between(n("5"), n("9")))));
+    let k = r("h1 = :h AND h2 = :n AND begins_with(a, :a)").unwrap();
+    assert_eq!((k.equal.len(), k.range), (0, Some(part("a", KeyOp::BeginsWith(s("x"))))));
+
+    let gap = |earlier: &str, later: &str| {
+        format!(
+            "RANGE key attributes {earlier} must have equality conditions specified in the query because a condition is present on key attribute {later}"
+        )
+    };
+    assert_eq!(err(r("h1 = :h AND h2 = :n AND b = :b")), gap("a", "b"));
+    assert_eq!(err(r("h1 = :h AND h2 = :n AND a = :a AND c = :c")), gap("b", "c"));
+    assert_eq!(err(r("h1 = :h AND h2 = :n AND a > :a AND b = :b")), gap("a", "b"));
+    assert_eq!(err(r("h1 = :h AND h2 = :n AND a = :a AND b > :b AND c = :c")), gap("b", "c"));
+    assert_eq!(err(r("h1 = :h AND a = :a")), "Query condition missed key schema element: h2");
+    assert_eq!(err(r("h1 = :h AND h2 > :n")), "Query key condition not supported");
+    assert_eq!(err(r("h1 = :h AND h2 = :n AND x = :a")), "Query key condition not supported");
+    assert_eq!(
+        err(r("h1 = :h AND h2 = :n AND a = :c")),
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    );
+}

@@ -107,13 +107,20 @@ pub struct LegacyKeyConditions {
     pub parts: Vec<LegacyKeyPart>,
 }
 
+/// The most key conditions a query can need: a GSI key of four partition and four sort
+/// key attributes.
+const MAX_KEY_CONDITIONS: usize = 8;
+
+const CONDITIONS_LENGTH: &str = "Conditions can be of length 1 or 2 only";
+
 /// Converts Query's `KeyConditions` (the raw JSON member; `None` when absent: the
 /// api layer then requires `KeyConditionExpression`, "Either the KeyConditions or
 /// KeyConditionExpression parameter must be specified in the request.").
 ///
 /// After each entry's checks (as for [`filter`]), the number of entries must be 1 or
 /// 2: "Conditions can be of length 1 or 2 only" (dynalite validations/query.js,
-/// recorded from AWS; DynamoDB Local `INVALID_KEY_CONDITIONS_SIZE`).
+/// recorded from AWS; DynamoDB Local `INVALID_KEY_CONDITIONS_SIZE`), up to 8 on a
+/// multi-attribute GSI key.
 pub fn key_conditions(key_conditions: &Value) -> Result<Option<LegacyKeyConditions>, Error> {
     shape::check(key_conditions, Structure::Condition)?;
     violations::check(filter_violations(key_conditions, "KeyConditions"))?;
@@ -123,8 +130,11 @@ pub fn key_conditions(key_conditions: &Value) -> Result<Option<LegacyKeyConditio
         let (op, values) = entry_values(name, entry)?;
         parts.push(LegacyKeyPart { name: name.clone(), op, values });
     }
-    if !(1..=2).contains(&parts.len()) {
-        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
+    // A multi-attribute GSI key takes up to eight conditions, which only its key
+    // schema can tell: more than two is refused in `resolve`, against a table's or a
+    // single-attribute index's key.
+    if !(1..=MAX_KEY_CONDITIONS).contains(&parts.len()) {
+        return Err(Error::validation(CONDITIONS_LENGTH));
     }
     Ok(Some(LegacyKeyConditions { parts }))
 }
@@ -149,6 +159,9 @@ impl LegacyKeyConditions {
         range: Option<(&str, &str)>,
     ) -> Result<KeyCondition, Error> {
         let n = self.parts.len();
+        if n > 2 {
+            return Err(Error::validation(CONDITIONS_LENGTH));
+        }
         let mut hash_value = None;
         let mut range_part = None;
         for (is_hash, (key, key_type)) in
@@ -180,13 +193,35 @@ impl LegacyKeyConditions {
             }
         }
         match hash_value {
-            Some(v) => Ok(KeyCondition { hash: (hash.0.to_owned(), v), range: range_part }),
+            Some(v) => Ok(KeyCondition::single((hash.0.to_owned(), v), range_part)),
             // Unreachable: the hash key's part was found or an error returned.
             None => Err(Error::validation(format!(
                 "Query condition missed key schema element: {}",
                 hash.0
             ))),
         }
+    }
+}
+
+impl LegacyKeyConditions {
+    /// Checks the conditions against a multi-attribute key schema, as
+    /// [`crate::model::expr::KeyConditionExpr::resolve_multi`] does, after refusing
+    /// an operator no key condition can use on any key attribute.
+    pub fn resolve_multi(
+        &self,
+        hash: &[(&str, &str)],
+        range: &[(&str, &str)],
+    ) -> Result<KeyCondition, Error> {
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let Some(op) = key_op(part) else {
+                return Err(Error::validation(
+                    "Attempted conditional constraint is not an indexable operation",
+                ));
+            };
+            parts.push(KeyPart { name: part.name.clone(), op });
+        }
+        crate::model::expr::keycond::resolve_multi(&parts, hash, range)
     }
 }
 

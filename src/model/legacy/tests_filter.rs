@@ -255,7 +255,13 @@ fn key_condition_messages() {
     };
     let length = "Conditions can be of length 1 or 2 only";
     assert_eq!(verr(key_conditions(&json!({}))), length);
-    assert_eq!(verr(key_conditions(&json!({"a": eq("1"), "b": eq("2"), "c": eq("3")}))), length);
+    // Three to eight wait for the key schema: only a multi-attribute GSI key takes them.
+    let three = json!({"a": eq("1"), "b": eq("2"), "c": eq("3")});
+    assert_eq!(msg(three.clone(), ("a", "S"), Some(("b", "S"))), length);
+    let got = kc(three).resolve_multi(&[("a", "S")], &[("b", "S"), ("c", "S")]).unwrap();
+    assert_eq!(got.equal, vec![("b".to_string(), av(json!({"S": "2"})))]);
+    let nine: serde_json::Map<String, Value> = (0..9).map(|i| (format!("k{i}"), eq("1"))).collect();
+    assert_eq!(verr(key_conditions(&Value::Object(nine))), length);
     assert_eq!(
         verr(key_conditions(&json!({"a": {"AttributeValueList": []}}))),
         "1 validation error detected: Value null at 'keyConditions.a.member.comparisonOperator' \

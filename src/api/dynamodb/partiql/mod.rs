@@ -214,6 +214,18 @@ async fn write(
     to_json(answer)
 }
 
+/// AWS runs no PartiQL on an index with a multi-attribute key (recorded from AWS by a
+/// public conformance suite, October 2026: after the statement's syntax, before its
+/// WHERE clause is looked at).
+fn refuse_multi_attribute(schema: &KeySchema) -> Result<(), DynamoError> {
+    if schema.multi_attribute() {
+        return Err(DynamoError::validation(
+            "PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.",
+        ));
+    }
+    Ok(())
+}
+
 /// The key schema a SELECT reads: the index's, or the table's.
 fn schema_of<'m>(meta: &'m TableMeta, index: Option<&str>) -> Result<&'m KeySchema, DynamoError> {
     match index {
@@ -286,6 +298,7 @@ async fn select(
     };
     let meta = meta_of(engine, table)?;
     let schema = schema_of(&meta, index.as_deref())?;
+    refuse_multi_attribute(schema)?;
     if !order.is_empty() && filter.is_none() {
         return Err(DynamoError::validation(
             "Must have WHERE clause in the statement when using ORDER BY clause.",
@@ -502,12 +515,13 @@ fn key_lookup(
     let Statement::Select { table, index, projection, filter, .. } = statement else {
         unreachable!()
     };
+    let meta = meta_of(engine, table)?;
     if index.is_some() {
+        refuse_multi_attribute(schema_of(&meta, index.as_deref())?)?;
         return Err(DynamoError::validation(
             "A batch or transaction SELECT reads the table, not an index",
         ));
     }
-    let meta = meta_of(engine, table)?;
     let filter = filter.as_ref().ok_or_else(|| DynamoError::validation(translate::NO_KEY))?;
     let (key, rest) = translate::key_of(&meta, filter, params)?;
     if rest.is_some() {
