@@ -342,6 +342,109 @@ async fn order_by_sorts_one_partition_by_its_sort_key() {
         message,
         "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause."
     );
-    let (code, _) = error_of(run("SELECT * FROM pqo WHERE pk = 'a' ORDER BY v").await);
-    assert_eq!(code, "ValidationException");
+    let (code, message) = error_of(run("SELECT * FROM pqo WHERE pk = 'a' ORDER BY v").await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "ValidationException",
+            "Variable reference v in ORDER BY clause must be part of the primary key"
+        )
+    );
+    let (_, message) = error_of(run("SELECT * FROM pqo WHERE pk > 'a' ORDER BY sk").await);
+    assert_eq!(
+        message,
+        "Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause."
+    );
+}
+
+/// A SELECT naming several partitions (`IN`, or `=`s joined by OR) reads each with a
+/// Query (AWS's decomposed reads): in key order under ORDER BY, pages joined by
+/// NextToken across partitions, at most 50 partitions.
+#[tokio::test]
+async fn several_partitions_are_read_one_query_each_in_order() {
+    let server = Server::start();
+    let client = server.client();
+    create_table(&client, "pqd", true).await;
+    for pk in ["a", "b", "c"] {
+        for sk in 1..=3 {
+            let put = client
+                .put_item()
+                .table_name("pqd")
+                .item("pk", s(pk))
+                .item("sk", n(&sk.to_string()));
+            put.send().await.unwrap();
+        }
+    }
+    let run = |statement: &str, limit: Option<i32>, token: Option<String>| {
+        client
+            .execute_statement()
+            .statement(statement)
+            .set_limit(limit)
+            .set_next_token(token)
+            .send()
+    };
+    let keys = |out: &aws_sdk_dynamodb::operation::execute_statement::ExecuteStatementOutput| {
+        out.items()
+            .iter()
+            .map(|i| match (&i["pk"], &i["sk"]) {
+                (AttributeValue::S(p), AttributeValue::N(k)) => format!("{p}{k}"),
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let out =
+        run("SELECT * FROM pqd WHERE pk IN ['c', 'a'] ORDER BY pk", None, None).await.unwrap();
+    assert_eq!(keys(&out), ["a1", "a2", "a3", "c1", "c2", "c3"]);
+    let out = run("SELECT * FROM pqd WHERE pk IN ['c', 'a'] ORDER BY pk DESC, sk DESC", None, None)
+        .await
+        .unwrap();
+    assert_eq!(keys(&out), ["c3", "c2", "c1", "a3", "a2", "a1"]);
+    // Without ORDER BY: the WHERE clause's order; a sort key condition and a filter apply
+    // in each partition.
+    let out = run(
+        "SELECT * FROM pqd WHERE (pk = 'b' OR pk = 'a') AND sk >= 2 AND v IS MISSING",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys(&out), ["b2", "b3", "a2", "a3"]);
+    // Pages of Limit items, continued across partitions by NextToken.
+    let statement = "SELECT * FROM pqd WHERE pk IN ['a', 'b', 'c'] ORDER BY pk";
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let out = run(statement, Some(2), token.take()).await.unwrap();
+        assert!(out.items().len() <= 2);
+        all.extend(keys(&out));
+        match out.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(all, ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2", "c3"]);
+    // A page ends between partitions once it passes 1 MB, and goes on from the next.
+    let big = "x".repeat(390_000);
+    for pk in ["a", "b", "c"] {
+        for sk in ["2", "3"] {
+            let put = client.put_item().table_name("pqd").item("pk", s(pk)).item("sk", n(sk));
+            put.item("v", s(&big)).send().await.unwrap();
+        }
+    }
+    let wanted = ["a2", "a3", "b2", "b3", "c2", "c3"];
+    let statement = "SELECT pk, sk FROM pqd WHERE pk IN ['a', 'b', 'c'] AND sk >= 2 ORDER BY pk";
+    let small = run(statement, None, None).await.unwrap();
+    assert_eq!(keys(&small), wanted, "projected items are small");
+    let statement = "SELECT * FROM pqd WHERE pk IN ['a', 'b', 'c'] AND sk >= 2 ORDER BY pk";
+    let first = run(statement, None, None).await.unwrap();
+    assert_eq!(keys(&first), wanted[..4]);
+    let rest = run(statement, None, first.next_token().map(str::to_string)).await.unwrap();
+    assert_eq!(keys(&rest), wanted[4..]);
+    assert!(rest.next_token().is_none());
+    let many: Vec<String> = (0..51).map(|i| format!("'k{i}'")).collect();
+    let statement = format!("SELECT * FROM pqd WHERE pk IN [{}]", many.join(", "));
+    let (code, message) = error_of(run(&statement, None, None).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("ValidationException", "Too many decomposed read operations for a given query.")
+    );
 }

@@ -8,6 +8,7 @@
 
 mod lexer;
 pub mod parser;
+mod select;
 mod translate;
 
 use std::sync::Arc;
@@ -17,10 +18,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
 
-use self::parser::{Expr, Operand, Segment, Statement};
+use self::parser::Statement;
 use self::translate::Context;
 use super::DynamoError;
-use super::{items, query, scan, transact_get, transact_write};
+use super::{items, transact_get, transact_write};
 use crate::engine::Engine;
 use crate::engine::catalog::{KeySchema, TableMeta};
 use crate::protocol::{RequestBody, RequestContext};
@@ -92,19 +93,19 @@ fn parse(text: Option<&str>) -> Result<Statement, DynamoError> {
     parser::parse(text).map_err(|e| DynamoError::validation(format!("{MALFORMED}{e}")))
 }
 
-fn meta_of(engine: &Engine, table: &str) -> Result<Arc<TableMeta>, DynamoError> {
+pub(super) fn meta_of(engine: &Engine, table: &str) -> Result<Arc<TableMeta>, DynamoError> {
     engine.table(table).map(|t| t.meta()).ok_or_else(DynamoError::no_table)
 }
 
 /// A request built as JSON, decoded as the wire decodes a body: a parameter that is no
 /// AttributeValue gets the Validation or Serialization error a request body would.
-fn decode<T: DeserializeOwned>(request: Map<String, Json>) -> Result<T, DynamoError> {
+pub(super) fn decode<T: DeserializeOwned>(request: Map<String, Json>) -> Result<T, DynamoError> {
     let text = Json::Object(request).to_string();
     let body = RequestBody::json(text.into()).map_err(|e| DynamoError::Internal(e.to_string()))?;
     Ok(crate::api::wire::decode(body)?)
 }
 
-fn to_json(value: impl serde::Serialize) -> Result<Json, DynamoError> {
+pub(super) fn to_json(value: impl serde::Serialize) -> Result<Json, DynamoError> {
     serde_json::to_value(value).map_err(|e| DynamoError::Internal(e.to_string()))
 }
 
@@ -119,11 +120,15 @@ pub async fn execute_statement(
     let mut out = Map::new();
     match &statement {
         Statement::Select { .. } => {
-            let page = select(engine, ctx, &statement, &params, &input).await?;
+            let page = select::select(engine, ctx, &statement, &params, &input).await?;
             out.insert("Items".into(), page.get("Items").cloned().unwrap_or(json!([])));
             if let Some(last) = page.get("LastEvaluatedKey") {
                 out.insert("NextToken".into(), Json::String(next_token(statement.table(), last)));
                 out.insert("LastEvaluatedKey".into(), last.clone());
+            }
+            // A decomposed read that stopped between partitions.
+            if let Some(token) = page.get("NextToken") {
+                out.insert("NextToken".into(), token.clone());
             }
             if let Some(c) = page.get("ConsumedCapacity") {
                 out.insert("ConsumedCapacity".into(), c.clone());
@@ -217,7 +222,7 @@ async fn write(
 /// AWS runs no PartiQL on an index with a multi-attribute key (recorded from AWS by a
 /// public conformance suite, October 2026: after the statement's syntax, before its
 /// WHERE clause is looked at).
-fn refuse_multi_attribute(schema: &KeySchema) -> Result<(), DynamoError> {
+pub(super) fn refuse_multi_attribute(schema: &KeySchema) -> Result<(), DynamoError> {
     if schema.multi_attribute() {
         return Err(DynamoError::validation(
             "PartiQL statements cannot be executed on tables with multi-attribute HASH keys or multi-attribute RANGE keys.",
@@ -227,7 +232,10 @@ fn refuse_multi_attribute(schema: &KeySchema) -> Result<(), DynamoError> {
 }
 
 /// The key schema a SELECT reads: the index's, or the table's.
-fn schema_of<'m>(meta: &'m TableMeta, index: Option<&str>) -> Result<&'m KeySchema, DynamoError> {
+pub(super) fn schema_of<'m>(
+    meta: &'m TableMeta,
+    index: Option<&str>,
+) -> Result<&'m KeySchema, DynamoError> {
     match index {
         None => Ok(&meta.key_schema),
         Some(name) => {
@@ -240,169 +248,6 @@ fn schema_of<'m>(meta: &'m TableMeta, index: Option<&str>) -> Result<&'m KeySche
     }
 }
 
-/// Whether `expr` reads attribute `name` at its top level.
-fn mentions(expr: &Expr, name: &str) -> bool {
-    let on = |o: &Operand| match o {
-        Operand::Path(p) | Operand::Size(p) => {
-            matches!(p.first(), Some(Segment::Name(n)) if n == name)
-        }
-        Operand::Value(_) => false,
-    };
-    let path_on = |p: &parser::Path| matches!(p.first(), Some(Segment::Name(n)) if n == name);
-    match expr {
-        Expr::Compare(a, _, b) => on(a) || on(b),
-        Expr::Between(a, b, c) => on(a) || on(b) || on(c),
-        Expr::In(a, list) => on(a) || list.iter().any(on),
-        Expr::Function(_, args) => args.iter().any(on),
-        Expr::Missing(p, _) | Expr::Null(p, _) => path_on(p),
-        Expr::And(a, b) | Expr::Or(a, b) => mentions(a, name) || mentions(b, name),
-        Expr::Not(a) => mentions(a, name),
-    }
-}
-
-fn split_and(expr: &Expr, out: &mut Vec<Expr>) {
-    match expr {
-        Expr::And(a, b) => {
-            split_and(a, out);
-            split_and(b, out);
-        }
-        other => out.push(other.clone()),
-    }
-}
-
-fn is_key_value(o: &Operand, name: &str) -> bool {
-    matches!(o, Operand::Path(p) if p.as_slice() == [Segment::Name(name.to_string())])
-}
-
-/// Whether `expr` is a condition a Query takes on sort key `name`.
-fn sort_key_condition(expr: &Expr, name: &str) -> bool {
-    let value = |o: &Operand| matches!(o, Operand::Value(_));
-    match expr {
-        Expr::Compare(a, op, b) if *op != "<>" => is_key_value(a, name) && value(b),
-        Expr::Between(a, low, high) => is_key_value(a, name) && value(low) && value(high),
-        Expr::Function("begins_with", args) => is_key_value(&args[0], name) && value(&args[1]),
-        _ => false,
-    }
-}
-
-/// A SELECT as a Query or a Scan; returns that operation's answer.
-async fn select(
-    engine: &Arc<Engine>,
-    ctx: &RequestContext,
-    statement: &Statement,
-    params: &[Json],
-    input: &ExecuteStatementInput,
-) -> Result<Json, DynamoError> {
-    let Statement::Select { table, index, projection, filter, order } = statement else {
-        unreachable!()
-    };
-    let meta = meta_of(engine, table)?;
-    let schema = schema_of(&meta, index.as_deref())?;
-    refuse_multi_attribute(schema)?;
-    if !order.is_empty() && filter.is_none() {
-        return Err(DynamoError::validation(
-            "Must have WHERE clause in the statement when using ORDER BY clause.",
-        ));
-    }
-    let is_key = |name: &str| {
-        name == schema.hash.name || schema.range.as_ref().is_some_and(|r| r.name == name)
-    };
-    if let Some((name, _)) = order.iter().find(|(name, _)| !is_key(name)) {
-        return Err(DynamoError::validation(format!(
-            "ORDER BY clause must name a key of the table or index: {name}"
-        )));
-    }
-    let mut request = Map::new();
-    request.insert("TableName".into(), Json::String(table.clone()));
-    if let Some(index) = index {
-        request.insert("IndexName".into(), Json::String(index.clone()));
-    }
-    if let Some(limit) = input.limit {
-        request.insert("Limit".into(), json!(limit));
-    }
-    if let Some(consistent) = input.consistent_read {
-        request.insert("ConsistentRead".into(), json!(consistent));
-    }
-    if let Some(c) = &input.return_consumed_capacity {
-        request.insert("ReturnConsumedCapacity".into(), Json::String(c.clone()));
-    }
-    if let Some(token) = &input.next_token {
-        request.insert("ExclusiveStartKey".into(), start_of(table, token)?);
-    }
-    let mut ctx_names = Context::new(params);
-    if !projection.is_empty() {
-        let paths: Vec<String> = projection.iter().map(|p| ctx_names.path(p)).collect();
-        request.insert("ProjectionExpression".into(), Json::String(paths.join(", ")));
-    }
-    // A Query when the partition key is pinned by `=` at the top level of the WHERE.
-    let mut parts = Vec::new();
-    if let Some(filter) = filter {
-        split_and(filter, &mut parts);
-    }
-    let hash = &schema.hash.name;
-    let pinned = parts.iter().position(
-        |c| matches!(c, Expr::Compare(a, "=", Operand::Value(_)) if is_key_value(a, hash)),
-    );
-    let mut as_query = None;
-    if let Some(at) = pinned {
-        let mut rest = parts.clone();
-        let mut key = vec![rest.remove(at)];
-        if let Some(range) = &schema.range
-            && let Some(at) = rest.iter().position(|c| sort_key_condition(c, &range.name))
-        {
-            key.push(rest.remove(at));
-        }
-        let keys_in_rest = rest.iter().any(|c| {
-            mentions(c, hash) || schema.range.as_ref().is_some_and(|r| mentions(c, &r.name))
-        });
-        if !keys_in_rest {
-            as_query = Some((key, rest));
-        }
-    }
-    let join =
-        |parts: Vec<Expr>| parts.into_iter().reduce(|a, b| Expr::And(Box::new(a), Box::new(b)));
-    // One partition: its sort key's order is the Query's. More: AWS orders by the
-    // partition key first, which a Query cannot do.
-    if !order.is_empty() && as_query.is_none() {
-        if !order.iter().any(|(name, _)| *name == schema.hash.name) {
-            return Err(DynamoError::validation(
-                "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause.",
-            ));
-        }
-        return Err(DynamoError::validation(
-            "ORDER BY across more than one partition is not supported by this endpoint: pin the partition key with =",
-        ));
-    }
-    let descending = schema
-        .range
-        .as_ref()
-        .and_then(|r| order.iter().find(|(name, _)| *name == r.name))
-        .is_some_and(|(_, desc)| *desc);
-    if descending {
-        request.insert("ScanIndexForward".into(), json!(false));
-    }
-    let answer = match as_query {
-        Some((key, rest)) => {
-            let key = join(key).expect("the partition key's condition");
-            let text = ctx_names.expr(&key)?;
-            request.insert("KeyConditionExpression".into(), Json::String(text));
-            if let Some(rest) = join(rest) {
-                request.insert("FilterExpression".into(), Json::String(ctx_names.expr(&rest)?));
-            }
-            ctx_names.attach(&mut request);
-            to_json(query::query(engine, ctx, decode(request)?).await?)?
-        }
-        None => {
-            if let Some(filter) = filter {
-                request.insert("FilterExpression".into(), Json::String(ctx_names.expr(filter)?));
-            }
-            ctx_names.attach(&mut request);
-            to_json(scan::scan(engine, ctx, decode(request)?).await?)?
-        }
-    };
-    Ok(answer)
-}
-
 /// The NextToken of a page: the table and the key the next page starts after.
 fn next_token(table: &str, last: &Json) -> String {
     let token = json!({ "t": table, "k": last });
@@ -410,7 +255,7 @@ fn next_token(table: &str, last: &Json) -> String {
 }
 
 /// The ExclusiveStartKey a NextToken carries, if it is one of this table's.
-fn start_of(table: &str, token: &str) -> Result<Json, DynamoError> {
+pub(super) fn start_of(table: &str, token: &str) -> Result<Json, DynamoError> {
     let invalid = || DynamoError::validation("Given NextToken is not valid");
     let bytes = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| invalid())?;
     let token: Json = serde_json::from_slice(&bytes).map_err(|_| invalid())?;

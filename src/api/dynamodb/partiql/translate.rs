@@ -16,6 +16,7 @@ pub const PARAMETER_COUNT: &str = "Number of parameters in request and statement
 pub const NO_KEY: &str = "Where clause does not contain a mandatory equality on all key attributes";
 
 /// The placeholders of one request.
+#[derive(Clone)]
 pub struct Context<'a> {
     names: Vec<String>,
     values: Vec<Json>,
@@ -27,7 +28,7 @@ impl<'a> Context<'a> {
         Context { names: Vec::new(), values: Vec::new(), params }
     }
 
-    fn name(&mut self, name: &str) -> String {
+    pub(super) fn name(&mut self, name: &str) -> String {
         let i = match self.names.iter().position(|n| n == name) {
             Some(i) => i,
             None => {
@@ -109,7 +110,7 @@ impl<'a> Context<'a> {
         })
     }
 
-    fn value_of(&mut self, value: Json) -> String {
+    pub(super) fn value_of(&mut self, value: Json) -> String {
         self.values.push(value);
         format!(":v{}", self.values.len() - 1)
     }
