@@ -71,6 +71,19 @@ impl Number {
         parse::parse(s)
     }
 
+    /// Parses a number as AWS's older validation layer does (PartiQL parameters):
+    /// Java `BigDecimal` first, so an exponent or scale past 32 bits "cannot be
+    /// converted", then the range on a 32-bit magnitude; zero passes at any exponent.
+    pub fn parse_older(s: &str) -> Result<Number, Error> {
+        parse::parse_older(s)
+    }
+
+    /// True when Java `BigDecimal` can hold the literal (exponent and scale within 32
+    /// bits), whatever DynamoDB's range says of it.
+    pub fn fits_bigdecimal(s: &str) -> bool {
+        parse::fits_bigdecimal(s)
+    }
+
     /// True for zero.
     pub fn is_zero(&self) -> bool {
         self.digits.is_empty()

@@ -37,7 +37,8 @@ fn normalizes_like_aws() {
         ("1.5E+3", "1500"),
         ("-0", "0"),
         ("-0.000", "0"),
-        ("0e1000", "0"),
+        ("0e125", "0"),
+        ("0.0e126", "0"),
         (".123", "0.123"),
         ("5.", "5"),
         ("0.00000000000000000000000000000000000001", "0.00000000000000000000000000000000000001"),
@@ -97,7 +98,39 @@ fn rejects_with_aws_messages() {
     assert_eq!(err("1e-131"), MSG_UNDERFLOW);
     assert_eq!(err("-1e-131"), MSG_UNDERFLOW);
     assert_eq!(err("0.9e-130"), MSG_UNDERFLOW);
-    assert_eq!(err("1e99999999999"), format!("{MSG_NOT_NUMERIC}: 1e99999999999"));
+    // The exponent is read in full (64 bits) and range-checked, zero included
+    // (nubo-db/dynamodb-conformance limits/numberExponent, AWS eu-west-2).
+    assert_eq!(err("1e99999999999"), MSG_OVERFLOW);
+    assert_eq!(err("-1e99999999999"), MSG_OVERFLOW);
+    assert_eq!(err("1e-99999999999"), MSG_UNDERFLOW);
+    assert_eq!(err("1e2147483648"), MSG_OVERFLOW);
+    assert_eq!(err("1e9223372036854775807"), MSG_OVERFLOW);
+    assert_eq!(err("1e-9223372036854775808"), MSG_UNDERFLOW);
+    assert_eq!(err("1e9223372036854775808"), format!("{MSG_NOT_NUMERIC}: 1e9223372036854775808"));
+    assert_eq!(err("0e126"), MSG_OVERFLOW);
+    assert_eq!(err("0e-131"), MSG_UNDERFLOW);
+}
+
+#[test]
+fn the_older_layer_converts_with_bigdecimal_first() {
+    // nubo-db/dynamodb-conformance error-messages/partiqlParameterNumbers (AWS).
+    let older = |s: &str| Number::parse_older(s).map(|n| n.to_string()).map_err(|e| e.to_string());
+    let not = |s: &str| Err(format!("{MSG_NOT_NUMERIC}: {s}"));
+    for s in ["1e99999999999", "-1e99999999999", "1e-99999999999", "1e2147483648", "1e-2147483648"]
+    {
+        assert_eq!(older(s), not(s), "{s}");
+    }
+    assert_eq!(older("1.5e-2147483647"), not("1.5e-2147483647"));
+    // precision - scale wraps in 32 bits: AWS calls this one an underflow.
+    assert_eq!(older("1e2147483647"), Err(MSG_UNDERFLOW.to_string()));
+    assert_eq!(older("1e126"), Err(MSG_OVERFLOW.to_string()));
+    assert_eq!(older("1e-131"), Err(MSG_UNDERFLOW.to_string()));
+    assert_eq!(older(""), Err(MSG_NOT_NUMERIC.to_string()));
+    assert_eq!(older("0e1000"), Ok("0".to_string()));
+    assert_eq!(older("1.50e2"), Ok("150".to_string()));
+    assert!(Number::fits_bigdecimal("1e2147483647"));
+    assert!(!Number::fits_bigdecimal("1e2147483648"));
+    assert!(!Number::fits_bigdecimal("1.5e-2147483647"));
 }
 
 #[test]
