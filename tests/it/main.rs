@@ -44,6 +44,7 @@ mod legacy_mixing;
 mod namespaces;
 mod observability;
 mod partiql;
+mod partiql_wire;
 mod query;
 mod query_errors;
 mod readme;

@@ -206,7 +206,9 @@ async fn batches_answer_each_statement_and_transactions_all_or_nothing() {
         client
             .execute_transaction()
             .transact_statements(tx("INSERT INTO pqb VALUE {'pk': 'c'}"))
-            .transact_statements(tx("EXISTS(SELECT * FROM pqb WHERE pk = 'nope')"))
+            .transact_statements(tx(
+                "EXISTS(SELECT * FROM pqb WHERE pk = 'nope' AND begins_with(pk, 'n'))",
+            ))
             .send()
             .await,
     );
@@ -216,7 +218,9 @@ async fn batches_answer_each_statement_and_transactions_all_or_nothing() {
         .execute_transaction()
         .transact_statements(tx("INSERT INTO pqb VALUE {'pk': 'c'}"))
         .transact_statements(tx("UPDATE pqb SET n = 1 WHERE pk = 'a'"))
-        .transact_statements(tx("EXISTS(SELECT * FROM pqb WHERE pk = 'b')"))
+        .transact_statements(tx(
+            "EXISTS(SELECT * FROM pqb WHERE pk = 'b' AND begins_with(pk, 'b'))",
+        ))
         .send()
         .await
         .unwrap();

@@ -2,6 +2,8 @@
 //! single quotes (a doubled quote inside is one), numbers, `?` parameters, and the
 //! punctuation of paths, comparisons, lists `[..]`, tuples `{..}` and bags `<<..>>`.
 
+use crate::model::number::Number;
+
 /// One token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Token {
@@ -34,6 +36,12 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, String> {
             while i < chars.len() && chars[i] != '\n' {
                 i += 1;
             }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            // A block comment; unterminated, the statement cannot be read.
+            let end = (i + 2..chars.len().saturating_sub(1))
+                .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                .ok_or("Unterminated comment")?;
+            i = end + 2;
         } else if c == '\'' || c == '"' {
             let (body, next) = quoted(&chars, i)?;
             out.push(if c == '\'' { Token::Str(body) } else { Token::Quoted(body) });
@@ -53,7 +61,13 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, String> {
                     break;
                 }
             }
-            out.push(Token::Num(chars[start..i].iter().collect()));
+            let literal: String = chars[start..i].iter().collect();
+            // PartiQL reads a number as a Java BigDecimal: one it cannot hold (an
+            // exponent or scale past 32 bits, letters) is unreadable.
+            if !Number::fits_bigdecimal(&literal) {
+                return Err(format!("Unreadable number {literal}"));
+            }
+            out.push(Token::Num(literal));
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
@@ -123,5 +137,10 @@ mod tests {
         assert_eq!(bag.last(), Some(&Token::Punct(">>")));
         assert!(tokens("SELECT 'open").is_err());
         assert!(tokens("SELECT # FROM t").is_err());
+        let commented = tokens("SELECT /* a * note */ * FROM t /**/").unwrap();
+        assert_eq!(commented.len(), 4);
+        assert!(tokens("SELECT * FROM t /* open").is_err());
+        assert!(tokens("SELECT * FROM t WHERE a = 1e2147483648").is_err());
+        assert!(tokens("SELECT * FROM t WHERE a = 1e126").is_ok(), "the range is checked later");
     }
 }

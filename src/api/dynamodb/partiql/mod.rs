@@ -7,6 +7,7 @@
 //! its filter; NextToken carries where the next page starts.
 
 mod lexer;
+mod params;
 pub mod parser;
 mod select;
 mod translate;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
 
-use self::parser::Statement;
+use self::parser::{Refusal, Statement};
 use self::translate::Context;
 use super::DynamoError;
 use super::{items, transact_get, transact_write};
@@ -90,7 +91,10 @@ fn parse(text: Option<&str>) -> Result<Statement, DynamoError> {
             "1 validation error detected: Value '{text}' at 'statement' failed to satisfy constraint: Member must have length less than or equal to 8192, Member must have length greater than or equal to 1"
         )));
     }
-    parser::parse(text).map_err(|e| DynamoError::validation(format!("{MALFORMED}{e}")))
+    parser::parse(text).map_err(|e| match e {
+        Refusal::Malformed(detail) => DynamoError::validation(format!("{MALFORMED}{detail}")),
+        Refusal::Plain(message) => DynamoError::validation(message),
+    })
 }
 
 pub(super) fn meta_of(engine: &Engine, table: &str) -> Result<Arc<TableMeta>, DynamoError> {
@@ -117,10 +121,13 @@ pub async fn execute_statement(
 ) -> Result<Json, DynamoError> {
     let statement = parse(input.statement.as_deref())?;
     let params = input.parameters.clone().unwrap_or_default();
+    params::check(&params)?;
     let mut out = Map::new();
     match &statement {
         Statement::Select { .. } => {
-            let page = select::select(engine, ctx, &statement, &params, &input).await?;
+            let page = select::select(engine, ctx, &statement, &params, &input)
+                .await
+                .map_err(bare_filter_error)?;
             out.insert("Items".into(), page.get("Items").cloned().unwrap_or(json!([])));
             if let Some(last) = page.get("LastEvaluatedKey") {
                 out.insert("NextToken".into(), Json::String(next_token(statement.table(), last)));
@@ -143,20 +150,33 @@ pub async fn execute_statement(
                 on_failure: input.return_values_on_condition_check_failure.as_deref(),
             };
             let answer = write(engine, ctx, &statement, &params, extra).await?;
-            // RETURNING answers with the item it asked for, or none (a DELETE that found
-            // nothing, an UPDATE that changed nothing it projects).
-            if returning(&statement).is_some() {
-                let item = answer
-                    .get("Attributes")
-                    .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
-                out.insert("Items".into(), Json::Array(item.cloned().into_iter().collect()));
-            }
+            // A write answers an empty Items list, as AWS does; RETURNING answers with the
+            // item it asked for, or none (a DELETE that found nothing, an UPDATE that
+            // changed nothing it projects).
+            let item = answer
+                .get("Attributes")
+                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+                .filter(|_| returning(&statement).is_some());
+            out.insert("Items".into(), Json::Array(item.cloned().into_iter().collect()));
             if let Some(c) = answer.get("ConsumedCapacity") {
                 out.insert("ConsumedCapacity".into(), c.clone());
             }
         }
     }
     Ok(Json::Object(out))
+}
+
+/// A WHERE clause's refusal as AWS words it for a SELECT: without the "Invalid
+/// FilterExpression: " a Scan's or Query's filter has (nubo-db/dynamodb-conformance
+/// partiql/comparison and error-messages/partiqlFunctions, AWS).
+fn bare_filter_error(e: DynamoError) -> DynamoError {
+    match e {
+        DynamoError::Validation(m) => match m.strip_prefix("Invalid FilterExpression: ") {
+            Some(bare) => DynamoError::validation(bare),
+            None => DynamoError::Validation(m),
+        },
+        e => e,
+    }
 }
 
 /// The RETURNING clause of an UPDATE or DELETE.
@@ -239,10 +259,10 @@ pub(super) fn schema_of<'m>(
     match index {
         None => Ok(&meta.key_schema),
         Some(name) => {
+            // Without the name, unlike Query's message (AWS, nubo-db/dynamodb-conformance
+            // error-messages/indexReads).
             meta.indexes.iter().find(|i| i.name == name).map(|i| &i.key_schema).ok_or_else(|| {
-                DynamoError::validation(format!(
-                    "The table does not have the specified index: {name}"
-                ))
+                DynamoError::validation("The table does not have the specified index")
             })
         }
     }
@@ -293,7 +313,7 @@ pub async fn batch_execute_statement(
     let mut responses = Vec::with_capacity(statements.len());
     for (request, statement) in statements.iter().zip(parsed) {
         let params = request.parameters.clone().unwrap_or_default();
-        let answer = match statement {
+        let answer = match statement.and_then(|s| params::check(&params).map(|()| s)) {
             Ok(statement) => {
                 let table = statement.table().to_string();
                 let extra = Extra {
@@ -350,29 +370,67 @@ fn batch_error(e: &DynamoError) -> Json {
     error
 }
 
+/// The operation a key lookup runs in, which AWS names in its refusals.
+#[derive(Clone, Copy, PartialEq)]
+enum Within {
+    Batch,
+    /// The statement's place in the transaction.
+    Transaction(usize),
+}
+
+/// A refusal of one statement of a transaction, as AWS words it.
+fn in_transaction(at: usize, e: DynamoError) -> DynamoError {
+    match e {
+        DynamoError::Validation(m) => {
+            DynamoError::validation(format!("Validation failed in TransactStatements[{at}]: {m}"))
+        }
+        e => e,
+    }
+}
+
 /// The GetItem request of a SELECT that names a whole key and nothing else (a batch's or
 /// a transaction's read).
 fn key_lookup(
     engine: &Engine,
     statement: &Statement,
     params: &[Json],
+    within: Within,
 ) -> Result<Map<String, Json>, DynamoError> {
     let Statement::Select { table, index, projection, filter, .. } = statement else {
         unreachable!()
     };
+    // AWS's wording (nubo-db/dynamodb-conformance partiql/executeStatementIndex and
+    // error-messages/partiqlFunctions; the index one is DynamoDB Local's).
+    let refusal = |message: String| match within {
+        Within::Batch => DynamoError::validation(message),
+        Within::Transaction(at) => in_transaction(at, DynamoError::validation(message)),
+    };
+    let operation = match within {
+        Within::Batch => "BatchExecuteStatement",
+        Within::Transaction(_) => "ExecuteTransaction",
+    };
+    let whole_key = || {
+        refusal(format!(
+            "Select statements within {operation} must specify the primary key in the where clause."
+        ))
+    };
     let meta = meta_of(engine, table)?;
     if index.is_some() {
         refuse_multi_attribute(schema_of(&meta, index.as_deref())?)?;
-        return Err(DynamoError::validation(
-            "A batch or transaction SELECT reads the table, not an index",
-        ));
+        return Err(match within {
+            Within::Batch => whole_key(),
+            Within::Transaction(_) => {
+                refusal("Reads on indices are not supported within transactions.".into())
+            }
+        });
     }
-    let filter = filter.as_ref().ok_or_else(|| DynamoError::validation(translate::NO_KEY))?;
-    let (key, rest) = translate::key_of(&meta, filter, params)?;
+    let filter = filter.as_ref().ok_or_else(whole_key)?;
+    let (key, rest) = translate::key_of(&meta, filter, params).map_err(|e| match e {
+        DynamoError::Validation(m) if m == translate::NO_KEY => whole_key(),
+        e => e,
+    })?;
     if rest.is_some() {
-        return Err(DynamoError::validation(
-            "A batch or transaction SELECT names the whole key and nothing else",
-        ));
+        return Err(whole_key());
     }
     let mut request = Map::new();
     request.insert("TableName".into(), Json::String(table.clone()));
@@ -394,7 +452,7 @@ async fn get(
     params: &[Json],
     consistent: Option<bool>,
 ) -> Result<Option<Json>, DynamoError> {
-    let mut request = key_lookup(engine, statement, params)?;
+    let mut request = key_lookup(engine, statement, params, Within::Batch)?;
     if let Some(c) = consistent {
         request.insert("ConsistentRead".into(), json!(c));
     }
@@ -416,8 +474,8 @@ pub async fn execute_transaction(
         )));
     }
     let mut parsed = Vec::with_capacity(statements.len());
-    for s in &statements {
-        let statement = parse(s.statement.as_deref())?;
+    for (at, s) in statements.iter().enumerate() {
+        let statement = parse(s.statement.as_deref()).map_err(|e| in_transaction(at, e))?;
         no_returning(&statement)?;
         parsed.push(statement);
     }
@@ -428,13 +486,21 @@ pub async fn execute_transaction(
         ));
     }
     let mut actions = Vec::with_capacity(parsed.len());
-    for (statement, request) in parsed.iter().zip(&statements) {
+    for (at, (statement, request)) in parsed.iter().zip(&statements).enumerate() {
         let params = request.parameters.clone().unwrap_or_default();
+        params::check(&params)?;
         if reads > 0 {
-            actions.push(json!({ "Get": key_lookup(engine, statement, &params)? }));
+            let get = key_lookup(engine, statement, &params, Within::Transaction(at))?;
+            actions.push(json!({ "Get": get }));
         } else {
             let meta = meta_of(engine, statement.table())?;
-            let (operation, mut action) = translate::write_request(statement, &meta, &params)?;
+            let (operation, mut action) = translate::write_request(statement, &meta, &params)
+                .map_err(|e| match e {
+                    DynamoError::Validation(m) if m == translate::EXISTS_CONDITION => {
+                        in_transaction(at, DynamoError::Validation(m))
+                    }
+                    e => e,
+                })?;
             if let Some(v) = &request.return_values_on_condition_check_failure {
                 action
                     .insert("ReturnValuesOnConditionCheckFailure".into(), Json::String(v.clone()));
@@ -468,7 +534,9 @@ pub async fn execute_transaction(
     }
     let answer =
         to_json(transact_write::transact_write_items(engine, ctx, decode(request)?).await?)?;
+    // Writes answer an empty Responses list, as AWS does.
     let mut out = Map::new();
+    out.insert("Responses".into(), json!([]));
     if let Some(c) = answer.get("ConsumedCapacity") {
         out.insert("ConsumedCapacity".into(), c.clone());
     }

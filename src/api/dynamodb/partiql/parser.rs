@@ -4,6 +4,7 @@
 //! ("Statement wasn't well formed, can't be processed: ...").
 
 use super::lexer::{Token, tokens};
+use crate::model::number::Number;
 
 /// One segment of an attribute path.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,13 +113,110 @@ impl Statement {
     }
 }
 
+/// Why a statement is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Unreadable: AWS's "Statement wasn't well formed" with this detail (empty for
+    /// what its lexer cannot read: a stray character, a number Java cannot hold).
+    Malformed(String),
+    /// Read, but refused with a message of its own ("Aliasing is not supported").
+    Plain(String),
+}
+
+/// AWS's detail for a token left over after a complete statement (PartiQL's parser).
+const LEFTOVER: &str = "Unexpected token after expression";
+/// AWS's detail where a term should start but the statement has ended.
+const NO_TERM: &str = "Unexpected term";
+/// AWS's detail for a binary operator with nothing after it.
+const NO_RIGHT: &str = "Missing right-hand side expression of infix operator";
+/// AWS's detail where a table name should be but is not.
+const NO_TABLE: &str = "Expected identifier for simple path";
+/// AWS's refusal of a type test (`x IS INT`) DynamoDB has no attribute type for.
+const IS_TYPE: &str = "Unsupported operation: IsType";
+
+/// Words PartiQL reads as operators: where a term should start, AWS says "Unexpected
+/// operator".
+const OPERATORS: [&str; 6] = ["IS", "LIKE", "BETWEEN", "IN", "AND", "OR"];
+/// Words PartiQL reads as clause keywords: where a term should start, AWS says
+/// "Unexpected keyword"; they are never a table alias.
+const KEYWORDS: [&str; 19] = [
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "ORDER",
+    "BY",
+    "SET",
+    "REMOVE",
+    "VALUE",
+    "VALUES",
+    "INSERT",
+    "INTO",
+    "DELETE",
+    "UPDATE",
+    "RETURNING",
+    "GROUP",
+    "HAVING",
+    "LIMIT",
+    "AS",
+    "ASC",
+];
+
+/// Type names `IS` tests that DynamoDB has an attribute type for, with that type.
+const TYPES: [(&str, &str); 7] = [
+    ("BOOL", "BOOL"),
+    ("BOOLEAN", "BOOL"),
+    ("STRING", "S"),
+    ("LIST", "L"),
+    ("STRUCT", "M"),
+    ("TUPLE", "M"),
+    ("BLOB", "B"),
+];
+/// PartiQL's other type names: they parse, and are refused as [`IS_TYPE`]. DOUBLE
+/// PRECISION and CHARACTER VARYING are two words.
+const OTHER_TYPES: [&str; 20] = [
+    "INT",
+    "INT2",
+    "INT4",
+    "INT8",
+    "INTEGER",
+    "SMALLINT",
+    "FLOAT",
+    "REAL",
+    "DOUBLE",
+    "DECIMAL",
+    "DEC",
+    "NUMERIC",
+    "CHAR",
+    "CHARACTER",
+    "VARCHAR",
+    "TIMESTAMP",
+    "SYMBOL",
+    "CLOB",
+    "SEXP",
+    "BAG",
+];
+
 /// Parses one statement.
-pub fn parse(text: &str) -> Result<Statement, String> {
-    let mut p = Parser { tokens: tokens(text)?, at: 0, params: 0, depth: 0 };
-    let statement = p.statement()?;
-    match p.peek() {
+pub fn parse(text: &str) -> Result<Statement, Refusal> {
+    // What the lexer cannot read, AWS reports with nothing after the colon.
+    let tokens = tokens(text).map_err(|_| Refusal::Malformed(String::new()))?;
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        params: 0,
+        depth: 0,
+        deferred: None,
+        literal: Vec::new(),
+        item: false,
+    };
+    let statement = p.statement().map_err(Refusal::Malformed)?;
+    if p.peek().is_some() {
+        return Err(Refusal::Malformed(LEFTOVER.into()));
+    }
+    // A statement that reads is refused for what it says only once it has all been read.
+    match p.deferred {
+        Some(message) => Err(Refusal::Plain(message)),
         None => Ok(statement),
-        Some(t) => Err(format!("Unexpected token {}", describe(t))),
     }
 }
 
@@ -139,6 +237,14 @@ struct Parser {
     params: usize,
     /// How deep the parentheses, NOTs and nested values around the cursor go.
     depth: usize,
+    /// The first refusal of something read (an alias, a number out of range), reported
+    /// if the rest of the statement reads.
+    deferred: Option<String>,
+    /// Where in a literal the cursor is (`root`, `root.x`, `root[1]`), for AWS's
+    /// number messages.
+    literal: Vec<String>,
+    /// The next tuple is an INSERT's item.
+    item: bool,
 }
 
 /// How deep a statement may nest (parentheses, NOT, lists and tuples in values): the
@@ -186,6 +292,59 @@ impl Parser {
         }
     }
 
+    /// Keeps the first refusal of something read.
+    fn defer(&mut self, message: impl Into<String>) {
+        self.deferred.get_or_insert_with(|| message.into());
+    }
+
+    fn is_any(&self, words: &[&str]) -> bool {
+        words.iter().any(|w| self.is_word(w))
+    }
+
+    /// Refuses, as AWS's parser does, a place where a term should start and none does.
+    fn term_start(&self) -> Result<(), String> {
+        match self.peek() {
+            None => Err(NO_TERM.into()),
+            Some(Token::Word(_)) if self.is_any(&OPERATORS) => Err("Unexpected operator".into()),
+            Some(Token::Word(_)) if self.is_any(&KEYWORDS) => Err("Unexpected keyword".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a binary operator: its right-hand side must be there.
+    fn right_side(&self) -> Result<(), String> {
+        match self.peek() {
+            None => Err(NO_RIGHT.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The table of an INSERT, UPDATE or DELETE: a name that is no keyword.
+    fn target(&mut self) -> Result<String, String> {
+        match self.peek() {
+            Some(Token::Quoted(_)) => self.name(),
+            Some(Token::Word(_)) if !self.is_any(&KEYWORDS) && !self.is_any(&OPERATORS) => {
+                self.name()
+            }
+            _ => Err(NO_TABLE.into()),
+        }
+    }
+
+    /// A table alias after a table name (`t`, `AS t`), which DynamoDB refuses: any word
+    /// but the clause keywords in `clauses`.
+    fn alias(&mut self, clauses: &[&str]) -> Result<(), String> {
+        if self.eat_word("AS") {
+            self.name()?;
+            self.defer("Aliasing is not supported");
+        } else if matches!(self.peek(), Some(Token::Word(_)) | Some(Token::Quoted(_)))
+            && !self.is_any(clauses)
+        {
+            self.at += 1;
+            self.defer("Aliasing is not supported");
+        }
+        Ok(())
+    }
+
     fn expected(&self, what: &str) -> String {
         match self.peek() {
             Some(t) => format!("Expected {what}, found {}", describe(t)),
@@ -199,9 +358,14 @@ impl Parser {
         }
         if self.eat_word("INSERT") {
             self.word("INTO")?;
-            let table = self.name()?;
+            let table = self.target()?;
+            if self.peek().is_some() && !self.is_word("VALUE") {
+                return Err(LEFTOVER.into());
+            }
             self.word("VALUE")?;
+            self.item = true;
             let item = self.value()?;
+            self.item = false;
             if !matches!(item, Value::Map(_) | Value::Param(_)) {
                 return Err("INSERT takes a tuple: VALUE {'attribute': value, ...}".into());
             }
@@ -212,7 +376,8 @@ impl Parser {
         }
         if self.eat_word("DELETE") {
             self.word("FROM")?;
-            let table = self.name()?;
+            let table = self.target()?;
+            self.alias(&["WHERE", "RETURNING"])?;
             self.word("WHERE")?;
             let filter = self.expr()?;
             let returning = self.returning()?;
@@ -229,7 +394,43 @@ impl Parser {
             let filter = filter.ok_or("EXISTS needs a WHERE clause")?;
             return Ok(Statement::Exists { table, filter });
         }
-        Err(self.expected("SELECT, INSERT, UPDATE, DELETE or EXISTS"))
+        if self.eat_word("FROM") {
+            return self.update_from_first();
+        }
+        let refusal = self.expected("SELECT, INSERT, UPDATE, DELETE or EXISTS");
+        // A bare type test (`x IS INT4`) reads as an expression, which AWS then refuses
+        // by what it is.
+        let start = self.at;
+        if self.expr().is_ok() && self.peek().is_none() && self.deferred.as_deref() == Some(IS_TYPE)
+        {
+            return Ok(Statement::Select {
+                table: String::new(),
+                index: None,
+                projection: Vec::new(),
+                filter: None,
+                order: Vec::new(),
+            });
+        }
+        self.at = start;
+        self.deferred = None;
+        Err(refusal)
+    }
+
+    /// `FROM t [WHERE ...] SET ... | REMOVE ... [RETURNING ...]`: DynamoDB's other
+    /// spelling of UPDATE, the WHERE clause ahead of the assignments.
+    fn update_from_first(&mut self) -> Result<Statement, String> {
+        let table = self.target()?;
+        let filter = match self.eat_word("WHERE") {
+            true => self.expr()?,
+            false => {
+                // Names no key: refused as an UPDATE without its key is.
+                self.defer(super::translate::NO_KEY);
+                Expr::Not(Box::new(Expr::Missing(vec![Segment::Name(String::new())], true)))
+            }
+        };
+        let (sets, removes) = self.assignments()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, sets, removes, filter, returning })
     }
 
     fn select(&mut self) -> Result<Statement, String> {
@@ -243,8 +444,10 @@ impl Parser {
             }
         }
         self.word("FROM")?;
+        self.term_start()?;
         let table = self.name()?;
         let index = if self.eat(".") { Some(self.name()?) } else { None };
+        self.alias(&["WHERE", "ORDER", "RETURNING"])?;
         let filter = if self.eat_word("WHERE") { Some(self.expr()?) } else { None };
         let mut order = Vec::new();
         if self.eat_word("ORDER") {
@@ -265,7 +468,18 @@ impl Parser {
     }
 
     fn update(&mut self) -> Result<Statement, String> {
-        let table = self.name()?;
+        let table = self.target()?;
+        self.alias(&["SET", "REMOVE", "WHERE"])?;
+        let (sets, removes) = self.assignments()?;
+        self.word("WHERE")?;
+        let filter = self.expr()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, sets, removes, filter, returning })
+    }
+
+    /// The SET and REMOVE clauses of an update, at least one.
+    #[allow(clippy::type_complexity)]
+    fn assignments(&mut self) -> Result<(Vec<(Path, SetValue)>, Vec<Path>), String> {
         let (mut sets, mut removes) = (Vec::new(), Vec::new());
         loop {
             if self.eat_word("SET") {
@@ -316,10 +530,7 @@ impl Parser {
         if sets.is_empty() && removes.is_empty() {
             return Err(self.expected("SET or REMOVE"));
         }
-        self.word("WHERE")?;
-        let filter = self.expr()?;
-        let returning = self.returning()?;
-        Ok(Statement::Update { table, sets, removes, filter, returning })
+        Ok((sets, removes))
     }
 
     /// `RETURNING (ALL | MODIFIED) (OLD | NEW) *`, if there.
@@ -391,6 +602,7 @@ impl Parser {
         self.nested(|p| {
             let mut left = p.and()?;
             while p.eat_word("OR") {
+                p.right_side()?;
                 left = Expr::Or(Box::new(left), Box::new(p.and()?));
             }
             Ok(left)
@@ -400,6 +612,7 @@ impl Parser {
     fn and(&mut self) -> Result<Expr, String> {
         let mut left = self.not()?;
         while self.eat_word("AND") {
+            self.right_side()?;
             left = Expr::And(Box::new(left), Box::new(self.not()?));
         }
         Ok(left)
@@ -413,6 +626,7 @@ impl Parser {
     }
 
     fn predicate(&mut self) -> Result<Expr, String> {
+        self.term_start()?;
         if self.eat("(") {
             let inner = self.expr()?;
             self.punct(")")?;
@@ -431,22 +645,39 @@ impl Parser {
         {
             self.at += 2;
             let mut args = Vec::new();
-            loop {
+            while !self.eat(")") {
+                if !args.is_empty() {
+                    self.punct(",")?;
+                }
                 args.push(self.operand()?);
-                if !self.eat(",") {
-                    break;
+            }
+            if args.len() != arity {
+                // The condition expression's message (AWS, nubo-db/dynamodb-conformance
+                // error-messages/partiqlFunctions).
+                self.defer(format!(
+                    "Incorrect number of operands for operator or function; operator or function: {function}, number of operands: {}",
+                    args.len()
+                ));
+            }
+            let test = Expr::Function(function, args);
+            // `f(...) = true` (or `<> false`) is the test itself; `= false` its negation.
+            for (op, negate) in [("=", false), ("<>", true), ("!=", true)] {
+                let truth = |p: &Self, w| matches!(p.tokens.get(p.at + 1), Some(Token::Word(x)) if x.eq_ignore_ascii_case(w));
+                let is = |p: &Self| matches!(p.peek(), Some(Token::Punct(x)) if *x == op);
+                if is(self) && (truth(self, "TRUE") || truth(self, "FALSE")) {
+                    let holds = truth(self, "TRUE") != negate;
+                    self.at += 2;
+                    return Ok(if holds { test } else { Expr::Not(Box::new(test)) });
                 }
             }
-            self.punct(")")?;
-            if args.len() != arity {
-                return Err(format!("{function} takes {arity} argument(s)"));
-            }
-            return Ok(Expr::Function(function, args));
+            return Ok(test);
         }
         let left = self.operand()?;
         for op in ["=", "<>", "!=", "<=", ">=", "<", ">"] {
             if self.eat(op) {
                 let op = if op == "!=" { "<>" } else { op };
+                self.right_side()?;
+                self.term_start()?;
                 return Ok(Expr::Compare(left, op, self.operand()?));
             }
         }
@@ -483,9 +714,33 @@ impl Parser {
             if self.eat_word("NULL") {
                 return Ok(Expr::Null(path, !negated));
             }
-            return Err(self.expected("MISSING or NULL"));
+            return self.type_test(path, negated);
         }
         Err(self.expected("a comparison"))
+    }
+
+    /// `path IS [NOT] <type>`: DynamoDB's attribute types as `attribute_type`; PartiQL's
+    /// other type names read, and are refused.
+    fn type_test(&mut self, path: Path, negated: bool) -> Result<Expr, String> {
+        if let Some(&(_, ty)) = TYPES.iter().find(|(name, _)| self.is_word(name)) {
+            self.at += 1;
+            let test = Expr::Function(
+                "attribute_type",
+                vec![Operand::Path(path), Operand::Value(Value::Str(ty.into()))],
+            );
+            return Ok(if negated { Expr::Not(Box::new(test)) } else { test });
+        }
+        if self.is_any(&OTHER_TYPES) {
+            let two_words = self.is_word("DOUBLE") || self.is_word("CHARACTER");
+            self.at += 1;
+            if two_words {
+                // DOUBLE PRECISION, CHARACTER VARYING (CHARACTER alone is a type too).
+                let _ = self.eat_word("PRECISION") || self.eat_word("VARYING");
+            }
+            self.defer(IS_TYPE);
+            return Ok(Expr::Missing(path, negated));
+        }
+        Err("Expected type name".into())
     }
 
     fn operand(&mut self) -> Result<Operand, String> {
@@ -512,7 +767,15 @@ impl Parser {
     fn value_here(&mut self) -> Result<Value, String> {
         match self.next()? {
             Token::Str(s) => Ok(Value::Str(s)),
-            Token::Num(n) => Ok(Value::Num(n)),
+            Token::Num(n) => {
+                // DynamoDB's range, checked where the literal is read: AWS names where
+                // in the value it sits ("under root.x").
+                if let Err(e) = Number::parse(&n) {
+                    let at: String = self.literal.concat();
+                    self.defer(format!("{e} under root{at}"));
+                }
+                Ok(Value::Num(n))
+            }
             Token::Param => {
                 self.params += 1;
                 Ok(Value::Param(self.params - 1))
@@ -523,6 +786,7 @@ impl Parser {
             Token::Punct("[") => Ok(Value::List(self.values("]")?)),
             Token::Punct("<<") => Ok(Value::Bag(self.values(">>")?)),
             Token::Punct("{") => {
+                let item = std::mem::take(&mut self.item);
                 let mut entries = Vec::new();
                 if !self.eat("}") {
                     loop {
@@ -536,7 +800,12 @@ impl Parser {
                             }
                         };
                         self.punct(":")?;
-                        entries.push((key, self.value()?));
+                        // An INSERT's item is no value: each attribute's value is a root.
+                        let segment = if item { String::new() } else { format!(".{key}") };
+                        self.literal.push(segment);
+                        let value = self.value();
+                        self.literal.pop();
+                        entries.push((key, value?));
                         if !self.eat(",") {
                             break;
                         }
@@ -555,7 +824,10 @@ impl Parser {
             return Ok(out);
         }
         loop {
-            out.push(self.value()?);
+            self.literal.push(format!("[{}]", out.len()));
+            let value = self.value();
+            self.literal.pop();
+            out.push(value?);
             if !self.eat(",") {
                 break;
             }
@@ -606,7 +878,8 @@ mod tests {
 
     #[test]
     fn malformed_statements_say_what_is_wrong() {
-        assert_eq!(parse("SELECT * t").unwrap_err(), "Expected FROM, found 't'");
+        let malformed = |detail: &str| Err(Refusal::Malformed(detail.into()));
+        assert_eq!(parse("SELECT * t"), malformed("Expected FROM, found 't'"));
         assert!(parse("SELEKT * FROM t").is_err());
         assert!(parse("UPDATE t WHERE pk = 1").is_err());
         assert!(parse("INSERT INTO t VALUE 3").is_err());
@@ -615,7 +888,9 @@ mod tests {
         assert!(parse("SELECT * FROM t WHERE begins_with(a)").is_err());
         // Deep nesting is refused, not recursed into.
         let deep = format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(5000), ")".repeat(5000));
-        assert!(parse(&deep).unwrap_err().contains("nests more than"));
+        assert!(
+            matches!(parse(&deep), Err(Refusal::Malformed(m)) if m.contains("nests more than"))
+        );
         let nots = format!("SELECT * FROM t WHERE {}a = 1", "NOT ".repeat(2000));
         assert!(parse(&nots).is_err());
         let lists =
@@ -623,5 +898,99 @@ mod tests {
         assert!(parse(&lists).is_err());
         let ands = format!("SELECT * FROM t WHERE a = 1{}", " AND a = 1".repeat(800));
         assert!(parse(&ands).is_ok(), "a long flat chain is fine");
+    }
+
+    /// AWS's own words, recorded against AWS (nubo-db/dynamodb-conformance
+    /// error-messages/partiqlGrammar and partiqlFunctions, eu-west-2, October 2026).
+    #[test]
+    fn refusals_are_worded_as_aws_words_them() {
+        let malformed = |detail: &str| Err(Refusal::Malformed(detail.into()));
+        let plain = |message: &str| Err(Refusal::Plain(message.into()));
+        for leftover in [
+            "SELECT * FROM t WHERE pk = 1 foo",
+            "SELECT * FROM t WHERE pk = 1 e5",
+            "INSERT INTO t VALUE {'pk': 1} foo",
+            "INSERT INTO t x VALUE {'pk': 1}",
+            "UPDATE t SET a = 9 WHERE pk = 2 foo",
+            "SELECT * FROM t WHERE pk = 1)",
+            "DELETE FROM t WHERE pk = 4 ORDER BY pk",
+            "SELECT * FROM t ORDER BY pk WHERE pk = 1",
+            "FROM t SET c = 1 WHERE pk = 'x'",
+        ] {
+            assert_eq!(parse(leftover), malformed(LEFTOVER), "{leftover}");
+        }
+        for unreadable in [
+            "SELECT * FROM t WHERE pk = 1e2147483648",
+            "SELECT * FROM t WHERE pk = 1.5e-2147483647",
+            "SELECT * FROM t WHERE pk = 1 # note",
+            "SELECT * FROM t WHERE pk = 1 /* note",
+        ] {
+            assert_eq!(parse(unreadable), malformed(""), "{unreadable}");
+        }
+        for no_term in [
+            "SELECT * FROM t WHERE",
+            "SELECT * FROM t WHERE;",
+            "UPDATE t SET a = 1 WHERE",
+            "SELECT * FROM t WHERE NOT",
+            "SELECT * FROM t WHERE (",
+            "SELECT * FROM",
+        ] {
+            assert_eq!(parse(no_term), malformed(NO_TERM), "{no_term}");
+        }
+        assert_eq!(parse("SELECT * FROM t WHERE pk = 'a' AND"), malformed(NO_RIGHT));
+        assert_eq!(parse("SELECT * FROM t WHERE pk = 'a' OR"), malformed(NO_RIGHT));
+        assert_eq!(parse("SELECT * FROM t WHERE ORDER BY pk"), malformed("Unexpected keyword"));
+        assert_eq!(parse("SELECT * FROM t WHERE IS NULL"), malformed("Unexpected operator"));
+        assert_eq!(parse("SELECT * FROM t WHERE pk = LIKE"), malformed("Unexpected operator"));
+        assert_eq!(parse("SELECT * FROM t WHERE x IS FOO"), malformed("Expected type name"));
+        for no_table in
+            ["DELETE FROM", "DELETE FROM   ", "DELETE FROM;", "DELETE FROM WHERE pk = 'a'"]
+        {
+            assert_eq!(parse(no_table), malformed(NO_TABLE), "{no_table}");
+        }
+        for aliased in [
+            "SELECT * FROM t x WHERE pk = 'x'",
+            "SELECT * FROM t AS x WHERE pk = 'x'",
+            "UPDATE t x SET a = 3 WHERE pk = 'x'",
+            "DELETE FROM t x WHERE pk = 'x'",
+        ] {
+            assert_eq!(parse(aliased), plain("Aliasing is not supported"), "{aliased}");
+        }
+        for ty in ["INT4", "INT8", "DOUBLE PRECISION", "CHARACTER VARYING"] {
+            assert_eq!(parse(&format!("x IS {ty}")), plain(IS_TYPE), "{ty}");
+        }
+        let overflow = "Number overflow. Attempting to store a number with magnitude larger than supported range";
+        assert_eq!(
+            parse("SELECT * FROM t WHERE pk = 1e126"),
+            plain(&format!("{overflow} under root"))
+        );
+        let item = "INSERT INTO t VALUE {'pk': 1, 'm': {'x': 1e126}}";
+        assert_eq!(parse(item), plain(&format!("{overflow} under root.x")));
+        let item = "INSERT INTO t VALUE {'pk': 1, 'l': [1, 1e126]}";
+        assert_eq!(parse(item), plain(&format!("{overflow} under root[1]")));
+        assert_eq!(
+            parse("SELECT * FROM t WHERE attribute_exists()"),
+            plain(
+                "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 0"
+            )
+        );
+    }
+
+    #[test]
+    fn accepted_forms_aws_reads() {
+        assert!(parse("SELECT * FROM t /* a note */ WHERE pk = 'c' /* after */").is_ok());
+        let s = parse("SELECT * FROM t WHERE attribute_exists(ss) = true").unwrap();
+        assert!(matches!(s, Statement::Select { filter: Some(Expr::Function(..)), .. }));
+        let s = parse("SELECT * FROM t WHERE attribute_exists(ss) = false").unwrap();
+        assert!(matches!(s, Statement::Select { filter: Some(Expr::Not(_)), .. }));
+        let s = parse("SELECT * FROM t WHERE flag IS BOOL AND s IS NOT STRING").unwrap();
+        assert!(matches!(s, Statement::Select { filter: Some(Expr::And(..)), .. }));
+        let s = parse("from t where pk = 'k' set c = 1 remove a returning all new *").unwrap();
+        let Statement::Update { sets, removes, returning, .. } = s else { panic!() };
+        assert_eq!((sets.len(), removes.len(), returning), (1, 1, Some("ALL_NEW")));
+        assert_eq!(
+            parse("FROM t SET c = 1"),
+            Err(Refusal::Plain(crate::api::dynamodb::partiql::translate::NO_KEY.into()))
+        );
     }
 }

@@ -15,6 +15,11 @@ pub const PARAMETER_COUNT: &str = "Number of parameters in request and statement
 /// AWS's message for an UPDATE or DELETE that does not name its item's whole key.
 pub const NO_KEY: &str = "Where clause does not contain a mandatory equality on all key attributes";
 
+/// AWS's message for an EXISTS that checks nothing but the item's presence
+/// (nubo-db/dynamodb-conformance error-messages/partiqlFunctions).
+pub const EXISTS_CONDITION: &str =
+    "EXISTS() must contain a single item read with additional condition";
+
 /// The placeholders of one request.
 #[derive(Clone)]
 pub struct Context<'a> {
@@ -314,6 +319,9 @@ pub fn write_request(
         }
         Statement::Exists { filter, .. } => {
             let (key, rest) = key_of(meta, filter, params)?;
+            if rest.is_none() {
+                return Err(DynamoError::validation(EXISTS_CONDITION));
+            }
             request.insert("Key".into(), key);
             let hash = ctx.name(&meta.key_schema.hash.name);
             let mut condition = format!("attribute_exists({hash})");
