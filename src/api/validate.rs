@@ -63,6 +63,35 @@ impl Validator {
         }
     }
 
+    /// The TableName of a data-plane call (items, queries, batches, transactions): a
+    /// table name or a table ARN, as AWS checks it today (nubo-db/dynamodb-conformance
+    /// error-messages/putItem, transactWriteItems, validation-ordering/updateItem,
+    /// eu-west-2 and us-east-1, October 2026): required, at least 1 character, and a
+    /// name (not an ARN) at most 255 characters of `[a-zA-Z0-9_.-]`. A name too short
+    /// to exist is then simply not found.
+    pub fn table_name(&mut self, value: Option<&str>, path: &str) {
+        let Some(v) = value else {
+            self.not_null::<str>(None, path);
+            return;
+        };
+        if v.is_empty() {
+            self.fail(Some(v), path, "have length greater than or equal to 1");
+            return;
+        }
+        if v.starts_with("arn:") {
+            if v.len() > 1024 {
+                self.fail(Some(v), path, "have length less than or equal to 1024");
+            }
+            return;
+        }
+        if v.len() > 255 {
+            self.fail(Some(v), path, "have length less than or equal to 255");
+        }
+        if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            self.fail(Some(v), path, "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+        }
+    }
+
     /// A member restricted to `allowed` values.
     pub fn one_of(&mut self, value: Option<&str>, path: &str, allowed: &[&str]) {
         if let Some(v) = value

@@ -134,7 +134,7 @@ async fn a_bad_bootstrap_entry_stops_the_daemon_with_its_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("bootstrap") && stderr.contains("TableName must be at least 3 characters"),
+        stderr.contains("bootstrap") && stderr.contains("at 'tableName' failed to satisfy"),
         "{stderr}"
     );
 }

@@ -41,6 +41,7 @@ mod kinesis_reshard;
 mod kinesis_settings;
 mod lambda;
 mod legacy_mixing;
+mod member_constraints;
 mod namespaces;
 mod observability;
 mod partiql;

@@ -59,6 +59,21 @@ impl CancellationReason {
         CancellationReason { code: "None", message: None, item: None }
     }
 
+    /// The reason of an action refused for what it asks (its key against its table's).
+    pub fn validation(message: &str) -> Self {
+        CancellationReason { code: "ValidationError", message: Some(message.into()), item: None }
+    }
+
+    /// A transaction cancelled before it ran because of the actions `faults` names
+    /// (index, message); the other `count - faults` actions answer "None".
+    pub fn cancelled(count: usize, faults: &[(usize, String)]) -> DynamoError {
+        let mut reasons = vec![CancellationReason::none(); count];
+        for (at, message) in faults {
+            reasons[*at] = CancellationReason::validation(message);
+        }
+        DynamoError::TransactionCanceled(reasons)
+    }
+
     fn to_json(&self) -> Value {
         let mut reason = Map::new();
         if let Some(item) = &self.item {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::DynamoError;
 use super::keys::{self, PrimaryKey};
 use super::mutators;
-use super::tables::{check_table_name, resolve_table_name};
+use super::tables::resolve_table_name;
 use crate::api::validate::Validator;
 use crate::api::wire::{WireItem, WireValues};
 use crate::engine::{Engine, Table, WriteOutcome};
@@ -50,7 +50,8 @@ take_expression!(PutItemInput, UpdateItemInput, DeleteItemInput);
 
 /// Looks up a table that item operations may use (not missing, not still CREATING).
 pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Table>, DynamoError> {
-    let name = resolve_table_name(check_table_name(name)?);
+    check_item_table_name(name)?;
+    let name = resolve_table_name(name.unwrap_or_default());
     let table = engine.table(name).ok_or_else(DynamoError::no_table)?;
     if engine.is_creating(&table.meta()) {
         return Err(DynamoError::no_table());
@@ -60,8 +61,18 @@ pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Ta
 
 /// ReturnValues must name a known value; which ones an operation accepts is checked
 /// after the other constraints, with its own message.
+/// ReturnValues, its enum listed in the order AWS lists it (nubo-db/dynamodb-conformance
+/// validation-ordering/updateItem and deepRequests, AWS).
 pub(super) fn check_return_values(v: &mut Validator, value: Option<&str>) {
-    v.one_of(value, "returnValues", &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]);
+    v.one_of(value, "returnValues", &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"]);
+}
+
+/// A TableName alone, checked as the data-plane calls check it (see
+/// [`Validator::table_name`]).
+pub(super) fn check_item_table_name(name: Option<&str>) -> Result<(), DynamoError> {
+    let mut v = Validator::new();
+    v.table_name(name, "tableName");
+    v.finish().map_err(DynamoError::Validation)
 }
 
 pub(super) fn check_common(
@@ -201,10 +212,11 @@ pub async fn put_item(
     _ctx: &RequestContext,
     mut input: PutItemInput,
 ) -> Result<WriteOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
+    v.table_name(input.table_name.as_deref(), "tableName");
     v.not_null(input.item.as_ref(), "item");
     check_return_values(&mut v, input.return_values.as_deref());
+    v.one_of(input.conditional_operator.as_deref(), "conditionalOperator", &["OR", "AND"]);
     check_common(
         &mut v,
         input.return_consumed_capacity.as_deref(),
@@ -301,8 +313,8 @@ pub async fn get_item(
     _ctx: &RequestContext,
     input: GetItemInput,
 ) -> Result<GetItemOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
+    v.table_name(input.table_name.as_deref(), "tableName");
     v.not_null(input.key.as_ref(), "key");
     if let Some(names) = &input.attributes_to_get {
         v.extend(legacy::attributes_to_get_violations(names, "attributesToGet"));
@@ -371,13 +383,18 @@ pub async fn update_item(
     _ctx: &RequestContext,
     mut input: UpdateItemInput,
 ) -> Result<WriteOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
+    // AWS's order: ReturnConsumedCapacity, TableName, ConditionalOperator, ReturnValues,
+    // Key (nubo-db/dynamodb-conformance validation-ordering/updateItem, AWS).
     let mut v = Validator::new();
-    v.not_null(input.key.as_ref(), "key");
+    let mode = input.return_consumed_capacity.as_deref();
+    v.one_of(mode, "returnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"]);
+    v.table_name(input.table_name.as_deref(), "tableName");
+    v.one_of(input.conditional_operator.as_deref(), "conditionalOperator", &["OR", "AND"]);
     check_return_values(&mut v, input.return_values.as_deref());
+    v.not_null(input.key.as_ref(), "key");
     check_common(
         &mut v,
-        input.return_consumed_capacity.as_deref(),
+        None,
         input.return_item_collection_metrics.as_deref(),
         input.return_values_on_condition_check_failure.as_deref(),
     );
@@ -470,10 +487,11 @@ pub async fn delete_item(
     _ctx: &RequestContext,
     mut input: DeleteItemInput,
 ) -> Result<WriteOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
     let mut v = Validator::new();
+    v.table_name(input.table_name.as_deref(), "tableName");
     v.not_null(input.key.as_ref(), "key");
     check_return_values(&mut v, input.return_values.as_deref());
+    v.one_of(input.conditional_operator.as_deref(), "conditionalOperator", &["OR", "AND"]);
     check_common(
         &mut v,
         input.return_consumed_capacity.as_deref(),

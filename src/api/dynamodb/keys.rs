@@ -34,11 +34,30 @@ pub(super) fn check_value(
     check_key_size(value, is_hash).map_err(DynamoError::validation)
 }
 
+/// AWS's message for a `Key` that is not the table's key.
+const MSG_KEY_MISMATCH: &str = "The provided key element does not match the schema";
+/// The start of AWS's message for an item whose key attribute has the wrong type.
+const MSG_TYPE_MISMATCH: &str = "One or more parameter values were invalid: Type mismatch for key";
+
+/// True for the refusals that compare a request's key with its table's schema: in a
+/// transaction AWS reports these as the action's `ValidationError` cancellation reason,
+/// not as the request's error (nubo-db/dynamodb-conformance
+/// error-messages/transactWriteItems and transactGetItems, AWS). An empty key value is
+/// still the request's error.
+pub fn mismatches_schema(e: &DynamoError) -> Option<&str> {
+    match e {
+        DynamoError::Validation(m) if m == MSG_KEY_MISMATCH || m.starts_with(MSG_TYPE_MISMATCH) => {
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
 /// The key of a `Key` parameter (GetItem, UpdateItem, DeleteItem): exactly the key
 /// attributes, of the right types.
 pub fn from_key(meta: &TableMeta, key: &Item) -> Result<PrimaryKey, DynamoError> {
     let schema = &meta.key_schema;
-    let mismatch = || DynamoError::validation("The provided key element does not match the schema");
+    let mismatch = || DynamoError::validation(MSG_KEY_MISMATCH);
     let expected = 1 + usize::from(schema.range.is_some());
     if key.len() != expected {
         return Err(mismatch());
@@ -72,7 +91,7 @@ pub fn from_item(meta: &TableMeta, item: &Item) -> Result<PrimaryKey, DynamoErro
         })?;
         if !attr.ty.matches(value) {
             return Err(DynamoError::validation(format!(
-                "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+                "{MSG_TYPE_MISMATCH} {} expected: {} actual: {}",
                 attr.name,
                 attr.ty.as_str(),
                 value.type_name()

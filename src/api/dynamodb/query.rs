@@ -19,7 +19,6 @@ use super::DynamoError;
 use super::items::{expression_context, no_mixing, usable_table};
 use super::keys::check_value;
 use super::read::{self, ReadOutput, Shape, Target};
-use super::tables::check_table_name;
 use crate::api::validate::Validator;
 use crate::api::wire::WireValues;
 use crate::engine::read::{PAGE_BYTES, PageRequest};
@@ -96,7 +95,7 @@ pub async fn query(
     _ctx: &RequestContext,
     input: QueryInput,
 ) -> Result<ReadOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
+    super::items::check_item_table_name(input.table_name.as_deref())?;
     // JSON types first: AWS's deserializer fails before any validation.
     let null = Value::Null;
     shape::check(input.key_conditions.as_ref().unwrap_or(&null), Structure::Condition)?;

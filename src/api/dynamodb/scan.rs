@@ -19,7 +19,6 @@ use super::items::{expression_context, no_mixing, usable_table};
 use super::keys;
 use super::query::SELECT_VALUES;
 use super::read::{self, ReadOutput, Shape};
-use super::tables::check_table_name;
 use crate::api::validate::Validator;
 use crate::api::wire::WireValues;
 use crate::engine::Engine;
@@ -107,7 +106,7 @@ pub async fn scan(
     _ctx: &RequestContext,
     input: ScanInput,
 ) -> Result<ReadOutput, DynamoError> {
-    check_table_name(input.table_name.as_deref())?;
+    super::items::check_item_table_name(input.table_name.as_deref())?;
     let null = Value::Null;
     shape::check(input.scan_filter.as_ref().unwrap_or(&null), Structure::Condition)?;
     if let Some(esk) = &input.exclusive_start_key {

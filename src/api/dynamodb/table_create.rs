@@ -10,7 +10,7 @@ use super::DynamoError;
 use super::indexes::{self, IndexInput};
 use super::tables::{
     AttributeDefinition, KeySchemaElement, MAX_CAPACITY, ProvisionedThroughput,
-    StreamSpecification, TableDescriptionOutput, Tag, check_table_name, describe, invalid,
+    StreamSpecification, TableDescriptionOutput, Tag, describe, invalid,
 };
 use crate::api::validate::Validator;
 use crate::engine::catalog::Throughput;
@@ -53,8 +53,11 @@ fn java_list(elements: &[KeySchemaElement]) -> String {
 }
 
 fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
-    let name = check_table_name(input.table_name.as_deref())?;
+    // TableName is a member constraint like the others, as AWS reports it today
+    // (nubo-db/dynamodb-conformance validation-ordering/createTable, AWS).
+    let name = input.table_name.as_deref();
     let mut v = Validator::new();
+    v.not_null(name, "tableName");
     if v.not_null(input.attribute_definitions.as_ref(), "attributeDefinitions")
         && let Some(defs) = &input.attribute_definitions
     {
@@ -67,7 +70,7 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
             v.one_of(d.attribute_type.as_deref(), &format!("{at}.attributeType"), &["B", "N", "S"]);
         }
     }
-    v.name(Some(name), "tableName", 3);
+    v.name(name, "tableName", 3);
     if let Some(t) = &input.provisioned_throughput {
         for (value, path) in [
             (t.write_capacity_units, "provisionedThroughput.writeCapacityUnits"),

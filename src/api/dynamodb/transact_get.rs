@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::DynamoError;
+use super::error::CancellationReason;
 use super::items::{expression_context, usable_table};
 use super::keys;
 use crate::api::validate::Validator;
@@ -118,7 +119,7 @@ pub async fn transact_get_items(
             let path = format!("transactItems.{}.member.get", i + 1);
             if let Some(get) = &item.get {
                 v.not_null(get.key.as_ref(), &format!("{path}.key"));
-                v.not_null(get.table_name.as_ref(), &format!("{path}.tableName"));
+                v.table_name(get.table_name.as_deref(), &format!("{path}.tableName"));
             } else {
                 v.not_null::<Get>(None, &path);
             }
@@ -147,16 +148,29 @@ pub async fn transact_get_items(
     let mut storage_keys = Vec::with_capacity(gets.len());
     let mut names = Vec::with_capacity(gets.len());
     let mut seen = HashSet::new();
-    for get in &gets {
+    let mut faults = Vec::new();
+    for (at, get) in gets.iter().enumerate() {
         let table = usable_table(engine, get.table_name.as_deref())?;
         let meta = table.meta();
-        let key =
-            keys::from_key(&meta, &get.key.as_ref().map(|k| k.0.clone()).unwrap_or_default())?;
+        let key = keys::from_key(&meta, &get.key.as_ref().map(|k| k.0.clone()).unwrap_or_default());
+        let key = match key {
+            Ok(key) => key,
+            Err(e) => match keys::mismatches_schema(&e) {
+                Some(message) => {
+                    faults.push((at, message.to_string()));
+                    continue;
+                }
+                None => return Err(e),
+            },
+        };
         if !seen.insert((meta.id, key.storage_key.clone())) {
             return Err(DynamoError::validation(MSG_ONE_ITEM));
         }
         storage_keys.push(key.storage_key);
         names.push(meta.name.clone());
+    }
+    if !faults.is_empty() {
+        return Err(CancellationReason::cancelled(gets.len(), &faults));
     }
     let items = engine.get_items_consistent(&storage_keys)?;
     let mut per_table = Vec::new();

@@ -127,7 +127,7 @@ fn validate(input: &TransactWriteItemsInput) -> Result<&[TransactWriteItem], Dyn
             if kind == Kind::Update {
                 v.not_null(a.update_expression.as_ref(), &format!("{path}.updateExpression"));
             }
-            v.not_null(a.table_name.as_ref(), &format!("{path}.tableName"));
+            v.table_name(a.table_name.as_deref(), &format!("{path}.tableName"));
             if kind == Kind::ConditionCheck {
                 v.not_null(a.condition_expression.as_ref(), &format!("{path}.conditionExpression"));
             }
@@ -227,13 +227,23 @@ pub async fn transact_write_items(
 ) -> Result<TransactWriteItemsOutput, DynamoError> {
     let items = validate(&input)?;
     let mut prepared = Vec::with_capacity(items.len());
-    for item in items {
+    let mut faults = Vec::new();
+    for (at, item) in items.iter().enumerate() {
         let Some((kind, a)) = action(item) else {
             return Err(DynamoError::validation(
                 "TransactItems can only contain one of Check, Put, Update or Delete",
             ));
         };
-        prepared.push(prepare(engine, kind, a)?);
+        match prepare(engine, kind, a) {
+            Ok(p) => prepared.push(p),
+            Err(e) => match keys::mismatches_schema(&e) {
+                Some(message) => faults.push((at, message.to_string())),
+                None => return Err(e),
+            },
+        }
+    }
+    if !faults.is_empty() {
+        return Err(CancellationReason::cancelled(items.len(), &faults));
     }
     for (i, p) in prepared.iter().enumerate() {
         let id = p.write.table.meta().id;
