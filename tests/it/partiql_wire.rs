@@ -116,7 +116,6 @@ async fn refusals_carry_aws_wording() {
 async fn aws_forms_run() {
     let server = Server::start();
     create_table(&server.client(), "pqf", false).await;
-    let ok = |r: &RawResponse| assert_eq!(r.status, 200, "{}", r.text());
     ok(&execute(&server, "INSERT INTO pqf VALUE {'pk': 'a', 'flag': true, 's': 'x'}").await);
     ok(&execute(&server, "FROM pqf WHERE pk = 'a' SET c = 1 REMOVE s").await);
     let r = execute(&server, "SELECT * FROM pqf /* note */ WHERE pk = 'a' AND flag IS BOOL AND attribute_exists(c) = true").await;
@@ -130,4 +129,52 @@ async fn aws_forms_run() {
     let r = execute(&server, "FROM pqf WHERE pk = 'absent' SET c = 1").await;
     assert_eq!(r.status, 400);
     assert!(r.json()["__type"].as_str().unwrap().ends_with("ConditionalCheckFailedException"));
+}
+
+/// set_add and set_delete misused, functions where none may be, and WHERE branches
+/// that overlap on a sort key: AWS's messages, positions included.
+#[tokio::test]
+async fn misused_functions_and_overlapping_branches() {
+    let server = Server::start();
+    create_table(&server.client(), "pqs", true).await;
+    ok(&execute(&server, "INSERT INTO pqs VALUE {'pk': 'a', 'sk': 1, 'ss': <<'x'>>}").await);
+    let cases = [
+        (
+            "UPDATE pqs SET t = set_add(ss, <<'x'>>) WHERE pk = 'a' AND sk = 1",
+            "The first argument to SET_ADD must equal the assignment value at 1:20:7",
+        ),
+        (
+            "UPDATE pqs SET ss = set_add(ss, 'x') WHERE pk = 'a' AND sk = 1",
+            "The second argument to SET_ADD must be a value with type SET at 1:29:2",
+        ),
+        (
+            "UPDATE pqs SET ss = set_add(ss, <<>>) WHERE pk = 'a' AND sk = 1",
+            "Empty bags are not supported",
+        ),
+        (
+            "UPDATE pqs SET ss = set_add(ss, <<'y', 'y'>>) WHERE pk = 'a' AND sk = 1",
+            "One or more parameter values were invalid: Input collection [y, y] contains duplicates.",
+        ),
+        (
+            "SELECT * FROM pqs WHERE pk = 'a' AND EXISTS(ss)",
+            "Unrecognized function: exists at 1:38:6",
+        ),
+        (
+            "SELECT * FROM pqs WHERE pk = 'a' AND x = '1' OR pk = 'a' AND sk = 2",
+            "Overlapping conditions with range keys are not supported in where clause",
+        ),
+    ];
+    for (statement, message) in cases {
+        assert_eq!(refusal(&server, statement).await, message, "{statement}");
+    }
+    // Branches that differ on key attributes only run.
+    let r =
+        execute(&server, "SELECT * FROM pqs WHERE pk = 'a' AND NOT sk = 5 OR pk = 'a' AND sk = 1")
+            .await;
+    ok(&r);
+    assert_eq!(r.json()["Items"].as_array().unwrap().len(), 1, "{}", r.text());
+}
+
+fn ok(r: &RawResponse) {
+    assert_eq!(r.status, 200, "{}", r.text());
 }

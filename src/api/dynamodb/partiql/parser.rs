@@ -3,7 +3,7 @@
 //! DynamoDB calls. Errors are the reason only; the caller words them as AWS does
 //! ("Statement wasn't well formed, can't be processed: ...").
 
-use super::lexer::{Token, tokens};
+use super::lexer::{Pos, Token, tokens_at};
 use crate::model::number::Number;
 
 /// One segment of an attribute path.
@@ -161,6 +161,12 @@ const KEYWORDS: [&str; 19] = [
     "ASC",
 ];
 
+/// Other words PartiQL reserves that cannot follow a dot unquoted.
+const RESERVED: [&str; 14] = [
+    "INNER", "OUTER", "JOIN", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "NOT", "NULL", "MISSING",
+    "TRUE", "FALSE", "EXISTS",
+];
+
 /// Type names `IS` tests that DynamoDB has an attribute type for, with that type.
 const TYPES: [(&str, &str); 7] = [
     ("BOOL", "BOOL"),
@@ -199,9 +205,10 @@ const OTHER_TYPES: [&str; 20] = [
 /// Parses one statement.
 pub fn parse(text: &str) -> Result<Statement, Refusal> {
     // What the lexer cannot read, AWS reports with nothing after the colon.
-    let tokens = tokens(text).map_err(|_| Refusal::Malformed(String::new()))?;
+    let (tokens, positions) = tokens_at(text).map_err(|_| Refusal::Malformed(String::new()))?;
     let mut p = Parser {
         tokens,
+        positions,
         at: 0,
         params: 0,
         depth: 0,
@@ -233,6 +240,8 @@ fn describe(t: &Token) -> String {
 
 struct Parser {
     tokens: Vec<Token>,
+    /// Where each token sits, for the messages AWS words with a position.
+    positions: Vec<Pos>,
     at: usize,
     params: usize,
     /// How deep the parentheses, NOTs and nested values around the cursor go.
@@ -290,6 +299,30 @@ impl Parser {
             true => Ok(()),
             false => Err(self.expected(&format!("'{punct}'"))),
         }
+    }
+
+    /// Where token `at` sits (`line:column:length`).
+    fn pos(&self, at: usize) -> String {
+        self.positions.get(at).map(Pos::to_string).unwrap_or_default()
+    }
+
+    /// True when the cursor is on a word followed by `(`: a function call.
+    fn at_call(&self) -> bool {
+        matches!(self.peek(), Some(Token::Word(_)))
+            && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("(")))
+    }
+
+    /// Reads a call's `(operand, ...)` after its name (the cursor on the name).
+    fn call_args(&mut self) -> Result<Vec<Operand>, String> {
+        self.at += 2;
+        let mut args = Vec::new();
+        while !self.eat(")") {
+            if !args.is_empty() {
+                self.punct(",")?;
+            }
+            args.push(self.operand()?);
+        }
+        Ok(args)
     }
 
     /// Keeps the first refusal of something read.
@@ -437,6 +470,16 @@ impl Parser {
         let mut projection = Vec::new();
         if !self.eat("*") {
             loop {
+                if self.at_call() {
+                    // SELECT projects paths, not calls (AWS names the call's place).
+                    let at = self.pos(self.at);
+                    self.defer(format!("Unexpected path component at {at}"));
+                    self.call_args()?;
+                    if !self.eat(",") {
+                        break;
+                    }
+                    continue;
+                }
                 projection.push(self.path()?);
                 if !self.eat(",") {
                     break;
@@ -477,10 +520,59 @@ impl Parser {
         Ok(Statement::Update { table, sets, removes, filter, returning })
     }
 
+    /// The rules of a SET's function call. set_add and set_delete are refused as AWS
+    /// words it, with the position of the call (or of its first argument); the others
+    /// take two arguments.
+    fn check_set_function(
+        &mut self,
+        function: &str,
+        name_at: usize,
+        target: &Path,
+        args: &[Operand],
+    ) -> Result<(), String> {
+        if !function.starts_with("set_") {
+            return match args.len() {
+                2 => Ok(()),
+                _ => Err(format!("{function} takes 2 arguments")),
+            };
+        }
+        let upper = function.to_ascii_uppercase();
+        let at = self.pos(name_at);
+        if args.len() != 2 {
+            self.defer(format!("{upper} must have exactly two arguments at {at}"));
+            return Ok(());
+        }
+        if !matches!(&args[0], Operand::Path(p) if p == target) {
+            self.defer(format!(
+                "The first argument to {upper} must equal the assignment value at {at}"
+            ));
+            return Ok(());
+        }
+        let not_a_set = matches!(
+            &args[1],
+            Operand::Value(
+                Value::Str(_)
+                    | Value::Num(_)
+                    | Value::Bool(_)
+                    | Value::Null
+                    | Value::List(_)
+                    | Value::Map(_)
+            )
+        );
+        if not_a_set {
+            let first = self.pos(name_at + 2);
+            self.defer(format!(
+                "The second argument to {upper} must be a value with type SET at {first}"
+            ));
+        }
+        Ok(())
+    }
+
     /// The SET and REMOVE clauses of an update, at least one.
     #[allow(clippy::type_complexity)]
     fn assignments(&mut self) -> Result<(Vec<(Path, SetValue)>, Vec<Path>), String> {
         let (mut sets, mut removes) = (Vec::new(), Vec::new());
+        let mut refused = false;
         loop {
             if self.eat_word("SET") {
                 loop {
@@ -490,14 +582,17 @@ impl Parser {
                         ["list_append", "if_not_exists", "set_add", "set_delete"];
                     let called = FUNCTIONS.iter().find(|f| self.is_word(f)).copied();
                     if let Some(function) = called
-                        && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("(")))
+                        && self.at_call()
                     {
-                        self.at += 2;
-                        let first = self.operand()?;
-                        self.punct(",")?;
-                        let second = self.operand()?;
-                        self.punct(")")?;
-                        sets.push((path, SetValue::Function(function, first, second)));
+                        let name_at = self.at;
+                        let args = self.call_args()?;
+                        self.check_set_function(function, name_at, &path, &args)?;
+                        let mut args = args.into_iter();
+                        // Without two arguments it was refused above: nothing to keep.
+                        refused |= args.len() != 2;
+                        if let (Some(first), Some(second)) = (args.next(), args.next()) {
+                            sets.push((path, SetValue::Function(function, first, second)));
+                        }
                         if !self.eat(",") {
                             break;
                         }
@@ -527,7 +622,7 @@ impl Parser {
                 break;
             }
         }
-        if sets.is_empty() && removes.is_empty() {
+        if sets.is_empty() && removes.is_empty() && !refused {
             return Err(self.expected("SET or REMOVE"));
         }
         Ok((sets, removes))
@@ -573,6 +668,13 @@ impl Parser {
         let mut path = vec![Segment::Name(self.name().map_err(|_| self.expected("a path"))?)];
         loop {
             if self.eat(".") {
+                // A reserved word after a dot must be quoted (AWS, nubo-db/dynamodb-
+                // conformance error-messages/partiqlFunctions: `m.inner`).
+                if matches!(self.peek(), Some(Token::Word(_)))
+                    && (self.is_any(&KEYWORDS) || self.is_any(&OPERATORS) || self.is_any(&RESERVED))
+                {
+                    return Err("Invalid path dot component".into());
+                }
                 path.push(Segment::Name(self.name()?));
             } else if self.eat("[") {
                 let index = match self.next()? {
@@ -640,17 +742,28 @@ impl Parser {
             ("attribute_type", 2),
         ];
         let called = FUNCTIONS.iter().find(|(f, _)| self.is_word(f));
-        if let Some(&(function, arity)) = called
-            && matches!(self.tokens.get(self.at + 1), Some(Token::Punct("(")))
-        {
-            self.at += 2;
-            let mut args = Vec::new();
-            while !self.eat(")") {
-                if !args.is_empty() {
-                    self.punct(",")?;
+        if called.is_none() && self.at_call() && !self.is_word("size") {
+            // A function DynamoDB's PartiQL does not have here (set_add in a WHERE,
+            // EXISTS(path)): read, and refused with where it sits.
+            let Some(Token::Word(name)) = self.peek().cloned() else { unreachable!() };
+            self.defer(format!(
+                "Unrecognized function: {} at {}",
+                name.to_ascii_lowercase(),
+                self.pos(self.at)
+            ));
+            self.call_args()?;
+            for op in ["=", "<>", "!=", "<=", ">=", "<", ">"] {
+                if self.eat(op) {
+                    self.operand()?;
+                    break;
                 }
-                args.push(self.operand()?);
             }
+            return Ok(Expr::Function("attribute_exists", Vec::new()));
+        }
+        if let Some(&(function, arity)) = called
+            && self.at_call()
+        {
+            let args = self.call_args()?;
             if args.len() != arity {
                 // The condition expression's message (AWS, nubo-db/dynamodb-conformance
                 // error-messages/partiqlFunctions).
@@ -783,6 +896,18 @@ impl Parser {
             Token::Word(w) if w.eq_ignore_ascii_case("TRUE") => Ok(Value::Bool(true)),
             Token::Word(w) if w.eq_ignore_ascii_case("FALSE") => Ok(Value::Bool(false)),
             Token::Word(w) if w.eq_ignore_ascii_case("NULL") => Ok(Value::Null),
+            Token::Word(w) if matches!(self.peek(), Some(Token::Punct("("))) => {
+                // A call where a value should be (set_add in an INSERT).
+                let at: String = self.literal.concat();
+                let pos = self.pos(self.at - 1);
+                self.defer(format!(
+                    "Unsupported data type: {} under key root{at} at {pos}",
+                    w.to_ascii_lowercase()
+                ));
+                self.at += 1;
+                self.values(")")?;
+                Ok(Value::Null)
+            }
             Token::Punct("[") => Ok(Value::List(self.values("]")?)),
             Token::Punct("<<") => Ok(Value::Bag(self.values(">>")?)),
             Token::Punct("{") => {
@@ -973,6 +1098,39 @@ mod tests {
             plain(
                 "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 0"
             )
+        );
+    }
+
+    /// The refusals AWS words with a position: `line:column:length` of the call, or of
+    /// its first argument (nubo-db/dynamodb-conformance error-messages/partiqlFunctions).
+    #[test]
+    fn refusals_name_where_they_sit() {
+        let plain = |message: &str| Err(Refusal::Plain(message.into()));
+        let update = "UPDATE t SET t = set_add(ss, <<'x'>>) WHERE pk = 'a'";
+        assert_eq!(
+            parse(update),
+            plain("The first argument to SET_ADD must equal the assignment value at 1:18:7")
+        );
+        let update = "UPDATE t SET ss = set_delete(ss, 'x') WHERE pk = 'a'";
+        assert_eq!(
+            parse(update),
+            plain("The second argument to SET_DELETE must be a value with type SET at 1:30:2")
+        );
+        let update = "UPDATE t SET ss = set_add(ss) WHERE pk = 'a'";
+        assert_eq!(parse(update), plain("SET_ADD must have exactly two arguments at 1:19:7"));
+        let select = "SELECT * FROM t WHERE pk = 'a' AND EXISTS(ss)";
+        assert_eq!(parse(select), plain("Unrecognized function: exists at 1:36:6"));
+        assert_eq!(
+            parse("SELECT attribute_exists(ss) FROM t"),
+            plain("Unexpected path component at 1:8:16")
+        );
+        assert_eq!(
+            parse("INSERT INTO t VALUE {'pk': 'a', 'ss': set_add(<<'a'>>, <<'b'>>)}"),
+            plain("Unsupported data type: set_add under key root at 1:39:7")
+        );
+        assert_eq!(
+            parse("SELECT * FROM t WHERE attribute_exists(m.inner)"),
+            Err(Refusal::Malformed("Invalid path dot component".into()))
         );
     }
 

@@ -92,6 +92,49 @@ fn partition_values(expr: &Expr, hash: &str) -> Option<Vec<Value>> {
     }
 }
 
+/// True for a WHERE clause of OR branches on one partition where one branch narrows the
+/// sort key and another filters on an attribute that is no key: AWS refuses those
+/// ("Overlapping conditions with range keys ...", nubo-db/dynamodb-conformance
+/// error-messages/partiqlGrammar), and runs branches that differ on key attributes
+/// only (partiql/whereOverlap).
+fn overlapping(filter: &Expr, schema: &KeySchema) -> bool {
+    let Some(range) = &schema.range else { return false };
+    let mut branches = Vec::new();
+    or_branches(filter, &mut branches);
+    if branches.len() < 2 {
+        return false;
+    }
+    let hash = &schema.hash.name;
+    // Per branch: its partition value, whether it narrows the sort key, whether it
+    // filters on another attribute.
+    let mut shapes = Vec::with_capacity(branches.len());
+    for branch in branches {
+        let mut conjuncts = Vec::new();
+        split_and(branch, &mut conjuncts);
+        let value = conjuncts.iter().find_map(|c| match c {
+            Expr::Compare(a, "=", Operand::Value(v)) if is_key_value(a, hash) => Some(v.clone()),
+            _ => None,
+        });
+        let Some(value) = value else { return false };
+        let sort = conjuncts.iter().any(|c| sort_key_condition(c, &range.name));
+        let other = conjuncts.iter().any(|c| !mentions(c, hash) && !mentions(c, &range.name));
+        shapes.push((value, sort, other));
+    }
+    shapes.iter().enumerate().any(|(i, (v, sort, other))| {
+        shapes[i + 1..].iter().any(|(w, s, o)| v == w && ((*sort && *o) || (*other && *s)))
+    })
+}
+
+fn or_branches<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match expr {
+        Expr::Or(a, b) => {
+            or_branches(a, out);
+            or_branches(b, out);
+        }
+        other => out.push(other),
+    }
+}
+
 /// How a SELECT reads.
 enum Plan {
     /// Queries of these partitions (their key values, as AttributeValue JSON), in this
@@ -248,6 +291,11 @@ pub async fn select(
     }
     let mut parts = Vec::new();
     if let Some(filter) = filter {
+        if overlapping(filter, schema) {
+            return Err(DynamoError::validation(
+                "Overlapping conditions with range keys are not supported in where clause",
+            ));
+        }
         split_and(filter, &mut parts);
     }
     let hash = &schema.hash.name;

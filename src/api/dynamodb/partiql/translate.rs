@@ -170,13 +170,22 @@ pub fn literal(value: &Value, params: &[Json]) -> Result<Json, DynamoError> {
             json!({ "M": m })
         }
         Value::Bag(items) => {
+            if items.is_empty() {
+                // AWS's words (nubo-db/dynamodb-conformance error-messages/partiqlFunctions).
+                return Err(DynamoError::validation("Empty bags are not supported"));
+            }
             let items: Result<Vec<Json>, _> = items.iter().map(|v| literal(v, params)).collect();
             let items = items?;
             // A set of one type: strings, numbers or binaries.
             for ty in ["S", "N", "B"] {
                 let members: Option<Vec<Json>> = items.iter().map(|v| v.get(ty).cloned()).collect();
                 if let Some(members) = members.filter(|m| !m.is_empty()) {
-                    return Ok(json!({ format!("{ty}S"): members }));
+                    let set = json!({ format!("{ty}S"): members });
+                    // A literal's own faults (a repeated member) are the statement's,
+                    // reported bare rather than as an ExpressionAttributeValues error.
+                    crate::model::value::value_from_str(&set.to_string())
+                        .map_err(|e| DynamoError::validation(e.to_string()))?;
+                    return Ok(set);
                 }
             }
             return Err(DynamoError::validation(
