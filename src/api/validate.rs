@@ -35,6 +35,12 @@ impl Validator {
         ));
     }
 
+    /// Records a violation AWS words without echoing the value ("Value at
+    /// 'RequestItems.t.member.Keys' failed to satisfy constraint: ...").
+    pub fn fail_unshown(&mut self, path: &str, constraint: &str) {
+        self.errors.push(format!("Value at '{path}' failed to satisfy constraint: {constraint}"));
+    }
+
     /// Records violations already worded (the model's legacy-parameter checks).
     pub fn extend(&mut self, violations: impl IntoIterator<Item = String>) {
         self.errors.extend(violations);

@@ -282,11 +282,11 @@ async fn batch_get_errors() {
     // Shapes the SDK would not send, through raw requests.
     let r = server.post("BatchGetItem", br#"{"RequestItems": {"a": {"Keys": []}}}"#, &[]).await;
     let message = r.json()["message"].as_str().unwrap_or_default().to_string();
-    assert!(
-        message.starts_with("2 validation errors detected: Value '{a=KeysAndAttributes("),
-        "{message}"
+    // RequestItems echoed as JSON, the empty Keys unechoed, as AWS answers today.
+    assert_eq!(
+        message,
+        "2 validation errors detected: Value '{\"a\":{\"Keys\":[]}}' at 'requestItems' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]; Value at 'RequestItems.a.member.Keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
     );
-    assert!(message.ends_with("Value '[]' at 'requestItems.a.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"), "{message}");
 }
 
 #[tokio::test]

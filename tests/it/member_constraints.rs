@@ -123,3 +123,39 @@ async fn a_transaction_key_that_does_not_fit_its_table_cancels_it() {
     let (kind, _) = refused(&server, "TransactWriteItems", body).await;
     assert_eq!(kind, "ValidationException");
 }
+
+/// What a request is checked for first: every transaction action's expressions before
+/// any table is looked up, the token before the enums, GSIs before LSIs.
+#[tokio::test]
+async fn checks_come_in_aws_order() {
+    let server = Server::start();
+    let item = json!({"pk": {"S": "a"}});
+    let body = json!({"TransactItems": [
+        {"Put": {"TableName": "missing", "Item": item}},
+        {"Put": {"TableName": "missing2", "Item": item, "ConditionExpression": "("}},
+    ]});
+    let (kind, message) = refused(&server, "TransactWriteItems", body).await;
+    assert_eq!(kind, "ValidationException", "{message}");
+    assert_eq!(message, "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"(\"");
+    let body = json!({"TransactItems": [{"Put": {"TableName": "t", "Item": item}}],
+        "ClientRequestToken": "x".repeat(37), "ReturnConsumedCapacity": "BOGUS"});
+    let (_, message) = refused(&server, "TransactWriteItems", body).await;
+    assert!(message.starts_with("2 validation errors detected: Value 'xxxx"), "{message}");
+    assert!(message.contains("at 'clientRequestToken'"), "{message}");
+    let (_, message) = refused(&server, "TransactWriteItems", json!({"TransactItems": [{}]})).await;
+    assert_eq!(
+        message,
+        "1 validation error detected: Value '' at 'transactItems' failed to satisfy constraint: TransactWriteRequest should contain Delete or Put or Update or ConditionCheck"
+    );
+    let index = |name: &str| json!({"IndexName": name, "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}});
+    let body = json!({
+        "TableName": "ordered", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "LocalSecondaryIndexes": [index("aa")], "GlobalSecondaryIndexes": [index("zz")],
+    });
+    let (_, message) = refused(&server, "CreateTable", body).await;
+    let gsi = message.find("globalSecondaryIndexes.1.member.indexName").expect(&message);
+    let lsi = message.find("localSecondaryIndexes.1.member.indexName").expect(&message);
+    assert!(gsi < lsi, "{message}");
+}

@@ -73,26 +73,31 @@ pub(super) fn check_table_keys<'a>(
     }
 }
 
+/// RequestItems as AWS echoes it in a constraint message today: compact JSON of what
+/// was sent (nubo-db/dynamodb-conformance error-messages/batchGetItem, AWS 2026; older
+/// AWS printed Java's toString, which BatchWriteItem's message still records).
 fn dump(items: &BTreeMap<String, KeysAndAttributes>) -> String {
-    use super::java_dump::{item, opt, table_map};
-    let list = |v: &Vec<String>| format!("[{}]", v.join(", "));
-    super::java_dump::table_map(items.iter().map(|(name, k)| {
-        let keys = opt(k.keys.as_ref(), |keys| {
-            format!("[{}]", keys.iter().map(|w| item(&w.0)).collect::<Vec<_>>().join(", "))
-        });
-        let names = opt(k.expression_attribute_names.as_ref(), |m| {
-            table_map(m.iter().map(|(k, v)| (k, v.clone())))
-        });
-        (
-            name,
-            format!(
-                "KeysAndAttributes(keys={keys}, attributesToGet={}, consistentRead={}, projectionExpression={}, expressionAttributeNames={names})",
-                opt(k.attributes_to_get.as_ref(), list),
-                opt(k.consistent_read.as_ref(), ToString::to_string),
-                opt(k.projection_expression.as_ref(), Clone::clone),
-            ),
-        )
-    }))
+    let tables = items.iter().map(|(name, k)| {
+        let mut members = serde_json::Map::new();
+        if let Some(names) = &k.attributes_to_get {
+            members.insert("AttributesToGet".into(), json!(names));
+        }
+        if let Some(c) = k.consistent_read {
+            members.insert("ConsistentRead".into(), json!(c));
+        }
+        if let Some(names) = &k.expression_attribute_names {
+            members.insert("ExpressionAttributeNames".into(), json!(names));
+        }
+        if let Some(keys) = &k.keys {
+            let keys = keys.iter().map(|w| value::item_to_json(&w.0)).collect::<Vec<_>>();
+            members.insert("Keys".into(), json!(keys));
+        }
+        if let Some(p) = &k.projection_expression {
+            members.insert("ProjectionExpression".into(), json!(p));
+        }
+        (name.clone(), serde_json::Value::Object(members))
+    });
+    serde_json::Value::Object(tables.collect()).to_string()
 }
 
 /// Read units of one read: 1 per 4 KB, at least 1, halved for eventual consistency.
@@ -104,19 +109,20 @@ pub(super) fn read_units(item: Option<&Item>, consistent: bool) -> f64 {
 fn validate(
     input: &BatchGetItemInput,
 ) -> Result<&BTreeMap<String, KeysAndAttributes>, DynamoError> {
+    // RequestItems first, then ReturnConsumedCapacity; an empty Keys named as the
+    // 100-key limit names it (AWS, nubo-db/dynamodb-conformance error-messages/
+    // batchGetItem and validation-ordering/batchOperations).
     let mut v = Validator::new();
-    v.one_of(
-        input.return_consumed_capacity.as_deref(),
-        "returnConsumedCapacity",
-        &["INDEXES", "TOTAL", "NONE"],
-    );
     v.not_null(input.request_items.as_ref(), "requestItems");
     if let Some(items) = &input.request_items {
         check_table_keys(&mut v, items.keys(), || dump(items));
         for (name, k) in items {
             let path = format!("requestItems.{name}.member.keys");
             if v.not_null(k.keys.as_ref(), &path) && k.keys.as_ref().is_some_and(Vec::is_empty) {
-                v.fail(Some("[]"), &path, "have length greater than or equal to 1");
+                v.fail_unshown(
+                    &format!("RequestItems.{name}.member.Keys"),
+                    "Member must have length greater than or equal to 1",
+                );
             }
             if let Some(names) = &k.attributes_to_get {
                 let path = format!("requestItems.{name}.member.attributesToGet");
@@ -124,6 +130,11 @@ fn validate(
             }
         }
     }
+    v.one_of(
+        input.return_consumed_capacity.as_deref(),
+        "returnConsumedCapacity",
+        &["INDEXES", "TOTAL", "NONE"],
+    );
     v.finish().map_err(DynamoError::Validation)?;
     let Some(items) = input.request_items.as_ref() else {
         return Err(DynamoError::validation(

@@ -97,12 +97,14 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
             v.one_of(k.key_type.as_deref(), &format!("{at}.keyType"), &["HASH", "RANGE"]);
         }
     }
-    indexes::check_members(&mut v, input.local_secondary_indexes.as_ref(), "localSecondaryIndexes");
+    // GSIs before LSIs, whatever order the request names them in (AWS,
+    // nubo-db/dynamodb-conformance validation-ordering/createTable).
     indexes::check_members(
         &mut v,
         input.global_secondary_indexes.as_ref(),
         "globalSecondaryIndexes",
     );
+    indexes::check_members(&mut v, input.local_secondary_indexes.as_ref(), "localSecondaryIndexes");
     v.one_of(input.billing_mode.as_deref(), "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
     if let Some(s) = &input.stream_specification {
         v.not_null(s.stream_enabled.as_ref(), "streamSpecification.streamEnabled");

@@ -102,6 +102,8 @@ fn action(item: &TransactWriteItem) -> Option<(Kind, &TransactAction)> {
 
 fn validate(input: &TransactWriteItemsInput) -> Result<&[TransactWriteItem], DynamoError> {
     let mut v = Validator::new();
+    // The token first (AWS, nubo-db/dynamodb-conformance validation-ordering/transactions).
+    v.length(input.client_request_token.as_deref(), "clientRequestToken", 1, 36);
     v.one_of(
         input.return_consumed_capacity.as_deref(),
         "returnConsumedCapacity",
@@ -112,7 +114,6 @@ fn validate(input: &TransactWriteItemsInput) -> Result<&[TransactWriteItem], Dyn
         "returnItemCollectionMetrics",
         &["SIZE", "NONE"],
     );
-    v.length(input.client_request_token.as_deref(), "clientRequestToken", 1, 36);
     let items = input.transact_items.as_ref().map(|f| f.value.as_slice());
     if let Some(items) = items {
         check_actions(&mut v, items.len(), "TransactWriteItem");
@@ -150,7 +151,15 @@ struct Prepared {
     table: String,
 }
 
-fn prepare(engine: &Engine, kind: Kind, a: &TransactAction) -> Result<Prepared, DynamoError> {
+/// An action's expressions, parsed: what every action is checked for before any table
+/// is looked up (AWS reports a later action's malformed condition ahead of an earlier
+/// action's missing table: nubo-db/dynamodb-conformance validation-ordering/transactions).
+struct Parsed {
+    update: Option<expr::UpdateExpr>,
+    cond: Option<expr::Condition>,
+}
+
+fn parse_action(kind: Kind, a: &TransactAction) -> Result<Parsed, DynamoError> {
     let uses_expressions = a.condition_expression.is_some() || a.update_expression.is_some();
     let mut ctx = expression_context(
         a.expression_attribute_names.as_ref(),
@@ -162,6 +171,16 @@ fn prepare(engine: &Engine, kind: Kind, a: &TransactAction) -> Result<Prepared, 
     let cond = a.condition_expression.as_deref();
     let cond = cond.map(|c| expr::parse_condition(c, ExprKind::Condition, &mut ctx)).transpose()?;
     ctx.finish()?;
+    Ok(Parsed { update, cond })
+}
+
+fn prepare(
+    engine: &Engine,
+    kind: Kind,
+    a: &TransactAction,
+    parsed: Parsed,
+) -> Result<Prepared, DynamoError> {
+    let Parsed { update, cond } = parsed;
     let item = a.item.as_ref().map(|i| i.0.clone()).unwrap_or_default();
     if kind == Kind::Put {
         value::check_item_size(&item)?;
@@ -226,15 +245,28 @@ pub async fn transact_write_items(
     input: TransactWriteItemsInput,
 ) -> Result<TransactWriteItemsOutput, DynamoError> {
     let items = validate(&input)?;
+    let mut actions = Vec::with_capacity(items.len());
+    for item in items {
+        let Some((kind, a)) = action(item) else {
+            let empty = item.condition_check.is_none()
+                && item.put.is_none()
+                && item.delete.is_none()
+                && item.update.is_none();
+            // An action naming no operation: AWS's current words (nubo-db/dynamodb-
+            // conformance error-messages/transactWriteItems); one naming two: dynalite's.
+            return Err(DynamoError::validation(match empty {
+                true => {
+                    "1 validation error detected: Value '' at 'transactItems' failed to satisfy constraint: TransactWriteRequest should contain Delete or Put or Update or ConditionCheck"
+                }
+                false => "TransactItems can only contain one of Check, Put, Update or Delete",
+            }));
+        };
+        actions.push((kind, a, parse_action(kind, a)?));
+    }
     let mut prepared = Vec::with_capacity(items.len());
     let mut faults = Vec::new();
-    for (at, item) in items.iter().enumerate() {
-        let Some((kind, a)) = action(item) else {
-            return Err(DynamoError::validation(
-                "TransactItems can only contain one of Check, Put, Update or Delete",
-            ));
-        };
-        match prepare(engine, kind, a) {
+    for (at, (kind, a, parsed)) in actions.into_iter().enumerate() {
+        match prepare(engine, kind, a, parsed) {
             Ok(p) => prepared.push(p),
             Err(e) => match keys::mismatches_schema(&e) {
                 Some(message) => faults.push((at, message.to_string())),
