@@ -5,6 +5,7 @@ pub mod backups;
 pub mod bridge;
 pub mod catalog;
 pub mod changelog;
+pub mod collections;
 pub mod http_client;
 pub mod index;
 pub mod indexes;

@@ -757,3 +757,70 @@ async fn provisioned_gsis_carry_their_own_throughput() {
     let pt = t.global_secondary_indexes()[0].provisioned_throughput().unwrap();
     assert_eq!((pt.read_capacity_units(), pt.write_capacity_units()), (Some(7), Some(8)));
 }
+
+/// ReturnItemCollectionMetrics=SIZE on a table with a local secondary index: the
+/// collection's key and a measured size range; none without SIZE or without an LSI.
+#[tokio::test]
+async fn writes_report_item_collection_metrics_on_lsi_tables() {
+    use aws_sdk_dynamodb::types::ReturnItemCollectionMetrics;
+    let server = Server::start();
+    let client = server.client();
+    create_indexed(&client, "icm").await;
+    let size = ReturnItemCollectionMetrics::Size;
+    let out = client
+        .put_item()
+        .table_name("icm")
+        .item("pk", s("c"))
+        .item("sk", n("1"))
+        .item("lsk", n("2"))
+        .return_item_collection_metrics(size.clone())
+        .send()
+        .await
+        .unwrap();
+    let metrics = out.item_collection_metrics().expect("metrics");
+    assert_eq!(metrics.item_collection_key().unwrap()["pk"], s("c"));
+    assert_eq!(metrics.size_estimate_range_gb(), [0.0, 1.0]);
+    let update = client
+        .update_item()
+        .table_name("icm")
+        .key("pk", s("c"))
+        .key("sk", n("1"))
+        .update_expression("SET x = :x")
+        .expression_attribute_values(":x", s("y"))
+        .return_item_collection_metrics(size.clone());
+    assert!(update.send().await.unwrap().item_collection_metrics().is_some());
+    let delete = client.delete_item().table_name("icm").key("pk", s("c")).key("sk", n("1"));
+    let out = delete.return_item_collection_metrics(size.clone()).send().await.unwrap();
+    assert_eq!(out.item_collection_metrics().unwrap().size_estimate_range_gb(), [0.0, 1.0]);
+    let plain = client.put_item().table_name("icm").item("pk", s("c")).item("sk", n("3"));
+    assert!(plain.send().await.unwrap().item_collection_metrics().is_none());
+    // Batches and transactions list each collection they wrote, by table.
+    let body = serde_json::json!({
+        "RequestItems": {"icm": [
+            {"PutRequest": {"Item": {"pk": {"S": "d"}, "sk": {"N": "1"}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "d"}, "sk": {"N": "2"}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "e"}, "sk": {"N": "1"}}}},
+        ]},
+        "ReturnItemCollectionMetrics": "SIZE",
+    });
+    let r = server.post("BatchWriteItem", body.to_string().as_bytes(), &[]).await;
+    let listed = &r.json()["ItemCollectionMetrics"]["icm"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{}", r.text());
+    assert_eq!(listed[0]["SizeEstimateRangeGB"], serde_json::json!([0.0, 1.0]));
+    let body = serde_json::json!({
+        "TransactItems": [{"Put": {"TableName": "icm", "Item": {"pk": {"S": "f"}, "sk": {"N": "1"}}}}],
+        "ReturnItemCollectionMetrics": "SIZE",
+    });
+    let r = server.post("TransactWriteItems", body.to_string().as_bytes(), &[]).await;
+    let listed = &r.json()["ItemCollectionMetrics"]["icm"];
+    assert_eq!(
+        listed[0]["ItemCollectionKey"],
+        serde_json::json!({"pk": {"S": "f"}}),
+        "{}",
+        r.text()
+    );
+    crate::harness::create_table(&client, "no-lsi", true).await;
+    let put = client.put_item().table_name("no-lsi").item("pk", s("c")).item("sk", n("3"));
+    let out = put.return_item_collection_metrics(size).send().await.unwrap();
+    assert!(out.item_collection_metrics().is_none(), "AWS reports none without an LSI");
+}

@@ -14,9 +14,10 @@ use super::mutators;
 use super::tables::resolve_table_name;
 use crate::api::validate::Validator;
 use crate::api::wire::{WireItem, WireValues};
-use crate::engine::{Engine, Table, WriteOutcome};
+use crate::engine::collections::size_estimate_gb;
+use crate::engine::{Engine, Table, TableMeta, WriteOutcome};
 use crate::model::expr::{self, Condition, ExprContext, Projection, UpdateExpr};
-use crate::model::{Item, legacy, value};
+use crate::model::{AttributeValue, Item, legacy, value};
 use crate::protocol::RequestContext;
 
 /// The expression-related members every item operation may carry.
@@ -204,6 +205,29 @@ pub struct WriteOutput {
     pub attributes: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumed_capacity: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_collection_metrics: Option<Value>,
+}
+
+/// The ItemCollectionMetrics of a write to partition `hash`: only when asked for
+/// (`SIZE`) and only on a table with a local secondary index, as AWS answers. The size
+/// is measured, the partition read once from a snapshot after the write.
+pub(super) async fn collection_metrics(
+    engine: &Engine,
+    meta: &TableMeta,
+    hash: &AttributeValue,
+    mode: Option<&str>,
+) -> Result<Option<Value>, DynamoError> {
+    if mode != Some("SIZE") || !meta.indexes.iter().any(|i| !i.global) {
+        return Ok(None);
+    }
+    let bytes = engine.collection_bytes(meta, hash).await?;
+    let mut key = Item::new();
+    key.insert(meta.key_schema.hash.name.clone(), hash.clone());
+    Ok(Some(serde_json::json!({
+        "ItemCollectionKey": value::item_to_json(&key),
+        "SizeEstimateRangeGB": size_estimate_gb(bytes),
+    })))
 }
 
 /// PutItem.
@@ -256,7 +280,9 @@ pub async fn put_item(
     };
     let consumed_capacity =
         consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
-    Ok(WriteOutput { attributes, consumed_capacity })
+    let metrics = input.return_item_collection_metrics.as_deref();
+    let item_collection_metrics = collection_metrics(engine, &meta, &hash, metrics).await?;
+    Ok(WriteOutput { attributes, consumed_capacity, item_collection_metrics })
 }
 
 #[derive(Deserialize, Debug)]
@@ -458,7 +484,9 @@ pub async fn update_item(
     };
     let consumed_capacity =
         consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
-    Ok(WriteOutput { attributes, consumed_capacity })
+    let metrics = input.return_item_collection_metrics.as_deref();
+    let item_collection_metrics = collection_metrics(engine, &meta, &key.hash, metrics).await?;
+    Ok(WriteOutput { attributes, consumed_capacity, item_collection_metrics })
 }
 
 #[derive(Deserialize, Debug)]
@@ -527,5 +555,7 @@ pub async fn delete_item(
     };
     let consumed_capacity =
         consumed(&meta.name, input.return_consumed_capacity.as_deref(), write_units(&outcome));
-    Ok(WriteOutput { attributes, consumed_capacity })
+    let metrics = input.return_item_collection_metrics.as_deref();
+    let item_collection_metrics = collection_metrics(engine, &meta, &key.hash, metrics).await?;
+    Ok(WriteOutput { attributes, consumed_capacity, item_collection_metrics })
 }

@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use super::DynamoError;
 use super::error::CancellationReason;
-use super::items::{check_attribute_names, expression_context, usable_table, write_units};
+use super::items::{
+    check_attribute_names, collection_metrics, expression_context, usable_table, write_units,
+};
 use super::keys::{self, PrimaryKey};
 use super::mutators;
 use super::transact_get::{MSG_ONE_ITEM, add_units, check_actions, transaction_capacity};
@@ -65,6 +67,8 @@ pub struct TransactWriteItemsInput {
 pub struct TransactWriteItemsOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumed_capacity: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_collection_metrics: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -149,6 +153,8 @@ fn validate(input: &TransactWriteItemsInput) -> Result<&[TransactWriteItem], Dyn
 struct Prepared {
     write: ItemWrite,
     table: String,
+    /// A ConditionCheck: it writes nothing.
+    check: bool,
 }
 
 /// An action's expressions, parsed: what every action is checked for before any table
@@ -207,7 +213,7 @@ fn prepare(
         }
     };
     let write = ItemWrite { table, hash: key.hash, storage_key: key.storage_key, mutate };
-    Ok(Prepared { write, table: meta.name.clone() })
+    Ok(Prepared { write, table: meta.name.clone(), check: kind == Kind::ConditionCheck })
 }
 
 /// The reason an action gives for a cancelled transaction.
@@ -298,7 +304,10 @@ pub async fn transact_write_items(
                 let per_table: Vec<(String, f64)> =
                     tables.into_iter().map(|(t, n)| (t, n as f64)).collect();
                 let consumed_capacity = transaction_capacity(mode, &per_table, "ReadCapacityUnits");
-                return Ok(TransactWriteItemsOutput { consumed_capacity });
+                return Ok(TransactWriteItemsOutput {
+                    consumed_capacity,
+                    item_collection_metrics: None,
+                });
             }
             Claim::Mismatch => {
                 return Err(DynamoError::IdempotentParameterMismatch(
@@ -313,6 +322,17 @@ pub async fn transact_write_items(
         },
     };
     let tables: Vec<String> = prepared.iter().map(|p| p.table.clone()).collect();
+    // The item collections written (ConditionChecks write none), for
+    // ReturnItemCollectionMetrics.
+    let mut collections: Vec<(Arc<crate::engine::TableMeta>, crate::model::AttributeValue)> =
+        Vec::new();
+    for p in prepared.iter().filter(|p| !p.check) {
+        let meta = p.write.table.meta();
+        let seen = collections.iter().any(|(m, h)| m.id == meta.id && *h == p.write.hash);
+        if !seen {
+            collections.push((meta, p.write.hash.clone()));
+        }
+    }
     let writes: Vec<ItemWrite> = prepared.into_iter().map(|p| p.write).collect();
     // The token is settled in the same task as the commit: a client that hangs up and
     // retries must find it recorded, not forgotten, once the transaction committed.
@@ -340,7 +360,18 @@ pub async fn transact_write_items(
         // Transactional writes cost twice a standard write.
         add_units(&mut written, table, 2.0 * write_units(outcome));
     }
+    let asked = input.return_item_collection_metrics.as_deref();
+    let mut metrics = serde_json::Map::new();
+    for (meta, hash) in &collections {
+        if let Some(m) = collection_metrics(engine, meta, hash, asked).await? {
+            let list = metrics.entry(meta.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = list {
+                list.push(m);
+            }
+        }
+    }
     Ok(TransactWriteItemsOutput {
         consumed_capacity: transaction_capacity(mode, &written, "WriteCapacityUnits"),
+        item_collection_metrics: (asked == Some("SIZE")).then_some(metrics),
     })
 }
