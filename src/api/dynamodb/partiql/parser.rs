@@ -1134,6 +1134,59 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any sequence of PartiQL's pieces parses or is refused: never a panic, whatever
+        /// positions, calls and half-statements it holds.
+        #[test]
+        fn arbitrary_statements_never_panic(parts in proptest::collection::vec(0usize..PIECES.len(), 0..24)) {
+            let text: Vec<&str> = parts.iter().map(|&i| PIECES[i]).collect();
+            let _ = parse(&text.join(" "));
+        }
+    }
+
+    const PIECES: [&str; 40] = [
+        "SELECT",
+        "*",
+        "FROM",
+        "t",
+        "\"t\"",
+        ".",
+        "WHERE",
+        "pk",
+        "=",
+        "'a'",
+        "1e126",
+        "AND",
+        "OR",
+        "NOT",
+        "(",
+        ")",
+        "set_add",
+        "EXISTS",
+        ",",
+        "<<",
+        ">>",
+        "[",
+        "]",
+        "{",
+        "}",
+        ":",
+        "?",
+        "UPDATE",
+        "SET",
+        "REMOVE",
+        "INSERT",
+        "INTO",
+        "VALUE",
+        "DELETE",
+        "IS",
+        "INT4",
+        "attribute_exists",
+        "ORDER",
+        "BY",
+        "/*",
+    ];
+
     #[test]
     fn accepted_forms_aws_reads() {
         assert!(parse("SELECT * FROM t /* a note */ WHERE pk = 'c' /* after */").is_ok());
