@@ -453,6 +453,25 @@ pub fn error_of<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
 }
 
 /// Creates an on-demand table keyed by `pk` (S), and by `sk` (N) when `range` is set.
+/// Waits until GSI `index` of `table` is ACTIVE (a backfill finished), or panics after
+/// about six seconds.
+pub async fn wait_index_active(client: &aws_sdk_dynamodb::Client, table: &str, index: &str) {
+    use aws_sdk_dynamodb::types::IndexStatus;
+    for _ in 0..300 {
+        let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
+        let status = t
+            .global_secondary_indexes()
+            .iter()
+            .find(|g| g.index_name() == Some(index))
+            .and_then(|g| g.index_status().cloned());
+        if status == Some(IndexStatus::Active) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("index {index} never became ACTIVE");
+}
+
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, range: bool) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,

@@ -2,8 +2,6 @@
 //! form and counts, index key validation on writes, GSIs added (with backfill) and
 //! removed by UpdateTable, and indexes surviving a restart.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
@@ -12,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     ProvisionedThroughput, ScalarAttributeType,
 };
 
-use crate::harness::{Server, error_of};
+use crate::harness::{Server, error_of, wait_index_active};
 
 fn attr(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
     AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
@@ -336,22 +334,6 @@ async fn index_definition_errors() {
     }
 }
 
-async fn wait_active(client: &Client, table: &str, index: &str) {
-    for _ in 0..200 {
-        let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
-        let status = t
-            .global_secondary_indexes()
-            .iter()
-            .find(|g| g.index_name() == Some(index))
-            .and_then(|g| g.index_status().cloned());
-        if status == Some(IndexStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("index {index} never became ACTIVE");
-}
-
 #[tokio::test]
 async fn gsi_added_later_is_backfilled_and_can_be_removed() {
     let server = Server::start();
@@ -404,7 +386,7 @@ async fn gsi_added_later_is_backfilled_and_can_be_removed() {
             .await,
     );
     assert!(code == "ResourceNotFoundException" || code == "LimitExceededException", "{code}");
-    wait_active(&client, "later", "by-color").await;
+    wait_index_active(&client, "later", "by-color").await;
     // Writes during and after the backfill are in the index too.
     put(&client, "later", &[("pk", s("new")), ("color", s("green"))]).await;
     let c = counts(&client, "later").await;

@@ -4,17 +4,16 @@
 //! AWS's validation messages, PartiQL's refusal, backfill and a restart.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BatchStatementRequest, BillingMode, ComparisonOperator,
     Condition, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
-    IndexStatus, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
     ScalarAttributeType,
 };
 
-use crate::harness::{Server, error_of};
+use crate::harness::{Server, error_of, wait_index_active};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -653,22 +652,6 @@ async fn multi_attribute_key_schemas_are_checked_as_aws_checks_them() {
     assert_eq!(r4, [&n(20), &n(30)]);
 }
 
-async fn wait_active(client: &Client, table: &str, index: &str) {
-    for _ in 0..300 {
-        let t = client.describe_table().table_name(table).send().await.unwrap().table.unwrap();
-        let status = t
-            .global_secondary_indexes()
-            .iter()
-            .find(|g| g.index_name() == Some(index))
-            .and_then(|g| g.index_status().cloned());
-        if status == Some(IndexStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("index {index} never became ACTIVE");
-}
-
 #[tokio::test]
 async fn a_multi_attribute_gsi_added_later_is_backfilled_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -699,7 +682,7 @@ async fn a_multi_attribute_gsi_added_later_is_backfilled_and_survives_a_restart(
         .send()
         .await
         .unwrap();
-    wait_active(&client, "later", "matches").await;
+    wait_index_active(&client, "later", "matches").await;
     let semi = [(":a", s("semi"))];
     let condition = "tournament = :t AND league = :r AND round = :a";
     assert_eq!(query(&client, "later", condition, &semi, true).await.unwrap(), ["m3", "m2", "m4"]);
