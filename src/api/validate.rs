@@ -1,6 +1,12 @@
 //! AWS's input validation messages ("N validation errors detected: Value ... at '...'
 //! failed to satisfy constraint: ..."), collected in request order.
 
+/// True for a string matching `[a-zA-Z0-9_.-]+`: the pattern of DynamoDB table, index
+/// and backup names and of Kinesis stream and consumer names.
+pub fn is_name(v: &str) -> bool {
+    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
 /// Collects constraint violations for one request.
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -57,7 +63,7 @@ impl Validator {
     /// A string matching `[a-zA-Z0-9_.-]+` of 3 to 255 characters (table and index names).
     pub fn name(&mut self, value: Option<&str>, path: &str, min: usize) {
         if let Some(v) = value {
-            if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || v.is_empty() {
+            if !is_name(v) {
                 self.fail(Some(v), path, "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
             }
             if v.len() < min {
@@ -93,7 +99,7 @@ impl Validator {
         if v.len() > 255 {
             self.fail(Some(v), path, "have length less than or equal to 255");
         }
-        if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        if !is_name(v) {
             self.fail(Some(v), path, "satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
         }
     }

@@ -8,7 +8,7 @@ use crate::storage::{StorageError, Store};
 
 use super::Engine;
 use super::catalog::TableMeta;
-use super::read::KeySpace;
+use super::read::{KeySpace, decode_stored_item};
 
 /// One gigabyte, as DynamoDB's `SizeEstimateRangeGB` counts it.
 const GB: u64 = 1 << 30;
@@ -32,8 +32,7 @@ impl Engine {
             let mut total = 0u64;
             for entry in view.range(crate::storage::Space::Items, lower, upper) {
                 let (_, bytes) = entry?;
-                let item = value::decode_item(&bytes)
-                    .map_err(|e| StorageError::Corrupt(format!("item: {}", e.message())))?;
+                let item = decode_stored_item(&bytes)?;
                 total += value::item_size(&item) as u64;
                 for lsi in meta.indexes.iter().filter(|i| !i.global) {
                     if let Some(entry) = lsi.entry(&meta.key_schema, &item) {

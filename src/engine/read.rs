@@ -262,6 +262,11 @@ impl Engine {
     }
 }
 
+/// A stored item, decoded; a record that does not decode is corruption.
+pub(super) fn decode_stored_item(bytes: &[u8]) -> Result<Item, StorageError> {
+    value::decode_item(bytes).map_err(|e| StorageError::Corrupt(format!("item: {}", e.message())))
+}
+
 /// The page loop over one snapshot.
 pub fn read_page(view: &ReadView, req: &PageRequest) -> Result<Page, StorageError> {
     let mut page = Page::default();
@@ -289,8 +294,7 @@ pub fn read_page(view: &ReadView, req: &PageRequest) -> Result<Page, StorageErro
                 }
                 skipped = 0;
             }
-            let item = value::decode_item(&bytes)
-                .map_err(|e| StorageError::Corrupt(format!("item: {}", e.message())))?;
+            let item = decode_stored_item(&bytes)?;
             page.bytes += value::item_size(&item);
             page.items.push(item);
             let full = req.limit.is_some_and(|l| page.items.len() >= l);

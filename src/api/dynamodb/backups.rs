@@ -88,7 +88,8 @@ fn check_backup_name(name: Option<&str>) -> Result<&str, DynamoError> {
     // Only the constraints the name breaks are named, as AWS's validator does.
     let broken: Vec<&str> = [
         (
-            !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+            // An empty name breaks only the length (all of nothing matches).
+            !name.is_empty() && !crate::api::validate::is_name(name),
             "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
         ),
         (name.len() > 255, "Member must have length less than or equal to 255"),

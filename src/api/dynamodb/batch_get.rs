@@ -60,9 +60,7 @@ pub(super) fn check_table_keys<'a>(
 ) {
     let bad = |n: &String| {
         let n = resolve_table_name(n);
-        n.len() < 3
-            || n.len() > 255
-            || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        n.len() < 3 || n.len() > 255 || !crate::api::validate::is_name(n)
     };
     if names.into_iter().any(bad) {
         v.fail_constraint(

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::DynamoError;
 use super::batch_get::check_table_keys;
 use super::items::{
-    check_attribute_names, collection_metrics, consumed, usable_table, write_units,
+    check_attribute_names, consumed, usable_table, write_units, written_collections_metrics,
 };
 use super::java_dump;
 use super::keys::{self, PrimaryKey};
@@ -25,7 +25,7 @@ use super::mutators;
 use crate::api::validate::Validator;
 use crate::api::wire::WireItem;
 use crate::engine::{Engine, ItemWrite, TableMeta, index};
-use crate::model::{AttributeValue, Item, value};
+use crate::model::{Item, value};
 use crate::protocol::RequestContext;
 
 /// Requests per call, over all tables.
@@ -213,34 +213,24 @@ pub async fn batch_write_item(
         tables.push(meta);
     }
     let (owners, writes): (Vec<usize>, Vec<ItemWrite>) = writes.into_iter().unzip();
-    // The item collections written, per table, for ReturnItemCollectionMetrics.
-    let mut collections: Vec<Vec<AttributeValue>> = vec![Vec::new(); tables.len()];
-    for (owner, write) in owners.iter().zip(&writes) {
-        if !collections[*owner].contains(&write.hash) {
-            collections[*owner].push(write.hash.clone());
+    // The item collections written, gathered only when ReturnItemCollectionMetrics asks.
+    let asked = input.return_item_collection_metrics.as_deref();
+    let written: Vec<_> = match asked {
+        Some("SIZE") => {
+            owners.iter().zip(&writes).map(|(o, w)| (tables[*o].clone(), w.hash.clone())).collect()
         }
-    }
+        _ => Vec::new(),
+    };
     let mut units = vec![0.0; tables.len()];
     for (owner, result) in owners.into_iter().zip(engine.write_many(writes).await) {
         units[owner] += write_units(&result?);
     }
     let mode = input.return_consumed_capacity.as_deref();
     let capacity: Vec<Value> =
-        tables.iter().zip(&units).filter_map(|(meta, u)| consumed(&meta.name, mode, *u)).collect();
-    let asked = input.return_item_collection_metrics.as_deref();
-    let mut metrics = Map::new();
-    for (meta, hashes) in tables.iter().zip(&collections) {
-        let mut list = Vec::new();
-        for hash in hashes {
-            list.extend(collection_metrics(engine, meta, hash, asked).await?);
-        }
-        if !list.is_empty() {
-            metrics.insert(meta.name.clone(), Value::Array(list));
-        }
-    }
+        tables.iter().zip(units).filter_map(|(meta, u)| consumed(&meta.name, mode, u)).collect();
     Ok(BatchWriteItemOutput {
         unprocessed_items: Map::new(),
         consumed_capacity: matches!(mode, Some("TOTAL" | "INDEXES")).then_some(capacity),
-        item_collection_metrics: (asked == Some("SIZE")).then_some(metrics),
+        item_collection_metrics: written_collections_metrics(engine, &written, asked).await?,
     })
 }

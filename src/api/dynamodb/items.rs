@@ -61,9 +61,9 @@ pub(super) fn usable_table(engine: &Engine, name: Option<&str>) -> Result<Arc<Ta
 }
 
 /// ReturnValues must name a known value; which ones an operation accepts is checked
-/// after the other constraints, with its own message.
-/// ReturnValues, its enum listed in the order AWS lists it (nubo-db/dynamodb-conformance
-/// validation-ordering/updateItem and deepRequests, AWS).
+/// after the other constraints, with its own message. The enum is listed in the order
+/// AWS lists it (nubo-db/dynamodb-conformance validation-ordering/updateItem and
+/// deepRequests, AWS).
 pub(super) fn check_return_values(v: &mut Validator, value: Option<&str>) {
     v.one_of(value, "returnValues", &["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"]);
 }
@@ -228,6 +228,33 @@ pub(super) async fn collection_metrics(
         "ItemCollectionKey": value::item_to_json(&key),
         "SizeEstimateRangeGB": size_estimate_gb(bytes),
     })))
+}
+
+/// The ItemCollectionMetrics of a batch or a transaction: each item collection in
+/// `written` (a table and a partition key value, repeats allowed) once, listed under its
+/// table's name; `None` unless SIZE was asked for. Callers gather `written` only then.
+pub(super) async fn written_collections_metrics(
+    engine: &Engine,
+    written: &[(Arc<TableMeta>, AttributeValue)],
+    mode: Option<&str>,
+) -> Result<Option<serde_json::Map<String, Value>>, DynamoError> {
+    if mode != Some("SIZE") {
+        return Ok(None);
+    }
+    let mut metrics = serde_json::Map::new();
+    for (at, (meta, hash)) in written.iter().enumerate() {
+        let repeat = written[..at].iter().any(|(m, h)| m.id == meta.id && h == hash);
+        if repeat {
+            continue;
+        }
+        if let Some(m) = collection_metrics(engine, meta, hash, mode).await?
+            && let Value::Array(list) =
+                metrics.entry(meta.name.clone()).or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.push(m);
+        }
+    }
+    Ok(Some(metrics))
 }
 
 /// PutItem.

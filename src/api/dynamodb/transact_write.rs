@@ -16,7 +16,8 @@ use serde_json::Value;
 use super::DynamoError;
 use super::error::CancellationReason;
 use super::items::{
-    check_attribute_names, collection_metrics, expression_context, usable_table, write_units,
+    check_attribute_names, expression_context, usable_table, write_units,
+    written_collections_metrics,
 };
 use super::keys::{self, PrimaryKey};
 use super::mutators;
@@ -322,17 +323,17 @@ pub async fn transact_write_items(
         },
     };
     let tables: Vec<String> = prepared.iter().map(|p| p.table.clone()).collect();
-    // The item collections written (ConditionChecks write none), for
-    // ReturnItemCollectionMetrics.
-    let mut collections: Vec<(Arc<crate::engine::TableMeta>, crate::model::AttributeValue)> =
-        Vec::new();
-    for p in prepared.iter().filter(|p| !p.check) {
-        let meta = p.write.table.meta();
-        let seen = collections.iter().any(|(m, h)| m.id == meta.id && *h == p.write.hash);
-        if !seen {
-            collections.push((meta, p.write.hash.clone()));
-        }
-    }
+    // The item collections written (ConditionChecks write none), gathered only when
+    // ReturnItemCollectionMetrics asks.
+    let asked = input.return_item_collection_metrics.as_deref();
+    let written: Vec<_> = match asked {
+        Some("SIZE") => prepared
+            .iter()
+            .filter(|p| !p.check)
+            .map(|p| (p.write.table.meta(), p.write.hash.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
     let writes: Vec<ItemWrite> = prepared.into_iter().map(|p| p.write).collect();
     // The token is settled in the same task as the commit: a client that hangs up and
     // retries must find it recorded, not forgotten, once the transaction committed.
@@ -355,23 +356,13 @@ pub async fn transact_write_items(
         }
         Err(TxnError::Failed(e)) => return Err(e.into()),
     };
-    let mut written = Vec::new();
+    let mut units = Vec::new();
     for (table, outcome) in tables.iter().zip(&outcomes) {
         // Transactional writes cost twice a standard write.
-        add_units(&mut written, table, 2.0 * write_units(outcome));
-    }
-    let asked = input.return_item_collection_metrics.as_deref();
-    let mut metrics = serde_json::Map::new();
-    for (meta, hash) in &collections {
-        if let Some(m) = collection_metrics(engine, meta, hash, asked).await? {
-            let list = metrics.entry(meta.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = list {
-                list.push(m);
-            }
-        }
+        add_units(&mut units, table, 2.0 * write_units(outcome));
     }
     Ok(TransactWriteItemsOutput {
-        consumed_capacity: transaction_capacity(mode, &written, "WriteCapacityUnits"),
-        item_collection_metrics: (asked == Some("SIZE")).then_some(metrics),
+        consumed_capacity: transaction_capacity(mode, &units, "WriteCapacityUnits"),
+        item_collection_metrics: written_collections_metrics(engine, &written, asked).await?,
     })
 }

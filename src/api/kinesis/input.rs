@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use super::KinesisError;
-use crate::api::validate::Validator;
+use crate::api::validate::{Validator, is_name};
 use crate::api::wire::serialization_error;
 use crate::engine::Engine;
 use crate::engine::kinesis::{LiveStream, StreamStatus};
@@ -74,10 +74,6 @@ const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 const ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
 const HASH_PATTERN: &str = "0|([1-9]\\d{0,38})";
 const SEQ_PATTERN: &str = "0|([1-9]\\d{0,128})";
-
-fn is_name(v: &str) -> bool {
-    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
 
 fn is_decimal(v: &str, max_digits: usize) -> bool {
     v == "0"
