@@ -162,7 +162,8 @@ const KEYWORDS: [&str; 19] = [
     "ASC",
 ];
 
-/// Other words PartiQL reserves that cannot follow a dot unquoted.
+/// Other PartiQL keywords, which its lexer never reads as identifiers, so they cannot
+/// follow a dot unquoted (a subset of partiql-lang-kotlin's keyword list).
 const RESERVED: [&str; 14] = [
     "INNER", "OUTER", "JOIN", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "NOT", "NULL", "MISSING",
     "TRUE", "FALSE", "EXISTS",
@@ -634,8 +635,10 @@ impl Parser {
         let mut path = vec![Segment::Name(self.name().map_err(|_| self.expected("a path"))?)];
         loop {
             if self.eat(".") {
-                // A reserved word after a dot must be quoted (AWS, nubo-db/dynamodb-
-                // conformance error-messages/partiqlFunctions: `m.inner`).
+                // A keyword after a dot must be quoted: PartiQL's parser takes only an
+                // identifier, a quoted identifier or `*` there (partiql-lang-kotlin
+                // SqlParser, "Invalid path dot component"; recorded from AWS for
+                // `m.inner` by nubo-db/dynamodb-conformance error-messages/partiqlFunctions).
                 if matches!(self.peek(), Some(Token::Word(_)))
                     && (self.is_any(&KEYWORDS) || self.is_any(&OPERATORS) || self.is_any(&RESERVED))
                 {
