@@ -218,9 +218,13 @@ fn run(
         let result = catch_unwind(AssertUnwindSafe(|| match faults() {
             Some((delay, fail)) => {
                 std::thread::sleep(delay);
-                if fail { Err(StorageError::Injected) } else { store.commit_now(&mutations) }
+                if fail {
+                    Err(StorageError::Injected)
+                } else {
+                    store.commit_now(std::mem::take(&mut mutations))
+                }
             }
-            None => store.commit_now(&mutations),
+            None => store.commit_now(std::mem::take(&mut mutations)),
         }))
         .unwrap_or_else(|panic| Err(StorageError::Panicked(panic_message(panic.as_ref()))));
         if let Err(StorageError::Panicked(message)) = &result {

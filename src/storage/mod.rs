@@ -298,14 +298,13 @@ impl Store {
                 let (key, value) = entry?;
                 batch.push(Mutation::put(space, key, value));
                 if batch.len() == BATCH {
-                    self.commit_now(&batch)?;
                     rewritten += batch.len() as u64;
-                    batch.clear();
+                    self.commit_now(std::mem::take(&mut batch))?;
                 }
             }
             if !batch.is_empty() {
-                self.commit_now(&batch)?;
                 rewritten += batch.len() as u64;
+                self.commit_now(batch)?;
             }
         }
         self.sync()?;
@@ -334,12 +333,12 @@ impl Store {
     /// readers (persisting after `commit` would show a write its client was told failed,
     /// and that a restart could then take back). A failed write or sync poisons fjall
     /// for good; `failed` remembers it so every later commit says why at once.
-    pub(crate) fn commit_now(&self, mutations: &[Mutation]) -> Result<(), StorageError> {
+    pub(crate) fn commit_now(&self, mutations: Vec<Mutation>) -> Result<(), StorageError> {
         if let Some(reason) = self.failed.get() {
             return Err(StorageError::Failed(reason.clone()));
         }
         self.check_free_space()?;
-        check_mutations(mutations)?;
+        check_mutations(&mutations)?;
         let mode = match self.durability {
             Durability::Fsync => PersistMode::SyncData,
             // Into the OS's buffers, so a killed process loses nothing; the batch
@@ -351,15 +350,13 @@ impl Store {
         let batch = catch_unwind(AssertUnwindSafe(|| {
             let mut batch = self.db.batch().durability(Some(mode));
             for m in mutations {
-                match (&m.value, &self.sealer) {
+                match (m.value, &self.sealer) {
                     (Some(v), Some(sealer)) => {
-                        let sealed = sealer.seal(m.space, &m.key, v)?;
-                        batch.insert(self.keyspace(m.space), m.key.clone(), sealed)
+                        let sealed = sealer.seal(m.space, &m.key, &v)?;
+                        batch.insert(self.keyspace(m.space), m.key, sealed)
                     }
-                    (Some(v), None) => {
-                        batch.insert(self.keyspace(m.space), m.key.clone(), v.clone())
-                    }
-                    (None, _) => batch.remove(self.keyspace(m.space), m.key.clone()),
+                    (Some(v), None) => batch.insert(self.keyspace(m.space), m.key, v),
+                    (None, _) => batch.remove(self.keyspace(m.space), m.key),
                 }
             }
             Ok::<_, StorageError>(batch)
@@ -661,13 +658,13 @@ mod tests {
         };
         let store = Store::open_at(dir.path(), &reserve(u64::MAX)).unwrap();
         let put = Mutation::put(Space::Items, b"k".to_vec(), b"v".to_vec());
-        let refused = store.commit_now(std::slice::from_ref(&put)).unwrap_err();
+        let refused = store.commit_now(vec![put.clone()]).unwrap_err();
         assert!(matches!(refused, StorageError::DiskFull { reserve: u64::MAX, .. }), "{refused}");
         assert_eq!(store.get(Space::Items, b"k").unwrap(), None);
         assert_eq!(store.failure(), None, "a refusal is not a failure: writes resume");
         let other = tempfile::tempdir().unwrap();
         let roomy = Store::open_at(other.path(), &reserve(1)).unwrap();
-        roomy.commit_now(&[put]).unwrap();
+        roomy.commit_now(vec![put]).unwrap();
     }
 
     #[test]
@@ -687,7 +684,7 @@ mod tests {
                 .into_iter()
                 .map(|space| Mutation::put(space, i.to_be_bytes().to_vec(), value.clone()))
                 .collect();
-            store.commit_now(&batch).unwrap();
+            store.commit_now(batch).unwrap();
             let held = store.db.write_buffer_size();
             assert!(held <= budget, "{held} bytes held after commit {i}");
         }
@@ -701,7 +698,7 @@ mod tests {
         let long = |fill: u8, len: usize| vec![fill; len];
         let at_limit = long(b'm', MAX_KEY_BYTES);
         let put = |k: &[u8]| Mutation::put(Space::Items, k.to_vec(), b"v".to_vec());
-        store.commit_now(&[put(b"a"), put(&at_limit), put(b"z")]).unwrap();
+        store.commit_now(vec![put(b"a"), put(&at_limit), put(b"z")]).unwrap();
         let past = long(b'm', MAX_KEY_BYTES + 10);
         assert_eq!(store.get(Space::Items, &past).unwrap(), None);
         assert_eq!(store.get(Space::Items, b"").unwrap(), None);
@@ -727,9 +724,9 @@ mod tests {
         let config = StorageConfig { in_memory: true, ..StorageConfig::default() };
         let store = Store::open(&config).unwrap();
         let put = |k: &[u8]| Mutation::put(Space::Items, k.to_vec(), b"v".to_vec());
-        store.commit_now(&[put(b"a"), put(b"b")]).unwrap();
+        store.commit_now(vec![put(b"a"), put(b"b")]).unwrap();
         let view = store.read_view();
-        store.commit_now(&[put(b"c"), Mutation::delete(Space::Items, b"a".to_vec())]).unwrap();
+        store.commit_now(vec![put(b"c"), Mutation::delete(Space::Items, b"a".to_vec())]).unwrap();
         let keys = |it: KvIter| it.map(|kv| kv.unwrap().0).collect::<Vec<_>>();
         let all = || view.range(Space::Items, Bound::Unbounded, Bound::Unbounded);
         assert_eq!(keys(all()), vec![b"a".to_vec(), b"b".to_vec()]);

@@ -24,7 +24,7 @@ impl Engine {
                 let fresh = *uuid::Uuid::new_v4().as_bytes();
                 let put =
                     Mutation::put(Space::Meta, kkeys::ITERATOR_SECRET.to_vec(), fresh.to_vec());
-                self.store.commit_now(&[put])?;
+                self.store.commit_now(vec![put])?;
                 fresh
             }
         };
