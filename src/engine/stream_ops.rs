@@ -34,6 +34,13 @@ pub struct StreamRegistry {
     gate: tokio::sync::RwLock<()>,
 }
 
+/// A read of at most this many records just committed (a reader at its shard's tip) is
+/// made on the caller's thread rather than the blocking pool: the records are in the
+/// write buffers, and the trip to the pool and back costs more than the read. Each commit
+/// wakes every reader at the tip (20 fan-out consumers are 20 reads of the same records),
+/// so the trip was most of their CPU and latency.
+pub const INLINE_READ: u64 = 16;
+
 impl Engine {
     /// Loads the persisted stream records (at open).
     pub(super) fn load_streams(&self) -> Result<(), StorageError> {

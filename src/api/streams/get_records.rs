@@ -16,6 +16,7 @@ use super::record::{self, Record};
 use super::{StreamsError, parse_arn};
 use crate::api::validate::Validator;
 use crate::engine::Engine;
+use crate::engine::stream_ops::INLINE_READ;
 use crate::engine::streams::StreamMeta;
 use crate::protocol::RequestContext;
 
@@ -100,8 +101,15 @@ pub async fn get_records(
         return Ok(GetRecordsOutput { records: Vec::new(), next_shard_iterator: None });
     }
     let (table_id, partition, end) = (stream.table_id, shard.partition, shard.end_seq);
-    let changes =
-        engine.read_changes(table_id, partition, from, end, limit as usize, MAX_BYTES).await?;
+    // A reader at the open shard's tip reads the few records just committed on its own
+    // thread (see INLINE_READ); a backlog is read on the blocking pool.
+    let near_tip =
+        end.is_none() && engine.next_seq(&stream, partition).saturating_sub(from) <= INLINE_READ;
+    let changes = if near_tip {
+        engine.read_changes_now(table_id, partition, from, end, limit as usize, MAX_BYTES)?
+    } else {
+        engine.read_changes(table_id, partition, from, end, limit as usize, MAX_BYTES).await?
+    };
     drop(gate);
     // The log is dense: a first record past the position, or none at all, means either
     // nothing was written there yet or it was trimmed. Asked after the read, the trim

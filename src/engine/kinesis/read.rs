@@ -7,8 +7,9 @@ use std::ops::Bound;
 
 use crate::engine::Engine;
 use crate::engine::read::prefix_end;
+use crate::engine::stream_ops::INLINE_READ;
 use crate::storage::keys::kinesis::{self as kkeys, StoredRecord};
-use crate::storage::{Space, StorageError};
+use crate::storage::{ReadView, Space, StorageError};
 
 /// One record read back, with its shard sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,8 @@ pub struct ReadBatch {
 impl Engine {
     /// Reads up to `limit` records of shard `shard` of stream `stream_id` from sequence
     /// number `from`, stopping before `max_bytes` would be passed (but always returning at
-    /// least one record when there is one), from one snapshot on the blocking pool.
+    /// least one record when there is one), from one snapshot: on the caller's thread when
+    /// the reader is near the shard's tip, else on the blocking pool.
     pub async fn kinesis_read(
         &self,
         stream_id: u64,
@@ -43,26 +45,11 @@ impl Engine {
         max_bytes: usize,
     ) -> Result<ReadBatch, StorageError> {
         let view = self.store.read_view();
-        let read = move || {
-            let lower = Bound::Included(kkeys::record_key(stream_id, shard, from));
-            let upper = prefix_end(&kkeys::shard_prefix(stream_id, shard));
-            let mut batch = ReadBatch { next: from, ..ReadBatch::default() };
-            for entry in view.range(Space::Kinesis, lower, upper) {
-                let (key, value) = entry?;
-                let size = kkeys::record_size(&value);
-                let full = batch.records.len() >= limit
-                    || (!batch.records.is_empty() && batch.bytes + size > max_bytes);
-                if full {
-                    batch.next_arrival_ms = Some(kkeys::record_arrival(&value)?);
-                    break;
-                }
-                let seq = kkeys::seq_of(&key)?;
-                batch.bytes += size;
-                batch.next = seq + 1;
-                batch.records.push(ReadRecord { seq, record: kkeys::decode_record(&value)? });
-            }
-            Ok(batch)
-        };
+        let read = move || read_run(&view, stream_id, shard, from, limit, max_bytes);
+        let tip = self.kinesis.by_id(stream_id).and_then(|s| s.shared.tip(shard));
+        if tip.is_some_and(|tip| tip.next.saturating_sub(from) <= INLINE_READ) {
+            return read();
+        }
         tokio::task::spawn_blocking(read)
             .await
             .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
@@ -103,4 +90,33 @@ impl Engine {
             .await
             .map_err(|e| StorageError::Fjall(format!("search task: {e}")))?
     }
+}
+
+/// The run [`Engine::kinesis_read`] returns, read from `view`.
+fn read_run(
+    view: &ReadView,
+    stream_id: u64,
+    shard: u32,
+    from: u64,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<ReadBatch, StorageError> {
+    let lower = Bound::Included(kkeys::record_key(stream_id, shard, from));
+    let upper = prefix_end(&kkeys::shard_prefix(stream_id, shard));
+    let mut batch = ReadBatch { next: from, ..ReadBatch::default() };
+    for entry in view.range(Space::Kinesis, lower, upper) {
+        let (key, value) = entry?;
+        let size = kkeys::record_size(&value);
+        let full = batch.records.len() >= limit
+            || (!batch.records.is_empty() && batch.bytes + size > max_bytes);
+        if full {
+            batch.next_arrival_ms = Some(kkeys::record_arrival(&value)?);
+            break;
+        }
+        let seq = kkeys::seq_of(&key)?;
+        batch.bytes += size;
+        batch.next = seq + 1;
+        batch.records.push(ReadRecord { seq, record: kkeys::decode_record(&value)? });
+    }
+    Ok(batch)
 }

@@ -14,11 +14,9 @@ use super::rendered::{Cached, RunKey};
 use super::source::{MAX_READ_BYTES, Read, ShardInfo, Wake};
 use crate::engine::Engine;
 use crate::engine::changelog::ChangeRecord;
+use crate::engine::stream_ops::INLINE_READ;
 use crate::engine::streams::StreamMeta;
 use crate::storage::StorageError;
-
-/// Reads of at most this many records are made on the poller's own thread.
-const INLINE_READ: u64 = 16;
 
 /// A DynamoDB stream, opened for a mapping.
 pub struct DynamoDbSource {
