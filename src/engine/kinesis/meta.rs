@@ -106,7 +106,10 @@ impl ShardMeta {
 
 /// The wire id of shard `index`.
 pub fn shard_id(index: u32) -> String {
-    format!("shardId-{index:012}")
+    // Digit by digit, as the sequence numbers (see `seqno::encode`): one per record answered.
+    let mut id = *b"shardId-000000000000";
+    super::seqno::put_digits(&mut id[8..], u64::from(index));
+    std::str::from_utf8(&id).map(str::to_owned).unwrap_or_default()
 }
 
 /// Parses a shard id as AWS resolves it: `shardId-<digits>` or bare digits, at most
@@ -284,6 +287,9 @@ mod tests {
     #[test]
     fn shard_ids_and_hashes() {
         assert_eq!(shard_id(7), "shardId-000000000007");
+        for index in [0, 9, 10, 123_456, u32::MAX] {
+            assert_eq!(shard_id(index), format!("shardId-{index:012}"));
+        }
         assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
         assert_eq!(parse_shard_id("shardId-7"), Some(7));
         assert_eq!(parse_shard_id("7"), Some(7));

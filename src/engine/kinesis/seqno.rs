@@ -20,13 +20,18 @@ pub struct SeqNo {
 impl SeqNo {
     /// The wire form.
     pub fn encode(&self) -> String {
-        format!(
-            "49{:020}{:010}{:020}{:04}",
-            self.stream_id,
-            self.shard,
-            self.seq,
-            check(self.stream_id, self.shard, self.seq)
-        )
+        // Written digit by digit into a fixed buffer: `format!` with zero padding went
+        // through the formatter's padding path a character at a time, and PutRecords
+        // answers one of these per record.
+        let mut wire = [b'0'; 56];
+        wire[1] = b'9';
+        wire[0] = b'4';
+        put_digits(&mut wire[2..22], self.stream_id);
+        put_digits(&mut wire[22..32], u64::from(self.shard));
+        put_digits(&mut wire[32..52], self.seq);
+        put_digits(&mut wire[52..56], u64::from(check(self.stream_id, self.shard, self.seq)));
+        // Only ASCII digits were written.
+        std::str::from_utf8(&wire).map(str::to_owned).unwrap_or_default()
     }
 
     /// Parses a wire sequence number; `None` unless it is one sluice issued.
@@ -69,6 +74,16 @@ pub fn continuation(stream_id: u64, shard: u32, next: u64) -> String {
 /// Shorthand for `SeqNo { .. }.encode()`.
 pub fn encode(stream_id: u64, shard: u32, seq: u64) -> String {
     SeqNo { stream_id, shard, seq }.encode()
+}
+
+/// Writes `value` in decimal into `out`, right-aligned over the zeros already there
+/// (every caller's field is wide enough for its type's largest value).
+pub(crate) fn put_digits(out: &mut [u8], mut value: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    debug_assert_eq!(value, 0, "a field too narrow for its value");
 }
 
 /// Four check digits, so a mistyped number is refused rather than read from elsewhere.
@@ -117,6 +132,13 @@ mod tests {
         fn round_trips(stream_id in any::<u64>(), shard in any::<u32>(), seq in any::<u64>()) {
             let n = SeqNo { stream_id, shard, seq };
             prop_assert_eq!(SeqNo::parse(&n.encode()), Some(n));
+        }
+
+        #[test]
+        fn digits_are_the_zero_padded_decimal_form(stream_id in any::<u64>(), shard in any::<u32>(), seq in any::<u64>()) {
+            let n = SeqNo { stream_id, shard, seq };
+            let sum = check(stream_id, shard, seq);
+            prop_assert_eq!(n.encode(), format!("49{stream_id:020}{shard:010}{seq:020}{sum:04}"));
         }
 
         #[test]
