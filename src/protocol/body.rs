@@ -91,21 +91,17 @@ struct Shape {
 }
 
 fn shape(json: &[u8]) -> Shape {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    let (mut depth, mut deepest) = (0usize, 0);
     // Every value but the first follows a `:`, `,`, `[` or `{`, so this bounds them.
     let mut values = 1;
-    for &b in json {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut at = 0;
+    while let Some(&b) = json.get(at) {
+        at += 1;
         match b {
-            b'"' => in_string = true,
+            // A string is skipped to its closing quote with memchr: most of a large body
+            // is string contents (PutRecords' base64 data), and a byte-at-a-time walk
+            // over them was 18 % of a PutRecords request's instructions.
+            b'"' => at = string_end(json, at),
             b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
@@ -117,6 +113,20 @@ fn shape(json: &[u8]) -> Shape {
         }
     }
     Shape { depth: deepest, values }
+}
+
+/// Where the string whose contents start at `from` ends: just past its closing quote
+/// (an escaped quote does not close it), or the end of `json` if nothing closes it.
+fn string_end(json: &[u8], mut from: usize) -> usize {
+    while let Some(rest) = json.get(from..) {
+        match memchr::memchr2(b'"', b'\\', rest) {
+            // The escaped byte, whatever it is, is part of the string.
+            Some(i) if rest[i] == b'\\' => from += i + 2,
+            Some(i) => return from + i + 1,
+            None => break,
+        }
+    }
+    json.len()
 }
 
 impl From<Value> for RequestBody {
@@ -171,6 +181,45 @@ mod tests {
             if tree.is_err() {
                 assert_eq!(check(nested.as_bytes()), Err(ProtocolError::TooDeep));
             }
+        }
+    }
+
+    /// The byte-at-a-time walk `shape` replaced, as the reference it must agree with.
+    fn shape_by_bytes(json: &[u8]) -> (usize, usize) {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+        let mut values = 1;
+        for &b in json {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                    values += 1;
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' | b':' => values += 1,
+                _ => {}
+            }
+        }
+        (deepest, values)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shape_agrees_with_the_byte_walk(
+            text in proptest::collection::vec(proptest::sample::select(b"{}[],:\"\\ a".to_vec()), 0..64)
+        ) {
+            let shape = shape(&text);
+            proptest::prop_assert_eq!((shape.depth, shape.values), shape_by_bytes(&text));
         }
     }
 }
