@@ -50,6 +50,8 @@ fn root(req: &Request<Incoming>) -> Response<Body> {
     response::text(200, "text/plain", format!("healthy: {host}\n"))
 }
 
+/// The handlers below are awaited boxed: inline, this future would be as large as the
+/// largest of them, and hyper's service call copies it whole once per request.
 async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => return root(&req),
@@ -61,11 +63,11 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
             return response::text(200, "text/plain; version=0.0.4", state.metrics.render());
         }
         (_, path) if path.starts_with(super::admin::PREFIX) => {
-            return super::admin::handle(state, req).await;
+            return Box::pin(super::admin::handle(state, req)).await;
         }
         // Lambda speaks restJson1: routed by method and path, not by X-Amz-Target.
         (_, path) if path.starts_with(crate::protocol::rest::LAMBDA_PREFIX) => {
-            return super::lambda::handle(state, req).await;
+            return Box::pin(super::lambda::handle(state, req)).await;
         }
         _ => {}
     }
@@ -103,7 +105,7 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         Ok((target, ctx, body)) if is_subscribe(&target) => {
             let opened = match state.engine_for(&ctx).await {
                 Ok(engine) => {
-                    subscribe_to_shard(&engine, &ctx, body).await.map_err(|e| e.to_wire())
+                    Box::pin(subscribe_to_shard(&engine, &ctx, body)).await.map_err(|e| e.to_wire())
                 }
                 Err(e) => Err(e.to_wire_in(Service::Kinesis)),
             };
@@ -118,7 +120,9 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         Ok((target, ctx, body)) => {
             let handled = match state.engine_for(&ctx).await {
                 Ok(engine) => {
-                    api::handle(&engine, target.service, &target.operation, &ctx, body).await
+                    let handled =
+                        api::handle(&engine, target.service, &target.operation, &ctx, body);
+                    Box::pin(handled).await
                 }
                 Err(e) => api::Handled {
                     operation: api::operation_name(target.service, &target.operation)
