@@ -101,8 +101,9 @@ const WRITE_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 /// before they are merged into level 1 (fjall's default is 4). Their keys are ordered
 /// by shard (or partition) first, so every flushed table spans every shard and overlaps
 /// all of level 1: each merge rewrites level 1. Merging 16 flushes at a time instead of
-/// 4 halved the compaction CPU of 10^7 records put by PutRecords (4 shards: 79 -> 38
-/// CPU-seconds; records/s 119k -> 154k; highest RSS 238 -> 176 MiB; see BENCHMARKS.md).
+/// 4 halved the compaction CPU of 10^7 records put by PutRecords on 4 shards, with 1.24x
+/// the records/s and the highest RSS 175-184 MiB instead of 207-227 (BENCHMARKS.md, "level
+/// 0 gathers 16 flushes").
 /// Reads seek in up to 16 level-0 tables instead of 4. fjall keeps a keyspace's
 /// compaction settings from its creation: stores created before this keep 4.
 const LOG_L0_THRESHOLD: u8 = 16;

@@ -24,8 +24,7 @@ impl SeqNo {
         // through the formatter's padding path a character at a time, and PutRecords
         // answers one of these per record.
         let mut wire = [b'0'; 56];
-        wire[1] = b'9';
-        wire[0] = b'4';
+        wire[..2].copy_from_slice(b"49");
         put_digits(&mut wire[2..22], self.stream_id);
         put_digits(&mut wire[22..32], u64::from(self.shard));
         put_digits(&mut wire[32..52], self.seq);
