@@ -56,6 +56,16 @@ impl EventWriter {
         frame(":event-type", event_type, self.content_type(), "event", payload)
     }
 
+    /// An event whose payload is already written in this writer's codec.
+    pub fn event_payload(&self, event_type: &str, payload: Vec<u8>) -> Bytes {
+        frame(":event-type", event_type, self.content_type(), "event", payload)
+    }
+
+    /// The writer's codec.
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
     /// A modelled exception event: payload `{"message": ...}`.
     pub fn exception(&self, code: &str, message: &str) -> Bytes {
         let body = json!({ "message": message });

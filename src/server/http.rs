@@ -380,7 +380,17 @@ fn event_stream(source: EventSource, codec: Codec, request_id: &str) -> Response
     let initial = writer.initial_response();
     let events = unfold(source, move |mut source| async move {
         let frame = match source.next().await? {
-            StreamEvent::Event(body) => writer.event("SubscribeToShardEvent", &body),
+            // awsJson straight to bytes; CBOR through the tree it is shaped from.
+            StreamEvent::Event(body) => match writer.codec() {
+                Codec::Json => writer.event_payload("SubscribeToShardEvent", body.json()),
+                Codec::Cbor => match body.tree() {
+                    Ok(tree) => writer.event("SubscribeToShardEvent", &tree),
+                    Err(e) => {
+                        tracing::error!("event not written: {e}");
+                        writer.exception("InternalFailureException", "Internal Service Failure")
+                    }
+                },
+            },
             StreamEvent::Exception { code, message } => writer.exception(code, &message),
         };
         Some((frame, source))

@@ -7,8 +7,10 @@
 //! The output is a stream, not a value, so this operation is not in the `operations!`
 //! table: the server routes it here and frames what [`EventSource::next`] yields.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,6 +24,7 @@ use crate::engine::Engine;
 use crate::engine::kinesis::consumers::ConsumerStatus;
 use crate::engine::kinesis::fanout::EndReason;
 use crate::engine::kinesis::meta::{parse_shard_id, shard_id};
+use crate::engine::kinesis::ring::SharedRecord;
 use crate::engine::kinesis::seqno;
 use crate::engine::kinesis::subscription::{Event, SubscribeError, Subscription};
 use crate::protocol::{RequestBody, RequestContext};
@@ -63,12 +66,91 @@ pub struct SubscribeToShardEvent {
 }
 
 /// One message of the event stream, before framing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum StreamEvent {
-    /// A SubscribeToShardEvent, as awsJson (blobs base64, timestamps epoch seconds).
-    Event(Value),
+    /// A SubscribeToShardEvent.
+    Event(EventBody),
     /// A modelled exception event; the stream ends after it.
     Exception { code: &'static str, message: String },
+}
+
+/// A SubscribeToShardEvent's members, written in the request's codec when framed.
+#[derive(Debug)]
+pub struct EventBody {
+    stream_id: u64,
+    shard: u32,
+    /// EncryptionType KMS on every record (the stream is encrypted).
+    kms: bool,
+    continuation: Option<String>,
+    millis_behind: i64,
+    records: Vec<Arc<SharedRecord>>,
+    child_shards: Option<Vec<ChildShard>>,
+}
+
+impl EventBody {
+    /// The awsJson payload, written straight to bytes. Each record's JSON is made once
+    /// per shard and kept on the shared record (every subscriber at the tip sends the
+    /// same records), without its EncryptionType, which follows the stream's current
+    /// setting.
+    pub fn json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            96 + self.records.iter().map(|r| 80 + r.record.size() * 4 / 3).sum::<usize>(),
+        );
+        out.push(b'{');
+        if let Some(c) = &self.continuation {
+            out.extend_from_slice(b"\"ContinuationSequenceNumber\":");
+            let _ = serde_json::to_writer(&mut out, c);
+            out.push(b',');
+        }
+        let _ = write!(out, "\"MillisBehindLatest\":{},\"Records\":[", self.millis_behind);
+        for (i, r) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(r.wire.get_or_init(|| self.record_json(r)));
+            out.extend_from_slice(if self.kms {
+                &b",\"EncryptionType\":\"KMS\"}"[..]
+            } else {
+                b"}"
+            });
+        }
+        out.push(b']');
+        if let Some(children) = &self.child_shards {
+            out.extend_from_slice(b",\"ChildShards\":");
+            let _ = serde_json::to_writer(&mut out, children);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// One record's JSON object without its closing brace (or EncryptionType).
+    fn record_json(&self, r: &SharedRecord) -> Bytes {
+        let mut json = serde_json::to_vec(&self.record(r, None)).unwrap_or_default();
+        json.pop();
+        json.into()
+    }
+
+    fn record(&self, r: &SharedRecord, encryption_type: Option<&'static str>) -> Record {
+        Record {
+            sequence_number: seqno::encode(self.stream_id, self.shard, r.seq),
+            approximate_arrival_timestamp: r.record.arrival_ms,
+            data: r.record.data.clone(),
+            partition_key: r.record.partition_key.clone(),
+            encryption_type,
+        }
+    }
+
+    /// The event as a JSON tree, for the CBOR codec (which writes it by the model's
+    /// shapes).
+    pub fn tree(&self) -> Result<Value, serde_json::Error> {
+        let encryption_type = self.kms.then_some("KMS");
+        serde_json::to_value(SubscribeToShardEvent {
+            continuation_sequence_number: self.continuation.clone(),
+            millis_behind_latest: self.millis_behind,
+            records: self.records.iter().map(|r| self.record(r, encryption_type)).collect(),
+            child_shards: self.child_shards.clone(),
+        })
+    }
 }
 
 /// An open subscription, worded for the wire.
@@ -204,34 +286,24 @@ impl EventSource {
         let shard = self.subscription.shard();
         let (name, account) = (stream.name(), self.account.as_str());
         let meta = stream.meta();
-        let wire = match event {
-            Event::Records(d) => {
-                let encryption_type = meta.encryption.as_ref().map(|_| "KMS");
-                let records = d
-                    .records
-                    .into_iter()
-                    .map(|r| Record {
-                        sequence_number: seqno::encode(meta.id, shard, r.seq),
-                        approximate_arrival_timestamp: r.record.arrival_ms,
-                        data: r.record.data,
-                        partition_key: r.record.partition_key,
-                        encryption_type,
-                    })
-                    .collect();
-                SubscribeToShardEvent {
-                    continuation_sequence_number: Some(seqno::continuation(meta.id, shard, d.next)),
-                    millis_behind_latest: d.millis_behind,
-                    records,
-                    child_shards: None,
-                }
-            }
+        let body = |continuation, millis_behind, records, child_shards| EventBody {
+            stream_id: meta.id,
+            shard,
+            kms: meta.encryption.is_some(),
+            continuation,
+            millis_behind,
+            records,
+            child_shards,
+        };
+        let body = match event {
+            Event::Records(d) => body(
+                Some(seqno::continuation(meta.id, shard, d.next)),
+                d.millis_behind,
+                d.records,
+                None,
+            ),
             // The shard is closed and fully read: its children, and no continuation.
-            Event::ShardEnd => SubscribeToShardEvent {
-                continuation_sequence_number: None,
-                millis_behind_latest: 0,
-                records: Vec::new(),
-                child_shards: Some(child_shards(&meta, shard)),
-            },
+            Event::ShardEnd => body(None, 0, Vec::new(), Some(child_shards(&meta, shard))),
             Event::Ended(EndReason::StreamDeleted) => {
                 let e = KinesisError::stream_not_found(name, account);
                 return Some(exception("ResourceNotFoundException", e.to_string()));
@@ -249,13 +321,89 @@ impl EventSource {
                 return Some(exception("ResourceInUseException", message));
             }
         };
-        match serde_json::to_value(wire) {
-            Ok(v) => Some(StreamEvent::Event(v)),
-            Err(e) => Some(exception("InternalFailureException", e.to_string())),
-        }
+        Some(StreamEvent::Event(body))
     }
 }
 
 fn exception(code: &'static str, message: String) -> StreamEvent {
     StreamEvent::Exception { code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::api::kinesis::shapes::HashKeyRange;
+    use crate::storage::keys::kinesis::StoredRecord;
+
+    fn body(records: &[(String, Vec<u8>, i64)], kms: bool, end: bool) -> EventBody {
+        EventBody {
+            stream_id: 7,
+            shard: 3,
+            kms,
+            continuation: (!end).then(|| "4960".into()),
+            millis_behind: 12,
+            records: records
+                .iter()
+                .enumerate()
+                .map(|(i, (pk, data, ms))| {
+                    Arc::new(SharedRecord {
+                        seq: i as u64 * 3,
+                        record: StoredRecord {
+                            arrival_ms: *ms,
+                            partition_key: pk.clone(),
+                            data: data.clone(),
+                        },
+                        wire: OnceLock::new(),
+                    })
+                })
+                .collect(),
+            child_shards: end.then(|| {
+                vec![ChildShard {
+                    shard_id: "shardId-000000000004".into(),
+                    parent_shards: vec!["shardId-000000000003".into()],
+                    hash_key_range: HashKeyRange {
+                        starting_hash_key: "0".into(),
+                        ending_hash_key: "9".into(),
+                    },
+                }]
+            }),
+        }
+    }
+
+    proptest! {
+        /// The bytes written straight are the event serde writes, for any partition key
+        /// (escapes), data and arrival time, encrypted or not, at a shard's end or not;
+        /// a second writing, from the records' cached JSON, is the same bytes.
+        #[test]
+        fn json_is_the_serialized_event(
+            records in proptest::collection::vec((".{1,20}", proptest::collection::vec(any::<u8>(), 0..40), 0i64..4_000_000_000_000), 0..4),
+            kms in any::<bool>(),
+            end in any::<bool>(),
+        ) {
+            let body = body(&records, kms, end);
+            let json = body.json();
+            let parsed: Value = serde_json::from_slice(&json).unwrap();
+            prop_assert_eq!(parsed, body.tree().unwrap());
+            prop_assert_eq!(body.json(), json);
+        }
+    }
+
+    #[test]
+    fn a_records_cached_json_leaves_encryption_to_the_stream() {
+        let plain = body(&[("k".into(), b"x".to_vec(), 1_500)], false, false);
+        let json = String::from_utf8(plain.json()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"ContinuationSequenceNumber":"4960","MillisBehindLatest":12,"Records":[{"SequenceNumber":"49000000000000000000000000000000000000000000000000000000","ApproximateArrivalTimestamp":1.5,"Data":"eA==","PartitionKey":"k"}]}"#
+                .replace("49000000000000000000000000000000000000000000000000000000", &seqno::encode(7, 3, 0))
+        );
+        // The same shared record later sent while the stream is encrypted.
+        let kms = EventBody { kms: true, records: plain.records.clone(), ..body(&[], true, false) };
+        let json: Value = serde_json::from_slice(&kms.json()).unwrap();
+        assert_eq!(json["Records"][0]["EncryptionType"], "KMS");
+    }
 }

@@ -83,6 +83,7 @@ impl Engine {
             name: name.clone(),
             meta: watch::Sender::new(Arc::new(meta)),
             tips: RwLock::new(tips),
+            rings: Default::default(),
         });
         let (tx, rx) = mpsc::channel(4096);
         let writer = Writer {

@@ -23,6 +23,7 @@ pub mod limits;
 pub mod meta;
 pub mod read;
 pub mod reshard;
+pub mod ring;
 pub mod seqno;
 pub mod subscription;
 pub mod trim;
@@ -81,6 +82,8 @@ pub struct StreamShared {
     meta: watch::Sender<Arc<StreamMeta>>,
     /// One tip per shard, indexed by shard index (indexes are dense).
     tips: RwLock<Vec<watch::Sender<ShardTip>>>,
+    /// The latest records of the shards read at their tip, shared by those readers.
+    rings: DashMap<u32, Arc<ring::Ring>>,
 }
 
 impl StreamShared {
@@ -100,6 +103,14 @@ impl StreamShared {
     pub fn tip(&self, shard: u32) -> Option<ShardTip> {
         let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
         tips.get(shard as usize).map(|t| *t.borrow())
+    }
+
+    /// The ring of a shard's latest records (made on first use).
+    pub fn ring(&self, shard: u32) -> Arc<ring::Ring> {
+        if let Some(ring) = self.rings.get(&shard) {
+            return ring.clone();
+        }
+        self.rings.entry(shard).or_default().clone()
     }
 
     /// A receiver woken after every commit that appends to (or trims, or closes) `shard`.

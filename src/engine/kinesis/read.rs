@@ -5,6 +5,8 @@
 
 use std::ops::Bound;
 
+use super::LiveStream;
+use super::ring::SharedBatch;
 use crate::engine::Engine;
 use crate::engine::read::prefix_end;
 use crate::engine::stream_ops::INLINE_READ;
@@ -53,6 +55,31 @@ impl Engine {
         tokio::task::spawn_blocking(read)
             .await
             .map_err(|e| StorageError::Fjall(format!("read task: {e}")))?
+    }
+
+    /// [`Engine::kinesis_read`] for a reader at the shard's tip that shares what it reads
+    /// (SubscribeToShard): from the shard's ring when it holds everything from `from` to
+    /// the tip, else from storage, and a run that reached the tip goes into the ring for
+    /// the readers behind.
+    pub async fn kinesis_read_shared(
+        &self,
+        stream: &LiveStream,
+        shard: u32,
+        from: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<SharedBatch, StorageError> {
+        let ring = stream.shared.ring(shard);
+        let tip = stream.shared.tip(shard).map_or(0, |t| t.next);
+        if let Some(batch) = ring.take(from, tip, limit, max_bytes) {
+            return Ok(batch);
+        }
+        let batch =
+            SharedBatch::from(self.kinesis_read(stream.id(), shard, from, limit, max_bytes).await?);
+        if batch.next_arrival_ms.is_none() {
+            ring.offer(from, &batch.records);
+        }
+        Ok(batch)
     }
 
     /// The sequence number of the first record of a shard that arrived at or after

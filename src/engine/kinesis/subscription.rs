@@ -8,7 +8,8 @@
 //! writer or another subscriber, and catches up from storage at its own pace. When it is
 //! caught up it waits on the shard's committed tip, which the writer bumps right after
 //! the commit and before acknowledging the PutRecord: a record is read within
-//! milliseconds of its acknowledgement, with no polling.
+//! milliseconds of its acknowledgement, with no polling. The readers a commit wakes share
+//! one read of the new records through the shard's ring (`ring.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use super::consumers::ConsumerMeta;
 use super::fanout::{Claim, EndReason, InUse, SlotKey};
 use super::limits::FanoutBudget;
 use super::meta::shard_id;
-use super::read::ReadRecord;
+use super::ring::SharedRecord;
 use super::{LiveStream, ShardTip};
 use crate::engine::Engine;
 use crate::metrics::fanout::FanoutSeries;
@@ -50,7 +51,7 @@ pub enum Event {
 /// One batch of records.
 #[derive(Debug)]
 pub struct Delivery {
-    pub records: Vec<ReadRecord>,
+    pub records: Vec<Arc<SharedRecord>>,
     /// The next sequence number to deliver.
     pub next: u64,
     pub millis_behind: i64,
@@ -227,9 +228,14 @@ impl Subscription {
     /// Reads the next batch from the position; `None` when nothing was there after all.
     async fn read(&mut self) -> Result<Option<Delivery>, StorageError> {
         let engine = &self.engine;
-        let id = self.stream.id();
         let batch = engine
-            .kinesis_read(id, self.shard, self.position, MAX_EVENT_RECORDS, MAX_EVENT_BYTES)
+            .kinesis_read_shared(
+                &self.stream,
+                self.shard,
+                self.position,
+                MAX_EVENT_RECORDS,
+                MAX_EVENT_BYTES,
+            )
             .await?;
         let Some(last) = batch.records.last() else { return Ok(None) };
         let now_ms = engine.clock.now_millis();

@@ -196,3 +196,26 @@ async fn with_limits_enforced_a_consumer_reads_a_shard_at_two_mib_per_second() {
     clock.advance_millis(1_000);
     assert_eq!(delivery(next(&mut sub).await).records.len(), 1);
 }
+
+#[tokio::test]
+async fn subscribers_at_the_tip_share_the_records_read_once() {
+    let engine = open(ManualClock::new(NOW_MS), 60_000, 60_000);
+    let s = stream(&engine, "s", 1).await;
+    engine.kinesis_append(&s, vec![record(0, "old")], vec![]).await.unwrap();
+    let (a, b) = (consumer(&engine, &s, "a").await, consumer(&engine, &s, "b").await);
+    let mut first = engine.kinesis_subscribe(&s, &a, 0, 0).unwrap();
+    let mut second = engine.kinesis_subscribe(&s, &b, 0, 1).unwrap();
+    assert_eq!(data(&delivery(next(&mut first).await)), ["old"]);
+    engine.kinesis_append(&s, vec![record(0, "x"), record(0, "y")], vec![]).await.unwrap();
+    let (one, two) = (delivery(next(&mut first).await), delivery(next(&mut second).await));
+    assert_eq!(
+        (data(&one), data(&two)),
+        (vec!["x".into(), "y".into()], vec!["x".into(), "y".into()])
+    );
+    // The second took the first's records from the shard's ring, not from storage.
+    assert!(one.records.iter().zip(&two.records).all(|(x, y)| Arc::ptr_eq(x, y)));
+    // A late subscriber from before the ring reads storage, and still gets every record.
+    let late = consumer(&engine, &s, "late").await;
+    let mut behind = engine.kinesis_subscribe(&s, &late, 0, 0).unwrap();
+    assert_eq!(data(&delivery(next(&mut behind).await)), ["old", "x", "y"]);
+}

@@ -26,8 +26,9 @@ use crate::engine::kinesis::fanout::EndReason;
 use crate::engine::kinesis::meta::shard_id;
 use crate::engine::kinesis::seqno::SeqNo;
 use crate::engine::kinesis::subscription::{Event, SubscribeError, Subscription};
-use crate::engine::kinesis::{LiveStream, ReadRecord, ShardTip};
+use crate::engine::kinesis::{LiveStream, ShardTip};
 use crate::storage::StorageError;
+use crate::storage::keys::kinesis::StoredRecord;
 
 /// How long a mapping waits to subscribe again when the consumer's slot is held by
 /// another subscriber (the takeover window is `kinesis.subscription_takeover_ms`).
@@ -127,21 +128,21 @@ impl KinesisShard {
     }
 
     /// A record as the entry of a mapping's event.
-    fn render(&self, r: &ReadRecord) -> EventRecord {
-        let seq = self.wire_seq(r.seq);
+    fn render(&self, seq: u64, record: &StoredRecord) -> EventRecord {
+        let sequence_number = self.wire_seq(seq);
         let json = event::kinesis(
             &self.shard_id,
-            &seq,
-            &r.record.partition_key,
-            &r.record.data,
-            r.record.arrival_ms,
+            &sequence_number,
+            &record.partition_key,
+            &record.data,
+            record.arrival_ms,
             &self.cx,
         );
         EventRecord {
-            seq: r.seq,
-            sequence_number: seq,
-            key_hash: event::key_hash(r.record.partition_key.as_bytes()),
-            arrival_ms: r.record.arrival_ms,
+            seq,
+            sequence_number,
+            key_hash: event::key_hash(record.partition_key.as_bytes()),
+            arrival_ms: record.arrival_ms,
             json: json.into(),
         }
     }
@@ -174,7 +175,8 @@ impl KinesisShard {
             let id = self.stream.id();
             let limit = limit - records.len();
             let batch = self.engine.kinesis_read(id, self.index, at, limit, MAX_READ_BYTES).await?;
-            let read: Vec<EventRecord> = batch.records.iter().map(|r| self.render(r)).collect();
+            let read: Vec<EventRecord> =
+                batch.records.iter().map(|r| self.render(r.seq, &r.record)).collect();
             rendered.put(&self.key, at, &read, batch.next);
             records.extend(read);
             next = batch.next;
@@ -228,7 +230,8 @@ impl KinesisShard {
                     return Ok(nothing);
                 }
                 Some(Event::Records(delivery)) => {
-                    let records = delivery.records.iter().map(|r| self.render(r)).collect();
+                    let records =
+                        delivery.records.iter().map(|r| self.render(r.seq, &r.record)).collect();
                     let tip = self.stream.shared.tip(self.index).unwrap_or(tip);
                     let finished = tip.closed && delivery.next >= tip.next;
                     return Ok(Read { records, next: delivery.next, finished });
