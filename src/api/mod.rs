@@ -35,7 +35,8 @@ macro_rules! operations {
             op: Operation,
             ctx: &crate::protocol::RequestContext,
             body: crate::protocol::RequestBody,
-        ) -> Result<serde_json::Value, $error> {
+            form: crate::api::Form,
+        ) -> Result<crate::api::Output, $error> {
             // Each handler's future is boxed: inline, `run`'s state machine is as large as
             // the largest operation's (tens of kilobytes), and every request's future was
             // copied whole at each move on its way to the connection (a fifth of a
@@ -45,19 +46,34 @@ macro_rules! operations {
                 $(Operation::$name => {
                     let input = crate::api::wire::decode(body)?;
                     let output = Box::pin($module::$handler(engine, ctx, input)).await?;
-                    serde_json::to_value(output).map_err(|e| $internal(e.to_string()))
+                    crate::api::Output::of(&output, form).map_err(|e| $internal(e.to_string()))
                 })*
             }
         }
 
-        /// Runs the operation `X-Amz-Target` names; an unknown name gets the
-        /// protocol's `UnknownOperationException`.
+        /// Runs the operation `X-Amz-Target` names, its output as a JSON tree; an
+        /// unknown name gets the protocol's `UnknownOperationException`.
         pub async fn handle(
             engine: &std::sync::Arc<crate::engine::Engine>,
             operation: &str,
             ctx: &crate::protocol::RequestContext,
             body: impl Into<crate::protocol::RequestBody>,
         ) -> crate::api::Handled {
+            let handled = handle_as(engine, operation, ctx, body, crate::api::Form::Tree).await;
+            crate::api::Handled {
+                operation: handled.operation,
+                result: handled.result.and_then(crate::api::Output::into_tree),
+            }
+        }
+
+        /// [`handle`], the output in `form`.
+        pub async fn handle_as(
+            engine: &std::sync::Arc<crate::engine::Engine>,
+            operation: &str,
+            ctx: &crate::protocol::RequestContext,
+            body: impl Into<crate::protocol::RequestBody>,
+            form: crate::api::Form,
+        ) -> crate::api::Handled<crate::api::Output> {
             let body = body.into();
             let Some(op) = Operation::from_name(operation) else {
                 // A malformed body is answered before the operation.
@@ -69,7 +85,7 @@ macro_rules! operations {
             };
             crate::api::Handled {
                 operation: op.name(),
-                result: run(engine, op, ctx, body).await.map_err(|e| e.to_wire()),
+                result: run(engine, op, ctx, body, form).await.map_err(|e| e.to_wire()),
             }
         }
     };
@@ -93,9 +109,53 @@ use crate::engine::Engine;
 use crate::protocol::{RequestBody, RequestContext, Service, WireError};
 
 /// What one API call produced: the operation label for metrics and the result.
-pub struct Handled {
+pub struct Handled<T = Value> {
     pub operation: &'static str,
-    pub result: Result<Value, WireError>,
+    pub result: Result<T, WireError>,
+}
+
+/// The form an operation's output is wanted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// awsJson bytes, written straight from the output (the JSON codec's answer).
+    Json,
+    /// A JSON tree (CBOR is written from it by the model's shapes; sluice's own callers
+    /// read it).
+    Tree,
+}
+
+/// An operation's output in the [`Form`] asked for.
+#[derive(Debug)]
+pub enum Output {
+    Json(Vec<u8>),
+    Tree(Value),
+}
+
+impl Output {
+    /// Writes `output` in `form`. Straight to bytes, an answer costs one pass instead of
+    /// a tree built and then written (PutRecords' 500 entries, a Query's items).
+    pub fn of<T: serde::Serialize>(output: &T, form: Form) -> Result<Output, serde_json::Error> {
+        match form {
+            Form::Json => serde_json::to_vec(output).map(Output::Json),
+            Form::Tree => serde_json::to_value(output).map(Output::Tree),
+        }
+    }
+
+    /// The output as a tree (bytes are read back, should a caller that asked for bytes
+    /// want a tree after all).
+    pub fn into_tree(self) -> Result<Value, WireError> {
+        match self {
+            Output::Tree(v) => Ok(v),
+            Output::Json(bytes) => serde_json::from_slice(&bytes).map_err(|e| WireError {
+                status: 500,
+                ..WireError::new(
+                    crate::protocol::error::Namespace::CoralService,
+                    "InternalFailureException",
+                    Some(format!("output is not JSON: {e}")),
+                )
+            }),
+        }
+    }
 }
 
 /// The operation `name` of `service` as its static label, when sluice serves it.
@@ -114,7 +174,7 @@ pub fn operation_name(service: Service, name: &str) -> Option<&'static str> {
     }
 }
 
-/// Routes a request whose target and body have been parsed.
+/// Routes a request whose target and body have been parsed; the output as a tree.
 pub async fn handle(
     engine: &Arc<Engine>,
     service: Service,
@@ -122,15 +182,68 @@ pub async fn handle(
     ctx: &RequestContext,
     body: impl Into<RequestBody>,
 ) -> Handled {
+    let handled = handle_as(engine, service, operation, ctx, body, Form::Tree).await;
+    Handled { operation: handled.operation, result: handled.result.and_then(Output::into_tree) }
+}
+
+/// [`handle`], the output in `form`.
+pub async fn handle_as(
+    engine: &Arc<Engine>,
+    service: Service,
+    operation: &str,
+    ctx: &RequestContext,
+    body: impl Into<RequestBody>,
+    form: Form,
+) -> Handled<Output> {
     let body = body.into();
     match service {
-        Service::DynamoDb => dynamodb::handle(engine, operation, ctx, body).await,
-        Service::DynamoDbStreams => streams::handle(engine, operation, ctx, body).await,
-        Service::Kinesis => kinesis::handle(engine, operation, ctx, body).await,
+        Service::DynamoDb => dynamodb::handle_as(engine, operation, ctx, body, form).await,
+        Service::DynamoDbStreams => streams::handle_as(engine, operation, ctx, body, form).await,
+        Service::Kinesis => kinesis::handle_as(engine, operation, ctx, body, form).await,
         // restJson1: routed by path to `lambda::handle`, never by a target.
         Service::Lambda => Handled {
             operation: "unknown",
             result: Err(crate::protocol::ProtocolError::UnknownOperation.to_wire()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// Written straight or through a tree, an output is the same JSON (member order
+    /// aside): the JSON codec's answers are the bytes, CBOR's come from the tree.
+    #[test]
+    fn bytes_and_tree_are_the_same_json() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Out {
+            count: usize,
+            items: Vec<HashMap<String, Value>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            missing: Option<String>,
+            when: f64,
+            text: String,
+        }
+        let mut item = HashMap::new();
+        item.insert("b\"q".to_string(), json!({"S": "x\u{1}é"}));
+        item.insert("a".to_string(), json!({"N": "1.50"}));
+        let out = Out {
+            count: 2,
+            items: vec![item.clone(), item],
+            missing: None,
+            when: 1_700_000_000.123,
+            text: "line\nbreak".into(),
+        };
+        let Output::Json(bytes) = Output::of(&out, Form::Json).unwrap() else { panic!() };
+        let Output::Tree(tree) = Output::of(&out, Form::Tree).unwrap() else { panic!() };
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), tree);
+        assert_eq!(Output::Json(bytes).into_tree().unwrap(), tree);
+        assert!(Output::Json(b"{".to_vec()).into_tree().is_err_and(|e| e.status == 500));
     }
 }

@@ -1,6 +1,8 @@
 //! AWS's input validation messages ("N validation errors detected: Value ... at '...'
 //! failed to satisfy constraint: ..."), collected in request order.
 
+use std::fmt::Display;
+
 /// True for a string matching `[a-zA-Z0-9_.-]+`: the pattern of DynamoDB table, index
 /// and backup names and of Kinesis stream and consumer names.
 pub fn is_name(v: &str) -> bool {
@@ -28,13 +30,15 @@ impl Validator {
     }
 
     /// Records that `value` at `path` breaks `constraint` ("Member must <constraint>").
-    pub fn fail(&mut self, value: Option<&str>, path: &str, constraint: &str) {
+    /// Paths are anything printable, so a caller can pass `format_args!` and pay for the
+    /// path only when something fails (PutRecords checks 500 entries per call).
+    pub fn fail(&mut self, value: Option<&str>, path: impl Display, constraint: &str) {
         self.fail_constraint(value, path, &format!("Member must {constraint}"));
     }
 
     /// Records a violation AWS words without "Member must" ("Map keys must satisfy
     /// constraint: [...]").
-    pub fn fail_constraint(&mut self, value: Option<&str>, path: &str, constraint: &str) {
+    pub fn fail_constraint(&mut self, value: Option<&str>, path: impl Display, constraint: &str) {
         self.errors.push(format!(
             "Value {} at '{path}' failed to satisfy constraint: {constraint}",
             show(value)
@@ -53,7 +57,7 @@ impl Validator {
     }
 
     /// A required member.
-    pub fn not_null<T: ?Sized>(&mut self, value: Option<&T>, path: &str) -> bool {
+    pub fn not_null<T: ?Sized>(&mut self, value: Option<&T>, path: impl Display) -> bool {
         if value.is_none() {
             self.fail(None, path, "not be null");
         }
@@ -140,11 +144,11 @@ impl Validator {
     }
 
     /// A string length within bounds.
-    pub fn length(&mut self, value: Option<&str>, path: &str, min: usize, max: usize) {
+    pub fn length(&mut self, value: Option<&str>, path: impl Display, min: usize, max: usize) {
         if let Some(v) = value {
             let n = v.chars().count();
             if n < min {
-                self.fail(Some(v), path, &format!("have length greater than or equal to {min}"));
+                self.fail(Some(v), &path, &format!("have length greater than or equal to {min}"));
             }
             if n > max {
                 self.fail(Some(v), path, &format!("have length less than or equal to {max}"));

@@ -59,14 +59,20 @@ fn client_of(c: &Common, endpoint: &str) -> Result<Client, String> {
     ))
 }
 
-/// The ceiling phase: the in-process server driven with PutItem bodies, as the endpoint,
-/// never rate-limited (a ceiling under a cap would make the ratio meaningless).
-async fn ceiling(c: &Common, load: &Load) -> Result<Measurement, String> {
+/// The ceiling phase: the in-process server driven with the workload's own request
+/// bodies (PutRecords batches for put-records, PutItem bodies for the rest), never
+/// rate-limited (a ceiling under a cap would make the ratio meaningless).
+async fn ceiling(c: &Common, load: &Load, workload: &Workload) -> Result<Measurement, String> {
     let load = &Load { rate: None, ..load.clone() };
     let addr = ceiling::start().await?;
     let client = client_of(c, &addr.to_string())?;
-    let items = Arc::new(Items::new("ceiling", c.item_size, c.key_space, 0));
-    let make: MakeRequest = Arc::new(move |n, rng| items.request(Op::Put, n, rng));
+    let make: MakeRequest = match workload {
+        Workload::PutRecords(p) => records::maker("ceiling", p),
+        _ => {
+            let items = Arc::new(Items::new("ceiling", c.item_size, c.key_space, 0));
+            Arc::new(move |n, rng| items.request(Op::Put, n, rng))
+        }
+    };
     Ok(drive("ceiling", &client, load, make, Arc::new(plain)).await)
 }
 
@@ -86,7 +92,7 @@ pub async fn run(workload: Workload) -> Result<Report, String> {
         ..Default::default()
     };
     if c.with_ceiling || matches!(workload, Workload::Ceiling(_)) {
-        report.measurements.push(ceiling(&c, &load).await?);
+        report.measurements.push(ceiling(&c, &load, &workload).await?);
     }
     let name = workload.name();
     match &workload {

@@ -57,23 +57,29 @@ pub fn check(reply: &Reply) -> Outcome {
     out
 }
 
+/// The workload's requests: PutRecords bodies for `stream` (the ceiling phase sends the
+/// same bodies, so the ratio compares the same JSON).
+pub fn maker(stream: &str, args: &PutRecordsArgs) -> MakeRequest {
+    let batch = args.batch_size.clamp(1, 500);
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; args.record_size]);
+    let key_space = args.common.key_space;
+    let name = stream.to_string();
+    Arc::new(move |_, rng| {
+        ("Kinesis_20131202.PutRecords", body(&name, &data, batch, key_space, rng))
+    })
+}
+
 pub async fn run(
     client: &Client,
     args: &PutRecordsArgs,
     load: &Load,
     report: &mut Report,
 ) -> Result<(), String> {
-    let batch = args.batch_size.clamp(1, 500);
     let metrics = resources::metrics_url(client, args.metrics_url.as_deref());
     let stream = resources::fresh_name("sluice-bench");
     resources::create_stream(client, &stream, args.shards).await?;
     let start_rss = resources::resident_memory(&metrics, &client.creds).await;
-    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; args.record_size]);
-    let key_space = args.common.key_space;
-    let name = stream.clone();
-    let make: MakeRequest = Arc::new(move |_, rng| {
-        ("Kinesis_20131202.PutRecords", body(&name, &data, batch, key_space, rng))
-    });
+    let make = maker(&stream, args);
     let check: Check = Arc::new(check);
     report.measurements.push(drive("put-records", client, load, make, check).await);
     let end_rss = resources::resident_memory(&metrics, &client.creds).await;

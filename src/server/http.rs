@@ -120,8 +120,16 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
         Ok((target, ctx, body)) => {
             let handled = match state.engine_for(&ctx).await {
                 Ok(engine) => {
-                    let handled =
-                        api::handle(&engine, target.service, &target.operation, &ctx, body);
+                    // awsJson is written straight from the output; CBOR from its tree.
+                    let form = if codec == Codec::Json { api::Form::Json } else { api::Form::Tree };
+                    let handled = api::handle_as(
+                        &engine,
+                        target.service,
+                        &target.operation,
+                        &ctx,
+                        body,
+                        form,
+                    );
                     Box::pin(handled).await
                 }
                 Err(e) => api::Handled {
@@ -130,7 +138,10 @@ async fn route(state: &AppState, req: Request<Incoming>) -> Response<Body> {
                     result: Err(e.to_wire_in(target.service)),
                 },
             };
-            let encoded = handled.result.and_then(|v| codec.encode_output(&target.operation, &v));
+            let encoded = handled.result.and_then(|output| match output {
+                api::Output::Json(bytes) => Ok(bytes),
+                api::Output::Tree(v) => codec.encode_output(&target.operation, &v),
+            });
             (handled.operation, encoded.map(|body| (target.service, body)))
         }
         Err((operation, e)) => (operation, Err(e)),

@@ -57,10 +57,16 @@ async fn workloads_against_the_daemon_report_json_without_errors() {
     );
     assert_clean(&query["measurements"][0], "query", 50);
 
-    // Kinesis batches: records counted apart from requests; the daemon's RSS read from /metrics.
-    let records = bench(&server, &["put-records", "-n", "20", "-c", "2", "--batch-size", "10"]);
-    assert_clean(&records["measurements"][0], "put-records", 20);
-    assert_eq!(records["measurements"][0]["records"], 200);
+    // Kinesis batches: records counted apart from requests; the daemon's RSS read from
+    // /metrics; the ceiling is sent the same PutRecords bodies.
+    let records = bench(
+        &server,
+        &["put-records", "-n", "20", "-c", "2", "--batch-size", "10", "--with-ceiling"],
+    );
+    assert_clean(&records["measurements"][0], "ceiling", 20);
+    assert_clean(&records["measurements"][1], "put-records", 20);
+    assert_eq!(records["measurements"][1]["records"], 200);
+    assert!(records["ratio_to_ceiling"].as_f64().unwrap() > 0.0, "{records}");
     assert!(records["target_rss_bytes"]["start"].as_u64().unwrap() > 0, "{records}");
     assert!(records["target_rss_bytes"]["end"].as_u64().unwrap() > 0, "{records}");
 

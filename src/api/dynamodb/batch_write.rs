@@ -118,10 +118,10 @@ fn validate(
             for (i, r) in requests.iter().enumerate() {
                 let path = format!("requestItems.{name}.member.{}.member", i + 1);
                 if let Some(d) = &r.delete_request {
-                    v.not_null(d.key.as_ref(), &format!("{path}.deleteRequest.key"));
+                    v.not_null(d.key.as_ref(), format_args!("{path}.deleteRequest.key"));
                 }
                 if let Some(p) = &r.put_request {
-                    v.not_null(p.item.as_ref(), &format!("{path}.putRequest.item"));
+                    v.not_null(p.item.as_ref(), format_args!("{path}.putRequest.item"));
                 }
             }
         }

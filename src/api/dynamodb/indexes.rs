@@ -62,15 +62,15 @@ fn invalid(message: impl std::fmt::Display) -> DynamoError {
 pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path: &str) {
     for (i, index) in indexes.into_iter().flatten().enumerate() {
         let at = format!("{path}.{}.member", i + 1);
-        v.not_null(index.index_name.as_ref(), &format!("{at}.indexName"));
+        v.not_null(index.index_name.as_ref(), format_args!("{at}.indexName"));
         v.name(index.index_name.as_deref(), &format!("{at}.indexName"), 3);
-        if v.not_null(index.key_schema.as_ref(), &format!("{at}.keySchema"))
+        if v.not_null(index.key_schema.as_ref(), format_args!("{at}.keySchema"))
             && let Some(ks) = &index.key_schema
         {
             if ks.is_empty() {
                 v.fail(
                     Some("[]"),
-                    &format!("{at}.keySchema"),
+                    format_args!("{at}.keySchema"),
                     "have length greater than or equal to 1",
                 );
             }
@@ -78,17 +78,17 @@ pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path:
             // service checks those counts, not the member constraint (AWS's model sets
             // no maximum for a GSI's KeySchema).
             if ks.len() > 2 && !path.starts_with("global") {
-                v.fail(None, &format!("{at}.keySchema"), "have length less than or equal to 2");
+                v.fail(None, format_args!("{at}.keySchema"), "have length less than or equal to 2");
             }
             for (j, k) in ks.iter().enumerate() {
                 let kat = format!("{at}.keySchema.{}.member", j + 1);
-                v.not_null(k.attribute_name.as_ref(), &format!("{kat}.attributeName"));
-                v.length(k.attribute_name.as_deref(), &format!("{kat}.attributeName"), 1, 255);
-                v.not_null(k.key_type.as_ref(), &format!("{kat}.keyType"));
+                v.not_null(k.attribute_name.as_ref(), format_args!("{kat}.attributeName"));
+                v.length(k.attribute_name.as_deref(), format_args!("{kat}.attributeName"), 1, 255);
+                v.not_null(k.key_type.as_ref(), format_args!("{kat}.keyType"));
                 v.one_of(k.key_type.as_deref(), &format!("{kat}.keyType"), &["HASH", "RANGE"]);
             }
         }
-        if v.not_null(index.projection.as_ref(), &format!("{at}.projection"))
+        if v.not_null(index.projection.as_ref(), format_args!("{at}.projection"))
             && let Some(p) = &index.projection
         {
             v.one_of(
@@ -99,7 +99,7 @@ pub fn check_members(v: &mut Validator, indexes: Option<&Vec<IndexInput>>, path:
             if p.non_key_attributes.as_ref().is_some_and(Vec::is_empty) {
                 v.fail(
                     Some("[]"),
-                    &format!("{at}.projection.nonKeyAttributes"),
+                    format_args!("{at}.projection.nonKeyAttributes"),
                     "have length greater than or equal to 1",
                 );
             }

@@ -63,10 +63,10 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
     {
         for (i, d) in defs.iter().enumerate() {
             let at = format!("attributeDefinitions.{}.member", i + 1);
-            v.not_null(d.attribute_name.as_ref(), &format!("{at}.attributeName"));
+            v.not_null(d.attribute_name.as_ref(), format_args!("{at}.attributeName"));
             // KeySchemaAttributeName in the model: key attribute names are 1 to 255.
-            v.length(d.attribute_name.as_deref(), &format!("{at}.attributeName"), 1, 255);
-            v.not_null(d.attribute_type.as_ref(), &format!("{at}.attributeType"));
+            v.length(d.attribute_name.as_deref(), format_args!("{at}.attributeName"), 1, 255);
+            v.not_null(d.attribute_type.as_ref(), format_args!("{at}.attributeType"));
             v.one_of(d.attribute_type.as_deref(), &format!("{at}.attributeType"), &["B", "N", "S"]);
         }
     }
@@ -91,9 +91,9 @@ fn validate_create(input: &CreateTableInput) -> Result<(), DynamoError> {
         }
         for (i, k) in ks.iter().enumerate() {
             let at = format!("keySchema.{}.member", i + 1);
-            v.not_null(k.attribute_name.as_ref(), &format!("{at}.attributeName"));
-            v.length(k.attribute_name.as_deref(), &format!("{at}.attributeName"), 1, 255);
-            v.not_null(k.key_type.as_ref(), &format!("{at}.keyType"));
+            v.not_null(k.attribute_name.as_ref(), format_args!("{at}.attributeName"));
+            v.length(k.attribute_name.as_deref(), format_args!("{at}.attributeName"), 1, 255);
+            v.not_null(k.key_type.as_ref(), format_args!("{at}.keyType"));
             v.one_of(k.key_type.as_deref(), &format!("{at}.keyType"), &["HASH", "RANGE"]);
         }
     }

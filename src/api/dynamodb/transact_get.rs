@@ -118,7 +118,7 @@ pub async fn transact_get_items(
         for (i, item) in items.iter().enumerate() {
             let path = format!("transactItems.{}.member.get", i + 1);
             if let Some(get) = &item.get {
-                v.not_null(get.key.as_ref(), &format!("{path}.key"));
+                v.not_null(get.key.as_ref(), format_args!("{path}.key"));
                 v.table_name(get.table_name.as_deref(), &format!("{path}.tableName"));
             } else {
                 v.not_null::<Get>(None, &path);

@@ -126,16 +126,19 @@ fn validate(input: &TransactWriteItemsInput) -> Result<&[TransactWriteItem], Dyn
             let Some((kind, a)) = action(item) else { continue };
             let path = format!("transactItems.{}.member.{}", i + 1, kind.path());
             if kind == Kind::Put {
-                v.not_null(a.item.as_ref(), &format!("{path}.item"));
+                v.not_null(a.item.as_ref(), format_args!("{path}.item"));
             } else {
-                v.not_null(a.key.as_ref(), &format!("{path}.key"));
+                v.not_null(a.key.as_ref(), format_args!("{path}.key"));
             }
             if kind == Kind::Update {
-                v.not_null(a.update_expression.as_ref(), &format!("{path}.updateExpression"));
+                v.not_null(a.update_expression.as_ref(), format_args!("{path}.updateExpression"));
             }
             v.table_name(a.table_name.as_deref(), &format!("{path}.tableName"));
             if kind == Kind::ConditionCheck {
-                v.not_null(a.condition_expression.as_ref(), &format!("{path}.conditionExpression"));
+                v.not_null(
+                    a.condition_expression.as_ref(),
+                    format_args!("{path}.conditionExpression"),
+                );
             }
             v.one_of(
                 a.return_values_on_condition_check_failure.as_deref(),

@@ -104,7 +104,7 @@ pub fn check_arn(v: &mut Validator, value: Option<&str>, path: &str) {
 }
 
 /// A hash key member (`0` to 39 digits).
-pub fn check_hash_key(v: &mut Validator, value: Option<&str>, path: &str) {
+pub fn check_hash_key(v: &mut Validator, value: Option<&str>, path: impl std::fmt::Display) {
     if let Some(s) = value.filter(|s| !is_decimal(s, 39)) {
         v.fail(Some(s), path, &format!("satisfy regular expression pattern: {HASH_PATTERN}"));
     }

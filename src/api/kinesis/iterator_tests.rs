@@ -34,7 +34,10 @@ fn ctx() -> RequestContext {
 
 async fn call(engine: &Arc<Engine>, op: &str, body: Value) -> Result<Value, KinesisError> {
     let op = super::Operation::from_name(op).expect("an operation");
-    super::run(engine, op, &ctx(), body.into()).await
+    match super::run(engine, op, &ctx(), body.into(), crate::api::Form::Tree).await? {
+        crate::api::Output::Tree(v) => Ok(v),
+        other => panic!("asked for a tree, got {other:?}"),
+    }
 }
 
 async fn iterator(engine: &Arc<Engine>, kind: &str) -> String {

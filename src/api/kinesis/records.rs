@@ -24,25 +24,40 @@ fn heap_buffer(n: usize) -> String {
     format!("java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]")
 }
 
-/// Checks one entry's members; `at` is the member path prefix (`` or `records.N.member.`).
+/// The member path prefix of an entry: `records.N.member.` (1-based) in PutRecords, empty
+/// in PutRecord. Written only into the message of a member that fails.
+#[derive(Clone, Copy)]
+struct Entry(Option<usize>);
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.0 {
+            Some(i) => write!(f, "records.{i}.member."),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Checks one entry's members.
 fn check_entry(
     v: &mut Validator,
-    at: &str,
+    at: Entry,
     data: Option<&Blob>,
     key: Option<&str>,
     explicit: Option<&str>,
 ) {
-    v.not_null(data, &format!("{at}data"));
+    // Paths are formatted only for a member that fails.
+    v.not_null(data, format_args!("{at}data"));
     if let Some(d) = data.filter(|d| d.0.len() > MAX_DATA) {
         v.fail(
             Some(&heap_buffer(d.0.len())),
-            &format!("{at}data"),
+            format_args!("{at}data"),
             &format!("have length less than or equal to {MAX_DATA}"),
         );
     }
-    v.not_null(key, &format!("{at}partitionKey"));
-    v.length(key, &format!("{at}partitionKey"), 1, 256);
-    check_hash_key(v, explicit, &format!("{at}explicitHashKey"));
+    v.not_null(key, format_args!("{at}partitionKey"));
+    v.length(key, format_args!("{at}partitionKey"), 1, 256);
+    check_hash_key(v, explicit, format_args!("{at}explicitHashKey"));
 }
 
 /// The hash key of a record, with AWS's refusal of an ExplicitHashKey past 2^128 - 1.
@@ -130,7 +145,7 @@ pub async fn put_record(
     check_arn(&mut v, input.stream_arn.as_deref(), "streamARN");
     check_entry(
         &mut v,
-        "",
+        Entry(None),
         input.data.as_ref(),
         input.partition_key.as_deref(),
         input.explicit_hash_key.as_deref(),
@@ -235,10 +250,9 @@ pub async fn put_records(
         v.fail(Some(&format!("[{n} records]")), "records", &format!("have length {bound}"));
     }
     for (i, e) in entries.iter().enumerate().take(500) {
-        let at = format!("records.{}.member.", i + 1);
         check_entry(
             &mut v,
-            &at,
+            Entry(Some(i + 1)),
             e.data.as_ref(),
             e.partition_key.as_deref(),
             e.explicit_hash_key.as_deref(),

@@ -46,7 +46,7 @@ pub fn stream_mode(
 ) -> Option<StreamMode> {
     let details = details?;
     let mode = details.stream_mode.as_deref();
-    v.not_null(mode, &format!("{path}.streamMode"));
+    v.not_null(mode, format_args!("{path}.streamMode"));
     v.one_of(mode, &format!("{path}.streamMode"), &["PROVISIONED", "ON_DEMAND"]);
     match mode {
         Some("ON_DEMAND") => Some(StreamMode::OnDemand),
