@@ -1,5 +1,6 @@
-//! `application/vnd.amazon.eventstream` framing for SubscribeToShard, with AWS's own codec
-//! (`aws-smithy-eventstream`: prelude, headers, payload, both CRC-32s).
+//! `application/vnd.amazon.eventstream` framing for SubscribeToShard: prelude, headers,
+//! payload and both CRC-32s, written by hand into one buffer and held by the tests to the
+//! bytes of AWS's own codec (`aws-smithy-eventstream`) and to its decoder.
 //!
 //! Each message carries three string headers in the order a real AWS capture shows
 //! (`:event-type` or `:exception-type`, then `:content-type`, then `:message-type`). The
@@ -9,8 +10,6 @@
 //! The first message is always the `initial-response` event that botocore, the Go SDK
 //! and the Rust SDK wait for before anything else.
 
-use aws_smithy_eventstream::frame::write_message_to;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
@@ -81,7 +80,12 @@ impl EventWriter {
     }
 }
 
-/// One message with its three headers.
+/// One message with its three string headers, written straight into one buffer:
+/// prelude (total length, headers length, their CRC-32), headers (name length, name,
+/// type 7 = string, value length, value), payload, and the CRC-32 of all before it. The
+/// same bytes `aws-smithy-eventstream`'s writer makes (the tests hold them to it and to
+/// the spec's layout), without its per-message header strings and second copy of the
+/// payload: a fan-out event is framed once per subscriber.
 fn frame(
     type_header: &str,
     kind: &str,
@@ -89,25 +93,41 @@ fn frame(
     message_type: &str,
     payload: Vec<u8>,
 ) -> Bytes {
-    let string = |s: &str| HeaderValue::String(s.to_string().into());
-    let message = Message::new(payload)
-        .add_header(Header::new(type_header.to_string(), string(kind)))
-        .add_header(Header::new(":content-type", string(content_type)))
-        .add_header(Header::new(":message-type", string(message_type)));
-    let mut out = Vec::with_capacity(message.payload().len() + 128);
-    match write_message_to(&message, &mut out) {
-        Ok(()) => Bytes::from(out),
+    let headers =
+        [(type_header, kind), (":content-type", content_type), (":message-type", message_type)];
+    let headers_len: usize = headers.iter().map(|(n, v)| 4 + n.len() + v.len()).sum();
+    let total = 12 + headers_len + payload.len() + 4;
+    let fits = headers.iter().all(|(n, v)| n.len() <= 255 && v.len() <= usize::from(u16::MAX));
+    let (Ok(total_len), Ok(header_len), true) =
+        (u32::try_from(total), u32::try_from(headers_len), fits)
+    else {
         // Only a payload past 4 GiB could fail; nothing sluice reads comes near.
-        Err(e) => {
-            tracing::error!("event frame not written: {e}");
-            Bytes::new()
-        }
+        tracing::error!("event frame not written: {total} bytes");
+        return Bytes::new();
+    };
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&total_len.to_be_bytes());
+    out.extend_from_slice(&header_len.to_be_bytes());
+    let prelude_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&prelude_crc.to_be_bytes());
+    for (name, value) in headers {
+        out.push(name.len() as u8);
+        out.extend_from_slice(name.as_bytes());
+        out.push(7);
+        out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        out.extend_from_slice(value.as_bytes());
     }
+    out.extend_from_slice(&payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    Bytes::from(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+    use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder, write_message_to};
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -150,6 +170,29 @@ mod tests {
     fn header<'a>(m: &'a Message, name: &str) -> &'a str {
         let h = m.headers().iter().find(|h| h.name().as_str() == name).unwrap();
         h.value().as_string().unwrap().as_str()
+    }
+
+    proptest! {
+        /// The frames written by hand are the bytes AWS's own writer makes.
+        #[test]
+        fn frames_are_the_smithy_writers_bytes(
+            kind in "[A-Za-z-]{1,40}",
+            exception in any::<bool>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let (type_header, message_type) =
+                if exception { (":exception-type", "exception") } else { (":event-type", "event") };
+            let content_type = "application/x-amz-json-1.1";
+            let string = |s: &str| HeaderValue::String(s.to_string().into());
+            let message = Message::new(payload.clone())
+                .add_header(Header::new(type_header, string(&kind)))
+                .add_header(Header::new(":content-type", string(content_type)))
+                .add_header(Header::new(":message-type", string(message_type)));
+            let mut want = Vec::new();
+            write_message_to(&message, &mut want).unwrap();
+            let got = frame(type_header, &kind, content_type, message_type, payload);
+            prop_assert_eq!(&got[..], &want[..]);
+        }
     }
 
     #[test]
