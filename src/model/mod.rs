@@ -3,6 +3,7 @@
 //! Pure code: no I/O, no HTTP, no storage. Every error carries the exact message AWS
 //! writes, and the caller (the api layer) turns it into the wire error.
 
+pub mod blob;
 pub mod error;
 pub mod expr;
 pub mod key_limits;

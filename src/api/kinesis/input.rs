@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use super::KinesisError;
@@ -13,6 +11,7 @@ use crate::api::validate::{Validator, is_name};
 use crate::api::wire::serialization_error;
 use crate::engine::Engine;
 use crate::engine::kinesis::{LiveStream, StreamStatus};
+use crate::model::blob;
 use crate::protocol::RequestContext;
 
 /// A blob member: base64 in JSON, bytes here.
@@ -22,7 +21,7 @@ pub struct Blob(pub Vec<u8>);
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        STANDARD.decode(&text).map(Blob).map_err(|_| {
+        blob::decode(text.as_bytes()).map(Blob).ok_or_else(|| {
             // AWS's (Jackson's) wording, as kinesalite recorded it.
             let why = if text.len() % 4 != 0 {
                 format!(
@@ -67,7 +66,7 @@ pub fn opt_epoch_seconds<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok,
 
 /// Writes bytes as base64.
 pub fn base64<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&STANDARD.encode(bytes))
+    s.serialize_str(&blob::encode(bytes))
 }
 
 const NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";

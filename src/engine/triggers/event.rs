@@ -13,7 +13,6 @@
 //! eventVersion `1.0`, eventID `<shardId>:<sequenceNumber>`, eventName, invokeIdentityArn,
 //! awsRegion, eventSourceARN.
 
-use base64::Engine as _;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -159,7 +158,7 @@ pub fn kinesis(
             kinesis_schema_version: "1.0",
             partition_key,
             sequence_number,
-            data: base64::engine::general_purpose::STANDARD.encode(data),
+            data: crate::model::blob::encode(data),
             approximate_arrival_timestamp: arrival,
         },
         event_source: "aws:kinesis",

@@ -5,8 +5,6 @@
 //! Jackson-era ones recorded from AWS in dynalite's test/helpers.js `assertType`.
 //! Blobs are checked here too: bad base64 is a deserialization failure.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use crate::model::Error;
@@ -231,10 +229,11 @@ fn check_base64(s: &str) -> Result<(), Error> {
 /// Decodes base64 that [`check_base64`] accepted.
 pub(super) fn base64_decode(s: &str) -> Result<Vec<u8>, Error> {
     check_base64(s)?;
-    STANDARD.decode(s).map_err(|_| ser("Invalid last non-pad Base64 character dectected"))
+    crate::model::blob::decode(s.as_bytes())
+        .ok_or_else(|| ser("Invalid last non-pad Base64 character dectected"))
 }
 
 /// Standard base64 with padding, as AWS writes blobs.
 pub(super) fn base64_encode(b: &[u8]) -> String {
-    STANDARD.encode(b)
+    crate::model::blob::encode(b)
 }
