@@ -113,6 +113,17 @@ impl StreamShared {
         self.rings.entry(shard).or_default().clone()
     }
 
+    /// Forgets a shard's ring (its shard is closed and read to its end).
+    pub fn drop_ring(&self, shard: u32) {
+        self.rings.remove(&shard);
+    }
+
+    /// Whether a shard has a ring (tests).
+    #[cfg(test)]
+    pub fn has_ring(&self, shard: u32) -> bool {
+        self.rings.contains_key(&shard)
+    }
+
     /// A receiver woken after every commit that appends to (or trims, or closes) `shard`.
     /// SubscribeToShard waits on this instead of polling.
     pub fn subscribe(&self, shard: u32) -> Option<watch::Receiver<ShardTip>> {

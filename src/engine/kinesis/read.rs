@@ -70,14 +70,21 @@ impl Engine {
         max_bytes: usize,
     ) -> Result<SharedBatch, StorageError> {
         let ring = stream.shared.ring(shard);
-        let tip = stream.shared.tip(shard).map_or(0, |t| t.next);
-        if let Some(batch) = ring.take(from, tip, limit, max_bytes) {
-            return Ok(batch);
-        }
-        let batch =
-            SharedBatch::from(self.kinesis_read(stream.id(), shard, from, limit, max_bytes).await?);
-        if batch.next_arrival_ms.is_none() {
-            ring.offer(from, &batch.records);
+        let tip = stream.shared.tip(shard).unwrap_or_default();
+        let batch = match ring.take(from, tip.next, limit, max_bytes) {
+            Some(batch) => batch,
+            None => {
+                let batch = self.kinesis_read(stream.id(), shard, from, limit, max_bytes).await?;
+                let batch = SharedBatch::from(batch);
+                if batch.next_arrival_ms.is_none() {
+                    ring.offer(from, &batch.records);
+                }
+                batch
+            }
+        };
+        // A closed shard read to its end takes no more records: its ring goes.
+        if tip.closed && batch.next >= tip.next {
+            stream.shared.drop_ring(shard);
         }
         Ok(batch)
     }

@@ -13,8 +13,8 @@
 //! trimmed ones are never asked for (readers start at the trim horizon or later).
 //!
 //! Bounded per shard: at most [`MAX_RECORDS`] records and about [`MAX_BYTES`] (a run
-//! larger than that is kept alone until the next one), and only for shards someone reads
-//! at the tip.
+//! larger than that is kept alone until the next one), only for shards someone reads at
+//! the tip, and dropped once its shard is closed and read to its end.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -184,6 +184,8 @@ impl Subscription {
                     return Ok(Some(Event::Records(delivery)));
                 }
             } else if tip.closed {
+                // Nothing more comes from this shard: its ring has no readers to serve.
+                self.stream.shared.drop_ring(self.shard);
                 self.done = true;
                 self.series.events.inc();
                 return Ok(Some(Event::ShardEnd));

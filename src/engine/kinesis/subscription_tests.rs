@@ -98,6 +98,9 @@ async fn a_split_shard_is_read_to_its_end_then_ends() {
     let c = consumer(&engine, &s, "c").await;
     let mut sub = engine.kinesis_subscribe(&s, &c, 0, 0).unwrap();
     engine.kinesis_append(&s, vec![record(1, "a"), record(2, "b")], vec![]).await.unwrap();
+    let mut early = engine.kinesis_subscribe(&s, &consumer(&engine, &s, "e").await, 0, 0).unwrap();
+    assert_eq!(data(&delivery(next(&mut early).await)), ["a", "b"]);
+    assert!(s.shared.has_ring(0), "the live run is kept for the shard's other readers");
     let split = |m: &super::StreamMeta| {
         let mut plan = Plan::new(m, NOW_MS);
         plan.split(0, 1 << 127);
@@ -107,7 +110,11 @@ async fn a_split_shard_is_read_to_its_end_then_ends() {
     engine.kinesis_append(&s, vec![record(3, "child")], vec![]).await.unwrap();
     let d = delivery(next(&mut sub).await);
     assert_eq!(data(&d), ["a", "b"]);
+    // Read to the end of the closed shard: nothing more to share.
+    assert!(!s.shared.has_ring(0));
     assert!(matches!(next(&mut sub).await, Some(Event::ShardEnd)));
+    assert!(matches!(next(&mut early).await, Some(Event::ShardEnd)));
+    assert!(!s.shared.has_ring(0));
     assert!(next(&mut sub).await.is_none());
     // A subscription opened at the end of the closed shard ends at once.
     let mut late = engine.kinesis_subscribe(&s, &c, 0, 2);
