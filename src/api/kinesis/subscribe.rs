@@ -123,7 +123,8 @@ impl EventBody {
         out
     }
 
-    /// One record's JSON object without its closing brace (or EncryptionType).
+    /// One record's JSON object without its closing brace (or EncryptionType). Strings and
+    /// a finite number only: serde_json cannot fail on it.
     fn record_json(&self, r: &SharedRecord) -> Bytes {
         let mut json = serde_json::to_vec(&self.record(r, None)).unwrap_or_default();
         json.pop();
