@@ -46,10 +46,23 @@ impl Engine {
         limit: usize,
         max_bytes: usize,
     ) -> Result<ReadBatch, StorageError> {
+        let tip = self.kinesis.by_id(stream_id).and_then(|s| s.shared.tip(shard));
+        self.read_near(stream_id, shard, from, limit, max_bytes, tip.map(|t| t.next)).await
+    }
+
+    /// [`Engine::kinesis_read`] for a caller that already holds the shard's tip (`next`).
+    async fn read_near(
+        &self,
+        stream_id: u64,
+        shard: u32,
+        from: u64,
+        limit: usize,
+        max_bytes: usize,
+        tip_next: Option<u64>,
+    ) -> Result<ReadBatch, StorageError> {
         let view = self.store.read_view();
         let read = move || read_run(&view, stream_id, shard, from, limit, max_bytes);
-        let tip = self.kinesis.by_id(stream_id).and_then(|s| s.shared.tip(shard));
-        if tip.is_some_and(|tip| tip.next.saturating_sub(from) <= INLINE_READ) {
+        if tip_next.is_some_and(|next| next.saturating_sub(from) <= INLINE_READ) {
             return read();
         }
         tokio::task::spawn_blocking(read)
@@ -74,7 +87,9 @@ impl Engine {
         let batch = match ring.take(from, tip.next, limit, max_bytes) {
             Some(batch) => batch,
             None => {
-                let batch = self.kinesis_read(stream.id(), shard, from, limit, max_bytes).await?;
+                let batch = self
+                    .read_near(stream.id(), shard, from, limit, max_bytes, Some(tip.next))
+                    .await?;
                 let batch = SharedBatch::from(batch);
                 if batch.next_arrival_ms.is_none() {
                     ring.offer(from, &batch.records);
@@ -126,6 +141,19 @@ impl Engine {
     }
 }
 
+/// Whether a run of `count` records and `bytes` bytes takes no record of `size` more:
+/// at most `limit` records, and past `max_bytes` only for a first record. Storage reads
+/// and the shard's ring (`ring.rs`) both cut runs by it.
+pub(super) fn run_is_full(
+    count: usize,
+    bytes: usize,
+    size: usize,
+    limit: usize,
+    max_bytes: usize,
+) -> bool {
+    count >= limit || (count > 0 && bytes + size > max_bytes)
+}
+
 /// The run [`Engine::kinesis_read`] returns, read from `view`.
 fn read_run(
     view: &ReadView,
@@ -141,9 +169,7 @@ fn read_run(
     for entry in view.range(Space::Kinesis, lower, upper) {
         let (key, value) = entry?;
         let size = kkeys::record_size(&value);
-        let full = batch.records.len() >= limit
-            || (!batch.records.is_empty() && batch.bytes + size > max_bytes);
-        if full {
+        if run_is_full(batch.records.len(), batch.bytes, size, limit, max_bytes) {
             batch.next_arrival_ms = Some(kkeys::record_arrival(&value)?);
             break;
         }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use super::read::{ReadBatch, ReadRecord};
+use super::read::{ReadBatch, ReadRecord, run_is_full};
 use crate::storage::keys::kinesis::StoredRecord;
 
 /// Most records a shard's ring keeps.
@@ -98,9 +98,7 @@ impl Ring {
         let mut batch = SharedBatch { next: from, ..SharedBatch::default() };
         for r in held.records.iter().skip((from - start) as usize) {
             let size = r.record.size();
-            if batch.records.len() >= limit
-                || (!batch.records.is_empty() && batch.bytes + size > max_bytes)
-            {
+            if run_is_full(batch.records.len(), batch.bytes, size, limit, max_bytes) {
                 batch.next_arrival_ms = Some(r.record.arrival_ms);
                 break;
             }
