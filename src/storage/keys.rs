@@ -22,7 +22,7 @@
 //! changes keyspace (the change log)
 //!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
 //! kinesis keyspace (the Kinesis log)
-//!   <stream id u64 BE> <shard index u32 BE> <seq u64 BE>  -> record (`kinesis::encode_record`)
+//!   <stream id u64 BE> <shard index u32 BE> <first seq u64 BE>  -> a run of records (`kinesis::Run`)
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>

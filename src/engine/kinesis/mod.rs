@@ -32,6 +32,8 @@ mod writer;
 #[cfg(test)]
 pub(crate) mod append_tests;
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod subscription_tests;
 #[cfg(test)]
 mod trim_tests;

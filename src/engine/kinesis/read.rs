@@ -5,8 +5,8 @@
 
 use std::ops::Bound;
 
-use super::LiveStream;
 use super::ring::SharedBatch;
+use super::{LiveStream, ShardTip};
 use crate::engine::Engine;
 use crate::engine::read::prefix_end;
 use crate::engine::stream_ops::INLINE_READ;
@@ -47,10 +47,12 @@ impl Engine {
         max_bytes: usize,
     ) -> Result<ReadBatch, StorageError> {
         let tip = self.kinesis.by_id(stream_id).and_then(|s| s.shared.tip(shard));
-        self.read_near(stream_id, shard, from, limit, max_bytes, tip.map(|t| t.next)).await
+        self.read_near(stream_id, shard, from, limit, max_bytes, tip).await
     }
 
-    /// [`Engine::kinesis_read`] for a caller that already holds the shard's tip (`next`).
+    /// [`Engine::kinesis_read`] for a caller that already holds the shard's tip. Reads
+    /// start at the trim horizon at the earliest: a trimmed run's younger records stay
+    /// stored until the whole run is trimmed, but are no longer the shard's.
     async fn read_near(
         &self,
         stream_id: u64,
@@ -58,11 +60,17 @@ impl Engine {
         from: u64,
         limit: usize,
         max_bytes: usize,
-        tip_next: Option<u64>,
+        tip: Option<ShardTip>,
     ) -> Result<ReadBatch, StorageError> {
+        let from = tip.map_or(from, |t| from.max(t.first));
+        if tip.is_some_and(|t| from >= t.next) {
+            // Nothing acknowledged lies there yet (writers publish the tip before they
+            // answer): no seek for a reader polling at the tip.
+            return Ok(ReadBatch { next: from, ..ReadBatch::default() });
+        }
         let view = self.store.read_view();
         let read = move || read_run(&view, stream_id, shard, from, limit, max_bytes);
-        if tip_next.is_some_and(|next| next.saturating_sub(from) <= INLINE_READ) {
+        if tip.is_some_and(|t| t.next.saturating_sub(from) <= INLINE_READ) {
             return read();
         }
         tokio::task::spawn_blocking(read)
@@ -84,12 +92,12 @@ impl Engine {
     ) -> Result<SharedBatch, StorageError> {
         let ring = stream.shared.ring(shard);
         let tip = stream.shared.tip(shard).unwrap_or_default();
+        let from = from.max(tip.first);
         let batch = match ring.take(from, tip.next, limit, max_bytes) {
             Some(batch) => batch,
             None => {
-                let batch = self
-                    .read_near(stream.id(), shard, from, limit, max_bytes, Some(tip.next))
-                    .await?;
+                let batch =
+                    self.read_near(stream.id(), shard, from, limit, max_bytes, Some(tip)).await?;
                 let batch = SharedBatch::from(batch);
                 if batch.next_arrival_ms.is_none() {
                     ring.offer(from, &batch.records);
@@ -121,12 +129,8 @@ impl Engine {
             let (mut lo, mut hi) = (first, next);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
-                let arrival =
-                    match view.get(Space::Kinesis, &kkeys::record_key(stream_id, shard, mid))? {
-                        Some(v) => kkeys::record_arrival(&v)?,
-                        // Trimmed since `first` was read: older than anything kept.
-                        None => i64::MIN,
-                    };
+                // Trimmed since `first` was read: older than anything kept.
+                let arrival = arrival_of(&view, stream_id, shard, mid)?.unwrap_or(i64::MIN);
                 if arrival >= at_ms {
                     hi = mid;
                 } else {
@@ -163,20 +167,68 @@ fn read_run(
     limit: usize,
     max_bytes: usize,
 ) -> Result<ReadBatch, StorageError> {
-    let lower = Bound::Included(kkeys::record_key(stream_id, shard, from));
-    let upper = prefix_end(&kkeys::shard_prefix(stream_id, shard));
     let mut batch = ReadBatch { next: from, ..ReadBatch::default() };
-    for entry in view.range(Space::Kinesis, lower, upper) {
-        let (key, value) = entry?;
-        let size = kkeys::record_size(&value);
-        if run_is_full(batch.records.len(), batch.bytes, size, limit, max_bytes) {
-            batch.next_arrival_ms = Some(kkeys::record_arrival(&value)?);
-            break;
+    for stored in stored_runs(view, stream_id, shard, from) {
+        let (first, value) = stored?;
+        for record in kkeys::Run::new(first, &value)? {
+            let record = record?;
+            if record.seq < from {
+                continue;
+            }
+            let size = record.size();
+            if run_is_full(batch.records.len(), batch.bytes, size, limit, max_bytes) {
+                batch.next_arrival_ms = Some(record.arrival_ms);
+                return Ok(batch);
+            }
+            batch.bytes += size;
+            batch.next = record.seq + 1;
+            batch.records.push(ReadRecord { seq: record.seq, record: record.to_stored()? });
         }
-        let seq = kkeys::seq_of(&key)?;
-        batch.bytes += size;
-        batch.next = seq + 1;
-        batch.records.push(ReadRecord { seq, record: kkeys::decode_record(&value)? });
     }
     Ok(batch)
+}
+
+/// The stored runs of a shard (first sequence number, value) from the one that holds
+/// `from` (or the first after it), in order. A reader that stopped at a run's end starts
+/// exactly at the next run's key: one forward seek. Only a position inside a run (a read
+/// cut by its limit, an iterator at a given sequence number) takes a backward seek too.
+pub(super) fn stored_runs(
+    view: &ReadView,
+    stream_id: u64,
+    shard: u32,
+    from: u64,
+) -> impl Iterator<Item = Result<(u64, Vec<u8>), StorageError>> {
+    let at = kkeys::record_key(stream_id, shard, from);
+    let prefix = kkeys::shard_prefix(stream_id, shard);
+    let mut after = view.range(Space::Kinesis, Bound::Included(at.clone()), prefix_end(&prefix));
+    let first = after.next();
+    let starts_at_from = matches!(&first, Some(Ok((key, _))) if *key == at);
+    let before = match starts_at_from {
+        true => None,
+        false => {
+            view.range(Space::Kinesis, Bound::Included(prefix), Bound::Excluded(at)).next_back()
+        }
+    };
+    before.into_iter().chain(first).chain(after).map(|entry| {
+        let (key, value) = entry?;
+        Ok((kkeys::seq_of(&key)?, value))
+    })
+}
+
+/// The arrival time of record `seq` of a shard, if it is stored.
+fn arrival_of(
+    view: &ReadView,
+    stream_id: u64,
+    shard: u32,
+    seq: u64,
+) -> Result<Option<i64>, StorageError> {
+    let Some(stored) = stored_runs(view, stream_id, shard, seq).next() else { return Ok(None) };
+    let (first, value) = stored?;
+    for record in kkeys::Run::new(first, &value)? {
+        let record = record?;
+        if record.seq >= seq {
+            return Ok((record.seq == seq).then_some(record.arrival_ms));
+        }
+    }
+    Ok(None)
 }

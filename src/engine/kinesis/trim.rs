@@ -10,12 +10,13 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::LiveStream;
+use super::read::stored_runs;
 use super::writer::{TrimRequest, WriterMsg};
 use crate::engine::Engine;
+use crate::storage::StorageError;
 use crate::storage::keys::kinesis as kkeys;
-use crate::storage::{Space, StorageError};
 
-/// Records deleted per batch.
+/// Records trimmed per batch (whole runs: a batch may pass it by one run).
 const TRIM_BATCH: usize = 1000;
 /// Bytes read per batch (records can be 10 MiB each).
 const TRIM_BATCH_BYTES: usize = 32 * 1024 * 1024;
@@ -46,26 +47,39 @@ impl Engine {
             if tip.first >= tip.next {
                 return Ok(());
             }
-            let start = kkeys::record_key(stream.id(), shard, tip.first);
-            let end = kkeys::record_key(stream.id(), shard, tip.next);
+            // Runs wholly older than the cutoff are deleted; in the run the cutoff falls in,
+            // only the trim horizon moves (readers start there), and the run goes once
+            // its last record is trimmed.
+            let view = self.store.read_view();
             let (mut keys, mut bytes, mut read, mut upto) = (Vec::new(), 0i64, 0usize, tip.first);
-            for entry in self.store.scan_range(Space::Kinesis, start, end) {
-                let (key, value) = entry?;
-                if kkeys::record_arrival(&value)? >= cutoff_ms {
-                    break;
-                }
-                upto = kkeys::seq_of(&key)? + 1;
-                bytes += kkeys::record_size(&value) as i64;
+            let mut full = false;
+            'runs: for stored in stored_runs(&view, stream.id(), shard, tip.first) {
+                let (first, value) = stored?;
                 read += value.len();
-                keys.push(key);
-                if keys.len() >= TRIM_BATCH || read >= TRIM_BATCH_BYTES {
+                let run = kkeys::Run::new(first, &value)?;
+                let end = run.end();
+                for record in run {
+                    let record = record?;
+                    if record.seq < upto {
+                        continue;
+                    }
+                    if record.seq >= tip.next || record.arrival_ms >= cutoff_ms {
+                        break 'runs;
+                    }
+                    upto = record.seq + 1;
+                    bytes += record.size() as i64;
+                }
+                if upto >= end {
+                    keys.push(kkeys::record_key(stream.id(), shard, first));
+                }
+                if upto - tip.first >= TRIM_BATCH as u64 || read >= TRIM_BATCH_BYTES {
+                    full = true;
                     break;
                 }
             }
-            if keys.is_empty() {
+            if upto == tip.first {
                 return Ok(());
             }
-            let full = keys.len() >= TRIM_BATCH || read >= TRIM_BATCH_BYTES;
             let (reply, wait) = oneshot::channel();
             let trim = TrimRequest { shard, upto, keys, bytes, reply };
             if stream.writer.send(WriterMsg::Trim(trim)).await.is_err() {

@@ -17,7 +17,7 @@ use super::{ShardTip, StreamShared};
 use crate::clock::SharedClock;
 use crate::engine::bridge::inline::NO_CURSOR;
 use crate::metrics::Metrics;
-use crate::storage::keys::kinesis::{self as kkeys, Counters};
+use crate::storage::keys::kinesis::{self as kkeys, Counters, RunBuilder};
 use crate::storage::{Chain, CommitHandle, Mutation, Pending, Space, StorageError};
 
 /// One append: records in caller order, plus mutations to commit in the same batch, and
@@ -229,6 +229,8 @@ impl Writer {
         let now = self.clock.now_millis();
         let id = self.shared.id;
         let mut touched: HashMap<u32, Counters> = HashMap::new();
+        // Each shard's records in this group, as runs (one key per shard, mostly).
+        let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut written = 0usize;
@@ -282,11 +284,12 @@ impl Writer {
                 let size = record.size() as i64;
                 (c.next, c.last_arrival_ms) = (seq + 1, arrival_ms);
                 (c.records, c.bytes) = (c.records + 1, c.bytes + size);
-                mutations.push(Mutation::put(
-                    Space::Kinesis,
-                    kkeys::record_key(id, shard, seq),
-                    kkeys::encode_record(arrival_ms, &record.partition_key, &record.data),
-                ));
+                let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));
+                if !run.takes(record.size()) {
+                    let full = std::mem::replace(run, RunBuilder::new(seq));
+                    mutations.push(run_put(id, shard, full));
+                }
+                run.push(arrival_ms, &record.partition_key, &record.data);
                 incoming.push((shard, size));
                 out.push(Appended { shard, seq, arrival_ms });
             }
@@ -294,6 +297,7 @@ impl Writer {
             mutations.extend(request.extra);
             replies.push(Reply { to, outcome: Ok(Some(out)), on_settle });
         }
+        mutations.extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run)));
         for (shard, c) in &touched {
             mutations.push(Mutation::put(
                 Space::Meta,
@@ -470,6 +474,11 @@ impl Writer {
         self.publish_retained();
         Ok(())
     }
+}
+
+/// The write of a shard's run, keyed by its first record.
+fn run_put(stream_id: u64, shard: u32, run: RunBuilder) -> Mutation {
+    Mutation::put(Space::Kinesis, kkeys::record_key(stream_id, shard, run.first()), run.finish())
 }
 
 /// The open shards' hash ranges, sorted by start, for routing.

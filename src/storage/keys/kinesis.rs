@@ -1,15 +1,31 @@
 //! Byte layouts of the Kinesis keys and values (see the table in `keys.rs`). Persisted:
 //! never reorder a field or reuse a tag.
 //!
-//! Records sort by `<stream id> <shard index> <seq>`, big-endian, so one shard's records
-//! are contiguous and in sequence order: reads are range scans, trimming deletes from the
-//! front, and the retained sequence numbers of a shard are always one dense interval
-//! (writers assign them densely, the trimmer only ever removes the oldest).
+//! Records are stored in runs: one value holds consecutive records of one shard, keyed
+//! by the first one's `<stream id> <shard index> <seq>`, big-endian, so one shard's runs
+//! are contiguous and in sequence order: reads are range scans, trimming deletes whole
+//! runs from the front, and the retained sequence numbers of a shard are always one dense
+//! interval (writers assign them densely, the trimmer only ever removes the oldest).
+//!
+//! A run holds what one commit group appended to the shard (up to [`MAX_RUN_RECORDS`] and
+//! about [`MAX_RUN_BYTES`]): the commit thread's cost is per key (a memtable insert at a
+//! scattered position, the journal entry, the flush), so a group of PutRecords calls
+//! costs one key per shard instead of one per record (BENCHMARKS.md, "Records in runs").
+//! Stores written before runs hold one record per value (version 1); both are read.
 
 use crate::storage::StorageError;
 
-/// Version of the persisted record encoding.
+/// Version of a value holding one record (written before runs; still read).
 const RECORD_VERSION: u8 = 1;
+/// Version of a run: `2`, the record count (u32 BE), then per record its arrival ms (i64
+/// BE), partition key length (u16 BE), partition key, data length (u32 BE) and data.
+const RUN_VERSION: u8 = 2;
+
+/// Most records one run holds (PutRecords' own limit).
+pub const MAX_RUN_RECORDS: u32 = 500;
+/// A run takes no more records once it holds this many bytes of records: a reader that
+/// starts inside a run reads all of it.
+pub const MAX_RUN_BYTES: usize = 64 * 1024;
 
 /// Prefix of every Kinesis stream record in the meta keyspace.
 pub const STREAM_RECORD_PREFIX: &[u8] = b"k\0";
@@ -138,44 +154,170 @@ impl StoredRecord {
     }
 }
 
-/// The persisted form: version, arrival ms (i64 BE), partition key length (u16 BE), the
-/// partition key's UTF-8, then the data to the end.
+/// One commit's consecutive records of a shard, being encoded as one run.
+pub struct RunBuilder {
+    first: u64,
+    count: u32,
+    bytes: usize,
+    value: Vec<u8>,
+}
+
+impl RunBuilder {
+    /// An empty run whose first record takes sequence number `first`.
+    pub fn new(first: u64) -> RunBuilder {
+        RunBuilder { first, count: 0, bytes: 0, value: vec![RUN_VERSION, 0, 0, 0, 0] }
+    }
+
+    /// The sequence number of the run's first record (its key's).
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// Whether a record of `size` bytes (data plus partition key) still goes in: within
+    /// the caps, or as a lone record of any size.
+    pub fn takes(&self, size: usize) -> bool {
+        self.count == 0 || (self.count < MAX_RUN_RECORDS && self.bytes + size <= MAX_RUN_BYTES)
+    }
+
+    /// Appends the record with the next sequence number.
+    pub fn push(&mut self, arrival_ms: i64, partition_key: &str, data: &[u8]) {
+        let v = &mut self.value;
+        v.reserve(14 + partition_key.len() + data.len());
+        v.extend_from_slice(&arrival_ms.to_be_bytes());
+        // Partition keys are at most 256 characters (1 KiB of UTF-8), so a u16 always
+        // fits; records are at most 10 MiB, so a u32 does.
+        v.extend_from_slice(&(partition_key.len() as u16).to_be_bytes());
+        v.extend_from_slice(partition_key.as_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        v.extend_from_slice(data);
+        self.count += 1;
+        self.bytes += partition_key.len() + data.len();
+    }
+
+    /// The persisted value.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
+        self.value
+    }
+}
+
+/// One record of a stored run, borrowed from its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunRecord<'a> {
+    pub seq: u64,
+    pub arrival_ms: i64,
+    pub partition_key: &'a [u8],
+    pub data: &'a [u8],
+}
+
+impl RunRecord<'_> {
+    /// Bytes the record counts for: data plus partition key.
+    pub fn size(&self) -> usize {
+        self.data.len() + self.partition_key.len()
+    }
+
+    /// The record, owned.
+    pub fn to_stored(&self) -> Result<StoredRecord, StorageError> {
+        let partition_key = std::str::from_utf8(self.partition_key)
+            .map_err(|_| StorageError::Corrupt("kinesis record: partition key".into()))?;
+        Ok(StoredRecord {
+            arrival_ms: self.arrival_ms,
+            partition_key: partition_key.to_string(),
+            data: self.data.to_vec(),
+        })
+    }
+}
+
+/// The records of a stored value (a run, or one record of an older store) whose first
+/// record has sequence number `first`, in order. Never panics on corrupt input: a
+/// truncated or overlong value yields an error.
+#[derive(Debug, Clone)]
+pub struct Run<'a> {
+    value: &'a [u8],
+    at: usize,
+    seq: u64,
+    end: u64,
+    /// A version-1 value: one record, its data running to the end.
+    single: bool,
+}
+
+impl<'a> Run<'a> {
+    /// Reads a stored value's header.
+    pub fn new(first: u64, value: &'a [u8]) -> Result<Run<'a>, StorageError> {
+        let (single, count, at) = match value.first() {
+            Some(&RECORD_VERSION) => (true, 1, 1),
+            Some(&RUN_VERSION) => {
+                let count = value.get(1..5).ok_or_else(|| corrupt("truncated"))?;
+                (false, u32::from_be_bytes([count[0], count[1], count[2], count[3]]), 5)
+            }
+            _ => return Err(corrupt("unknown version")),
+        };
+        let end = first.checked_add(u64::from(count)).ok_or_else(|| corrupt("sequence"))?;
+        Ok(Run { value, at, seq: first, end, single })
+    }
+
+    /// The sequence number after the run's last record.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StorageError> {
+        let bytes = self.value.get(self.at..self.at + n).ok_or_else(|| corrupt("truncated"))?;
+        self.at += n;
+        Ok(bytes)
+    }
+
+    fn next_record(&mut self) -> Result<RunRecord<'a>, StorageError> {
+        let arrival = self.take(8)?;
+        let arrival_ms = i64::from_be_bytes(arrival.try_into().map_err(|_| corrupt("arrival"))?);
+        let len = self.take(2)?;
+        let partition_key = self.take(usize::from(u16::from_be_bytes([len[0], len[1]])))?;
+        let data = if self.single {
+            self.take(self.value.len().saturating_sub(self.at))?
+        } else {
+            let len = self.take(4)?;
+            self.take(u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)?
+        };
+        Ok(RunRecord { seq: self.seq, arrival_ms, partition_key, data })
+    }
+}
+
+impl<'a> Iterator for Run<'a> {
+    type Item = Result<RunRecord<'a>, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.seq >= self.end {
+            // Bytes past the last record mean the count or a length is wrong.
+            return (self.at != self.value.len()).then(|| {
+                self.at = self.value.len();
+                Err(corrupt("trailing bytes"))
+            });
+        }
+        let record = self.next_record();
+        self.seq = match record {
+            Ok(_) => self.seq + 1,
+            Err(_) => self.end, // nothing after a corrupt record is trusted
+        };
+        if record.is_err() {
+            self.at = self.value.len();
+        }
+        Some(record)
+    }
+}
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::Corrupt(format!("kinesis record: {what}"))
+}
+
+/// The version-1 value of one record (stores written before runs hold these).
+#[cfg(test)]
 pub fn encode_record(arrival_ms: i64, partition_key: &str, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(11 + partition_key.len() + data.len());
-    v.push(RECORD_VERSION);
+    let mut v = vec![RECORD_VERSION];
     v.extend_from_slice(&arrival_ms.to_be_bytes());
-    // Partition keys are at most 256 characters (1 KiB of UTF-8), so a u16 always fits.
     v.extend_from_slice(&(partition_key.len() as u16).to_be_bytes());
     v.extend_from_slice(partition_key.as_bytes());
     v.extend_from_slice(data);
     v
-}
-
-/// Decodes a persisted record; never panics on corrupt input.
-pub fn decode_record(v: &[u8]) -> Result<StoredRecord, StorageError> {
-    let bad = |what: &str| StorageError::Corrupt(format!("kinesis record: {what}"));
-    if v.first() != Some(&RECORD_VERSION) {
-        return Err(bad("unknown version"));
-    }
-    let arrival_ms = record_arrival(v)?;
-    let len = v.get(9..11).ok_or_else(|| bad("truncated"))?;
-    let len = u16::from_be_bytes([len[0], len[1]]) as usize;
-    let key = v.get(11..11 + len).ok_or_else(|| bad("truncated"))?;
-    let partition_key = String::from_utf8(key.to_vec()).map_err(|_| bad("partition key"))?;
-    Ok(StoredRecord { arrival_ms, partition_key, data: v[11 + len..].to_vec() })
-}
-
-/// A record's arrival time alone (the trimmer and timestamp searches need nothing else).
-pub fn record_arrival(v: &[u8]) -> Result<i64, StorageError> {
-    v.get(1..9)
-        .and_then(|b| b.try_into().ok())
-        .map(i64::from_be_bytes)
-        .ok_or_else(|| StorageError::Corrupt("kinesis record: truncated".into()))
-}
-
-/// The bytes a stored record counts for (data plus partition key), from its encoding.
-pub fn record_size(v: &[u8]) -> usize {
-    v.len().saturating_sub(11)
 }
 
 #[cfg(test)]
@@ -193,15 +335,64 @@ mod tests {
         assert!(seq_of(&b[..19]).is_err());
     }
 
+    #[test]
+    fn a_run_is_capped_in_records_and_bytes_but_takes_any_lone_record() {
+        let mut run = RunBuilder::new(7);
+        assert!(run.takes(10 * 1024 * 1024));
+        for _ in 0..MAX_RUN_RECORDS {
+            assert!(run.takes(1));
+            run.push(0, "k", b"");
+        }
+        assert!(!run.takes(1));
+        let mut run = RunBuilder::new(7);
+        run.push(0, "k", &[0; MAX_RUN_BYTES - 2]);
+        assert!(run.takes(1) && !run.takes(2));
+        assert_eq!(run.first(), 7);
+        assert!(Run::new(7, &[9, 0, 0, 0, 1]).is_err());
+    }
+
     proptest! {
         #[test]
-        fn records_round_trip(ms in any::<i64>(), pk in ".{1,40}", data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn runs_round_trip(
+            first in 0u64..u64::MAX / 2,
+            records in proptest::collection::vec((any::<i64>(), ".{0,20}", proptest::collection::vec(any::<u8>(), 0..40)), 1..8),
+        ) {
+            let mut run = RunBuilder::new(first);
+            for (ms, pk, data) in &records {
+                prop_assert!(run.takes(pk.len() + data.len()));
+                run.push(*ms, pk, data);
+            }
+            let v = run.finish();
+            let decoded = Run::new(first, &v).unwrap();
+            prop_assert_eq!(decoded.end(), first + records.len() as u64);
+            let decoded: Vec<RunRecord> = decoded.collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(decoded.len(), records.len());
+            for (i, (r, (ms, pk, data))) in decoded.iter().zip(&records).enumerate() {
+                prop_assert_eq!(r.seq, first + i as u64);
+                prop_assert_eq!(r.size(), pk.len() + data.len());
+                let want = StoredRecord { arrival_ms: *ms, partition_key: pk.clone(), data: data.clone() };
+                prop_assert_eq!(r.to_stored().unwrap(), want);
+            }
+            // Every cut, and any byte past the end, is an error, never a panic.
+            let read = |v: &[u8]| Run::new(first, v).and_then(|r| r.map(|r| r.map(|_| ())).collect::<Result<Vec<()>, _>>());
+            for cut in 0..v.len() {
+                prop_assert!(read(&v[..cut]).is_err(), "cut at {}", cut);
+            }
+            let mut longer = v.clone();
+            longer.push(0);
+            prop_assert!(read(&longer).is_err());
+        }
+
+        #[test]
+        fn a_version_1_value_is_a_run_of_one(seq in 0..u64::MAX, ms in any::<i64>(), pk in ".{1,40}", data in proptest::collection::vec(any::<u8>(), 0..64)) {
             let v = encode_record(ms, &pk, &data);
-            let r = decode_record(&v).unwrap();
-            prop_assert_eq!(record_size(&v), r.size());
-            prop_assert_eq!(r, StoredRecord { arrival_ms: ms, partition_key: pk.clone(), data });
+            let records: Vec<RunRecord> = Run::new(seq, &v).unwrap().collect::<Result<_, _>>().unwrap();
+            let want = StoredRecord { arrival_ms: ms, partition_key: pk.clone(), data };
+            prop_assert_eq!(records.len(), 1);
+            prop_assert_eq!(records[0].seq, seq);
+            prop_assert_eq!(records[0].to_stored().unwrap(), want);
             for cut in 0..11 + pk.len() {
-                prop_assert!(decode_record(&v[..cut]).is_err());
+                prop_assert!(Run::new(seq, &v[..cut]).and_then(|r| r.collect::<Result<Vec<_>, _>>()).is_err());
             }
         }
 
