@@ -92,7 +92,6 @@ impl From<fjall::Error> for StorageError {
     }
 }
 
-/// The database and its keyspaces. Cheap to share behind an `Arc`.
 /// Longest the commit thread waits for flushes to bring the write buffers back under
 /// `storage.memtable_bytes`.
 const WRITE_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -108,6 +107,18 @@ const WRITE_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 /// compaction settings from its creation: stores created before this keep 4.
 const LOG_L0_THRESHOLD: u8 = 16;
 
+/// fjall's background threads (flushes and compactions): its default, one per core up to
+/// 4, but at least 3. fjall 3.1.13's worker 0 hands every compaction message back to the
+/// queue when it has siblings, and takes it again at once while they are busy: with two
+/// workers (fjall's choice on 2 cores), worker 0 spun through each of its sibling's
+/// compactions, 9 % of the daemon's CPU under PutRecords. With a third, an idle sibling
+/// takes the message and the spin is gone (0.4 %; BENCHMARKS.md, "Records in runs").
+fn background_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.clamp(3, 4)
+}
+
+/// The database and its keyspaces. Cheap to share behind an `Arc`.
 pub struct Store {
     db: Database,
     /// Table catalog, counters and per-partition statistics.
@@ -251,6 +262,7 @@ impl Store {
         // can fill while the last is flushed.
         let db = Database::builder(path)
             .manual_journal_persist(true)
+            .worker_threads(background_workers())
             .cache_size(config.cache_bytes)
             .open()?;
         let memtable = (config.memtable_bytes / 2).max(1024 * 1024);
