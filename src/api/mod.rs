@@ -7,7 +7,7 @@
 /// the JSON input, calls the handler and encodes its output. `$error` is the service's
 /// error enum and `$internal` its internal-error constructor.
 macro_rules! operations {
-    (error: $error:ty, internal: $internal:path; $($name:ident => $module:ident::$handler:ident),* $(,)?) => {
+    (error: $error:ty, internal: $internal:path; $($name:ident => $module:ident::$handler:ident $(as $amod:ident::$answer:ident)?),* $(,)?) => {
         /// Every operation of the service sluice serves.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Operation { $($name),* }
@@ -46,7 +46,8 @@ macro_rules! operations {
                 $(Operation::$name => {
                     let input = crate::api::wire::decode(body)?;
                     let output = Box::pin($module::$handler(engine, ctx, input)).await?;
-                    crate::api::Output::of(&output, form).map_err(|e| $internal(e.to_string()))
+                    crate::api::answer!(output, form $(, $amod::$answer)?)
+                        .map_err(|e| $internal(e.to_string()))
                 })*
             }
         }
@@ -92,6 +93,19 @@ macro_rules! operations {
 }
 
 pub(crate) use operations;
+
+/// An operation's output in the form asked for: through serde, or through the writer an
+/// operation names with `as` in `operations!` (PutRecords' answer, written by hand).
+macro_rules! answer {
+    ($output:expr, $form:expr) => {
+        crate::api::Output::of(&$output, $form)
+    };
+    ($output:expr, $form:expr, $writer:path) => {
+        $writer(&$output, $form)
+    };
+}
+
+pub(crate) use answer;
 
 pub mod authorize;
 pub mod dynamodb;

@@ -149,6 +149,44 @@ async fn every_serialization_exception_names_its_cause() {
             None,
         ),
         (
+            "kinesis blob of a bad length",
+            "Kinesis_20131202.PutRecords",
+            vec![JSON11],
+            b"{\"StreamName\": \"s\", \"Records\": [{\"Data\": \"abc\", \"PartitionKey\": \"k\"}]}"
+                .to_vec(),
+            Some(
+                "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3",
+            ),
+        ),
+        (
+            "kinesis blob with a bad character",
+            "Kinesis_20131202.PutRecord",
+            vec![JSON11],
+            b"{\"StreamName\": \"s\", \"Data\": \"ab!c\", \"PartitionKey\": \"k\"}".to_vec(),
+            Some("'ab!c' can not be converted to a Blob: Invalid Base64 character: '!'"),
+        ),
+        (
+            "kinesis blob that is not a string",
+            "Kinesis_20131202.PutRecord",
+            vec![JSON11],
+            b"{\"StreamName\": \"s\", \"Data\": [1], \"PartitionKey\": \"k\"}".to_vec(),
+            None,
+        ),
+        (
+            "kinesis blob with a lone surrogate",
+            "Kinesis_20131202.PutRecord",
+            vec![JSON11],
+            b"{\"StreamName\": \"s\", \"Data\": \"aGk\\ud800\", \"PartitionKey\": \"k\"}".to_vec(),
+            None,
+        ),
+        (
+            "kinesis blob with a control character",
+            "Kinesis_20131202.PutRecord",
+            vec![JSON11],
+            b"{\"StreamName\": \"s\", \"Data\": \"aG\x01k=\", \"PartitionKey\": \"k\"}".to_vec(),
+            None,
+        ),
+        (
             "cbor",
             "Kinesis_20131202.PutRecord",
             vec![CBOR],

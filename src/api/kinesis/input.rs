@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use super::KinesisError;
@@ -20,10 +21,33 @@ pub struct Blob(pub Vec<u8>);
 
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        blob::decode(text.as_bytes()).map(Blob).ok_or_else(|| {
+        // Asked for as bytes: serde_json then hands over the string as it stands in the
+        // body (already checked as UTF-8 whole), neither checked again nor copied into a
+        // String first (a PutRecords entry's Data is most of its bytes). A tree (CBOR)
+        // hands over its string; anything else is refused as a string would be.
+        d.deserialize_bytes(Base64)
+    }
+}
+
+/// Decodes a blob member's base64.
+struct Base64;
+
+impl Visitor<'_> for Base64 {
+    type Value = Blob;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
+        self.visit_bytes(text.as_bytes())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, text: &[u8]) -> Result<Blob, E> {
+        blob::decode(text).map(Blob).ok_or_else(|| {
+            let text = String::from_utf8_lossy(text);
             // AWS's (Jackson's) wording, as kinesalite recorded it.
-            let why = if text.len() % 4 != 0 {
+            let why = if !text.len().is_multiple_of(4) {
                 format!(
                     "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
                     text.len()
@@ -215,10 +239,20 @@ mod tests {
 
     #[test]
     fn blobs_use_awss_wording() {
-        let e = serde_json::from_str::<Blob>("\"abc\"").unwrap_err().to_string();
+        // The message without serde_json's position (`wire::decode` strips it too).
+        let error = |json: &str| {
+            let e = serde_json::from_str::<Blob>(json).unwrap_err();
+            let at = format!(" at line {} column {}", e.line(), e.column());
+            e.to_string().strip_suffix(&at).map(str::to_string).unwrap_or_else(|| e.to_string())
+        };
+        let e = error("\"abc\"");
         assert!(e.ends_with("'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"), "{e}");
-        let e = serde_json::from_str::<Blob>("\"ab!c\"").unwrap_err().to_string();
+        let e = error("\"ab!c\"");
         assert!(e.ends_with("Invalid Base64 character: '!'"), "{e}");
+        // Escapes are decoded before the base64, as in a string.
+        assert_eq!(serde_json::from_str::<Blob>("\"a\\u0047k=\"").unwrap(), Blob(b"hi".to_vec()));
+        let e = serde_json::from_str::<Blob>("[1]").unwrap_err().to_string();
+        assert!(e.starts_with("invalid type: sequence, expected a string"), "{e}");
         assert_eq!(serde_json::from_str::<Blob>("\"aGk=\"").unwrap(), Blob(b"hi".to_vec()));
         assert_eq!(serde_json::from_str::<Timestamp>("1.5").unwrap(), Timestamp(1500));
     }

@@ -11,6 +11,7 @@ pub mod input;
 mod iterator_tests;
 pub mod list_streams;
 pub mod paging;
+pub mod put_answer;
 pub mod reads;
 pub mod records;
 pub mod reshard;
@@ -37,7 +38,7 @@ crate::api::operations! {
     ListStreams => list_streams::list_streams,
     ListShards => shards::list_shards,
     PutRecord => records::put_record,
-    PutRecords => records::put_records,
+    PutRecords => records::put_records as put_answer::put_records_output,
     GetShardIterator => reads::get_shard_iterator,
     GetRecords => reads::get_records,
     IncreaseStreamRetentionPeriod => settings::increase_stream_retention_period,

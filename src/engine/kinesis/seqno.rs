@@ -76,9 +76,14 @@ pub fn encode(stream_id: u64, shard: u32, seq: u64) -> String {
 }
 
 /// Writes `value` in decimal into `out`, right-aligned over the zeros already there
-/// (every caller's field is wide enough for its type's largest value).
+/// (every caller's field is wide enough for its type's largest value). It stops at the
+/// value's last digit: the zeros pad it, and most of a sequence number's 56 digits are
+/// padding (a stream id of 1, a shard index of 3).
 pub(crate) fn put_digits(out: &mut [u8], mut value: u64) {
     for slot in out.iter_mut().rev() {
+        if value == 0 {
+            break;
+        }
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
     }
@@ -107,6 +112,8 @@ mod tests {
         let a = encode(1, 0, 0);
         assert_eq!(a.len(), 56);
         assert!(a.starts_with("4900000000000000000001"));
+        let zeros = format!("49{}{:04}", "0".repeat(50), check(0, 0, 0));
+        assert_eq!(encode(0, 0, 0), zeros, "zeros pad every field");
         assert!(encode(1, 0, 9) < encode(1, 0, 10));
         // Children (higher index) sort after their parents, numerically too.
         assert!(encode(1, 0, u64::MAX) < encode(1, 1, 0));
