@@ -9,11 +9,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::meta::StreamMeta;
+use super::read::stored_runs;
 use super::writer::{ReshardRequest, Writer, WriterMsg};
 use super::{LiveStream, ShardTip, StreamError, StreamShared, limits};
 use crate::engine::{Engine, purge};
 use crate::storage::keys::kinesis::{self as kkeys, Counters};
-use crate::storage::{Mutation, Space, StorageError};
+use crate::storage::{Mutation, ReadView, Space, StorageError};
 
 impl Engine {
     /// Loads every stream, resumes purges of deleted ones and starts the trimmer (at open).
@@ -57,14 +58,18 @@ impl Engine {
     /// Starts a stream's writer from its persisted record and counters.
     fn start_stream(&self, meta: StreamMeta) -> Result<Arc<LiveStream>, StorageError> {
         let mut counters = HashMap::new();
+        let mut unpersisted = HashMap::new();
         let mut tips = Vec::with_capacity(meta.shards.len());
+        let view = self.store.read_view();
         for shard in &meta.shards {
             let key = kkeys::shard_counters(meta.id, shard.index);
-            let c = match self.store.get(Space::Meta, &key)? {
+            let written = match self.store.get(Space::Meta, &key)? {
                 Some(v) => Counters::decode(&v)?,
                 None => Counters::default(),
             };
+            let (c, since) = recover_counters(&view, meta.id, shard.index, written)?;
             counters.insert(shard.index, c);
+            unpersisted.insert(shard.index, since);
             let tip = ShardTip {
                 first: c.first,
                 next: c.next,
@@ -95,6 +100,7 @@ impl Engine {
             max_group: self.config.storage.max_group_writes,
             ns_key: self.ns_key.clone(),
             counters,
+            unpersisted,
         };
         let (records, bytes) =
             writer.counters.values().fold((0, 0), |(r, b), c| (r + c.records, b + c.bytes));
@@ -254,4 +260,31 @@ async fn stop(stream: &LiveStream) {
 
 fn encode(meta: &StreamMeta) -> Result<Vec<u8>, StreamError> {
     serde_json::to_vec(meta).map_err(|e| StreamError::Storage(StorageError::Corrupt(e.to_string())))
+}
+
+/// A shard's counters as last written, brought up to date with the records stored after
+/// their `next` (the writer writes counters only now and then: `writer.rs`,
+/// `COUNTERS_EVERY_RECORDS`), and the records and bytes that took.
+fn recover_counters(
+    view: &ReadView,
+    stream_id: u64,
+    shard: u32,
+    mut c: Counters,
+) -> Result<(Counters, (u64, u64)), StorageError> {
+    let mut since = (0u64, 0u64);
+    for stored in stored_runs(view, stream_id, shard, c.next) {
+        let (first, value) = stored?;
+        for record in kkeys::Run::new(first, &value)? {
+            let record = record?;
+            if record.seq < c.next {
+                continue;
+            }
+            let size = record.size();
+            c.next = record.seq + 1;
+            c.last_arrival_ms = c.last_arrival_ms.max(record.arrival_ms);
+            (c.records, c.bytes) = (c.records + 1, c.bytes + size as i64);
+            since = (since.0 + 1, since.1 + size as u64);
+        }
+    }
+    Ok((c, since))
 }

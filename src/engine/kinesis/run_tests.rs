@@ -131,3 +131,52 @@ async fn one_record_values_of_earlier_stores_are_read_and_trimmed() {
     assert_eq!(s.shared.tip(0).unwrap().first, 5);
     assert!(run_keys(&engine).is_empty());
 }
+
+#[tokio::test]
+async fn counters_written_now_and_then_are_brought_up_to_date_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::config::Config::default();
+    config.storage.data_dir = dir.path().to_path_buf();
+    config.storage.durability = crate::config::Durability::None;
+    config.kinesis.trim_interval_ms = 3_600_000;
+    let config = Arc::new(config);
+    let clock: crate::clock::SharedClock = ManualClock::new(NOW_MS);
+    let metrics = || Arc::new(crate::metrics::Metrics::new());
+    let engine = Engine::open(config.clone(), clock.clone(), metrics()).unwrap();
+    let s = stream(&engine, "s", 1).await;
+    let written = |engine: &Engine| {
+        let v = engine.store.get(Space::Meta, &kkeys::shard_counters(s.id(), 0)).unwrap();
+        kkeys::Counters::decode(&v.unwrap()).unwrap()
+    };
+    for group in 0..3 {
+        let ten: Vec<_> = (0..10).map(|i| record(1, &format!("{group}-{i}"))).collect();
+        engine.kinesis_append(&s, ten, vec![]).await.unwrap();
+    }
+    assert_eq!(written(&engine).next, 0, "30 records: the counters are not written yet");
+    let many: Vec<_> = (0..4100).map(|i| record(1, &format!("m{i}"))).collect();
+    engine.kinesis_append(&s, many, vec![]).await.unwrap();
+    assert_eq!(written(&engine).next, 4130, "written with the group that passed 4,096");
+    let five: Vec<_> = (0..5).map(|i| record(1, &format!("late{i}"))).collect();
+    engine.kinesis_append(&s, five, vec![]).await.unwrap();
+    let retained = |engine: &Engine| {
+        let k = &engine.metrics.kinesis;
+        (
+            k.retained_records.with_label_values(&["s"]).get(),
+            k.retained_bytes.with_label_values(&["s"]).get(),
+        )
+    };
+    let before = retained(&engine);
+    assert_eq!(before.0, 4135);
+    engine.shutdown().await;
+    drop((s, engine));
+
+    let engine = Engine::open(config, clock, metrics()).unwrap();
+    let s = engine.kinesis.all().into_iter().next().unwrap();
+    let tip = s.shared.tip(0).unwrap();
+    assert_eq!((tip.first, tip.next), (0, 4135));
+    assert_eq!(retained(&engine), before);
+    let next = engine.kinesis_append(&s, vec![record(1, "after")], vec![]).await.unwrap();
+    assert_eq!(next[0].seq, 4135, "sequence numbers go on, never reused");
+    let (read, _) = data(&engine, &s, 4129, 10).await;
+    assert_eq!(read, ["m4099", "late0", "late1", "late2", "late3", "late4", "after"]);
+}

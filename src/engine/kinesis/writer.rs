@@ -1,7 +1,7 @@
 //! The single writer of one stream (see `mod.rs` for why one per stream). It gathers
 //! queued appends into a group, assigns each record the next sequence number of the open
 //! shard whose hash range holds it, commits the group (records, any extra mutations the
-//! callers brought, the shards' counters) as one batch through the group committer,
+//! callers brought, now and then a shard's counters) as one batch through the group committer,
 //! publishes the new tips, then replies. Resharding and trimming are messages in the same
 //! queue, so they take effect at an exact point between appends.
 
@@ -68,7 +68,20 @@ pub(super) struct Writer {
     pub ns_key: Vec<u8>,
     /// Every shard's counters, as committed.
     pub counters: HashMap<u32, Counters>,
+    /// Records and bytes appended to each shard since its counters were last sent to be
+    /// written (see [`COUNTERS_EVERY_RECORDS`]).
+    pub unpersisted: HashMap<u32, (u64, u64)>,
 }
+
+/// A shard's counters go into a group once this many records, or
+/// [`COUNTERS_EVERY_BYTES`], were appended to it since they last did (and with every
+/// trim and reshard). Written with every group, they were one key per shard per commit,
+/// as many as the records' own runs: on 64 shards a quarter of the commit thread's CPU.
+/// At start, the records after the written `next` are read back (`control.rs`), so
+/// these bound that read: a lost counters write (its group failed) only lengthens it.
+const COUNTERS_EVERY_RECORDS: u64 = 4096;
+/// See [`COUNTERS_EVERY_RECORDS`].
+const COUNTERS_EVERY_BYTES: u64 = 1 << 20;
 
 /// Most groups committing at once. The next group is built and sent while earlier ones
 /// sync, so the commit thread never waits for this task to turn around, and finds
@@ -231,6 +244,8 @@ impl Writer {
         let mut touched: HashMap<u32, Counters> = HashMap::new();
         // Each shard's records in this group, as runs (one key per shard, mostly).
         let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
+        // Records and bytes each shard takes in this group.
+        let mut added: HashMap<u32, (u64, u64)> = HashMap::new();
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut written = 0usize;
@@ -290,6 +305,8 @@ impl Writer {
                     mutations.push(run_put(id, shard, full));
                 }
                 run.push(arrival_ms, &record.partition_key, &record.data);
+                let shard_added = added.entry(shard).or_default();
+                *shard_added = (shard_added.0 + 1, shard_added.1 + size as u64);
                 incoming.push((shard, size));
                 out.push(Appended { shard, seq, arrival_ms });
             }
@@ -299,11 +316,17 @@ impl Writer {
         }
         mutations.extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run)));
         for (shard, c) in &touched {
-            mutations.push(Mutation::put(
-                Space::Meta,
-                kkeys::shard_counters(id, *shard),
-                c.encode(),
-            ));
+            let since = self.unpersisted.entry(*shard).or_default();
+            let (records, bytes) = added.get(shard).copied().unwrap_or_default();
+            *since = (since.0 + records, since.1 + bytes);
+            if since.0 >= COUNTERS_EVERY_RECORDS || since.1 >= COUNTERS_EVERY_BYTES {
+                mutations.push(Mutation::put(
+                    Space::Meta,
+                    kkeys::shard_counters(id, *shard),
+                    c.encode(),
+                ));
+                *since = (0, 0);
+            }
         }
         if mutations.is_empty() {
             // Nothing to write (every request's cursor had moved on, or none routed).

@@ -94,9 +94,11 @@ pub fn seq_of(key: &[u8]) -> Result<u64, StorageError> {
         .ok_or_else(|| StorageError::Corrupt("kinesis record key".into()))
 }
 
-/// What the writer keeps per shard, persisted in the same batch as the records it counts,
-/// so sequence numbers are never reused (even after every record is trimmed) and the
-/// retained totals need no scan at start.
+/// What the writer keeps per shard, persisted now and then with the records it counts
+/// (every 4,096 records or 1 MiB of a shard, and with every trim and reshard); at start
+/// the records stored after the persisted `next` are read back to bring them up to date.
+/// So sequence numbers are never reused (even after every record is trimmed), and the
+/// scan at start is short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     /// The sequence number the next record takes.
