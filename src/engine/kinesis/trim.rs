@@ -47,9 +47,10 @@ impl Engine {
             if tip.first >= tip.next {
                 return Ok(());
             }
-            // Runs wholly older than the cutoff are deleted; in the run the cutoff falls in,
-            // only the trim horizon moves (readers start there), and the run goes once
-            // its last record is trimmed.
+            // Runs wholly older than the cutoff are deleted. A run sluice writes has one
+            // arrival time (one group's clock reading), so it goes whole; should the cutoff
+            // fall inside a run all the same, only the trim horizon moves (readers start
+            // there), and the run goes once its last record is trimmed.
             let view = self.store.read_view();
             let (mut keys, mut bytes, mut read, mut upto) = (Vec::new(), 0i64, 0usize, tip.first);
             let mut full = false;

@@ -244,8 +244,6 @@ impl Writer {
         let mut touched: HashMap<u32, Counters> = HashMap::new();
         // Each shard's records in this group, as runs (one key per shard, mostly).
         let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
-        // Records and bytes each shard takes in this group.
-        let mut added: HashMap<u32, (u64, u64)> = HashMap::new();
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut written = 0usize;
@@ -305,8 +303,6 @@ impl Writer {
                     mutations.push(run_put(id, shard, full));
                 }
                 run.push(arrival_ms, &record.partition_key, &record.data);
-                let shard_added = added.entry(shard).or_default();
-                *shard_added = (shard_added.0 + 1, shard_added.1 + size as u64);
                 incoming.push((shard, size));
                 out.push(Appended { shard, seq, arrival_ms });
             }
@@ -317,7 +313,11 @@ impl Writer {
         mutations.extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run)));
         for (shard, c) in &touched {
             let since = self.unpersisted.entry(*shard).or_default();
-            let (records, bytes) = added.get(shard).copied().unwrap_or_default();
+            // What this group added: its counters against those it was built on.
+            let base = line.ahead.get(shard).or_else(|| self.counters.get(shard));
+            let base = base.copied().unwrap_or_default();
+            let (records, bytes) =
+                (c.next.saturating_sub(base.next), (c.bytes - base.bytes).max(0) as u64);
             *since = (since.0 + records, since.1 + bytes);
             if since.0 >= COUNTERS_EVERY_RECORDS || since.1 >= COUNTERS_EVERY_BYTES {
                 mutations.push(Mutation::put(
