@@ -49,6 +49,8 @@ pub struct Metrics {
     /// Group commits failed by a panic caught before the store was touched (a bug: the
     /// daemon goes on, the log and `/health` say what it was).
     pub storage_commit_panics_total: prometheus::IntCounter,
+    /// Group commits that asked for no sync (checkpoints alone): in the OS's buffers only.
+    pub storage_unsynced_batches_total: prometheus::IntCounter,
     /// Calls a fault-injection rule failed or delayed, by service, operation and kind.
     pub faults_injected_total: IntCounterVec,
     /// Items per table (exact, maintained by the writers).
@@ -525,6 +527,12 @@ impl Metrics {
         )
         .expect("valid metric");
         register(&registry, &mut catalog, Box::new(storage_commit_panics_total.clone()));
+        let storage_unsynced_batches_total = prometheus::IntCounter::new(
+            "sluice_storage_unsynced_batches_total",
+            "Group commits that held only writes needing no sync of their own (mapping checkpoints): written to the OS's buffers, synced with a later group.",
+        )
+        .expect("valid metric");
+        register(&registry, &mut catalog, Box::new(storage_unsynced_batches_total.clone()));
         let kinesis = KinesisMetrics::new();
         let fanout = fanout::FanoutMetrics::new();
         let bridge = BridgeMetrics::new();
@@ -562,6 +570,7 @@ impl Metrics {
             storage_size_bytes,
             storage_commit_failures_total,
             storage_commit_panics_total,
+            storage_unsynced_batches_total,
             faults_injected_total,
             table_items,
             table_size_bytes,

@@ -362,13 +362,26 @@ impl Store {
     /// and that a restart could then take back). A failed write or sync poisons fjall
     /// for good; `failed` remembers it so every later commit says why at once.
     pub(crate) fn commit_now(&self, mutations: Vec<Mutation>) -> Result<(), StorageError> {
+        self.commit_as(mutations, true)
+    }
+
+    /// [`Store::commit_now`], but with `sync` false the batch only reaches the OS's
+    /// buffers whatever the durability (it survives a killed process, and the next synced
+    /// batch or the OS takes it to disk): for what may be lost to a power cut, such as a
+    /// mapping's checkpoint, which then only goes back.
+    pub(crate) fn commit_as(
+        &self,
+        mutations: Vec<Mutation>,
+        sync: bool,
+    ) -> Result<(), StorageError> {
         if let Some(reason) = self.failed.get() {
             return Err(StorageError::Failed(reason.clone()));
         }
         self.check_free_space()?;
         check_mutations(&mutations)?;
         let mode = match self.durability {
-            Durability::Fsync => PersistMode::SyncData,
+            Durability::Fsync if sync => PersistMode::SyncData,
+            Durability::Fsync => PersistMode::Buffer,
             // Into the OS's buffers, so a killed process loses nothing; the batch
             // syncer or the OS gets it to disk.
             Durability::Batch | Durability::None => PersistMode::Buffer,

@@ -25,7 +25,9 @@ impl Engine {
     }
 
     /// Makes `value` (`keys::encode_checkpoint*`) the checkpoint of mapping `uuid` on
-    /// `shard_id`, durably.
+    /// `shard_id`: in the OS's buffers at once, so a killed process keeps it, and on disk
+    /// with the next client write's sync. A power cut may take it back to an earlier one,
+    /// which delivers some records again (at least once) and skips none.
     pub(super) async fn save_checkpoint(
         &self,
         uuid: &str,
@@ -33,7 +35,7 @@ impl Engine {
         value: Vec<u8>,
     ) -> Result<(), StorageError> {
         let m = Mutation::put(Space::Meta, keys::checkpoint(uuid, shard_id), value);
-        self.committer.commit(vec![m], 0).await
+        self.committer.commit_buffered(vec![m]).await
     }
 
     /// The tumbling window stored with mapping `uuid`'s checkpoint on `shard_id`.
