@@ -359,7 +359,7 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// A Lambda request id: a UUID, as Lambda's are.
+/// A Lambda request id: a version-4 UUID, as Lambda's are.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    crate::ids::uuid_v4()
 }

@@ -46,32 +46,13 @@ impl RequestContext {
     }
 }
 
-/// A fresh request id: 52 uppercase alphanumerics, the shape DynamoDB uses. Drawn from a
-/// per-thread xorshift generator seeded once from the OS, so the hot path makes no
-/// getrandom call.
+/// A fresh request id: 52 uppercase alphanumerics, the shape DynamoDB uses (from
+/// `crate::ids`' per-thread generator: no getrandom call per request).
 pub fn new_request_id() -> String {
-    use std::cell::Cell;
     const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let seed = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default());
-            seed | 1
-        });
-    }
-    STATE.with(|state| {
-        let mut x = state.get();
-        let mut id = String::with_capacity(52);
-        for _ in 0..52 {
-            // xorshift64*: fast, and ids only need to be unique in practice.
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-            id.push(ALPHABET[(r >> 32) as usize % ALPHABET.len()] as char);
-        }
-        state.set(x);
-        id
-    })
+    (0..52)
+        .map(|_| ALPHABET[(crate::ids::next_u64() >> 32) as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]

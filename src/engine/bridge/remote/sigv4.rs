@@ -40,16 +40,36 @@ pub fn amz_date(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let mut out = String::with_capacity(16);
+    // Written digit by digit: this runs for every signed request.
+    let digits = |out: &mut String, n: i64, width: u32| {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10_i64.pow(i) % 10) as u8));
+        }
+    };
+    digits(&mut out, y, 4);
+    digits(&mut out, i64::from(m), 2);
+    digits(&mut out, i64::from(d), 2);
+    out.push('T');
+    digits(&mut out, rem / 3600, 2);
+    digits(&mut out, rem % 3600 / 60, 2);
+    digits(&mut out, rem % 60, 2);
+    out.push('Z');
+    out
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` in lowercase hex, appended to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);
         out.push(DIGITS[usize::from(b & 15)] as char);
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
     out
 }
 
@@ -91,15 +111,29 @@ impl Signer<'_> {
         key: &[u8],
     ) -> String {
         let signed = self.sign(request, amz_date, key, &sha256_hex(request.payload));
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
-            self.access_key_id, signed.scope, signed.signed_headers, signed.signature
-        )
+        let mut out = String::with_capacity(
+            64 + self.access_key_id.len() + signed.scope.len() + signed.signed_headers.len(),
+        );
+        for part in [
+            "AWS4-HMAC-SHA256 Credential=",
+            self.access_key_id,
+            "/",
+            &signed.scope,
+            ", SignedHeaders=",
+            &signed.signed_headers,
+            ", Signature=",
+            &signed.signature,
+        ] {
+            out.push_str(part);
+        }
+        out
     }
 
     /// Signs `request` whose payload hashes to `payload_hash` (the hex SHA-256 of its
     /// body, or a placeholder such as `UNSIGNED-PAYLOAD`), with every step kept: a
-    /// verifier shows the canonical request and string to sign of a mismatch.
+    /// verifier shows the canonical request and string to sign of a mismatch. Built with
+    /// `push_str` into buffers sized once (`format!` here was most of an invocation's
+    /// signing time).
     pub fn sign(
         &self,
         request: &Request<'_>,
@@ -108,19 +142,36 @@ impl Signer<'_> {
         payload_hash: &str,
     ) -> Signed {
         let date = amz_date.get(..8).unwrap_or(amz_date);
-        let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
+        let scope = concat(&[date, "/", self.region, "/", self.service, "/aws4_request"]);
         let (canonical_headers, signed_headers) = canonical_headers(request.headers);
-        let canonical_request = format!(
-            "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{payload_hash}",
-            request.method, request.path, request.query,
-        );
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-            sha256_hex(canonical_request.as_bytes())
-        );
+        let canonical_request = concat(&[
+            request.method,
+            "\n",
+            request.path,
+            "\n",
+            request.query,
+            "\n",
+            &canonical_headers,
+            "\n",
+            &signed_headers,
+            "\n",
+            payload_hash,
+        ]);
+        let mut string_to_sign = concat(&["AWS4-HMAC-SHA256\n", amz_date, "\n", &scope, "\n"]);
+        string_to_sign.reserve(64);
+        push_hex(&mut string_to_sign, &Sha256::digest(canonical_request.as_bytes()));
         let signature = hex(&hmac(key, string_to_sign.as_bytes()));
         Signed { scope, signed_headers, canonical_request, string_to_sign, signature }
     }
+}
+
+/// `parts` joined, in one allocation.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// A signature and the steps that made it.
@@ -173,26 +224,40 @@ pub fn signed_json_post(
 /// (`name:value\n` lines, `name;name` list): names lowercased and sorted, values trimmed
 /// with inner runs of spaces collapsed, repeated names joined with commas.
 fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
-    let mut sorted: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    let mut sorted: Vec<(String, &str)> = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         sorted.push((name.to_ascii_lowercase(), value));
     }
+    // Stable: a repeated name's values keep the order they were given in.
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut lines = String::new();
-    let mut names: Vec<&str> = Vec::new();
+    let mut lines =
+        String::with_capacity(sorted.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>());
+    let mut names = String::new();
+    let mut last: Option<&str> = None;
     for (name, value) in &sorted {
-        if names.last() == Some(&name.as_str()) {
-            // A repeated name: its values join the previous line (the sort is stable, so
-            // they keep the order they were given in).
+        if last == Some(name.as_str()) {
+            // A repeated name: its values join the previous line.
             lines.pop();
-            lines.push_str(&format!(",{value}\n"));
-            continue;
+            lines.push(',');
+        } else {
+            if last.is_some() {
+                names.push(';');
+            }
+            names.push_str(name);
+            lines.push_str(name);
+            lines.push(':');
         }
-        lines.push_str(&format!("{name}:{value}\n"));
-        names.push(name);
+        // Runs of spaces collapse to one, and the value is trimmed.
+        for (i, word) in value.split_whitespace().enumerate() {
+            if i > 0 {
+                lines.push(' ');
+            }
+            lines.push_str(word);
+        }
+        lines.push('\n');
+        last = Some(name);
     }
-    (lines, names.join(";"))
+    (lines, names)
 }
 
 #[cfg(test)]
@@ -269,5 +334,6 @@ mod tests {
         assert_eq!(lines, "a:1,2\nb:x y,z\n");
         assert_eq!(names, "a;b");
         assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_796_605_323_999), "20261207T010203Z");
     }
 }
