@@ -4,6 +4,8 @@
 //! system's certificate authorities (or `tls.ca_file`'s), SNI set to the host and ALPN
 //! `http/1.1` offered, since every client here speaks HTTP/1.1.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -104,9 +106,25 @@ fn shared() -> Result<Arc<ClientConfig>, String> {
     CLIENT.get_or_init(|| client_config(CA_FILE.get().map_or("", String::as_str))).clone()
 }
 
+/// What runs an HTTP/1.1 connection: it must be polled for the connection's sender to
+/// make progress (`hyper::client::conn::http1::Connection`, boxed over TCP or TLS).
+pub type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+
 /// An HTTP/1.1 connection to `host:port`, over TLS when `tls`; its driver runs as a task
 /// that ends when the sender is dropped or the peer hangs up.
 pub async fn connect(host: &str, port: u16, tls: bool) -> Result<SendRequest<Full<Bytes>>, String> {
+    let (sender, driver) = connect_driven(host, port, tls).await?;
+    tokio::spawn(driver);
+    Ok(sender)
+}
+
+/// [`connect`], with the driver left to the caller, which polls it beside each exchange
+/// (`http_client`): no task of its own, so an exchange wakes one task, not two.
+pub async fn connect_driven(
+    host: &str,
+    port: u16,
+    tls: bool,
+) -> Result<(SendRequest<Full<Bytes>>, Driver), String> {
     // A bracketed IPv6 literal connects without its brackets.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let stream = TcpStream::connect((bare, port)).await.map_err(|e| e.to_string())?;
@@ -114,8 +132,7 @@ pub async fn connect(host: &str, port: u16, tls: bool) -> Result<SendRequest<Ful
     if !tls {
         let (sender, connection) =
             http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        return Ok(sender);
+        return Ok((sender, Box::pin(connection)));
     }
     let config = shared()?;
     let name = ServerName::try_from(bare.to_string()).map_err(|e| format!("{host}: {e}"))?;
@@ -126,8 +143,7 @@ pub async fn connect(host: &str, port: u16, tls: bool) -> Result<SendRequest<Ful
         .map_err(|e| format!("TLS with {host}: {e}"))?;
     let (sender, connection) =
         http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    Ok(sender)
+    Ok((sender, Box::pin(connection)))
 }
 
 #[cfg(test)]
