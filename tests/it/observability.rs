@@ -156,6 +156,32 @@ async fn per_shard_series_only_when_configured() {
         let metrics = server.metrics().await;
         let sample = "sluice_kinesis_shard_incoming_records_total{shard=\"shardId-000000000000\",stream=\"ps\"} 1";
         assert_eq!(metrics.contains(sample), expect, "{config:?}:\n{metrics}");
+        // A PutRecords of three is counted once per group and series, in full.
+        let entry = |pk: &str| {
+            aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                .partition_key(pk)
+                .data(aws_sdk_kinesis::primitives::Blob::new("ab"))
+                .build()
+                .unwrap()
+        };
+        k.put_records()
+            .stream_name("ps")
+            .records(entry("q"))
+            .records(entry("r"))
+            .records(entry("s"))
+            .send()
+            .await
+            .unwrap();
+        let metrics = server.metrics().await;
+        for sample in [
+            "sluice_kinesis_incoming_records_total{stream=\"ps\"} 4",
+            // Data and partition key: 1 + 1, then 3 × (2 + 1).
+            "sluice_kinesis_incoming_bytes_total{stream=\"ps\"} 11",
+        ] {
+            assert!(metrics.contains(sample), "{sample} missing:\n{metrics}");
+        }
+        let sample = "sluice_kinesis_shard_incoming_records_total{shard=\"shardId-000000000000\",stream=\"ps\"} 4";
+        assert_eq!(metrics.contains(sample), expect, "{config:?}:\n{metrics}");
     }
 }
 

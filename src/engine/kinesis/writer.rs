@@ -409,20 +409,31 @@ impl Writer {
             self.shared.wake_tip(shard);
         }
         self.publish_retained();
-        for (shard, size) in group.incoming {
-            self.count_incoming(shard, size);
-        }
+        self.count_incoming(&group.incoming);
     }
 
-    fn count_incoming(&self, shard: u32, size: i64) {
+    /// Counts a group's records (shard, size): once per group and series, as a label
+    /// lookup per record was 5 % of PutRecords' instructions.
+    fn count_incoming(&self, incoming: &[(u32, i64)]) {
+        if incoming.is_empty() {
+            return;
+        }
         let k = &self.metrics.kinesis;
         let name = self.shared.name.as_str();
-        k.incoming_records_total.with_label_values(&[name]).inc();
-        k.incoming_bytes_total.with_label_values(&[name]).inc_by(size as u64);
+        let bytes: i64 = incoming.iter().map(|(_, size)| size).sum();
+        k.incoming_records_total.with_label_values(&[name]).inc_by(incoming.len() as u64);
+        k.incoming_bytes_total.with_label_values(&[name]).inc_by(bytes as u64);
         if self.per_shard_metrics {
-            let shard = super::meta::shard_id(shard);
-            k.shard_incoming_records_total.with_label_values(&[name, &shard]).inc();
-            k.shard_incoming_bytes_total.with_label_values(&[name, &shard]).inc_by(size as u64);
+            let mut by_shard: HashMap<u32, (u64, u64)> = HashMap::new();
+            for (shard, size) in incoming {
+                let entry = by_shard.entry(*shard).or_default();
+                (entry.0, entry.1) = (entry.0 + 1, entry.1 + *size as u64);
+            }
+            for (shard, (records, bytes)) in by_shard {
+                let shard = super::meta::shard_id(shard);
+                k.shard_incoming_records_total.with_label_values(&[name, &shard]).inc_by(records);
+                k.shard_incoming_bytes_total.with_label_values(&[name, &shard]).inc_by(bytes);
+            }
         }
     }
 
