@@ -4,6 +4,7 @@
 
 use super::records::{PutRecordsOutput, PutRecordsResultEntry};
 use crate::api::{Form, Output};
+use crate::engine::kinesis::meta::shard_id_bytes;
 
 /// PutRecords' output in `form`: awsJson by hand, the tree through serde.
 pub fn put_records_output(
@@ -34,20 +35,31 @@ pub fn put_records_output(
 /// One result entry, its members in declaration order, absent ones left out (as serde's
 /// `skip_serializing_if` does).
 fn write_entry(out: &mut Vec<u8>, e: &PutRecordsResultEntry) -> Result<(), serde_json::Error> {
-    let members: [(&[u8], Option<&str>); 4] = [
-        (b"\"SequenceNumber\":", e.sequence_number.as_deref()),
-        (b"\"ShardId\":", e.shard_id.as_deref()),
-        (b"\"ErrorCode\":", e.error_code),
-        (b"\"ErrorMessage\":", e.error_message.as_deref()),
-    ];
     out.push(b'{');
     let mut first = true;
-    for (name, value) in members {
-        let Some(value) = value else { continue };
-        if !first {
+    let mut next = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
             out.push(b',');
         }
-        first = false;
+    };
+    // Digits and `shardId-`: copied as they are, no escape to look for.
+    if let Some(seq) = e.sequence_number {
+        next(out);
+        out.extend_from_slice(b"\"SequenceNumber\":\"");
+        out.extend_from_slice(&seq.0.digits());
+        out.push(b'"');
+    }
+    if let Some(shard) = e.shard_id {
+        next(out);
+        out.extend_from_slice(b"\"ShardId\":\"");
+        out.extend_from_slice(&shard_id_bytes(shard.0));
+        out.push(b'"');
+    }
+    let rest: [(&[u8], Option<&str>); 2] =
+        [(b"\"ErrorCode\":", e.error_code), (b"\"ErrorMessage\":", e.error_message.as_deref())];
+    for (name, value) in rest {
+        let Some(value) = value else { continue };
+        next(out);
         member(out, name, value)?;
     }
     out.push(b'}');
@@ -81,17 +93,22 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::api::kinesis::records::{WireSeqNo, WireShardId};
+    use crate::engine::kinesis::seqno::SeqNo;
 
     fn entry() -> impl Strategy<Value = PutRecordsResultEntry> {
         let text = proptest::option::of("\\PC{0,12}|[\"\\\\\u{1}\u{7f}é0-9]{0,6}");
         let code = proptest::option::of(Just("ProvisionedThroughputExceededException"));
-        (text.clone(), text.clone(), code, text).prop_map(|(seq, shard, code, message)| {
-            PutRecordsResultEntry {
-                sequence_number: seq,
-                shard_id: shard,
-                error_code: code,
-                error_message: message,
-            }
+        let seq = proptest::option::of(
+            (any::<u64>(), any::<u32>(), any::<u64>())
+                .prop_map(|(stream_id, shard, seq)| WireSeqNo(SeqNo { stream_id, shard, seq })),
+        );
+        let shard = proptest::option::of(any::<u32>().prop_map(WireShardId));
+        (seq, shard, code, text).prop_map(|(seq, shard, code, message)| PutRecordsResultEntry {
+            sequence_number: seq,
+            shard_id: shard,
+            error_code: code,
+            error_message: message,
         })
     }
 

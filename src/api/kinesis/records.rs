@@ -214,13 +214,34 @@ pub struct PutRecordsInput {
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequence_number: Option<String>,
+    pub sequence_number: Option<WireSeqNo>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shard_id: Option<String>,
+    pub shard_id: Option<WireShardId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+}
+
+/// A record's sequence number as PutRecords answers it: kept as numbers until written
+/// (the hand-written answer copies its digits; serde writes its string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireSeqNo(pub seqno::SeqNo);
+
+/// A record's shard as PutRecords answers it (`shardId-...`), kept as its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireShardId(pub u32);
+
+impl Serialize for WireSeqNo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.encode())
+    }
+}
+
+impl Serialize for WireShardId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&shard_id(self.0))
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -304,8 +325,9 @@ pub async fn put_records(
             .await
             .map_err(gone(&stream, ctx))?;
         for (slot, a) in slots.into_iter().zip(appended) {
-            results[slot].shard_id = Some(shard_id(a.shard));
-            results[slot].sequence_number = Some(seqno::encode(meta.id, a.shard, a.seq));
+            results[slot].shard_id = Some(WireShardId(a.shard));
+            let seq = seqno::SeqNo { stream_id: meta.id, shard: a.shard, seq: a.seq };
+            results[slot].sequence_number = Some(WireSeqNo(seq));
         }
     }
     Ok(PutRecordsOutput {

@@ -106,10 +106,16 @@ impl ShardMeta {
 
 /// The wire id of shard `index`.
 pub fn shard_id(index: u32) -> String {
-    // Digit by digit, as the sequence numbers (see `seqno::encode`): one per record answered.
+    // Only ASCII was written.
+    std::str::from_utf8(&shard_id_bytes(index)).map(str::to_owned).unwrap_or_default()
+}
+
+/// [`shard_id`] as ASCII bytes, for a writer that copies them (one per record answered).
+pub fn shard_id_bytes(index: u32) -> [u8; 20] {
+    // Digit by digit, as the sequence numbers (see `seqno::SeqNo::digits`).
     let mut id = *b"shardId-000000000000";
     super::seqno::put_digits(&mut id[8..], u64::from(index));
-    std::str::from_utf8(&id).map(str::to_owned).unwrap_or_default()
+    id
 }
 
 /// Parses a shard id as AWS resolves it: `shardId-<digits>` or bare digits, at most

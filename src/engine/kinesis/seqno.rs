@@ -20,17 +20,22 @@ pub struct SeqNo {
 impl SeqNo {
     /// The wire form.
     pub fn encode(&self) -> String {
+        // Only ASCII digits were written.
+        std::str::from_utf8(&self.digits()).map(str::to_owned).unwrap_or_default()
+    }
+
+    /// The wire form's 56 ASCII digits, for a writer that copies them as they are (a
+    /// PutRecords answer: no String, no UTF-8 check, per record).
+    pub fn digits(&self) -> [u8; 56] {
         // Written digit by digit into a fixed buffer: `format!` with zero padding went
-        // through the formatter's padding path a character at a time, and PutRecords
-        // answers one of these per record.
+        // through the formatter's padding path a character at a time.
         let mut wire = [b'0'; 56];
         wire[..2].copy_from_slice(b"49");
         put_digits(&mut wire[2..22], self.stream_id);
         put_digits(&mut wire[22..32], u64::from(self.shard));
         put_digits(&mut wire[32..52], self.seq);
         put_digits(&mut wire[52..56], u64::from(check(self.stream_id, self.shard, self.seq)));
-        // Only ASCII digits were written.
-        std::str::from_utf8(&wire).map(str::to_owned).unwrap_or_default()
+        wire
     }
 
     /// Parses a wire sequence number; `None` unless it is one sluice issued.
