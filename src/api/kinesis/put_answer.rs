@@ -46,7 +46,7 @@ fn write_entry(out: &mut Vec<u8>, e: &PutRecordsResultEntry) -> Result<(), serde
     if let Some(seq) = e.sequence_number {
         next(out);
         out.extend_from_slice(b"\"SequenceNumber\":\"");
-        out.extend_from_slice(&seq.0.digits());
+        out.extend_from_slice(&seq.digits());
         out.push(b'"');
     }
     if let Some(shard) = e.shard_id {
@@ -93,16 +93,17 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::api::kinesis::records::{WireSeqNo, WireShardId};
+    use crate::api::kinesis::records::WireShardId;
     use crate::engine::kinesis::seqno::SeqNo;
 
     fn entry() -> impl Strategy<Value = PutRecordsResultEntry> {
         let text = proptest::option::of("\\PC{0,12}|[\"\\\\\u{1}\u{7f}é0-9]{0,6}");
         let code = proptest::option::of(Just("ProvisionedThroughputExceededException"));
-        let seq = proptest::option::of(
-            (any::<u64>(), any::<u32>(), any::<u64>())
-                .prop_map(|(stream_id, shard, seq)| WireSeqNo(SeqNo { stream_id, shard, seq })),
-        );
+        let seq =
+            proptest::option::of(
+                (any::<u64>(), any::<u32>(), any::<u64>())
+                    .prop_map(|(stream_id, shard, seq)| SeqNo { stream_id, shard, seq }),
+            );
         let shard = proptest::option::of(any::<u32>().prop_map(WireShardId));
         (seq, shard, code, text).prop_map(|(seq, shard, code, message)| PutRecordsResultEntry {
             sequence_number: seq,

@@ -214,7 +214,8 @@ pub struct PutRecordsInput {
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequence_number: Option<WireSeqNo>,
+    /// Kept as numbers until written, like the shard.
+    pub sequence_number: Option<seqno::SeqNo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<WireShardId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,20 +224,10 @@ pub struct PutRecordsResultEntry {
     pub error_message: Option<String>,
 }
 
-/// A record's sequence number as PutRecords answers it: kept as numbers until written
-/// (the hand-written answer copies its digits; serde writes its string).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WireSeqNo(pub seqno::SeqNo);
-
-/// A record's shard as PutRecords answers it (`shardId-...`), kept as its index.
+/// A record's shard as PutRecords answers it (`shardId-...`), kept as its index until
+/// written (the hand-written answer copies its bytes; serde writes its string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WireShardId(pub u32);
-
-impl Serialize for WireSeqNo {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.encode())
-    }
-}
 
 impl Serialize for WireShardId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -327,7 +318,7 @@ pub async fn put_records(
         for (slot, a) in slots.into_iter().zip(appended) {
             results[slot].shard_id = Some(WireShardId(a.shard));
             let seq = seqno::SeqNo { stream_id: meta.id, shard: a.shard, seq: a.seq };
-            results[slot].sequence_number = Some(WireSeqNo(seq));
+            results[slot].sequence_number = Some(seq);
         }
     }
     Ok(PutRecordsOutput {

@@ -75,6 +75,14 @@ pub fn continuation(stream_id: u64, shard: u32, next: u64) -> String {
     encode(stream_id, shard, next.checked_sub(1).unwrap_or(BEFORE_FIRST))
 }
 
+/// A sequence number serializes as its wire form (PutRecords' serde answers; the
+/// hand-written one copies [`SeqNo::digits`]).
+impl serde::Serialize for SeqNo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.encode())
+    }
+}
+
 /// Shorthand for `SeqNo { .. }.encode()`.
 pub fn encode(stream_id: u64, shard: u32, seq: u64) -> String {
     SeqNo { stream_id, shard, seq }.encode()

@@ -40,6 +40,15 @@ pub fn amz_date(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
+    if !(0..=9999).contains(&y) {
+        // A clock far outside ours: as `format!` writes it, not four wrong digits.
+        return format!(
+            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        );
+    }
     let mut out = String::with_capacity(16);
     // Written digit by digit: this runs for every signed request.
     let digits = |out: &mut String, n: i64, width: u32| {
@@ -335,5 +344,8 @@ mod tests {
         assert_eq!(names, "a;b");
         assert_eq!(amz_date(0), "19700101T000000Z");
         assert_eq!(amz_date(1_796_605_323_999), "20261207T010203Z");
+        // Outside four-digit years: what `format!` wrote, and no overflow.
+        assert_eq!(amz_date(-62_198_755_200_000), "-0010101T000000Z");
+        assert_eq!(amz_date(253_402_300_800_000), "100000101T000000Z");
     }
 }
