@@ -154,6 +154,11 @@ pub struct PutRecordsArgs {
     /// Shards of the stream.
     #[arg(long, default_value_t = 4)]
     pub shards: u32,
+    /// Records of random bytes (drawn from a pool of distinct ones) instead of one
+    /// repeated byte: data that compression cannot shrink, as most real payloads are
+    /// less compressible than `xxxx...`.
+    #[arg(long)]
+    pub random_data: bool,
     /// Prometheus text to read process_resident_memory_bytes from at start and end
     /// (default: the endpoint's /metrics; skipped when it serves none).
     #[arg(long)]

@@ -14,10 +14,14 @@ use super::load::{Check, Load, MakeRequest, Outcome, drive, plain};
 use super::report::{Report, Rss};
 use super::resources;
 
-/// One PutRecords body of `batch` records carrying `data` (already base64).
+/// Bytes of random record data the pool of `--random-data` holds at most.
+const RANDOM_POOL_BYTES: usize = 16 << 20;
+
+/// One PutRecords body of `batch` records, each carrying one of `data` (already base64)
+/// picked at random.
 pub fn body(
     stream: &str,
-    data: &str,
+    data: &[String],
     batch: usize,
     key_space: u64,
     rng: &mut fastrand::Rng,
@@ -27,6 +31,7 @@ pub fn body(
         if i > 0 {
             s.push(',');
         }
+        let data = &data[rng.usize(..data.len())];
         s.push_str(&format!(
             r#"{{"Data":"{data}","PartitionKey":"k{}"}}"#,
             rng.u64(..key_space.max(1))
@@ -61,12 +66,25 @@ pub fn check(reply: &Reply) -> Outcome {
 /// same bodies, so the ratio compares the same JSON).
 pub fn maker(stream: &str, args: &PutRecordsArgs) -> MakeRequest {
     let batch = args.batch_size.clamp(1, 500);
-    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; args.record_size]);
+    let data = record_data(args.record_size, args.random_data);
     let key_space = args.common.key_space;
     let name = stream.to_string();
     Arc::new(move |_, rng| {
         ("Kinesis_20131202.PutRecords", body(&name, &data, batch, key_space, rng))
     })
+}
+
+/// The records' data, base64: one record of `x`s, or with `random`, a pool of distinct
+/// random records (up to 4,096 of them within [`RANDOM_POOL_BYTES`]), so a batch holds
+/// few repeats for a compressor to find either.
+pub fn record_data(size: usize, random: bool) -> Vec<String> {
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    if !random {
+        return vec![b64.encode(vec![b'x'; size])];
+    }
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let count = (RANDOM_POOL_BYTES / size.max(1)).clamp(1, 4096);
+    (0..count).map(|_| b64.encode((0..size).map(|_| rng.u8(..)).collect::<Vec<u8>>())).collect()
 }
 
 pub async fn run(
@@ -101,9 +119,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn random_data_is_a_pool_of_distinct_records_of_the_size_asked() {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        assert_eq!(record_data(3, false), vec!["eHh4".to_string()]);
+        let pool = record_data(200, true);
+        assert_eq!(pool.len(), 4096);
+        assert!(pool.iter().all(|d| b64.decode(d).unwrap().len() == 200));
+        let distinct: std::collections::HashSet<_> = pool.iter().collect();
+        assert_eq!(distinct.len(), pool.len());
+        // A pool of large records stays within its byte budget.
+        assert_eq!(record_data(8 << 20, true).len(), 2);
+    }
+
+    #[test]
     fn batches_and_partial_failures() {
         let mut rng = fastrand::Rng::with_seed(1);
-        let v: Value = serde_json::from_slice(&body("s", "eA==", 3, 10, &mut rng)).unwrap();
+        let v: Value =
+            serde_json::from_slice(&body("s", &["eA==".to_string()], 3, 10, &mut rng)).unwrap();
         assert_eq!(v["Records"].as_array().unwrap().len(), 3);
         assert_eq!(v["Records"][0]["Data"], "eA==");
         let reply = Reply {

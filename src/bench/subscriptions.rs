@@ -9,8 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use super::cli::SubscriptionsArgs;
 use super::client::Client;
 use super::histogram::Latency;
@@ -129,7 +127,7 @@ async fn subscribe_unread(
 
 /// Puts `mib` MiB of records on random partition keys.
 async fn fill(client: &Client, stream: &str, mib: usize) -> Result<(), String> {
-    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; RECORD_BYTES]);
+    let data = super::records::record_data(RECORD_BYTES, false);
     let calls = (mib * 1024 * 1024).div_ceil(BATCH * RECORD_BYTES);
     let mut rng = fastrand::Rng::new();
     let mut conn = client.conn();
