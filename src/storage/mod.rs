@@ -260,8 +260,16 @@ impl Store {
         // the commit thread keeps them within `memtable_bytes` in all
         // (`bound_write_buffers`); a keyspace's memtable is sealed at half of it, so one
         // can fill while the last is flushed.
+        //
+        // The journal does not compress: Kinesis runs come compressed already when LZ4
+        // shrinks them (`keys/kinesis.rs`), and fjall's own LZ4 ran on the commit thread,
+        // the one serial step of every write, for each value of 4 KiB or more, zeroing a
+        // 16 KiB table each time: with incompressible records a quarter of that thread's
+        // CPU for nothing (BENCHMARKS.md, "Kinesis runs compressed by the writer"). Each
+        // journal entry names its own compression, so older journals still replay.
         let db = Database::builder(path)
             .manual_journal_persist(true)
+            .journal_compression(fjall::CompressionType::None)
             .worker_threads(background_workers())
             .cache_size(config.cache_bytes)
             .open()?;

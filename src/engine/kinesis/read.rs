@@ -188,7 +188,8 @@ fn read_run(
     Ok(batch)
 }
 
-/// The stored runs of a shard (first sequence number, value) from the one that holds
+/// The stored runs of a shard (first sequence number, value as [`kkeys::Run`] reads it,
+/// decompressed) from the one that holds
 /// `from` (or the first after it), in order. A reader that stopped at a run's end starts
 /// exactly at the next run's key: one forward seek. Only a position inside a run (a read
 /// cut by its limit, an iterator at a given sequence number) takes a backward seek too.
@@ -211,7 +212,7 @@ pub(super) fn stored_runs(
     };
     before.into_iter().chain(first).chain(after).map(|entry| {
         let (key, value) = entry?;
-        Ok((kkeys::seq_of(&key)?, value))
+        Ok((kkeys::seq_of(&key)?, kkeys::plain(value)?))
     })
 }
 

@@ -1,6 +1,7 @@
 //! Records stored in runs (one value per shard per commit group): reads start and stop
 //! anywhere inside a run, runs are capped, a run is trimmed whole or from its front, and
-//! the one-record values of stores written before runs are read and trimmed alike.
+//! the one-record values of stores written before runs, and compressed runs, are read and
+//! trimmed alike.
 
 use std::sync::Arc;
 
@@ -179,4 +180,40 @@ async fn counters_written_now_and_then_are_brought_up_to_date_at_start() {
     assert_eq!(next[0].seq, 4135, "sequence numbers go on, never reused");
     let (read, _) = data(&engine, &s, 4129, 10).await;
     assert_eq!(read, ["m4099", "late0", "late1", "late2", "late3", "late4", "after"]);
+}
+
+#[tokio::test]
+async fn a_run_that_shrinks_is_stored_compressed_and_read_and_trimmed_alike() {
+    let clock = ManualClock::new(NOW_MS);
+    let engine = open(clock.clone());
+    let s = stream(&engine, "s", 1).await;
+    let padding = "x".repeat(100);
+    let forty: Vec<_> = (0..40).map(|i| record(1, &format!("r{i}{padding}"))).collect();
+    engine.kinesis_append(&s, forty, vec![]).await.unwrap();
+    let stored = engine.store.get(Space::Kinesis, &kkeys::record_key(s.id(), 0, 0)).unwrap();
+    let stored = stored.unwrap();
+    assert_eq!(stored[0], 3, "stored as a compressed run");
+    assert!(stored.len() < 40 * 100 / 4, "{} bytes", stored.len());
+    // Reads start and stop inside it, as in any run.
+    let (read, next) = data(&engine, &s, 5, 3).await;
+    assert_eq!(next, 8);
+    assert_eq!(read, ["r5", "r6", "r7"].map(|r| format!("{r}{padding}")));
+    // A compressed run whose records arrived an hour apart, trimmed from its front.
+    let mut run = RunBuilder::new(0);
+    for i in 0..4 {
+        run.push(
+            NOW_MS + i * 3_600_000,
+            "pk",
+            format!("r{i}{padding}{padding}{padding}").as_bytes(),
+        );
+    }
+    let value = run.finish();
+    assert_eq!(value[0], 3);
+    store_as(&engine, &s, vec![(0, value)]).await;
+    clock.advance_millis(DAY + 3_600_000 + 1);
+    engine.trim_kinesis().await.unwrap();
+    assert_eq!(s.shared.tip(0).unwrap().first, 2);
+    let (read, next) = data(&engine, &s, 0, 10).await;
+    assert_eq!((read.len(), next), (2, 4));
+    assert!(read[0].starts_with("r2x"));
 }

@@ -12,6 +12,12 @@
 //! scattered position, the journal entry, the flush), so a group of PutRecords calls
 //! costs one key per shard instead of one per record (BENCHMARKS.md, "Records in runs").
 //! Stores written before runs hold one record per value (version 1); both are read.
+//!
+//! A run whose records' bytes shrink by an eighth or more under LZ4 is stored compressed
+//! (version 3), compressed by the stream's writer, off the commit thread: smaller values
+//! are cheaper in the journal, the memtables, their flushes and every compaction after.
+//! Readers get it back as a version-2 run ([`plain`]); data that does not shrink (random
+//! or already compressed payloads) is stored as it is.
 
 use crate::storage::StorageError;
 
@@ -20,6 +26,15 @@ const RECORD_VERSION: u8 = 1;
 /// Version of a run: `2`, the record count (u32 BE), then per record its arrival ms (i64
 /// BE), partition key length (u16 BE), partition key, data length (u32 BE) and data.
 const RUN_VERSION: u8 = 2;
+/// Version of a compressed run: `3`, the record count (u32 BE), the length of the
+/// records' bytes (u32 BE), then those bytes (laid out as in a version-2 run) as one LZ4
+/// block.
+const LZ4_RUN_VERSION: u8 = 3;
+/// Runs whose records take fewer bytes are not worth a compression attempt.
+const COMPRESS_FROM: usize = 1024;
+/// The most bytes a compressed run may say its records take (a lone record is at most
+/// 10 MiB): a corrupt length is an error, never an allocation.
+const MAX_PLAIN_BYTES: usize = 16 * 1024 * 1024;
 
 /// Most records one run holds (PutRecords' own limit).
 pub const MAX_RUN_RECORDS: u32 = 500;
@@ -196,10 +211,50 @@ impl RunBuilder {
         self.bytes += partition_key.len() + data.len();
     }
 
-    /// The persisted value.
+    /// The persisted value: compressed when that saves an eighth of it.
     pub fn finish(mut self) -> Vec<u8> {
         self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
-        self.value
+        compressed(&self.value).unwrap_or(self.value)
+    }
+}
+
+/// `run` (a version-2 value) as a version-3 one, if LZ4 shrinks its records by an eighth.
+fn compressed(run: &[u8]) -> Option<Vec<u8>> {
+    let records = &run[5..];
+    if records.len() < COMPRESS_FROM {
+        return None;
+    }
+    let packed = lz4_flex::block::compress(records);
+    if packed.len() > records.len() - records.len() / 8 {
+        return None;
+    }
+    let mut value = Vec::with_capacity(9 + packed.len());
+    value.push(LZ4_RUN_VERSION);
+    value.extend_from_slice(&run[1..5]);
+    value.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    value.extend_from_slice(&packed);
+    Some(value)
+}
+
+/// A stored value as [`Run`] reads it: a compressed run decompressed into its version-2
+/// form, any other value as it is. A compressed run that does not decompress to the
+/// length it names is corrupt.
+pub fn plain(value: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+    if value.first() != Some(&LZ4_RUN_VERSION) {
+        return Ok(value);
+    }
+    let header = value.get(..9).ok_or_else(|| corrupt("truncated"))?;
+    let len = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as usize;
+    if len > MAX_PLAIN_BYTES {
+        return Err(corrupt("compressed run length"));
+    }
+    let mut run = Vec::with_capacity(5 + len);
+    run.push(RUN_VERSION);
+    run.extend_from_slice(&header[1..5]);
+    run.resize(5 + len, 0);
+    match lz4_flex::block::decompress_into(&value[9..], &mut run[5..]) {
+        Ok(n) if n == len => Ok(run),
+        _ => Err(corrupt("compressed run")),
     }
 }
 
@@ -353,11 +408,61 @@ mod tests {
         assert!(Run::new(7, &[9, 0, 0, 0, 1]).is_err());
     }
 
+    #[test]
+    fn runs_that_shrink_are_stored_compressed_and_read_back_whole() {
+        let build = |data: &[u8]| {
+            let mut run = RunBuilder::new(3);
+            for ms in 0..8 {
+                run.push(ms, "key", data);
+            }
+            run
+        };
+        let records = |v: Vec<u8>| -> Vec<StoredRecord> {
+            let v = plain(v).unwrap();
+            Run::new(3, &v).unwrap().map(|r| r.unwrap().to_stored().unwrap()).collect()
+        };
+        // 8 x 200 repeated bytes: stored as version 3, a fraction of the size.
+        let v = build(&[b'x'; 200]).finish();
+        assert_eq!(v[0], LZ4_RUN_VERSION);
+        assert!(v.len() < 200, "{} bytes", v.len());
+        let got = records(v.clone());
+        assert_eq!(got.len(), 8);
+        assert!(
+            got.iter().enumerate().all(|(i, r)| r.arrival_ms == i as i64 && r.data == [b'x'; 200])
+        );
+        // Random bytes do not shrink: stored as they are.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut run = RunBuilder::new(3);
+        let mut last = Vec::new();
+        for ms in 0..8 {
+            last = (0..200).map(|_| rng.u8(..)).collect();
+            run.push(ms, "key", &last);
+        }
+        let r = run.finish();
+        assert_eq!(r[0], RUN_VERSION);
+        assert_eq!(plain(r.clone()).unwrap(), r);
+        assert_eq!(records(r)[7].data, last);
+        // Under `COMPRESS_FROM`, no attempt: stored as they are.
+        assert_eq!(build(&[b'x'; 10]).finish()[0], RUN_VERSION);
+        // A length the block does not decompress to, or past the cap, is corrupt.
+        let mut wrong = v.clone();
+        wrong[8] ^= 1;
+        assert!(plain(wrong).is_err());
+        let mut huge = v;
+        huge[5..9].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(plain(huge).is_err());
+        assert!(plain(vec![LZ4_RUN_VERSION, 0, 0]).is_err());
+    }
+
     proptest! {
         #[test]
         fn runs_round_trip(
             first in 0u64..u64::MAX / 2,
-            records in proptest::collection::vec((any::<i64>(), ".{0,20}", proptest::collection::vec(any::<u8>(), 0..40)), 1..8),
+            records in proptest::collection::vec((any::<i64>(), ".{0,20}", prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..40),
+                // Repeated bytes: runs past `COMPRESS_FROM` that LZ4 shrinks.
+                (any::<u8>(), 0usize..600).prop_map(|(b, n)| vec![b; n]),
+            ]), 1..8),
         ) {
             let mut run = RunBuilder::new(first);
             for (ms, pk, data) in &records {
@@ -365,7 +470,8 @@ mod tests {
                 run.push(*ms, pk, data);
             }
             let v = run.finish();
-            let decoded = Run::new(first, &v).unwrap();
+            let plain_v = plain(v.clone()).unwrap();
+            let decoded = Run::new(first, &plain_v).unwrap();
             prop_assert_eq!(decoded.end(), first + records.len() as u64);
             let decoded: Vec<RunRecord> = decoded.collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(decoded.len(), records.len());
@@ -376,7 +482,10 @@ mod tests {
                 prop_assert_eq!(r.to_stored().unwrap(), want);
             }
             // Every cut, and any byte past the end, is an error, never a panic.
-            let read = |v: &[u8]| Run::new(first, v).and_then(|r| r.map(|r| r.map(|_| ())).collect::<Result<Vec<()>, _>>());
+            let read = |v: &[u8]| {
+                let v = plain(v.to_vec())?;
+                Run::new(first, &v).and_then(|r| r.map(|r| r.map(|_| ())).collect::<Result<Vec<()>, _>>())
+            };
             for cut in 0..v.len() {
                 prop_assert!(read(&v[..cut]).is_err(), "cut at {}", cut);
             }
