@@ -32,6 +32,10 @@ const RUN_VERSION: u8 = 2;
 const LZ4_RUN_VERSION: u8 = 3;
 /// Runs whose records take fewer bytes are not worth a compression attempt.
 const COMPRESS_FROM: usize = 1024;
+/// A run of more than twice this many bytes is first tried on its first this many: if
+/// they do not shrink, neither will the rest (records of a stream look alike), and random
+/// or already-compressed data costs a sixteenth of a full attempt on a full run.
+const PROBE_BYTES: usize = 4096;
 /// The most bytes a compressed run may say its records take (a lone record is at most
 /// 10 MiB): a corrupt length is an error, never an allocation.
 const MAX_PLAIN_BYTES: usize = 16 * 1024 * 1024;
@@ -221,11 +225,18 @@ impl RunBuilder {
 /// `run` (a version-2 value) as a version-3 one, if LZ4 shrinks its records by an eighth.
 fn compressed(run: &[u8]) -> Option<Vec<u8>> {
     let records = &run[5..];
+    let shrinks = |packed: usize, of: usize| packed <= of - of / 8;
     if records.len() < COMPRESS_FROM {
         return None;
     }
+    if records.len() > 2 * PROBE_BYTES {
+        let probe = &records[..PROBE_BYTES];
+        if !shrinks(lz4_flex::block::compress(probe).len(), probe.len()) {
+            return None;
+        }
+    }
     let packed = lz4_flex::block::compress(records);
-    if packed.len() > records.len() - records.len() / 8 {
+    if !shrinks(packed.len(), records.len()) {
         return None;
     }
     let mut value = Vec::with_capacity(9 + packed.len());
@@ -442,6 +453,20 @@ mod tests {
         assert_eq!(r[0], RUN_VERSION);
         assert_eq!(plain(r.clone()).unwrap(), r);
         assert_eq!(records(r)[7].data, last);
+        // A long run whose first bytes do not shrink is stored as it is, even if the
+        // rest would: the probe decides.
+        let mut run = RunBuilder::new(3);
+        let noise: Vec<u8> = (0..2 * PROBE_BYTES).map(|_| rng.u8(..)).collect();
+        run.push(0, "key", &noise);
+        for ms in 1..8 {
+            run.push(ms, "key", &[b'x'; 2000]);
+        }
+        assert_eq!(run.finish()[0], RUN_VERSION);
+        let mut run = RunBuilder::new(3);
+        for ms in 0..8 {
+            run.push(ms, "key", &[b'x'; 2000]);
+        }
+        assert_eq!(run.finish()[0], LZ4_RUN_VERSION);
         // Under `COMPRESS_FROM`, no attempt: stored as they are.
         assert_eq!(build(&[b'x'; 10]).finish()[0], RUN_VERSION);
         // A length the block does not decompress to, or past the cap, is corrupt.
