@@ -189,10 +189,10 @@ fn read_run(
 }
 
 /// The stored runs of a shard (first sequence number, value as [`kkeys::Run`] reads it,
-/// decompressed) from the one that holds
-/// `from` (or the first after it), in order. A reader that stopped at a run's end starts
-/// exactly at the next run's key: one forward seek. Only a position inside a run (a read
-/// cut by its limit, an iterator at a given sequence number) takes a backward seek too.
+/// decompressed) from the one that holds `from` (or the first after it), in order. A
+/// reader that stopped at a run's end starts exactly at the next run's key: one forward
+/// seek. Only a position inside a run (a read cut by its limit, an iterator at a given
+/// sequence number) takes a backward seek too.
 pub(super) fn stored_runs(
     view: &ReadView,
     stream_id: u64,

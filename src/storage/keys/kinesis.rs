@@ -226,7 +226,8 @@ impl RunBuilder {
 fn compressed(run: &[u8]) -> Option<Vec<u8>> {
     let records = &run[5..];
     let shrinks = |packed: usize, of: usize| packed <= of - of / 8;
-    if records.len() < COMPRESS_FROM {
+    // Past `MAX_PLAIN_BYTES` a reader would refuse the run: it is stored as it is.
+    if !(COMPRESS_FROM..=MAX_PLAIN_BYTES).contains(&records.len()) {
         return None;
     }
     if records.len() > 2 * PROBE_BYTES {
@@ -469,6 +470,10 @@ mod tests {
         assert_eq!(run.finish()[0], LZ4_RUN_VERSION);
         // Under `COMPRESS_FROM`, no attempt: stored as they are.
         assert_eq!(build(&[b'x'; 10]).finish()[0], RUN_VERSION);
+        // Nor past what a reader takes back: a lone record over `MAX_PLAIN_BYTES`.
+        let mut run = RunBuilder::new(3);
+        run.push(0, "key", &vec![b'x'; MAX_PLAIN_BYTES + 1]);
+        assert_eq!(run.finish()[0], RUN_VERSION);
         // A length the block does not decompress to, or past the cap, is corrupt.
         let mut wrong = v.clone();
         wrong[8] ^= 1;
