@@ -16,6 +16,7 @@ pub mod engine;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hex;
 pub mod ids;
 pub mod lambda;
 pub mod metrics;

@@ -156,13 +156,9 @@ pub fn partition_key_of(item: &Item, schema: &KeySchema) -> String {
         }
         None => Vec::new(),
     };
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let digest = md5::compute(canonical.get(8..).unwrap_or_default());
     let mut hex = String::with_capacity(32);
-    for b in digest.0 {
-        hex.push(HEX[usize::from(b >> 4)] as char);
-        hex.push(HEX[usize::from(b & 15)] as char);
-    }
+    crate::hex::push_upper(&mut hex, &digest.0);
     hex
 }
 

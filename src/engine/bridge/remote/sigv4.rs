@@ -67,18 +67,9 @@ pub fn amz_date(ms: i64) -> String {
     out
 }
 
-/// `bytes` in lowercase hex, appended to `out`.
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
+    crate::hex::push_lower(&mut out, bytes);
     out
 }
 
@@ -168,7 +159,7 @@ impl Signer<'_> {
         ]);
         let mut string_to_sign = concat(&["AWS4-HMAC-SHA256\n", amz_date, "\n", &scope, "\n"]);
         string_to_sign.reserve(64);
-        push_hex(&mut string_to_sign, &Sha256::digest(canonical_request.as_bytes()));
+        crate::hex::push_lower(&mut string_to_sign, &Sha256::digest(canonical_request.as_bytes()));
         let signature = hex(&hmac(key, string_to_sign.as_bytes()));
         Signed { scope, signed_headers, canonical_request, string_to_sign, signature }
     }
