@@ -77,7 +77,7 @@ fn spawn(
                     .map(|(k, _)| Mutation::delete(space, k))
                     .collect();
                 if let Some(last) = batch.last() {
-                    start = last.key.clone();
+                    start = last.key.to_vec();
                     start.push(0);
                 }
                 let done = batch.len() < PURGE_BATCH;
