@@ -607,7 +607,8 @@ impl Partition {
         let Some((key, projected)) = index::entry(meta, index, &item, &b.storage_key) else {
             return Ok(());
         };
-        if self.store.get(Space::Indexes, &key)?.is_some() || mutations.iter().any(|m| *m.key == *key)
+        if self.store.get(Space::Indexes, &key)?.is_some()
+            || mutations.iter().any(|m| *m.key == *key)
         {
             return Ok(());
         }

@@ -17,7 +17,7 @@ use super::{ShardTip, StreamShared};
 use crate::clock::SharedClock;
 use crate::engine::bridge::inline::NO_CURSOR;
 use crate::metrics::Metrics;
-use crate::storage::keys::kinesis::{self as kkeys, Counters, RunBuilder};
+use crate::storage::keys::kinesis::{self as kkeys, Attempts, Counters, RunBuilder};
 use crate::storage::{Chain, CommitHandle, Mutation, Pending, Space, StorageError};
 
 /// One append: records in caller order, plus mutations to commit in the same batch, and
@@ -244,6 +244,7 @@ impl Writer {
         let mut touched: HashMap<u32, Counters> = HashMap::new();
         // Each shard's records in this group, as runs (one key per shard, mostly).
         let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
+        let mut attempts = Attempts::default();
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
         let mut written = 0usize;
@@ -300,7 +301,7 @@ impl Writer {
                 let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));
                 if !run.takes(record.size()) {
                     let full = std::mem::replace(run, RunBuilder::new(seq));
-                    mutations.push(run_put(id, shard, full));
+                    mutations.push(run_put(id, shard, full, &mut attempts));
                 }
                 run.push(arrival_ms, &record.partition_key, &record.data);
                 incoming.push((shard, size));
@@ -310,7 +311,8 @@ impl Writer {
             mutations.extend(request.extra);
             replies.push(Reply { to, outcome: Ok(Some(out)), on_settle });
         }
-        mutations.extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run)));
+        mutations
+            .extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run, &mut attempts)));
         for (shard, c) in &touched {
             let since = self.unpersisted.entry(*shard).or_default();
             // What this group added: its counters against those it was built on.
@@ -511,8 +513,9 @@ impl Writer {
 }
 
 /// The write of a shard's run, keyed by its first record.
-fn run_put(stream_id: u64, shard: u32, run: RunBuilder) -> Mutation {
-    Mutation::put(Space::Kinesis, kkeys::record_key(stream_id, shard, run.first()), run.finish())
+fn run_put(stream_id: u64, shard: u32, run: RunBuilder, attempts: &mut Attempts) -> Mutation {
+    let key = kkeys::record_key(stream_id, shard, run.first());
+    Mutation::put(Space::Kinesis, key, run.finish_in(attempts))
 }
 
 /// The open shards' hash ranges, sorted by start, for routing.

@@ -216,9 +216,44 @@ impl RunBuilder {
     }
 
     /// The persisted value: compressed when that saves an eighth of it.
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(self) -> Vec<u8> {
+        self.finish_in(&mut Attempts::default())
+    }
+
+    /// [`finish`](Self::finish) for one of a group's runs: not tried at all once the
+    /// group's first attempts all failed (see [`Attempts`]).
+    pub fn finish_in(mut self, attempts: &mut Attempts) -> Vec<u8> {
         self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
-        compressed(&self.value).unwrap_or(self.value)
+        let records = self.value.len() - 5;
+        if !(COMPRESS_FROM..=MAX_PLAIN_BYTES).contains(&records) || !attempts.worth_one() {
+            return self.value;
+        }
+        let packed = compressed(&self.value);
+        attempts.tried += 1;
+        attempts.shrank |= packed.is_some();
+        packed.unwrap_or(self.value)
+    }
+}
+
+/// The compression attempts on one group's runs. Records of a stream look alike (the
+/// probe in [`compressed`] relies on it too), so once the first [`TRIES_PER_GROUP`] runs
+/// of a group did not shrink, its other runs are stored without a try. Spread over 64
+/// shards, a group of random data is 64 runs of a few KiB, each tried in full: LZ4
+/// failing on them was 4 % of the daemon's CPU (BENCHMARKS.md, "Keys and values copied
+/// by their writers"). The next group tries again, so a stream whose data changes is
+/// compressed from its next group on.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    tried: u32,
+    shrank: bool,
+}
+
+/// See [`Attempts`].
+const TRIES_PER_GROUP: u32 = 2;
+
+impl Attempts {
+    fn worth_one(&self) -> bool {
+        self.shrank || self.tried < TRIES_PER_GROUP
     }
 }
 
@@ -418,6 +453,40 @@ mod tests {
         assert!(run.takes(1) && !run.takes(2));
         assert_eq!(run.first(), 7);
         assert!(Run::new(7, &[9, 0, 0, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn a_group_stops_trying_once_its_first_runs_did_not_shrink() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let run = |data: &dyn Fn(&mut fastrand::Rng) -> Vec<u8>, rng: &mut fastrand::Rng| {
+            let mut run = RunBuilder::new(0);
+            for ms in 0..8 {
+                run.push(ms, "key", &data(rng));
+            }
+            run
+        };
+        let noise = |rng: &mut fastrand::Rng| (0..200).map(|_| rng.u8(..)).collect::<Vec<u8>>();
+        let alike = |_: &mut fastrand::Rng| vec![b'x'; 200];
+        // Two runs of noise, then runs that would shrink: stored as they are, untried.
+        let mut attempts = Attempts::default();
+        for _ in 0..TRIES_PER_GROUP {
+            assert_eq!(run(&noise, &mut rng).finish_in(&mut attempts)[0], RUN_VERSION);
+        }
+        assert_eq!(run(&alike, &mut rng).finish_in(&mut attempts)[0], RUN_VERSION);
+        // A run too small to try does not use up a try.
+        let mut attempts = Attempts::default();
+        let mut small = RunBuilder::new(0);
+        small.push(0, "key", &[b'x'; 10]);
+        assert_eq!(small.finish_in(&mut attempts)[0], RUN_VERSION);
+        assert_eq!(run(&noise, &mut rng).finish_in(&mut attempts)[0], RUN_VERSION);
+        assert_eq!(run(&alike, &mut rng).finish_in(&mut attempts)[0], LZ4_RUN_VERSION);
+        // Once one shrank, every run of the group is tried.
+        for _ in 0..2 * TRIES_PER_GROUP {
+            assert_eq!(run(&noise, &mut rng).finish_in(&mut attempts)[0], RUN_VERSION);
+        }
+        assert_eq!(run(&alike, &mut rng).finish_in(&mut attempts)[0], LZ4_RUN_VERSION);
+        // A new group tries again.
+        assert_eq!(run(&alike, &mut rng).finish_in(&mut Attempts::default())[0], LZ4_RUN_VERSION);
     }
 
     #[test]
