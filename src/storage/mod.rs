@@ -106,6 +106,12 @@ const WRITE_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30
 /// Reads seek in up to 16 level-0 tables instead of 4. fjall keeps a keyspace's
 /// compaction settings from its creation: stores created before this keep 4.
 const LOG_L0_THRESHOLD: u8 = 16;
+// fjall 3.1.13 slows writes once a keyspace holds 20 level-0 runs and halts them at 30
+// until a merge brings the count down (`Keyspace::local_backpressure`). A threshold at 30
+// or more is never reached, so nothing merges and the commit thread sleeps in that halt
+// forever: tried at 32, PutRecords stopped within two minutes and shutdown hung. Below
+// 20, writes are not slowed before a merge starts.
+const _: () = assert!(LOG_L0_THRESHOLD < 20, "fjall stalls writes at 20 level-0 runs");
 
 /// fjall's background threads (flushes and compactions): its default, one per core up to
 /// 4, but at least 3. fjall 3.1.13's worker 0 hands every compaction message back to the
