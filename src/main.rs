@@ -191,7 +191,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let result = runtime.block_on(run(config));
+    // A task stuck in the blocking pool (a read of a store that stopped answering) must
+    // not hold the exit either.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sluice: {e}");
@@ -294,8 +298,7 @@ async fn run(config: Config) -> Result<(), String> {
     }
     engine.start_sources(&format!("{scheme}://{own}"));
     let state = Arc::new(server::AppState::new(config, engine, metrics));
-    server::serve(listener, tls, state, server::shutdown_signal()).await;
-    Ok(())
+    server::serve(listener, tls, state, server::shutdown_signal()).await
 }
 
 #[cfg(test)]

@@ -76,14 +76,18 @@ impl AppState {
     }
 }
 
+/// The least time the engine's own stop (writers, pollers, the final sync) gets after the
+/// drain; `server.shutdown_grace_seconds` when that is longer.
+const ENGINE_STOP_MIN: Duration = Duration::from_secs(10);
+
 /// Serves `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
-/// drains and stops.
+/// drains and stops. Err when the engine did not stop in time (see [`ENGINE_STOP_MIN`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> Result<(), String> {
     let builder = conn::builder(&state.config.server);
     // Every connection holds a receiver: `true` asks it to close gracefully, and the
     // channel closes once the last connection has dropped its receiver.
@@ -130,8 +134,23 @@ pub async fn serve(
     if tokio::time::timeout(grace, drain.closed()).await.is_err() {
         tracing::warn!("shutdown deadline passed with requests still in flight");
     }
-    state.engine.shutdown().await;
+    // The writers stop once the writes they hold are committed. A store that makes no
+    // progress (fjall halting writes, a hung disk) would hold SIGTERM forever, so the stop
+    // is bounded: past it sluice exits without the final sync. Nothing acknowledged is
+    // lost (a write is answered only once durable), and a commit cut short is a crash the
+    // store recovers from at the next start.
+    let bound = grace.max(ENGINE_STOP_MIN);
+    if tokio::time::timeout(bound, state.engine.shutdown()).await.is_err() {
+        let e = format!(
+            "the writers and storage did not stop within {}s of the drain (a commit that \
+             makes no progress); exiting without the final sync: nothing acknowledged is lost",
+            bound.as_secs()
+        );
+        tracing::error!("{e}");
+        return Err(e);
+    }
     tracing::info!("storage flushed; bye");
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

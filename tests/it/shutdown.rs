@@ -201,3 +201,38 @@ async fn requests_in_flight_at_sigterm_complete_before_the_writers_stop() {
         assert!(got.item.is_some(), "p{i}");
     }
 }
+
+/// A commit that makes no progress (held here by an injected storage latency of two
+/// minutes, as fjall halting writes or a hung disk would hold it) does not hold SIGTERM:
+/// after the drain and the engine's bounded stop (10 s), sluice exits with a failure
+/// status. The write it held was never acknowledged; the store opens again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_commit_does_not_hold_the_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in_with(dir.path(), "[server]\nshutdown_grace_seconds = 1\n");
+    let ddb = server.client();
+    create_table(&ddb, "stuck", false).await;
+    let rule = serde_json::json!({"service": "storage", "latency_ms": 120_000, "count": 1});
+    let (status, body) = crate::faults::add_rule(&server, rule).await;
+    assert_eq!(status, 200, "{body}");
+    let put = tokio::spawn(async move {
+        let key = AttributeValue::S("held".into());
+        ddb.put_item().table_name("stuck").item("pk", key).send().await.map(|_| ())
+    });
+    // The PutItem's commit is inside its two-minute wait now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let exit = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(40)))
+        .await
+        .unwrap();
+    assert!(!exit.success(), "an engine that did not stop is a failed exit: {exit:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the stop waited {:?}",
+        started.elapsed()
+    );
+    assert!(put.await.unwrap().is_err(), "the held write was never acknowledged");
+    let server = Server::start_in(dir.path());
+    let tables = server.client().list_tables().send().await.unwrap();
+    assert_eq!(tables.table_names(), ["stuck"]);
+}
