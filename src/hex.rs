@@ -1,5 +1,6 @@
 //! Bytes as hex digits appended to a `String`, without `format!` (on hot paths: SigV4
-//! signing, Kinesis partition keys of forwarded items, URL escapes).
+//! signing and verifying, Kinesis partition keys of forwarded items, URL escapes, the
+//! eventID of every change record read).
 
 /// `bytes` in lowercase hex, appended to `out`.
 pub fn push_lower(out: &mut String, bytes: &[u8]) {

@@ -10,6 +10,7 @@ use hyper::HeaderMap;
 use super::messages;
 use super::{AuthError, Identity, Keys};
 use crate::engine::bridge::remote::sigv4::{self, Signer};
+use crate::engine::http_client::encode_segment;
 use crate::protocol::auth::{Credential, percent_decode};
 
 /// How far a request's date may be from the server's clock, either way (AWS: 5 minutes).
@@ -228,7 +229,7 @@ pub fn canonical_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 8);
     for s in &segments {
         out.push('/');
-        out.push_str(&encode(s));
+        out.push_str(&encode_segment(s));
     }
     if out.is_empty() || trailing {
         out.push('/');
@@ -245,23 +246,10 @@ pub fn canonical_query(query: &str, presigned: bool) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .filter(|(k, _)| !(presigned && *k == "X-Amz-Signature"))
-        .map(|(k, v)| (encode(&percent_decode(k)), encode(&percent_decode(v))))
+        .map(|(k, v)| (encode_segment(&percent_decode(k)), encode_segment(&percent_decode(v))))
         .collect();
     pairs.sort();
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
-}
-
-/// RFC 3986 encoding as SigV4 does it: `A-Za-z0-9-._~` kept, every other byte `%XX`.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `YYYYMMDDTHHMMSSZ` as epoch milliseconds.

@@ -119,7 +119,9 @@ impl RecordHead {
 impl ChangeRecord {
     /// The wire `eventID`: 32 lowercase hex characters.
     pub fn event_id_hex(&self) -> String {
-        self.event_id.iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(2 * self.event_id.len());
+        crate::hex::push_lower(&mut hex, &self.event_id);
+        hex
     }
 
     /// The item the change is about (the new image, or the old one for a REMOVE).

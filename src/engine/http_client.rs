@@ -214,7 +214,8 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..at])
 }
 
-/// `s` percent-encoded for a URL path segment (RFC 3986 unreserved characters kept).
+/// `s` percent-encoded for a URL path segment (RFC 3986 unreserved characters kept,
+/// every other byte `%XX`): also SigV4's canonical URI and query encoding.
 pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
