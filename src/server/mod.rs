@@ -141,13 +141,12 @@ pub async fn serve(
     // store recovers from at the next start.
     let bound = grace.max(ENGINE_STOP_MIN);
     if tokio::time::timeout(bound, state.engine.shutdown()).await.is_err() {
-        let e = format!(
+        // `main` prints it and exits with a failure status.
+        return Err(format!(
             "the writers and storage did not stop within {}s of the drain (a commit that \
              makes no progress); exiting without the final sync: nothing acknowledged is lost",
             bound.as_secs()
-        );
-        tracing::error!("{e}");
-        return Err(e);
+        ));
     }
     tracing::info!("storage flushed; bye");
     Ok(())

@@ -224,6 +224,8 @@ impl RunBuilder {
     /// group's first attempts all failed (see [`Attempts`]).
     pub fn finish_in(mut self, attempts: &mut Attempts) -> Vec<u8> {
         self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
+        // Small runs are not worth a try; past `MAX_PLAIN_BYTES` a reader would refuse
+        // the run, so it is stored as it is.
         let records = self.value.len() - 5;
         if !(COMPRESS_FROM..=MAX_PLAIN_BYTES).contains(&records) || !attempts.worth_one() {
             return self.value;
@@ -257,14 +259,12 @@ impl Attempts {
     }
 }
 
-/// `run` (a version-2 value) as a version-3 one, if LZ4 shrinks its records by an eighth.
+/// `run` (a version-2 value whose records take `COMPRESS_FROM..=MAX_PLAIN_BYTES`, as
+/// [`RunBuilder::finish_in`] checks) as a version-3 one, if LZ4 shrinks its records by an
+/// eighth.
 fn compressed(run: &[u8]) -> Option<Vec<u8>> {
     let records = &run[5..];
     let shrinks = |packed: usize, of: usize| packed <= of - of / 8;
-    // Past `MAX_PLAIN_BYTES` a reader would refuse the run: it is stored as it is.
-    if !(COMPRESS_FROM..=MAX_PLAIN_BYTES).contains(&records.len()) {
-        return None;
-    }
     if records.len() > 2 * PROBE_BYTES {
         let probe = &records[..PROBE_BYTES];
         if !shrinks(lz4_flex::block::compress(probe).len(), probe.len()) {
