@@ -2,6 +2,13 @@
 //! signing and verifying, Kinesis partition keys of forwarded items, URL escapes, the
 //! eventID of every change record read).
 
+/// `bytes` in lowercase hex.
+pub fn lower(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_lower(&mut out, bytes);
+    out
+}
+
 /// `bytes` in lowercase hex, appended to `out`.
 pub fn push_lower(out: &mut String, bytes: &[u8]) {
     push(out, bytes, b"0123456789abcdef");
@@ -30,6 +37,7 @@ mod tests {
         super::push_upper(&mut upper, &bytes);
         let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(lower, want);
+        assert_eq!(super::lower(&bytes), want);
         assert_eq!(upper, want.to_uppercase());
     }
 }

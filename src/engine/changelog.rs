@@ -119,9 +119,7 @@ impl RecordHead {
 impl ChangeRecord {
     /// The wire `eventID`: 32 lowercase hex characters.
     pub fn event_id_hex(&self) -> String {
-        let mut hex = String::with_capacity(2 * self.event_id.len());
-        crate::hex::push_lower(&mut hex, &self.event_id);
-        hex
+        crate::hex::lower(&self.event_id)
     }
 
     /// The item the change is about (the new image, or the old one for a REMOVE).

@@ -67,14 +67,8 @@ pub fn amz_date(ms: i64) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    crate::hex::push_lower(&mut out, bytes);
-    out
-}
-
 fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
+    crate::hex::lower(&Sha256::digest(data))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -160,7 +154,7 @@ impl Signer<'_> {
         let mut string_to_sign = concat(&["AWS4-HMAC-SHA256\n", amz_date, "\n", &scope, "\n"]);
         string_to_sign.reserve(64);
         crate::hex::push_lower(&mut string_to_sign, &Sha256::digest(canonical_request.as_bytes()));
-        let signature = hex(&hmac(key, string_to_sign.as_bytes()));
+        let signature = crate::hex::lower(&hmac(key, string_to_sign.as_bytes()));
         Signed { scope, signed_headers, canonical_request, string_to_sign, signature }
     }
 }
