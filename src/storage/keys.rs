@@ -23,6 +23,8 @@
 //!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
 //! kinesis keyspace (the Kinesis log)
 //!   <stream id u64 BE> <shard index u32 BE> <first seq u64 BE>  -> a run of records (`kinesis::Run`)
+//!   <stream id u64 BE> FFFFFFFF <group u64 BE>  -> a group of runs (`kinesis_groups::Group`;
+//!                                                  its header and locators: see that module)
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>
@@ -43,6 +45,7 @@
 //! it needs no terminator and sorts by value.
 
 pub mod kinesis;
+pub mod kinesis_groups;
 pub mod mappings;
 
 use crate::model::{AttributeValue, Number};

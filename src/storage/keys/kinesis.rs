@@ -194,6 +194,11 @@ impl RunBuilder {
         self.first
     }
 
+    /// How many records the run holds.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
     /// Whether a record of `size` bytes (data plus partition key) still goes in: within
     /// the caps, or as a lone record of any size.
     pub fn takes(&self, size: usize) -> bool {

@@ -1,0 +1,378 @@
+//! Byte layouts of Kinesis records stored by group, the layout issue 19 measured for
+//! streams of many shards (BENCHMARKS.md, "a layout for Kinesis records that needs no
+//! per-shard keys"). Persisted: never reorder a field or reuse a version.
+//!
+//! A run per shard (`kinesis.rs`) costs a group of PutRecords calls one key per shard it
+//! touches, and with shard-first keys every flushed table spans every shard: on 64
+//! shards the commit thread and fjall's compactions then cost half again what they cost
+//! on one. Here a group's records go into values of up to [`MAX_GROUP_BYTES`], keyed by
+//! a per-stream counter, so keys only grow; each value holds one section per shard (a run,
+//! compressed on its own, so a reader of one shard decompresses only its section).
+//!
+//! ```text
+//! kinesis keyspace
+//!   <stream id u64 BE> FFFFFFFF <group u64 BE>       -> group value
+//! kinesis index keyspace
+//!   <stream id u64 BE> FFFFFFFF <group u64 BE>       -> group header (its sections)
+//!   <stream id u64 BE> <shard u32 BE> <first seq u64 BE> -> locator: group u64 BE
+//! ```
+//!
+//! No shard has index `FFFFFFFF`, so group keys never meet a run's. A reader of a shard
+//! finds the last locator at or before its sequence number and reads headers forward
+//! from that group; the writer adds a locator whenever a shard's last one is
+//! [`LOCATE_EVERY_RECORDS`] records or [`LOCATE_EVERY_GROUPS`] groups behind, so a seek
+//! reads a bounded number of headers.
+
+use super::kinesis::{Attempts, MAX_RUN_BYTES, RunBuilder, plain};
+use crate::storage::StorageError;
+
+/// The shard index in every group key and header key (no shard has it).
+pub const GROUP_SHARD: u32 = u32::MAX;
+/// A group value takes no more records once it holds this many bytes of records.
+pub const MAX_GROUP_BYTES: usize = MAX_RUN_BYTES;
+/// A shard gets a new locator once this many of its records follow its last one...
+pub const LOCATE_EVERY_RECORDS: u64 = 4096;
+/// ...or once its last one is this many groups behind.
+pub const LOCATE_EVERY_GROUPS: u64 = 16;
+
+/// Version of a group value: `4`, the section count (u32 BE), per section its shard (u32
+/// BE), first sequence number (u64 BE), record count (u32 BE) and length (u32 BE), then
+/// the sections' bytes in that order, each a run value (`kinesis::Run` versions 2 or 3).
+const GROUP_VERSION: u8 = 4;
+/// Version of a group header: `1`, then per section its shard, first sequence number and
+/// record count, as in the value.
+const HEADER_VERSION: u8 = 1;
+/// Bytes of one section's entry in a group value's table.
+const TABLE_ENTRY: usize = 20;
+/// Bytes of one section's entry in a header.
+const HEADER_ENTRY: usize = 16;
+
+/// The key of group `group` of a stream (in the kinesis keyspace), and of its header (in
+/// the index keyspace).
+pub fn group_key(stream_id: u64, group: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(20);
+    k.extend_from_slice(&stream_id.to_be_bytes());
+    k.extend_from_slice(&GROUP_SHARD.to_be_bytes());
+    k.extend_from_slice(&group.to_be_bytes());
+    k
+}
+
+/// Prefix of every group key (and header key) of a stream.
+pub fn groups_prefix(stream_id: u64) -> Vec<u8> {
+    let mut k = stream_id.to_be_bytes().to_vec();
+    k.extend_from_slice(&GROUP_SHARD.to_be_bytes());
+    k
+}
+
+/// The group number at the end of a group or header key.
+pub fn group_of(key: &[u8]) -> Result<u64, StorageError> {
+    key.get(12..20)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt("group key"))
+}
+
+/// The key of a shard's locator for the section starting at `first`.
+pub fn locator_key(stream_id: u64, shard: u32, first: u64) -> Vec<u8> {
+    debug_assert_ne!(shard, GROUP_SHARD);
+    super::kinesis::record_key(stream_id, shard, first)
+}
+
+/// A locator's value: the group it points at.
+pub fn encode_locator(group: u64) -> Vec<u8> {
+    group.to_be_bytes().to_vec()
+}
+
+/// The group a locator points at.
+pub fn decode_locator(value: &[u8]) -> Result<u64, StorageError> {
+    value.try_into().map(u64::from_be_bytes).map_err(|_| corrupt("locator"))
+}
+
+/// One shard's section of a group: its records `first..first + count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    pub shard: u32,
+    pub first: u64,
+    pub count: u32,
+}
+
+impl Section {
+    /// The sequence number after the section's last record.
+    pub fn end(&self) -> u64 {
+        self.first + u64::from(self.count)
+    }
+}
+
+/// One group value being built: a run per shard, in the order shards first appear.
+#[derive(Default)]
+pub struct GroupBuilder {
+    sections: Vec<(u32, RunBuilder)>,
+    bytes: usize,
+}
+
+impl GroupBuilder {
+    /// Whether the group holds no record yet.
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+    }
+
+    /// Whether a record of `size` bytes for `shard` still goes in: within the group's
+    /// bytes and the shard's run caps, or as the group's first record, of any size.
+    pub fn takes(&self, shard: u32, size: usize) -> bool {
+        if self.sections.is_empty() {
+            return true;
+        }
+        let run_takes = self.section(shard).is_none_or(|run| run.takes(size));
+        run_takes && self.bytes + size <= MAX_GROUP_BYTES
+    }
+
+    fn section(&self, shard: u32) -> Option<&RunBuilder> {
+        self.sections.iter().find(|(s, _)| *s == shard).map(|(_, run)| run)
+    }
+
+    /// Appends `shard`'s record with sequence number `seq` (the one after its last in
+    /// this group, if it has any).
+    pub fn push(
+        &mut self,
+        shard: u32,
+        seq: u64,
+        arrival_ms: i64,
+        partition_key: &str,
+        data: &[u8],
+    ) {
+        // A group touches few shards or many; a linear search beats a map below a few
+        // dozen, and the last shard pushed is checked first.
+        let at = match self.sections.iter().rposition(|(s, _)| *s == shard) {
+            Some(at) => at,
+            None => {
+                self.sections.push((shard, RunBuilder::new(seq)));
+                self.sections.len() - 1
+            }
+        };
+        self.sections[at].1.push(arrival_ms, partition_key, data);
+        self.bytes += partition_key.len() + data.len();
+    }
+
+    /// The group's value and its header. Each section is compressed on its own when that
+    /// pays (`attempts` as for runs).
+    pub fn finish_in(self, attempts: &mut Attempts) -> (Vec<u8>, Vec<u8>) {
+        let n = self.sections.len();
+        let mut table = Vec::with_capacity(5 + n * TABLE_ENTRY);
+        let mut header = Vec::with_capacity(1 + n * HEADER_ENTRY);
+        table.push(GROUP_VERSION);
+        table.extend_from_slice(&(n as u32).to_be_bytes());
+        header.push(HEADER_VERSION);
+        let mut bodies = Vec::with_capacity(n);
+        for (shard, run) in self.sections {
+            let (first, count) = (run.first(), run.count());
+            let body = run.finish_in(attempts);
+            for out in [&mut table, &mut header] {
+                out.extend_from_slice(&shard.to_be_bytes());
+                out.extend_from_slice(&first.to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+            }
+            // A section is a run of at most `MAX_PLAIN_BYTES` (or one record of at most
+            // 10 MiB): its length fits a u32.
+            table.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            bodies.push(body);
+        }
+        let mut value = table;
+        value.reserve(bodies.iter().map(Vec::len).sum());
+        for body in bodies {
+            value.extend_from_slice(&body);
+        }
+        (value, header)
+    }
+}
+
+/// A group header's sections, in the order of the value's.
+pub fn decode_header(header: &[u8]) -> Result<Vec<Section>, StorageError> {
+    let Some((&HEADER_VERSION, entries)) = header.split_first() else {
+        return Err(corrupt("group header version"));
+    };
+    if entries.len() % HEADER_ENTRY != 0 {
+        return Err(corrupt("group header length"));
+    }
+    Ok(entries.chunks_exact(HEADER_ENTRY).map(section_of).collect())
+}
+
+fn section_of(entry: &[u8]) -> Section {
+    let u32_at =
+        |i: usize| u32::from_be_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&entry[4..12]);
+    Section { shard: u32_at(0), first: u64::from_be_bytes(first), count: u32_at(12) }
+}
+
+/// A stored group value, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Group<'a> {
+    table: &'a [u8],
+    bodies: &'a [u8],
+}
+
+impl<'a> Group<'a> {
+    /// Reads a group value's table; never panics on corrupt input.
+    pub fn new(value: &'a [u8]) -> Result<Group<'a>, StorageError> {
+        let Some((&GROUP_VERSION, rest)) = value.split_first() else {
+            return Err(corrupt("group version"));
+        };
+        let n = rest.get(..4).ok_or_else(|| corrupt("group truncated"))?;
+        let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize;
+        let table_len = n.checked_mul(TABLE_ENTRY).ok_or_else(|| corrupt("group table"))?;
+        let table = rest.get(4..4 + table_len).ok_or_else(|| corrupt("group truncated"))?;
+        let bodies = &rest[4 + table_len..];
+        let total: u64 = table.chunks_exact(TABLE_ENTRY).map(|e| u64::from(body_len(e))).sum();
+        if total != bodies.len() as u64 {
+            return Err(corrupt("group lengths"));
+        }
+        Ok(Group { table, bodies })
+    }
+
+    /// The group's sections, in order.
+    pub fn sections(&self) -> impl Iterator<Item = Section> + 'a {
+        self.table.chunks_exact(TABLE_ENTRY).map(section_of)
+    }
+
+    /// `shard`'s section and its run value as `kinesis::Run` reads it (decompressed), if
+    /// the group holds records of that shard.
+    pub fn section(&self, shard: u32) -> Result<Option<(Section, Vec<u8>)>, StorageError> {
+        let mut at = 0usize;
+        for entry in self.table.chunks_exact(TABLE_ENTRY) {
+            let len = body_len(entry) as usize;
+            let section = section_of(entry);
+            if section.shard == shard {
+                // In bounds: `new` checked that the lengths add up to the bodies' bytes.
+                return Ok(Some((section, plain(self.bodies[at..at + len].to_vec())?)));
+            }
+            at += len;
+        }
+        Ok(None)
+    }
+}
+
+fn body_len(entry: &[u8]) -> u32 {
+    u32::from_be_bytes([entry[16], entry[17], entry[18], entry[19]])
+}
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::Corrupt(format!("kinesis record: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kinesis::Run;
+    use super::*;
+
+    fn records_of(group: &Group, shard: u32) -> Vec<(u64, i64, String, Vec<u8>)> {
+        let Some((section, run)) = group.section(shard).unwrap() else { return Vec::new() };
+        Run::new(section.first, &run)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                let key = String::from_utf8(r.partition_key.to_vec()).unwrap();
+                (r.seq, r.arrival_ms, key, r.data.to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_shard_reads_back_its_own_records_in_order() {
+        let mut g = GroupBuilder::default();
+        g.push(3, 10, 1, "a", b"x");
+        g.push(0, 7, 1, "b", b"yy");
+        g.push(3, 11, 2, "c", b"zzz");
+        g.push(63, 0, 2, "d", b"");
+        let (value, header) = g.finish_in(&mut Attempts::default());
+        let group = Group::new(&value).unwrap();
+        let sections: Vec<Section> = group.sections().collect();
+        assert_eq!(decode_header(&header).unwrap(), sections);
+        assert_eq!(
+            sections,
+            vec![
+                Section { shard: 3, first: 10, count: 2 },
+                Section { shard: 0, first: 7, count: 1 },
+                Section { shard: 63, first: 0, count: 1 },
+            ]
+        );
+        assert_eq!(
+            records_of(&group, 3),
+            vec![(10, 1, "a".into(), b"x".to_vec()), (11, 2, "c".into(), b"zzz".to_vec())]
+        );
+        assert_eq!(records_of(&group, 0), vec![(7, 1, "b".into(), b"yy".to_vec())]);
+        assert_eq!(records_of(&group, 63), vec![(0, 2, "d".into(), Vec::new())]);
+        assert!(records_of(&group, 1).is_empty());
+        assert_eq!(sections[0].end(), 12);
+    }
+
+    #[test]
+    fn sections_are_compressed_alone_and_read_back_plain() {
+        let mut g = GroupBuilder::default();
+        let data = vec![b'q'; 300];
+        for seq in 0..20 {
+            g.push(1, seq, 5, "k", &data);
+            g.push(2, 100 + seq, 5, "k", &data);
+        }
+        let (value, _) = g.finish_in(&mut Attempts::default());
+        assert!(value.len() < 2 * 20 * 300 / 4, "compressible sections shrink: {}", value.len());
+        let group = Group::new(&value).unwrap();
+        let ones = records_of(&group, 1);
+        assert_eq!(ones.len(), 20);
+        assert!(ones.iter().all(|r| r.3 == data));
+        assert_eq!(records_of(&group, 2).first().map(|r| r.0), Some(100));
+    }
+
+    #[test]
+    fn a_group_closes_at_its_byte_cap_or_a_full_run() {
+        let mut g = GroupBuilder::default();
+        assert!(g.takes(0, 10 * MAX_GROUP_BYTES), "a lone record of any size goes in");
+        g.push(0, 0, 1, "", &vec![0; MAX_GROUP_BYTES - 10]);
+        assert!(g.takes(1, 10));
+        assert!(!g.takes(1, 11));
+        let mut g = GroupBuilder::default();
+        for seq in 0..u64::from(super::super::kinesis::MAX_RUN_RECORDS) {
+            g.push(0, seq, 1, "", b"");
+        }
+        assert!(!g.takes(0, 0), "shard 0's run is full");
+        assert!(g.takes(1, 0), "another shard's section still opens");
+    }
+
+    #[test]
+    fn keys_sort_after_every_run_of_the_stream_and_before_the_next_stream() {
+        let run = super::super::kinesis::record_key(7, 1_000_000, u64::MAX);
+        let group = group_key(7, 0);
+        assert!(run < group && group < group_key(7, 1));
+        assert!(group_key(7, u64::MAX) < super::super::kinesis::record_key(8, 0, 0));
+        assert!(group.starts_with(&groups_prefix(7)));
+        assert_eq!(group_of(&group_key(7, 42)).unwrap(), 42);
+        assert_eq!(decode_locator(&encode_locator(9)).unwrap(), 9);
+        assert!(decode_locator(b"short").is_err());
+    }
+
+    #[test]
+    fn corrupt_values_and_headers_are_errors_never_panics() {
+        let mut g = GroupBuilder::default();
+        g.push(3, 10, 1, "a", b"x");
+        g.push(4, 10, 1, "a", &[7; 2000]);
+        let (value, header) = g.finish_in(&mut Attempts::default());
+        for cut in 0..value.len() {
+            if let Ok(group) = Group::new(&value[..cut]) {
+                let _ = group.section(4);
+                panic!("a value cut at {cut} of {} was read", value.len());
+            }
+        }
+        for cut in 0..header.len() {
+            // A header cut at an entry's boundary is a shorter, valid header.
+            if decode_header(&header[..cut]).is_ok() {
+                assert_eq!((cut - 1) % HEADER_ENTRY, 0);
+            }
+        }
+        let mut bad = value.clone();
+        bad[0] = 9;
+        assert!(Group::new(&bad).is_err());
+        let mut huge = value.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(Group::new(&huge).is_err());
+        assert!(decode_header(&[]).is_err());
+    }
+}
