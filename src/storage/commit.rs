@@ -29,6 +29,20 @@ pub enum Space {
     Changes,
     /// Records of every Kinesis stream.
     Kinesis,
+    /// Kinesis groups' headers and shards' locators.
+    KinesisIndex,
+}
+
+impl Space {
+    /// Every keyspace, in the order they were added.
+    pub const ALL: [Space; 6] = [
+        Space::Meta,
+        Space::Items,
+        Space::Indexes,
+        Space::Changes,
+        Space::Kinesis,
+        Space::KinesisIndex,
+    ];
 }
 
 /// One put (`Some`) or delete (`None`) of a key.

@@ -137,6 +137,8 @@ pub struct Store {
     pub changes: Keyspace,
     /// Records of every Kinesis stream.
     pub kinesis: Keyspace,
+    /// Where each Kinesis group's sections are (`keys/kinesis_groups.rs`).
+    pub kinesis_index: Keyspace,
     durability: Durability,
     /// Seals values at rest (`storage.encryption_key_file`), when configured.
     sealer: Option<Arc<seal::Sealer>>,
@@ -291,6 +293,7 @@ impl Store {
         };
         let changes = db.keyspace("changes", logs)?;
         let kinesis = db.keyspace("kinesis", logs)?;
+        let kinesis_index = db.keyspace("kinesis_index", options)?;
         let sealer = seal_config(config)?.map(Arc::new);
         Ok(Store {
             sealer,
@@ -300,6 +303,7 @@ impl Store {
             indexes,
             changes,
             kinesis,
+            kinesis_index,
             durability: config.durability,
             data_dir: path.to_path_buf(),
             min_free_bytes: config.min_free_bytes,
@@ -332,7 +336,7 @@ impl Store {
     pub fn rekey(&self) -> Result<u64, StorageError> {
         const BATCH: usize = 1000;
         let mut rewritten = 0u64;
-        for space in [Space::Meta, Space::Items, Space::Indexes, Space::Changes, Space::Kinesis] {
+        for space in Space::ALL {
             // A snapshot: the rewrites below do not feed the scan.
             let view = self.read_view();
             let mut batch = Vec::with_capacity(BATCH);
@@ -365,6 +369,7 @@ impl Store {
             Space::Indexes => &self.indexes,
             Space::Changes => &self.changes,
             Space::Kinesis => &self.kinesis,
+            Space::KinesisIndex => &self.kinesis_index,
         }
     }
 
@@ -448,7 +453,8 @@ impl Store {
         if self.db.write_buffer_size() <= self.write_buffer_budget {
             return;
         }
-        for keyspace in [&self.meta, &self.items, &self.indexes, &self.changes, &self.kinesis] {
+        for space in Space::ALL {
+            let keyspace = self.keyspace(space);
             let _ = keyspace.rotate_memtable();
         }
         let started = std::time::Instant::now();
@@ -558,6 +564,7 @@ impl Store {
             indexes: self.indexes.clone(),
             changes: self.changes.clone(),
             kinesis: self.kinesis.clone(),
+            kinesis_index: self.kinesis_index.clone(),
         }
     }
 
@@ -600,6 +607,7 @@ pub struct ReadView {
     indexes: Keyspace,
     changes: Keyspace,
     kinesis: Keyspace,
+    kinesis_index: Keyspace,
 }
 
 impl ReadView {
@@ -622,6 +630,7 @@ impl ReadView {
             Space::Indexes => &self.indexes,
             Space::Changes => &self.changes,
             Space::Kinesis => &self.kinesis,
+            Space::KinesisIndex => &self.kinesis_index,
         }
     }
 
@@ -744,6 +753,25 @@ mod tests {
             assert!(held <= budget, "{held} bytes held after commit {i}");
         }
         assert_eq!(store.get(Space::Kinesis, &2047u32.to_be_bytes()).unwrap(), Some(value));
+    }
+
+    #[test]
+    fn every_keyspace_keeps_its_own_keys_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StorageConfig { durability: Durability::Fsync, ..StorageConfig::default() };
+        {
+            let store = Store::open_at(dir.path(), &config).unwrap();
+            let batch = Space::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, space)| Mutation::put(*space, b"same key".to_vec(), vec![i as u8]))
+                .collect();
+            store.commit_now(batch).unwrap();
+        }
+        let store = Store::open_at(dir.path(), &config).unwrap();
+        for (i, space) in Space::ALL.iter().enumerate() {
+            assert_eq!(store.get(*space, b"same key").unwrap(), Some(vec![i as u8]), "{space:?}");
+        }
     }
 
     #[test]

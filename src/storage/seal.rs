@@ -81,6 +81,7 @@ fn aad(space: Space, key: &[u8]) -> Vec<u8> {
         Space::Indexes => 3,
         Space::Changes => 4,
         Space::Kinesis => 5,
+        Space::KinesisIndex => 6,
     };
     let mut aad = Vec::with_capacity(1 + key.len());
     aad.push(tag);
