@@ -43,7 +43,8 @@ pub fn index(store: Arc<Store>, committer: CommitHandle, table_id: u64, index_id
     );
 }
 
-/// Starts purging Kinesis stream `stream_id`: its records and shard counters.
+/// Starts purging Kinesis stream `stream_id`: its records (runs, or groups with their
+/// headers and locators) and shard counters.
 pub fn kinesis_stream(store: Arc<Store>, committer: CommitHandle, stream_id: u64) {
     use crate::storage::keys::kinesis;
     let (start, end) = (kinesis::stream_prefix(stream_id), kinesis::stream_prefix(stream_id + 1));
@@ -52,7 +53,7 @@ pub fn kinesis_stream(store: Arc<Store>, committer: CommitHandle, stream_id: u64
     spawn(
         store,
         committer,
-        vec![(Space::Kinesis, start, end)],
+        vec![(Space::Kinesis, start.clone(), end.clone()), (Space::KinesisIndex, start, end)],
         vec![counters],
         kinesis::deleted_stream(stream_id),
     );

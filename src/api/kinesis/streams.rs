@@ -105,6 +105,7 @@ pub async fn create_stream(
         scalings_ms: Vec::new(),
         shards: Vec::new(),
         consumers: Vec::new(),
+        grouped: true,
     };
     let check = |engine: &Engine| {
         let current = engine.kinesis_open_shards();

@@ -24,6 +24,17 @@ pub(crate) fn open(clock: SharedClock) -> Arc<Engine> {
 }
 
 pub(crate) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<LiveStream> {
+    stream_with(engine, name, shards, false).await
+}
+
+/// A stream of `shards` shards, its records stored by group when `grouped` (as the API
+/// creates them), else in runs (as streams created before groups).
+pub(crate) async fn stream_with(
+    engine: &Engine,
+    name: &str,
+    shards: u32,
+    grouped: bool,
+) -> Arc<LiveStream> {
     let now = engine.clock.now_millis();
     let meta = StreamMeta {
         version: meta::RECORD_VERSION,
@@ -39,6 +50,7 @@ pub(crate) async fn stream(engine: &Engine, name: &str, shards: u32) -> Arc<Live
         updating_until_ms: 0,
         scalings_ms: vec![],
         consumers: vec![],
+        grouped,
         shards: even_ranges(shards)
             .into_iter()
             .enumerate()

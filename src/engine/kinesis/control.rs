@@ -61,13 +61,18 @@ impl Engine {
         let mut unpersisted = HashMap::new();
         let mut tips = Vec::with_capacity(meta.shards.len());
         let view = self.store.read_view();
+        let grouped = meta.grouped;
+        let (next_group, locators) = match grouped {
+            true => super::groups::recover(&view, meta.id, meta.shards.iter().map(|s| s.index))?,
+            false => (0, HashMap::new()),
+        };
         for shard in &meta.shards {
             let key = kkeys::shard_counters(meta.id, shard.index);
             let written = match self.store.get(Space::Meta, &key)? {
                 Some(v) => Counters::decode(&v)?,
                 None => Counters::default(),
             };
-            let (c, since) = recover_counters(&view, meta.id, shard.index, written)?;
+            let (c, since) = recover_counters(&view, grouped, meta.id, shard.index, written)?;
             counters.insert(shard.index, c);
             unpersisted.insert(shard.index, since);
             let tip = ShardTip {
@@ -86,6 +91,7 @@ impl Engine {
         let shared = Arc::new(StreamShared {
             id,
             name: name.clone(),
+            grouped,
             meta: watch::Sender::new(Arc::new(meta)),
             tips: RwLock::new(tips),
             rings: Default::default(),
@@ -101,6 +107,8 @@ impl Engine {
             ns_key: self.ns_key.clone(),
             counters,
             unpersisted,
+            next_group,
+            locators,
         };
         let (records, bytes) =
             writer.counters.values().fold((0, 0), |(r, b), c| (r + c.records, b + c.bytes));
@@ -267,12 +275,13 @@ fn encode(meta: &StreamMeta) -> Result<Vec<u8>, StreamError> {
 /// `COUNTERS_EVERY_RECORDS`), and the records and bytes that took.
 fn recover_counters(
     view: &ReadView,
+    grouped: bool,
     stream_id: u64,
     shard: u32,
     mut c: Counters,
 ) -> Result<(Counters, (u64, u64)), StorageError> {
     let mut since = (0u64, 0u64);
-    for stored in stored_runs(view, stream_id, shard, c.next) {
+    for stored in stored_runs(view, grouped, stream_id, shard, c.next) {
         let (first, value) = stored?;
         for record in kkeys::Run::new(first, &value)? {
             let record = record?;

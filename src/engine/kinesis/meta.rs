@@ -159,6 +159,10 @@ pub struct StreamMeta {
     /// existed have none).
     #[serde(default)]
     pub consumers: Vec<super::consumers::ConsumerMeta>,
+    /// Records stored by group (`storage/keys/kinesis_groups.rs`), as every stream
+    /// created since that layout; streams created before keep a run per shard.
+    #[serde(default)]
+    pub grouped: bool,
 }
 
 impl StreamMeta {
@@ -313,5 +317,19 @@ mod tests {
         let json = serde_json::to_string(&shard).unwrap();
         assert!(json.contains("\"340282366920938463463374607431768211455\""), "{json}");
         assert_eq!(serde_json::from_str::<ShardMeta>(&json).unwrap(), shard);
+    }
+
+    #[test]
+    fn a_record_written_before_groups_reads_as_a_stream_of_runs() {
+        let old = r#"{"version":1,"id":4,"name":"s","created_ms":0,"retention_hours":24,
+            "mode":"PROVISIONED","max_record_kib":1024,"encryption":null,
+            "shard_level_metrics":[],"tags":{},"updating_until_ms":0,"shards":[]}"#;
+        let meta: StreamMeta = serde_json::from_str(old).unwrap();
+        assert!(!meta.grouped);
+        let again: StreamMeta = serde_json::from_str(
+            &serde_json::to_string(&StreamMeta { grouped: true, ..meta }).unwrap(),
+        )
+        .unwrap();
+        assert!(again.grouped);
     }
 }

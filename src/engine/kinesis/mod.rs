@@ -18,6 +18,7 @@ pub mod append;
 pub mod consumers;
 pub mod control;
 pub mod fanout;
+mod groups;
 pub mod iterator;
 pub mod limits;
 pub mod meta;
@@ -31,6 +32,8 @@ mod writer;
 
 #[cfg(test)]
 pub(crate) mod append_tests;
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod run_tests;
 #[cfg(test)]
@@ -81,6 +84,8 @@ pub struct ShardTip {
 pub struct StreamShared {
     pub id: u64,
     pub name: String,
+    /// Whether its records are stored by group (`StreamMeta::grouped`; fixed for life).
+    pub grouped: bool,
     meta: watch::Sender<Arc<StreamMeta>>,
     /// One tip per shard, indexed by shard index (indexes are dense).
     tips: RwLock<Vec<watch::Sender<ShardTip>>>,

@@ -46,8 +46,11 @@ impl Engine {
         limit: usize,
         max_bytes: usize,
     ) -> Result<ReadBatch, StorageError> {
-        let tip = self.kinesis.by_id(stream_id).and_then(|s| s.shared.tip(shard));
-        self.read_near(stream_id, shard, from, limit, max_bytes, tip).await
+        let Some(stream) = self.kinesis.by_id(stream_id) else {
+            return Ok(ReadBatch { next: from, ..ReadBatch::default() });
+        };
+        let tip = stream.shared.tip(shard);
+        self.read_near(&stream, shard, from, limit, max_bytes, tip).await
     }
 
     /// [`Engine::kinesis_read`] for a caller that already holds the shard's tip. Reads
@@ -55,7 +58,7 @@ impl Engine {
     /// stored until the whole run is trimmed, but are no longer the shard's.
     async fn read_near(
         &self,
-        stream_id: u64,
+        stream: &LiveStream,
         shard: u32,
         from: u64,
         limit: usize,
@@ -69,7 +72,8 @@ impl Engine {
             return Ok(ReadBatch { next: from, ..ReadBatch::default() });
         }
         let view = self.store.read_view();
-        let read = move || read_run(&view, stream_id, shard, from, limit, max_bytes);
+        let (grouped, stream_id) = (stream.shared.grouped, stream.id());
+        let read = move || read_run(&view, grouped, stream_id, shard, from, limit, max_bytes);
         if tip.is_some_and(|t| t.next.saturating_sub(from) <= INLINE_READ) {
             return read();
         }
@@ -97,7 +101,7 @@ impl Engine {
             Some(batch) => batch,
             None => {
                 let batch =
-                    self.read_near(stream.id(), shard, from, limit, max_bytes, Some(tip)).await?;
+                    self.read_near(stream, shard, from, limit, max_bytes, Some(tip)).await?;
                 let batch = SharedBatch::from(batch);
                 if batch.next_arrival_ms.is_none() {
                     ring.offer(from, &batch.records);
@@ -125,12 +129,15 @@ impl Engine {
         next: u64,
     ) -> Result<u64, StorageError> {
         let view = self.store.read_view();
+        let Some(stream) = self.kinesis.by_id(stream_id) else { return Ok(next) };
+        let grouped = stream.shared.grouped;
         let search = move || {
             let (mut lo, mut hi) = (first, next);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 // Trimmed since `first` was read: older than anything kept.
-                let arrival = arrival_of(&view, stream_id, shard, mid)?.unwrap_or(i64::MIN);
+                let arrival =
+                    arrival_of(&view, grouped, stream_id, shard, mid)?.unwrap_or(i64::MIN);
                 if arrival >= at_ms {
                     hi = mid;
                 } else {
@@ -161,6 +168,7 @@ pub(super) fn run_is_full(
 /// The run [`Engine::kinesis_read`] returns, read from `view`.
 fn read_run(
     view: &ReadView,
+    grouped: bool,
     stream_id: u64,
     shard: u32,
     from: u64,
@@ -168,7 +176,7 @@ fn read_run(
     max_bytes: usize,
 ) -> Result<ReadBatch, StorageError> {
     let mut batch = ReadBatch { next: from, ..ReadBatch::default() };
-    for stored in stored_runs(view, stream_id, shard, from) {
+    for stored in stored_runs(view, grouped, stream_id, shard, from) {
         let (first, value) = stored?;
         for record in kkeys::Run::new(first, &value)? {
             let record = record?;
@@ -188,17 +196,36 @@ fn read_run(
     Ok(batch)
 }
 
+/// A shard's stored runs: each its first sequence number and its value, decompressed.
+pub(super) type StoredRuns<'v> =
+    Box<dyn Iterator<Item = Result<(u64, Vec<u8>), StorageError>> + 'v>;
+
 /// The stored runs of a shard (first sequence number, value as [`kkeys::Run`] reads it,
-/// decompressed) from the one that holds `from` (or the first after it), in order. A
-/// reader that stopped at a run's end starts exactly at the next run's key: one forward
-/// seek. Only a position inside a run (a read cut by its limit, an iterator at a given
-/// sequence number) takes a backward seek too.
-pub(super) fn stored_runs(
+/// decompressed) from the one that holds `from` (or the first after it), in order: a
+/// grouped stream's sections (`groups.rs`), or a stream's runs of its own.
+pub(super) fn stored_runs<'v>(
+    view: &'v ReadView,
+    grouped: bool,
+    stream_id: u64,
+    shard: u32,
+    from: u64,
+) -> StoredRuns<'v> {
+    match grouped {
+        true => Box::new(super::groups::Sections::new(view, stream_id, shard, from)),
+        false => Box::new(shard_runs(view, stream_id, shard, from)),
+    }
+}
+
+/// [`stored_runs`] of a stream that keeps a run per shard. A reader that stopped at a
+/// run's end starts exactly at the next run's key: one forward seek. Only a position
+/// inside a run (a read cut by its limit, an iterator at a given sequence number) takes a
+/// backward seek too.
+fn shard_runs(
     view: &ReadView,
     stream_id: u64,
     shard: u32,
     from: u64,
-) -> impl Iterator<Item = Result<(u64, Vec<u8>), StorageError>> {
+) -> impl Iterator<Item = Result<(u64, Vec<u8>), StorageError>> + use<> {
     let at = kkeys::record_key(stream_id, shard, from);
     let prefix = kkeys::shard_prefix(stream_id, shard);
     let mut after = view.range(Space::Kinesis, Bound::Included(at.clone()), prefix_end(&prefix));
@@ -219,11 +246,14 @@ pub(super) fn stored_runs(
 /// The arrival time of record `seq` of a shard, if it is stored.
 fn arrival_of(
     view: &ReadView,
+    grouped: bool,
     stream_id: u64,
     shard: u32,
     seq: u64,
 ) -> Result<Option<i64>, StorageError> {
-    let Some(stored) = stored_runs(view, stream_id, shard, seq).next() else { return Ok(None) };
+    let Some(stored) = stored_runs(view, grouped, stream_id, shard, seq).next() else {
+        return Ok(None);
+    };
     let (first, value) = stored?;
     for record in kkeys::Run::new(first, &value)? {
         let record = record?;

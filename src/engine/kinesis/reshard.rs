@@ -123,6 +123,7 @@ mod tests {
             updating_until_ms: 0,
             scalings_ms: vec![],
             consumers: vec![],
+            grouped: false,
             shards: even_ranges(n)
                 .into_iter()
                 .enumerate()

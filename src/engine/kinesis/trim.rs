@@ -11,10 +11,15 @@ use tokio::sync::oneshot;
 
 use super::LiveStream;
 use super::read::stored_runs;
-use super::writer::{TrimRequest, WriterMsg};
+use super::writer::{TrimRequest, TrimShard, WriterMsg};
 use crate::engine::Engine;
-use crate::storage::StorageError;
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use crate::engine::read::prefix_end;
 use crate::storage::keys::kinesis as kkeys;
+use crate::storage::keys::kinesis_groups::{self as gkeys, LOCATE_EVERY_GROUPS};
+use crate::storage::{Space, StorageError};
 
 /// Records trimmed per batch (whole runs: a batch may pass it by one run).
 const TRIM_BATCH: usize = 1000;
@@ -28,6 +33,10 @@ impl Engine {
         for stream in self.kinesis.all() {
             let meta = stream.meta();
             let cutoff = now - meta.retention_ms();
+            if stream.shared.grouped {
+                self.trim_groups(&stream, cutoff).await?;
+                continue;
+            }
             for shard in &meta.shards {
                 self.trim_shard(&stream, shard.index, cutoff).await?;
             }
@@ -54,7 +63,7 @@ impl Engine {
             let view = self.store.read_view();
             let (mut keys, mut bytes, mut read, mut upto) = (Vec::new(), 0i64, 0usize, tip.first);
             let mut full = false;
-            'runs: for stored in stored_runs(&view, stream.id(), shard, tip.first) {
+            'runs: for stored in stored_runs(&view, false, stream.id(), shard, tip.first) {
                 let (first, value) = stored?;
                 read += value.len();
                 let run = kkeys::Run::new(first, &value)?;
@@ -71,7 +80,7 @@ impl Engine {
                     bytes += record.size() as i64;
                 }
                 if upto >= end {
-                    keys.push(kkeys::record_key(stream.id(), shard, first));
+                    keys.push((Space::Kinesis, kkeys::record_key(stream.id(), shard, first)));
                 }
                 if upto - tip.first >= TRIM_BATCH as u64 || read >= TRIM_BATCH_BYTES {
                     full = true;
@@ -81,19 +90,89 @@ impl Engine {
             if upto == tip.first {
                 return Ok(());
             }
-            let (reply, wait) = oneshot::channel();
-            let trim = TrimRequest { shard, upto, keys, bytes, reply };
-            if stream.writer.send(WriterMsg::Trim(trim)).await.is_err() {
-                return Ok(()); // the stream was deleted meanwhile
-            }
-            match wait.await {
-                Ok(result) => result?,
-                Err(_) => return Ok(()),
-            }
-            if !full {
+            let shards = vec![TrimShard { shard, upto, bytes }];
+            if !send(stream, shards, keys).await? || !full {
                 return Ok(());
             }
         }
+    }
+
+    /// Deletes a grouped stream's groups whose records all arrived before `cutoff_ms`,
+    /// oldest first, with their headers and the locators whose every group went. The
+    /// groups follow arrival order, so the first one still young ends the pass.
+    async fn trim_groups(&self, stream: &LiveStream, cutoff_ms: i64) -> Result<(), StorageError> {
+        let id = stream.id();
+        loop {
+            let view = self.store.read_view();
+            let prefix = gkeys::groups_prefix(id);
+            let headers = view.range(
+                Space::KinesisIndex,
+                Bound::Included(prefix.clone()),
+                prefix_end(&prefix),
+            );
+            let (mut keys, mut shards) = (Vec::new(), HashMap::<u32, TrimShard>::new());
+            let (mut records, mut kept_from, mut full) = (0usize, None, false);
+            for entry in headers {
+                let (key, header) = entry?;
+                let header = gkeys::decode_header(&header)?;
+                if header.newest_ms >= cutoff_ms {
+                    break;
+                }
+                let group = gkeys::group_of(&key)?;
+                for (section, bytes) in header.sections {
+                    let s = shards.entry(section.shard).or_default();
+                    (s.shard, s.upto) = (section.shard, s.upto.max(section.end()));
+                    s.bytes += i64::from(bytes);
+                    records += section.count as usize;
+                }
+                keys.push((Space::Kinesis, gkeys::group_key(id, group)));
+                keys.push((Space::KinesisIndex, key));
+                kept_from = Some(group + 1);
+                if records >= TRIM_BATCH {
+                    full = true;
+                    break;
+                }
+            }
+            let Some(kept_from) = kept_from else { return Ok(()) };
+            for shard in &stream.meta().shards {
+                let prefix = kkeys::shard_prefix(id, shard.index);
+                let locators = view.range(
+                    Space::KinesisIndex,
+                    Bound::Included(prefix.clone()),
+                    prefix_end(&prefix),
+                );
+                for entry in locators {
+                    let (key, value) = entry?;
+                    let group = gkeys::decode_locator(&value)?;
+                    // Locators follow their groups' order within a shard.
+                    if group.saturating_add(LOCATE_EVERY_GROUPS) > kept_from {
+                        break;
+                    }
+                    keys.push((Space::KinesisIndex, key));
+                }
+            }
+            if !send(stream, shards.into_values().collect(), keys).await? || !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Hands a trim to the stream's writer and waits for it; `false` when the stream was
+/// deleted meanwhile.
+async fn send(
+    stream: &LiveStream,
+    shards: Vec<TrimShard>,
+    keys: Vec<(Space, Vec<u8>)>,
+) -> Result<bool, StorageError> {
+    let (reply, wait) = oneshot::channel();
+    let trim = TrimRequest { shards, keys, reply };
+    if stream.writer.send(WriterMsg::Trim(trim)).await.is_err() {
+        return Ok(false);
+    }
+    match wait.await {
+        Ok(result) => result.map(|()| true),
+        Err(_) => Ok(false),
     }
 }
 

@@ -2,7 +2,7 @@
 //! oldest first, in batches; the trim horizon (and with it TRIM_HORIZON) moves; retained
 //! counters and metrics follow; closed shards expire once past the retention period.
 
-use super::append_tests::{NOW_MS, open, record, stream};
+use super::append_tests::{NOW_MS, open, record, stream_with};
 use super::reshard::Plan;
 use super::{StreamError, StreamMeta};
 use crate::clock::{Clock, ManualClock};
@@ -11,9 +11,18 @@ const HOUR: i64 = 3_600_000;
 
 #[tokio::test]
 async fn records_past_retention_are_trimmed_and_the_horizon_moves() {
+    trimmed_and_the_horizon_moves(false).await;
+}
+
+#[tokio::test]
+async fn records_stored_by_group_past_retention_are_trimmed_and_the_horizon_moves() {
+    trimmed_and_the_horizon_moves(true).await;
+}
+
+async fn trimmed_and_the_horizon_moves(grouped: bool) {
     let clock = ManualClock::new(NOW_MS);
     let engine = open(clock.clone());
-    let s = stream(&engine, "s", 1).await;
+    let s = stream_with(&engine, "s", 1, grouped).await;
     // 1,500 old records (more than one trimming batch), then 3 an hour later.
     let old: Vec<_> = (0..1500).map(|i| record(5, &format!("old{i}"))).collect();
     engine.kinesis_append(&s, old, vec![]).await.unwrap();
@@ -54,9 +63,18 @@ async fn records_past_retention_are_trimmed_and_the_horizon_moves() {
 
 #[tokio::test]
 async fn closed_shards_expire_after_the_retention_period() {
+    closed_shards_expire(false).await;
+}
+
+#[tokio::test]
+async fn closed_shards_of_a_grouped_stream_expire_after_the_retention_period() {
+    closed_shards_expire(true).await;
+}
+
+async fn closed_shards_expire(grouped: bool) {
     let clock = ManualClock::new(NOW_MS);
     let engine = open(clock.clone());
-    let s = stream(&engine, "s", 1).await;
+    let s = stream_with(&engine, "s", 1, grouped).await;
     engine.kinesis_append(&s, vec![record(1, "a")], vec![]).await.unwrap();
     let now = engine.clock.now_millis();
     engine

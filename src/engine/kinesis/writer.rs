@@ -18,6 +18,7 @@ use crate::clock::SharedClock;
 use crate::engine::bridge::inline::NO_CURSOR;
 use crate::metrics::Metrics;
 use crate::storage::keys::kinesis::{self as kkeys, Attempts, Counters, RunBuilder};
+use crate::storage::keys::kinesis_groups::GroupBuilder;
 use crate::storage::{Chain, CommitHandle, Mutation, Pending, Space, StorageError};
 
 /// One append: records in caller order, plus mutations to commit in the same batch, and
@@ -40,13 +41,20 @@ pub(super) struct ReshardRequest {
     pub reply: oneshot::Sender<Result<Arc<StreamMeta>, StorageError>>,
 }
 
-/// Deletes the oldest records of a shard, up to (not including) `upto`.
+/// Deletes the oldest records of shards: each shard's up to (not including) its `upto`,
+/// which take `bytes`, by deleting `keys`.
 pub(super) struct TrimRequest {
+    pub shards: Vec<TrimShard>,
+    pub keys: Vec<(Space, Vec<u8>)>,
+    pub reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// What a trim takes off one shard.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct TrimShard {
     pub shard: u32,
     pub upto: u64,
-    pub keys: Vec<Vec<u8>>,
     pub bytes: i64,
-    pub reply: oneshot::Sender<Result<(), StorageError>>,
 }
 
 pub(super) enum WriterMsg {
@@ -71,6 +79,11 @@ pub(super) struct Writer {
     /// Records and bytes appended to each shard since its counters were last sent to be
     /// written (see [`COUNTERS_EVERY_RECORDS`]).
     pub unpersisted: HashMap<u32, (u64, u64)>,
+    /// A grouped stream's next group number (numbers only grow; one a failed commit
+    /// took is simply never stored).
+    pub next_group: u64,
+    /// A grouped stream's shards' last locators (their group numbers), as committed.
+    pub locators: HashMap<u32, u64>,
 }
 
 /// A shard's counters go into a group once this many records, or
@@ -97,6 +110,8 @@ struct InFlight {
     touched: HashMap<u32, Counters>,
     moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)>,
     incoming: Vec<(u32, i64)>,
+    /// The locators it writes (shard, group).
+    located: Vec<(u32, u64)>,
     replies: Vec<Reply>,
 }
 
@@ -106,6 +121,8 @@ struct Pipeline {
     in_flight: std::collections::VecDeque<InFlight>,
     /// Counters of the shards the groups in flight touched, as they leave them.
     ahead: HashMap<u32, Counters>,
+    /// The last locators the groups in flight write, by shard.
+    located_ahead: HashMap<u32, u64>,
     /// Broken by the commit thread when a group fails: the later ones fail unwritten.
     chain: Chain,
 }
@@ -242,8 +259,12 @@ impl Writer {
         let now = self.clock.now_millis();
         let id = self.shared.id;
         let mut touched: HashMap<u32, Counters> = HashMap::new();
-        // Each shard's records in this group, as runs (one key per shard, mostly).
+        // Each shard's records in this group, as runs (one key per shard, mostly), or for
+        // a grouped stream as one group value (a few when they fill).
         let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
+        let grouped = self.shared.grouped;
+        let mut building = GroupBuilder::default();
+        let mut located = Vec::new();
         let mut attempts = Attempts::default();
         let mut mutations = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
@@ -298,12 +319,20 @@ impl Writer {
                 let size = record.size() as i64;
                 (c.next, c.last_arrival_ms) = (seq + 1, arrival_ms);
                 (c.records, c.bytes) = (c.records + 1, c.bytes + size);
-                let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));
-                if !run.takes(record.size()) {
-                    let full = std::mem::replace(run, RunBuilder::new(seq));
-                    mutations.push(run_put(id, shard, full, &mut attempts));
+                if grouped {
+                    if !building.takes(shard, record.size()) {
+                        let full = std::mem::take(&mut building);
+                        self.put_group(full, line, &mut located, &mut attempts, &mut mutations);
+                    }
+                    building.push(shard, seq, arrival_ms, &record.partition_key, &record.data);
+                } else {
+                    let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));
+                    if !run.takes(record.size()) {
+                        let full = std::mem::replace(run, RunBuilder::new(seq));
+                        mutations.push(run_put(id, shard, full, &mut attempts));
+                    }
+                    run.push(arrival_ms, &record.partition_key, &record.data);
                 }
-                run.push(arrival_ms, &record.partition_key, &record.data);
                 incoming.push((shard, size));
                 out.push(Appended { shard, seq, arrival_ms });
             }
@@ -313,6 +342,9 @@ impl Writer {
         }
         mutations
             .extend(runs.into_iter().map(|(shard, run)| run_put(id, shard, run, &mut attempts)));
+        if !building.is_empty() {
+            self.put_group(building, line, &mut located, &mut attempts, &mut mutations);
+        }
         for (shard, c) in &touched {
             let since = self.unpersisted.entry(*shard).or_default();
             // What this group added: its counters against those it was built on.
@@ -340,7 +372,15 @@ impl Writer {
         match self.committer.submit(mutations, written, &line.chain) {
             Ok(pending) => {
                 line.ahead.extend(touched.iter().map(|(shard, c)| (*shard, *c)));
-                line.in_flight.push_back(InFlight { pending, touched, moved, incoming, replies });
+                line.located_ahead.extend(located.iter().copied());
+                line.in_flight.push_back(InFlight {
+                    pending,
+                    touched,
+                    moved,
+                    incoming,
+                    located,
+                    replies,
+                });
             }
             Err(e) => {
                 for reply in replies {
@@ -348,6 +388,27 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Stores `group` as the stream's next group (see `groups::put_group`), its
+    /// locators placed on those the groups in flight leave.
+    fn put_group(
+        &mut self,
+        group: GroupBuilder,
+        line: &Pipeline,
+        located: &mut Vec<(u32, u64)>,
+        attempts: &mut Attempts,
+        mutations: &mut Vec<Mutation>,
+    ) {
+        let number = self.next_group;
+        self.next_group += 1;
+        let last = |shard: u32| {
+            let mine = located.iter().rev().find(|(s, _)| *s == shard).map(|(_, g)| *g);
+            mine.or_else(|| line.located_ahead.get(&shard).or(self.locators.get(&shard)).copied())
+        };
+        let id = self.shared.id;
+        let added = super::groups::put_group(id, number, group, last, attempts, mutations);
+        located.extend(added);
     }
 
     /// Waits for the oldest group in flight and settles it.
@@ -385,9 +446,11 @@ impl Writer {
                 }
             }
             line.ahead.clear();
+            line.located_ahead.clear();
             line.chain = Chain::default();
             return;
         }
+        self.locators.extend(group.located.iter().copied());
         for (cell, to) in group.moved {
             cell.store(to, Ordering::Release);
         }
@@ -403,6 +466,7 @@ impl Writer {
         }
         if line.in_flight.is_empty() {
             line.ahead.clear();
+            line.located_ahead.clear();
         }
         for reply in group.replies {
             reply.send(None);
@@ -489,24 +553,32 @@ impl Writer {
     }
 
     async fn trim(&mut self, t: &TrimRequest) -> Result<(), StorageError> {
-        let Some(mut c) = self.counters.get(&t.shard).copied() else { return Ok(()) };
-        if t.upto <= c.first {
+        let mut moved = Vec::new();
+        for s in &t.shards {
+            let Some(mut c) = self.counters.get(&s.shard).copied() else { continue };
+            if s.upto <= c.first {
+                continue;
+            }
+            let removed = (s.upto.min(c.next) - c.first) as i64;
+            c.first = s.upto.min(c.next);
+            c.records = (c.records - removed).max(0);
+            c.bytes = (c.bytes - s.bytes).max(0);
+            moved.push((s.shard, c));
+        }
+        if moved.is_empty() && t.keys.is_empty() {
             return Ok(());
         }
-        let removed = (t.upto - c.first) as i64;
-        c.first = t.upto.min(c.next);
-        c.records = (c.records - removed).max(0);
-        c.bytes = (c.bytes - t.bytes).max(0);
         let mut mutations: Vec<Mutation> =
-            t.keys.iter().map(|k| Mutation::delete(Space::Kinesis, k.clone())).collect();
-        mutations.push(Mutation::put(
-            Space::Meta,
-            kkeys::shard_counters(self.shared.id, t.shard),
-            c.encode(),
-        ));
+            t.keys.iter().map(|(space, k)| Mutation::delete(*space, k.clone())).collect();
+        for (shard, c) in &moved {
+            let key = kkeys::shard_counters(self.shared.id, *shard);
+            mutations.push(Mutation::put(Space::Meta, key, c.encode()));
+        }
         self.committer.commit(mutations, 0).await?;
-        self.counters.insert(t.shard, c);
-        self.shared.update_tip(t.shard, |tip| tip.first = c.first);
+        for (shard, c) in moved {
+            self.counters.insert(shard, c);
+            self.shared.update_tip(shard, |tip| tip.first = c.first);
+        }
         self.publish_retained();
         Ok(())
     }

@@ -39,13 +39,15 @@ pub const LOCATE_EVERY_GROUPS: u64 = 16;
 /// BE), first sequence number (u64 BE), record count (u32 BE) and length (u32 BE), then
 /// the sections' bytes in that order, each a run value (`kinesis::Run` versions 2 or 3).
 const GROUP_VERSION: u8 = 4;
-/// Version of a group header: `1`, then per section its shard, first sequence number and
-/// record count, as in the value.
+/// Version of a group header: `1`, the newest arrival time in the group (i64 BE, epoch
+/// ms: the trimmer decides on headers alone), then per section its shard (u32 BE), first
+/// sequence number (u64 BE), record count (u32 BE) and records' bytes (data plus partition
+/// keys, u32 BE).
 const HEADER_VERSION: u8 = 1;
 /// Bytes of one section's entry in a group value's table.
 const TABLE_ENTRY: usize = 20;
 /// Bytes of one section's entry in a header.
-const HEADER_ENTRY: usize = 16;
+const HEADER_ENTRY: usize = 20;
 
 /// The key of group `group` of a stream (in the kinesis keyspace), and of its header (in
 /// the index keyspace).
@@ -96,6 +98,15 @@ pub struct Section {
     pub count: u32,
 }
 
+/// A group header: what the readers and the trimmer need without the group's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The newest arrival time of the group's records.
+    pub newest_ms: i64,
+    /// Each section, and its records' bytes (data plus partition keys).
+    pub sections: Vec<(Section, u32)>,
+}
+
 impl Section {
     /// The sequence number after the section's last record.
     pub fn end(&self) -> u64 {
@@ -106,8 +117,10 @@ impl Section {
 /// One group value being built: a run per shard, in the order shards first appear.
 #[derive(Default)]
 pub struct GroupBuilder {
-    sections: Vec<(u32, RunBuilder)>,
+    /// Each shard's run and its records' bytes.
+    sections: Vec<(u32, RunBuilder, usize)>,
     bytes: usize,
+    newest_ms: i64,
 }
 
 impl GroupBuilder {
@@ -126,8 +139,13 @@ impl GroupBuilder {
         run_takes && self.bytes + size <= MAX_GROUP_BYTES
     }
 
+    /// Each shard of the group and the sequence number of its first record here.
+    pub fn firsts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.sections.iter().map(|(shard, run, _)| (*shard, run.first()))
+    }
+
     fn section(&self, shard: u32) -> Option<&RunBuilder> {
-        self.sections.iter().find(|(s, _)| *s == shard).map(|(_, run)| run)
+        self.sections.iter().find(|(s, _, _)| *s == shard).map(|(_, run, _)| run)
     }
 
     /// Appends `shard`'s record with sequence number `seq` (the one after its last in
@@ -142,15 +160,20 @@ impl GroupBuilder {
     ) {
         // A group touches few shards or many; a linear search beats a map below a few
         // dozen, and the last shard pushed is checked first.
-        let at = match self.sections.iter().rposition(|(s, _)| *s == shard) {
+        let at = match self.sections.iter().rposition(|(s, _, _)| *s == shard) {
             Some(at) => at,
             None => {
-                self.sections.push((shard, RunBuilder::new(seq)));
+                self.sections.push((shard, RunBuilder::new(seq), 0));
+                self.newest_ms = arrival_ms;
                 self.sections.len() - 1
             }
         };
-        self.sections[at].1.push(arrival_ms, partition_key, data);
-        self.bytes += partition_key.len() + data.len();
+        let size = partition_key.len() + data.len();
+        let section = &mut self.sections[at];
+        section.1.push(arrival_ms, partition_key, data);
+        section.2 += size;
+        self.bytes += size;
+        self.newest_ms = self.newest_ms.max(arrival_ms);
     }
 
     /// The group's value and its header. Each section is compressed on its own when that
@@ -158,12 +181,13 @@ impl GroupBuilder {
     pub fn finish_in(self, attempts: &mut Attempts) -> (Vec<u8>, Vec<u8>) {
         let n = self.sections.len();
         let mut table = Vec::with_capacity(5 + n * TABLE_ENTRY);
-        let mut header = Vec::with_capacity(1 + n * HEADER_ENTRY);
+        let mut header = Vec::with_capacity(9 + n * HEADER_ENTRY);
         table.push(GROUP_VERSION);
         table.extend_from_slice(&(n as u32).to_be_bytes());
         header.push(HEADER_VERSION);
+        header.extend_from_slice(&self.newest_ms.to_be_bytes());
         let mut bodies = Vec::with_capacity(n);
-        for (shard, run) in self.sections {
+        for (shard, run, bytes) in self.sections {
             let (first, count) = (run.first(), run.count());
             let body = run.finish_in(attempts);
             for out in [&mut table, &mut header] {
@@ -171,6 +195,8 @@ impl GroupBuilder {
                 out.extend_from_slice(&first.to_be_bytes());
                 out.extend_from_slice(&count.to_be_bytes());
             }
+            // A group holds at most `MAX_GROUP_BYTES` of records but one record of 10 MiB.
+            header.extend_from_slice(&(bytes as u32).to_be_bytes());
             // A section is a run of at most `MAX_PLAIN_BYTES` (or one record of at most
             // 10 MiB): its length fits a u32.
             table.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -185,15 +211,22 @@ impl GroupBuilder {
     }
 }
 
-/// A group header's sections, in the order of the value's.
-pub fn decode_header(header: &[u8]) -> Result<Vec<Section>, StorageError> {
-    let Some((&HEADER_VERSION, entries)) = header.split_first() else {
+/// A group header; never panics on corrupt input.
+pub fn decode_header(header: &[u8]) -> Result<Header, StorageError> {
+    let Some((&HEADER_VERSION, rest)) = header.split_first() else {
         return Err(corrupt("group header version"));
     };
+    let newest: [u8; 8] =
+        rest.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt("group header"))?;
+    let entries = &rest[8..];
     if entries.len() % HEADER_ENTRY != 0 {
         return Err(corrupt("group header length"));
     }
-    Ok(entries.chunks_exact(HEADER_ENTRY).map(section_of).collect())
+    let sections = entries
+        .chunks_exact(HEADER_ENTRY)
+        .map(|e| (section_of(e), u32::from_be_bytes([e[16], e[17], e[18], e[19]])))
+        .collect();
+    Ok(Header { newest_ms: i64::from_be_bytes(newest), sections })
 }
 
 fn section_of(entry: &[u8]) -> Section {
@@ -286,7 +319,10 @@ mod tests {
         let (value, header) = g.finish_in(&mut Attempts::default());
         let group = Group::new(&value).unwrap();
         let sections: Vec<Section> = group.sections().collect();
-        assert_eq!(decode_header(&header).unwrap(), sections);
+        let header = decode_header(&header).unwrap();
+        assert_eq!(header.newest_ms, 2);
+        assert_eq!(header.sections.iter().map(|(s, _)| *s).collect::<Vec<_>>(), sections);
+        assert_eq!(header.sections.iter().map(|(_, b)| *b).collect::<Vec<_>>(), vec![6, 3, 1]);
         assert_eq!(
             sections,
             vec![
@@ -364,7 +400,7 @@ mod tests {
         for cut in 0..header.len() {
             // A header cut at an entry's boundary is a shorter, valid header.
             if decode_header(&header[..cut]).is_ok() {
-                assert_eq!((cut - 1) % HEADER_ENTRY, 0);
+                assert_eq!((cut - 9) % HEADER_ENTRY, 0);
             }
         }
         let mut bad = value.clone();
