@@ -623,6 +623,27 @@ impl ReadView {
         }
     }
 
+    /// [`get`](Self::get) without a copy of a value stored in the clear: the store's own
+    /// reference-counted bytes, often its cached block's (a sealed value is opened into a
+    /// copy). For large values read in part, as a Kinesis group is by each shard's reader.
+    pub fn get_shared(
+        &self,
+        space: Space,
+        key: &[u8],
+    ) -> Result<Option<fjall::Slice>, StorageError> {
+        use fjall::Readable;
+        if !storable(key) {
+            return Ok(None);
+        }
+        match self.snapshot.get(self.keyspace(space), key)? {
+            Some(v) if seal::is_sealed(&v) => {
+                let opened = seal::open(self.sealer.as_deref(), space, key, v.to_vec())?;
+                Ok(Some(opened.into()))
+            }
+            other => Ok(other),
+        }
+    }
+
     fn keyspace(&self, space: Space) -> &Keyspace {
         match space {
             Space::Meta => &self.meta,
@@ -753,6 +774,29 @@ mod tests {
             assert!(held <= budget, "{held} bytes held after commit {i}");
         }
         assert_eq!(store.get(Space::Kinesis, &2047u32.to_be_bytes()).unwrap(), Some(value));
+    }
+
+    #[test]
+    fn shared_reads_answer_as_copies_do_sealed_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, [9u8; 32]).unwrap();
+        let sealed = StorageConfig {
+            in_memory: true,
+            encryption_key_file: key_file.to_string_lossy().into_owned(),
+            ..StorageConfig::default()
+        };
+        for config in [StorageConfig { in_memory: true, ..StorageConfig::default() }, sealed] {
+            let store = Store::open_at(dir.path(), &config).unwrap();
+            let value = vec![4u8; 70_000];
+            store
+                .commit_now(vec![Mutation::put(Space::Kinesis, b"k".to_vec(), value.clone())])
+                .unwrap();
+            let view = store.read_view();
+            assert_eq!(view.get_shared(Space::Kinesis, b"k").unwrap().as_deref(), Some(&value[..]));
+            assert_eq!(view.get(Space::Kinesis, b"k").unwrap(), Some(value));
+            assert!(view.get_shared(Space::Kinesis, b"none").unwrap().is_none());
+        }
     }
 
     #[test]

@@ -151,6 +151,11 @@ impl Sealer {
     }
 }
 
+/// Whether a stored value is sealed (else it is read as it is).
+pub fn is_sealed(stored: &[u8]) -> bool {
+    stored.len() >= HEADER + TAG && stored[..2] == MARKER
+}
+
 /// Opens a stored value: a sealed one with the key that sealed it, a plain one as it is.
 /// A sealed value no given key sealed, or one that fails authentication, is an error:
 /// never read as if it were plain.
@@ -160,7 +165,7 @@ pub fn open(
     key: &[u8],
     stored: Vec<u8>,
 ) -> Result<Vec<u8>, StorageError> {
-    if stored.len() < HEADER + TAG || stored[..2] != MARKER {
+    if !is_sealed(&stored) {
         return Ok(stored);
     }
     let Some(sealer) = sealer else {

@@ -14,9 +14,7 @@ use std::ops::Bound;
 
 use crate::engine::read::prefix_end;
 use crate::storage::keys::kinesis::{self as kkeys, Attempts};
-use crate::storage::keys::kinesis_groups::{
-    self as gkeys, GroupBuilder, Header, LOCATE_EVERY_GROUPS,
-};
+use crate::storage::keys::kinesis_groups::{self as gkeys, GroupBuilder, LOCATE_EVERY_GROUPS};
 use crate::storage::{KvIter, Mutation, ReadView, Space, StorageError};
 
 /// The mutations that store `group` as group number `number` of stream `stream_id`: its
@@ -144,8 +142,7 @@ impl<'v> Sections<'v> {
         key: &[u8],
         header: &[u8],
     ) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
-        let Header { sections, .. } = gkeys::decode_header(header)?;
-        let Some((section, _)) = sections.into_iter().find(|(s, _)| s.shard == self.shard) else {
+        let Some(section) = gkeys::header_section(header, self.shard)? else {
             return Ok(None);
         };
         if section.end() <= self.from {
@@ -156,7 +153,7 @@ impl<'v> Sections<'v> {
         let group = gkeys::group_of(key)?;
         let value = self
             .view
-            .get(Space::Kinesis, &gkeys::group_key(self.stream_id, group))?
+            .get_shared(Space::Kinesis, &gkeys::group_key(self.stream_id, group))?
             .ok_or_else(|| StorageError::Corrupt("kinesis group without its value".into()))?;
         let Some((section, run)) = gkeys::Group::new(&value)?.section(self.shard)? else {
             return Err(StorageError::Corrupt("kinesis group without its header's section".into()));

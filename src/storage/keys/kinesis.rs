@@ -295,6 +295,20 @@ pub fn plain(value: Vec<u8>) -> Result<Vec<u8>, StorageError> {
     if value.first() != Some(&LZ4_RUN_VERSION) {
         return Ok(value);
     }
+    decompressed(&value)
+}
+
+/// [`plain`] of a value borrowed from a larger one (a section of a group): copied, or
+/// decompressed straight from where it lies.
+pub fn plain_of(value: &[u8]) -> Result<Vec<u8>, StorageError> {
+    match value.first() {
+        Some(&LZ4_RUN_VERSION) => decompressed(value),
+        _ => Ok(value.to_vec()),
+    }
+}
+
+/// A version-3 value's run, in its version-2 form.
+fn decompressed(value: &[u8]) -> Result<Vec<u8>, StorageError> {
     let header = value.get(..9).ok_or_else(|| corrupt("truncated"))?;
     let len = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as usize;
     if len > MAX_PLAIN_BYTES {

@@ -23,7 +23,7 @@
 //! [`LOCATE_EVERY_RECORDS`] records or [`LOCATE_EVERY_GROUPS`] groups behind, so a seek
 //! reads a bounded number of headers.
 
-use super::kinesis::{Attempts, MAX_RUN_BYTES, RunBuilder, plain};
+use super::kinesis::{Attempts, MAX_RUN_BYTES, RunBuilder, plain_of};
 use crate::storage::StorageError;
 
 /// The shard index in every group key and header key (no shard has it).
@@ -229,6 +229,21 @@ pub fn decode_header(header: &[u8]) -> Result<Header, StorageError> {
     Ok(Header { newest_ms: i64::from_be_bytes(newest), sections })
 }
 
+/// `shard`'s section in a group header, found in place (a reader of one shard looks at
+/// every header of its windows).
+pub fn header_section(header: &[u8], shard: u32) -> Result<Option<Section>, StorageError> {
+    let Some((&HEADER_VERSION, rest)) = header.split_first() else {
+        return Err(corrupt("group header version"));
+    };
+    let entries = rest.get(8..).ok_or_else(|| corrupt("group header"))?;
+    if entries.len() % HEADER_ENTRY != 0 {
+        return Err(corrupt("group header length"));
+    }
+    let wanted = shard.to_be_bytes();
+    let entry = entries.chunks_exact(HEADER_ENTRY).find(|e| e[..4] == wanted);
+    Ok(entry.map(section_of))
+}
+
 fn section_of(entry: &[u8]) -> Section {
     let u32_at =
         |i: usize| u32::from_be_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
@@ -276,7 +291,7 @@ impl<'a> Group<'a> {
             let section = section_of(entry);
             if section.shard == shard {
                 // In bounds: `new` checked that the lengths add up to the bodies' bytes.
-                return Ok(Some((section, plain(self.bodies[at..at + len].to_vec())?)));
+                return Ok(Some((section, plain_of(&self.bodies[at..at + len])?)));
             }
             at += len;
         }
@@ -316,13 +331,17 @@ mod tests {
         g.push(0, 7, 1, "b", b"yy");
         g.push(3, 11, 2, "c", b"zzz");
         g.push(63, 0, 2, "d", b"");
-        let (value, header) = g.finish_in(&mut Attempts::default());
+        let (value, g_header) = g.finish_in(&mut Attempts::default());
         let group = Group::new(&value).unwrap();
         let sections: Vec<Section> = group.sections().collect();
-        let header = decode_header(&header).unwrap();
+        let header = decode_header(&g_header).unwrap();
         assert_eq!(header.newest_ms, 2);
         assert_eq!(header.sections.iter().map(|(s, _)| *s).collect::<Vec<_>>(), sections);
         assert_eq!(header.sections.iter().map(|(_, b)| *b).collect::<Vec<_>>(), vec![6, 3, 1]);
+        let raw = g_header.as_slice();
+        assert_eq!(header_section(raw, 0).unwrap(), Some(sections[1]));
+        assert_eq!(header_section(raw, 5).unwrap(), None);
+        assert!(header_section(&raw[..raw.len() - 1], 0).is_err());
         assert_eq!(
             sections,
             vec![
