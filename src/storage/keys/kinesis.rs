@@ -32,6 +32,10 @@ const RUN_VERSION: u8 = 2;
 const LZ4_RUN_VERSION: u8 = 3;
 /// Runs whose records take fewer bytes are not worth a compression attempt.
 const COMPRESS_FROM: usize = 1024;
+/// The same for a section of a group value: a group spread over 64 shards has sections
+/// of about 1 KiB, which left uncompressed took repetitive data to 8 times the disk of
+/// one shard's (BENCHMARKS.md, "Kinesis records stored by group").
+const SECTION_COMPRESS_FROM: usize = 128;
 /// A run of more than twice this many bytes is first tried on its first this many: if
 /// they do not shrink, neither will the rest (records of a stream look alike), and random
 /// or already-compressed data costs a sixteenth of a full attempt on a full run.
@@ -227,12 +231,22 @@ impl RunBuilder {
 
     /// [`finish`](Self::finish) for one of a group's runs: not tried at all once the
     /// group's first attempts all failed (see [`Attempts`]).
-    pub fn finish_in(mut self, attempts: &mut Attempts) -> Vec<u8> {
+    pub fn finish_in(self, attempts: &mut Attempts) -> Vec<u8> {
+        self.finish_from(COMPRESS_FROM, attempts)
+    }
+
+    /// [`finish_in`](Self::finish_in) for a section of a group value: tried from
+    /// [`SECTION_COMPRESS_FROM`] bytes of records.
+    pub fn finish_section(self, attempts: &mut Attempts) -> Vec<u8> {
+        self.finish_from(SECTION_COMPRESS_FROM, attempts)
+    }
+
+    fn finish_from(mut self, from: usize, attempts: &mut Attempts) -> Vec<u8> {
         self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
         // Small runs are not worth a try; past `MAX_PLAIN_BYTES` a reader would refuse
         // the run, so it is stored as it is.
         let records = self.value.len() - 5;
-        if !(COMPRESS_FROM..=MAX_PLAIN_BYTES).contains(&records) || !attempts.worth_one() {
+        if !(from..=MAX_PLAIN_BYTES).contains(&records) || !attempts.worth_one() {
             return self.value;
         }
         let packed = compressed(&self.value);

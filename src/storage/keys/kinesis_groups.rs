@@ -189,7 +189,7 @@ impl GroupBuilder {
         let mut bodies = Vec::with_capacity(n);
         for (shard, run, bytes) in self.sections {
             let (first, count) = (run.first(), run.count());
-            let body = run.finish_in(attempts);
+            let body = run.finish_section(attempts);
             for out in [&mut table, &mut header] {
                 out.extend_from_slice(&shard.to_be_bytes());
                 out.extend_from_slice(&first.to_be_bytes());
@@ -375,6 +375,21 @@ mod tests {
         assert_eq!(ones.len(), 20);
         assert!(ones.iter().all(|r| r.3 == data));
         assert_eq!(records_of(&group, 2).first().map(|r| r.0), Some(100));
+    }
+
+    #[test]
+    fn small_sections_of_repetitive_records_are_compressed_too() {
+        let mut g = GroupBuilder::default();
+        for shard in 0..64 {
+            for seq in 0..5 {
+                g.push(shard, seq, 5, "key", &[b'j'; 40]);
+            }
+        }
+        let (value, _) = g.finish_in(&mut Attempts::default());
+        let raw = 64 * 5 * (8 + 2 + 3 + 4 + 40);
+        assert!(value.len() < raw / 2, "{} of {raw} bytes", value.len());
+        let group = Group::new(&value).unwrap();
+        assert_eq!(records_of(&group, 63).len(), 5);
     }
 
     #[test]
