@@ -23,8 +23,10 @@
 //!   <table id u64 BE> <partition u32 BE> <seq u64 BE>  -> change record
 //! kinesis keyspace (the Kinesis log)
 //!   <stream id u64 BE> <shard index u32 BE> <first seq u64 BE>  -> a run of records (`kinesis::Run`)
-//!   <stream id u64 BE> FFFFFFFF <group u64 BE>  -> a group of runs (`kinesis_groups::Group`;
-//!                                                  its header and locators: see that module)
+//!   <stream id u64 BE> FFFFFFFF <group u64 BE>  -> a group of runs (`kinesis_groups::Group`)
+//! kinesis_index keyspace (streams stored by group)
+//!   <stream id u64 BE> FFFFFFFF <group u64 BE>  -> the group's header (`kinesis_groups::Header`)
+//!   <stream id u64 BE> <shard index u32 BE> <first seq u64 BE>  -> locator: group u64 BE
 //! items keyspace
 //!   <table id u64 BE> <hash component> [<range component>]
 //!   hash component:  <type tag u8> <length u16 BE> <bytes>
