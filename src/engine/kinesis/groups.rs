@@ -18,8 +18,9 @@ use crate::storage::keys::kinesis_groups::{self as gkeys, GroupBuilder, LOCATE_E
 use crate::storage::{KvIter, Mutation, ReadView, Space, StorageError};
 
 /// The mutations that store `group` as group number `number` of stream `stream_id`: its
-/// value, its header, and a locator for each shard whose last one (in `last_locator`,
-/// updated here) is too far behind. Returns the locators it added, by shard.
+/// value, its header, and a locator for each shard whose last one (as `last_locator`
+/// reports it) is [`LOCATE_EVERY_GROUPS`] groups behind or missing. Returns the locators
+/// it added (shard, group): the caller tracks them.
 pub(super) fn put_group(
     stream_id: u64,
     number: u64,
