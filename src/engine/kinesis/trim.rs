@@ -2,8 +2,11 @@
 //! period, oldest first, in bounded batches committed by the stream's writer (which owns
 //! the shard counters). It only ever removes a prefix of a shard, so the trim horizon is
 //! the shard's first retained sequence number and TRIM_HORIZON readers move with it.
-//! After a restart it simply starts again from each shard's first key.
+//! After a restart it simply starts again from each shard's first key. A stream stored by
+//! group is trimmed a whole group at a time, every shard at once (`trim_groups`).
 
+use std::collections::HashMap;
+use std::ops::Bound;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -13,9 +16,6 @@ use super::LiveStream;
 use super::read::stored_runs;
 use super::writer::{TrimRequest, TrimShard, WriterMsg};
 use crate::engine::Engine;
-use std::collections::HashMap;
-use std::ops::Bound;
-
 use crate::engine::read::prefix_end;
 use crate::storage::keys::kinesis as kkeys;
 use crate::storage::keys::kinesis_groups::{self as gkeys, LOCATE_EVERY_GROUPS};
