@@ -320,11 +320,12 @@ impl Writer {
                 (c.next, c.last_arrival_ms) = (seq + 1, arrival_ms);
                 (c.records, c.bytes) = (c.records + 1, c.bytes + size);
                 if grouped {
-                    if !building.takes(shard, record.size()) {
+                    let (key, data) = (&record.partition_key, &record.data);
+                    if !building.try_push(shard, seq, arrival_ms, key, data) {
                         let full = std::mem::take(&mut building);
                         self.put_group(full, line, &mut located, &mut attempts, &mut mutations);
+                        building.push(shard, seq, arrival_ms, key, data);
                     }
-                    building.push(shard, seq, arrival_ms, &record.partition_key, &record.data);
                 } else {
                     let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));
                     if !run.takes(record.size()) {

@@ -132,20 +132,27 @@ impl GroupBuilder {
     /// Whether a record of `size` bytes for `shard` still goes in: within the group's
     /// bytes and the shard's run caps, or as the group's first record, of any size.
     pub fn takes(&self, shard: u32, size: usize) -> bool {
+        self.takes_at(self.position(shard), size)
+    }
+
+    /// [`takes`](Self::takes) for the section at `at` (`None`: a new one).
+    fn takes_at(&self, at: Option<usize>, size: usize) -> bool {
         if self.sections.is_empty() {
             return true;
         }
-        let run_takes = self.section(shard).is_none_or(|run| run.takes(size));
+        let run_takes = at.is_none_or(|at| self.sections[at].1.takes(size));
         run_takes && self.bytes + size <= MAX_GROUP_BYTES
+    }
+
+    /// Where `shard`'s section is. A group touches few shards or many; a linear search
+    /// beats a map below a few dozen, and the last shard pushed is checked first.
+    fn position(&self, shard: u32) -> Option<usize> {
+        self.sections.iter().rposition(|(s, _, _)| *s == shard)
     }
 
     /// Each shard of the group and the sequence number of its first record here.
     pub fn firsts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         self.sections.iter().map(|(shard, run, _)| (*shard, run.first()))
-    }
-
-    fn section(&self, shard: u32) -> Option<&RunBuilder> {
-        self.sections.iter().find(|(s, _, _)| *s == shard).map(|(_, run, _)| run)
     }
 
     /// Appends `shard`'s record with sequence number `seq` (the one after its last in
@@ -158,16 +165,40 @@ impl GroupBuilder {
         partition_key: &str,
         data: &[u8],
     ) {
-        // A group touches few shards or many; a linear search beats a map below a few
-        // dozen, and the last shard pushed is checked first.
-        let at = match self.sections.iter().rposition(|(s, _, _)| *s == shard) {
-            Some(at) => at,
-            None => {
-                self.sections.push((shard, RunBuilder::new(seq), 0));
-                self.newest_ms = arrival_ms;
-                self.sections.len() - 1
-            }
-        };
+        self.push_at(self.position(shard), shard, seq, arrival_ms, partition_key, data);
+    }
+
+    /// [`push`](Self::push) if the record [`takes`](Self::takes), with one search for
+    /// its section: the writer's path for every record. `false` when it does not go in.
+    pub fn try_push(
+        &mut self,
+        shard: u32,
+        seq: u64,
+        arrival_ms: i64,
+        partition_key: &str,
+        data: &[u8],
+    ) -> bool {
+        let at = self.position(shard);
+        if !self.takes_at(at, partition_key.len() + data.len()) {
+            return false;
+        }
+        self.push_at(at, shard, seq, arrival_ms, partition_key, data);
+        true
+    }
+
+    fn push_at(
+        &mut self,
+        at: Option<usize>,
+        shard: u32,
+        seq: u64,
+        arrival_ms: i64,
+        partition_key: &str,
+        data: &[u8],
+    ) {
+        let at = at.unwrap_or_else(|| {
+            self.sections.push((shard, RunBuilder::new(seq), 0));
+            self.sections.len() - 1
+        });
         let size = partition_key.len() + data.len();
         let section = &mut self.sections[at];
         section.1.push(arrival_ms, partition_key, data);
@@ -278,6 +309,7 @@ impl<'a> Group<'a> {
     }
 
     /// The group's sections, in order.
+    #[cfg(test)]
     pub fn sections(&self) -> impl Iterator<Item = Section> + 'a {
         self.table.chunks_exact(TABLE_ENTRY).map(section_of)
     }
@@ -375,6 +407,16 @@ mod tests {
         assert_eq!(ones.len(), 20);
         assert!(ones.iter().all(|r| r.3 == data));
         assert_eq!(records_of(&group, 2).first().map(|r| r.0), Some(100));
+    }
+
+    #[test]
+    fn the_header_names_the_newest_arrival_whatever_shard_holds_it() {
+        let mut g = GroupBuilder::default();
+        assert!(g.try_push(0, 0, 10, "a", b"x"));
+        // Another shard's clock can trail (arrivals only never go back within a shard).
+        assert!(g.try_push(1, 0, 5, "a", b"x"));
+        let (_, header) = g.finish_in(&mut Attempts::default());
+        assert_eq!(decode_header(&header).unwrap().newest_ms, 10);
     }
 
     #[test]
