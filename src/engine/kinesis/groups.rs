@@ -102,11 +102,16 @@ impl<'v> Sections<'v> {
                 Bound::Included(at.clone()),
             )
             .next_back();
-        let start = match before {
-            Some(Ok((key, _))) => key,
-            _ => at,
+        let (start, failed) = match before {
+            Some(Ok((key, _))) => (key, None),
+            Some(Err(e)) => (at, Some(e)),
+            None => (at, None),
         };
-        let locators = view.range(Space::KinesisIndex, Bound::Included(start), prefix_end(&prefix));
+        let locators: KvIter = match failed {
+            // The seek failed: the reader gets the error first, and nothing after it.
+            Some(e) => Box::new(std::iter::once(Err(e))),
+            None => view.range(Space::KinesisIndex, Bound::Included(start), prefix_end(&prefix)),
+        };
         Sections { view, stream_id, shard, from, locators, headers: None, scanned_to: 0 }
     }
 
