@@ -57,17 +57,28 @@ pub struct Mutation {
     pub space: Space,
     pub key: fjall::Slice,
     pub value: Option<fjall::Slice>,
+    /// The lengths of the value's parts, in order, for a value written in parts (else
+    /// empty): see [`Mutation::put_parts`].
+    pub parts: Vec<u32>,
 }
 
 impl Mutation {
     /// A put.
     pub fn put(space: Space, key: Vec<u8>, value: Vec<u8>) -> Self {
-        Mutation { space, key: key.into(), value: Some(value.into()) }
+        Mutation { space, key: key.into(), value: Some(value.into()), parts: Vec::new() }
+    }
+
+    /// A put of a value made of parts of `parts` bytes each, in order, that its readers
+    /// read one at a time (`ReadView::get_parts`). With encryption at rest each part is
+    /// sealed on its own, so a reader opens only the parts it reads; without, the value
+    /// is stored as it is.
+    pub fn put_parts(space: Space, key: Vec<u8>, value: Vec<u8>, parts: Vec<u32>) -> Self {
+        Mutation { space, key: key.into(), value: Some(value.into()), parts }
     }
 
     /// A delete.
     pub fn delete(space: Space, key: Vec<u8>) -> Self {
-        Mutation { space, key: key.into(), value: None }
+        Mutation { space, key: key.into(), value: None, parts: Vec::new() }
     }
 }
 

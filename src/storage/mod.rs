@@ -73,6 +73,13 @@ pub fn check_mutations(mutations: &[Mutation]) -> Result<(), StorageError> {
         if m.value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
             return Err(StorageError::Refused(format!("a {:?} value over 4 GiB", m.space)));
         }
+        let parts: u64 = m.parts.iter().map(|&p| u64::from(p)).sum();
+        if !m.parts.is_empty() && Some(parts) != m.value.as_ref().map(|v| v.len() as u64) {
+            return Err(StorageError::Refused(format!(
+                "a {:?} value's parts do not add up",
+                m.space
+            )));
+        }
     }
     Ok(())
 }
@@ -340,9 +347,9 @@ impl Store {
             // A snapshot: the rewrites below do not feed the scan.
             let view = self.read_view();
             let mut batch = Vec::with_capacity(BATCH);
-            for entry in view.range(space, Bound::Unbounded, Bound::Unbounded) {
-                let (key, value) = entry?;
-                batch.push(Mutation::put(space, key, value));
+            for guard in view.snapshot.iter(view.keyspace(space)) {
+                let (key, stored) = guard.into_inner()?;
+                batch.push(self.resealed(space, key.to_vec(), &stored)?);
                 if batch.len() == BATCH {
                     rewritten += batch.len() as u64;
                     self.commit_now(std::mem::take(&mut batch))?;
@@ -355,6 +362,28 @@ impl Store {
         }
         self.sync()?;
         Ok(rewritten)
+    }
+
+    /// The put that stores `stored` again as the current key seals: a value sealed in
+    /// parts stays in parts.
+    fn resealed(
+        &self,
+        space: Space,
+        key: Vec<u8>,
+        stored: &[u8],
+    ) -> Result<Mutation, StorageError> {
+        if !seal::is_parted(stored) {
+            let value = self.open_value(space, &key, stored.to_vec())?;
+            return Ok(Mutation::put(space, key, value));
+        }
+        let parts = seal::Parted::new(stored)?;
+        let (mut value, mut lengths) = (Vec::with_capacity(stored.len()), Vec::new());
+        for index in 0..parts.count() {
+            let part = parts.open(self.sealer.as_deref(), space, &key, index)?;
+            lengths.push(part.len() as u32);
+            value.extend_from_slice(&part);
+        }
+        Ok(Mutation::put_parts(space, key, value, lengths))
     }
 
     /// The configured durability (`none` for in-memory stores).
@@ -411,6 +440,10 @@ impl Store {
             let mut batch = self.db.batch().durability(Some(mode));
             for m in mutations {
                 match (m.value, &self.sealer) {
+                    (Some(v), Some(sealer)) if !m.parts.is_empty() => {
+                        let sealed = sealer.seal_parts(m.space, &m.key, &v, &m.parts)?;
+                        batch.insert(self.keyspace(m.space), m.key, sealed)
+                    }
                     (Some(v), Some(sealer)) => {
                         let sealed = sealer.seal(m.space, &m.key, &v)?;
                         batch.insert(self.keyspace(m.space), m.key, sealed)
@@ -596,6 +629,35 @@ fn free_bytes(_dir: &Path) -> Option<u64> {
 pub type KvIter =
     Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>> + Send>;
 
+/// A value written in parts, as [`ReadView::get_parts`] reads it.
+pub enum Parts {
+    /// The whole value, in the clear: its reader finds its parts in it.
+    Whole(fjall::Slice),
+    /// The value sealed part by part.
+    Sealed(SealedParts),
+}
+
+/// A value sealed part by part, each part opened on its own.
+pub struct SealedParts {
+    stored: fjall::Slice,
+    sealer: Option<Arc<seal::Sealer>>,
+    space: Space,
+    key: Vec<u8>,
+}
+
+impl SealedParts {
+    /// How many parts the value has.
+    pub fn count(&self) -> Result<u32, StorageError> {
+        Ok(seal::Parted::new(&self.stored)?.count())
+    }
+
+    /// Part `index`, opened.
+    pub fn open(&self, index: u32) -> Result<Vec<u8>, StorageError> {
+        let parts = seal::Parted::new(&self.stored)?;
+        parts.open(self.sealer.as_deref(), self.space, &self.key, index)
+    }
+}
+
 /// A consistent snapshot of the whole store. Reads through it see exactly the commits
 /// made before it was taken; writers never wait for it (fjall keeps the versions it
 /// needs until it is dropped), so keep it for one page of a read, not longer.
@@ -623,25 +685,28 @@ impl ReadView {
         }
     }
 
-    /// [`get`](Self::get) without a copy of a value stored in the clear: the store's own
-    /// reference-counted bytes, often its cached block's (a sealed value is opened into a
-    /// copy). For large values read in part, as a Kinesis group is by each shard's reader.
-    pub fn get_shared(
-        &self,
-        space: Space,
-        key: &[u8],
-    ) -> Result<Option<fjall::Slice>, StorageError> {
+    /// A value written in parts ([`Mutation::put_parts`]), for a reader of some of them:
+    /// in the clear, the store's own reference-counted bytes (often its cached block's),
+    /// not copied; sealed in parts, each part opened only when asked for. For large values
+    /// read in part, as a Kinesis group is by each shard's reader.
+    pub fn get_parts(&self, space: Space, key: &[u8]) -> Result<Option<Parts>, StorageError> {
         use fjall::Readable;
         if !storable(key) {
             return Ok(None);
         }
-        match self.snapshot.get(self.keyspace(space), key)? {
-            Some(v) if seal::is_sealed(&v) => {
-                let opened = seal::open(self.sealer.as_deref(), space, key, v.to_vec())?;
-                Ok(Some(opened.into()))
-            }
-            other => Ok(other),
-        }
+        let Some(stored) = self.snapshot.get(self.keyspace(space), key)? else {
+            return Ok(None);
+        };
+        Ok(Some(if seal::is_parted(&stored) {
+            seal::Parted::new(&stored)?;
+            let sealer = self.sealer.clone();
+            Parts::Sealed(SealedParts { stored, sealer, space, key: key.to_vec() })
+        } else if seal::is_sealed(&stored) {
+            // Written whole, or before parts were sealed on their own.
+            Parts::Whole(seal::open(self.sealer.as_deref(), space, key, stored.to_vec())?.into())
+        } else {
+            Parts::Whole(stored)
+        }))
     }
 
     fn keyspace(&self, space: Space) -> &Keyspace {
@@ -776,8 +841,26 @@ mod tests {
         assert_eq!(store.get(Space::Kinesis, &2047u32.to_be_bytes()).unwrap(), Some(value));
     }
 
+    /// Every part of a value written in parts, as `get_parts` gives it.
+    fn parts_of(view: &ReadView, key: &[u8], lengths: &[u32]) -> Vec<Vec<u8>> {
+        match view.get_parts(Space::Kinesis, key).unwrap().unwrap() {
+            Parts::Whole(value) => {
+                let mut at = 0;
+                let mut parts = Vec::new();
+                for &len in lengths {
+                    parts.push(value[at..at + len as usize].to_vec());
+                    at += len as usize;
+                }
+                parts
+            }
+            Parts::Sealed(parts) => {
+                (0..parts.count().unwrap()).map(|i| parts.open(i).unwrap()).collect()
+            }
+        }
+    }
+
     #[test]
-    fn shared_reads_answer_as_copies_do_sealed_or_not() {
+    fn values_in_parts_read_back_part_by_part_sealed_each_on_its_own_or_in_the_clear() {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("key");
         std::fs::write(&key_file, [9u8; 32]).unwrap();
@@ -786,17 +869,108 @@ mod tests {
             encryption_key_file: key_file.to_string_lossy().into_owned(),
             ..StorageConfig::default()
         };
-        for config in [StorageConfig { in_memory: true, ..StorageConfig::default() }, sealed] {
+        let plain = StorageConfig { in_memory: true, ..StorageConfig::default() };
+        let (value, lengths) =
+            ((0..70_000u32).map(|i| i as u8).collect::<Vec<u8>>(), vec![0, 5, 69_995]);
+        let expected = vec![Vec::new(), value[..5].to_vec(), value[5..].to_vec()];
+        for (config, is_sealed) in [(plain, false), (sealed, true)] {
             let store = Store::open_at(dir.path(), &config).unwrap();
-            let value = vec![4u8; 70_000];
-            store
-                .commit_now(vec![Mutation::put(Space::Kinesis, b"k".to_vec(), value.clone())])
-                .unwrap();
+            let put =
+                Mutation::put_parts(Space::Kinesis, b"k".to_vec(), value.clone(), lengths.clone());
+            // A value written whole reads as one part, sealed or not.
+            let whole = Mutation::put(Space::Kinesis, b"w".to_vec(), value.clone());
+            store.commit_now(vec![put, whole]).unwrap();
             let view = store.read_view();
-            assert_eq!(view.get_shared(Space::Kinesis, b"k").unwrap().as_deref(), Some(&value[..]));
-            assert_eq!(view.get(Space::Kinesis, b"k").unwrap(), Some(value));
-            assert!(view.get_shared(Space::Kinesis, b"none").unwrap().is_none());
+            assert_eq!(parts_of(&view, b"k", &lengths), expected);
+            assert_eq!(parts_of(&view, b"w", &[70_000]), vec![value.clone()]);
+            assert!(view.get_parts(Space::Kinesis, b"none").unwrap().is_none());
+            let stored = store.kinesis.get(b"k").unwrap().unwrap();
+            assert_eq!(seal::is_parted(&stored), is_sealed);
+            assert_eq!(
+                stored.windows(64).any(|w| w == &value[100..164]),
+                !is_sealed,
+                "in the clear?"
+            );
+            // Every other read gives the value whole.
+            assert_eq!(view.get(Space::Kinesis, b"k").unwrap(), Some(value.clone()));
+            let all: Vec<_> =
+                view.range(Space::Kinesis, Bound::Unbounded, Bound::Unbounded).collect();
+            assert_eq!(all[0].as_ref().unwrap().1, value);
+            // Parts that do not add up to the value are refused, not stored.
+            let bad = Mutation::put_parts(Space::Kinesis, b"b".to_vec(), vec![1; 10], vec![4, 5]);
+            assert!(matches!(store.commit_now(vec![bad]), Err(StorageError::Refused(_))));
         }
+    }
+
+    #[test]
+    fn a_part_is_bound_to_its_value_and_its_place() {
+        let sealer = seal::Sealer::new(&[3u8; 32], &[]).unwrap();
+        let stored = sealer.seal_parts(Space::Kinesis, b"k", b"abcdef", &[2, 4]).unwrap();
+        let parts = seal::Parted::new(&stored).unwrap();
+        assert_eq!(parts.open(Some(&sealer), Space::Kinesis, b"k", 1).unwrap(), b"cdef");
+        assert!(parts.open(Some(&sealer), Space::Kinesis, b"x", 1).is_err(), "another key");
+        assert!(parts.open(Some(&sealer), Space::Items, b"k", 1).is_err(), "another keyspace");
+        assert!(parts.open(None, Space::Kinesis, b"k", 1).is_err(), "no key file");
+        assert!(parts.open(Some(&sealer), Space::Kinesis, b"k", 2).is_err(), "no such part");
+        // Parts swapped (with their lengths) fail: each is sealed with its index.
+        let (a, b) = (&stored[6 + 8..6 + 8 + 36], &stored[6 + 8 + 36..]);
+        let mut swapped = stored[..6].to_vec();
+        swapped.extend_from_slice(&stored[10..14]);
+        swapped.extend_from_slice(&stored[6..10]);
+        swapped.extend_from_slice(b);
+        swapped.extend_from_slice(a);
+        let swapped = seal::Parted::new(&swapped).unwrap();
+        assert!(swapped.open(Some(&sealer), Space::Kinesis, b"k", 0).is_err());
+        // A part cannot pass for a whole value, nor a whole value for a part.
+        assert!(sealer.open(Space::Kinesis, b"k", a.to_vec()).is_err());
+        let whole = sealer.seal(Space::Kinesis, b"k", b"ab").unwrap();
+        let mut as_part = [0xE7, 0x5F, 0, 0, 0, 1].to_vec();
+        as_part.extend_from_slice(&(whole.len() as u32).to_be_bytes());
+        as_part.extend_from_slice(&whole);
+        assert!(seal::open(Some(&sealer), Space::Kinesis, b"k", as_part).is_err());
+        // Truncated or inconsistent tables are errors, never a panic.
+        for cut in [2, 5, 8, 13, stored.len() - 1] {
+            let cut = &stored[..cut];
+            let opened =
+                seal::Parted::new(cut).and_then(|p| p.open(Some(&sealer), Space::Kinesis, b"k", 0));
+            assert!(opened.is_err(), "{cut:?}");
+        }
+        let mut huge = stored.clone();
+        huge[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(seal::Parted::new(&huge).is_err());
+    }
+
+    #[test]
+    fn rekey_keeps_a_value_in_parts_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+        std::fs::write(&old, [1u8; 32]).unwrap();
+        std::fs::write(&new, [2u8; 32]).unwrap();
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let data = dir.path().join("data");
+        let config = |key: Option<&std::path::Path>, previous: Vec<String>| StorageConfig {
+            durability: Durability::Fsync,
+            encryption_key_file: key.map(path).unwrap_or_default(),
+            previous_encryption_key_files: previous,
+            ..StorageConfig::default()
+        };
+        let (value, lengths) = (b"tablesection".to_vec(), vec![5, 7]);
+        {
+            let store = Store::open_at(&data, &config(Some(&old), vec![])).unwrap();
+            let put =
+                Mutation::put_parts(Space::Kinesis, b"k".to_vec(), value.clone(), lengths.clone());
+            store.commit_now(vec![put]).unwrap();
+        }
+        {
+            let store = Store::open_at(&data, &config(Some(&new), vec![path(&old)])).unwrap();
+            assert_eq!(store.rekey().unwrap(), 1);
+        }
+        // Sealed in parts with the new key alone, and then in the clear without a key.
+        let store = Store::open_at(&data, &config(Some(&new), vec![])).unwrap();
+        let view = store.read_view();
+        assert!(matches!(view.get_parts(Space::Kinesis, b"k").unwrap(), Some(Parts::Sealed(_))));
+        assert_eq!(parts_of(&view, b"k", &lengths), vec![b"table".to_vec(), b"section".to_vec()]);
+        assert_eq!(view.get(Space::Kinesis, b"k").unwrap(), Some(value));
     }
 
     #[test]

@@ -14,6 +14,12 @@
 //! Nonces: 8 random bytes drawn at start (and again every 2^32 seals) followed by a
 //! 4-byte counter, so no two seals under one key share a nonce short of two draws of the
 //! same 64 random bits.
+//!
+//! A value written in parts ([`super::Mutation::put_parts`]: a Kinesis group, whose
+//! readers each want one shard's section) is sealed part by part, so that a reader opens
+//! only the parts it reads: `E7 5F`, the part count (u32 BE), each stored part's length
+//! (u32 BE), then the parts, each sealed as above with its index in the associated data.
+//! Without a key it is stored as its parts' concatenation, like any other value.
 
 use std::sync::Mutex;
 
@@ -23,6 +29,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::{Space, StorageError};
 
 const MARKER: [u8; 2] = [0xE7, 0x5E];
+const PARTS_MARKER: [u8; 2] = [0xE7, 0x5F];
 const HEADER: usize = 2 + 4 + 12;
 const TAG: usize = 16;
 
@@ -89,6 +96,15 @@ fn aad(space: Space, key: &[u8]) -> Vec<u8> {
     aad
 }
 
+/// The associated data of part `index` of the value of `key`: a tag no whole value has,
+/// so a part cannot pass for a value, nor for another part.
+fn part_aad(space: Space, key: &[u8], index: u32) -> Vec<u8> {
+    let mut aad = aad(space, key);
+    aad[0] |= 0x80;
+    aad.splice(1..1, index.to_be_bytes());
+    aad
+}
+
 impl Sealer {
     /// A sealer sealing with `current` and opening with it and `previous`.
     pub fn new(current: &[u8; 32], previous: &[[u8; 32]]) -> Result<Sealer, String> {
@@ -107,27 +123,83 @@ impl Sealer {
         self.current.id
     }
 
-    fn nonce(&self) -> Result<[u8; 12], StorageError> {
+    /// The first of `n` fresh nonces, which follow it by counter.
+    fn nonces(&self, n: u32) -> Result<[u8; 12], StorageError> {
+        let n = n.max(1);
         let mut state = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
-        if state.1 == u32::MAX {
-            let mut prefix = [0u8; 8];
-            self.random
-                .fill(&mut prefix)
-                .map_err(|_| StorageError::Fjall("no randomness for a nonce".into()))?;
-            *state = (u64::from_be_bytes(prefix), 0);
-        } else {
-            state.1 += 1;
+        match state.1.checked_add(n) {
+            Some(last) if state.1 != u32::MAX => {
+                state.1 += 1;
+                let first = *state;
+                state.1 = last;
+                return Ok(nonce_of(first));
+            }
+            _ => {}
         }
-        let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&state.0.to_be_bytes());
-        nonce[8..].copy_from_slice(&state.1.to_be_bytes());
-        Ok(nonce)
+        let mut prefix = [0u8; 8];
+        self.random
+            .fill(&mut prefix)
+            .map_err(|_| StorageError::Fjall("no randomness for a nonce".into()))?;
+        *state = (u64::from_be_bytes(prefix), n.saturating_sub(1));
+        Ok(nonce_of((state.0, 0)))
     }
 
     /// `value` of `key` in `space`, sealed.
     pub fn seal(&self, space: Space, key: &[u8], value: &[u8]) -> Result<Vec<u8>, StorageError> {
-        let nonce = self.nonce()?;
         let mut out = Vec::with_capacity(HEADER + value.len() + TAG);
+        self.seal_into(&mut out, self.nonces(1)?, &aad(space, key), value)?;
+        Ok(out)
+    }
+
+    /// `value` of `key` in `space`, made of parts of `lengths` bytes in order, each
+    /// sealed on its own (see the module docs).
+    pub fn seal_parts(
+        &self,
+        space: Space,
+        key: &[u8],
+        value: &[u8],
+        lengths: &[u32],
+    ) -> Result<Vec<u8>, StorageError> {
+        let n = u32::try_from(lengths.len())
+            .map_err(|_| StorageError::Refused("over 2^32 parts".into()))?;
+        let mut out = Vec::with_capacity(6 + lengths.len() * (4 + HEADER + TAG) + value.len());
+        out.extend_from_slice(&PARTS_MARKER);
+        out.extend_from_slice(&n.to_be_bytes());
+        for len in lengths {
+            let stored = len
+                .checked_add((HEADER + TAG) as u32)
+                .ok_or_else(|| StorageError::Refused("a part over 4 GiB".into()))?;
+            out.extend_from_slice(&stored.to_be_bytes());
+        }
+        // One lock for every part's nonce, and one associated data whose index changes.
+        let mut nonce = self.nonces(n)?;
+        let mut aad = part_aad(space, key, 0);
+        let mut at = 0usize;
+        for (index, len) in lengths.iter().enumerate() {
+            let part = value
+                .get(at..at + *len as usize)
+                .ok_or_else(|| StorageError::Refused("parts longer than their value".into()))?;
+            aad[1..5].copy_from_slice(&(index as u32).to_be_bytes());
+            self.seal_into(&mut out, nonce, &aad, part)?;
+            let counter = u32::from_be_bytes([nonce[8], nonce[9], nonce[10], nonce[11]]);
+            nonce[8..].copy_from_slice(&counter.wrapping_add(1).to_be_bytes());
+            at += *len as usize;
+        }
+        if at != value.len() {
+            return Err(StorageError::Refused("parts shorter than their value".into()));
+        }
+        Ok(out)
+    }
+
+    /// Appends `value` sealed with `nonce` and `aad` to `out`, sealed where it lands.
+    fn seal_into(
+        &self,
+        out: &mut Vec<u8>,
+        nonce: [u8; 12],
+        aad: &[u8],
+        value: &[u8],
+    ) -> Result<(), StorageError> {
+        let start = out.len();
         out.extend_from_slice(&MARKER);
         out.extend_from_slice(&self.current.id);
         out.extend_from_slice(&nonce);
@@ -137,12 +209,12 @@ impl Sealer {
             .aead
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(space, key)),
-                &mut out[HEADER..],
+                Aad::from(aad),
+                &mut out[start + HEADER..],
             )
             .map_err(|_| StorageError::Fjall("sealing a value failed".into()))?;
         out.extend_from_slice(tag.as_ref());
-        Ok(out)
+        Ok(())
     }
 
     /// Opens a stored value of `key` in `space` ([`open`] with this sealer).
@@ -151,12 +223,22 @@ impl Sealer {
     }
 }
 
-/// Whether a stored value is sealed (else it is read as it is).
+/// Whether a stored value is sealed, whole or in parts (else it is read as it is).
 pub fn is_sealed(stored: &[u8]) -> bool {
+    is_sealed_whole(stored) || is_parted(stored)
+}
+
+fn is_sealed_whole(stored: &[u8]) -> bool {
     stored.len() >= HEADER + TAG && stored[..2] == MARKER
 }
 
-/// Opens a stored value: a sealed one with the key that sealed it, a plain one as it is.
+/// Whether a stored value is sealed in parts.
+pub fn is_parted(stored: &[u8]) -> bool {
+    stored.len() >= 6 && stored[..2] == PARTS_MARKER
+}
+
+/// Opens a stored value: a sealed one with the key that sealed it, a plain one as it is;
+/// one sealed in parts comes back whole (its parts opened and joined).
 /// A sealed value no given key sealed, or one that fails authentication, is an error:
 /// never read as if it were plain.
 pub fn open(
@@ -165,14 +247,33 @@ pub fn open(
     key: &[u8],
     stored: Vec<u8>,
 ) -> Result<Vec<u8>, StorageError> {
-    if !is_sealed(&stored) {
+    if is_parted(&stored) {
+        let parts = Parted::new(&stored)?;
+        let mut value = Vec::with_capacity(stored.len());
+        for index in 0..parts.count() {
+            value.extend_from_slice(&parts.open(sealer, space, key, index)?);
+        }
+        return Ok(value);
+    }
+    if !is_sealed_whole(&stored) {
         return Ok(stored);
     }
+    open_with(sealer, aad(space, key), stored)
+}
+
+fn open_with(
+    sealer: Option<&Sealer>,
+    aad: Vec<u8>,
+    stored: Vec<u8>,
+) -> Result<Vec<u8>, StorageError> {
     let Some(sealer) = sealer else {
         return Err(StorageError::Corrupt(
             "a value is encrypted and sluice has no storage.encryption_key_file".into(),
         ));
     };
+    if !is_sealed_whole(&stored) {
+        return Err(StorageError::Corrupt("a sealed value's part is not sealed".into()));
+    }
     let id = &stored[2..6];
     let k = std::iter::once(&sealer.current)
         .chain(&sealer.previous)
@@ -186,14 +287,74 @@ pub fn open(
     nonce.copy_from_slice(&stored[6..HEADER]);
     // Opened where it lies (the plaintext moved to the front): no second buffer.
     let mut stored = stored;
-    let aad = Aad::from(aad(space, key));
     let len = k
         .aead
-        .open_within(Nonce::assume_unique_for_key(nonce), aad, &mut stored, HEADER..)
+        .open_within(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut stored, HEADER..)
         .map_err(|_| StorageError::Corrupt("an encrypted value failed authentication".into()))?
         .len();
     stored.truncate(len);
     Ok(stored)
+}
+
+/// A value sealed in parts, read in place: each part is opened on its own.
+#[derive(Debug, Clone)]
+pub struct Parted<'a> {
+    lengths: &'a [u8],
+    parts: &'a [u8],
+}
+
+impl<'a> Parted<'a> {
+    /// Reads the table of a value sealed in parts; never panics on corrupt input.
+    pub fn new(stored: &'a [u8]) -> Result<Parted<'a>, StorageError> {
+        let corrupt = || StorageError::Corrupt("a value sealed in parts is truncated".into());
+        let n = stored.get(2..6).ok_or_else(corrupt)?;
+        let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize;
+        let table = n.checked_mul(4).and_then(|t| t.checked_add(6)).ok_or_else(corrupt)?;
+        let lengths = stored.get(6..table).ok_or_else(corrupt)?;
+        let parts = &stored[table..];
+        let total: u64 = lengths.chunks_exact(4).map(|l| u64::from(be32(l))).sum();
+        if total != parts.len() as u64 {
+            return Err(corrupt());
+        }
+        Ok(Parted { lengths, parts })
+    }
+
+    /// How many parts the value has.
+    pub fn count(&self) -> u32 {
+        (self.lengths.len() / 4) as u32
+    }
+
+    /// Part `index` of the value of `key` in `space`, opened.
+    pub fn open(
+        &self,
+        sealer: Option<&Sealer>,
+        space: Space,
+        key: &[u8],
+        index: u32,
+    ) -> Result<Vec<u8>, StorageError> {
+        let mut at = 0usize;
+        for (i, len) in self.lengths.chunks_exact(4).enumerate() {
+            let len = be32(len) as usize;
+            if i as u32 == index {
+                // In bounds: `new` checked that the lengths add up to the parts' bytes.
+                let part = self.parts[at..at + len].to_vec();
+                return open_with(sealer, part_aad(space, key, index), part);
+            }
+            at += len;
+        }
+        Err(StorageError::Corrupt(format!("a value sealed in parts has no part {index}")))
+    }
+}
+
+fn nonce_of((prefix, counter): (u64, u32)) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(&prefix.to_be_bytes());
+    nonce[8..].copy_from_slice(&counter.to_be_bytes());
+    nonce
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 #[cfg(test)]
@@ -226,6 +387,29 @@ mod tests {
         let n1 = old.seal(Space::Items, b"k", b"").unwrap();
         let n2 = old.seal(Space::Items, b"k", b"").unwrap();
         assert_ne!(n1[6..18], n2[6..18]);
+    }
+
+    #[test]
+    fn no_two_seals_share_a_nonce_whether_whole_or_in_parts() {
+        let sealer = Sealer::new(&[1u8; 32], &[]).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3 {
+            let stored = sealer.seal_parts(Space::Kinesis, b"k", &[0; 10], &[2, 0, 8]).unwrap();
+            let parts = Parted::new(&stored).unwrap();
+            assert_eq!(parts.count(), 3);
+            let mut at = 6 + 3 * 4;
+            for len in [2, 0, 8] {
+                assert!(seen.insert(stored[at + 6..at + HEADER].to_vec()));
+                at += len + HEADER + TAG;
+            }
+            let whole = sealer.seal(Space::Kinesis, b"k", b"").unwrap();
+            assert!(seen.insert(whole[6..HEADER].to_vec()));
+        }
+        // A counter about to run out draws a new prefix instead of wrapping.
+        *sealer.nonces.lock().unwrap() = (7, u32::MAX - 1);
+        let stored = sealer.seal_parts(Space::Kinesis, b"k", &[0; 2], &[1, 1]).unwrap();
+        assert_ne!(stored[6 + 8 + 6..6 + 8 + 14], 7u64.to_be_bytes());
+        assert_eq!(sealer.nonces.lock().unwrap().1, 1);
     }
 
     #[test]

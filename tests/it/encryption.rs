@@ -95,18 +95,7 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
     // Restarted with the key: every value back, the Kinesis record too.
     let server = Server::start_in_with(dir.path(), &key_config(&k1, &[]));
     assert_eq!(read_back(&server).await.unwrap(), CANARY);
-    let k = server.kinesis();
-    let shard = k.list_shards().stream_name("records").send().await.unwrap();
-    let it = crate::kinesis_records::iterator(
-        &k,
-        "records",
-        shard.shards()[0].shard_id(),
-        aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon,
-        None,
-    )
-    .await;
-    let got = k.get_records().shard_iterator(it).send().await.unwrap();
-    assert_eq!(got.records()[0].data().as_ref(), CANARY.as_bytes());
+    assert_eq!(read_record(&server).await, CANARY.as_bytes());
     server.kill();
 
     // Rotated: k2 seals, k1 still opens.
@@ -141,8 +130,26 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
     assert!(stdout.contains("values sealed with storage.encryption_key_file"), "{stdout}");
     let server = Server::start_in_with(dir.path(), &key_config(&k2, &[]));
     assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    // The Kinesis record's group was resealed part by part with k2.
+    assert_eq!(read_record(&server).await, CANARY.as_bytes());
     server.kill();
     assert!(!found_in_files(&dir.path().join("data"), CANARY.as_bytes()));
+}
+
+/// The data of the first record of the stream `records`.
+async fn read_record(server: &Server) -> Vec<u8> {
+    let k = server.kinesis();
+    let shard = k.list_shards().stream_name("records").send().await.unwrap();
+    let it = crate::kinesis_records::iterator(
+        &k,
+        "records",
+        shard.shards()[0].shard_id(),
+        aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let got = k.get_records().shard_iterator(it).send().await.unwrap();
+    got.records()[0].data().as_ref().to_vec()
 }
 
 #[tokio::test]

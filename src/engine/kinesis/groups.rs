@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::ops::Bound;
 
 use crate::engine::read::prefix_end;
-use crate::storage::keys::kinesis::{self as kkeys, Attempts};
+use crate::storage::keys::kinesis::{self as kkeys, Attempts, plain_of};
 use crate::storage::keys::kinesis_groups::{self as gkeys, GroupBuilder, LOCATE_EVERY_GROUPS};
-use crate::storage::{KvIter, Mutation, ReadView, Space, StorageError};
+use crate::storage::{KvIter, Mutation, Parts, ReadView, SealedParts, Space, StorageError};
 
 /// The mutations that store `group` as group number `number` of stream `stream_id`: its
 /// value, its header, and a locator for each shard whose last one (as `last_locator`
@@ -39,10 +39,15 @@ pub(super) fn put_group(
             located.push((shard, number));
         }
     }
-    let (value, header) = group.finish_in(attempts);
+    let finished = group.finish_in(attempts);
     let key = gkeys::group_key(stream_id, number);
-    mutations.push(Mutation::put(Space::Kinesis, key.clone(), value));
-    mutations.push(Mutation::put(Space::KinesisIndex, key, header));
+    mutations.push(Mutation::put_parts(
+        Space::Kinesis,
+        key.clone(),
+        finished.value,
+        finished.parts,
+    ));
+    mutations.push(Mutation::put(Space::KinesisIndex, key, finished.header));
     located
 }
 
@@ -159,14 +164,37 @@ impl<'v> Sections<'v> {
         let group = gkeys::group_of(key)?;
         let value = self
             .view
-            .get_shared(Space::Kinesis, &gkeys::group_key(self.stream_id, group))?
+            .get_parts(Space::Kinesis, &gkeys::group_key(self.stream_id, group))?
             .ok_or_else(|| StorageError::Corrupt("kinesis group without its value".into()))?;
-        let Some((section, run)) = gkeys::Group::new(&value)?.section(self.shard)? else {
+        let found = match value {
+            Parts::Whole(value) => gkeys::Group::new(&value)?.section(self.shard)?,
+            Parts::Sealed(parts) => sealed_section(&parts, self.shard)?,
+        };
+        let Some((section, run)) = found else {
             return Err(StorageError::Corrupt("kinesis group without its header's section".into()));
         };
         self.from = section.end();
         Ok(Some((section.first, run)))
     }
+}
+
+/// `shard`'s section of a group sealed in parts: its table opened, then that section
+/// alone (a reader of one shard of 64 would otherwise decrypt 64 shards' records).
+fn sealed_section(
+    parts: &SealedParts,
+    shard: u32,
+) -> Result<Option<(gkeys::Section, Vec<u8>)>, StorageError> {
+    let table = parts.open(0)?;
+    let table = gkeys::Group::table(&table)?;
+    if parts.count()? as usize != 1 + table.section_count() {
+        return Err(StorageError::Corrupt("kinesis group: parts and table disagree".into()));
+    }
+    let Some((index, section, _, len)) = table.find(shard) else { return Ok(None) };
+    let body = parts.open(1 + index as u32)?;
+    if body.len() != len {
+        return Err(StorageError::Corrupt("kinesis group: a section's length".into()));
+    }
+    Ok(Some((section, plain_of(&body)?)))
 }
 
 impl Iterator for Sections<'_> {

@@ -207,9 +207,9 @@ impl GroupBuilder {
         self.newest_ms = self.newest_ms.max(arrival_ms);
     }
 
-    /// The group's value and its header. Each section is compressed on its own when that
-    /// pays (`attempts` as for runs).
-    pub fn finish_in(self, attempts: &mut Attempts) -> (Vec<u8>, Vec<u8>) {
+    /// The group's value, its parts and its header. Each section is compressed on its own
+    /// when that pays (`attempts` as for runs).
+    pub fn finish_in(self, attempts: &mut Attempts) -> Finished {
         let n = self.sections.len();
         let mut table = Vec::with_capacity(5 + n * TABLE_ENTRY);
         let mut header = Vec::with_capacity(9 + n * HEADER_ENTRY);
@@ -233,13 +233,25 @@ impl GroupBuilder {
             table.extend_from_slice(&(body.len() as u32).to_be_bytes());
             bodies.push(body);
         }
+        let mut parts = Vec::with_capacity(1 + n);
+        parts.push(table.len() as u32);
+        parts.extend(bodies.iter().map(|b| b.len() as u32));
         let mut value = table;
         value.reserve(bodies.iter().map(Vec::len).sum());
         for body in bodies {
             value.extend_from_slice(&body);
         }
-        (value, header)
+        Finished { value, parts, header }
     }
+}
+
+/// A group ready to store: its value, the lengths of the value's parts (its table, then
+/// each section: with encryption at rest each is sealed on its own, so a reader of one
+/// shard opens the table and its section, not every shard's), and its header.
+pub struct Finished {
+    pub value: Vec<u8>,
+    pub parts: Vec<u32>,
+    pub header: Vec<u8>,
 }
 
 /// A group header; never panics on corrupt input.
@@ -293,19 +305,28 @@ pub struct Group<'a> {
 impl<'a> Group<'a> {
     /// Reads a group value's table; never panics on corrupt input.
     pub fn new(value: &'a [u8]) -> Result<Group<'a>, StorageError> {
-        let Some((&GROUP_VERSION, rest)) = value.split_first() else {
-            return Err(corrupt("group version"));
-        };
-        let n = rest.get(..4).ok_or_else(|| corrupt("group truncated"))?;
-        let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize;
-        let table_len = n.checked_mul(TABLE_ENTRY).ok_or_else(|| corrupt("group table"))?;
-        let table = rest.get(4..4 + table_len).ok_or_else(|| corrupt("group truncated"))?;
-        let bodies = &rest[4 + table_len..];
+        let (table, bodies) = split_table(value)?;
         let total: u64 = table.chunks_exact(TABLE_ENTRY).map(|e| u64::from(body_len(e))).sum();
         if total != bodies.len() as u64 {
             return Err(corrupt("group lengths"));
         }
         Ok(Group { table, bodies })
+    }
+
+    /// A group value's table alone, its first part (a value sealed in parts is read part
+    /// by part): [`find`](Self::find) works on it, [`section`](Self::section) finds no
+    /// body.
+    pub fn table(part: &'a [u8]) -> Result<Group<'a>, StorageError> {
+        let (table, rest) = split_table(part)?;
+        if !rest.is_empty() {
+            return Err(corrupt("group table length"));
+        }
+        Ok(Group { table, bodies: &[] })
+    }
+
+    /// How many sections the group has.
+    pub fn section_count(&self) -> usize {
+        self.table.len() / TABLE_ENTRY
     }
 
     /// The group's sections, in order.
@@ -314,21 +335,40 @@ impl<'a> Group<'a> {
         self.table.chunks_exact(TABLE_ENTRY).map(section_of)
     }
 
-    /// `shard`'s section and its run value as `kinesis::Run` reads it (decompressed), if
-    /// the group holds records of that shard.
-    pub fn section(&self, shard: u32) -> Result<Option<(Section, Vec<u8>)>, StorageError> {
+    /// `shard`'s section: its place among the sections, where its body starts among
+    /// the bodies, and its length.
+    pub fn find(&self, shard: u32) -> Option<(usize, Section, usize, usize)> {
         let mut at = 0usize;
-        for entry in self.table.chunks_exact(TABLE_ENTRY) {
+        for (index, entry) in self.table.chunks_exact(TABLE_ENTRY).enumerate() {
             let len = body_len(entry) as usize;
             let section = section_of(entry);
             if section.shard == shard {
-                // In bounds: `new` checked that the lengths add up to the bodies' bytes.
-                return Ok(Some((section, plain_of(&self.bodies[at..at + len])?)));
+                return Some((index, section, at, len));
             }
             at += len;
         }
-        Ok(None)
+        None
     }
+
+    /// `shard`'s section and its run value as `kinesis::Run` reads it (decompressed), if
+    /// the group holds records of that shard.
+    pub fn section(&self, shard: u32) -> Result<Option<(Section, Vec<u8>)>, StorageError> {
+        let Some((_, section, at, len)) = self.find(shard) else { return Ok(None) };
+        let body = self.bodies.get(at..at + len).ok_or_else(|| corrupt("group body"))?;
+        Ok(Some((section, plain_of(body)?)))
+    }
+}
+
+/// A group value's table (its entries) and what follows it.
+fn split_table(value: &[u8]) -> Result<(&[u8], &[u8]), StorageError> {
+    let Some((&GROUP_VERSION, rest)) = value.split_first() else {
+        return Err(corrupt("group version"));
+    };
+    let n = rest.get(..4).ok_or_else(|| corrupt("group truncated"))?;
+    let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize;
+    let table_len = n.checked_mul(TABLE_ENTRY).ok_or_else(|| corrupt("group table"))?;
+    let table = rest.get(4..4 + table_len).ok_or_else(|| corrupt("group truncated"))?;
+    Ok((table, &rest[4 + table_len..]))
 }
 
 fn body_len(entry: &[u8]) -> u32 {
@@ -357,13 +397,37 @@ mod tests {
     }
 
     #[test]
+    fn a_groups_parts_are_its_table_then_each_section_as_the_table_places_them() {
+        let mut g = GroupBuilder::default();
+        g.push(3, 10, 1, "a", b"x");
+        g.push(0, 7, 1, "b", &[5u8; 300]);
+        let Finished { value, parts, .. } = g.finish_in(&mut Attempts::default());
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.iter().map(|&p| p as usize).sum::<usize>(), value.len());
+        let (table, bodies) = value.split_at(parts[0] as usize);
+        let table = Group::table(table).unwrap();
+        assert_eq!(table.section_count(), 2);
+        assert!(table.section(0).is_err(), "a table alone has no bodies");
+        let whole = Group::new(&value).unwrap();
+        for (shard, index) in [(3, 0), (0, 1)] {
+            let (i, section, at, len) = table.find(shard).unwrap();
+            assert_eq!((i, len), (index, parts[1 + index] as usize));
+            let body = plain_of(&bodies[at..at + len]).unwrap();
+            assert_eq!(Some((section, body)), whole.section(shard).unwrap());
+        }
+        assert!(table.find(9).is_none());
+        assert!(Group::table(&value).is_err(), "a table with bodies after it");
+        assert!(Group::table(&value[..parts[0] as usize - 1]).is_err());
+    }
+
+    #[test]
     fn each_shard_reads_back_its_own_records_in_order() {
         let mut g = GroupBuilder::default();
         g.push(3, 10, 1, "a", b"x");
         g.push(0, 7, 1, "b", b"yy");
         g.push(3, 11, 2, "c", b"zzz");
         g.push(63, 0, 2, "d", b"");
-        let (value, g_header) = g.finish_in(&mut Attempts::default());
+        let Finished { value, header: g_header, .. } = g.finish_in(&mut Attempts::default());
         let group = Group::new(&value).unwrap();
         let sections: Vec<Section> = group.sections().collect();
         let header = decode_header(&g_header).unwrap();
@@ -400,7 +464,7 @@ mod tests {
             g.push(1, seq, 5, "k", &data);
             g.push(2, 100 + seq, 5, "k", &data);
         }
-        let (value, _) = g.finish_in(&mut Attempts::default());
+        let value = g.finish_in(&mut Attempts::default()).value;
         assert!(value.len() < 2 * 20 * 300 / 4, "compressible sections shrink: {}", value.len());
         let group = Group::new(&value).unwrap();
         let ones = records_of(&group, 1);
@@ -415,7 +479,7 @@ mod tests {
         assert!(g.try_push(0, 0, 10, "a", b"x"));
         // Another shard's clock can trail (arrivals only never go back within a shard).
         assert!(g.try_push(1, 0, 5, "a", b"x"));
-        let (_, header) = g.finish_in(&mut Attempts::default());
+        let header = g.finish_in(&mut Attempts::default()).header;
         assert_eq!(decode_header(&header).unwrap().newest_ms, 10);
     }
 
@@ -427,7 +491,7 @@ mod tests {
                 g.push(shard, seq, 5, "key", &[b'j'; 40]);
             }
         }
-        let (value, _) = g.finish_in(&mut Attempts::default());
+        let value = g.finish_in(&mut Attempts::default()).value;
         let raw = 64 * 5 * (8 + 2 + 3 + 4 + 40);
         assert!(value.len() < raw / 2, "{} of {raw} bytes", value.len());
         let group = Group::new(&value).unwrap();
@@ -466,7 +530,7 @@ mod tests {
         let mut g = GroupBuilder::default();
         g.push(3, 10, 1, "a", b"x");
         g.push(4, 10, 1, "a", &[7; 2000]);
-        let (value, header) = g.finish_in(&mut Attempts::default());
+        let Finished { value, header, .. } = g.finish_in(&mut Attempts::default());
         for cut in 0..value.len() {
             if let Ok(group) = Group::new(&value[..cut]) {
                 let _ = group.section(4);
