@@ -187,18 +187,12 @@ impl Config {
         if self.storage.memtable_bytes < 1024 * 1024 {
             return bad("storage.memtable_bytes", "must be at least 1048576");
         }
-        if !self.storage.encryption_key_file.is_empty()
-            || !self.storage.previous_encryption_key_files.is_empty()
         {
-            if self.storage.encryption_key_file.is_empty() {
-                return bad(
-                    "storage.previous_encryption_key_files",
-                    "needs storage.encryption_key_file (the key new values are sealed with)",
-                );
-            }
-            for path in std::iter::once(&self.storage.encryption_key_file)
-                .chain(&self.storage.previous_encryption_key_files)
-            {
+            // Previous keys alone are allowed: values sealed with them are read, new
+            // ones written in the clear (`sluice rekey` then turns encryption off).
+            let current = &self.storage.encryption_key_file;
+            let current = (!current.is_empty()).then_some(current);
+            for path in current.into_iter().chain(&self.storage.previous_encryption_key_files) {
                 if let Err(e) = crate::storage::seal::read_key_file(path) {
                     return bad("storage.encryption_key_file", &e);
                 }

@@ -184,7 +184,8 @@ pub struct StorageConfig {
     /// (AES-256-GCM). Empty: values are stored as they are.
     pub encryption_key_file: String,
     /// Keys values were sealed with before `encryption_key_file` (read, never written
-    /// with): a key is rotated by making it previous and naming a new current one.
+    /// with): a key is rotated by making it previous and naming a new current one. Alone,
+    /// they turn encryption off: new values are written in the clear.
     pub previous_encryption_key_files: Vec<String>,
 }
 

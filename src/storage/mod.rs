@@ -324,7 +324,7 @@ impl Store {
 
     /// The id of the key values are sealed with, when encryption at rest is on.
     pub fn sealing_key_id(&self) -> Option<[u8; 4]> {
-        self.sealer.as_ref().map(|s| s.key_id())
+        self.sealer.as_ref().and_then(|s| s.key_id())
     }
 
     fn open_value(
@@ -439,7 +439,9 @@ impl Store {
         let batch = catch_unwind(AssertUnwindSafe(|| {
             let mut batch = self.db.batch().durability(Some(mode));
             for m in mutations {
-                match (m.value, &self.sealer) {
+                // With previous keys alone, nothing is sealed: values go in the clear.
+                let sealer = self.sealer.as_deref().filter(|s| s.key_id().is_some());
+                match (m.value, sealer) {
                     (Some(v), Some(sealer)) if !m.parts.is_empty() => {
                         let sealed = sealer.seal_parts(m.space, &m.key, &v, &m.parts)?;
                         batch.insert(self.keyspace(m.space), m.key, sealed)
@@ -738,17 +740,20 @@ impl ReadView {
 
 /// The sealer `config` asks for (`storage.encryption_key_file` and the previous keys).
 fn seal_config(config: &StorageConfig) -> Result<Option<seal::Sealer>, StorageError> {
-    if config.encryption_key_file.is_empty() {
-        return Ok(None);
-    }
     let bad = |e: String| StorageError::Fjall(format!("storage.encryption_key_file: {e}"));
-    let current = seal::read_key_file(&config.encryption_key_file).map_err(bad)?;
     let previous = config
         .previous_encryption_key_files
         .iter()
         .map(|p| seal::read_key_file(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    if config.encryption_key_file.is_empty() {
+        if previous.is_empty() {
+            return Ok(None);
+        }
+        return seal::Sealer::opening_only(&previous).map(Some).map_err(bad);
+    }
+    let current = seal::read_key_file(&config.encryption_key_file).map_err(bad)?;
     seal::Sealer::new(&current, &previous).map(Some).map_err(bad)
 }
 
@@ -938,6 +943,33 @@ mod tests {
         let mut huge = stored.clone();
         huge[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(seal::Parted::new(&huge).is_err());
+    }
+
+    #[test]
+    fn previous_keys_alone_read_sealed_values_and_write_new_ones_in_the_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, [6u8; 32]).unwrap();
+        let key = key.to_string_lossy().into_owned();
+        let data = dir.path().join("data");
+        let sealing =
+            StorageConfig { encryption_key_file: key.clone(), ..StorageConfig::default() };
+        {
+            let store = Store::open_at(&data, &sealing).unwrap();
+            store
+                .commit_now(vec![Mutation::put(Space::Items, b"old".to_vec(), b"v1".to_vec())])
+                .unwrap();
+        }
+        let off =
+            StorageConfig { previous_encryption_key_files: vec![key], ..StorageConfig::default() };
+        let store = Store::open_at(&data, &off).unwrap();
+        assert_eq!(store.sealing_key_id(), None);
+        assert_eq!(store.get(Space::Items, b"old").unwrap(), Some(b"v1".to_vec()));
+        store
+            .commit_now(vec![Mutation::put(Space::Items, b"new".to_vec(), b"v2".to_vec())])
+            .unwrap();
+        assert_eq!(&*store.items.get(b"new").unwrap().unwrap(), b"v2", "written in the clear");
+        assert!(seal::is_sealed(&store.items.get(b"old").unwrap().unwrap()));
     }
 
     #[test]

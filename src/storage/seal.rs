@@ -41,7 +41,9 @@ struct Key {
 
 /// Seals and opens values.
 pub struct Sealer {
-    current: Key,
+    /// The key new values are sealed with; none when only previous keys are configured
+    /// (new values are then written in the clear: how encryption is turned off).
+    current: Option<Key>,
     previous: Vec<Key>,
     nonces: Mutex<(u64, u32)>,
     random: SystemRandom,
@@ -49,7 +51,8 @@ pub struct Sealer {
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sealer {{ key id {:02x?}, {} previous }}", self.current.id, self.previous.len())
+        let id = self.current.as_ref().map(|k| k.id);
+        write!(f, "Sealer {{ key id {id:02x?}, {} previous }}", self.previous.len())
     }
 }
 
@@ -108,9 +111,19 @@ fn part_aad(space: Space, key: &[u8], index: u32) -> Vec<u8> {
 impl Sealer {
     /// A sealer sealing with `current` and opening with it and `previous`.
     pub fn new(current: &[u8; 32], previous: &[[u8; 32]]) -> Result<Sealer, String> {
+        Sealer::with(Some(current), previous)
+    }
+
+    /// A sealer that opens with `previous` and seals nothing: values are written in the
+    /// clear (`storage.previous_encryption_key_files` without `encryption_key_file`).
+    pub fn opening_only(previous: &[[u8; 32]]) -> Result<Sealer, String> {
+        Sealer::with(None, previous)
+    }
+
+    fn with(current: Option<&[u8; 32]>, previous: &[[u8; 32]]) -> Result<Sealer, String> {
         let random = SystemRandom::new();
         let sealer = Sealer {
-            current: key(current)?,
+            current: current.map(key).transpose()?,
             previous: previous.iter().map(key).collect::<Result<_, _>>()?,
             nonces: Mutex::new((0, u32::MAX)),
             random,
@@ -118,9 +131,16 @@ impl Sealer {
         Ok(sealer)
     }
 
-    /// The key id values are sealed with now.
-    pub fn key_id(&self) -> [u8; 4] {
-        self.current.id
+    /// The key id values are sealed with now, if they are sealed.
+    pub fn key_id(&self) -> Option<[u8; 4]> {
+        self.current.as_ref().map(|k| k.id)
+    }
+
+    /// The key new values are sealed with.
+    fn sealing(&self) -> Result<&Key, StorageError> {
+        self.current.as_ref().ok_or_else(|| {
+            StorageError::Fjall("no storage.encryption_key_file to seal with".into())
+        })
     }
 
     /// The first of `n` fresh nonces, which follow it by counter.
@@ -199,13 +219,13 @@ impl Sealer {
         aad: &[u8],
         value: &[u8],
     ) -> Result<(), StorageError> {
+        let current = self.sealing()?;
         let start = out.len();
         out.extend_from_slice(&MARKER);
-        out.extend_from_slice(&self.current.id);
+        out.extend_from_slice(&current.id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(value);
-        let tag = self
-            .current
+        let tag = current
             .aead
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -275,10 +295,8 @@ fn open_with(
         return Err(StorageError::Corrupt("a sealed value's part is not sealed".into()));
     }
     let id = &stored[2..6];
-    let k = std::iter::once(&sealer.current)
-        .chain(&sealer.previous)
-        .find(|k| k.id == id)
-        .ok_or_else(|| {
+    let k =
+        sealer.current.iter().chain(&sealer.previous).find(|k| k.id == id).ok_or_else(|| {
             StorageError::Corrupt(format!(
                 "a value is encrypted with key {id:02x?}, which no configured key file holds"
             ))

@@ -134,6 +134,26 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
     assert_eq!(read_record(&server).await, CANARY.as_bytes());
     server.kill();
     assert!(!found_in_files(&dir.path().join("data"), CANARY.as_bytes()));
+
+    // Turned off: with k2 only as a previous key, `sluice rekey` writes every value back
+    // in the clear, and sluice then runs without any key.
+    let off = dir.path().join("off.toml");
+    let previous = format!("{:?}", k2.display().to_string());
+    std::fs::write(&off, format!("[storage]\nprevious_encryption_key_files = [{previous}]\n"))
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["--config", off.to_str().unwrap(), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("rekey")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("values stored in the clear"), "{stdout}");
+    let server = Server::start_in_with(dir.path(), "");
+    assert_eq!(read_back(&server).await.unwrap(), CANARY);
+    assert_eq!(read_record(&server).await, CANARY.as_bytes());
+    server.kill();
 }
 
 /// The data of the first record of the stream `records`.
