@@ -117,16 +117,7 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
     assert!(stderr.contains("which no configured key file holds"), "{stderr}");
 
     // `sluice rekey` with both keys seals everything with k2: k1 is no longer needed.
-    let rotate = dir.path().join("rotate.toml");
-    std::fs::write(&rotate, key_config(&k2, &[&k1])).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["--config", rotate.to_str().unwrap(), "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("rekey")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = rekey(dir.path(), &key_config(&k2, &[&k1]));
     assert!(stdout.contains("values sealed with storage.encryption_key_file"), "{stdout}");
     let server = Server::start_in_with(dir.path(), &key_config(&k2, &[]));
     assert_eq!(read_back(&server).await.unwrap(), CANARY);
@@ -137,23 +128,29 @@ async fn values_are_sealed_on_disk_and_keys_rotate() {
 
     // Turned off: with k2 only as a previous key, `sluice rekey` writes every value back
     // in the clear, and sluice then runs without any key.
-    let off = dir.path().join("off.toml");
     let previous = format!("{:?}", k2.display().to_string());
-    std::fs::write(&off, format!("[storage]\nprevious_encryption_key_files = [{previous}]\n"))
-        .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["--config", off.to_str().unwrap(), "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("rekey")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stdout =
+        rekey(dir.path(), &format!("[storage]\nprevious_encryption_key_files = [{previous}]\n"));
     assert!(stdout.contains("values stored in the clear"), "{stdout}");
     let server = Server::start_in_with(dir.path(), "");
     assert_eq!(read_back(&server).await.unwrap(), CANARY);
     assert_eq!(read_record(&server).await, CANARY.as_bytes());
     server.kill();
+}
+
+/// Runs `sluice rekey` on `dir`'s data directory with `config_text`; its output.
+fn rekey(dir: &Path, config_text: &str) -> String {
+    let config = dir.join("rekey.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["--config", config.to_str().unwrap(), "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("rekey")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
 }
 
 /// The data of the first record of the stream `records`.
