@@ -321,10 +321,11 @@ impl Writer {
                 (c.records, c.bytes) = (c.records + 1, c.bytes + size);
                 if grouped {
                     let (key, data) = (&record.partition_key, &record.data);
-                    if !building.try_push(shard, seq, arrival_ms, key, data) {
+                    if !building.push(shard, seq, arrival_ms, key, data) {
                         let full = std::mem::take(&mut building);
                         self.put_group(full, line, &mut located, &mut attempts, &mut mutations);
-                        building.push(shard, seq, arrival_ms, key, data);
+                        let first = building.push(shard, seq, arrival_ms, key, data);
+                        debug_assert!(first, "an empty group takes any record");
                     }
                 } else {
                     let run = runs.entry(shard).or_insert_with(|| RunBuilder::new(seq));

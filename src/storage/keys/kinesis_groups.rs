@@ -131,6 +131,7 @@ impl GroupBuilder {
 
     /// Whether a record of `size` bytes for `shard` still goes in: within the group's
     /// bytes and the shard's run caps, or as the group's first record, of any size.
+    #[cfg(test)]
     pub fn takes(&self, shard: u32, size: usize) -> bool {
         self.takes_at(self.position(shard), size)
     }
@@ -156,7 +157,10 @@ impl GroupBuilder {
     }
 
     /// Appends `shard`'s record with sequence number `seq` (the one after its last in
-    /// this group, if it has any).
+    /// this group, if it has any) if it [`takes`](Self::takes) it, with one search for
+    /// its section: the writer's path for every record. `false` when it does not go in
+    /// (never for an empty group's first record).
+    #[must_use = "a record that does not go in is not in the group"]
     pub fn push(
         &mut self,
         shard: u32,
@@ -164,47 +168,22 @@ impl GroupBuilder {
         arrival_ms: i64,
         partition_key: &str,
         data: &[u8],
-    ) {
-        self.push_at(self.position(shard), shard, seq, arrival_ms, partition_key, data);
-    }
-
-    /// [`push`](Self::push) if the record [`takes`](Self::takes), with one search for
-    /// its section: the writer's path for every record. `false` when it does not go in.
-    pub fn try_push(
-        &mut self,
-        shard: u32,
-        seq: u64,
-        arrival_ms: i64,
-        partition_key: &str,
-        data: &[u8],
     ) -> bool {
-        let at = self.position(shard);
-        if !self.takes_at(at, partition_key.len() + data.len()) {
+        let found = self.position(shard);
+        let size = partition_key.len() + data.len();
+        if !self.takes_at(found, size) {
             return false;
         }
-        self.push_at(at, shard, seq, arrival_ms, partition_key, data);
-        true
-    }
-
-    fn push_at(
-        &mut self,
-        at: Option<usize>,
-        shard: u32,
-        seq: u64,
-        arrival_ms: i64,
-        partition_key: &str,
-        data: &[u8],
-    ) {
-        let at = at.unwrap_or_else(|| {
+        let at = found.unwrap_or_else(|| {
             self.sections.push((shard, RunBuilder::new(seq), 0));
             self.sections.len() - 1
         });
-        let size = partition_key.len() + data.len();
         let section = &mut self.sections[at];
         section.1.push(arrival_ms, partition_key, data);
         section.2 += size;
         self.bytes += size;
         self.newest_ms = self.newest_ms.max(arrival_ms);
+        true
     }
 
     /// The group's value, its parts and its header. Each section is compressed on its own
@@ -399,8 +378,8 @@ mod tests {
     #[test]
     fn a_groups_parts_are_its_table_then_each_section_as_the_table_places_them() {
         let mut g = GroupBuilder::default();
-        g.push(3, 10, 1, "a", b"x");
-        g.push(0, 7, 1, "b", &[5u8; 300]);
+        assert!(g.push(3, 10, 1, "a", b"x"));
+        assert!(g.push(0, 7, 1, "b", &[5u8; 300]));
         let Finished { value, parts, .. } = g.finish_in(&mut Attempts::default());
         assert_eq!(parts.len(), 3);
         assert_eq!(parts.iter().map(|&p| p as usize).sum::<usize>(), value.len());
@@ -423,10 +402,10 @@ mod tests {
     #[test]
     fn each_shard_reads_back_its_own_records_in_order() {
         let mut g = GroupBuilder::default();
-        g.push(3, 10, 1, "a", b"x");
-        g.push(0, 7, 1, "b", b"yy");
-        g.push(3, 11, 2, "c", b"zzz");
-        g.push(63, 0, 2, "d", b"");
+        assert!(g.push(3, 10, 1, "a", b"x"));
+        assert!(g.push(0, 7, 1, "b", b"yy"));
+        assert!(g.push(3, 11, 2, "c", b"zzz"));
+        assert!(g.push(63, 0, 2, "d", b""));
         let Finished { value, header: g_header, .. } = g.finish_in(&mut Attempts::default());
         let group = Group::new(&value).unwrap();
         let sections: Vec<Section> = group.sections().collect();
@@ -461,8 +440,8 @@ mod tests {
         let mut g = GroupBuilder::default();
         let data = vec![b'q'; 300];
         for seq in 0..20 {
-            g.push(1, seq, 5, "k", &data);
-            g.push(2, 100 + seq, 5, "k", &data);
+            assert!(g.push(1, seq, 5, "k", &data));
+            assert!(g.push(2, 100 + seq, 5, "k", &data));
         }
         let value = g.finish_in(&mut Attempts::default()).value;
         assert!(value.len() < 2 * 20 * 300 / 4, "compressible sections shrink: {}", value.len());
@@ -476,9 +455,9 @@ mod tests {
     #[test]
     fn the_header_names_the_newest_arrival_whatever_shard_holds_it() {
         let mut g = GroupBuilder::default();
-        assert!(g.try_push(0, 0, 10, "a", b"x"));
+        assert!(g.push(0, 0, 10, "a", b"x"));
         // Another shard's clock can trail (arrivals only never go back within a shard).
-        assert!(g.try_push(1, 0, 5, "a", b"x"));
+        assert!(g.push(1, 0, 5, "a", b"x"));
         let header = g.finish_in(&mut Attempts::default()).header;
         assert_eq!(decode_header(&header).unwrap().newest_ms, 10);
     }
@@ -488,7 +467,7 @@ mod tests {
         let mut g = GroupBuilder::default();
         for shard in 0..64 {
             for seq in 0..5 {
-                g.push(shard, seq, 5, "key", &[b'j'; 40]);
+                assert!(g.push(shard, seq, 5, "key", &[b'j'; 40]));
             }
         }
         let value = g.finish_in(&mut Attempts::default()).value;
@@ -502,12 +481,12 @@ mod tests {
     fn a_group_closes_at_its_byte_cap_or_a_full_run() {
         let mut g = GroupBuilder::default();
         assert!(g.takes(0, 10 * MAX_GROUP_BYTES), "a lone record of any size goes in");
-        g.push(0, 0, 1, "", &vec![0; MAX_GROUP_BYTES - 10]);
+        assert!(g.push(0, 0, 1, "", &vec![0; MAX_GROUP_BYTES - 10]));
         assert!(g.takes(1, 10));
         assert!(!g.takes(1, 11));
         let mut g = GroupBuilder::default();
         for seq in 0..u64::from(super::super::kinesis::MAX_RUN_RECORDS) {
-            g.push(0, seq, 1, "", b"");
+            assert!(g.push(0, seq, 1, "", b""));
         }
         assert!(!g.takes(0, 0), "shard 0's run is full");
         assert!(g.takes(1, 0), "another shard's section still opens");
@@ -528,8 +507,8 @@ mod tests {
     #[test]
     fn corrupt_values_and_headers_are_errors_never_panics() {
         let mut g = GroupBuilder::default();
-        g.push(3, 10, 1, "a", b"x");
-        g.push(4, 10, 1, "a", &[7; 2000]);
+        assert!(g.push(3, 10, 1, "a", b"x"));
+        assert!(g.push(4, 10, 1, "a", &[7; 2000]));
         let Finished { value, header, .. } = g.finish_in(&mut Attempts::default());
         for cut in 0..value.len() {
             if let Ok(group) = Group::new(&value[..cut]) {
