@@ -377,12 +377,7 @@ impl Store {
             return Ok(Mutation::put(space, key, value));
         }
         let parts = seal::Parted::new(stored)?;
-        let (mut value, mut lengths) = (Vec::with_capacity(stored.len()), Vec::new());
-        for index in 0..parts.count() {
-            let part = parts.open(self.sealer.as_deref(), space, &key, index)?;
-            lengths.push(part.len() as u32);
-            value.extend_from_slice(&part);
-        }
+        let (value, lengths) = parts.open_all(self.sealer.as_deref(), space, &key)?;
         Ok(Mutation::put_parts(space, key, value, lengths))
     }
 
@@ -438,9 +433,9 @@ impl Store {
         // checks above missed) fails this batch alone.
         let batch = catch_unwind(AssertUnwindSafe(|| {
             let mut batch = self.db.batch().durability(Some(mode));
+            // With previous keys alone, nothing is sealed: values go in the clear.
+            let sealer = self.sealer.as_deref().filter(|s| s.key_id().is_some());
             for m in mutations {
-                // With previous keys alone, nothing is sealed: values go in the clear.
-                let sealer = self.sealer.as_deref().filter(|s| s.key_id().is_some());
                 match (m.value, sealer) {
                     (Some(v), Some(sealer)) if !m.parts.is_empty() => {
                         let sealed = sealer.seal_parts(m.space, &m.key, &v, &m.parts)?;
@@ -642,6 +637,7 @@ pub enum Parts {
 /// A value sealed part by part, each part opened on its own.
 pub struct SealedParts {
     stored: fjall::Slice,
+    count: u32,
     sealer: Option<Arc<seal::Sealer>>,
     space: Space,
     key: Vec<u8>,
@@ -649,8 +645,8 @@ pub struct SealedParts {
 
 impl SealedParts {
     /// How many parts the value has.
-    pub fn count(&self) -> Result<u32, StorageError> {
-        Ok(seal::Parted::new(&self.stored)?.count())
+    pub fn count(&self) -> u32 {
+        self.count
     }
 
     /// Part `index`, opened.
@@ -700,9 +696,9 @@ impl ReadView {
             return Ok(None);
         };
         Ok(Some(if seal::is_parted(&stored) {
-            seal::Parted::new(&stored)?;
+            let count = seal::Parted::new(&stored)?.count();
             let sealer = self.sealer.clone();
-            Parts::Sealed(SealedParts { stored, sealer, space, key: key.to_vec() })
+            Parts::Sealed(SealedParts { stored, count, sealer, space, key: key.to_vec() })
         } else if seal::is_sealed(&stored) {
             // Written whole, or before parts were sealed on their own.
             Parts::Whole(seal::open(self.sealer.as_deref(), space, key, stored.to_vec())?.into())
@@ -858,9 +854,7 @@ mod tests {
                 }
                 parts
             }
-            Parts::Sealed(parts) => {
-                (0..parts.count().unwrap()).map(|i| parts.open(i).unwrap()).collect()
-            }
+            Parts::Sealed(parts) => (0..parts.count()).map(|i| parts.open(i).unwrap()).collect(),
         }
     }
 

@@ -268,12 +268,7 @@ pub fn open(
     stored: Vec<u8>,
 ) -> Result<Vec<u8>, StorageError> {
     if is_parted(&stored) {
-        let parts = Parted::new(&stored)?;
-        let mut value = Vec::with_capacity(stored.len());
-        for index in 0..parts.count() {
-            value.extend_from_slice(&parts.open(sealer, space, key, index)?);
-        }
-        return Ok(value);
+        return Ok(Parted::new(&stored)?.open_all(sealer, space, key)?.0);
     }
     if !is_sealed_whole(&stored) {
         return Ok(stored);
@@ -361,6 +356,22 @@ impl<'a> Parted<'a> {
             at += len;
         }
         Err(StorageError::Corrupt(format!("a value sealed in parts has no part {index}")))
+    }
+
+    /// Every part opened: the value whole, and its parts' lengths.
+    pub fn open_all(
+        &self,
+        sealer: Option<&Sealer>,
+        space: Space,
+        key: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u32>), StorageError> {
+        let (mut value, mut lengths) = (Vec::with_capacity(self.parts.len()), Vec::new());
+        for index in 0..self.count() {
+            let part = self.open(sealer, space, key, index)?;
+            lengths.push(part.len() as u32);
+            value.extend_from_slice(&part);
+        }
+        Ok((value, lengths))
     }
 }
 

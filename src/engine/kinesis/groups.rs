@@ -61,8 +61,11 @@ pub(super) fn recover(
     stream_id: u64,
     shards: impl Iterator<Item = u32>,
 ) -> Result<(u64, HashMap<u32, u64>), StorageError> {
+    // The last group's header: its key is the group's, and it is small (the value may
+    // be 64 KiB to open).
     let prefix = gkeys::groups_prefix(stream_id);
-    let mut last = view.range(Space::Kinesis, Bound::Included(prefix.clone()), prefix_end(&prefix));
+    let mut last =
+        view.range(Space::KinesisIndex, Bound::Included(prefix.clone()), prefix_end(&prefix));
     let next = match last.next_back() {
         Some(entry) => gkeys::group_of(&entry?.0)?.saturating_add(1),
         None => 0,
@@ -186,7 +189,7 @@ fn sealed_section(
 ) -> Result<Option<(gkeys::Section, Vec<u8>)>, StorageError> {
     let table = parts.open(0)?;
     let table = gkeys::Group::table(&table)?;
-    if parts.count()? as usize != 1 + table.section_count() {
+    if parts.count() as usize != 1 + table.section_count() {
         return Err(StorageError::Corrupt("kinesis group: parts and table disagree".into()));
     }
     let Some((index, section, _, len)) = table.find(shard) else { return Ok(None) };
