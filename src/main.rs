@@ -195,6 +195,7 @@ fn main() -> ExitCode {
     // A task stuck in the blocking pool (a read of a store that stopped answering) must
     // not hold the exit either.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    close_store();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -233,6 +234,9 @@ async fn run(config: Config) -> Result<(), String> {
     sluice::storage::Store::private_files();
     let engine =
         engine::Engine::open(config.clone(), clock, metrics.clone()).map_err(|e| e.to_string())?;
+    if let Some(dir) = engine.store.scratch_dir() {
+        let _ = SCRATCH.set((Arc::downgrade(&engine.store), dir.to_path_buf()));
+    }
     for line in
         sluice::bootstrap::run(&engine, &config).await.map_err(|e| format!("bootstrap: {e}"))?
     {
@@ -299,6 +303,20 @@ async fn run(config: Config) -> Result<(), String> {
     engine.start_sources(&format!("{scheme}://{own}"));
     let state = Arc::new(server::AppState::new(config, engine, metrics));
     server::serve(listener, tls, state, server::shutdown_signal()).await
+}
+
+/// An in-memory store's directory, once `run` has opened it: removed as the process
+/// exits, once the store has closed (`close_store`).
+static SCRATCH: std::sync::OnceLock<(std::sync::Weak<sluice::storage::Store>, std::path::PathBuf)> =
+    std::sync::OnceLock::new();
+
+/// With the runtime down, the writers' tasks are gone and the store closes; an in-memory
+/// store's directory goes with it, unless the process ends first.
+fn close_store() {
+    if let Some((store, dir)) = SCRATCH.get() {
+        let within = std::time::Duration::from_secs(2);
+        sluice::storage::scratch::remove_when_closed(store, dir, within);
+    }
 }
 
 #[cfg(test)]

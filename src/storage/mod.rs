@@ -5,6 +5,7 @@
 
 pub mod commit;
 pub mod keys;
+pub mod scratch;
 pub mod seal;
 
 use std::ops::Bound;
@@ -17,6 +18,10 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable, Sn
 use crate::config::{Durability, StorageConfig};
 
 pub use commit::{Chain, CommitHandle, Mutation, Pending, Space};
+
+/// The file fjall locks in its directory for as long as the store is open (fjall's
+/// `file::LOCK_FILE`, which it does not export).
+const LOCK_FILE: &str = "lock";
 
 /// Storage failures. They are internal errors on the wire.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -162,7 +167,8 @@ pub struct Store {
     panics: std::sync::Mutex<(u64, String)>,
     /// The data directory's `sluice.pid`, locked while this store is open (`lock_dir`).
     _dir_lock: Option<std::fs::File>,
-    _temp_dir: Option<tempfile::TempDir>,
+    /// The in-memory store's directory (`scratch`), removed when the store is dropped.
+    scratch: Option<tempfile::TempDir>,
 }
 
 /// Locks `DIR/sluice.pid` and writes this process's id into it, so a second sluice on the
@@ -228,15 +234,12 @@ impl Store {
 
     pub fn open(config: &StorageConfig) -> Result<Arc<Store>, StorageError> {
         if config.in_memory {
-            let dir = tempfile::Builder::new()
-                .prefix("sluice-mem-")
-                .tempdir()
-                .map_err(|e| StorageError::Fjall(e.to_string()))?;
+            let dir = scratch::create()?;
             // Never synced, and a temporary directory has no reserve to keep.
             let config =
                 StorageConfig { durability: Durability::None, min_free_bytes: 0, ..config.clone() };
             let mut store = Store::open_at(dir.path(), &config)?;
-            store._temp_dir = Some(dir);
+            store.scratch = Some(dir);
             return Ok(Arc::new(store));
         }
         if config.data_dir.exists() && !config.data_dir.is_dir() {
@@ -318,8 +321,13 @@ impl Store {
             failed: std::sync::OnceLock::new(),
             panics: std::sync::Mutex::new((0, String::new())),
             _dir_lock: None,
-            _temp_dir: None,
+            scratch: None,
         })
+    }
+
+    /// An in-memory store's directory (see `scratch::remove_when_closed`).
+    pub fn scratch_dir(&self) -> Option<&Path> {
+        self.scratch.as_ref().map(|d| d.path())
     }
 
     /// The id of the key values are sealed with, when encryption at rest is on.

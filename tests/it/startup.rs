@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use crate::harness::Server;
 
@@ -79,4 +80,44 @@ fn the_listener_takes_a_host_name() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.listen: 'localhost' is not an address such as"), "{stderr}");
+}
+
+/// The `sluice-mem-*` directories in `tmp`.
+fn scratch_dirs(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("sluice-mem-"))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn an_in_memory_store_leaves_no_directory_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let env = [("TMPDIR", tmp.to_str().unwrap())];
+
+    // Stopped with SIGTERM: the directory goes as the process exits.
+    let server = Server::start_with_config_env("[storage]\nin_memory = true\n", &env);
+    assert_eq!(scratch_dirs(&tmp).len(), 1);
+    let status = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert_eq!(scratch_dirs(&tmp), Vec::<std::path::PathBuf>::new(), "after SIGTERM");
+
+    // Killed: the directory stays until the next in-memory start finds its lock free.
+    Server::start_with_config_env("[storage]\nin_memory = true\n", &env).kill();
+    let left = scratch_dirs(&tmp);
+    assert_eq!(left.len(), 1);
+    // A lock file under 30 s old may belong to a store still opening: make it older.
+    let lock = std::fs::File::options().write(true).open(left[0].join("lock")).unwrap();
+    lock.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 30)).unwrap();
+    let next = Server::start_with_config_env("[storage]\nin_memory = true\n", &env);
+    let now = scratch_dirs(&tmp);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, left, "the killed daemon's directory is removed, the new one kept");
+    next.kill();
 }
