@@ -121,3 +121,16 @@ fn an_in_memory_store_leaves_no_directory_behind() {
     assert_ne!(now, left, "the killed daemon's directory is removed, the new one kept");
     next.kill();
 }
+
+/// The daemon runs without transparent huge pages (see `no_huge_pages` in main.rs).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_daemon_runs_without_transparent_huge_pages() {
+    let server = Server::start();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    // Older kernels do not report the line; there is nothing to check on them.
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+    server.kill();
+}
