@@ -194,9 +194,10 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A fresh random event id.
+/// A fresh random event id (one per change: drawn without a getrandom call, which was one
+/// system call per write).
 pub fn new_event_id() -> [u8; 16] {
-    *uuid::Uuid::new_v4().as_bytes()
+    crate::ids::uuid_v4_bytes()
 }
 
 #[cfg(test)]
