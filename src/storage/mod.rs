@@ -139,9 +139,9 @@ fn background_workers() -> usize {
     cores.clamp(3, 4)
 }
 
-/// The database and its keyspaces. Cheap to share behind an `Arc`.
-pub struct Store {
-    db: Database,
+/// The store's keyspaces, one per [`Space`] (handles: cloning one is cheap).
+#[derive(Clone)]
+pub struct Keyspaces {
     /// Table catalog, counters and per-partition statistics.
     pub meta: Keyspace,
     /// Items of every table, keyed by table id then item key.
@@ -154,6 +154,26 @@ pub struct Store {
     pub kinesis: Keyspace,
     /// Where each Kinesis group's sections are (`keys/kinesis_groups.rs`).
     pub kinesis_index: Keyspace,
+}
+
+impl Keyspaces {
+    /// The keyspace of `space`.
+    pub fn of(&self, space: Space) -> &Keyspace {
+        match space {
+            Space::Meta => &self.meta,
+            Space::Items => &self.items,
+            Space::Indexes => &self.indexes,
+            Space::Changes => &self.changes,
+            Space::Kinesis => &self.kinesis,
+            Space::KinesisIndex => &self.kinesis_index,
+        }
+    }
+}
+
+/// The database and its keyspaces. Cheap to share behind an `Arc`.
+pub struct Store {
+    db: Database,
+    pub spaces: Keyspaces,
     durability: Durability,
     /// Seals values at rest (`storage.encryption_key_file`), when configured.
     sealer: Option<Arc<seal::Sealer>>,
@@ -311,12 +331,7 @@ impl Store {
         Ok(Store {
             sealer,
             db,
-            meta,
-            items,
-            indexes,
-            changes,
-            kinesis,
-            kinesis_index,
+            spaces: Keyspaces { meta, items, indexes, changes, kinesis, kinesis_index },
             durability: config.durability,
             data_dir: path.to_path_buf(),
             min_free_bytes: config.min_free_bytes,
@@ -398,14 +413,7 @@ impl Store {
     }
 
     fn keyspace(&self, space: Space) -> &Keyspace {
-        match space {
-            Space::Meta => &self.meta,
-            Space::Items => &self.items,
-            Space::Indexes => &self.indexes,
-            Space::Changes => &self.changes,
-            Space::Kinesis => &self.kinesis,
-            Space::KinesisIndex => &self.kinesis_index,
-        }
+        self.spaces.of(space)
     }
 
     /// Commits `mutations` as one atomic batch, persisted as `durability` says.
@@ -600,12 +608,7 @@ impl Store {
         ReadView {
             sealer: self.sealer.clone(),
             snapshot: self.db.snapshot(),
-            meta: self.meta.clone(),
-            items: self.items.clone(),
-            indexes: self.indexes.clone(),
-            changes: self.changes.clone(),
-            kinesis: self.kinesis.clone(),
-            kinesis_index: self.kinesis_index.clone(),
+            spaces: self.spaces.clone(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fjall::{Keyspace, Readable, Snapshot};
 
-use super::{MAX_KEY_BYTES, Space, StorageError, seal};
+use super::{Keyspaces, MAX_KEY_BYTES, Space, StorageError, seal};
 
 /// Key/value pairs of a range read, in key order (or reversed with `next_back`).
 pub type KvIter =
@@ -48,12 +48,7 @@ impl SealedParts {
 pub struct ReadView {
     pub(super) sealer: Option<Arc<seal::Sealer>>,
     pub(super) snapshot: Snapshot,
-    pub(super) meta: Keyspace,
-    pub(super) items: Keyspace,
-    pub(super) indexes: Keyspace,
-    pub(super) changes: Keyspace,
-    pub(super) kinesis: Keyspace,
-    pub(super) kinesis_index: Keyspace,
+    pub(super) spaces: Keyspaces,
 }
 
 impl ReadView {
@@ -92,14 +87,7 @@ impl ReadView {
     }
 
     pub(super) fn keyspace(&self, space: Space) -> &Keyspace {
-        match space {
-            Space::Meta => &self.meta,
-            Space::Items => &self.items,
-            Space::Indexes => &self.indexes,
-            Space::Changes => &self.changes,
-            Space::Kinesis => &self.kinesis,
-            Space::KinesisIndex => &self.kinesis_index,
-        }
+        self.spaces.of(space)
     }
 
     /// The pairs of `space` between `lower` and `upper`. An empty or inverted range

@@ -86,7 +86,7 @@ fn values_in_parts_read_back_part_by_part_sealed_each_on_its_own_or_in_the_clear
         assert_eq!(parts_of(&view, b"k", &lengths), expected);
         assert_eq!(parts_of(&view, b"w", &[70_000]), vec![value.clone()]);
         assert!(view.get_parts(Space::Kinesis, b"none").unwrap().is_none());
-        let stored = store.kinesis.get(b"k").unwrap().unwrap();
+        let stored = store.spaces.kinesis.get(b"k").unwrap().unwrap();
         assert_eq!(seal::is_parted(&stored), is_sealed);
         assert_eq!(stored.windows(64).any(|w| w == &value[100..164]), !is_sealed, "in the clear?");
         // Every other read gives the value whole.
@@ -157,8 +157,8 @@ fn previous_keys_alone_read_sealed_values_and_write_new_ones_in_the_clear() {
     assert_eq!(store.sealing_key_id(), None);
     assert_eq!(store.get(Space::Items, b"old").unwrap(), Some(b"v1".to_vec()));
     store.commit_now(vec![Mutation::put(Space::Items, b"new".to_vec(), b"v2".to_vec())]).unwrap();
-    assert_eq!(&*store.items.get(b"new").unwrap().unwrap(), b"v2", "written in the clear");
-    assert!(seal::is_sealed(&store.items.get(b"old").unwrap().unwrap()));
+    assert_eq!(&*store.spaces.items.get(b"new").unwrap().unwrap(), b"v2", "written in the clear");
+    assert!(seal::is_sealed(&store.spaces.items.get(b"old").unwrap().unwrap()));
 }
 
 #[test]

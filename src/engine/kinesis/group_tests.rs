@@ -308,7 +308,7 @@ async fn with_encryption_at_rest_each_section_is_sealed_on_its_own_and_reads_bac
     // Every group value is sealed part by part (its table, then each section), and no
     // record is in the clear.
     let mut groups = 0;
-    for guard in engine.store.kinesis.iter() {
+    for guard in engine.store.spaces.kinesis.iter() {
         let (_, stored) = guard.into_inner().unwrap();
         let parts = crate::storage::seal::Parted::new(&stored).unwrap();
         assert!(crate::storage::seal::is_parted(&stored));
