@@ -308,9 +308,9 @@ async fn run(config: Config) -> Result<(), String> {
 
 /// Turns transparent huge pages off for the daemon. mimalloc asks for them on its
 /// segments (`madvise`) and returns freed memory to the OS after 10 ms, so a busy daemon
-/// kept faulting in fresh 2 MiB pages, each zeroed whole while a request waited: 5-6 % of
-/// its CPU under PutItem, and the writes' p99 6.3-6.8 ms without them against 10.1-10.9
-/// ms with them at `-c 64` (BENCHMARKS.md, "Transparent huge pages off"). Also covers
+/// kept faulting in fresh 2 MiB pages, each zeroed whole while a request waited (5.7 % of
+/// its samples under PutItem): the writes' p99 at `-c 64` was 8.7-10.9 ms with them and
+/// 6.3-7.8 ms without (BENCHMARKS.md, "Transparent huge pages off"). Also covers
 /// kernels that give them to every mapping (`enabled = always`). Inherited by processes
 /// sluice starts (a function's `command`), which lose nothing by it.
 fn no_huge_pages() {

@@ -14,7 +14,7 @@ use super::{StorageError, Store};
 use crate::clock::Clock;
 
 /// The prefix of every scratch directory, in the system's temporary directory.
-pub const PREFIX: &str = "sluice-mem-";
+const PREFIX: &str = "sluice-mem-";
 
 /// A lock file younger than this may belong to a store still opening (fjall creates the
 /// file, then locks it): it is left alone.
@@ -54,7 +54,7 @@ pub fn remove_when_closed(store: &Weak<Store>, dir: &Path, within: Duration) {
 
 /// Removes every scratch directory in `parent` whose store is no longer open; returns how
 /// many. Best effort: a directory it cannot inspect or remove is left as it is.
-pub fn sweep(parent: &Path) -> usize {
+fn sweep(parent: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(parent) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {
