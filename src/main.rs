@@ -287,6 +287,9 @@ async fn run(config: Config) -> Result<(), String> {
             &config.server,
         );
     }
+    // From here on SIGTERM and SIGINT stop the daemon cleanly, so a script that signals
+    // it as soon as it reads the line below gets the drain and the final sync.
+    let shutdown = server::shutdown_signal();
     // Tests and scripts started with --port 0 read the chosen address from this line, so
     // it comes once every listener (the metrics one too) is bound.
     println!("sluice listening on {scheme}://{local}");
@@ -303,7 +306,7 @@ async fn run(config: Config) -> Result<(), String> {
     }
     engine.start_sources(&format!("{scheme}://{own}"));
     let state = Arc::new(server::AppState::new(config, engine, metrics));
-    server::serve(listener, tls, state, server::shutdown_signal()).await
+    server::serve(listener, tls, state, shutdown).await
 }
 
 /// Turns transparent huge pages off for the daemon. mimalloc asks for them on its

@@ -94,6 +94,19 @@ fn scratch_dirs(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
     dirs
 }
 
+/// SIGTERM as soon as the daemon says it listens: a clean stop (status 0, after the
+/// drain and the final sync), never the signal's default action. The handlers were once
+/// installed only when the serve loop first ran, a moment after that line; on a busy
+/// machine that moment was long enough for this test to fail every time.
+#[test]
+fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
+    for _ in 0..20 {
+        let server = Server::start_with_config("[storage]\nin_memory = true\n");
+        let status = server.terminate(Duration::from_secs(20));
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 #[test]
 fn an_in_memory_store_leaves_no_directory_behind() {
     let dir = tempfile::tempdir().unwrap();
