@@ -337,6 +337,18 @@ impl<'a> Parted<'a> {
         (self.lengths.len() / 4) as u32
     }
 
+    /// Each stored (still sealed) part, in order. In bounds: `new` checked that the
+    /// lengths add up to the parts' bytes.
+    fn stored_parts(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let mut at = 0usize;
+        self.lengths.chunks_exact(4).map(move |len| {
+            let len = be32(len) as usize;
+            let part = &self.parts[at..at + len];
+            at += len;
+            part
+        })
+    }
+
     /// Part `index` of the value of `key` in `space`, opened.
     pub fn open(
         &self,
@@ -345,20 +357,15 @@ impl<'a> Parted<'a> {
         key: &[u8],
         index: u32,
     ) -> Result<Vec<u8>, StorageError> {
-        let mut at = 0usize;
-        for (i, len) in self.lengths.chunks_exact(4).enumerate() {
-            let len = be32(len) as usize;
-            if i as u32 == index {
-                // In bounds: `new` checked that the lengths add up to the parts' bytes.
-                let part = self.parts[at..at + len].to_vec();
-                return open_with(sealer, part_aad(space, key, index), part);
-            }
-            at += len;
-        }
-        Err(StorageError::Corrupt(format!("a value sealed in parts has no part {index}")))
+        let Some(part) = self.stored_parts().nth(index as usize) else {
+            return Err(StorageError::Corrupt(format!(
+                "a value sealed in parts has no part {index}"
+            )));
+        };
+        open_with(sealer, part_aad(space, key, index), part.to_vec())
     }
 
-    /// Every part opened: the value whole, and its parts' lengths.
+    /// Every part opened, in one pass: the value whole, and its parts' lengths.
     pub fn open_all(
         &self,
         sealer: Option<&Sealer>,
@@ -366,8 +373,8 @@ impl<'a> Parted<'a> {
         key: &[u8],
     ) -> Result<(Vec<u8>, Vec<u32>), StorageError> {
         let (mut value, mut lengths) = (Vec::with_capacity(self.parts.len()), Vec::new());
-        for index in 0..self.count() {
-            let part = self.open(sealer, space, key, index)?;
+        for (index, part) in self.stored_parts().enumerate() {
+            let part = open_with(sealer, part_aad(space, key, index as u32), part.to_vec())?;
             lengths.push(part.len() as u32);
             value.extend_from_slice(&part);
         }
