@@ -5,7 +5,7 @@
 //! `cargo test` re-runs every finding without a nightly toolchain.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -118,6 +118,17 @@ struct Fixture {
     engine: Arc<Engine>,
 }
 
+/// The fixture's in-memory directory. The fixture is a `static`, never dropped, so its
+/// store's directory is not removed with it: the process removes it at exit instead
+/// (every `cargo test` left one behind).
+static FIXTURE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_fixture_dir() {
+    if let Some(dir) = FIXTURE_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -170,6 +181,13 @@ fn fixture() -> &'static Fixture {
         for (service, operation, body) in seeds {
             let handled = runtime.block_on(api::handle(&engine, service, operation, &ctx(), body));
             handled.result.unwrap_or_else(|e| panic!("seeding {operation}: {e:?}"));
+        }
+        if let Some(dir) = engine.store.scratch_dir()
+            && FIXTURE_DIR.set(dir.to_path_buf()).is_ok()
+        {
+            // SAFETY: registers a plain `extern "C"` function taking nothing; it only
+            // reads a `OnceLock` already set and removes a directory.
+            unsafe { libc::atexit(remove_fixture_dir) };
         }
         Fixture { runtime, engine }
     })
@@ -441,5 +459,31 @@ mod tests {
             }
         }
         assert!(replayed >= TARGETS.len(), "only {replayed} corpus files found");
+    }
+
+    /// The static fixture's directory is gone once the process has exited: this test runs
+    /// itself in a child test process, which opens the fixture and names its directory.
+    #[test]
+    fn the_fixtures_directory_is_removed_when_the_process_exits() {
+        const CHILD: &str = "FUZZ_FIXTURE_CHILD";
+        let name = "fuzzing::tests::the_fixtures_directory_is_removed_when_the_process_exits";
+        if std::env::var_os(CHILD).is_some() {
+            let dir = super::fixture().engine.store.scratch_dir().expect("in memory");
+            assert!(dir.is_dir());
+            println!("fixture-dir={}", dir.display());
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child failed: {stdout}");
+        let dir = stdout
+            .lines()
+            .find_map(|l| l.split_once("fixture-dir=").map(|(_, dir)| dir.trim()))
+            .unwrap_or_else(|| panic!("no directory named: {stdout}"));
+        assert!(!PathBuf::from(dir).exists(), "{dir} left behind");
     }
 }
