@@ -35,10 +35,13 @@ struct Seen {
     stop: AtomicBool,
 }
 
+/// A bridge instance's config. Its store is on disk in the run's temporary directory,
+/// unsynced, not in memory: the instances end with SIGKILL, which would leave an
+/// in-memory store's directory behind in the system's temporary directory.
 fn bridge_config(args: &SourceArgs, i: usize, table: &str, arn: &str, leases: &str) -> String {
     let c = &args.common;
     format!(
-        "[storage]\nin_memory = true\n[log]\nlevel = \"warn\"\n[bridge]\nworker_id = \"bench-{i}\"\nlease_duration_ms = {lease}\n\
+        "[storage]\ndurability = \"none\"\n[log]\nlevel = \"warn\"\n[bridge]\nworker_id = \"bench-{i}\"\nlease_duration_ms = {lease}\n\
          [[bridge.remotes]]\nstream_arn = \"{arn}\"\nendpoint = \"{dest}\"\nregion = \"{region}\"\naccess_key_id = \"{key}\"\nsecret_access_key = \"{secret}\"\n\
          [[bridge.sources]]\nname = \"bench\"\nendpoint = \"{source}\"\nregion = \"{region}\"\naccess_key_id = \"{key}\"\nsecret_access_key = \"{secret}\"\n\
          table = \"{table}\"\ndestination = \"{arn}\"\nlease_table = \"{leases}\"\nlease_endpoint = \"{source}\"\npoll_interval_ms = {poll}\n",

@@ -10,12 +10,18 @@ use crate::harness::Server;
 
 /// Runs `sluice bench <args>` against `server` and returns its JSON summary.
 fn bench(server: &Server, args: &[&str]) -> Value {
+    bench_in(server, args, &std::env::temp_dir())
+}
+
+/// `bench`, with `tmp` as the bench's temporary directory (TMPDIR).
+fn bench_in(server: &Server, args: &[&str], tmp: &std::path::Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .arg("bench")
         .args(args)
         .args(["--endpoint", &server.endpoint, "--json", "--quiet"])
         .env("AWS_ACCESS_KEY_ID", crate::signing::ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", crate::signing::SECRET_ACCESS_KEY)
+        .env("TMPDIR", tmp)
         .output()
         .expect("run sluice bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -162,7 +168,8 @@ async fn the_source_bridge_workload_times_the_drain_and_every_write_to_the_desti
         "--drain",
         "30s",
     ];
-    let out = bench(&source, &args);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = bench_in(&source, &args, tmp.path());
     assert_clean(&out["measurements"][0], "backlog", 300);
     assert_clean(&out["measurements"][1], "source-writes", 120);
     let deliveries = out["deliveries"].as_array().unwrap();
@@ -176,6 +183,9 @@ async fn the_source_bridge_workload_times_the_drain_and_every_write_to_the_desti
     // Cleaned up: the bench's tables and stream are gone.
     let tables = source.client().list_tables().send().await.unwrap();
     assert!(tables.table_names().is_empty(), "{tables:?}");
+    // And so are the bridge instances' stores, though each instance ends with SIGKILL.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "left in the temporary directory: {left:?}");
 }
 
 #[test]
