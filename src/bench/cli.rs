@@ -259,7 +259,7 @@ pub struct SourceArgs {
     /// The Kinesis endpoint the bridges forward into (http://host:port).
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub destination: String,
-    /// Bridge instances sharing the source's shards (this binary, in memory).
+    /// Bridge instances sharing the source's shards (this binary, on unsynced stores).
     #[arg(long, default_value_t = 1)]
     pub instances: usize,
     /// Shards of the destination stream.

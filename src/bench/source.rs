@@ -1,8 +1,9 @@
 //! The source-bridge workload: `--endpoint` is the source (a sluice, or any DynamoDB and
 //! DynamoDB Streams endpoint), `--destination` a Kinesis endpoint (a sluice). The bench
 //! creates a table with a stream there and a stream here, writes `--backlog` items, then
-//! starts `--instances` sluice bridge instances (this binary, in memory, sharing a lease
-//! table at the source) and times how fast they forward the backlog (the drain rate),
+//! starts `--instances` sluice bridge instances (this binary, each on an unsynced store in
+//! a temporary directory, sharing a lease table at the source) and times how fast they
+//! forward the backlog (the drain rate),
 //! then writes at `--rate` for `--duration` while a reader polls the destination's
 //! shards: write→destination latency (each item carries its send time `t`).
 
