@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use crate::harness::Server;
 
-/// `sluice ARGS` with an empty config file (in `dir`) and no `SLUICE_*` variables.
+/// `sluice ARGS` with an empty config file (in `dir`), `dir` as its temporary directory
+/// (an `--in-memory` store killed with SIGKILL stays inside it) and no `SLUICE_*`
+/// variables.
 fn sluice(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Command {
     let config = dir.join("empty.toml");
     std::fs::write(&config, "").unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    command.arg("--config").arg(&config).args(args).stdin(Stdio::null());
+    command.arg("--config").arg(&config).args(args).stdin(Stdio::null()).env("TMPDIR", dir);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("SLUICE_") {
             command.env_remove(name);
