@@ -44,6 +44,7 @@ pub struct Metrics {
     pub storage_commit_duration_seconds: HistogramVec,
     /// Bytes the embedded store occupies on disk (journal and tables).
     pub storage_size_bytes: prometheus::IntGauge,
+    pub storage_write_buffer_bytes: prometheus::IntGauge,
     /// Group commits that failed (every write in them was answered with an error).
     pub storage_commit_failures_total: prometheus::IntCounter,
     /// Group commits failed by a panic caught before the store was touched (a bug: the
@@ -515,6 +516,12 @@ impl Metrics {
         )
         .expect("valid metric");
         register(&registry, &mut catalog, Box::new(storage_size_bytes.clone()));
+        let storage_write_buffer_bytes = prometheus::IntGauge::new(
+            "sluice_storage_write_buffer_bytes",
+            "Bytes in the embedded store's unflushed write buffers (every keyspace's memtables), as the store counts their keys and values; kept within storage.memtable_bytes.",
+        )
+        .expect("valid metric");
+        register(&registry, &mut catalog, Box::new(storage_write_buffer_bytes.clone()));
         let storage_commit_failures_total = prometheus::IntCounter::new(
             "sluice_storage_commit_failures_total",
             "Group commits that failed; each of their writes was answered with an internal error.",
@@ -568,6 +575,7 @@ impl Metrics {
             storage_group_writes,
             storage_commit_duration_seconds,
             storage_size_bytes,
+            storage_write_buffer_bytes,
             storage_commit_failures_total,
             storage_commit_panics_total,
             storage_unsynced_batches_total,

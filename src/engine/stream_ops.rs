@@ -398,8 +398,10 @@ impl Engine {
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(engine) = engine.upgrade() else { return };
-                // The store's size moves slowly: the maintenance tick refreshes it.
+                // The store's size and its write buffers': the maintenance tick refreshes them.
                 engine.metrics.storage_size_bytes.set(engine.store.disk_space() as i64);
+                let buffers = engine.store.write_buffer_bytes() as i64;
+                engine.metrics.storage_write_buffer_bytes.set(buffers);
                 if let Err(e) = engine.maintain_streams().await {
                     tracing::warn!("stream maintenance: {e}");
                 }

@@ -616,6 +616,11 @@ impl Store {
     pub fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
     }
+
+    /// Bytes in the unflushed write buffers of every keyspace (what `memtable_bytes` bounds).
+    pub fn write_buffer_bytes(&self) -> u64 {
+        self.db.write_buffer_size()
+    }
 }
 
 /// Bytes an unprivileged process may still write on the filesystem holding `dir`.

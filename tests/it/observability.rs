@@ -231,3 +231,40 @@ async fn rare_event_counters_exist_at_zero_from_the_start() {
     let missing: Vec<_> = want.iter().filter(|w| !metrics.contains(*w)).collect();
     panic!("missing {missing:?} from:\n{metrics}");
 }
+
+/// The store's write buffers show in a gauge once something is written: refreshed by the
+/// maintenance tick (every second by default), so this polls for a few seconds.
+#[tokio::test]
+async fn the_write_buffers_bytes_follow_the_writes() {
+    let server = Server::start();
+    let client = server.client();
+    let gauge = |metrics: &str| -> Option<i64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sluice_storage_write_buffer_bytes "))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    assert!(gauge(&server.metrics().await).is_some(), "the gauge is there from the start");
+    crate::harness::create_table(&client, "wbuf", false).await;
+    for i in 0..20 {
+        client
+            .put_item()
+            .table_name("wbuf")
+            .item("pk", AttributeValue::S(format!("item-{i}")))
+            .item("v", AttributeValue::S("x".repeat(1000)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let bytes = gauge(&server.metrics().await).unwrap_or(0);
+        // Twenty items of over 1,000 bytes each are in the buffers (nothing flushes them
+        // this early: they are far below storage.memtable_bytes).
+        if bytes >= 20_000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "write buffers at {bytes} bytes");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
