@@ -44,6 +44,7 @@ pub struct Metrics {
     pub storage_commit_duration_seconds: HistogramVec,
     /// Bytes the embedded store occupies on disk (journal and tables).
     pub storage_size_bytes: prometheus::IntGauge,
+    /// Bytes in the store's unflushed write buffers (what `storage.memtable_bytes` bounds).
     pub storage_write_buffer_bytes: prometheus::IntGauge,
     /// Group commits that failed (every write in them was answered with an error).
     pub storage_commit_failures_total: prometheus::IntCounter,

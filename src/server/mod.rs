@@ -160,22 +160,17 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     // in-memory store's directory left behind.
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).ok();
-        let mut int = signal(SignalKind::interrupt()).ok();
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        /// The first delivery of a handler installed already (never, if it could not be).
+        async fn received(handler: Option<Signal>) {
+            match handler {
+                Some(mut s) => drop(s.recv().await),
+                None => std::future::pending().await,
+            }
+        }
+        let term = received(signal(SignalKind::terminate()).ok());
+        let int = received(signal(SignalKind::interrupt()).ok());
         async move {
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => drop(s.recv().await),
-                    None => std::future::pending().await,
-                }
-            };
-            let int = async {
-                match int.as_mut() {
-                    Some(s) => drop(s.recv().await),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 () = term => {},
                 () = int => {},
