@@ -203,6 +203,12 @@ impl RunBuilder {
         self.count
     }
 
+    /// The run's length as a version-2 value, the most a group gives its section
+    /// (LZ4's bound for it while compressing aside).
+    pub fn encoded_len(&self) -> usize {
+        self.value.len()
+    }
+
     /// Whether a record of `size` bytes (data plus partition key) still goes in: within
     /// the caps, or as a lone record of any size.
     pub fn takes(&self, size: usize) -> bool {
@@ -235,24 +241,34 @@ impl RunBuilder {
         self.finish_from(COMPRESS_FROM, attempts)
     }
 
-    /// [`finish_in`](Self::finish_in) for a section of a group value: tried from
-    /// [`SECTION_COMPRESS_FROM`] bytes of records.
-    pub fn finish_section(self, attempts: &mut Attempts) -> Vec<u8> {
-        self.finish_from(SECTION_COMPRESS_FROM, attempts)
+    /// [`finish_in`](Self::finish_in) for a section of a group value, appended to `out`
+    /// (the group's value) rather than returned: tried from [`SECTION_COMPRESS_FROM`]
+    /// bytes of records, and compressed straight into `out`.
+    pub fn finish_section_into(mut self, attempts: &mut Attempts, out: &mut Vec<u8>) {
+        if !self.pack(SECTION_COMPRESS_FROM, attempts, out) {
+            out.extend_from_slice(&self.value);
+        }
     }
 
     fn finish_from(mut self, from: usize, attempts: &mut Attempts) -> Vec<u8> {
+        let mut packed = Vec::new();
+        if self.pack(from, attempts, &mut packed) { packed } else { self.value }
+    }
+
+    /// Seals the record count into the run, then appends its compressed form to `out`
+    /// when it is worth a try and shrinks; `false`, with `out` as it was, otherwise.
+    fn pack(&mut self, from: usize, attempts: &mut Attempts, out: &mut Vec<u8>) -> bool {
         self.value[1..5].copy_from_slice(&self.count.to_be_bytes());
         // Small runs are not worth a try; past `MAX_PLAIN_BYTES` a reader would refuse
         // the run, so it is stored as it is.
         let records = self.value.len() - 5;
         if !(from..=MAX_PLAIN_BYTES).contains(&records) || !attempts.worth_one() {
-            return self.value;
+            return false;
         }
-        let packed = compressed(&self.value);
+        let shrank = compress_into(&self.value, out);
         attempts.tried += 1;
-        attempts.shrank |= packed.is_some();
-        packed.unwrap_or(self.value)
+        attempts.shrank |= shrank;
+        shrank
     }
 }
 
@@ -278,28 +294,58 @@ impl Attempts {
     }
 }
 
-/// `run` (a version-2 value whose records take `COMPRESS_FROM..=MAX_PLAIN_BYTES`, as
-/// [`RunBuilder::finish_in`] checks) as a version-3 one, if LZ4 shrinks its records by an
-/// eighth.
-fn compressed(run: &[u8]) -> Option<Vec<u8>> {
+/// Appends `run` (a version-2 value whose records take `from..=MAX_PLAIN_BYTES`, as
+/// [`RunBuilder::pack`] checks) to `out` as a version-3 one, if LZ4 shrinks its records
+/// by an eighth; `false`, with `out` as it was, if not.
+fn compress_into(run: &[u8], out: &mut Vec<u8>) -> bool {
     let records = &run[5..];
     let shrinks = |packed: usize, of: usize| packed <= of - of / 8;
+    let start = out.len();
     if records.len() > 2 * PROBE_BYTES {
         let probe = &records[..PROBE_BYTES];
-        if !shrinks(lz4_flex::block::compress(probe).len(), probe.len()) {
-            return None;
+        let packed = lz4_into(probe, out);
+        out.truncate(start);
+        if !shrinks(packed, probe.len()) {
+            return false;
         }
     }
-    let packed = lz4_flex::block::compress(records);
-    if !shrinks(packed.len(), records.len()) {
-        return None;
+    out.push(LZ4_RUN_VERSION);
+    out.extend_from_slice(&run[1..5]);
+    out.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    let body = out.len();
+    let packed = lz4_into(records, out);
+    if !shrinks(packed, records.len()) {
+        out.truncate(start);
+        return false;
     }
-    let mut value = Vec::with_capacity(9 + packed.len());
-    value.push(LZ4_RUN_VERSION);
-    value.extend_from_slice(&run[1..5]);
-    value.extend_from_slice(&(records.len() as u32).to_be_bytes());
-    value.extend_from_slice(&packed);
-    Some(value)
+    out.truncate(body + packed);
+    true
+}
+
+thread_local! {
+    /// LZ4's hash tables, one per thread for inputs under 64 KiB and one for larger
+    /// ones, cleared by each use: `lz4_flex::block::compress` allocated and zeroed a table
+    /// and an output buffer per call, then copied the output once more, which on 64
+    /// shards (64 sections of about 1 KiB a group) was most of what compressing cost.
+    static LZ4_TABLES: std::cell::RefCell<[lz4_flex::block::CompressTable; 2]> =
+        std::cell::RefCell::new([
+            lz4_flex::block::CompressTable::small(),
+            lz4_flex::block::CompressTable::large(),
+        ]);
+}
+
+/// Compresses `input` into the end of `out` (grown by LZ4's bound for it, not truncated)
+/// and returns the compressed length.
+fn lz4_into(input: &[u8], out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.resize(at + lz4_flex::block::get_maximum_output_size(input.len()), 0);
+    LZ4_TABLES.with_borrow_mut(|tables| {
+        let table = &mut tables[usize::from(input.len() >= usize::from(u16::MAX))];
+        // The bound above always fits; an error would mean no saving, so "as long as
+        // the output buffer" stores the run as it is.
+        lz4_flex::block::compress_into_with_table(input, &mut out[at..], table)
+            .unwrap_or(out.len() - at)
+    })
 }
 
 /// A stored value as [`Run`] reads it: a compressed run decompressed into its version-2

@@ -190,35 +190,40 @@ impl GroupBuilder {
     /// when that pays (`attempts` as for runs).
     pub fn finish_in(self, attempts: &mut Attempts) -> Finished {
         let n = self.sections.len();
-        let mut table = Vec::with_capacity(5 + n * TABLE_ENTRY);
+        let table_len = 5 + n * TABLE_ENTRY;
+        // The table comes first but names each section's stored length: it is written
+        // in place once the sections, compressed straight into the value, are there. The
+        // capacity takes every section uncompressed plus LZ4's margin for the largest
+        // (`get_maximum_output_size`: a tenth and 20 bytes), so the value never moves.
+        let plain = self.sections.iter().map(|(_, run, _)| run.encoded_len());
+        let (total, largest) = plain.fold((0, 0), |(t, l), len| (t + len, l.max(len)));
+        let mut value = Vec::with_capacity(table_len + total + largest / 10 + 32);
+        value.resize(table_len, 0);
+        value[0] = GROUP_VERSION;
+        value[1..5].copy_from_slice(&(n as u32).to_be_bytes());
         let mut header = Vec::with_capacity(9 + n * HEADER_ENTRY);
-        table.push(GROUP_VERSION);
-        table.extend_from_slice(&(n as u32).to_be_bytes());
         header.push(HEADER_VERSION);
         header.extend_from_slice(&self.newest_ms.to_be_bytes());
-        let mut bodies = Vec::with_capacity(n);
-        for (shard, run, bytes) in self.sections {
+        let mut parts = Vec::with_capacity(1 + n);
+        parts.push(table_len as u32);
+        for (i, (shard, run, bytes)) in self.sections.into_iter().enumerate() {
             let (first, count) = (run.first(), run.count());
-            let body = run.finish_section(attempts);
-            for out in [&mut table, &mut header] {
-                out.extend_from_slice(&shard.to_be_bytes());
-                out.extend_from_slice(&first.to_be_bytes());
-                out.extend_from_slice(&count.to_be_bytes());
-            }
-            // A group holds at most `MAX_GROUP_BYTES` of records but one record of 10 MiB.
-            header.extend_from_slice(&(bytes as u32).to_be_bytes());
+            let start = value.len();
+            run.finish_section_into(attempts, &mut value);
             // A section is a run of at most `MAX_PLAIN_BYTES` (or one record of at most
             // 10 MiB): its length fits a u32.
-            table.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            bodies.push(body);
-        }
-        let mut parts = Vec::with_capacity(1 + n);
-        parts.push(table.len() as u32);
-        parts.extend(bodies.iter().map(|b| b.len() as u32));
-        let mut value = table;
-        value.reserve(bodies.iter().map(Vec::len).sum());
-        for body in bodies {
-            value.extend_from_slice(&body);
+            let len = (value.len() - start) as u32;
+            let entry = &mut value[5 + i * TABLE_ENTRY..5 + (i + 1) * TABLE_ENTRY];
+            entry[..4].copy_from_slice(&shard.to_be_bytes());
+            entry[4..12].copy_from_slice(&first.to_be_bytes());
+            entry[12..16].copy_from_slice(&count.to_be_bytes());
+            entry[16..].copy_from_slice(&len.to_be_bytes());
+            header.extend_from_slice(&shard.to_be_bytes());
+            header.extend_from_slice(&first.to_be_bytes());
+            header.extend_from_slice(&count.to_be_bytes());
+            // A group holds at most `MAX_GROUP_BYTES` of records but one record of 10 MiB.
+            header.extend_from_slice(&(bytes as u32).to_be_bytes());
+            parts.push(len);
         }
         Finished { value, parts, header }
     }
@@ -450,6 +455,52 @@ mod tests {
         assert_eq!(ones.len(), 20);
         assert!(ones.iter().all(|r| r.3 == data));
         assert_eq!(records_of(&group, 2).first().map(|r| r.0), Some(100));
+    }
+
+    #[test]
+    fn sections_that_do_not_shrink_leave_nothing_of_the_attempt_in_the_value() {
+        // Noise, then repetitive records, then noise long enough for the probe, then
+        // repetitive again: each attempt writes into the value itself, and one that
+        // fails must be undone before the section goes in as it is.
+        let mut rng = fastrand::Rng::with_seed(5);
+        // Per shard: the record's length and its repeated byte (none: noise).
+        let shards = [(4, 300, None), (1, 300, Some(b'q')), (2, 1200, None), (3, 150, Some(b'r'))];
+        let mut written: Vec<(u32, Vec<Vec<u8>>)> = shards.iter().map(|s| (s.0, vec![])).collect();
+        let mut g = GroupBuilder::default();
+        for seq in 0..8 {
+            for ((shard, len, byte), (_, kept)) in shards.iter().zip(&mut written) {
+                let data = match byte {
+                    Some(b) => vec![*b; *len],
+                    None => (0..*len).map(|_| rng.u8(..)).collect(),
+                };
+                assert!(g.push(*shard, seq, seq as i64, "k", &data));
+                kept.push(data);
+            }
+        }
+        let Finished { value, parts, .. } = g.finish_in(&mut Attempts::default());
+        assert_eq!(parts.iter().map(|&p| p as usize).sum::<usize>(), value.len());
+        let (_, bodies) = value.split_at(parts[0] as usize);
+        let versions: Vec<u8> = parts[1..]
+            .iter()
+            .scan(0, |at, &len| {
+                *at += len as usize;
+                Some(bodies[*at - len as usize])
+            })
+            .collect();
+        // Version 2: stored as it is; 3: compressed.
+        assert_eq!(versions, vec![2, 3, 2, 3]);
+        let group = Group::new(&value).unwrap();
+        for (shard, kept) in &written {
+            let records = records_of(&group, *shard);
+            assert_eq!(records.len(), 8, "shard {shard}");
+            assert!(
+                records
+                    .iter()
+                    .zip(kept)
+                    .enumerate()
+                    .all(|(i, (r, d))| r.0 == i as u64 && &r.3 == d)
+            );
+        }
     }
 
     #[test]
