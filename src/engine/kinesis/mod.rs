@@ -25,6 +25,7 @@ pub mod meta;
 pub mod read;
 pub mod reshard;
 pub mod ring;
+mod routes;
 pub mod seqno;
 pub mod subscription;
 pub mod trim;

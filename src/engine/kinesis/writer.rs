@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::append::{Appended, CursorMove, NewRecord, OnSettle};
 use super::meta::StreamMeta;
+use super::routes::Routes;
 use super::{ShardTip, StreamShared};
 use crate::clock::SharedClock;
 use crate::engine::bridge::inline::NO_CURSOR;
@@ -150,7 +151,7 @@ impl Reply {
 
 impl Writer {
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
-        let mut routes = routes(&self.shared.meta());
+        let mut routes = Routes::new(&self.shared.meta());
         let mut line = Pipeline::default();
         let mut group = Vec::new();
         loop {
@@ -209,7 +210,7 @@ impl Writer {
                 WriterMsg::Reshard(r) => {
                     let result = self.reshard(r.meta, &r.close).await;
                     if let Ok(meta) = &result {
-                        routes = self::routes(meta);
+                        routes = Routes::new(meta);
                     }
                     let _ = r.reply.send(result);
                 }
@@ -250,12 +251,7 @@ impl Writer {
 
     /// Builds one group on the counters as the groups in flight leave them, and sends it
     /// to the commit thread without waiting (its answers go out when it settles).
-    fn send_group(
-        &mut self,
-        group: Vec<AppendRequest>,
-        routes: &[(u128, u128, u32)],
-        line: &mut Pipeline,
-    ) {
+    fn send_group(&mut self, group: Vec<AppendRequest>, routes: &Routes, line: &mut Pipeline) {
         let now = self.clock.now_millis();
         let id = self.shared.id;
         let mut touched: HashMap<u32, Counters> = HashMap::new();
@@ -295,7 +291,7 @@ impl Writer {
                 continue;
             }
             let shards: Option<Vec<u32>> =
-                request.records.iter().map(|r| route(routes, r.hash)).collect();
+                request.records.iter().map(|r| routes.route(r.hash)).collect();
             let Some(shards) = shards else {
                 let e = StorageError::Corrupt("no open shard holds the hash key".into());
                 replies.push(Reply { to, outcome: Err(e), on_settle });
@@ -590,34 +586,4 @@ impl Writer {
 fn run_put(stream_id: u64, shard: u32, run: RunBuilder, attempts: &mut Attempts) -> Mutation {
     let key = kkeys::record_key(stream_id, shard, run.first());
     Mutation::put(Space::Kinesis, key, run.finish_in(attempts))
-}
-
-/// The open shards' hash ranges, sorted by start, for routing.
-fn routes(meta: &StreamMeta) -> Vec<(u128, u128, u32)> {
-    let mut r: Vec<_> = meta.open_shards().map(|s| (s.start_hash, s.end_hash, s.index)).collect();
-    r.sort_unstable();
-    r
-}
-
-/// The open shard whose range holds `hash`.
-fn route(routes: &[(u128, u128, u32)], hash: u128) -> Option<u32> {
-    let at = routes.partition_point(|r| r.0 <= hash).checked_sub(1)?;
-    let (start, end, shard) = routes[at];
-    (start <= hash && hash <= end).then_some(shard)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routing_finds_the_covering_range() {
-        let routes = vec![(0, 9, 4), (10, 19, 2), (20, u128::MAX, 7)];
-        assert_eq!(route(&routes, 0), Some(4));
-        assert_eq!(route(&routes, 9), Some(4));
-        assert_eq!(route(&routes, 10), Some(2));
-        assert_eq!(route(&routes, u128::MAX), Some(7));
-        assert_eq!(route(&[(5, 9, 1)], 3), None);
-        assert_eq!(route(&[(5, 9, 1)], 10), None);
-    }
 }
