@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::{Appended, CursorMove, NewRecord, OnSettle};
@@ -108,7 +109,7 @@ const IN_FLIGHT: usize = 16;
 struct InFlight {
     pending: Pending,
     /// Its shards' counters after it, its cursor moves, its records' shards and sizes.
-    touched: HashMap<u32, Counters>,
+    touched: FxHashMap<u32, Counters>,
     moved: Vec<(Arc<std::sync::atomic::AtomicU64>, u64)>,
     incoming: Vec<(u32, i64)>,
     /// The locators it writes (shard, group).
@@ -121,7 +122,7 @@ struct InFlight {
 struct Pipeline {
     in_flight: std::collections::VecDeque<InFlight>,
     /// Counters of the shards the groups in flight touched, as they leave them.
-    ahead: HashMap<u32, Counters>,
+    ahead: FxHashMap<u32, Counters>,
     /// The last locators the groups in flight write, by shard.
     located_ahead: HashMap<u32, u64>,
     /// Broken by the commit thread when a group fails: the later ones fail unwritten.
@@ -254,10 +255,10 @@ impl Writer {
     fn send_group(&mut self, group: Vec<AppendRequest>, routes: &Routes, line: &mut Pipeline) {
         let now = self.clock.now_millis();
         let id = self.shared.id;
-        let mut touched: HashMap<u32, Counters> = HashMap::new();
+        let mut touched: FxHashMap<u32, Counters> = FxHashMap::default();
         // Each shard's records in this group, as runs (one key per shard, mostly), or for
         // a grouped stream as one group value (a few when they fill).
-        let mut runs: HashMap<u32, RunBuilder> = HashMap::new();
+        let mut runs: FxHashMap<u32, RunBuilder> = FxHashMap::default();
         let grouped = self.shared.grouped;
         let mut building = GroupBuilder::default();
         let mut located = Vec::new();
