@@ -119,6 +119,9 @@ impl Section {
 pub struct GroupBuilder {
     /// Each shard's run and its records' bytes.
     sections: Vec<(u32, RunBuilder, usize)>,
+    /// The sections' shards, in the same order: what [`position`](Self::position) scans,
+    /// 4 bytes a section where `sections` takes 56.
+    shards: Vec<u32>,
     bytes: usize,
     newest_ms: i64,
 }
@@ -146,9 +149,11 @@ impl GroupBuilder {
     }
 
     /// Where `shard`'s section is. A group touches few shards or many; a linear search
-    /// beats a map below a few dozen, and the last shard pushed is checked first.
+    /// beats a map below a few dozen, and the last shard pushed is checked first. On 64
+    /// shards, the same search over `sections` took a cache line a section (1 % of the
+    /// daemon's samples under PutRecords).
     fn position(&self, shard: u32) -> Option<usize> {
-        self.sections.iter().rposition(|(s, _, _)| *s == shard)
+        self.shards.iter().rposition(|s| *s == shard)
     }
 
     /// Each shard of the group and the sequence number of its first record here.
@@ -176,6 +181,7 @@ impl GroupBuilder {
         }
         let at = found.unwrap_or_else(|| {
             self.sections.push((shard, RunBuilder::new(seq), 0));
+            self.shards.push(shard);
             self.sections.len() - 1
         });
         let section = &mut self.sections[at];
