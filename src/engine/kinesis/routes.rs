@@ -28,6 +28,11 @@ impl Routes {
         Routes { ranges, from }
     }
 
+    /// How many open shards there are.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
     /// The open shard whose range holds `hash`.
     pub fn route(&self, hash: u128) -> Option<u32> {
         let byte = (hash >> 120) as usize;

@@ -255,7 +255,10 @@ impl Writer {
     fn send_group(&mut self, group: Vec<AppendRequest>, routes: &Routes, line: &mut Pipeline) {
         let now = self.clock.now_millis();
         let id = self.shared.id;
-        let mut touched: FxHashMap<u32, Counters> = FxHashMap::default();
+        // Sized for the shards a group usually touches (all of them, up to a few dozen),
+        // so it does not grow step by step while the records come in.
+        let mut touched: FxHashMap<u32, Counters> =
+            FxHashMap::with_capacity_and_hasher(routes.len().min(64), Default::default());
         // Each shard's records in this group, as runs (one key per shard, mostly), or for
         // a grouped stream as one group value (a few when they fill).
         let mut runs: FxHashMap<u32, RunBuilder> = FxHashMap::default();
