@@ -146,22 +146,35 @@ impl StreamShared {
     }
 
     /// Changes one shard's tip without waking its readers yet (a reader that looks sees
-    /// it); adds tips up to `shard` if needed.
+    /// it); adds tips up to `shard` if needed. The writer calls this for every shard a
+    /// commit touched, so the list is only locked for writing when it has to grow.
     fn set_tip(&self, shard: u32, change: impl FnOnce(&mut ShardTip)) {
+        let quiet = |tip: &watch::Sender<ShardTip>| {
+            tip.send_if_modified(|tip| {
+                change(tip);
+                false
+            })
+        };
+        {
+            let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(tip) = tips.get(shard as usize) {
+                quiet(tip);
+                return;
+            }
+        }
         let mut tips = self.tips.write().unwrap_or_else(|e| e.into_inner());
         while tips.len() <= shard as usize {
             tips.push(watch::Sender::new(ShardTip::default()));
         }
-        tips[shard as usize].send_if_modified(|tip| {
-            change(tip);
-            false
-        });
+        quiet(&tips[shard as usize]);
     }
 
-    /// Wakes the readers waiting on one shard's tip.
+    /// Wakes the readers waiting on one shard's tip. With no receiver there is no one to
+    /// wake (waking costs a lock in each of the channel's eight wait lists, per shard per
+    /// commit), and a reader subscribing later reads the tip as `set_tip` left it.
     fn wake_tip(&self, shard: u32) {
         let tips = self.tips.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(tip) = tips.get(shard as usize) {
+        if let Some(tip) = tips.get(shard as usize).filter(|t| t.receiver_count() > 0) {
             tip.send_modify(|_| {});
         }
     }
