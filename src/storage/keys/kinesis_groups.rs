@@ -117,10 +117,10 @@ impl Section {
 /// One group value being built: a run per shard, in the order shards first appear.
 #[derive(Default)]
 pub struct GroupBuilder {
-    /// Each shard's run and its records' bytes.
-    sections: Vec<(u32, RunBuilder, usize)>,
-    /// The sections' shards, in the same order: what [`position`](Self::position) scans,
-    /// 4 bytes a section where `sections` takes 56.
+    /// Each section's run and its records' bytes.
+    sections: Vec<(RunBuilder, usize)>,
+    /// Each section's shard, in the same order: kept apart, 4 bytes a section, for what
+    /// [`position`](Self::position) scans.
     shards: Vec<u32>,
     bytes: usize,
     newest_ms: i64,
@@ -144,21 +144,21 @@ impl GroupBuilder {
         if self.sections.is_empty() {
             return true;
         }
-        let run_takes = at.is_none_or(|at| self.sections[at].1.takes(size));
+        let run_takes = at.is_none_or(|at| self.sections[at].0.takes(size));
         run_takes && self.bytes + size <= MAX_GROUP_BYTES
     }
 
     /// Where `shard`'s section is. A group touches few shards or many; a linear search
     /// beats a map below a few dozen, and the last shard pushed is checked first. On 64
-    /// shards, the same search over `sections` took a cache line a section (1 % of the
-    /// daemon's samples under PutRecords).
+    /// shards, searching entries that held each shard beside its run took a cache line a
+    /// section (1 % of the daemon's samples under PutRecords).
     fn position(&self, shard: u32) -> Option<usize> {
         self.shards.iter().rposition(|s| *s == shard)
     }
 
     /// Each shard of the group and the sequence number of its first record here.
     pub fn firsts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.sections.iter().map(|(shard, run, _)| (*shard, run.first()))
+        self.shards.iter().zip(&self.sections).map(|(shard, (run, _))| (*shard, run.first()))
     }
 
     /// Appends `shard`'s record with sequence number `seq` (the one after its last in
@@ -180,13 +180,13 @@ impl GroupBuilder {
             return false;
         }
         let at = found.unwrap_or_else(|| {
-            self.sections.push((shard, RunBuilder::new(seq), 0));
+            self.sections.push((RunBuilder::new(seq), 0));
             self.shards.push(shard);
             self.sections.len() - 1
         });
         let section = &mut self.sections[at];
-        section.1.push(arrival_ms, partition_key, data);
-        section.2 += size;
+        section.0.push(arrival_ms, partition_key, data);
+        section.1 += size;
         self.bytes += size;
         self.newest_ms = self.newest_ms.max(arrival_ms);
         true
@@ -201,7 +201,7 @@ impl GroupBuilder {
         // in place once the sections, compressed straight into the value, are there. The
         // capacity takes every section uncompressed plus LZ4's margin for the largest
         // (`get_maximum_output_size`: a tenth and 20 bytes), so the value never moves.
-        let plain = self.sections.iter().map(|(_, run, _)| run.encoded_len());
+        let plain = self.sections.iter().map(|(run, _)| run.encoded_len());
         let (total, largest) = plain.fold((0, 0), |(t, l), len| (t + len, l.max(len)));
         let mut value = Vec::with_capacity(table_len + total + largest / 10 + 32);
         value.resize(table_len, 0);
@@ -212,7 +212,7 @@ impl GroupBuilder {
         header.extend_from_slice(&self.newest_ms.to_be_bytes());
         let mut parts = Vec::with_capacity(1 + n);
         parts.push(table_len as u32);
-        for (i, (shard, run, bytes)) in self.sections.into_iter().enumerate() {
+        for (i, (shard, (run, bytes))) in self.shards.into_iter().zip(self.sections).enumerate() {
             let (first, count) = (run.first(), run.count());
             let start = value.len();
             run.finish_section_into(attempts, &mut value);
