@@ -28,8 +28,14 @@ use crate::storage::StorageError;
 
 /// The shard index in every group key and header key (no shard has it).
 pub const GROUP_SHARD: u32 = u32::MAX;
-/// A group value takes no more records once it holds this many bytes of records.
-pub const MAX_GROUP_BYTES: usize = MAX_RUN_BYTES;
+/// A group value takes no more records once it holds this many bytes of records (each
+/// shard's section still at most [`MAX_RUN_BYTES`], so one shard's groups are as before).
+/// Four runs' worth: capped at one, a writer's batch on 64 shards became groups of 64
+/// sections of about 1 KiB, which LZ4 shrinks far less than 4 KiB ones (the bench's
+/// PutRecords stored 53 bytes a record against 8 on one shard), and each group paid its
+/// header, its locators and a table clear per section (BENCHMARKS.md, "Eleventh
+/// session"). A reader of one shard still decompresses only its own section.
+pub const MAX_GROUP_BYTES: usize = 4 * MAX_RUN_BYTES;
 /// A shard gets a new locator once this many of its records follow its last one...
 pub const LOCATE_EVERY_RECORDS: u64 = 4096;
 /// ...or once its last one is this many groups behind.
@@ -547,6 +553,33 @@ mod tests {
         }
         assert!(!g.takes(0, 0), "shard 0's run is full");
         assert!(g.takes(1, 0), "another shard's section still opens");
+    }
+
+    #[test]
+    fn a_group_of_many_shards_holds_several_runs_worth_each_section_within_a_run() {
+        // 64 shards' records of 1 KiB: sections of 4 KiB, not 1 (LZ4 packs them better).
+        let mut g = GroupBuilder::default();
+        let data = vec![b'x'; 1024];
+        let mut pushed = 0u64;
+        while g.push((pushed % 64) as u32, pushed / 64, 1, "", &data) {
+            pushed += 1;
+        }
+        assert_eq!(pushed as usize, MAX_GROUP_BYTES / 1024);
+        assert!(MAX_GROUP_BYTES / 64 >= 4096, "sections of 4 KiB on 64 shards");
+        let finished = g.finish_in(&mut Attempts::default());
+        let group = Group::new(&finished.value).unwrap();
+        for shard in [0, 63] {
+            let records = records_of(&group, shard);
+            assert_eq!(records.len() as u64, pushed / 64, "shard {shard}");
+            assert!(records.iter().all(|r| r.3 == data));
+        }
+        // One shard alone still closes a group at a run's cap.
+        let mut g = GroupBuilder::default();
+        let mut alone = 0usize;
+        while g.push(5, alone as u64, 1, "", &data) {
+            alone += 1;
+        }
+        assert_eq!(alone, MAX_RUN_BYTES / 1024);
     }
 
     #[test]
