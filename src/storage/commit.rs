@@ -72,7 +72,12 @@ impl Mutation {
     /// read one at a time (`ReadView::get_parts`). With encryption at rest each part is
     /// sealed on its own, so a reader opens only the parts it reads; without, the value
     /// is stored as it is.
-    pub fn put_parts(space: Space, key: Vec<u8>, value: Vec<u8>, parts: Vec<u32>) -> Self {
+    pub fn put_parts(
+        space: Space,
+        key: Vec<u8>,
+        value: impl Into<fjall::Slice>,
+        parts: Vec<u32>,
+    ) -> Self {
         Mutation { space, key: key.into(), value: Some(value.into()), parts }
     }
 

@@ -241,13 +241,18 @@ impl RunBuilder {
         self.finish_from(COMPRESS_FROM, attempts)
     }
 
-    /// [`finish_in`](Self::finish_in) for a section of a group value, appended to `out`
-    /// (the group's value) rather than returned: tried from [`SECTION_COMPRESS_FROM`]
-    /// bytes of records, and compressed straight into `out`.
-    pub fn finish_section_into(mut self, attempts: &mut Attempts, out: &mut Vec<u8>) {
-        if !self.pack(SECTION_COMPRESS_FROM, attempts, out) {
-            out.extend_from_slice(&self.value);
-        }
+    /// [`finish_in`](Self::finish_in) for a section of a group value: tried from
+    /// [`SECTION_COMPRESS_FROM`] bytes of records and, when it shrinks, compressed onto
+    /// the end of `out` (`true`). Otherwise `out` is as it was and the section is stored
+    /// as [`sealed`](Self::sealed) gives it.
+    pub fn pack_section(&mut self, attempts: &mut Attempts, out: &mut Vec<u8>) -> bool {
+        self.pack(SECTION_COMPRESS_FROM, attempts, out)
+    }
+
+    /// The run as a version-2 value, once [`pack_section`](Self::pack_section) sealed its
+    /// record count into it.
+    pub fn sealed(&self) -> &[u8] {
+        &self.value
     }
 
     fn finish_from(mut self, from: usize, attempts: &mut Attempts) -> Vec<u8> {
