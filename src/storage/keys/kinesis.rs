@@ -203,12 +203,6 @@ impl RunBuilder {
         self.count
     }
 
-    /// The run's length as a version-2 value, the most a group gives its section
-    /// (LZ4's bound for it while compressing aside).
-    pub fn encoded_len(&self) -> usize {
-        self.value.len()
-    }
-
     /// Whether a record of `size` bytes (data plus partition key) still goes in: within
     /// the caps, or as a lone record of any size.
     pub fn takes(&self, size: usize) -> bool {

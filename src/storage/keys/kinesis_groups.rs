@@ -244,10 +244,19 @@ impl GroupBuilder {
             }
             let pieces = std::iter::once(table.as_slice())
                 .chain(bodies.iter().map(|body| body.bytes(packed)));
-            Finished { value: joined(pieces), parts, header }
+            let value = joined(pieces);
+            // A group of one huge record (up to 10 MiB) must not leave its buffer behind
+            // on every thread that ever finished one.
+            if packed.capacity() > KEEP_PACKED_BYTES {
+                *packed = Vec::new();
+            }
+            Finished { value, parts, header }
         })
     }
 }
+
+/// The most [`PACKED`] keeps between groups: a group's worth, compressed or not.
+const KEEP_PACKED_BYTES: usize = 2 * MAX_GROUP_BYTES;
 
 thread_local! {
     /// The compressed sections of the group being finished, reused group after group.
@@ -283,8 +292,10 @@ fn joined<'a>(pieces: impl Iterator<Item = &'a [u8]> + Clone) -> fjall::Slice {
     let len = pieces.clone().map(<[u8]>::len).sum();
     let mut reader = Pieces { pieces: pieces.clone(), current: &[] };
     // `from_reader` fills a value it allocates at `len` without zeroing it first (fjall's
-    // own way to read values). The reader holds exactly `len` bytes, so it cannot come up
-    // short; were it to, the value is built the slow way rather than fail the group.
+    // own way to read values from disk; public but outside its documented API, so an
+    // upgrade of fjall must keep it or replace this). The reader holds exactly `len`
+    // bytes, so it cannot come up short; were it to, the value is built the slow way
+    // rather than fail the group.
     fjall::Slice::from_reader(&mut reader, len)
         .unwrap_or_else(|_| pieces.collect::<Vec<_>>().concat().into())
 }
@@ -642,6 +653,17 @@ mod tests {
             let value = joined(pieces.iter().copied());
             assert_eq!(&*value, pieces.concat().as_slice());
         }
+    }
+
+    #[test]
+    fn a_huge_lone_record_leaves_no_huge_buffer_on_its_thread() {
+        let mut g = GroupBuilder::default();
+        let data = vec![b'x'; 3 << 20];
+        assert!(g.push(0, 0, 1, "k", &data));
+        let finished = g.finish_in(&mut Attempts::default());
+        let group = Group::new(&finished.value).unwrap();
+        assert_eq!(records_of(&group, 0)[0].3, data);
+        assert!(PACKED.with_borrow(|packed| packed.capacity()) <= KEEP_PACKED_BYTES);
     }
 
     #[test]
