@@ -238,14 +238,14 @@ impl RunBuilder {
     /// [`finish_in`](Self::finish_in) for a section of a group value: tried from
     /// [`SECTION_COMPRESS_FROM`] bytes of records and, when it shrinks, compressed onto
     /// the end of `out` (`true`). Otherwise `out` is as it was and the section is stored
-    /// as [`sealed`](Self::sealed) gives it.
+    /// as [`plain_value`](Self::plain_value) gives it.
     pub fn pack_section(&mut self, attempts: &mut Attempts, out: &mut Vec<u8>) -> bool {
         self.pack(SECTION_COMPRESS_FROM, attempts, out)
     }
 
     /// The run as a version-2 value, once [`pack_section`](Self::pack_section) sealed its
     /// record count into it.
-    pub fn sealed(&self) -> &[u8] {
+    pub fn plain_value(&self) -> &[u8] {
         &self.value
     }
 
@@ -325,7 +325,7 @@ thread_local! {
     /// LZ4's hash tables, one per thread for inputs under 64 KiB and one for larger
     /// ones, cleared by each use: `lz4_flex::block::compress` allocated and zeroed a table
     /// and an output buffer per call, then copied the output once more, which on 64
-    /// shards (64 sections of about 1 KiB a group) was most of what compressing cost.
+    /// shards (then 64 sections of about 1 KiB a group) was most of what compressing cost.
     static LZ4_TABLES: std::cell::RefCell<[lz4_flex::block::CompressTable; 2]> =
         std::cell::RefCell::new([
             lz4_flex::block::CompressTable::small(),

@@ -203,9 +203,9 @@ impl GroupBuilder {
     pub fn finish_in(self, attempts: &mut Attempts) -> Finished {
         let n = self.sections.len();
         let table_len = 5 + n * TABLE_ENTRY;
-        let mut table = vec![0; table_len];
-        table[0] = GROUP_VERSION;
-        table[1..5].copy_from_slice(&(n as u32).to_be_bytes());
+        let mut table = Vec::with_capacity(table_len);
+        table.push(GROUP_VERSION);
+        table.extend_from_slice(&(n as u32).to_be_bytes());
         let mut header = Vec::with_capacity(9 + n * HEADER_ENTRY);
         header.push(HEADER_VERSION);
         header.extend_from_slice(&self.newest_ms.to_be_bytes());
@@ -218,27 +218,24 @@ impl GroupBuilder {
         PACKED.with_borrow_mut(|packed| {
             packed.clear();
             let mut bodies = Vec::with_capacity(n);
-            let sections = self.shards.into_iter().zip(self.sections).enumerate();
-            for (i, (shard, (mut run, bytes))) in sections {
+            for (shard, (mut run, bytes)) in self.shards.into_iter().zip(self.sections) {
                 let (first, count) = (run.first(), run.count());
                 let start = packed.len();
                 let body = match run.pack_section(attempts, packed) {
                     true => Body::Packed(start..packed.len()),
                     false => Body::Plain(run),
                 };
-                // A section is a run of at most `MAX_PLAIN_BYTES` (or one record of at
-                // most 10 MiB): its length fits a u32.
-                let len = body.len() as u32;
-                let entry = &mut table[5 + i * TABLE_ENTRY..5 + (i + 1) * TABLE_ENTRY];
-                entry[..4].copy_from_slice(&shard.to_be_bytes());
-                entry[4..12].copy_from_slice(&first.to_be_bytes());
-                entry[12..16].copy_from_slice(&count.to_be_bytes());
-                entry[16..].copy_from_slice(&len.to_be_bytes());
-                header.extend_from_slice(&shard.to_be_bytes());
-                header.extend_from_slice(&first.to_be_bytes());
-                header.extend_from_slice(&count.to_be_bytes());
+                for out in [&mut table, &mut header] {
+                    out.extend_from_slice(&shard.to_be_bytes());
+                    out.extend_from_slice(&first.to_be_bytes());
+                    out.extend_from_slice(&count.to_be_bytes());
+                }
                 // A group holds at most `MAX_GROUP_BYTES` of records but one record of 10 MiB.
                 header.extend_from_slice(&(bytes as u32).to_be_bytes());
+                // A section is a run of at most `MAX_PLAIN_BYTES` (or one record of at
+                // most 10 MiB): its length fits a u32.
+                let len = body.bytes(packed).len() as u32;
+                table.extend_from_slice(&len.to_be_bytes());
                 parts.push(len);
                 bodies.push(body);
             }
@@ -272,17 +269,10 @@ enum Body {
 }
 
 impl Body {
-    fn len(&self) -> usize {
-        match self {
-            Body::Packed(range) => range.len(),
-            Body::Plain(run) => run.sealed().len(),
-        }
-    }
-
     fn bytes<'a>(&'a self, packed: &'a [u8]) -> &'a [u8] {
         match self {
             Body::Packed(range) => &packed[range.clone()],
-            Body::Plain(run) => run.sealed(),
+            Body::Plain(run) => run.plain_value(),
         }
     }
 }
